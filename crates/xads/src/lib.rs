@@ -1,1 +1,3 @@
-pub fn _placeholder() {}
+//! xads: the X (Twitter) Ads integration of a Paid UA dashboard.
+
+pub mod limiter;

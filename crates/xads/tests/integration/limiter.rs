@@ -1,0 +1,1 @@
+//! Limiter tests (both backends).
