@@ -1,3 +1,13 @@
 //! xads: the X (Twitter) Ads integration of a Paid UA dashboard.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod db;
 pub mod limiter;
+pub mod redis_conn;
+pub mod store;
+pub mod telemetry;
+pub mod testing;
+pub mod web;

@@ -1,0 +1,78 @@
+//! The `xads` command line (PRODUCT.md §7). `main` only parses and calls [`run`].
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, shutdown_signal};
+use crate::config::Config;
+use crate::db::Db;
+
+/// The X (Twitter) Ads integration of a Paid UA dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "xads", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API, the UI and the background jobs (configured by the environment).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Tenants of the dashboard.
+    Tenant {
+        /// What to do with tenants.
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+}
+
+/// `xads tenant …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its API key once, alone on the last line.
+    Create {
+        /// The tenant's display name.
+        name: String,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let config = Config::from_env()?;
+            let app = Application::build(config).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let db = connect_db().await?;
+            let applied = db.migrate().await?;
+            println!(
+                "{}: {} migration(s) applied",
+                db.backend().as_str(),
+                applied.len()
+            );
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
+            let db = connect_db().await?;
+            db.migrate().await?;
+            let (tenant, key) = crate::store::tenants::create(&db, &name).await?;
+            println!("tenant {} created: {}", tenant.id, tenant.name);
+            println!("API key (shown once; keep it safe):");
+            println!("{}", key.0);
+            Ok(())
+        }
+    }
+}
+
+async fn connect_db() -> anyhow::Result<Db> {
+    let config = Config::from_env()?;
+    Ok(Db::connect(&config.database_url).await?)
+}

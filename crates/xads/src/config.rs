@@ -1,0 +1,347 @@
+//! Configuration from the environment (PRODUCT.md §3).
+//!
+//! Every variable is read once at start; a bad or missing value fails with a message naming the
+//! variable, so an operator never has to guess which setting is wrong.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+/// Scopes requested on connect: the seed's three plus `media.write`, which v2 media upload needs.
+pub const DEFAULT_SCOPES: &str = "ads.read ads.write offline.access media.write";
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// What is wrong with its value.
+    pub problem: String,
+}
+
+/// A secret string whose `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The secret itself; call sites that use it are the only places it may travel.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// OAuth 2.0 app credentials.
+#[derive(Clone, Debug)]
+pub struct OAuth2App {
+    /// `X_ADS_CLIENT_ID`.
+    pub client_id: String,
+    /// `X_ADS_CLIENT_SECRET`.
+    pub client_secret: Secret,
+}
+
+/// OAuth 1.0a app credentials.
+#[derive(Clone, Debug)]
+pub struct OAuth1App {
+    /// `X_ADS_CONSUMER_KEY`.
+    pub consumer_key: String,
+    /// `X_ADS_CONSUMER_SECRET`.
+    pub consumer_secret: Secret,
+}
+
+/// The whole service configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The OAuth 2.0 app, when configured (required to connect with OAuth 2.0).
+    pub oauth2: Option<OAuth2App>,
+    /// The OAuth 1.0a app, when configured.
+    pub oauth1: Option<OAuth1App>,
+    /// `X_ADS_REDIRECT_URI`: must equal the one registered with X.
+    pub redirect_uri: Url,
+    /// `X_ADS_SCOPES`: space-separated scopes requested on connect.
+    pub scopes: String,
+    /// `X_ADS_LIVE_MODE`: writes go to X only when true.
+    pub live_mode: bool,
+    /// `X_ADS_API_BASE_URL`: the Ads API host.
+    pub ads_api_base_url: Url,
+    /// `X_API_BASE_URL`: token, revoke and media-upload host.
+    pub api_base_url: Url,
+    /// `X_OAUTH_AUTHORIZE_URL`: where the browser approves.
+    pub authorize_url: Url,
+    /// `X_ADS_RATE_LIMIT_PER_MINUTE`: our sliding-window budget per (client_id, account).
+    pub rate_limit_per_minute: u32,
+    /// `DATABASE_URL`: SQLite or PostgreSQL.
+    pub database_url: String,
+    /// `REDIS_URL`: shared limiter and locks; `None` = in-process.
+    pub redis_url: Option<String>,
+    /// `XADS_ENCRYPTION_KEY`: 32-byte key for tokens at rest; `None` = key file (dry-run only).
+    pub encryption_key: Option<Secret>,
+    /// `XADS_BIND`: listen address.
+    pub bind: SocketAddr,
+    /// `XADS_SYNC_INTERVAL`: metrics-sync period.
+    pub sync_interval: Duration,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads the configuration from a map of variables (tests pass their own).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let oauth2 = match (get("X_ADS_CLIENT_ID"), get("X_ADS_CLIENT_SECRET")) {
+            (Some(id), Some(secret)) => Some(OAuth2App {
+                client_id: id.to_owned(),
+                client_secret: Secret::new(secret),
+            }),
+            (None, None) => None,
+            (Some(_), None) => return Err(missing("X_ADS_CLIENT_SECRET", "X_ADS_CLIENT_ID")),
+            (None, Some(_)) => return Err(missing("X_ADS_CLIENT_ID", "X_ADS_CLIENT_SECRET")),
+        };
+        let oauth1 = match (get("X_ADS_CONSUMER_KEY"), get("X_ADS_CONSUMER_SECRET")) {
+            (Some(key), Some(secret)) => Some(OAuth1App {
+                consumer_key: key.to_owned(),
+                consumer_secret: Secret::new(secret),
+            }),
+            (None, None) => None,
+            (Some(_), None) => return Err(missing("X_ADS_CONSUMER_SECRET", "X_ADS_CONSUMER_KEY")),
+            (None, Some(_)) => return Err(missing("X_ADS_CONSUMER_KEY", "X_ADS_CONSUMER_SECRET")),
+        };
+
+        let live_mode = match get("X_ADS_LIVE_MODE") {
+            None => false,
+            Some(v) => parse_bool(v).ok_or_else(|| ConfigError {
+                var: "X_ADS_LIVE_MODE",
+                problem: format!("expected true or false, got {v:?}"),
+            })?,
+        };
+        let encryption_key = get("XADS_ENCRYPTION_KEY").map(Secret::new);
+        if let Some(key) = &encryption_key {
+            crate::crypto::decode_key(key.expose()).map_err(|problem| ConfigError {
+                var: "XADS_ENCRYPTION_KEY",
+                problem,
+            })?;
+        } else if live_mode {
+            return Err(ConfigError {
+                var: "XADS_ENCRYPTION_KEY",
+                problem: "required when X_ADS_LIVE_MODE=true (32 random bytes, base64)".into(),
+            });
+        }
+
+        let rate_limit_per_minute = match get("X_ADS_RATE_LIMIT_PER_MINUTE") {
+            None => 50,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(ConfigError {
+                        var: "X_ADS_RATE_LIMIT_PER_MINUTE",
+                        problem: format!("expected a positive whole number, got {v:?}"),
+                    });
+                }
+            },
+        };
+        let database_url = get("DATABASE_URL").unwrap_or("sqlite://xads.db").to_owned();
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                problem: "expected sqlite://… or postgres://…".into(),
+            });
+        }
+        let redis_url = get("REDIS_URL").map(str::to_owned);
+        if let Some(r) = &redis_url
+            && !(r.starts_with("redis://") || r.starts_with("rediss://"))
+        {
+            return Err(ConfigError {
+                var: "REDIS_URL",
+                problem: "expected redis://… or rediss://…".into(),
+            });
+        }
+        let bind = get("XADS_BIND")
+            .unwrap_or("127.0.0.1:8080")
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError {
+                var: "XADS_BIND",
+                problem: format!("expected host:port, {e}"),
+            })?;
+        let sync_interval = match get("XADS_SYNC_INTERVAL") {
+            None => Duration::from_secs(3600),
+            Some(v) => parse_duration(v).ok_or_else(|| ConfigError {
+                var: "XADS_SYNC_INTERVAL",
+                problem: format!("expected a duration like 30s, 15m, 1h or 24h, got {v:?}"),
+            })?,
+        };
+
+        Ok(Config {
+            oauth2,
+            oauth1,
+            redirect_uri: url_var(
+                get,
+                "X_ADS_REDIRECT_URI",
+                "http://127.0.0.1:8080/oauth/x_ads/callback",
+            )?,
+            scopes: get("X_ADS_SCOPES").unwrap_or(DEFAULT_SCOPES).to_owned(),
+            live_mode,
+            ads_api_base_url: url_var(get, "X_ADS_API_BASE_URL", "https://ads-api.x.com")?,
+            api_base_url: url_var(get, "X_API_BASE_URL", "https://api.x.com")?,
+            authorize_url: url_var(
+                get,
+                "X_OAUTH_AUTHORIZE_URL",
+                "https://x.com/i/oauth2/authorize",
+            )?,
+            rate_limit_per_minute,
+            database_url,
+            redis_url,
+            encryption_key,
+            bind,
+            sync_interval,
+        })
+    }
+}
+
+fn missing(var: &'static str, other: &str) -> ConfigError {
+    ConfigError {
+        var,
+        problem: format!("must be set together with {other}"),
+    }
+}
+
+fn url_var<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    var: &'static str,
+    default: &str,
+) -> Result<Url, ConfigError> {
+    let raw = get(var).unwrap_or(default);
+    let url = Url::parse(raw).map_err(|e| ConfigError {
+        var,
+        problem: format!("not a URL ({e}): {raw:?}"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError {
+            var,
+            problem: format!("expected an http(s) URL, got {raw:?}"),
+        });
+    }
+    Ok(url)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `30s`, `15m`, `1h`, `24h` (also `d`); zero is refused.
+pub fn parse_duration(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_product_spec() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(!c.live_mode);
+        assert_eq!(c.rate_limit_per_minute, 50);
+        assert_eq!(c.database_url, "sqlite://xads.db");
+        assert_eq!(c.ads_api_base_url.as_str(), "https://ads-api.x.com/");
+        assert_eq!(c.api_base_url.as_str(), "https://api.x.com/");
+        assert_eq!(c.authorize_url.as_str(), "https://x.com/i/oauth2/authorize");
+        assert_eq!(
+            c.redirect_uri.as_str(),
+            "http://127.0.0.1:8080/oauth/x_ads/callback"
+        );
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.sync_interval, Duration::from_secs(3600));
+        assert_eq!(c.scopes, "ads.read ads.write offline.access media.write");
+        assert!(c.oauth2.is_none() && c.oauth1.is_none() && c.redis_url.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("X_ADS_LIVE_MODE", "maybe")], "X_ADS_LIVE_MODE"),
+            (
+                &[("X_ADS_RATE_LIMIT_PER_MINUTE", "0")],
+                "X_ADS_RATE_LIMIT_PER_MINUTE",
+            ),
+            (
+                &[("X_ADS_RATE_LIMIT_PER_MINUTE", "-5")],
+                "X_ADS_RATE_LIMIT_PER_MINUTE",
+            ),
+            (&[("X_ADS_API_BASE_URL", "not a url")], "X_ADS_API_BASE_URL"),
+            (&[("X_API_BASE_URL", "ftp://x")], "X_API_BASE_URL"),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (&[("REDIS_URL", "http://x")], "REDIS_URL"),
+            (&[("XADS_BIND", "8080")], "XADS_BIND"),
+            (&[("XADS_SYNC_INTERVAL", "an hour")], "XADS_SYNC_INTERVAL"),
+            (&[("XADS_ENCRYPTION_KEY", "short")], "XADS_ENCRYPTION_KEY"),
+            (&[("X_ADS_CLIENT_ID", "id")], "X_ADS_CLIENT_SECRET"),
+            (&[("X_ADS_CONSUMER_SECRET", "s")], "X_ADS_CONSUMER_KEY"),
+            (&[("X_ADS_LIVE_MODE", "true")], "XADS_ENCRYPTION_KEY"),
+        ];
+        for (pairs, var) in cases {
+            let err = Config::from_vars(&vars(pairs)).unwrap_err();
+            assert_eq!(err.var, *var, "for {pairs:?}");
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_vars(&vars(&[
+            ("X_ADS_CLIENT_ID", "client-1"),
+            ("X_ADS_CLIENT_SECRET", "very-secret-value"),
+        ]))
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("client-1"));
+        assert!(!shown.contains("very-secret-value"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("24h"), Some(Duration::from_secs(86_400)));
+        for bad in ["", "h", "0s", "1x", "1.5h", "-1h", "99999999999999999999h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

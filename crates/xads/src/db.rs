@@ -1,0 +1,198 @@
+//! The database: one code path for SQLite and PostgreSQL through sqlx's `Any` driver.
+//!
+//! Both backends get their own migration folder (`migrations/sqlite`, `migrations/postgres`),
+//! embedded in the binary and applied in order by [`Db::migrate`] (on start and by `xads migrate`).
+//! Queries are written with `$1, $2…` placeholders, which both backends accept; values are limited
+//! to what `Any` reads identically on both (BIGINT, SMALLINT, TEXT, BLOB/BYTEA).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file (the single-node default).
+    Sqlite,
+    /// PostgreSQL (required to scale out).
+    Postgres,
+}
+
+impl Backend {
+    /// A short name for logs and test output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// One migration: its version, name and SQL for each backend.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+macro_rules! migration {
+    ($version:expr, $name:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!("../migrations/sqlite/", $name, ".sql")),
+            postgres: include_str!(concat!("../migrations/postgres/", $name, ".sql")),
+        }
+    };
+}
+
+/// Every migration, in order. A new one is appended here and in both folders.
+const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+
+/// Arbitrary constant that names our migration lock among Postgres advisory locks.
+const MIGRATION_LOCK_ID: i64 = 0x7861_6473; // "xads"
+
+/// A database error, with the operation that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is not one we support.
+    #[error("DATABASE_URL: {0}")]
+    Url(String),
+    /// The database refused or failed.
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+/// A pool of connections to the configured database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` creates the file if needed; `postgres://…`).
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let mut url = format!("sqlite:{rest}");
+            if !url.contains("mode=") && !url.contains(":memory:") {
+                url.push_str(if url.contains('?') { "&" } else { "?" });
+                url.push_str("mode=rwc");
+            }
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(DbError::Url("expected sqlite://… or postgres://…".into()));
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pool_options = AnyPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(match backend {
+                // SQLite has one writer; a small pool avoids busy waits without starving readers.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            });
+        let pool_options = if backend == Backend::Sqlite {
+            pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers proceed during a write; the busy timeout makes a second
+                    // writer wait instead of failing with SQLITE_BUSY.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            })
+        } else {
+            pool_options
+        };
+        let pool = pool_options.connect_with(options).await?;
+        Ok(Db { pool, backend })
+    }
+
+    /// The pool, for repositories.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every migration not yet applied; safe to run from several instances at once.
+    pub async fn migrate(&self) -> Result<Vec<i64>, DbError> {
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK_ID)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = self.migrate_locked(&mut conn).await;
+        if self.backend == Backend::Postgres {
+            // Released even when a migration failed, so another instance can retry.
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK_ID)
+                .execute(&mut *conn)
+                .await?;
+        }
+        result
+    }
+
+    async fn migrate_locked(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+    ) -> Result<Vec<i64>, DbError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut **conn)
+        .await?;
+        let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations")
+            .fetch_all(&mut **conn)
+            .await?;
+        let mut applied = Vec::new();
+        for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+            let sql = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(m.version)
+            .bind(m.name)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::info!(
+                migration.version = m.version,
+                migration.name = m.name,
+                "applied migration"
+            );
+            applied.push(m.version);
+        }
+        Ok(applied)
+    }
+
+    /// True when the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,19 @@
+//! Repositories: the only code that writes SQL. Each takes the [`Db`](crate::db::Db) and speaks in
+//! domain values; callers never see rows.
+
+pub mod tenants;
+
+/// Milliseconds since the epoch, the one way instants are stored.
+pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The instant stored as epoch milliseconds.
+pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// A random id with a readable prefix (`ten_…`, `con_…`), 80 bits of randomness.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{:020x}", rand::random::<u128>() >> 48)
+}

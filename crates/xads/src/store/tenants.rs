@@ -1,0 +1,105 @@
+//! Tenants and their API keys. A key is shown once at creation and stored only as its SHA-256.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::{Db, DbError};
+
+/// A tenant: one customer team, owner of connections, entities, stats and experiments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant {
+    /// Stable id (`ten_…`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A freshly created API key. Its `Debug` hides the key.
+pub struct NewApiKey(pub String);
+
+impl std::fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewApiKey(***)")
+    }
+}
+
+fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Why a tenant could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    /// The name is empty or too long.
+    #[error("tenant name must be 1 to 100 characters")]
+    BadName,
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for TenantError {
+    fn from(e: sqlx::Error) -> Self {
+        TenantError::Db(e.into())
+    }
+}
+
+/// Creates a tenant and its first API key (returned once, never stored in clear).
+pub async fn create(db: &Db, name: &str) -> Result<(Tenant, NewApiKey), TenantError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(TenantError::BadName);
+    }
+    let tenant = Tenant {
+        id: super::new_id("ten"),
+        name: name.to_owned(),
+    };
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let key = format!("xads_{}", URL_SAFE_NO_PAD.encode(raw));
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+        .bind(&tenant.id)
+        .bind(&tenant.name)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
+        .bind(hash_key(&key))
+        .bind(&tenant.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok((tenant, NewApiKey(key)))
+}
+
+/// The tenant an API key belongs to, if any.
+pub async fn by_api_key(db: &Db, key: &str) -> Result<Option<Tenant>, DbError> {
+    let row = sqlx::query(
+        "SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $1",
+    )
+    .bind(hash_key(key))
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|r| Tenant {
+        id: r.get(0),
+        name: r.get(1),
+    }))
+}
+
+/// A tenant by id.
+pub async fn get(db: &Db, id: &str) -> Result<Option<Tenant>, DbError> {
+    let row = sqlx::query("SELECT id, name FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| Tenant {
+        id: r.get(0),
+        name: r.get(1),
+    }))
+}
