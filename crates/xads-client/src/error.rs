@@ -1,0 +1,292 @@
+//! The one error type of the client.
+//!
+//! Every public method returns [`XError`]. Its `Display` is the user-facing text of PRODUCT.md §4.9
+//! (`X Ads <operation>: <status> — <message>`), so callers can show it as is. Nothing in an error
+//! ever carries a token, code, verifier or secret.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::gate::{GateError, RateLimitInfo};
+
+/// An error code as X sends it: a CAPS_CASE string (`INVALID_PARAMETER`) from the Ads API, or a
+/// number (e.g. `215`) from the legacy v1.1 gateway.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ErrorCode {
+    /// The Ads API's string codes.
+    Text(String),
+    /// The legacy gateway's numeric codes.
+    Number(i64),
+}
+
+impl ErrorCode {
+    /// The code as text (numbers are printed in decimal).
+    pub fn as_string(&self) -> String {
+        match self {
+            ErrorCode::Text(s) => s.clone(),
+            ErrorCode::Number(n) => n.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorCode::Text(s) => f.write_str(s),
+            ErrorCode::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// One item of X's `errors` array.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct ApiError {
+    /// X's error code; `None` when the body had none (e.g. non-JSON bodies).
+    #[serde(default)]
+    pub code: Option<ErrorCode>,
+    /// Human text from X.
+    #[serde(default, alias = "detail")]
+    pub message: String,
+    /// The offending parameter (current API).
+    #[serde(default)]
+    pub parameter: Option<String>,
+    /// The offending attribute (older API versions use this instead of `parameter`).
+    #[serde(default)]
+    pub attribute: Option<String>,
+    /// Extra detail from X.
+    #[serde(default)]
+    pub details: Option<String>,
+    /// The rejected value, as X echoed it (may be any JSON type).
+    #[serde(default)]
+    pub value: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error item made by the client when X's body said nothing usable.
+    pub fn synthetic(message: impl Into<String>) -> Self {
+        ApiError {
+            code: None,
+            message: message.into(),
+            parameter: None,
+            attribute: None,
+            details: None,
+            value: None,
+        }
+    }
+}
+
+/// Everything that can go wrong talking to X.
+#[derive(Debug, thiserror::Error)]
+pub enum XError {
+    /// X answered with a non-2xx status (Ads or X API v2 error envelope, or a non-JSON body).
+    #[error("X Ads {operation}: {status} — {}", first_message(errors))]
+    Api {
+        /// Our name of the call (`create_campaign`).
+        operation: &'static str,
+        /// The HTTP status; authoritative even when the body is not JSON.
+        status: u16,
+        /// X's `errors` array (one synthetic item for non-JSON bodies).
+        errors: Vec<ApiError>,
+        /// The rate-limit headers of the error response (boxed to keep `XError` small).
+        rate_limit: Box<RateLimitInfo>,
+        /// `retry-after`, when X sent it.
+        retry_after: Option<Duration>,
+        /// `x-transaction` / `x-request-id`, when X sent one.
+        request_id: Option<String>,
+    },
+    /// An OAuth 2.0 endpoint (token, revoke) answered `{error, error_description}`.
+    #[error("X Ads {operation}: {status} — {}", description.as_deref().unwrap_or(error))]
+    OAuth {
+        /// Our name of the call (`exchange_code`).
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The RFC 6749 error code (`invalid_request`, `invalid_grant`, ...).
+        error: String,
+        /// X's `error_description`.
+        description: Option<String>,
+    },
+    /// No usable answer: timeout, connection refused or dropped.
+    #[error("X Ads {operation}: transport error — {message}")]
+    Transport {
+        /// Our name of the call.
+        operation: &'static str,
+        /// True when the request may have reached X (it may have been executed).
+        ambiguous: bool,
+        /// True when the cause was a timeout.
+        timeout: bool,
+        /// What happened (never contains a header or a secret).
+        message: String,
+    },
+    /// X answered 2xx, but the body did not match the expected shape.
+    #[error("X Ads {operation}: {status} — could not decode response: {message}")]
+    Decode {
+        /// Our name of the call.
+        operation: &'static str,
+        /// The HTTP status of the response.
+        status: u16,
+        /// The decoder's complaint.
+        message: String,
+    },
+    /// The request broke one of X's documented rules; it was not sent.
+    #[error("X Ads {operation}: invalid request — {message}")]
+    Invalid {
+        /// Our name of the call.
+        operation: &'static str,
+        /// Which rule and why.
+        message: String,
+    },
+    /// The rate gate refused a slot.
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    /// The signer could not sign the request.
+    #[error("X Ads request signing failed: {0}")]
+    Signing(String),
+    /// The client was configured wrongly (bad base URL, TLS setup, ...).
+    #[error("X Ads client configuration: {0}")]
+    Config(String),
+}
+
+fn first_message(errors: &[ApiError]) -> &str {
+    errors.first().map(|e| e.message.as_str()).unwrap_or("")
+}
+
+impl XError {
+    /// The HTTP status X answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            XError::Api { status, .. }
+            | XError::OAuth { status, .. }
+            | XError::Decode { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// X's first error code (`INVALID_PARAMETER`, `215`, or the OAuth `error`).
+    pub fn first_code(&self) -> Option<String> {
+        match self {
+            XError::Api { errors, .. } => errors
+                .first()
+                .and_then(|e| e.code.as_ref())
+                .map(ErrorCode::as_string),
+            XError::OAuth { error, .. } => Some(error.clone()),
+            _ => None,
+        }
+    }
+
+    /// The operation name the error belongs to, when known.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            XError::Api { operation, .. }
+            | XError::OAuth { operation, .. }
+            | XError::Transport { operation, .. }
+            | XError::Decode { operation, .. }
+            | XError::Invalid { operation, .. } => Some(operation),
+            _ => None,
+        }
+    }
+
+    /// The rate-limit headers that came with an API error.
+    pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
+        match self {
+            XError::Api { rate_limit, .. } => Some(rate_limit),
+            _ => None,
+        }
+    }
+
+    /// True for failures a read may be retried on: 429, 5xx, transport errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            XError::Api { status, .. } => *status == 429 || *status >= 500,
+            XError::Transport { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// True when X may have executed the call although we saw no success: a timeout or a dropped
+    /// connection after the request was sent, or any 5xx (X does not say whether it did the work).
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            XError::Transport { ambiguous, .. } => *ambiguous,
+            XError::Api { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// True for 429.
+    pub fn is_rate_limited(&self) -> bool {
+        self.status() == Some(429)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(status: u16, message: &str) -> XError {
+        XError::Api {
+            operation: "create_campaign",
+            status,
+            errors: vec![ApiError {
+                code: Some(ErrorCode::Text("TOO_MANY_REQUESTS".into())),
+                ..ApiError::synthetic(message)
+            }],
+            rate_limit: Box::default(),
+            retry_after: None,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn api_error_display_is_the_product_text() {
+        assert_eq!(
+            api(429, "Rate limit exceeded").to_string(),
+            "X Ads create_campaign: 429 — Rate limit exceeded"
+        );
+    }
+
+    #[test]
+    fn oauth_error_display_prefers_description() {
+        let e = XError::OAuth {
+            operation: "refresh_token",
+            status: 400,
+            error: "invalid_request".into(),
+            description: Some("Value passed for the token was invalid.".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "X Ads refresh_token: 400 — Value passed for the token was invalid."
+        );
+        assert_eq!(e.first_code().as_deref(), Some("invalid_request"));
+    }
+
+    #[test]
+    fn code_may_be_text_or_number() {
+        let e: ApiError =
+            serde_json::from_str(r#"{"code":215,"message":"Bad Authentication data."}"#).unwrap();
+        assert_eq!(e.code, Some(ErrorCode::Number(215)));
+        let e: ApiError = serde_json::from_str(r#"{"code":"INVALID","attribute":"name"}"#).unwrap();
+        assert_eq!(e.code.unwrap().as_string(), "INVALID");
+        assert_eq!(e.attribute.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn retry_classes() {
+        assert!(api(429, "x").is_retryable());
+        assert!(api(502, "x").is_retryable());
+        assert!(!api(400, "x").is_retryable());
+        assert!(api(500, "x").is_ambiguous());
+        assert!(api(503, "x").is_ambiguous());
+        assert!(!api(429, "x").is_ambiguous());
+        let t = XError::Transport {
+            operation: "x",
+            ambiguous: false,
+            timeout: false,
+            message: "refused".into(),
+        };
+        assert!(t.is_retryable() && !t.is_ambiguous());
+    }
+}
