@@ -199,7 +199,7 @@ struct Inner {
 struct Counters {
     admitted: AtomicU64,
     waited: AtomicU64,
-    wait_time_us: AtomicU64,
+    wait_time_ns: AtomicU64,
     held_by_x: AtomicU64,
     deadline_exceeded: AtomicU64,
     redis_failovers: AtomicU64,
@@ -392,7 +392,7 @@ impl RateLimiter {
         LimiterStats {
             admitted: get(&c.admitted),
             waited: get(&c.waited),
-            wait_time: Duration::from_micros(get(&c.wait_time_us)),
+            wait_time: Duration::from_nanos(get(&c.wait_time_ns)),
             held_by_x: get(&c.held_by_x),
             deadline_exceeded: get(&c.deadline_exceeded),
             redis_failovers: get(&c.redis_failovers),
@@ -452,7 +452,12 @@ impl RateLimiter {
         loop {
             let decision = self.check(key).await;
             let Verdict::Wait { wait, cause } = decision.verdict else {
-                let waited = start.elapsed();
+                // Only sleeping counts as waiting, not the round trip of the check itself.
+                let waited = if slept {
+                    start.elapsed()
+                } else {
+                    Duration::ZERO
+                };
                 if decision.source != Source::Unpaced {
                     inner.counters.admitted.fetch_add(1, Ordering::Relaxed);
                 }
@@ -595,8 +600,8 @@ impl Inner {
         }
         let c = &self.counters;
         c.waited.fetch_add(1, Ordering::Relaxed);
-        c.wait_time_us
-            .fetch_add(micros(waited).unsigned_abs(), Ordering::Relaxed);
+        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        c.wait_time_ns.fetch_add(ns, Ordering::Relaxed);
         if held {
             c.held_by_x.fetch_add(1, Ordering::Relaxed);
         }

@@ -1,1 +1,647 @@
 //! Limiter tests (both backends).
+//!
+//! Each behaviour is written once as an `async fn` over a [`Harness`]; `both!` turns it into an
+//! `in_process` test (tokio's paused clock drives time, so waits cost nothing) and a `redis` test
+//! (a real Redis from `REDIS_URL` or `redis://127.0.0.1:6379`, short windows, a random key prefix
+//! per test). Redis time cannot be paused, so Redis cases check the admission history (Redis
+//! `TIME` as returned by the script) rather than elapsed time. Without Redis the `redis` tests print
+//! one line and pass, unless `XADS_TEST_REQUIRE_SERVICES=1` (CI), where they fail.
+
+mod history;
+mod proxy;
+
+use std::sync::Once;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use xads::limiter::{
+    Admission, Decision, RateLimiter, RateLimiterBuilder, Source, Verdict, WaitCause,
+};
+use xads_client::gate::{EndpointFamily, GateError, RateGate, RateKey, RateLimitInfo};
+
+/// The backend a case runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    InProcess,
+    Redis,
+}
+
+/// What a case needs: the backend, a fresh key prefix and the Redis URL.
+struct Harness {
+    backend: Backend,
+    prefix: String,
+    url: String,
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// True when Redis answers; else skips (one line per process) or fails when CI requires services.
+async fn redis_or_skip(url: &str) -> bool {
+    let up = async {
+        let client = redis::Client::open(url).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .ok()
+    };
+    if tokio::time::timeout(Duration::from_secs(2), up)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return true;
+    }
+    if std::env::var("XADS_TEST_REQUIRE_SERVICES").as_deref() == Ok("1") {
+        panic!("XADS_TEST_REQUIRE_SERVICES=1 but no redis at {url}");
+    }
+    static SKIP_LINE: Once = Once::new();
+    // Written to the stderr handle itself: libtest captures `println!` of passing tests.
+    SKIP_LINE.call_once(|| {
+        let line = format!("skipping redis limiter tests: no redis at {url}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+    });
+    false
+}
+
+fn random_prefix() -> String {
+    format!("rltest{:016x}", rand::random::<u64>())
+}
+
+impl Harness {
+    /// `None` when the backend is Redis and there is none (the test is skipped).
+    async fn new(backend: Backend) -> Option<Harness> {
+        let url = redis_url();
+        if backend == Backend::Redis && !redis_or_skip(&url).await {
+            return None;
+        }
+        Some(Harness {
+            backend,
+            prefix: random_prefix(),
+            url,
+        })
+    }
+
+    /// The test's settings: its own key prefix.
+    fn builder(&self) -> RateLimiterBuilder {
+        RateLimiter::builder().key_prefix(self.prefix.clone())
+    }
+
+    /// One limiter instance (call twice for two instances sharing Redis).
+    async fn build(&self, builder: RateLimiterBuilder) -> RateLimiter {
+        match self.backend {
+            Backend::InProcess => builder.in_process(),
+            Backend::Redis => {
+                let limiter = builder.redis(&self.url).await.expect("valid redis url");
+                assert_eq!(
+                    limiter.stats().redis_failovers,
+                    0,
+                    "redis answered the probe"
+                );
+                limiter
+            }
+        }
+    }
+
+    /// Who must take every decision (a silent failover would make a Redis test vacuous).
+    fn source(&self) -> Source {
+        match self.backend {
+            Backend::InProcess => Source::InProcess,
+            Backend::Redis => Source::Redis,
+        }
+    }
+
+    async fn check(&self, limiter: &RateLimiter, key: &RateKey) -> Decision {
+        let d = limiter.check(key).await;
+        if key.family != EndpointFamily::OAuth {
+            assert_eq!(d.source, self.source(), "decided by the backend under test");
+        }
+        d
+    }
+
+    async fn admit(&self, limiter: &RateLimiter, key: &RateKey) -> Admission {
+        let a = limiter
+            .admit(key)
+            .await
+            .expect("admitted before the deadline");
+        assert_eq!(a.source, self.source(), "decided by the backend under test");
+        a
+    }
+}
+
+/// Runs a case on both backends: `case::in_process` (paused clock) and `case::redis`.
+macro_rules! both {
+    ($case:ident) => {
+        mod $case {
+            #[tokio::test(start_paused = true)]
+            async fn in_process() {
+                let h = super::Harness::new(super::Backend::InProcess)
+                    .await
+                    .unwrap();
+                super::$case(&h).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                if let Some(h) = super::Harness::new(super::Backend::Redis).await {
+                    super::$case(&h).await;
+                }
+            }
+        }
+    };
+}
+
+fn key(account: Option<&str>) -> RateKey {
+    RateKey {
+        client_id: "client-1".to_owned(),
+        account_id: account.map(str::to_owned),
+        token_id: "conn-1".to_owned(),
+        family: EndpointFamily::CoreRead,
+    }
+}
+
+fn with_family(key: &RateKey, family: EndpointFamily) -> RateKey {
+    RateKey {
+        family,
+        ..key.clone()
+    }
+}
+
+fn exhausted_until(reset: chrono::DateTime<Utc>) -> RateLimitInfo {
+    RateLimitInfo {
+        limit: Some(450),
+        remaining: Some(0),
+        reset: Some(reset),
+        scope: Some(xads_client::gate::LimitScope::Account),
+        retry_after: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+both!(admits_the_limit_then_reports_the_wait_for_the_oldest_slot);
+async fn admits_the_limit_then_reports_the_wait_for_the_oldest_slot(h: &Harness) {
+    let window = Duration::from_secs(60);
+    let limiter = h.build(h.builder().limit(3).window(window)).await;
+    let k = key(Some("acct-1"));
+    for _ in 0..3 {
+        assert_eq!(h.check(&limiter, &k).await.verdict, Verdict::Admit);
+    }
+    let Verdict::Wait { wait, cause } = h.check(&limiter, &k).await.verdict else {
+        panic!("the 4th call within the window must wait");
+    };
+    assert_eq!(cause, WaitCause::Budget);
+    // The oldest admission leaves one window (+1 µs) after it was made: no sooner, and the checks
+    // took far less than 10 s.
+    assert!(wait <= window + Duration::from_micros(1), "{wait:?}");
+    assert!(wait > window - Duration::from_secs(10), "{wait:?}");
+    // Another account of the same client has its own budget.
+    assert_eq!(
+        h.check(&limiter, &key(Some("acct-2"))).await.verdict,
+        Verdict::Admit
+    );
+}
+
+both!(a_waiting_call_is_admitted_once_the_oldest_slot_leaves_the_window);
+async fn a_waiting_call_is_admitted_once_the_oldest_slot_leaves_the_window(h: &Harness) {
+    let window = Duration::from_secs(1);
+    let limiter = h.build(h.builder().limit(2).window(window)).await;
+    let k = key(Some("acct-1"));
+    let first = h.admit(&limiter, &k).await;
+    let second = h.admit(&limiter, &k).await;
+    assert_eq!(first.waited, Duration::ZERO);
+    assert_eq!(second.waited, Duration::ZERO);
+    let third = h.admit(&limiter, &k).await;
+    assert!(third.waited > Duration::ZERO, "the third call had to wait");
+    // On the backend's own clock (Redis TIME for Redis): strictly after the first left the window.
+    assert!(
+        third.at_us > first.at_us + window.as_micros() as i64,
+        "{} vs {}",
+        third.at_us,
+        first.at_us
+    );
+    let stats = limiter.stats();
+    assert_eq!((stats.admitted, stats.waited, stats.held_by_x), (3, 1, 0));
+    assert!(stats.wait_time >= third.waited);
+}
+
+/// A step of the shared schedule.
+enum Step {
+    Check(RateKey),
+    Observe(RateKey, fn() -> RateLimitInfo),
+    /// `admit`: waits for the slot the previous check reported.
+    Admit(RateKey),
+}
+
+/// What a step gave, with waits rounded to whole seconds (Redis time moves on between steps).
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Admit,
+    Unpaced,
+    Wait(WaitCause, u64),
+    AdmittedAfterWaiting,
+    Observed,
+}
+
+both!(backends_agree_on_a_schedule);
+async fn backends_agree_on_a_schedule(h: &Harness) {
+    use EndpointFamily::{OAuth, Write};
+    let a1 = key(Some("acct-1"));
+    let a2 = key(Some("acct-2"));
+    let none = key(None);
+    let a2_other_token = RateKey {
+        token_id: "conn-2".to_owned(),
+        ..a2.clone()
+    };
+    let schedule = vec![
+        (Step::Check(a1.clone()), Outcome::Admit),
+        (Step::Check(a1.clone()), Outcome::Admit),
+        (Step::Check(a1.clone()), Outcome::Admit),
+        (Step::Check(a1.clone()), Outcome::Wait(WaitCause::Budget, 2)),
+        // Our budget is per (client, account), whatever the family.
+        (
+            Step::Check(with_family(&a1, Write)),
+            Outcome::Wait(WaitCause::Budget, 2),
+        ),
+        (Step::Check(with_family(&a1, OAuth)), Outcome::Unpaced),
+        (Step::Check(a2.clone()), Outcome::Admit),
+        (Step::Check(none.clone()), Outcome::Admit),
+        (
+            Step::Observe(a2.clone(), || {
+                exhausted_until(Utc::now() + Duration::from_secs(30))
+            }),
+            Outcome::Observed,
+        ),
+        (Step::Check(a2.clone()), Outcome::Wait(WaitCause::XHold, 30)),
+        // X's holds are per (token, account, family).
+        (Step::Check(with_family(&a2, Write)), Outcome::Admit),
+        (Step::Check(a2_other_token.clone()), Outcome::Admit),
+        (
+            Step::Check(a2_other_token),
+            Outcome::Wait(WaitCause::Budget, 2),
+        ),
+        (
+            Step::Observe(none.clone(), || RateLimitInfo {
+                retry_after: Some(Duration::from_secs(10)),
+                ..RateLimitInfo::default()
+            }),
+            Outcome::Observed,
+        ),
+        (
+            Step::Check(none.clone()),
+            Outcome::Wait(WaitCause::XHold, 10),
+        ),
+        // remaining > 0 holds nothing.
+        (
+            Step::Observe(a1.clone(), || RateLimitInfo {
+                remaining: Some(7),
+                ..exhausted_until(Utc::now() + Duration::from_secs(30))
+            }),
+            Outcome::Observed,
+        ),
+        (Step::Admit(a1.clone()), Outcome::AdmittedAfterWaiting),
+    ];
+    let limiter = h
+        .build(h.builder().limit(3).window(Duration::from_secs(2)))
+        .await;
+    let mut got = Vec::new();
+    let mut want = Vec::new();
+    for (step, outcome) in schedule {
+        want.push(outcome);
+        got.push(match step {
+            Step::Check(k) => {
+                let d = h.check(&limiter, &k).await;
+                match d.verdict {
+                    Verdict::Admit if d.source == Source::Unpaced => Outcome::Unpaced,
+                    Verdict::Admit => Outcome::Admit,
+                    Verdict::Wait { wait, cause } => {
+                        Outcome::Wait(cause, (wait.as_millis() as u64 + 500) / 1000)
+                    }
+                }
+            }
+            Step::Observe(k, info) => {
+                limiter.observe(&k, &info()).await;
+                Outcome::Observed
+            }
+            Step::Admit(k) => {
+                let a = h.admit(&limiter, &k).await;
+                assert!(a.waited > Duration::ZERO);
+                Outcome::AdmittedAfterWaiting
+            }
+        });
+    }
+    assert_eq!(got, want);
+}
+
+both!(a_call_never_goes_before_x_reset);
+async fn a_call_never_goes_before_x_reset(h: &Harness) {
+    // In-process the clock is paused, so a long hold costs nothing; on Redis keep it short.
+    let (hold, jitter) = match h.backend {
+        Backend::InProcess => (Duration::from_secs(30), Duration::from_secs(1)),
+        Backend::Redis => (Duration::from_millis(1500), Duration::from_millis(200)),
+    };
+    let builder = h.builder().limit(50).hold_jitter(jitter);
+    let observer = h.build(builder.clone()).await;
+    // With Redis the hold is stored there: another instance must honour it too.
+    let caller = match h.backend {
+        Backend::InProcess => observer.clone(),
+        Backend::Redis => h.build(builder).await,
+    };
+    let k = key(Some("acct-1"));
+    let reset = Utc::now() + hold;
+    RateGate::observe(&observer, &k, &exhausted_until(reset)).await;
+    let started = Instant::now();
+    let a = h.admit(&caller, &k).await;
+    let reset_us = reset.timestamp_micros();
+    assert!(
+        a.at_us >= reset_us,
+        "admitted {} µs before the reset",
+        reset_us - a.at_us
+    );
+    if h.backend == Backend::InProcess {
+        // Virtual time: the wake-up is exactly reset + this waiter's jitter (+ timer granularity).
+        assert!(started.elapsed() >= hold);
+        assert!(a.at_us <= reset_us + jitter.as_micros() as i64 + 2_000);
+    }
+    let stats = caller.stats();
+    assert_eq!((stats.held_by_x, stats.waited, stats.admitted), (1, 1, 1));
+    // Through the trait as the client calls it: the hold is over, the call goes at once.
+    let before = Instant::now();
+    RateGate::acquire(&caller, &k).await.unwrap();
+    assert_eq!(
+        caller.stats().waited,
+        1,
+        "no second wait: {:?}",
+        before.elapsed()
+    );
+}
+
+both!(retry_after_holds_the_key);
+async fn retry_after_holds_the_key(h: &Harness) {
+    let hold = match h.backend {
+        Backend::InProcess => Duration::from_secs(20),
+        Backend::Redis => Duration::from_millis(1200),
+    };
+    let limiter = h
+        .build(h.builder().hold_jitter(Duration::from_millis(100)))
+        .await;
+    let k = key(Some("acct-9"));
+    let before = h.check(&limiter, &k).await;
+    assert_eq!(before.verdict, Verdict::Admit);
+    let info = RateLimitInfo {
+        retry_after: Some(hold),
+        ..RateLimitInfo::default()
+    };
+    limiter.observe(&k, &info).await;
+    let a = h.admit(&limiter, &k).await;
+    // The hold starts when it is observed, i.e. after the first admission.
+    assert!(a.at_us >= before.now_us + hold.as_micros() as i64);
+    assert_eq!(limiter.stats().held_by_x, 1);
+}
+
+both!(over_budget_with_a_short_deadline_fails_after_waiting);
+async fn over_budget_with_a_short_deadline_fails_after_waiting(h: &Harness) {
+    let max_wait = Duration::from_millis(300);
+    let limiter = h
+        .build(
+            h.builder()
+                .limit(1)
+                .window(Duration::from_secs(60))
+                .max_wait(max_wait),
+        )
+        .await;
+    let k = key(Some("acct-1"));
+    h.admit(&limiter, &k).await;
+    let started = Instant::now();
+    let err = limiter.admit(&k).await.unwrap_err();
+    let waited = started.elapsed();
+    assert_eq!(
+        err,
+        GateError::DeadlineExceeded {
+            waited: max_wait,
+            family: "core_read",
+            account: "acct-1".to_owned(),
+        }
+    );
+    assert!(
+        waited >= max_wait,
+        "failed after {waited:?}: it must wait first"
+    );
+    let stats = limiter.stats();
+    assert_eq!(
+        (stats.deadline_exceeded, stats.waited, stats.admitted),
+        (1, 1, 1)
+    );
+}
+
+both!(oauth_calls_are_never_paced);
+async fn oauth_calls_are_never_paced(h: &Harness) {
+    let limiter = h.build(h.builder().limit(1)).await;
+    let k = with_family(&key(Some("acct-1")), EndpointFamily::OAuth);
+    limiter
+        .observe(&k, &exhausted_until(Utc::now() + Duration::from_secs(600)))
+        .await;
+    for _ in 0..5 {
+        let a = limiter.admit(&k).await.unwrap();
+        assert_eq!((a.source, a.waited), (Source::Unpaced, Duration::ZERO));
+    }
+    assert_eq!(limiter.stats().admitted, 0);
+    // And they took nothing from the account's budget.
+    assert_eq!(
+        h.check(&limiter, &key(Some("acct-1"))).await.verdict,
+        Verdict::Admit
+    );
+}
+
+/// In-process only: the jitter must be visible on the paused clock, where without it every waiter
+/// would wake at the very same virtual microsecond (on Redis, times differ anyway).
+#[tokio::test(start_paused = true)]
+async fn waiters_on_an_x_hold_wake_at_different_times() {
+    let jitter = Duration::from_secs(2);
+    let limiter = RateLimiter::builder()
+        .limit(50)
+        .hold_jitter(jitter)
+        .in_process();
+    let reset = Utc::now() + Duration::from_secs(60);
+    let keys: Vec<RateKey> = (0..4).map(|i| key(Some(&format!("acct-{i}")))).collect();
+    for k in &keys {
+        limiter.observe(k, &exhausted_until(reset)).await;
+    }
+    let mut tasks = Vec::new();
+    for k in keys.iter().chain(keys.iter()) {
+        let (limiter, k) = (limiter.clone(), k.clone());
+        tasks.push(tokio::spawn(async move {
+            limiter.admit(&k).await.unwrap().at_us
+        }));
+    }
+    let mut woke = Vec::new();
+    for t in tasks {
+        woke.push(t.await.unwrap());
+    }
+    let reset_us = reset.timestamp_micros();
+    for &at in &woke {
+        assert!(at >= reset_us);
+        assert!(at <= reset_us + jitter.as_micros() as i64 + 2_000);
+    }
+    woke.sort_unstable();
+    woke.dedup();
+    assert!(
+        woke.len() >= 4,
+        "8 waiters woke at only {} instants",
+        woke.len()
+    );
+}
+
+/// Redis only: every key the limiter writes expires.
+#[tokio::test]
+async fn every_redis_key_has_a_ttl() {
+    let Some(h) = Harness::new(Backend::Redis).await else {
+        return;
+    };
+    let window = Duration::from_secs(2);
+    let limiter = h.build(h.builder().window(window)).await;
+    let k = key(Some("acct-ttl"));
+    h.admit(&limiter, &k).await;
+    limiter
+        .observe(&k, &exhausted_until(Utc::now() + Duration::from_secs(5)))
+        .await;
+    let mut conn = redis::Client::open(h.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", h.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2, "the window and the hold: {keys:?}");
+    for name in keys {
+        assert!(
+            name.starts_with(&format!("{}:{{client-1}}:acct-ttl", h.prefix)),
+            "{name}"
+        );
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&name)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(ttl > 0 && ttl <= 6_000, "{name}: PTTL {ttl}");
+    }
+}
+
+/// Redis down from the start: decisions are made in-process, and the failover is counted.
+#[tokio::test]
+async fn an_unreachable_redis_fails_over_to_in_process() {
+    // A port that was just free and is now closed.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let limiter = RateLimiter::builder()
+        .limit(2)
+        .key_prefix(random_prefix())
+        .redis(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .expect("an unreachable redis is not a build error");
+    assert!(limiter.uses_redis());
+    assert_eq!(
+        limiter.stats().redis_failovers,
+        1,
+        "the startup probe failed over"
+    );
+    let k = key(Some("acct-1"));
+    let verdicts: Vec<(Verdict, Source)> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let d = limiter.check(&k).await;
+            v.push((d.verdict, d.source));
+        }
+        v
+    };
+    assert_eq!(verdicts[0], (Verdict::Admit, Source::InProcess));
+    assert_eq!(verdicts[1], (Verdict::Admit, Source::InProcess));
+    assert!(matches!(
+        verdicts[2],
+        (
+            Verdict::Wait {
+                cause: WaitCause::Budget,
+                ..
+            },
+            Source::InProcess
+        )
+    ));
+    // X holds are honoured in-process too.
+    let k2 = key(Some("acct-2"));
+    limiter
+        .observe(&k2, &exhausted_until(Utc::now() + Duration::from_secs(30)))
+        .await;
+    assert!(matches!(
+        limiter.check(&k2).await.verdict,
+        Verdict::Wait {
+            cause: WaitCause::XHold,
+            ..
+        }
+    ));
+    let stats = limiter.stats();
+    assert_eq!(stats.redis_failovers, 1, "one failover, not one per call");
+    assert_eq!(stats.fallback_decisions, 4);
+}
+
+/// Redis goes away mid-run and comes back: in-process meanwhile, back on Redis after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limiter_returns_to_redis_when_it_answers_again() {
+    let Some(h) = Harness::new(Backend::Redis).await else {
+        return;
+    };
+    let target = redis::Client::open(h.url.as_str())
+        .unwrap()
+        .get_connection_info()
+        .addr()
+        .to_string();
+    let mut proxy = proxy::Proxy::start(&target).await;
+    let limiter = h
+        .builder()
+        .redis_retry_interval(Duration::from_millis(20))
+        .redis_timeout(Duration::from_millis(300))
+        .redis(&format!("redis://{}", proxy.addr()))
+        .await
+        .unwrap();
+    let k = key(Some("acct-1"));
+    assert_eq!(limiter.check(&k).await.source, Source::Redis);
+
+    proxy.stop().await;
+    let down = limiter.check(&k).await;
+    assert_eq!(
+        (down.verdict, down.source),
+        (Verdict::Admit, Source::InProcess)
+    );
+    assert_eq!(limiter.stats().redis_failovers, 1);
+
+    proxy.restart().await;
+    // The manager reconnects in the background; a few probes later Redis decides again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if limiter.check(&k).await.source == Source::Redis {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never went back to redis");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(limiter.stats().redis_failovers, 1);
+}
+
+both!(no_window_ever_holds_more_than_the_limit);
+async fn no_window_ever_holds_more_than_the_limit(h: &Harness) {
+    history::run(h).await;
+}
+
+/// The second process of the Redis history check; does nothing unless the parent started it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_child() {
+    history::child().await;
+}
