@@ -1,1 +1,13 @@
-//! placeholder
+//! The client's integration tests: one binary (link time matters on small machines).
+//!
+//! * `fixtures` — every JSON example X published parses into our wire types.
+//! * `requests`, `errors`, `retries`, `oauth`, `media` — against `stub`, a tiny local HTTP server
+//!   that records what the client sent and answers from a script.
+
+mod errors;
+mod fixtures;
+mod media;
+mod oauth;
+mod requests;
+mod retries;
+mod stub;
