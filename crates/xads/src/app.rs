@@ -7,12 +7,15 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::crypto::Sealer;
 use crate::db::Db;
+use crate::limiter::RateLimiter;
 use crate::redis_conn::Redis;
 
 /// What every request handler and job can reach. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// The configuration read at start.
     pub config: Arc<Config>,
@@ -20,17 +23,28 @@ pub struct AppState {
     pub db: Db,
     /// Redis, when configured.
     pub redis: Option<Redis>,
+    /// Seals tokens at rest.
+    pub sealer: Sealer,
+    /// The X client (OAuth 2.0 app), paced by `limiter`.
+    pub x: xads_client::XAdsClient,
+    /// The budget for calls to X (Redis or in-process).
+    pub limiter: RateLimiter,
+    /// The service's clock.
+    pub clock: Clock,
 }
 
-/// A built service, bound to its port, not yet serving.
-pub struct Application {
-    listener: TcpListener,
-    state: AppState,
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.db.backend())
+            .field("live_mode", &self.config.live_mode)
+            .finish_non_exhaustive()
+    }
 }
 
-impl Application {
-    /// Connects the database (migrating it), Redis when configured, and binds `config.bind`.
-    pub async fn build(config: Config) -> anyhow::Result<Application> {
+impl AppState {
+    /// Connects everything the configuration names (migrating the database).
+    pub async fn from_config(config: Config) -> anyhow::Result<AppState> {
         let db = Db::connect(&config.database_url).await?;
         let applied = db.migrate().await?;
         tracing::info!(
@@ -46,14 +60,53 @@ impl Application {
             ),
             None => None,
         };
-        let listener = TcpListener::bind(config.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("XADS_BIND: cannot listen on {}: {e}", config.bind))?;
-        let state = AppState {
+        let sealer = match &config.encryption_key {
+            Some(key) => Sealer::from_base64(key.expose())
+                .map_err(|e| anyhow::anyhow!("XADS_ENCRYPTION_KEY: {e}"))?,
+            None => {
+                let path = std::path::Path::new("xads.key");
+                tracing::warn!(path = %path.display(), "XADS_ENCRYPTION_KEY not set: using a generated key file (dry-run only)");
+                Sealer::from_key_file(path).map_err(|e| {
+                    anyhow::anyhow!("XADS_ENCRYPTION_KEY not set and key file unusable: {e}")
+                })?
+            }
+        };
+        let limiter = match &redis {
+            Some(r) => {
+                RateLimiter::builder()
+                    .limit(config.rate_limit_per_minute)
+                    .redis_with(r.manager())
+                    .await
+            }
+            None => RateLimiter::in_process(config.rate_limit_per_minute),
+        };
+        let x = crate::x::build_client(&config, std::sync::Arc::new(limiter.clone()))?;
+        Ok(AppState {
             config: Arc::new(config),
             db,
             redis,
-        };
+            sealer,
+            x,
+            limiter,
+            clock: Clock::default(),
+        })
+    }
+}
+
+/// A built service, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects the database (migrating it), Redis when configured, and binds `config.bind`.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let bind = config.bind;
+        let state = AppState::from_config(config).await?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("XADS_BIND: cannot listen on {bind}: {e}"))?;
         Ok(Application { listener, state })
     }
 

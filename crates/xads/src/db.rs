@@ -50,7 +50,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. A new one is appended here and in both folders.
-const MIGRATIONS: &[Migration] = &[migration!(1, "0001_foundation")];
+const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_foundation"),
+    migration!(2, "0002_connections"),
+];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.
 const MIGRATION_LOCK_ID: i64 = 0x7861_6473; // "xads"
@@ -64,6 +67,9 @@ pub enum DbError {
     /// The database refused or failed.
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
+    /// Stored data is not what the code expects (wrong key, a row changed underneath).
+    #[error("database: inconsistent data: {0}")]
+    Corrupt(&'static str),
 }
 
 /// A pool of connections to the configured database.

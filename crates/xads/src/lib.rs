@@ -2,12 +2,16 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod connect;
 pub mod crypto;
 pub mod db;
 pub mod limiter;
+pub mod pkce;
 pub mod redis_conn;
 pub mod store;
 pub mod telemetry;
 pub mod testing;
 pub mod web;
+pub mod x;

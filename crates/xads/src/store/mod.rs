@@ -1,6 +1,7 @@
 //! Repositories: the only code that writes SQL. Each takes the [`Db`](crate::db::Db) and speaks in
 //! domain values; callers never see rows.
 
+pub mod connections;
 pub mod tenants;
 
 /// Milliseconds since the epoch, the one way instants are stored.

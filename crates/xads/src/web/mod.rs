@@ -1,12 +1,61 @@
 //! The HTTP surface: operations endpoints, the dashboard API (`/api/v1`), the OAuth callback.
 
+pub mod auth;
+pub mod error;
 mod health;
+mod integrations;
 
 use axum::Router;
+use axum::http::StatusCode;
 
 use crate::app::AppState;
+use crate::x::SessionError;
+use error::ApiError;
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(health::routes()).with_state(state)
+    Router::new()
+        .merge(health::routes())
+        .merge(integrations::routes())
+        .with_state(state)
+}
+
+/// Maps a failure to reach X for a tenant onto the API's error shape.
+pub fn session_error(e: SessionError) -> ApiError {
+    match e {
+        SessionError::NotConnected => ApiError::not_connected(),
+        SessionError::NeedsReconnect(problem) => {
+            ApiError::new(StatusCode::CONFLICT, "needs_reconnect", problem)
+        }
+        SessionError::RefreshTimeout => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "x_unavailable",
+            "timed out waiting for a token refresh; try again",
+        ),
+        SessionError::X(x) => x_error(&x),
+        SessionError::Db(db) => db.into(),
+    }
+}
+
+/// X's refusal after retries, as PRODUCT.md §5.1 wants it: 429/502/503 (or X's 4xx with its code,
+/// message and parameter), the message as §4.9 writes it.
+pub fn x_error(e: &xads_client::XError) -> ApiError {
+    let (status, code) = match e.status() {
+        Some(429) => (StatusCode::TOO_MANY_REQUESTS, "x_rate_limited"),
+        Some(503) => (StatusCode::SERVICE_UNAVAILABLE, "x_unavailable"),
+        Some(s) if (400..500).contains(&s) => (StatusCode::UNPROCESSABLE_ENTITY, "x_rejected"),
+        _ => (StatusCode::BAD_GATEWAY, "x_error"),
+    };
+    let mut err = ApiError::new(status, code, e.to_string());
+    if let xads_client::XError::Api { errors, .. } = e {
+        err = err.with_details(serde_json::json!({
+            "x_status": e.status(),
+            "x_errors": errors.iter().map(|x| serde_json::json!({
+                "code": x.code.as_ref().map(|c| c.as_string()),
+                "message": x.message,
+                "parameter": x.parameter,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    err
 }

@@ -1,0 +1,226 @@
+//! The X (Twitter) Ads tile: connect, callback, disconnect, tile data, ad accounts, webhooks.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::AuthTenant;
+use super::error::{ApiError, ApiResult};
+use crate::app::AppState;
+use crate::connect::{self, CallbackOutcome, StartError};
+use crate::store::connections::{self, Status};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/integrations", get(tiles))
+        .route("/api/v1/integrations/x_ads/connect", post(connect_start))
+        .route("/api/v1/integrations/x_ads", delete(disconnect))
+        .route("/api/v1/integrations/x_ads/webhooks", post(webhooks))
+        .route("/api/v1/x_ads/accounts", get(accounts))
+        .route("/oauth/x_ads/callback", get(callback))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConnectBody {
+    #[serde(default)]
+    method: Option<String>,
+}
+
+async fn connect_start(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    body: Option<Json<Value>>,
+) -> ApiResult<Json<Value>> {
+    let body: ConnectBody = match body {
+        None => ConnectBody::default(),
+        Some(Json(v)) => serde_json::from_value(v)
+            .map_err(|e| ApiError::invalid("method", format!("invalid body: {e}")))?,
+    };
+    match body.method.as_deref().unwrap_or("oauth2") {
+        "oauth2" => {}
+        "oauth1" => {
+            return Err(ApiError::invalid(
+                "method",
+                "OAuth 1.0a connections are not available on this server yet",
+            ));
+        }
+        other => {
+            return Err(ApiError::invalid(
+                "method",
+                format!("method must be oauth2 or oauth1, got {other:?}"),
+            ));
+        }
+    }
+    let started = connect::start_oauth2(&state, &tenant)
+        .await
+        .map_err(|e| match e {
+            StartError::NotConfigured => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
+                e.to_string(),
+            ),
+            StartError::Db(db) => db.into(),
+        })?;
+    Ok(Json(json!({
+        "authorize_url": started.authorize_url.as_str(),
+        "expires_at": started.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+async fn callback(
+    State(state): State<AppState>,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response, ApiError> {
+    let outcome = connect::finish_oauth2(
+        &state,
+        q.code.as_deref(),
+        q.state.as_deref(),
+        q.error.as_deref(),
+    )
+    .await?;
+    Ok(match outcome {
+        CallbackOutcome::Connected { redirect_to } => {
+            Redirect::to(&format!("{redirect_to}?connected=x_ads")).into_response()
+        }
+        CallbackOutcome::Failed { status, message } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, Html(problem_page(&message))).into_response()
+        }
+    })
+}
+
+fn problem_page(message: &str) -> String {
+    let escaped = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>X Ads connection failed</title></head>\
+         <body><main><h1>X (Twitter) Ads: connection failed</h1><p class=\"problem\">{escaped}</p>\
+         <p><a href=\"{page}\">Back to Integrations</a></p></main></body></html>",
+        page = connect::INTEGRATIONS_PAGE
+    )
+}
+
+async fn disconnect(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+) -> ApiResult<Json<Value>> {
+    let was_connected = connect::disconnect(&state, &tenant).await?;
+    Ok(Json(json!({
+        "provider": "x_ads",
+        "status": "disconnected",
+        "was_connected": was_connected,
+        "note": "Tokens were deleted from the dashboard. To fully revoke access, also remove the app from your X account's connected apps.",
+    })))
+}
+
+async fn webhooks(AuthTenant(_): AuthTenant) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "webhooks_not_supported",
+        "webhooks not supported on x_ads",
+    )
+}
+
+/// The tile data of PRODUCT.md §5.1.
+pub async fn tile(state: &AppState, tenant_id: &str) -> Result<Value, crate::db::DbError> {
+    let conn = connections::for_tenant(&state.db, tenant_id).await?;
+    let accounts = connections::ad_accounts(&state.db, tenant_id).await?;
+    let (status, scopes, connected_at, problem) = match &conn {
+        None => (Status::Disconnected, vec![], None, None),
+        Some(c) => (
+            c.status,
+            c.scopes.split_whitespace().map(str::to_owned).collect(),
+            c.connected_at
+                .filter(|_| c.status != Status::Disconnected)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            c.problem.clone(),
+        ),
+    };
+    let missing: Vec<&str> = if status == Status::Connected {
+        ["ads.read", "ads.write", "offline.access", "media.write"]
+            .into_iter()
+            .filter(|s| !scopes.iter().any(|g: &String| g == s))
+            .collect()
+    } else {
+        vec![]
+    };
+    let show_accounts = matches!(status, Status::Connected | Status::Error);
+    Ok(json!({
+        "provider": "x_ads",
+        "name": "X (Twitter) Ads",
+        "status": status.as_str(),
+        "mode": if state.config.live_mode { "live" } else { "dry_run" },
+        "accounts": if show_accounts { accounts.iter().map(account_json).collect::<Vec<_>>() } else { vec![] },
+        "scopes": scopes,
+        "missing_scopes": missing,
+        "connected_at": connected_at,
+        "problem": problem,
+        "methods": methods(state),
+        "sync": { "last_success_at": null, "lag_seconds": null, "last_error": null },
+    }))
+}
+
+fn methods(state: &AppState) -> Vec<&'static str> {
+    let mut m = vec![];
+    if state.config.oauth2.is_some() {
+        m.push("oauth2");
+    }
+    if state.config.oauth1.is_some() {
+        m.push("oauth1");
+    }
+    m
+}
+
+fn account_json(a: &connections::AdAccount) -> Value {
+    json!({ "id": a.id, "name": a.name, "timezone": a.timezone, "currency": a.currency })
+}
+
+async fn tiles(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "data": [tile(&state, &tenant.id).await?] })))
+}
+
+#[derive(Debug, Deserialize)]
+struct AccountsQuery {
+    #[serde(default)]
+    refresh: Option<bool>,
+}
+
+async fn accounts(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q?;
+    let session = crate::x::Session::for_tenant(&state, &tenant.id)
+        .await
+        .map_err(super::session_error)?;
+    if q.refresh.unwrap_or(false) {
+        let accounts = session
+            .call(|x| async move { connect::probe_accounts(&x).await })
+            .await
+            .map_err(super::session_error)?;
+        connections::replace_ad_accounts(&state.db, &tenant.id, &accounts, state.clock.now())
+            .await?;
+    }
+    let accounts = connections::ad_accounts(&state.db, &tenant.id).await?;
+    Ok(Json(json!({
+        "data": accounts.iter().map(account_json).collect::<Vec<_>>(),
+        "next_cursor": null,
+    })))
+}

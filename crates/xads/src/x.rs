@@ -1,0 +1,252 @@
+//! The service's gateway to X: the configured client, and per-tenant sessions whose tokens are
+//! refreshed ahead of expiry and once on a 401 — one refresh at a time per connection across all
+//! instances (PRODUCT.md §4.1 step 5).
+//!
+//! Refresh protocol: read the tokens and their `token_version`; if a refresh is due, take the
+//! refresh lock with a conditional `UPDATE … WHERE token_version = v AND lock free`. The winner
+//! calls X, persists the new pair (version v+1) before anyone uses it, and releases the lock;
+//! everyone else waits briefly and re-reads until the version moves. X's refresh tokens are
+//! single-use, so a second refresh with the same token would make X revoke the whole grant.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use xads_client::{BearerSigner, XAds, XAdsClient, XError};
+
+use crate::app::AppState;
+use crate::store::connections::{self, Connection, Method, Status, Tokens};
+
+/// Refresh when less than this remains on the access token.
+pub const REFRESH_AHEAD: Duration = Duration::minutes(5);
+/// How long a refresh lock is held at most (if its holder dies, another may refresh after this).
+const REFRESH_LOCK_HOLD: Duration = Duration::seconds(30);
+/// How long a caller waits for another instance's refresh before giving up.
+const REFRESH_WAIT: StdDuration = StdDuration::from_secs(20);
+
+/// The user-facing text for a grant that no longer works (PRODUCT.md §4.9).
+pub const PROBLEM_401: &str = "X Ads /accounts returned 401";
+
+/// Why no authenticated call could be made for a tenant.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The tenant never connected, or disconnected.
+    #[error("X Ads is not connected")]
+    NotConnected,
+    /// The grant is gone; the user must connect again.
+    #[error("{0}")]
+    NeedsReconnect(String),
+    /// Another instance held the refresh lock for too long.
+    #[error("timed out waiting for a token refresh")]
+    RefreshTimeout,
+    /// X refused or failed.
+    #[error(transparent)]
+    X(#[from] XError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+/// Builds the OAuth 2.0 client from the configuration, paced by `gate`.
+pub fn build_client(
+    config: &crate::config::Config,
+    gate: Arc<dyn xads_client::RateGate>,
+) -> Result<XAdsClient, XError> {
+    let client_id = config
+        .oauth2
+        .as_ref()
+        .map(|a| a.client_id.clone())
+        .unwrap_or_else(|| "unconfigured".into());
+    XAdsClient::builder()
+        .ads_base_url(config.ads_api_base_url.as_str().trim_end_matches('/'))
+        .api_base_url(config.api_base_url.as_str().trim_end_matches('/'))
+        .client_id(client_id)
+        .gate(gate)
+        .build()
+}
+
+/// An authenticated view of X for one tenant's connection.
+#[derive(Clone, Debug)]
+pub struct Session {
+    state: AppState,
+    connection: Connection,
+}
+
+impl Session {
+    /// The tenant's session, or why there is none.
+    pub async fn for_tenant(state: &AppState, tenant_id: &str) -> Result<Session, SessionError> {
+        let connection = connections::for_tenant(&state.db, tenant_id)
+            .await?
+            .ok_or(SessionError::NotConnected)?;
+        match connection.status {
+            Status::Disconnected => Err(SessionError::NotConnected),
+            Status::NeedsReconnect => Err(SessionError::NeedsReconnect(
+                connection
+                    .problem
+                    .clone()
+                    .unwrap_or_else(|| PROBLEM_401.into()),
+            )),
+            Status::Connected | Status::Error => Ok(Session {
+                state: state.clone(),
+                connection,
+            }),
+        }
+    }
+
+    /// The connection behind this session.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Runs `call` with fresh credentials; on a 401 refreshes once and runs it again. A second 401
+    /// marks the connection as needing a re-connect.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, SessionError>
+    where
+        F: Fn(XAds) -> Fut,
+        Fut: Future<Output = Result<T, XError>>,
+    {
+        let tokens = self.tokens(None).await?;
+        match call(self.view(&tokens)).await {
+            Err(e) if e.status() == Some(401) => {
+                let tokens = self.tokens(Some(tokens.version)).await?;
+                match call(self.view(&tokens)).await {
+                    Err(e) if e.status() == Some(401) => {
+                        self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
+                        Err(SessionError::NeedsReconnect(PROBLEM_401.into()))
+                    }
+                    other => Ok(other?),
+                }
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn view(&self, tokens: &Tokens) -> XAds {
+        let signer = Arc::new(BearerSigner::new(tokens.access.expose()));
+        self.state.x.with_auth(signer, self.connection.id.clone())
+    }
+
+    async fn mark(&self, status: Status, problem: &str) -> Result<(), SessionError> {
+        connections::mark_status(
+            &self.state.db,
+            &self.connection.id,
+            status,
+            Some(problem),
+            self.state.clock.now(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Current tokens, refreshed first when due — or, with `stale_version`, when the tokens are
+    /// still the ones that just got a 401.
+    async fn tokens(&self, stale_version: Option<i64>) -> Result<Tokens, SessionError> {
+        let state = &self.state;
+        let id = &self.connection.id;
+        let started = tokio::time::Instant::now();
+        loop {
+            let now = state.clock.now();
+            let conn = connections::get(&state.db, id)
+                .await?
+                .ok_or(SessionError::NotConnected)?;
+            match conn.status {
+                Status::Connected | Status::Error => {}
+                Status::Disconnected => return Err(SessionError::NotConnected),
+                Status::NeedsReconnect => {
+                    return Err(SessionError::NeedsReconnect(
+                        conn.problem.unwrap_or_else(|| PROBLEM_401.into()),
+                    ));
+                }
+            }
+            let tokens = connections::load_tokens(&state.db, &state.sealer, id)
+                .await?
+                .ok_or(SessionError::NotConnected)?;
+            let due = match stale_version {
+                Some(v) => tokens.version == v,
+                None => tokens
+                    .access_expires_at
+                    .is_some_and(|at| at - now < REFRESH_AHEAD),
+            };
+            if !due {
+                return Ok(tokens);
+            }
+            if conn.method == Method::OAuth1 || tokens.refresh.is_none() {
+                // Nothing to refresh with: the grant itself is dead.
+                self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
+                return Err(SessionError::NeedsReconnect(PROBLEM_401.into()));
+            }
+            if connections::try_lock_refresh(&state.db, id, tokens.version, now, REFRESH_LOCK_HOLD)
+                .await?
+            {
+                return self.refresh_locked(tokens).await;
+            }
+            if started.elapsed() > REFRESH_WAIT {
+                return Err(SessionError::RefreshTimeout);
+            }
+            let jitter = rand::random_range(20..80);
+            tokio::time::sleep(StdDuration::from_millis(jitter)).await;
+        }
+    }
+
+    async fn refresh_locked(&self, tokens: Tokens) -> Result<Tokens, SessionError> {
+        let state = &self.state;
+        let id = &self.connection.id;
+        let Some(app) = state.config.oauth2.as_ref() else {
+            connections::unlock_refresh(&state.db, id).await?;
+            return Err(SessionError::NeedsReconnect(
+                "X_ADS_CLIENT_ID / X_ADS_CLIENT_SECRET are not set, so tokens cannot be refreshed"
+                    .into(),
+            ));
+        };
+        let refresh = tokens.refresh.as_ref().expect("checked by caller");
+        let secret = xads_client::Secret::new(app.client_secret.expose());
+        let result = state
+            .x
+            .refresh(
+                &xads_client::Secret::new(refresh.expose()),
+                &app.client_id,
+                Some(&secret),
+            )
+            .await;
+        let now = state.clock.now();
+        match result {
+            Ok(t) => {
+                let access = crate::config::Secret::new(t.access_token.expose());
+                let new_refresh = t
+                    .refresh_token
+                    .as_ref()
+                    .map(|r| crate::config::Secret::new(r.expose()));
+                let expires = t
+                    .expires_in
+                    .map(|s| now + Duration::seconds(s.min(i64::MAX as u64) as i64));
+                let version = connections::save_refreshed(
+                    &state.db,
+                    &state.sealer,
+                    id,
+                    tokens.version,
+                    &access,
+                    new_refresh.as_ref(),
+                    expires,
+                    now,
+                )
+                .await?;
+                tracing::info!(connection.id = %id, token.version = version, "access token refreshed");
+                Ok(Tokens {
+                    access,
+                    refresh: new_refresh.or(tokens.refresh),
+                    version,
+                    access_expires_at: expires,
+                })
+            }
+            Err(e) if matches!(e.status(), Some(400 | 401 | 403)) => {
+                tracing::warn!(connection.id = %id, error = %e, "token refresh refused; connection needs a re-connect");
+                self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
+                Err(SessionError::NeedsReconnect(PROBLEM_401.into()))
+            }
+            Err(e) => {
+                connections::unlock_refresh(&state.db, id).await?;
+                Err(e.into())
+            }
+        }
+    }
+}
