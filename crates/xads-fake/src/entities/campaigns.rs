@@ -1,0 +1,179 @@
+//! Campaigns: list, get, create, partial update, delete.
+
+use axum::extract::Path;
+use axum::response::Response;
+
+use super::{
+    Ctx, ListSpec, account, check_budgets, entity_status, find, find_live_idx, ids_filter, micros,
+    one_of, page, text,
+};
+use crate::envelope::{ApiError, collection, single};
+use crate::model::{Campaign, Record, ServingLog};
+
+const LIST: ListSpec = ListSpec {
+    default_count: 200,
+    max_count: 1000,
+    drafts: true,
+};
+
+/// `GET /12/accounts/:account_id/campaigns`.
+pub async fn list(ctx: Ctx, Path(account_id): Path<String>) -> Response {
+    let echo = ctx.p.echo(&[("account_id", &account_id)]);
+    ctx.run(echo.clone(), |s| {
+        account(s, &ctx.who, &account_id)?;
+        let ids = ids_filter(&ctx.p, "campaign_ids")?;
+        let fis = ids_filter(&ctx.p, "funding_instrument_ids")?;
+        let items: Vec<&Campaign> = s
+            .campaigns
+            .iter()
+            .filter(|c| c.account_id == account_id)
+            .filter(|c| ids.as_ref().is_none_or(|ids| ids.contains(&c.id)))
+            .filter(|c| {
+                fis.as_ref()
+                    .is_none_or(|f| f.contains(&c.funding_instrument_id))
+            })
+            .collect();
+        let pg = page(items, &ctx.p, &LIST)?;
+        Ok(collection(echo, pg.data, pg.next_cursor, pg.total_count))
+    })
+}
+
+/// `GET /12/accounts/:account_id/campaigns/:campaign_id`.
+pub async fn get(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) -> Response {
+    let echo = ctx
+        .p
+        .echo(&[("campaign_id", &id), ("account_id", &account_id)]);
+    ctx.run(echo.clone(), |s| {
+        account(s, &ctx.who, &account_id)?;
+        let c = find(&s.campaigns, &account_id, &id, ctx.p.flag("with_deleted")?)?;
+        Ok(single(echo, c.to_json()))
+    })
+}
+
+/// `POST /12/accounts/:account_id/campaigns`.
+pub async fn create(ctx: Ctx, Path(account_id): Path<String>) -> Response {
+    let echo = ctx.p.echo(&[("account_id", &account_id)]);
+    ctx.run(echo.clone(), |s| {
+        account(s, &ctx.who, &account_id)?;
+        let p = &ctx.p;
+        let fi_id = p.require("funding_instrument_id")?.to_string();
+        let name = p.require("name")?;
+        let name = text(p, "name", 255)?.unwrap_or_else(|| name.to_string());
+        one_of(p, "budget_optimization", &["LINE_ITEM"])?;
+        let status = entity_status(p, true)?.unwrap_or_else(|| "ACTIVE".into());
+        let daily = micros(p, "daily_budget_amount_local_micro")?.flatten();
+        let total = micros(p, "total_budget_amount_local_micro")?.flatten();
+        check_budgets(daily, total)?;
+        let po = text(p, "purchase_order_number", 50)?.filter(|v| !v.is_empty());
+        let standard_delivery = p
+            .has("standard_delivery")
+            .then(|| p.flag("standard_delivery"))
+            .transpose()?;
+        let fi = s
+            .funding
+            .iter()
+            .find(|f| f.account_id == account_id && f.id == fi_id && !f.deleted)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "funding_instrument_id",
+                    format!("Funding instrument {fi_id} not found for account {account_id}"),
+                )
+            })?;
+        let now = s.clock.now();
+        let c = Campaign {
+            id: s.ids.entity(),
+            account_id: account_id.clone(),
+            name,
+            funding_instrument_id: fi_id.clone(),
+            currency: fi.currency.clone(),
+            daily_budget_amount_local_micro: daily,
+            total_budget_amount_local_micro: total,
+            serving: ServingLog::starting(now, status == "ACTIVE"),
+            entity_status: status,
+            purchase_order_number: po,
+            standard_delivery,
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+        };
+        let json = c.to_json();
+        s.campaigns.push(c);
+        Ok(single(echo, json))
+    })
+}
+
+/// `PUT /12/accounts/:account_id/campaigns/:campaign_id` (partial; empty value unsets).
+pub async fn update(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) -> Response {
+    let echo = ctx
+        .p
+        .echo(&[("campaign_id", &id), ("account_id", &account_id)]);
+    ctx.run(echo.clone(), |s| {
+        account(s, &ctx.who, &account_id)?;
+        let p = &ctx.p;
+        let idx = find_live_idx(&s.campaigns, &account_id, &id)?;
+        let name = text(p, "name", 255)?;
+        if name.as_deref() == Some("") {
+            return Err(ApiError::invalid("name", "Expected a non-empty name"));
+        }
+        let status = entity_status(p, false)?;
+        let daily = micros(p, "daily_budget_amount_local_micro")?;
+        let total = micros(p, "total_budget_amount_local_micro")?;
+        let po = text(p, "purchase_order_number", 50)?;
+        let standard_delivery = p
+            .has("standard_delivery")
+            .then(|| p.flag("standard_delivery"))
+            .transpose()?;
+        let fi_id = p.get("funding_instrument_id").map(String::from);
+        if let Some(fi) = &fi_id
+            && !s
+                .funding
+                .iter()
+                .any(|f| f.account_id == account_id && &f.id == fi && !f.deleted)
+        {
+            return Err(ApiError::invalid(
+                "funding_instrument_id",
+                format!("Funding instrument {fi} not found for account {account_id}"),
+            ));
+        }
+        let now = s.clock.now();
+        let c = &mut s.campaigns[idx];
+        let new_daily = daily.unwrap_or(c.daily_budget_amount_local_micro);
+        let new_total = total.unwrap_or(c.total_budget_amount_local_micro);
+        check_budgets(new_daily, new_total)?;
+        c.daily_budget_amount_local_micro = new_daily;
+        c.total_budget_amount_local_micro = new_total;
+        if let Some(n) = name {
+            c.name = n;
+        }
+        if let Some(st) = status {
+            c.serving.record(now, st == "ACTIVE");
+            c.entity_status = st;
+        }
+        if let Some(po) = po {
+            c.purchase_order_number = (!po.is_empty()).then_some(po);
+        }
+        if let Some(sd) = standard_delivery {
+            c.standard_delivery = Some(sd);
+        }
+        if let Some(fi) = fi_id {
+            c.funding_instrument_id = fi;
+        }
+        c.updated_at = now;
+        Ok(single(echo, c.to_json()))
+    })
+}
+
+/// `DELETE /12/accounts/:account_id/campaigns/:campaign_id`.
+pub async fn delete(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) -> Response {
+    let echo = ctx
+        .p
+        .echo(&[("campaign_id", &id), ("account_id", &account_id)]);
+    ctx.run(echo.clone(), |s| {
+        account(s, &ctx.who, &account_id)?;
+        let idx = find_live_idx(&s.campaigns, &account_id, &id)?;
+        let now = s.clock.now();
+        let c = &mut s.campaigns[idx];
+        c.mark_deleted(now);
+        Ok(single(echo, c.to_json()))
+    })
+}

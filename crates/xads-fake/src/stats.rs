@@ -1,0 +1,695 @@
+//! Analytics: the public deterministic metrics generator, synchronous stats with X's validation,
+//! and active entities.
+//!
+//! Line items are the unit of delivery: `LINE_ITEM` stats are [`hourly_metrics`] of the line item
+//! for the hours it served; `CAMPAIGN`, `FUNDING_INSTRUMENT` and `ACCOUNT` stats are sums of their
+//! line items; `PROMOTED_TWEET` stats are [`hourly_metrics`] of the promoted tweet id for hours its
+//! line item served. Only `ALL_ON_TWITTER` has data; other placements answer nulls.
+
+use std::collections::HashMap;
+use std::ops::Add;
+
+use axum::Json;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Duration, DurationRound, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::entities::{Ctx, account, ids_filter};
+use crate::envelope::{ApiError, Params};
+use crate::ids::{hash_str, mix};
+use crate::model::{Campaign, LineItem, PromotedTweet, fmt_time};
+use crate::state::State;
+use crate::time::{local_midnight, parse_time, tz_of};
+
+/// One hour of delivery of one entity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct HourMetrics {
+    /// Impressions.
+    pub impressions: u64,
+    /// Clicks.
+    pub clicks: u64,
+    /// Engagements (≥ clicks).
+    pub engagements: u64,
+    /// Retweets.
+    pub retweets: u64,
+    /// Likes.
+    pub likes: u64,
+    /// Replies.
+    pub replies: u64,
+    /// Follows.
+    pub follows: u64,
+    /// Billed engagements.
+    pub billed_engagements: u64,
+    /// Spend in local micros of the funding instrument's currency; always whole currency units,
+    /// so it is valid in 0-, 2- and 3-decimal currencies alike.
+    pub billed_charge_local_micro: i64,
+    /// Web conversions (purchases).
+    pub conversions: u64,
+}
+
+impl Add for HourMetrics {
+    type Output = HourMetrics;
+    fn add(self, o: HourMetrics) -> HourMetrics {
+        HourMetrics {
+            impressions: self.impressions + o.impressions,
+            clicks: self.clicks + o.clicks,
+            engagements: self.engagements + o.engagements,
+            retweets: self.retweets + o.retweets,
+            likes: self.likes + o.likes,
+            replies: self.replies + o.replies,
+            follows: self.follows + o.follows,
+            billed_engagements: self.billed_engagements + o.billed_engagements,
+            billed_charge_local_micro: self.billed_charge_local_micro + o.billed_charge_local_micro,
+            conversions: self.conversions + o.conversions,
+        }
+    }
+}
+
+/// Adds optional metrics: `None` only when both are `None` (X's null = no data).
+pub fn add_opt(a: Option<HourMetrics>, b: Option<HourMetrics>) -> Option<HourMetrics> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(a + b),
+    }
+}
+
+/// Truncates to the start of the hour.
+pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::hours(1)).unwrap_or(t)
+}
+
+/// The deterministic generator: what `entity_id` delivered in `hour` (truncated to the hour) at
+/// `revision` (0 = first report; each revision is late data that changes the numbers, spend
+/// only downwards). `None` = no delivery that hour (about one hour in ten). Whether an entity was
+/// serving at all is decided by the fake's state, not here.
+pub fn hourly_metrics(
+    seed: u64,
+    entity_id: &str,
+    hour: DateTime<Utc>,
+    revision: u32,
+) -> Option<HourMetrics> {
+    let hour = floor_hour(hour);
+    let base = mix(hash_str(seed, entity_id) ^ mix(hour.timestamp() as u64));
+    if base.is_multiple_of(10) {
+        return None;
+    }
+    let r = |k: u64| mix(base ^ k.wrapping_mul(0x9E37_79B9));
+    let rev = u64::from(revision);
+    // A day curve: more delivery in the afternoon (UTC), never zero.
+    let curve = 1 + (12 - (i64::from(hour.hour()) - 15).abs()).max(0) as u64;
+    let impressions = 50 + r(1) % 150 * curve + rev * 13;
+    let clicks = impressions * (5 + r(2) % 30) / 1000 + rev;
+    let engagements = clicks + r(3) % (clicks / 2 + 2) + 2 * rev;
+    let spend_units = (clicks * (1 + r(8) % 3)) as i64;
+    Some(HourMetrics {
+        impressions,
+        clicks,
+        engagements,
+        retweets: r(4) % 4,
+        likes: r(5) % (engagements / 4 + 1),
+        replies: r(6) % 3,
+        follows: r(7) % 3,
+        billed_engagements: clicks,
+        billed_charge_local_micro: (spend_units - rev as i64).max(0) * 1_000_000,
+        conversions: clicks / 10 + r(9) % 2,
+    })
+}
+
+/// A late-data revision of one hour of one entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    /// Entity id.
+    pub entity_id: String,
+    /// The revised hour.
+    pub hour: DateTime<Utc>,
+    /// New revision number.
+    pub revision: u32,
+    /// When (fake clock) the revision was made.
+    pub recorded_at: DateTime<Utc>,
+}
+
+const ENTITIES: &[&str] = &[
+    "ACCOUNT",
+    "CAMPAIGN",
+    "FUNDING_INSTRUMENT",
+    "LINE_ITEM",
+    "PROMOTED_ACCOUNT",
+    "PROMOTED_TWEET",
+];
+const PLACEMENTS: &[&str] = &["ALL_ON_TWITTER", "SPOTLIGHT", "TREND", "PUBLISHER_NETWORK"];
+const GROUPS: &[&str] = &[
+    "ENGAGEMENT",
+    "BILLING",
+    "VIDEO",
+    "WEB_CONVERSION",
+    "MOBILE_CONVERSION",
+    "LIFE_TIME_VALUE_MOBILE_CONVERSION",
+];
+
+/// A delivering unit: a line item, or a promoted tweet under its line item.
+enum Leaf<'a> {
+    Li(&'a LineItem, Option<&'a Campaign>),
+    Pt(&'a PromotedTweet, &'a LineItem, Option<&'a Campaign>),
+}
+
+struct World<'a> {
+    s: &'a State,
+    seed: u64,
+    now: DateTime<Utc>,
+    campaigns: HashMap<&'a str, &'a Campaign>,
+    line_items: HashMap<&'a str, &'a LineItem>,
+}
+
+impl<'a> World<'a> {
+    fn new(s: &'a State, seed: u64, account_id: &str) -> Self {
+        World {
+            s,
+            seed,
+            now: s.clock.now(),
+            campaigns: s
+                .campaigns
+                .iter()
+                .filter(|c| c.account_id == account_id)
+                .map(|c| (c.id.as_str(), c))
+                .collect(),
+            line_items: s
+                .line_items
+                .iter()
+                .filter(|l| l.account_id == account_id)
+                .map(|l| (l.id.as_str(), l))
+                .collect(),
+        }
+    }
+
+    fn leaves(&self, account_id: &str, entity: &str, id: &str) -> Vec<Leaf<'a>> {
+        let li_leaf =
+            |l: &'a LineItem| Leaf::Li(l, self.campaigns.get(l.campaign_id.as_str()).copied());
+        let lis = self
+            .s
+            .line_items
+            .iter()
+            .filter(|l| l.account_id == account_id);
+        match entity {
+            "ACCOUNT" if id == account_id => lis.map(li_leaf).collect(),
+            "CAMPAIGN" => lis.filter(|l| l.campaign_id == id).map(li_leaf).collect(),
+            "FUNDING_INSTRUMENT" => lis
+                .filter(|l| l.funding_instrument_id == id)
+                .map(li_leaf)
+                .collect(),
+            "LINE_ITEM" => lis.filter(|l| l.id == id).map(li_leaf).collect(),
+            "PROMOTED_TWEET" => self
+                .s
+                .promoted_tweets
+                .iter()
+                .filter(|p| p.account_id == account_id && p.id == id)
+                .filter_map(|p| {
+                    let l = self.line_items.get(p.line_item_id.as_str())?;
+                    Some(Leaf::Pt(
+                        p,
+                        l,
+                        self.campaigns.get(l.campaign_id.as_str()).copied(),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn li_serves(&self, l: &LineItem, c: Option<&Campaign>, h: DateTime<Utc>) -> bool {
+        let hour = Duration::hours(1);
+        h <= self.now
+            && l.serving.served_during(h, hour)
+            && c.is_none_or(|c| c.serving.served_during(h, hour))
+            && l.start_time.is_none_or(|s| s < h + hour)
+            && l.end_time.is_none_or(|e| e > h)
+    }
+
+    fn leaf_hour(&self, leaf: &Leaf<'_>, h: DateTime<Utc>) -> Option<HourMetrics> {
+        match leaf {
+            Leaf::Li(l, c) => self
+                .li_serves(l, *c, h)
+                .then(|| hourly_metrics(self.seed, &l.id, h, self.s.revision(&l.id, h)))
+                .flatten(),
+            Leaf::Pt(p, l, c) => (self.li_serves(l, *c, h)
+                && p.serving.served_during(h, Duration::hours(1)))
+            .then(|| hourly_metrics(self.seed, &p.id, h, self.s.revision(&p.id, h)))
+            .flatten(),
+        }
+    }
+
+    fn leaf_id<'b>(leaf: &'b Leaf<'_>) -> &'b str {
+        match leaf {
+            Leaf::Li(l, _) => &l.id,
+            Leaf::Pt(p, _, _) => &p.id,
+        }
+    }
+}
+
+fn whole_hours(name: &str, raw: &str, tz: Tz) -> Result<DateTime<Utc>, ApiError> {
+    let t = parse_time(raw, tz).ok_or_else(|| {
+        ApiError::invalid(name, format!("Expected time, got \"{raw}\" for {name}"))
+    })?;
+    if t.minute() != 0 || t.second() != 0 || t.nanosecond() != 0 {
+        return Err(ApiError::invalid(
+            name,
+            format!("{name} must be a whole hour (minutes and seconds 0)"),
+        ));
+    }
+    Ok(t)
+}
+
+fn window(p: &Params, tz: Tz, max_days: i64) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let start = whole_hours("start_time", p.require("start_time")?, tz)?;
+    let end = whole_hours("end_time", p.require("end_time")?, tz)?;
+    if end <= start {
+        return Err(ApiError::invalid(
+            "end_time",
+            "end_time must be after start_time",
+        ));
+    }
+    if end - start > Duration::days(max_days) {
+        return Err(ApiError::invalid(
+            "end_time",
+            format!(
+                "The time span between start_time and end_time must be at most {max_days} days"
+            ),
+        ));
+    }
+    Ok((start, end))
+}
+
+fn buckets(
+    granularity: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    tz: Tz,
+) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+    match granularity {
+        "TOTAL" => vec![(start, end)],
+        "HOUR" => {
+            let mut out = Vec::new();
+            let mut t = start;
+            while t < end {
+                out.push((t, t + Duration::hours(1)));
+                t += Duration::hours(1);
+            }
+            out
+        }
+        _ => {
+            let mut out = Vec::new();
+            let mut t = start;
+            while t < end {
+                let day = t.with_timezone(&tz).date_naive();
+                let next = day
+                    .succ_opt()
+                    .and_then(|d| local_midnight(d, tz))
+                    .unwrap_or(end)
+                    .min(end);
+                out.push((t, next));
+                t = next;
+            }
+            out
+        }
+    }
+}
+
+fn is_local_midnight(t: DateTime<Utc>, tz: Tz) -> bool {
+    let local = t.with_timezone(&tz);
+    local.hour() == 0 && local.minute() == 0 && local.second() == 0
+}
+
+fn series(values: &[Option<HourMetrics>], f: impl Fn(&HourMetrics) -> i64) -> Value {
+    if values.iter().all(Option::is_none) {
+        return Value::Null;
+    }
+    Value::Array(
+        values
+            .iter()
+            .map(|v| json!(v.as_ref().map_or(0, &f)))
+            .collect(),
+    )
+}
+
+fn metrics_json(groups: &[String], values: &[Option<HourMetrics>]) -> Value {
+    let mut m = Map::new();
+    let null = |m: &mut Map<String, Value>, keys: &[&str]| {
+        for k in keys {
+            m.insert((*k).to_string(), Value::Null);
+        }
+    };
+    for g in groups {
+        match g.as_str() {
+            "ENGAGEMENT" => {
+                m.insert(
+                    "impressions".into(),
+                    series(values, |v| v.impressions as i64),
+                );
+                m.insert(
+                    "engagements".into(),
+                    series(values, |v| v.engagements as i64),
+                );
+                m.insert("retweets".into(), series(values, |v| v.retweets as i64));
+                m.insert("replies".into(), series(values, |v| v.replies as i64));
+                m.insert("likes".into(), series(values, |v| v.likes as i64));
+                m.insert("follows".into(), series(values, |v| v.follows as i64));
+                m.insert("clicks".into(), series(values, |v| v.clicks as i64));
+                m.insert("url_clicks".into(), series(values, |v| v.clicks as i64));
+                null(
+                    &mut m,
+                    &[
+                        "card_engagements",
+                        "app_clicks",
+                        "qualified_impressions",
+                        "carousel_swipes",
+                        "tweets_send",
+                        "poll_card_vote",
+                        "unfollows",
+                    ],
+                );
+            }
+            "BILLING" => {
+                m.insert(
+                    "billed_engagements".into(),
+                    series(values, |v| v.billed_engagements as i64),
+                );
+                m.insert(
+                    "billed_charge_local_micro".into(),
+                    series(values, |v| v.billed_charge_local_micro),
+                );
+            }
+            "VIDEO" => null(
+                &mut m,
+                &[
+                    "video_total_views",
+                    "video_views_25",
+                    "video_views_50",
+                    "video_views_75",
+                    "video_views_100",
+                    "video_cta_clicks",
+                    "video_content_starts",
+                    "video_3s100pct_views",
+                    "video_6s_views",
+                    "video_15s_views",
+                ],
+            ),
+            "WEB_CONVERSION" => {
+                let conv = series(values, |v| v.conversions as i64);
+                let purchases = if conv.is_null() {
+                    Value::Null
+                } else {
+                    json!({
+                        "metric": conv,
+                        "order_quantity": conv,
+                        "sale_amount": series(values, |v| v.conversions as i64 * 25_000_000),
+                        "post_view": series(values, |_| 0),
+                        "post_engagement": conv,
+                    })
+                };
+                m.insert("conversion_purchases".into(), purchases);
+                null(
+                    &mut m,
+                    &[
+                        "conversion_sign_ups",
+                        "conversion_site_visits",
+                        "conversion_downloads",
+                        "conversion_custom",
+                        "conversion_add_to_carts",
+                        "conversion_checkouts_initiated",
+                        "conversion_content_views",
+                        "conversion_payment_info_additions",
+                        "conversion_add_to_wishlists",
+                        "conversion_searches",
+                        "conversion_landing_page_views",
+                        "conversion_subscriptions",
+                    ],
+                );
+            }
+            "MOBILE_CONVERSION" => {
+                for k in [
+                    "spent_credits",
+                    "installs",
+                    "content_views",
+                    "add_to_wishlists",
+                    "checkouts_initiated",
+                    "reservations",
+                    "tutorials_completed",
+                    "achievements_unlocked",
+                    "searches",
+                    "add_to_carts",
+                    "payment_info_additions",
+                    "re_engages",
+                    "shares",
+                    "rates",
+                    "logins",
+                    "updates",
+                    "levels_achieved",
+                    "invites",
+                    "key_page_views",
+                    "downloads",
+                    "purchases",
+                    "sign_ups",
+                    "site_visits",
+                ] {
+                    m.insert(format!("mobile_conversion_{k}"), Value::Null);
+                }
+            }
+            _ => {
+                for k in ["purchases", "sign_ups", "updates", "installs"] {
+                    m.insert(format!("mobile_conversion_lifetime_value_{k}"), Value::Null);
+                }
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// `GET /12/stats/accounts/:account_id` (synchronous analytics).
+pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
+    let echo = ctx.p.echo(&[("account_id", &account_id)]);
+    let seed = ctx.st.config().seed;
+    ctx.run(echo, |s| {
+        let tz = tz_of(&account(s, &ctx.who, &account_id)?.timezone);
+        let p = &ctx.p;
+        let entity = p.require("entity")?.to_string();
+        if !ENTITIES.contains(&entity.as_str()) {
+            return Err(ApiError::invalid("entity", format!("Expected one of [{}], got \"{entity}\" for entity", ENTITIES.join(", "))));
+        }
+        p.require("entity_ids")?;
+        let ids = p.list("entity_ids");
+        if ids.len() > 20 {
+            return Err(ApiError::invalid("entity_ids", format!("Expected at most 20 items, got {} for entity_ids", ids.len())));
+        }
+        let (start, end) = window(p, tz, 7)?;
+        let granularity = p.require("granularity")?.to_string();
+        if !["DAY", "HOUR", "TOTAL"].contains(&granularity.as_str()) {
+            return Err(ApiError::invalid("granularity", format!("Expected one of [DAY, HOUR, TOTAL], got \"{granularity}\" for granularity")));
+        }
+        if granularity == "DAY" {
+            for (name, t) in [("start_time", start), ("end_time", end)] {
+                if !is_local_midnight(t, tz) {
+                    return Err(ApiError::invalid(name, format!("{name} must be midnight in the account timezone ({tz}) for granularity DAY")));
+                }
+            }
+        }
+        let placement = p.require("placement")?.to_string();
+        if placement.contains(',') {
+            return Err(ApiError::invalid("placement", "Expected exactly one placement"));
+        }
+        if !PLACEMENTS.contains(&placement.as_str()) {
+            return Err(ApiError::invalid("placement", format!("Expected one of [{}], got \"{placement}\" for placement", PLACEMENTS.join(", "))));
+        }
+        p.require("metric_groups")?;
+        let groups = p.list("metric_groups");
+        if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+            return Err(ApiError::invalid("metric_groups", format!("Expected one of [{}], got \"{bad}\" for metric_groups", GROUPS.join(", "))));
+        }
+        let allowed: &[&str] = match entity.as_str() {
+            "ACCOUNT" => &["ENGAGEMENT"],
+            "FUNDING_INSTRUMENT" => &["ENGAGEMENT", "BILLING"],
+            _ => GROUPS,
+        };
+        if let Some(bad) = groups.iter().find(|g| !allowed.contains(&g.as_str())) {
+            return Err(ApiError::invalid("metric_groups", format!("{bad} is not supported for entity {entity}")));
+        }
+        let world = World::new(s, seed, &account_id);
+        let buckets = buckets(&granularity, start, end, tz);
+        let data: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let leaves = if placement == "ALL_ON_TWITTER" {
+                    world.leaves(&account_id, &entity, id)
+                } else {
+                    Vec::new()
+                };
+                let values: Vec<Option<HourMetrics>> = buckets
+                    .iter()
+                    .map(|(from, to)| {
+                        let mut acc = None;
+                        let mut h = *from;
+                        while h < *to {
+                            for leaf in &leaves {
+                                acc = add_opt(acc, world.leaf_hour(leaf, h));
+                            }
+                            h += Duration::hours(1);
+                        }
+                        acc
+                    })
+                    .collect();
+                json!({ "id": id, "id_data": [ { "segment": null, "metrics": metrics_json(&groups, &values) } ] })
+            })
+            .collect();
+        let params = json!({
+            "start_time": fmt_time(start),
+            "segmentation_type": null,
+            "entity_ids": ids,
+            "end_time": fmt_time(end),
+            "country": null,
+            "placement": placement,
+            "granularity": granularity,
+            "entity": entity,
+            "platform": null,
+            "metric_groups": groups,
+        });
+        Ok(Json(json!({
+            "data_type": "stats",
+            "time_series_length": buckets.len(),
+            "data": data,
+            "request": { "params": params },
+        }))
+        .into_response())
+    })
+}
+
+/// `GET /12/stats/accounts/:account_id/active_entities`.
+pub async fn active_entities(ctx: Ctx, Path(account_id): Path<String>) -> Response {
+    let echo = ctx.p.echo(&[("account_id", &account_id)]);
+    let seed = ctx.st.config().seed;
+    ctx.run(echo.clone(), |s| {
+        let tz = tz_of(&account(s, &ctx.who, &account_id)?.timezone);
+        let p = &ctx.p;
+        let entity = p.require("entity")?.to_string();
+        if ![
+            "CAMPAIGN",
+            "FUNDING_INSTRUMENT",
+            "LINE_ITEM",
+            "PROMOTED_ACCOUNT",
+            "PROMOTED_TWEET",
+        ]
+        .contains(&entity.as_str())
+        {
+            return Err(ApiError::invalid(
+                "entity",
+                format!("Unsupported entity \"{entity}\" for entity"),
+            ));
+        }
+        let (start, end) = window(p, tz, 90)?;
+        let filters: Vec<(&str, Vec<String>)> =
+            ["campaign_ids", "funding_instrument_ids", "line_item_ids"]
+                .into_iter()
+                .filter_map(|n| ids_filter(p, n).transpose().map(|r| r.map(|v| (n, v))))
+                .collect::<Result<_, _>>()?;
+        if filters.len() > 1 {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "EXCLUSIVE_PARAMETERS",
+                "campaign_ids, funding_instrument_ids and line_item_ids are mutually exclusive",
+                Some(filters[1].0),
+            ));
+        }
+        let world = World::new(s, seed, &account_id);
+        let li_ok = |l: &LineItem| match filters.first() {
+            None => true,
+            Some(("campaign_ids", ids)) => ids.contains(&l.campaign_id),
+            Some(("funding_instrument_ids", ids)) => ids.contains(&l.funding_instrument_id),
+            Some((_, ids)) => ids.contains(&l.id),
+        };
+        let candidates: Vec<String> = match entity.as_str() {
+            "CAMPAIGN" => s
+                .campaigns
+                .iter()
+                .filter(|c| c.account_id == account_id)
+                .filter(|c| {
+                    s.line_items
+                        .iter()
+                        .any(|l| l.campaign_id == c.id && li_ok(l))
+                })
+                .map(|c| c.id.clone())
+                .collect(),
+            "FUNDING_INSTRUMENT" => s
+                .funding
+                .iter()
+                .filter(|f| f.account_id == account_id)
+                .map(|f| f.id.clone())
+                .collect(),
+            "LINE_ITEM" => s
+                .line_items
+                .iter()
+                .filter(|l| l.account_id == account_id && li_ok(l))
+                .map(|l| l.id.clone())
+                .collect(),
+            "PROMOTED_TWEET" => s
+                .promoted_tweets
+                .iter()
+                .filter(|p| p.account_id == account_id)
+                .filter(|p| {
+                    world
+                        .line_items
+                        .get(p.line_item_id.as_str())
+                        .is_some_and(|l| li_ok(l))
+                })
+                .map(|p| p.id.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let hour = Duration::hours(1);
+        let mut data = Vec::new();
+        for id in candidates {
+            let leaves: Vec<Leaf<'_>> = world
+                .leaves(&account_id, &entity, &id)
+                .into_iter()
+                .filter(|l| match l {
+                    Leaf::Li(li, _) | Leaf::Pt(_, li, _) => li_ok(li),
+                })
+                .collect();
+            let mut first: Option<DateTime<Utc>> = None;
+            let mut last: Option<DateTime<Utc>> = None;
+            let mut see = |h: DateTime<Utc>| {
+                first = Some(first.map_or(h, |f| f.min(h)));
+                last = Some(last.map_or(h, |l| l.max(h)));
+            };
+            for leaf in &leaves {
+                let (created, leaf_id) = match leaf {
+                    Leaf::Li(l, _) => (l.created_at, World::leaf_id(leaf)),
+                    Leaf::Pt(p, _, _) => (p.created_at, World::leaf_id(leaf)),
+                };
+                let mut h = start.max(floor_hour(created));
+                let stop = end.min(floor_hour(world.now) + hour);
+                while h < stop {
+                    if world.leaf_hour(leaf, h).is_some() {
+                        see(h);
+                    }
+                    h += hour;
+                }
+                // Late data recorded in the window counts as activity for the hour it changed.
+                for r in s.revisions.iter().filter(|r| {
+                    r.entity_id == leaf_id && r.recorded_at >= start && r.recorded_at < end
+                }) {
+                    see(r.hour);
+                }
+            }
+            if let (Some(f), Some(l)) = (first, last) {
+                data.push(json!({
+                    "entity_id": id,
+                    "activity_start_time": fmt_time(f),
+                    "activity_end_time": fmt_time(l + hour),
+                    "placements": ["ALL_ON_TWITTER"],
+                }));
+            }
+        }
+        Ok(Json(json!({ "request": { "params": echo }, "data": data })).into_response())
+    })
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the fake X, driven over HTTP with reqwest.
+
+mod support;

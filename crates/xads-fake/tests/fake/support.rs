@@ -1,0 +1,1 @@
+//! Shared helpers: start a fake, get a token, make a client.
