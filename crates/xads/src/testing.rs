@@ -33,14 +33,16 @@ pub fn redis_url() -> String {
         .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-/// A migrated SQLite database in a fresh temporary file.
-pub async fn sqlite_db() -> Db {
+/// The URL of a fresh SQLite file (not yet created).
+pub fn sqlite_url() -> String {
     let dir = std::env::temp_dir().join("xads-tests");
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("{}.db", rand::random::<u64>()));
-    let db = Db::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("sqlite");
+    format!("sqlite://{}/{}.db", dir.display(), rand::random::<u64>())
+}
+
+/// A migrated SQLite database in a fresh temporary file.
+pub async fn sqlite_db() -> Db {
+    let db = Db::connect(&sqlite_url()).await.expect("sqlite");
     db.migrate().await.expect("migrate sqlite");
     db
 }
@@ -48,6 +50,15 @@ pub async fn sqlite_db() -> Db {
 /// A migrated PostgreSQL database in a fresh schema, or `None` (after a one-line notice) when no
 /// server is reachable and services are not required.
 pub async fn postgres_db() -> Option<Db> {
+    let url = postgres_schema_url().await?;
+    let db = Db::connect(&url).await.expect("connect to test schema");
+    db.migrate().await.expect("migrate postgres");
+    Some(db)
+}
+
+/// The URL of a fresh, empty PostgreSQL schema, or `None` (after a one-line notice) when no
+/// server is reachable and services are not required.
+pub async fn postgres_schema_url() -> Option<String> {
     let base = postgres_url();
     let admin = match Db::connect(&base).await {
         Ok(db) if db.ping().await => db,
@@ -81,10 +92,17 @@ pub async fn postgres_db() -> Option<Db> {
         .expect("create schema");
     admin.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let db = Db::connect(&url).await.expect("connect to test schema");
-    db.migrate().await.expect("migrate postgres");
-    Some(db)
+    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+/// URLs of fresh databases on every backend reachable here: SQLite always, PostgreSQL when
+/// reachable (or required).
+pub async fn all_backend_urls() -> Vec<String> {
+    let mut urls = vec![sqlite_url()];
+    if let Some(pg) = postgres_schema_url().await {
+        urls.push(pg);
+    }
+    urls
 }
 
 /// Every backend reachable here: SQLite always, PostgreSQL when reachable.
