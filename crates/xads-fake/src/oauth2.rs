@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -279,7 +279,8 @@ fn redirect_with(redirect_uri: &str, pairs: &[(&str, &str)]) -> Response {
             q.append_pair(k, v);
         }
     }
-    Redirect::to(url.as_str()).into_response()
+    // X answers the approval with a 302 Found.
+    (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
 }
 
 /// `GET /i/oauth2/authorize`: validates the app and redirect, then auto-approves (302 with code).

@@ -1,3 +1,9 @@
 //! Integration tests of the fake X, driven over HTTP with reqwest.
 
+mod entities;
+mod faults;
+mod media;
+mod oauth;
+mod ratelimit;
+mod stats;
 mod support;
