@@ -184,9 +184,11 @@ pub async fn finish_oauth2(
         &pending.tenant_id,
         Method::OAuth2,
         &scopes,
-        &access,
-        refresh.as_ref(),
-        expires,
+        connections::NewTokens {
+            access: &access,
+            refresh: refresh.as_ref(),
+            expires_at: expires,
+        },
         now,
     )
     .await?;

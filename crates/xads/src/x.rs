@@ -224,9 +224,11 @@ impl Session {
                     &state.sealer,
                     id,
                     tokens.version,
-                    &access,
-                    new_refresh.as_ref(),
-                    expires,
+                    connections::NewTokens {
+                        access: &access,
+                        refresh: new_refresh.as_ref(),
+                        expires_at: expires,
+                    },
                     now,
                 )
                 .await?;

@@ -110,6 +110,17 @@ pub struct Tokens {
     pub access_expires_at: Option<DateTime<Utc>>,
 }
 
+/// A token pair about to be stored.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTokens<'a> {
+    /// The access token (OAuth 1.0a: the access token).
+    pub access: &'a Secret,
+    /// The refresh token (OAuth 1.0a: the token secret); `None` keeps the stored one on refresh.
+    pub refresh: Option<&'a Secret>,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
 /// A pending authorization, consumed by the callback.
 #[derive(Debug)]
 pub struct Pending {
@@ -264,18 +275,20 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Connection>, DbError> {
 
 /// A new grant for the tenant: stores the sealed pair and marks the connection connected.
 /// Reuses the tenant's connection row (and id) when there is one, so history stays attached.
-#[allow(clippy::too_many_arguments)]
 pub async fn save_grant(
     db: &Db,
     sealer: &Sealer,
     tenant_id: &str,
     method: Method,
     scopes: &str,
-    access: &Secret,
-    refresh: Option<&Secret>,
-    access_expires_at: Option<DateTime<Utc>>,
+    tokens: NewTokens<'_>,
     now: DateTime<Utc>,
 ) -> Result<Connection, DbError> {
+    let NewTokens {
+        access,
+        refresh,
+        expires_at: access_expires_at,
+    } = tokens;
     let id = match for_tenant(db, tenant_id).await? {
         Some(c) => c.id,
         None => super::new_id("con"),
@@ -390,11 +403,14 @@ pub async fn save_refreshed(
     sealer: &Sealer,
     id: &str,
     from_version: i64,
-    access: &Secret,
-    refresh: Option<&Secret>,
-    access_expires_at: Option<DateTime<Utc>>,
+    tokens: NewTokens<'_>,
     now: DateTime<Utc>,
 ) -> Result<i64, DbError> {
+    let NewTokens {
+        access,
+        refresh,
+        expires_at: access_expires_at,
+    } = tokens;
     let access_ct = sealer.seal(access.expose().as_bytes(), &aad_access(id));
     let refresh_ct = refresh.map(|r| sealer.seal(r.expose().as_bytes(), &aad_refresh(id)));
     // Without a new refresh token (X rotates, but be safe) the old one is kept.

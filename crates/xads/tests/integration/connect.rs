@@ -101,11 +101,11 @@ async fn full_round_trip_stores_sealed_tokens_and_the_ad_accounts() {
         // No secret that crossed the wire is stored in clear anywhere in the connection rows.
         let secrets = secrets_seen(&app.fake);
         assert!(secrets.len() >= 3, "{secrets:?}");
-        let rows: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT access_ct, refresh_ct FROM connections")
-                .fetch_all(app.state.db.pool())
-                .await
-                .unwrap();
+        type SealedPair = (Option<Vec<u8>>, Option<Vec<u8>>);
+        let rows: Vec<SealedPair> = sqlx::query_as("SELECT access_ct, refresh_ct FROM connections")
+            .fetch_all(app.state.db.pool())
+            .await
+            .unwrap();
         let pending: Vec<Vec<u8>> = sqlx::query_scalar("SELECT secret_ct FROM oauth_pending")
             .fetch_all(app.state.db.pool())
             .await
