@@ -39,6 +39,13 @@ impl From<&str> for Secret {
     }
 }
 
+/// Secrets arrive in token responses; they are deserializable but deliberately not serializable.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret::new(<String as serde::Deserialize>::deserialize(d)?))
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use http::Method;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::auth::Secret;
 use crate::config::XAdsClient;
@@ -20,12 +20,6 @@ use crate::request::{Auth, Body, Call};
 
 /// The rate key's `token_id` for calls made before a user token exists.
 const OAUTH_TOKEN_ID: &str = "oauth";
-
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Secret::new(String::deserialize(d)?))
-    }
-}
 
 /// X's token response. `Debug` hides both tokens.
 #[derive(Clone, Deserialize)]

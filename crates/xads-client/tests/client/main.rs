@@ -6,6 +6,7 @@
 
 mod errors;
 mod fixtures;
+mod logging;
 mod media;
 mod oauth;
 mod requests;
