@@ -1,11 +1,12 @@
-//! Who is calling: `Authorization: Bearer <fake-issued OAuth 2.0 token>`.
+//! Who is calling: `Authorization: Bearer <fake-issued OAuth 2.0 token>`
 //!
-//! The check is one function returning a [`Principal`] so another scheme (OAuth 1.0a's
-//! `Authorization: OAuth …`) can be added as another arm without touching the routes.
+//! or `Authorization: OAuth …` (OAuth 1.0a, HMAC-SHA1, signed by a fake-issued token).
+//! The check is one function returning a [`Principal`]; routes never see the scheme.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
+use crate::config::FakeConfig;
 use crate::envelope::ApiError;
 use crate::state::State;
 
@@ -14,6 +15,8 @@ use crate::state::State;
 pub enum Scheme {
     /// OAuth 2.0 user access token.
     Bearer,
+    /// OAuth 1.0a user token with an HMAC-SHA1 signature.
+    OAuth1,
 }
 
 /// The authenticated caller.
@@ -35,8 +38,23 @@ impl Principal {
     }
 }
 
+/// The parts of a request a signature covers.
+pub struct Signed<'a> {
+    /// HTTP method.
+    pub method: &'a str,
+    /// Base URL as the client signed it (see [`crate::oauth1::base_url`]).
+    pub base_url: &'a str,
+    /// Query and form-body params.
+    pub params: &'a [(String, String)],
+}
+
 /// Authenticates a request or answers 401 `UNAUTHORIZED_ACCESS`.
-pub fn authenticate(state: &State, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub fn authenticate(
+    state: &mut State,
+    config: &FakeConfig,
+    headers: &HeaderMap,
+    signed: &Signed<'_>,
+) -> Result<Principal, ApiError> {
     let value = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -51,6 +69,22 @@ pub fn authenticate(state: &State, headers: &HeaderMap) -> Result<Principal, Api
             user_id: owner.user_id,
             client_id: owner.client_id,
             scheme: Scheme::Bearer,
+        });
+    }
+    if scheme.eq_ignore_ascii_case("oauth") {
+        let user_id = crate::oauth1::verify_access(
+            &mut state.oauth1,
+            (&config.consumer_key, &config.consumer_secret),
+            signed.method,
+            signed.base_url,
+            value,
+            signed.params,
+        )
+        .map_err(|_| ApiError::unauthorized())?;
+        return Ok(Principal {
+            user_id,
+            client_id: config.consumer_key.clone(),
+            scheme: Scheme::OAuth1,
         });
     }
     Err(ApiError::unauthorized())

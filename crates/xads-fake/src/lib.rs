@@ -15,6 +15,7 @@ pub mod ids;
 pub mod ledger;
 pub mod media;
 pub mod model;
+pub mod oauth1;
 pub mod oauth2;
 pub mod ratelimit;
 pub mod seed;

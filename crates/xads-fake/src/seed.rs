@@ -113,6 +113,7 @@ pub(crate) fn build(cfg: &FakeConfig) -> State {
         media: Vec::new(),
         uploads: Vec::new(),
         oauth: OAuthState::default(),
+        oauth1: Default::default(),
         ledger: Ledger::default(),
         faults: Faults::default(),
         limits: RateLimiter::default(),

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
-use crate::auth::authenticate;
+use crate::auth::{Signed, authenticate};
 use crate::config::FakeConfig;
 use crate::entities::{accounts, campaigns, line_items, media_library, promoted_tweets};
 use crate::envelope::{ApiError, Params};
@@ -28,7 +28,7 @@ use crate::faults::FaultKind;
 use crate::ledger::{BODY_CAP, LedgerEntry};
 use crate::ratelimit::{Snapshot, classify};
 use crate::state::FakeState;
-use crate::{control, media, oauth2, stats};
+use crate::{control, media, oauth1, oauth2, stats};
 
 /// Per-connection kill switch: the pipeline notifies it to close the TCP connection mid-request.
 #[derive(Clone)]
@@ -99,6 +99,13 @@ pub fn router(state: FakeState) -> Router {
         .route("/i/oauth2/authorize", get(oauth2::authorize))
         .route("/2/oauth2/token", post(oauth2::token))
         .route("/2/oauth2/revoke", post(oauth2::revoke))
+        .route("/oauth/request_token", post(oauth1::request_token))
+        .route("/oauth/authorize", get(oauth1::authorize))
+        .route("/oauth/access_token", post(oauth1::access_token))
+        .route(
+            "/1.1/oauth/invalidate_token",
+            post(oauth1::invalidate_token),
+        )
         .route("/2/media/upload", get(media::status))
         .route("/2/media/upload/initialize", post(media::initialize))
         .route("/2/media/upload/{id}/append", post(media::append))
@@ -233,7 +240,8 @@ async fn pipeline(State(st): State<FakeState>, req: Request, next: Next) -> Resp
     if is_form {
         pairs.extend(url::form_urlencoded::parse(&bytes).into_owned());
     }
-    parts.extensions.insert(Params::new(pairs));
+    let params = Params::new(pairs);
+    parts.extensions.insert(params.clone());
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -327,8 +335,14 @@ async fn pipeline(State(st): State<FakeState>, req: Request, next: Next) -> Resp
     let mut snapshots = (None, None);
     if path.starts_with("/12/") || path.starts_with("/2/media") {
         let gate = {
+            let base = oauth1::base_url(&parts.headers, &parts.uri);
+            let signed = Signed {
+                method: &method,
+                base_url: &base,
+                params: params.pairs(),
+            };
             let mut s = st.lock();
-            match authenticate(&s, &parts.headers) {
+            match authenticate(&mut s, st.config(), &parts.headers, &signed) {
                 Err(e) => Err(e),
                 Ok(_) if path.starts_with("/12/") && !s.app_approved => Err(ApiError::new(
                     StatusCode::FORBIDDEN,

@@ -72,6 +72,8 @@ pub struct State {
     pub uploads: Vec<Upload>,
     /// OAuth 2.0.
     pub oauth: OAuthState,
+    /// OAuth 1.0a.
+    pub oauth1: crate::oauth1::OAuth1State,
     /// Ledger.
     pub ledger: Ledger,
     /// Fault rules.
@@ -296,6 +298,12 @@ impl FakeState {
         let mut s = self.lock();
         let now = s.clock.now();
         s.oauth.revoke_user(user_id, now);
+        s.oauth1.revoke_user(user_id);
+    }
+
+    /// Mints an OAuth 1.0a access token and secret for `user_id` without the browser flow.
+    pub fn issue_oauth1_tokens(&self, user_id: &str) -> (String, String) {
+        self.lock().oauth1.issue(user_id)
     }
 
     /// OAuth call counters (refresh calls etc.).
@@ -303,8 +311,20 @@ impl FakeState {
         self.lock().oauth.counters
     }
 
-    /// Every revoked token family, with the reason.
+    /// Token families revoked by reuse detection (a used refresh token or authorization code
+    /// presented again). A correct client never causes one.
     pub fn family_revocations(&self) -> Vec<FamilyRevocation> {
+        self.lock()
+            .oauth
+            .revocations
+            .iter()
+            .filter(|r| r.reason == "refresh_token_reuse" || r.reason == "code_reuse")
+            .cloned()
+            .collect()
+    }
+
+    /// Every revoked grant with its reason (reuse, `superseded` by a newer grant, `revoked`, `control`).
+    pub fn revocations(&self) -> Vec<FamilyRevocation> {
         self.lock().oauth.revocations.clone()
     }
 
@@ -377,7 +397,7 @@ impl FakeState {
             "tweets": list(s.tweets.iter().map(|t| json!({"id": t.id, "account_id": t.account_id, "text": t.text})).collect()),
             "oauth": {
                 "counters": s.oauth.counters,
-                "family_revocations": s.oauth.revocations,
+                "revocations": s.oauth.revocations,
                 "live_grants": s.oauth.live_grants(),
             },
             "faults": s.faults.rules(),

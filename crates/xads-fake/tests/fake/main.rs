@@ -4,6 +4,7 @@ mod entities;
 mod faults;
 mod media;
 mod oauth;
+mod oauth1;
 mod ratelimit;
 mod stats;
 mod support;
