@@ -18,6 +18,7 @@ pub mod headers;
 pub mod media;
 pub mod models;
 pub mod oauth1;
+pub mod oauth1_flow;
 pub mod oauth2;
 pub mod params;
 mod request;

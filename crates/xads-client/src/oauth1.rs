@@ -17,13 +17,16 @@ use crate::auth::{AuthKind, Secret, SignableRequest, Signer};
 use crate::error::XError;
 use crate::params::percent_encode;
 
-/// OAuth 1.0a user-context credentials: the app's consumer pair and the user's token pair.
+/// OAuth 1.0a credentials: the app's consumer pair and (except when asking for a request token)
+/// a token pair, plus the flow's one-off `oauth_callback` / `oauth_verifier` when set.
 #[derive(Clone)]
 pub struct OAuth1Signer {
     consumer_key: String,
     consumer_secret: Secret,
-    token: Secret,
+    token: Option<Secret>,
     token_secret: Secret,
+    /// Extra `oauth_*` protocol parameters (`oauth_callback`, `oauth_verifier`), signed too.
+    extra: Vec<(&'static str, Secret)>,
 }
 
 impl fmt::Debug for OAuth1Signer {
@@ -47,9 +50,30 @@ impl OAuth1Signer {
         OAuth1Signer {
             consumer_key: consumer_key.into(),
             consumer_secret: consumer_secret.into(),
-            token: token.into(),
+            token: Some(token.into()),
             token_secret: token_secret.into(),
+            extra: Vec::new(),
         }
+    }
+
+    /// Consumer credentials only (no token): for `POST /oauth/request_token`.
+    pub fn consumer_only(
+        consumer_key: impl Into<String>,
+        consumer_secret: impl Into<Secret>,
+    ) -> Self {
+        OAuth1Signer {
+            consumer_key: consumer_key.into(),
+            consumer_secret: consumer_secret.into(),
+            token: None,
+            token_secret: Secret::new(""),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Adds a one-off protocol parameter (`oauth_callback`, `oauth_verifier`).
+    pub fn with_oauth_param(mut self, name: &'static str, value: impl Into<Secret>) -> Self {
+        self.extra.push((name, value.into()));
+        self
     }
 
     /// The app's consumer key (not secret).
@@ -61,14 +85,17 @@ impl OAuth1Signer {
     /// [`Signer::sign`] supplies fresh ones).
     pub fn authorization(&self, req: &SignableRequest, nonce: &str, timestamp: u64) -> String {
         let timestamp = timestamp.to_string();
-        let oauth = [
+        let mut oauth = vec![
             ("oauth_consumer_key", self.consumer_key.as_str()),
             ("oauth_nonce", nonce),
             ("oauth_signature_method", "HMAC-SHA1"),
             ("oauth_timestamp", timestamp.as_str()),
-            ("oauth_token", self.token.expose()),
             ("oauth_version", "1.0"),
         ];
+        if let Some(token) = &self.token {
+            oauth.push(("oauth_token", token.expose()));
+        }
+        oauth.extend(self.extra.iter().map(|(k, v)| (*k, v.expose())));
         let signature = self.signature(req, &oauth);
         let mut parts: Vec<String> = oauth
             .iter()

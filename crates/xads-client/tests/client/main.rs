@@ -9,6 +9,7 @@ mod fixtures;
 mod logging;
 mod media;
 mod oauth;
+mod oauth1;
 mod requests;
 mod retries;
 mod stub;
