@@ -92,6 +92,11 @@ impl Ledger {
         self.entries.clone()
     }
 
+    /// The entries, borrowed.
+    pub fn entries_ref(&self) -> &[LedgerEntry] {
+        &self.entries
+    }
+
     /// Forgets all entries (seq keeps counting).
     pub fn clear(&mut self) {
         self.entries.clear();

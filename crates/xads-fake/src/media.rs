@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Multipart, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -226,10 +226,8 @@ pub async fn append(
     State(st): State<FakeState>,
     Extension(who): Extension<Principal>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
-    let _ = headers;
     let mut segment: Option<u32> = None;
     let mut len: Option<u64> = None;
     loop {

@@ -212,8 +212,19 @@ async fn drop_connection(kill: Option<ConnKill>, status: StatusCode) -> Response
 }
 
 fn finish(st: &FakeState, seq: u64, status: Option<u16>, fault: Option<&FaultKind>) {
-    st.lock()
-        .ledger
+    let mut s = st.lock();
+    // Path only: query strings and headers may carry codes or tokens, which are never logged.
+    if let Some(e) = s.ledger.entries_ref().iter().rev().find(|e| e.seq == seq) {
+        tracing::debug!(
+            x.seq = seq,
+            x.method = %e.method,
+            x.path = %e.path,
+            x.status = status,
+            x.fault = fault.map(FaultKind::name),
+            "fake X answered"
+        );
+    }
+    s.ledger
         .finish(seq, status, fault.map(|f| f.name().to_string()));
 }
 

@@ -276,10 +276,14 @@ pub async fn update(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         let total = micros(p, "total_budget_amount_local_micro")?;
         let start = time_param(p, "start_time", tz)?;
         let end = time_param(p, "end_time", tz)?;
-        for fixed in ["objective", "product_type", "campaign_id"] {
-            if p.has(fixed)
-                && p.get(fixed) != Some(s.line_items[idx].json()[fixed].as_str().unwrap_or(""))
-            {
+        // Objective, product type and parent campaign are fixed once created.
+        let current = &s.line_items[idx];
+        for (fixed, value) in [
+            ("objective", &current.objective),
+            ("product_type", &current.product_type),
+            ("campaign_id", &current.campaign_id),
+        ] {
+            if p.has(fixed) && p.get(fixed) != Some(value.as_str()) {
                 return Err(ApiError::invalid(
                     fixed,
                     format!("{fixed} cannot be changed"),

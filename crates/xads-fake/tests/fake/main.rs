@@ -6,5 +6,6 @@ mod media;
 mod oauth;
 mod oauth1;
 mod ratelimit;
+mod scale;
 mod stats;
 mod support;
