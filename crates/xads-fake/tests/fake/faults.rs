@@ -55,6 +55,8 @@ async fn service_unavailable_internal_error_and_html_gateway_errors() {
         .add_fault(FaultRule::new(None, p, FaultKind::InternalError).times(1));
     t.fake
         .add_fault(FaultRule::new(None, p, FaultKind::BadGatewayHtml).times(1));
+    t.fake
+        .add_fault(FaultRule::new(None, p, FaultKind::GatewayTimeoutHtml).times(1));
     let a = t.get(p, &[]).await;
     assert_eq!(a.status, 503);
     assert_eq!(a.header("retry-after"), Some("7"));
@@ -66,6 +68,9 @@ async fn service_unavailable_internal_error_and_html_gateway_errors() {
     assert_eq!(a.status, 502);
     assert!(a.body.is_null(), "502 body is HTML, not JSON");
     assert!(a.header("content-type").unwrap().starts_with("text/html"));
+    let a = t.get(p, &[]).await;
+    assert_eq!(a.status, 504);
+    assert!(a.body.is_null());
     assert_eq!(t.get(p, &[]).await.status, 200);
 }
 

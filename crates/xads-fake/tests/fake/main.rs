@@ -9,3 +9,4 @@ mod ratelimit;
 mod scale;
 mod stats;
 mod support;
+mod time;
