@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
-use xads::limiter::{RateLimiter, Source};
+use xads::limiter::{RateLimiter, Source, Verdict};
 use xads_client::gate::RateKey;
 
 use super::{Backend, Harness, key, redis_url};
@@ -60,19 +60,35 @@ fn the_checker_sees_an_overfull_window() {
 }
 
 /// `tasks` tasks each admitted `PER_TASK` times; every admission time, on the backend's clock.
+///
+/// Half the tasks go through `admit`, which sleeps exactly as long as told and so only ever
+/// checks when a slot frees; the other half poll `check` every few ms regardless, so the edges of
+/// the window are probed too (an off-by-some expiry would let them in early).
 async fn hammer(limiter: &RateLimiter, tasks: usize, source: Source) -> Vec<i64> {
     let mut handles = Vec::new();
-    for _ in 0..tasks {
+    for task in 0..tasks {
         let limiter = limiter.clone();
         handles.push(tokio::spawn(async move {
             let mut times = Vec::new();
-            for _ in 0..PER_TASK {
-                let a = limiter
-                    .admit(&history_key())
-                    .await
-                    .expect("a slot within max_wait");
-                assert_eq!(a.source, source, "decided by the backend under test");
-                times.push(a.at_us);
+            while times.len() < PER_TASK {
+                if task % 2 == 0 {
+                    let a = limiter
+                        .admit(&history_key())
+                        .await
+                        .expect("a slot within max_wait");
+                    assert_eq!(a.source, source, "decided by the backend under test");
+                    times.push(a.at_us);
+                    continue;
+                }
+                let d = limiter.check(&history_key()).await;
+                assert_eq!(d.source, source, "decided by the backend under test");
+                match d.verdict {
+                    Verdict::Admit => times.push(d.now_us),
+                    Verdict::Wait { wait, .. } => {
+                        let poll = Duration::from_micros(rand::random_range(500..5_000));
+                        tokio::time::sleep(wait.min(poll)).await;
+                    }
+                }
             }
             times
         }));
