@@ -1,6 +1,6 @@
 //! X API v2 chunked media upload: initialize, append, finalize, STATUS polling.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -138,72 +138,61 @@ fn size_limit(category: &str) -> u64 {
     }
 }
 
-/// `POST /2/media/upload/initialize` (JSON `{media_type, total_bytes, media_category}`).
-pub async fn initialize(
-    State(st): State<FakeState>,
-    Extension(who): Extension<Principal>,
-    Extension(p): Extension<Params>,
-    body: Bytes,
-) -> Response {
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let field = |k: &str| -> Option<String> {
-        match json.get(k) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Number(n)) => Some(n.to_string()),
-            _ => p.get(k).map(String::from),
-        }
-    };
-    let Some(media_type) = field("media_type") else {
-        return problem(StatusCode::BAD_REQUEST, "media_type is required");
-    };
-    const TYPES: &[&str] = &[
-        "image/jpeg",
-        "image/png",
-        "image/webp",
-        "image/bmp",
-        "image/pjpeg",
-        "image/tiff",
-        "image/gif",
-        "video/mp4",
-        "video/quicktime",
-        "video/webm",
-    ];
+const TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/bmp",
+    "image/pjpeg",
+    "image/tiff",
+    "image/gif",
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+];
+
+/// Opens an upload session (shared by the v2 `initialize` route and the legacy `command=INIT`).
+fn init_core(
+    st: &FakeState,
+    user_id: &str,
+    media_type: Option<String>,
+    total_bytes: Option<String>,
+    category: Option<String>,
+) -> Result<Upload, String> {
+    let media_type = media_type.ok_or_else(|| "media_type is required".to_string())?;
     if !TYPES.contains(&media_type.as_str()) {
-        return problem(StatusCode::BAD_REQUEST, "media_type is not supported");
+        return Err("media_type is not supported".to_string());
     }
-    let Some(total_bytes) = field("total_bytes").and_then(|v| v.parse::<u64>().ok()) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "total_bytes must be a positive integer",
-        );
-    };
-    let category = field("media_category")
-        .map(|c| c.to_ascii_lowercase())
-        .unwrap_or_else(|| match media_type.as_str() {
-            "image/gif" => "tweet_gif".into(),
-            t if t.starts_with("video/") => "tweet_video".into(),
-            _ => "tweet_image".into(),
-        });
+    let total_bytes = total_bytes
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| "total_bytes must be a positive integer".to_string())?;
+    let category =
+        category
+            .map(|c| c.to_ascii_lowercase())
+            .unwrap_or_else(|| match media_type.as_str() {
+                "image/gif" => "tweet_gif".into(),
+                t if t.starts_with("video/") => "tweet_video".into(),
+                _ => "tweet_image".into(),
+            });
     let prefix = match category.as_str() {
         "tweet_image" | "dm_image" => "3",
         "tweet_gif" | "dm_gif" => "16",
         "amplify_video" => "13",
         "tweet_video" | "dm_video" => "7",
-        _ => return problem(StatusCode::BAD_REQUEST, "media_category is not supported"),
+        _ => {
+            return Err("media_category is not supported".to_string());
+        }
     };
     if total_bytes == 0 || total_bytes > size_limit(&category) {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "total_bytes exceeds the limit for this media_category",
-        );
+        return Err("total_bytes exceeds the limit for this media_category".to_string());
     }
     let mut s = st.lock();
     let id = s.ids.decimal();
     let now = s.clock.now();
     let upload = Upload {
         media_key: format!("{prefix}_{id}"),
-        id: id.clone(),
-        user_id: who.user_id,
+        id,
+        user_id: user_id.into(),
         media_type,
         media_category: category,
         total_bytes,
@@ -213,44 +202,26 @@ pub async fn initialize(
         error: None,
         created_at: now,
     };
-    let key = upload.media_key.clone();
-    s.uploads.push(upload);
-    Json(
-        json!({ "data": { "id": id, "media_key": key, "expires_after_secs": EXPIRES_AFTER_SECS } }),
-    )
+    s.uploads.push(upload.clone());
+    Ok(upload)
+}
+
+fn init_answer(u: &Upload) -> Response {
+    Json(json!({ "data": {
+        "id": u.id,
+        "media_key": u.media_key,
+        "expires_after_secs": EXPIRES_AFTER_SECS,
+    }}))
     .into_response()
 }
 
-/// `POST /2/media/upload/:id/append` (multipart `media` + `segment_index` 0–999).
-pub async fn append(
-    State(st): State<FakeState>,
-    Extension(who): Extension<Principal>,
-    Path(id): Path<String>,
-    mut multipart: Multipart,
+fn append_core(
+    st: &FakeState,
+    user_id: &str,
+    id: &str,
+    segment: Option<u32>,
+    len: Option<u64>,
 ) -> Response {
-    let mut segment: Option<u32> = None;
-    let mut len: Option<u64> = None;
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_string();
-                let Ok(bytes) = field.bytes().await else {
-                    return problem(StatusCode::BAD_REQUEST, "malformed multipart body");
-                };
-                match name.as_str() {
-                    "media" | "media_data" => len = Some(bytes.len() as u64),
-                    "segment_index" => {
-                        segment = std::str::from_utf8(&bytes)
-                            .ok()
-                            .and_then(|v| v.trim().parse().ok())
-                    }
-                    _ => {}
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return problem(StatusCode::BAD_REQUEST, "malformed multipart body"),
-        }
-    }
     let Some(segment) = segment.filter(|s| *s <= 999) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -261,37 +232,29 @@ pub async fn append(
         return problem(StatusCode::BAD_REQUEST, "media is required");
     };
     let mut s = st.lock();
-    let now = s.clock.now();
     let Some(u) = s
         .uploads
         .iter_mut()
-        .find(|u| u.id == id && u.user_id == who.user_id)
+        .find(|u| u.id == id && u.user_id == user_id)
     else {
-        return not_found(&id);
+        return not_found(id);
     };
     if u.state != UploadState::Receiving {
         return problem(StatusCode::BAD_REQUEST, "upload already finalized");
     }
     u.segments.insert(segment, len);
     let expires = u.created_at.timestamp() + EXPIRES_AFTER_SECS;
-    let _ = now;
     Json(json!({ "data": { "expires_at": expires } })).into_response()
 }
 
-/// `POST /2/media/upload/:id/finalize`: images succeed at once; videos start processing.
-pub async fn finalize(
-    State(st): State<FakeState>,
-    Extension(who): Extension<Principal>,
-    fault: Option<Extension<FaultKind>>,
-    Path(id): Path<String>,
-) -> Response {
+fn finalize_core(st: &FakeState, user_id: &str, id: &str, fault: Option<FaultKind>) -> Response {
     let mut s = st.lock();
     let Some(u) = s
         .uploads
         .iter_mut()
-        .find(|u| u.id == id && u.user_id == who.user_id)
+        .find(|u| u.id == id && u.user_id == user_id)
     else {
-        return not_found(&id);
+        return not_found(id);
     };
     if u.state != UploadState::Receiving {
         return problem(StatusCode::BAD_REQUEST, "upload already finalized");
@@ -306,7 +269,7 @@ pub async fn finalize(
             ),
         );
     }
-    if let Some(Extension(FaultKind::MediaProcessingFailed { message })) = fault {
+    if let Some(FaultKind::MediaProcessingFailed { message }) = fault {
         u.error = Some(message);
     }
     u.state = if u.is_video() {
@@ -326,6 +289,179 @@ pub async fn finalize(
         data["processing_info"] = u.processing_info();
     }
     Json(json!({ "data": data })).into_response()
+}
+
+/// Multipart fields by name (the file parts `media`/`media_data` kept as bytes).
+async fn fields(mut multipart: Multipart) -> Result<HashMap<String, Bytes>, String> {
+    let mut out = HashMap::new();
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_string();
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|_| "malformed multipart body".to_string())?;
+                out.insert(name, bytes);
+            }
+            Ok(None) => return Ok(out),
+            Err(_) => return Err("malformed multipart body".to_string()),
+        }
+    }
+}
+
+fn text_field(f: &HashMap<String, Bytes>, p: &Params, name: &str) -> Option<String> {
+    f.get(name)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .map(|s| s.trim().to_string())
+        .or_else(|| p.get(name).map(String::from))
+}
+
+fn media_len(f: &HashMap<String, Bytes>) -> Option<u64> {
+    if let Some(b) = f.get("media") {
+        return Some(b.len() as u64);
+    }
+    // `media_data` is base64 (legacy form).
+    f.get("media_data").map(|b| {
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b.as_ref())
+            .map_or(b.len() as u64, |d| d.len() as u64)
+    })
+}
+
+/// `POST /2/media/upload/initialize` (JSON `{media_type, total_bytes, media_category}`).
+pub async fn initialize(
+    State(st): State<FakeState>,
+    Extension(who): Extension<Principal>,
+    Extension(p): Extension<Params>,
+    body: Bytes,
+) -> Response {
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let field = |k: &str| -> Option<String> {
+        match json.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => p.get(k).map(String::from),
+        }
+    };
+    match init_core(
+        &st,
+        &who.user_id,
+        field("media_type"),
+        field("total_bytes"),
+        field("media_category"),
+    ) {
+        Ok(u) => init_answer(&u),
+        Err(d) => problem(StatusCode::BAD_REQUEST, &d),
+    }
+}
+
+/// `POST /2/media/upload/:id/append` (multipart `media` + `segment_index` 0–999).
+pub async fn append(
+    State(st): State<FakeState>,
+    Extension(who): Extension<Principal>,
+    Extension(p): Extension<Params>,
+    Path(id): Path<String>,
+    multipart: Multipart,
+) -> Response {
+    let f = match fields(multipart).await {
+        Ok(f) => f,
+        Err(d) => return problem(StatusCode::BAD_REQUEST, &d),
+    };
+    let segment = text_field(&f, &p, "segment_index").and_then(|v| v.parse().ok());
+    append_core(&st, &who.user_id, &id, segment, media_len(&f))
+}
+
+/// `POST /2/media/upload/:id/finalize`: images succeed at once; videos start processing.
+pub async fn finalize(
+    State(st): State<FakeState>,
+    Extension(who): Extension<Principal>,
+    fault: Option<Extension<FaultKind>>,
+    Path(id): Path<String>,
+) -> Response {
+    finalize_core(&st, &who.user_id, &id, fault.map(|Extension(f)| f))
+}
+
+/// `POST /2/media/upload`: the single-URL forms — `command=INIT|APPEND|FINALIZE` (query, form or
+/// multipart fields), or, without `command`, a one-shot upload of `media` + `media_category`.
+pub async fn upload(
+    State(st): State<FakeState>,
+    Extension(who): Extension<Principal>,
+    Extension(p): Extension<Params>,
+    fault: Option<Extension<FaultKind>>,
+    req: axum::extract::Request,
+) -> Response {
+    let is_multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let f = if is_multipart {
+        let mp = match <Multipart as axum::extract::FromRequest<()>>::from_request(req, &()).await {
+            Ok(m) => m,
+            Err(_) => return problem(StatusCode::BAD_REQUEST, "malformed multipart body"),
+        };
+        match fields(mp).await {
+            Ok(f) => f,
+            Err(d) => return problem(StatusCode::BAD_REQUEST, &d),
+        }
+    } else {
+        HashMap::new()
+    };
+    let field = |k: &str| text_field(&f, &p, k);
+    let fault = fault.map(|Extension(f)| f);
+    match field("command").map(|c| c.to_ascii_uppercase()).as_deref() {
+        Some("INIT") => match init_core(
+            &st,
+            &who.user_id,
+            field("media_type"),
+            field("total_bytes"),
+            field("media_category"),
+        ) {
+            Ok(u) => init_answer(&u),
+            Err(d) => problem(StatusCode::BAD_REQUEST, &d),
+        },
+        Some("APPEND") => {
+            let id = field("media_id").unwrap_or_default();
+            let segment = field("segment_index").and_then(|v| v.parse().ok());
+            append_core(&st, &who.user_id, &id, segment, media_len(&f))
+        }
+        Some("FINALIZE") => {
+            let id = field("media_id").unwrap_or_default();
+            finalize_core(&st, &who.user_id, &id, fault)
+        }
+        Some(_) => problem(
+            StatusCode::BAD_REQUEST,
+            "command must be INIT, APPEND or FINALIZE",
+        ),
+        None => {
+            let Some(len) = media_len(&f) else {
+                return problem(StatusCode::BAD_REQUEST, "media is required");
+            };
+            let category = field("media_category");
+            let media_type = field("media_type").or_else(|| {
+                Some(match category.as_deref().unwrap_or("tweet_image") {
+                    c if c.ends_with("gif") => "image/gif".into(),
+                    c if c.ends_with("video") => "video/mp4".into(),
+                    _ => "image/jpeg".into(),
+                })
+            });
+            let u = match init_core(
+                &st,
+                &who.user_id,
+                media_type,
+                Some(len.to_string()),
+                category,
+            ) {
+                Ok(u) => u,
+                Err(d) => return problem(StatusCode::BAD_REQUEST, &d),
+            };
+            let appended = append_core(&st, &who.user_id, &u.id, Some(0), Some(len));
+            if !appended.status().is_success() {
+                return appended;
+            }
+            finalize_core(&st, &who.user_id, &u.id, fault)
+        }
+    }
 }
 
 /// `GET /2/media/upload?command=STATUS&media_id=…`: each poll moves a video one step.

@@ -106,7 +106,7 @@ pub fn router(state: FakeState) -> Router {
             "/1.1/oauth/invalidate_token",
             post(oauth1::invalidate_token),
         )
-        .route("/2/media/upload", get(media::status))
+        .route("/2/media/upload", get(media::status).post(media::upload))
         .route("/2/media/upload/initialize", post(media::initialize))
         .route("/2/media/upload/{id}/append", post(media::append))
         .route("/2/media/upload/{id}/finalize", post(media::finalize))

@@ -178,3 +178,78 @@ async fn gif_keys_use_prefix_16() {
     let (id, key) = init(&t, "image/gif", 3, "tweet_gif").await;
     assert_eq!(key, format!("16_{id}"));
 }
+
+#[tokio::test]
+async fn single_url_command_forms_and_one_shot_upload() {
+    let t = T::new().await;
+    let url = t.url("/2/media/upload");
+    let init = t
+        .http
+        .post(&url)
+        .bearer_auth(&t.token)
+        .form(&[
+            ("command", "INIT"),
+            ("media_type", "image/jpeg"),
+            ("total_bytes", "5"),
+            ("media_category", "tweet_image"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let init = answer(init).await;
+    let id = init.body["data"]["id"].as_str().unwrap().to_string();
+    let form = Form::new()
+        .text("command", "APPEND")
+        .text("media_id", id.clone())
+        .text("segment_index", "0")
+        .part("media", Part::bytes(vec![9; 5]));
+    let r = t
+        .http
+        .post(&url)
+        .bearer_auth(&t.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let fin = t
+        .http
+        .post(&url)
+        .bearer_auth(&t.token)
+        .query(&[("command", "FINALIZE"), ("media_id", id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let fin = answer(fin).await;
+    assert_eq!(fin.status, 200, "{}", fin.body);
+    assert!(
+        fin.body["data"]["media_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("3_")
+    );
+
+    let form = Form::new()
+        .text("media_category", "tweet_image")
+        .part("media", Part::bytes(vec![1; 7]));
+    let one = answer(
+        t.http
+            .post(&url)
+            .bearer_auth(&t.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["data"]["size"], 7);
+    let key = one.body["data"]["media_key"].as_str().unwrap().to_string();
+    let lib = t
+        .post(
+            &format!("/12/accounts/{}/media_library", t.usd()),
+            &[("media_key", &key)],
+        )
+        .await;
+    assert_eq!(lib.status, 200);
+}
