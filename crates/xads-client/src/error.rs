@@ -150,6 +150,37 @@ pub enum XError {
     Config(String),
 }
 
+/// What kind of failure an [`XError`] is, for deciding what to do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// 400: the request was wrong (`INVALID_PARAMETER`, ...). Fix the input.
+    BadRequest,
+    /// 401, or the legacy gateway's auth codes on a 400: the token is bad or expired. Re-connect.
+    Unauthorized,
+    /// 403 (`ACCOUNT_NOT_FOUND`, `UNAUTHORIZED_CLIENT_APPLICATION`, ...): no access.
+    Forbidden,
+    /// 404 (`NOT_FOUND`, `CAMPAIGN_NOT_FOUND`, ...), including deleted entities.
+    NotFound,
+    /// 429: X's rate limit; X did not execute the call.
+    RateLimited,
+    /// Other 4xx (405, 408, 409, 423, ...).
+    OtherClient,
+    /// 503: X is over capacity.
+    Unavailable,
+    /// Other 5xx.
+    Server,
+    /// No response (timeout, connection refused or dropped).
+    Transport,
+    /// A 2xx with an unexpected body.
+    Decode,
+    /// Refused locally: invalid request, gate, signing or configuration.
+    Local,
+}
+
+/// Legacy v1.1 gateway codes that mean "bad credentials" even when sent with HTTP 400:
+/// 32 could not authenticate, 89 invalid or expired token, 215 bad authentication data.
+const LEGACY_AUTH_CODES: [i64; 3] = [32, 89, 215];
+
 fn first_message(errors: &[ApiError]) -> &str {
     errors.first().map(|e| e.message.as_str()).unwrap_or("")
 }
@@ -216,6 +247,40 @@ impl XError {
         }
     }
 
+    /// The class of failure (by HTTP status, as x-ads-api.md §1 maps X's codes).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            XError::Api { status, errors, .. } => {
+                let legacy_auth = errors.iter().any(|e| {
+                    matches!(e.code, Some(ErrorCode::Number(n)) if LEGACY_AUTH_CODES.contains(&n))
+                });
+                match status {
+                    400 if legacy_auth => ErrorClass::Unauthorized,
+                    400 => ErrorClass::BadRequest,
+                    401 => ErrorClass::Unauthorized,
+                    403 => ErrorClass::Forbidden,
+                    404 => ErrorClass::NotFound,
+                    429 => ErrorClass::RateLimited,
+                    503 => ErrorClass::Unavailable,
+                    500..=599 => ErrorClass::Server,
+                    _ => ErrorClass::OtherClient,
+                }
+            }
+            XError::OAuth { status, error, .. } => match (*status, error.as_str()) {
+                (401, _) | (_, "invalid_client") => ErrorClass::Unauthorized,
+                (429, _) => ErrorClass::RateLimited,
+                (503, _) => ErrorClass::Unavailable,
+                (500..=599, _) => ErrorClass::Server,
+                _ => ErrorClass::BadRequest,
+            },
+            XError::Transport { .. } => ErrorClass::Transport,
+            XError::Decode { .. } => ErrorClass::Decode,
+            XError::Invalid { .. } | XError::Gate(_) | XError::Signing(_) | XError::Config(_) => {
+                ErrorClass::Local
+            }
+        }
+    }
+
     /// True for 429.
     pub fn is_rate_limited(&self) -> bool {
         self.status() == Some(429)
@@ -271,6 +336,30 @@ mod tests {
         let e: ApiError = serde_json::from_str(r#"{"code":"INVALID","attribute":"name"}"#).unwrap();
         assert_eq!(e.code.unwrap().as_string(), "INVALID");
         assert_eq!(e.attribute.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(api(400, "x").class(), ErrorClass::BadRequest);
+        assert_eq!(api(401, "x").class(), ErrorClass::Unauthorized);
+        assert_eq!(api(403, "x").class(), ErrorClass::Forbidden);
+        assert_eq!(api(404, "x").class(), ErrorClass::NotFound);
+        assert_eq!(api(423, "x").class(), ErrorClass::OtherClient);
+        assert_eq!(api(429, "x").class(), ErrorClass::RateLimited);
+        assert_eq!(api(503, "x").class(), ErrorClass::Unavailable);
+        assert_eq!(api(504, "x").class(), ErrorClass::Server);
+        let legacy = XError::Api {
+            operation: "list_accounts",
+            status: 400,
+            errors: vec![ApiError {
+                code: Some(ErrorCode::Number(215)),
+                ..ApiError::synthetic("Bad Authentication data.")
+            }],
+            rate_limit: Box::default(),
+            retry_after: None,
+            request_id: None,
+        };
+        assert_eq!(legacy.class(), ErrorClass::Unauthorized);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::common::lenient_id;
+use super::common::{lenient_id, lenient_opt_id};
 
 /// An ads account. Accounts carry no currency (it comes from funding instruments).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -27,7 +27,7 @@ pub struct Account {
     #[serde(default)]
     pub business_name: Option<String>,
     /// Business id, if any.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub business_id: Option<String>,
     /// Created.
     #[serde(default)]

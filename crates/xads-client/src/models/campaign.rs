@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::common::{EntityStatus, lenient_i64, lenient_id};
+use super::common::{EntityStatus, lenient_i64, lenient_id, lenient_opt_id};
 use crate::params::{Clearable, Params, ToParams};
 
 /// A campaign (v12). Older responses also had `start_time`/`end_time`/`account_id`.
@@ -16,7 +16,7 @@ pub struct Campaign {
     #[serde(default)]
     pub name: Option<String>,
     /// Funding instrument.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub funding_instrument_id: Option<String>,
     /// `ACTIVE`, `PAUSED`, `DRAFT`.
     #[serde(default)]
@@ -55,7 +55,7 @@ pub struct Campaign {
     #[serde(default)]
     pub end_time: Option<DateTime<Utc>>,
     /// Pre-v11 only.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub account_id: Option<String>,
     /// Created.
     #[serde(default)]

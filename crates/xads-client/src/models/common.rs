@@ -69,6 +69,18 @@ pub(crate) fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::E
     }
 }
 
+/// An optional id that may come as a string or a number (Tweet/user ids in older data).
+pub(crate) fn lenient_opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected an id, got {other}"
+        ))),
+    }
+}
+
 /// An optional integer that may come as a number or a numeric string.
 pub(crate) fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     match Option::<Value>::deserialize(d)? {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::common::{EntityStatus, lenient_i64, lenient_id};
+use super::common::{EntityStatus, lenient_i64, lenient_id, lenient_opt_id};
 
 /// A funding instrument: where the money comes from, and the currency of everything under it.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -12,7 +12,7 @@ pub struct FundingInstrument {
     #[serde(deserialize_with = "lenient_id")]
     pub id: String,
     /// Owning account (older responses only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub account_id: Option<String>,
     /// `CREDIT_CARD`, `CREDIT_LINE`, `INSERTION_ORDER`, ...
     #[serde(default, rename = "type")]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::common::{EntityStatus, lenient_i64, lenient_id};
+use super::common::{EntityStatus, lenient_i64, lenient_id, lenient_opt_id};
 use crate::params::{Clearable, Params, ToParams};
 
 /// A line item. v10+ names (`bid_strategy`, `pay_by`, `goal`) are typed; the pre-v10 names
@@ -14,10 +14,10 @@ pub struct LineItem {
     #[serde(deserialize_with = "lenient_id")]
     pub id: String,
     /// Parent campaign.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub campaign_id: Option<String>,
     /// Funding instrument (GET only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub funding_instrument_id: Option<String>,
     /// Name (may be null).
     #[serde(default)]
@@ -74,7 +74,7 @@ pub struct LineItem {
     #[serde(default)]
     pub categories: Vec<String>,
     /// Promoting user.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub advertiser_user_id: Option<String>,
     /// Web event tag for WEBSITE_CONVERSIONS.
     #[serde(default)]

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::common::{EntityStatus, lenient_id};
+use super::common::{EntityStatus, lenient_id, lenient_opt_id};
 use crate::params::{Params, ToParams};
 
 /// X accepts at most this many `tweet_ids` per POST.
@@ -16,10 +16,10 @@ pub struct PromotedTweet {
     #[serde(deserialize_with = "lenient_id")]
     pub id: String,
     /// Parent line item.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub line_item_id: Option<String>,
     /// The tweet, a decimal string.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_id")]
     pub tweet_id: Option<String>,
     /// `ACTIVE`, `PAUSED`, ...
     #[serde(default)]
@@ -53,5 +53,30 @@ impl ToParams for PromotedTweetsCreate {
         p.push("line_item_id", self.line_item_id.clone())
             .list("tweet_ids", &self.tweet_ids);
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_are_read_as_strings() {
+        let p: PromotedTweet = serde_json::from_str(
+            r#"{"id":"1e8i2k","line_item_id":"8v7jo","tweet_id":822333526255120384,"entity_status":"ACTIVE"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.tweet_id.as_deref(), Some("822333526255120384"));
+        assert_eq!(p.entity_status, Some(EntityStatus::Active));
+    }
+
+    #[test]
+    fn tweet_ids_are_comma_joined() {
+        let p = PromotedTweetsCreate {
+            line_item_id: "8v7jo".into(),
+            tweet_ids: vec!["1".into(), "2".into()],
+        }
+        .to_params();
+        assert_eq!(p.encode(), "line_item_id=8v7jo&tweet_ids=1%2C2");
     }
 }

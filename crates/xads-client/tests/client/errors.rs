@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use xads_client::models::CampaignCreate;
-use xads_client::{CallOptions, ErrorCode, LimitScope, ListParams, RetryPolicy, XError};
+use xads_client::{
+    CallOptions, ErrorClass, ErrorCode, LimitScope, ListParams, RetryPolicy, XError,
+};
 
 use crate::stub::{Reply, Stub, TOKEN};
 
@@ -84,6 +86,8 @@ async fn legacy_gateway_numeric_code() {
     let (errors, _) = api_parts(&err);
     assert_eq!(errors[0].code, Some(ErrorCode::Number(215)));
     assert_eq!(err.first_code().as_deref(), Some("215"));
+    // The legacy gateway answers bad credentials with 400; it is still an auth failure.
+    assert_eq!(err.class(), ErrorClass::Unauthorized);
 }
 
 #[tokio::test]
@@ -96,6 +100,7 @@ async fn account_not_found_is_a_403() {
     .await;
     assert_eq!(err.status(), Some(403));
     assert_eq!(err.first_code().as_deref(), Some("ACCOUNT_NOT_FOUND"));
+    assert_eq!(err.class(), ErrorClass::Forbidden);
     assert!(!err.is_retryable());
 }
 

@@ -28,8 +28,40 @@ impl<'a> MakeWriter<'a> for Buf {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn logs_have_fields_and_no_secrets() {
+/// Set in the child process that runs the check alone.
+const CHILD_ENV: &str = "XADS_CLIENT_LOGGING_CHILD";
+
+/// tracing caches per-callsite interest process-wide; with other tests logging on other threads,
+/// a scoped subscriber can miss events. So the check runs alone, in a child process running only
+/// this test of this same binary.
+#[test]
+fn logs_have_fields_and_no_secrets() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(check_logs());
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "logging::logs_have_fields_and_no_secrets",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "child ran no test:\n{stdout}");
+}
+
+async fn check_logs() {
     let buf = Buf::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(buf.clone())
