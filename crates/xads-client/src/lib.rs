@@ -8,6 +8,8 @@
 //!
 //! This crate knows nothing of our database, HTTP server or budget.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 mod config;
 mod endpoints;
