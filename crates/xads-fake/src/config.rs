@@ -105,6 +105,8 @@ pub struct RateLimitConfig {
     pub other_reads: Limit,
     /// X API v2 media upload calls, per user token.
     pub media_upload: Limit,
+    /// GETs without an account (e.g. `line_items/placements`), per (token, endpoint) (5 / 15 min).
+    pub global_reads: Limit,
 }
 
 impl Default for RateLimitConfig {
@@ -116,6 +118,7 @@ impl Default for RateLimitConfig {
             core_reads_user: Limit::new(100_000, 900),
             other_reads: Limit::new(2_000, 900),
             media_upload: Limit::new(500, 900),
+            global_reads: Limit::new(5, 900),
         }
     }
 }

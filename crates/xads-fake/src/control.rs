@@ -138,3 +138,18 @@ pub async fn app(State(st): State<FakeState>, Json(b): Json<AppBody>) -> Respons
     st.set_app_approved(b.approved);
     StatusCode::NO_CONTENT.into_response()
 }
+
+/// Body of `POST /__fake/tweets`.
+#[derive(Debug, Deserialize)]
+pub struct TweetBody {
+    /// Account that may promote it.
+    pub account_id: String,
+    /// Text.
+    #[serde(default)]
+    pub text: String,
+}
+
+/// `POST /__fake/tweets` `{account_id, text}` → `{id}`: a new promotable tweet.
+pub async fn add_tweet(State(st): State<FakeState>, Json(b): Json<TweetBody>) -> Response {
+    Json(json!({ "id": st.add_tweet(&b.account_id, &b.text) })).into_response()
+}

@@ -49,6 +49,12 @@ pub fn classify(cfg: &RateLimitConfig, method: &str, path: &str) -> Option<Bucke
             account: None,
         });
     }
+    if segs.get(1) != Some(&"accounts") {
+        return Some(Buckets {
+            user: (format!("global:{}", segs.join("/")), cfg.global_reads),
+            account: None,
+        });
+    }
     // Endpoint identity ignores the entity id: GET campaigns and GET campaigns/:id are two endpoints.
     match (segs.get(1), segs.get(2), segs.get(3)) {
         (Some(&"accounts"), Some(account), Some(resource)) if CORE.contains(resource) => {

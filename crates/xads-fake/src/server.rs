@@ -52,6 +52,11 @@ pub fn router(state: FakeState) -> Router {
         )
         .route(&format!("{acct}/tweets"), get(accounts::tweets))
         .route(
+            &format!("{acct}/authenticated_user_access"),
+            get(accounts::user_access),
+        )
+        .route("/12/line_items/placements", get(accounts::placements))
+        .route(
             &format!("{acct}/campaigns"),
             get(campaigns::list).post(campaigns::create),
         )
@@ -131,6 +136,7 @@ pub fn router(state: FakeState) -> Router {
             post(control::reset_rate_limits),
         )
         .route("/__fake/app", post(control::app))
+        .route("/__fake/tweets", post(control::add_tweet))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), pipeline))

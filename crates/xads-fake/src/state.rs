@@ -257,6 +257,20 @@ impl FakeState {
             .collect()
     }
 
+    /// Adds a promotable tweet to an account and returns its id.
+    pub fn add_tweet(&self, account_id: &str, text: &str) -> String {
+        let mut s = self.lock();
+        let id = s.ids.decimal();
+        let now = s.clock.now();
+        s.tweets.push(Tweet {
+            id: id.clone(),
+            account_id: account_id.into(),
+            text: text.into(),
+            created_at: now,
+        });
+        id
+    }
+
     /// Entity counts of an account, deleted included.
     pub fn counts(&self, account_id: &str) -> EntityCounts {
         let s = self.lock();

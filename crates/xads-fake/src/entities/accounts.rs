@@ -94,3 +94,41 @@ pub async fn tweets(ctx: Ctx, Path(account_id): Path<String>) -> Response {
         Ok(collection(echo, data, None, None))
     })
 }
+
+/// `GET /12/accounts/:account_id/authenticated_user_access`: the caller's permissions.
+pub async fn user_access(ctx: Ctx, Path(account_id): Path<String>) -> Response {
+    let echo = ctx.p.echo(&[("account_id", &account_id)]);
+    ctx.run(echo.clone(), |s| {
+        account(s, &ctx.who, &account_id)?;
+        Ok(single(
+            echo,
+            serde_json::json!({
+                "user_id": ctx.who.user_id,
+                "permissions": ["ACCOUNT_ADMIN", "TWEET_COMPOSER"],
+            }),
+        ))
+    })
+}
+
+/// `GET /12/line_items/placements?product_type=`: valid placement combinations.
+pub async fn placements(ctx: Ctx) -> Response {
+    let echo = ctx.p.echo(&[]);
+    ctx.run(echo.clone(), |_| {
+        let product = super::one_of(&ctx.p, "product_type", super::line_items::PRODUCT_TYPES)?;
+        let combos = serde_json::json!([
+            ["ALL_ON_TWITTER"],
+            ["PUBLISHER_NETWORK"],
+            ["ALL_ON_TWITTER", "PUBLISHER_NETWORK"],
+            ["TWITTER_PROFILE"],
+            ["TWITTER_REPLIES"],
+            ["TWITTER_SEARCH"],
+            ["TWITTER_TIMELINE"],
+        ]);
+        let data = super::line_items::PRODUCT_TYPES
+            .iter()
+            .filter(|p| product.as_deref().is_none_or(|want| want == **p))
+            .map(|p| serde_json::json!({ "product_type": p, "placements": combos }))
+            .collect();
+        Ok(collection(echo, data, None, None))
+    })
+}

@@ -409,3 +409,44 @@ async fn line_item_delete_does_not_cascade_but_hides_children() {
         .await;
     assert_eq!(pts.body["data"][0]["deleted"], false);
 }
+
+#[tokio::test]
+async fn user_access_placements_and_added_tweets() {
+    let t = T::new().await;
+    let acct = t.usd();
+    let a = t
+        .get(
+            &format!("/12/accounts/{acct}/authenticated_user_access"),
+            &[],
+        )
+        .await;
+    assert_eq!(a.body["data"]["user_id"], t.fake.seed_info().user_id);
+    assert_eq!(a.body["data"]["permissions"][0], "ACCOUNT_ADMIN");
+    let p = t
+        .get(
+            "/12/line_items/placements",
+            &[("product_type", "PROMOTED_TWEETS")],
+        )
+        .await;
+    assert_eq!(p.body["data"][0]["product_type"], "PROMOTED_TWEETS");
+    assert_eq!(p.body["data"][0]["placements"][0][0], "ALL_ON_TWITTER");
+    let tweet = t.fake.add_tweet(&acct, "fresh creative");
+    let li = t.fake.seed_info().accounts[0].line_item_ids[1].clone();
+    let r = t
+        .post(
+            &format!("/12/accounts/{acct}/promoted_tweets"),
+            &[("line_item_id", &li), ("tweet_ids", &tweet)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"][0]["tweet_id"], tweet);
+}
+
+#[tokio::test]
+async fn shutdown_stops_serving() {
+    let t = T::new().await;
+    let url = t.url("/12/accounts");
+    let http = t.http.clone();
+    t.fake.shutdown().await;
+    assert!(http.get(&url).send().await.is_err());
+}
