@@ -43,6 +43,8 @@ pub struct FakeConfig {
     pub start_time: Option<DateTime<Utc>>,
     /// Per-family limits and windows.
     pub rate_limits: RateLimitConfig,
+    /// Ledger entries kept; the oldest are dropped beyond this (a long `xads demo` stays bounded).
+    pub ledger_capacity: usize,
 }
 
 impl Default for FakeConfig {
@@ -69,6 +71,7 @@ impl Default for FakeConfig {
             video_processing_polls: 2,
             start_time: None,
             rate_limits: RateLimitConfig::default(),
+            ledger_capacity: 100_000,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The request ledger: what the fake received, in order, so tests can assert exactly-once writes.
 
+use std::collections::VecDeque;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -62,18 +64,31 @@ impl LedgerEntry {
 }
 
 /// The ledger itself.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ledger {
     next_seq: u64,
-    entries: Vec<LedgerEntry>,
+    capacity: usize,
+    entries: VecDeque<LedgerEntry>,
 }
 
 impl Ledger {
+    /// An empty ledger keeping at most `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Ledger {
+            next_seq: 0,
+            capacity: capacity.max(1),
+            entries: VecDeque::new(),
+        }
+    }
+
     /// Appends an entry and returns its seq.
     pub fn push(&mut self, mut e: LedgerEntry) -> u64 {
         self.next_seq += 1;
         e.seq = self.next_seq;
-        self.entries.push(e);
+        if self.entries.len() >= self.capacity {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(e);
         self.next_seq
     }
 
@@ -89,11 +104,11 @@ impl Ledger {
 
     /// A copy of all entries.
     pub fn entries(&self) -> Vec<LedgerEntry> {
-        self.entries.clone()
+        self.entries.iter().cloned().collect()
     }
 
     /// The entries, borrowed.
-    pub fn entries_ref(&self) -> &[LedgerEntry] {
+    pub fn entries_ref(&self) -> &VecDeque<LedgerEntry> {
         &self.entries
     }
 

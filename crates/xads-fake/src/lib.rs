@@ -5,6 +5,8 @@
 //! (`/2/...`, `/i/oauth2/authorize`) on one loopback port, plus test controls under `/__fake/...`.
 //! Every control is also a method on [`FakeState`] (which `FakeX` dereferences to).
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod config;
 pub mod control;

@@ -114,7 +114,7 @@ pub(crate) fn build(cfg: &FakeConfig) -> State {
         uploads: Vec::new(),
         oauth: OAuthState::default(),
         oauth1: Default::default(),
-        ledger: Ledger::default(),
+        ledger: Ledger::new(cfg.ledger_capacity),
         faults: Faults::default(),
         limits: RateLimiter::default(),
         revisions: Vec::new(),
