@@ -10,6 +10,7 @@ mod media_library;
 mod pagination;
 mod promoted_tweets;
 mod stats;
+mod targeting;
 
 pub use media_library::MEDIA_LIBRARY_MAX_COUNT;
 pub use pagination::paginate;

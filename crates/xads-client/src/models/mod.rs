@@ -9,6 +9,7 @@ mod line_item;
 mod media_library;
 mod promoted_tweet;
 mod stats;
+mod targeting;
 
 pub use account::Account;
 pub use campaign::{Campaign, CampaignCreate, CampaignUpdate};
@@ -22,3 +23,4 @@ pub use stats::{
     ActiveEntitiesQuery, ActiveEntity, Granularity, IdData, MetricGroup, Metrics, Placement,
     StatsEntity, StatsEntityType, StatsQuery, StatsResponse,
 };
+pub use targeting::{TargetingCriterion, TargetingCriterionCreate};

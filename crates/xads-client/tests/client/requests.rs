@@ -567,3 +567,44 @@ async fn a_refusing_gate_stops_the_call_before_it_is_sent() {
     assert!(matches!(err, XError::Gate(_)));
     assert!(stub.requests().is_empty());
 }
+
+#[tokio::test]
+async fn targeting_criteria_require_line_item_ids() {
+    let stub = Stub::start(vec![
+        Reply::json(200, r#"{"data":[{"id":"dpl3a6","line_item_id":"8u94t","targeting_type":"LOCATION","targeting_value":"96683cc9126741d1"}],"next_cursor":null}"#),
+        Reply::ok(r#"{"id":"fbyjlr","line_item_id":"8u94t","targeting_type":"LOCATION","targeting_value":"96683cc9126741d1"}"#),
+    ])
+    .await;
+    let ads = stub.ads(RetryPolicy::none());
+    let err = ads
+        .list_targeting_criteria("acc", &[], &ListParams::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, XError::Invalid { .. }));
+    let all = ads
+        .list_all_targeting_criteria("acc", &["8u94t".to_string()], &ListParams::new())
+        .await
+        .unwrap();
+    assert_eq!(all[0].targeting_value.as_deref(), Some("96683cc9126741d1"));
+    ads.create_targeting_criterion(
+        "acc",
+        &xads_client::models::TargetingCriterionCreate {
+            line_item_id: "8u94t".into(),
+            targeting_type: "LOCATION".into(),
+            targeting_value: "96683cc9126741d1".into(),
+            operator_type: None,
+        },
+        &CallOptions::idempotency_key("tc-1"),
+    )
+    .await
+    .unwrap();
+    let reqs = stub.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].path, "/12/accounts/acc/targeting_criteria");
+    assert_eq!(reqs[0].params()["line_item_ids"], "8u94t");
+    assert_eq!(reqs[1].method, "POST");
+    assert_eq!(
+        reqs[1].raw_query,
+        "line_item_id=8u94t&targeting_type=LOCATION&targeting_value=96683cc9126741d1"
+    );
+}
