@@ -71,13 +71,13 @@ impl SeedInfo {
     }
 }
 
-/// Budget unit per currency: ~50 USD a day scaled to a plausible local amount, rounded to the
-/// currency's precision (all in micros).
+/// A daily budget that covers what the generator spends in a day (~2 000 USD), in the currency's
+/// precision (all in micros).
 fn daily_budget(currency: &str) -> i64 {
     match currency {
-        "JPY" => 7_000 * 1_000_000,
-        "KWD" => 15_500_000,
-        _ => 50_000_000,
+        "JPY" => 300_000 * 1_000_000,
+        "KWD" => 600_500_000,
+        _ => 2_000_000_000,
     }
 }
 
