@@ -149,7 +149,7 @@ impl XAds {
         &self,
         r: &Resource,
         account_id: &str,
-        body: &dyn ToParams,
+        body: &(dyn ToParams + Sync),
         opts: &CallOptions,
     ) -> Result<XResponse<T>, XError> {
         self.res_write(
@@ -168,7 +168,7 @@ impl XAds {
         r: &Resource,
         account_id: &str,
         id: &str,
-        body: &dyn ToParams,
+        body: &(dyn ToParams + Sync),
         opts: &CallOptions,
     ) -> Result<XResponse<T>, XError> {
         let params = body.to_params();
