@@ -53,6 +53,7 @@ macro_rules! migration {
 const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_connections"),
+    migration!(3, "0003_entities"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -8,6 +8,7 @@ pub mod connect;
 pub mod crypto;
 pub mod db;
 pub mod limiter;
+pub mod manage;
 pub mod pkce;
 pub mod redis_conn;
 pub mod store;

@@ -12,16 +12,17 @@ use super::{Verdict, WaitCause};
 
 /// Checks the X hold, then the sliding window, and admits if both allow.
 ///
-/// KEYS[1]: the window, a list of the last `limit` admission times (µs), newest first.
+/// KEYS[1]: the window, a list of the latest admission times (µs), newest first.
 /// KEYS[2]: the X hold (string: until when, in µs).
 /// ARGV: limit, window (µs), window TTL (ms).
 /// Returns {admitted (0/1), now (µs, Redis TIME), wait (µs), held by X (0/1)}.
 ///
 /// An admission at `t` counts while `now - t <= window`, so a call may go iff the `limit`-th most
 /// recent admission is older than that: every closed interval of one window length then holds at
-/// most `limit` admissions. Keeping only the last `limit` times makes that one `LINDEX`, and the
-/// list is as exact as a sorted set of every admission, at half the server time (the bench's
-/// ratio to `SET`). Time is Redis `TIME`, so instances' clocks don't matter; scripts replicate
+/// most `limit` admissions. A list of recent times (newest first, trimmed to `limit` once it
+/// passes `2 × limit`, so most admissions skip the trim) makes that one `LINDEX`: as exact as a
+/// sorted set of every admission, for about a third less server time per call (measured with the
+/// limiter bench). Time is Redis `TIME`, so instances' clocks don't matter; scripts replicate
 /// their effects (Redis 5+), so `TIME` in a writing script is fine. Numbers go to `redis.call` as
 /// Lua numbers, which Redis prints exactly (µs epochs are < 2^53); Lua's own `tostring` would not.
 const CHECK: &str = r"
@@ -39,8 +40,9 @@ if nth then
     return {0, now, wait, 0}
   end
 end
-redis.call('LPUSH', KEYS[1], now)
-redis.call('LTRIM', KEYS[1], 0, limit - 1)
+if redis.call('LPUSH', KEYS[1], now) > 2 * limit then
+  redis.call('LTRIM', KEYS[1], 0, limit - 1)
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, now, 0, 0}
 ";

@@ -1,8 +1,12 @@
 //! Repositories: the only code that writes SQL. Each takes the [`Db`](crate::db::Db) and speaks in
 //! domain values; callers never see rows.
 
+pub mod audit;
 pub mod connections;
+pub mod entities;
+pub mod idempotency;
 pub mod tenants;
+pub mod x_writes;
 
 /// Milliseconds since the epoch, the one way instants are stored.
 pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod error;
 mod health;
 mod integrations;
+mod manage;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(integrations::routes())
+        .merge(manage::routes())
         .with_state(state)
 }
 

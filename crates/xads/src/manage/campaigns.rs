@@ -1,0 +1,231 @@
+//! Campaigns: list, read, create, update (name, budgets, `paused`), delete.
+
+use serde_json::{Value, json};
+use xads_client::ListParams;
+use xads_client::models::{Campaign, CampaignCreate, CampaignUpdate, EntityStatus};
+
+use super::exactly_once::{self, Created};
+use super::input::{self, CampaignInput, CampaignPatch};
+use super::{Answer, ManageError, Scope, apply_patch, dry_id, render, write_answer};
+use crate::store::entities::{Entity, Kind};
+
+const KIND: Kind = Kind::Campaign;
+
+fn status(paused: bool) -> EntityStatus {
+    if paused {
+        EntityStatus::Paused
+    } else {
+        EntityStatus::Active
+    }
+}
+
+fn entity(scope: &Scope, c: &Campaign, dry_run: bool) -> Entity {
+    Entity {
+        kind: KIND,
+        account_id: scope.account_id.clone(),
+        id: c.id.clone(),
+        parent_id: None,
+        dry_run,
+        deleted: c.deleted,
+        data: render::campaign(&scope.account_id, c, dry_run),
+    }
+}
+
+/// `POST …/campaigns`.
+pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+    let input = input::parse::<CampaignInput>(body)?.validate()?;
+    scope.check_account().await?;
+    if !scope.live() {
+        let now = scope.state.clock.now();
+        let account = crate::store::connections::ad_account(
+            &scope.state.db,
+            &scope.tenant.id,
+            &scope.account_id,
+        )
+        .await?;
+        let c: Campaign = serde_json::from_value(json!({
+            "id": dry_id(),
+            "name": input.name,
+            "funding_instrument_id": input.funding_instrument_id,
+            "daily_budget_amount_local_micro": input.daily_budget_amount_local_micro,
+            "total_budget_amount_local_micro": input.total_budget_amount_local_micro,
+            "purchase_order_number": input.purchase_order_number,
+            "entity_status": status(input.paused).as_str(),
+            "currency": account.and_then(|a| a.currency),
+            "created_at": now, "updated_at": now, "deleted": false,
+        }))
+        .expect("a dry-run campaign is a valid wire object");
+        let e = entity(scope, &c, true);
+        scope.record("create_campaign", &e, None, None).await?;
+        return Ok(write_answer(201, &e));
+    }
+    let session = scope.session().await?;
+    let req = CampaignCreate {
+        funding_instrument_id: input.funding_instrument_id.clone(),
+        name: input.name.clone(),
+        daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
+        total_budget_amount_local_micro: input.total_budget_amount_local_micro,
+        entity_status: Some(status(input.paused)),
+        purchase_order_number: input.purchase_order_number.clone(),
+        budget_optimization: None,
+    };
+    let account = scope.account_id.clone();
+    let created = exactly_once::create(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "create_campaign",
+        scope.intent_id("create_campaign"),
+        body.clone(),
+        |x, opts| {
+            let (account, req) = (account.clone(), req.clone());
+            async move { x.create_campaign(&account, &req, &opts).await }
+        },
+        |x, since| {
+            let (account, req) = (account.clone(), req.clone());
+            async move {
+                let page = x
+                    .list_campaigns(
+                        &account,
+                        &ListParams::new()
+                            .sort_by("created_at-desc")
+                            .count(200)
+                            .with_draft(true),
+                    )
+                    .await?;
+                Ok(page
+                    .data
+                    .into_iter()
+                    .filter(|c| {
+                        c.name.as_deref() == Some(req.name.as_str())
+                            && c.funding_instrument_id.as_deref()
+                                == Some(req.funding_instrument_id.as_str())
+                            && c.daily_budget_amount_local_micro
+                                == req.daily_budget_amount_local_micro
+                            && c.total_budget_amount_local_micro
+                                == req.total_budget_amount_local_micro
+                            && c.created_at.is_none_or(|t| t >= since)
+                    })
+                    .collect())
+            }
+        },
+        |c: &Campaign| c.id.as_str(),
+    )
+    .await?;
+    let (e, request_id) = match created {
+        Created::Fresh {
+            entity: c,
+            request_id,
+        } => (entity(scope, &c, false), request_id),
+        Created::Earlier(id) => {
+            let c = session
+                .call(|x| {
+                    let (account, id) = (account.clone(), id.clone());
+                    async move { x.get_campaign(&account, &id, false).await }
+                })
+                .await?
+                .data;
+            (entity(scope, &c, false), None)
+        }
+    };
+    scope
+        .record("create_campaign", &e, None, request_id.as_deref())
+        .await?;
+    Ok(write_answer(201, &e))
+}
+
+/// `GET …/campaigns/{id}`.
+pub async fn get(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let e = scope.entity(KIND, id, "campaign").await?;
+    Ok(write_answer(200, &e))
+}
+
+/// `PATCH …/campaigns/{id}`: name, budgets, `paused`.
+pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let current = scope.entity(KIND, id, "campaign").await?;
+    let patch = input::parse::<CampaignPatch>(body)?.validate(&current.data)?;
+    let action = match patch.paused {
+        Some(true) => "pause_campaign",
+        Some(false) => "resume_campaign",
+        None => "update_campaign",
+    };
+    if current.dry_run || !scope.live() {
+        let mut next = current.clone();
+        apply_patch(
+            &mut next.data,
+            &serde_json::to_value(PatchView::from(&patch)).unwrap_or_default(),
+        );
+        next.data["dry_run"] = json!(true);
+        if current.dry_run {
+            scope
+                .record(action, &next, Some(&current.data), None)
+                .await?;
+        }
+        return Ok(write_answer(200, &next));
+    }
+    let session = scope.session().await?;
+    let update = CampaignUpdate {
+        name: patch.name.clone(),
+        daily_budget_amount_local_micro: patch.daily_budget_amount_local_micro.map(Some),
+        total_budget_amount_local_micro: patch.total_budget_amount_local_micro.map(Some),
+        entity_status: patch.paused.map(status),
+        purchase_order_number: patch.purchase_order_number.clone().map(Some),
+        ..CampaignUpdate::default()
+    };
+    let account = scope.account_id.clone();
+    let resp = exactly_once::tracked(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "update_campaign",
+        scope.intent_id(action),
+        id,
+        body.clone(),
+        |x, opts| {
+            let (account, id, update) = (account.clone(), id.to_owned(), update.clone());
+            async move { x.update_campaign(&account, &id, &update, &opts).await }
+        },
+    )
+    .await?;
+    let e = entity(scope, &resp.data, false);
+    scope
+        .record(action, &e, Some(&current.data), resp.request_id.as_deref())
+        .await?;
+    Ok(write_answer(200, &e))
+}
+
+/// `DELETE …/campaigns/{id}` (irreversible at X).
+pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let current = scope.entity(KIND, id, "campaign").await?;
+    super::delete_entity(scope, current, "delete_campaign", |x, account, id, opts| async move {
+        x.delete_campaign(&account, &id, &opts).await.map(|_| ())
+    })
+    .await
+}
+
+/// The API names of a patch, for dry-run application.
+#[derive(serde::Serialize)]
+struct PatchView {
+    name: Option<String>,
+    daily_budget_amount_local_micro: Option<i64>,
+    total_budget_amount_local_micro: Option<i64>,
+    purchase_order_number: Option<String>,
+    paused: Option<bool>,
+}
+
+impl From<&CampaignPatch> for PatchView {
+    fn from(p: &CampaignPatch) -> Self {
+        PatchView {
+            name: p.name.clone(),
+            daily_budget_amount_local_micro: p.daily_budget_amount_local_micro,
+            total_budget_amount_local_micro: p.total_budget_amount_local_micro,
+            purchase_order_number: p.purchase_order_number.clone(),
+            paused: p.paused,
+        }
+    }
+}

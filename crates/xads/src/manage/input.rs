@@ -1,0 +1,583 @@
+//! Dashboard input for campaign management, validated before anything is stored or sent
+//! (PRODUCT.md §5, issue "campaign management" item 2). Every error names its field.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A validation failure: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    /// The offending field (`name`, `placements[1]`, `body`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// X's line-item objectives (v12).
+pub const OBJECTIVES: &[&str] = &[
+    "APP_ENGAGEMENTS",
+    "APP_INSTALLS",
+    "REACH",
+    "FOLLOWERS",
+    "ENGAGEMENTS",
+    "VIDEO_VIEWS",
+    "PREROLL_VIEWS",
+    "WEBSITE_CLICKS",
+    "WEBSITE_CONVERSIONS",
+];
+/// X's product types.
+pub const PRODUCT_TYPES: &[&str] = &["MEDIA", "PROMOTED_ACCOUNT", "PROMOTED_TWEETS"];
+/// X's placements.
+pub const PLACEMENTS: &[&str] = &[
+    "ALL_ON_TWITTER",
+    "PUBLISHER_NETWORK",
+    "TAP_BANNER",
+    "TAP_FULL",
+    "TAP_FULL_LANDSCAPE",
+    "TAP_NATIVE",
+    "TAP_MRECT",
+    "TWITTER_PROFILE",
+    "TWITTER_REPLIES",
+    "TWITTER_SEARCH",
+    "TWITTER_TIMELINE",
+];
+/// X's bid strategies.
+pub const BID_STRATEGIES: &[&str] = &["AUTO", "MAX", "TARGET"];
+/// X's pay-by values.
+pub const PAY_BY: &[&str] = &["APP_CLICK", "IMPRESSION", "LINK_CLICK"];
+/// X's goals.
+pub const GOALS: &[&str] = &[
+    "APP_CLICKS",
+    "APP_INSTALLS",
+    "APP_PURCHASES",
+    "ENGAGEMENT",
+    "FOLLOWERS",
+    "LINK_CLICKS",
+    "MAX_REACH",
+    "PREROLL",
+    "PREROLL_STARTS",
+    "REACH_WITH_ENGAGEMENT",
+    "SITE_VISITS",
+    "VIDEO_VIEW",
+    "VIEW_3S_100PCT",
+    "VIEW_6S",
+    "VIEW_15S",
+    "WEBSITE_CONVERSIONS",
+];
+/// Most tweets X attaches in one promoted-tweets call.
+pub const MAX_TWEET_IDS: usize = 50;
+
+/// Parses a JSON body into `T`, turning serde's complaint into a field-naming error.
+pub fn parse<T: DeserializeOwned>(body: &Value) -> Result<T, Invalid> {
+    if !body.is_object() {
+        return Err(invalid("body", "expected a JSON object"));
+    }
+    serde_json::from_value(body.clone()).map_err(|e| {
+        let msg = e.to_string();
+        // serde names the field in "unknown field `x`" / "missing field `x`" / "invalid type … for key `x`".
+        let field = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.contains("field"))
+            .unwrap_or("body");
+        invalid(field, msg.clone())
+    })
+}
+
+/// A name: 1–255 characters after trimming.
+pub fn name(field: &str, value: &str) -> Result<String, Invalid> {
+    let v = value.trim();
+    let n = v.chars().count();
+    if n == 0 || n > 255 {
+        return Err(invalid(field, "must be 1 to 255 characters"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(v.to_owned())
+}
+
+/// An X entity id: base-36 (`8wku2`), or one of our dry-run ids (`dry_…`).
+pub fn entity_id(field: &str, value: &str) -> Result<String, Invalid> {
+    let ok_x = !value.is_empty()
+        && value.len() <= 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
+    let ok_dry = value.strip_prefix("dry_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.len() <= 40
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if ok_x || ok_dry {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(field, format!("{value:?} is not a valid X id")))
+    }
+}
+
+/// A positive amount in micros.
+pub fn micros(field: &str, value: i64) -> Result<i64, Invalid> {
+    if value <= 0 {
+        return Err(invalid(field, "must be a positive amount in micros"));
+    }
+    Ok(value)
+}
+
+/// Daily ≤ total when both are set.
+pub fn budgets(daily: Option<i64>, total: Option<i64>) -> Result<(), Invalid> {
+    if let Some(d) = daily {
+        micros("daily_budget_amount_local_micro", d)?;
+    }
+    if let Some(t) = total {
+        micros("total_budget_amount_local_micro", t)?;
+    }
+    if let (Some(d), Some(t)) = (daily, total)
+        && d > t
+    {
+        return Err(invalid(
+            "daily_budget_amount_local_micro",
+            "must not exceed total_budget_amount_local_micro",
+        ));
+    }
+    Ok(())
+}
+
+/// One of a known set of values.
+pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, Invalid> {
+    if allowed.contains(&value) {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(
+            field,
+            format!("{value:?} is not one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
+/// POST …/campaigns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignInput {
+    /// Required.
+    pub name: String,
+    /// Required.
+    pub funding_instrument_id: String,
+    /// Micros.
+    pub daily_budget_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub total_budget_amount_local_micro: Option<i64>,
+    /// Create paused (default false).
+    #[serde(default)]
+    pub paused: bool,
+    /// ≤ 50 characters.
+    pub purchase_order_number: Option<String>,
+}
+
+impl CampaignInput {
+    /// Checks every rule.
+    pub fn validate(mut self) -> Result<Self, Invalid> {
+        self.name = name("name", &self.name)?;
+        entity_id("funding_instrument_id", &self.funding_instrument_id)?;
+        budgets(
+            self.daily_budget_amount_local_micro,
+            self.total_budget_amount_local_micro,
+        )?;
+        if let Some(po) = &self.purchase_order_number
+            && po.chars().count() > 50
+        {
+            return Err(invalid(
+                "purchase_order_number",
+                "must be at most 50 characters",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// PATCH …/campaigns/{id}.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// Micros.
+    pub daily_budget_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub total_budget_amount_local_micro: Option<i64>,
+    /// Pause or resume.
+    pub paused: Option<bool>,
+    /// ≤ 50 characters.
+    pub purchase_order_number: Option<String>,
+}
+
+impl CampaignPatch {
+    /// Checks every rule (against the current budgets for daily ≤ total).
+    pub fn validate(mut self, current: &Value) -> Result<Self, Invalid> {
+        if let Some(n) = &self.name {
+            self.name = Some(name("name", n)?);
+        }
+        let daily = self
+            .daily_budget_amount_local_micro
+            .or_else(|| current["daily_budget_amount_local_micro"].as_i64());
+        let total = self
+            .total_budget_amount_local_micro
+            .or_else(|| current["total_budget_amount_local_micro"].as_i64());
+        if let Some(d) = self.daily_budget_amount_local_micro {
+            micros("daily_budget_amount_local_micro", d)?;
+        }
+        if let Some(t) = self.total_budget_amount_local_micro {
+            micros("total_budget_amount_local_micro", t)?;
+        }
+        budgets(daily, total)?;
+        if self.name.is_none()
+            && self.daily_budget_amount_local_micro.is_none()
+            && self.total_budget_amount_local_micro.is_none()
+            && self.paused.is_none()
+            && self.purchase_order_number.is_none()
+        {
+            return Err(invalid("body", "nothing to change"));
+        }
+        Ok(self)
+    }
+}
+
+/// POST …/line_items.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemInput {
+    /// Required: the parent campaign.
+    pub campaign_id: String,
+    /// 1–255 characters.
+    pub name: Option<String>,
+    /// Required.
+    pub objective: String,
+    /// Required.
+    pub product_type: String,
+    /// Required, at least one.
+    pub placements: Vec<String>,
+    /// AUTO, MAX, TARGET.
+    pub bid_strategy: Option<String>,
+    /// Micros; required for MAX/TARGET.
+    pub bid_amount_local_micro: Option<i64>,
+    /// Optimisation goal.
+    pub goal: Option<String>,
+    /// What is paid for.
+    pub pay_by: Option<String>,
+    /// Flight start.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Flight end.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Micros.
+    pub daily_budget_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub total_budget_amount_local_micro: Option<i64>,
+    /// Create paused (default false).
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl LineItemInput {
+    /// Checks every rule.
+    pub fn validate(mut self) -> Result<Self, Invalid> {
+        entity_id("campaign_id", &self.campaign_id)?;
+        if let Some(n) = &self.name {
+            self.name = Some(name("name", n)?);
+        }
+        one_of("objective", &self.objective, OBJECTIVES)?;
+        one_of("product_type", &self.product_type, PRODUCT_TYPES)?;
+        placements(&self.placements)?;
+        if let Some(b) = &self.bid_strategy {
+            one_of("bid_strategy", b, BID_STRATEGIES)?;
+            if b != "AUTO" && self.bid_amount_local_micro.is_none() {
+                return Err(invalid(
+                    "bid_amount_local_micro",
+                    "is required with bid_strategy MAX or TARGET",
+                ));
+            }
+        }
+        if let Some(b) = self.bid_amount_local_micro {
+            micros("bid_amount_local_micro", b)?;
+        }
+        if let Some(g) = &self.goal {
+            one_of("goal", g, GOALS)?;
+        }
+        if let Some(p) = &self.pay_by {
+            one_of("pay_by", p, PAY_BY)?;
+        }
+        if let (Some(s), Some(e)) = (self.start_time, self.end_time)
+            && e <= s
+        {
+            return Err(invalid("end_time", "must be after start_time"));
+        }
+        budgets(
+            self.daily_budget_amount_local_micro,
+            self.total_budget_amount_local_micro,
+        )?;
+        Ok(self)
+    }
+}
+
+fn placements(values: &[String]) -> Result<(), Invalid> {
+    if values.is_empty() {
+        return Err(invalid("placements", "at least one placement is required"));
+    }
+    for (i, p) in values.iter().enumerate() {
+        one_of(&format!("placements[{i}]"), p, PLACEMENTS)?;
+        if values[..i].contains(p) {
+            return Err(invalid(&format!("placements[{i}]"), "is listed twice"));
+        }
+    }
+    Ok(())
+}
+
+/// PATCH …/line_items/{id}.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New bid (micros).
+    pub bid_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub daily_budget_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub total_budget_amount_local_micro: Option<i64>,
+    /// New placements.
+    pub placements: Option<Vec<String>>,
+    /// New flight end.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Pause or resume.
+    pub paused: Option<bool>,
+}
+
+impl LineItemPatch {
+    /// Checks every rule (against the current budgets for daily ≤ total).
+    pub fn validate(mut self, current: &Value) -> Result<Self, Invalid> {
+        if let Some(n) = &self.name {
+            self.name = Some(name("name", n)?);
+        }
+        if let Some(b) = self.bid_amount_local_micro {
+            micros("bid_amount_local_micro", b)?;
+        }
+        if let Some(p) = &self.placements {
+            placements(p)?;
+        }
+        if let Some(d) = self.daily_budget_amount_local_micro {
+            micros("daily_budget_amount_local_micro", d)?;
+        }
+        if let Some(t) = self.total_budget_amount_local_micro {
+            micros("total_budget_amount_local_micro", t)?;
+        }
+        budgets(
+            self.daily_budget_amount_local_micro
+                .or_else(|| current["daily_budget_amount_local_micro"].as_i64()),
+            self.total_budget_amount_local_micro
+                .or_else(|| current["total_budget_amount_local_micro"].as_i64()),
+        )?;
+        if self.name.is_none()
+            && self.bid_amount_local_micro.is_none()
+            && self.daily_budget_amount_local_micro.is_none()
+            && self.total_budget_amount_local_micro.is_none()
+            && self.placements.is_none()
+            && self.end_time.is_none()
+            && self.paused.is_none()
+        {
+            return Err(invalid("body", "nothing to change"));
+        }
+        Ok(self)
+    }
+}
+
+/// POST …/promoted_tweets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotedTweetsInput {
+    /// The line item to promote under.
+    pub line_item_id: String,
+    /// 1–50 tweet ids (decimal strings).
+    pub tweet_ids: Vec<String>,
+}
+
+impl PromotedTweetsInput {
+    /// Checks every rule.
+    pub fn validate(self) -> Result<Self, Invalid> {
+        entity_id("line_item_id", &self.line_item_id)?;
+        if self.tweet_ids.is_empty() || self.tweet_ids.len() > MAX_TWEET_IDS {
+            return Err(invalid(
+                "tweet_ids",
+                format!("must hold 1 to {MAX_TWEET_IDS} tweet ids"),
+            ));
+        }
+        for (i, t) in self.tweet_ids.iter().enumerate() {
+            if t.is_empty() || t.len() > 20 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid(
+                    &format!("tweet_ids[{i}]"),
+                    format!("{t:?} is not a tweet id (decimal digits)"),
+                ));
+            }
+            if self.tweet_ids[..i].contains(t) {
+                return Err(invalid(&format!("tweet_ids[{i}]"), "is listed twice"));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// PATCH …/promoted_tweets/{id}.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotedTweetPatch {
+    /// Pause or resume.
+    pub paused: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn campaign(v: Value) -> Result<CampaignInput, Invalid> {
+        parse::<CampaignInput>(&v)?.validate()
+    }
+
+    #[test]
+    fn campaign_rules_name_their_field() {
+        let ok = json!({"name": " Spring ", "funding_instrument_id": "lygyi", "daily_budget_amount_local_micro": 5, "total_budget_amount_local_micro": 10});
+        assert_eq!(campaign(ok).unwrap().name, "Spring");
+        let cases = [
+            (json!({"funding_instrument_id": "lygyi"}), "name"),
+            (
+                json!({"name": "", "funding_instrument_id": "lygyi"}),
+                "name",
+            ),
+            (
+                json!({"name": "x".repeat(256), "funding_instrument_id": "lygyi"}),
+                "name",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "LY GYI"}),
+                "funding_instrument_id",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "lygyi", "daily_budget_amount_local_micro": -1}),
+                "daily_budget_amount_local_micro",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "lygyi", "daily_budget_amount_local_micro": 11, "total_budget_amount_local_micro": 10}),
+                "daily_budget_amount_local_micro",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "lygyi", "total_budget_amount_local_micro": 0}),
+                "total_budget_amount_local_micro",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "lygyi", "bogus": 1}),
+                "bogus",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "lygyi", "daily_budget_amount_local_micro": "5"}),
+                "body",
+            ),
+            (
+                json!({"name": "a", "funding_instrument_id": "lygyi", "daily_budget_amount_local_micro": 1e30}),
+                "body",
+            ),
+            (json!([1, 2]), "body"),
+        ];
+        for (body, field) in cases {
+            let err = campaign(body.clone()).unwrap_err();
+            assert_eq!(err.field, field, "{body} → {err}");
+        }
+    }
+
+    #[test]
+    fn line_item_rules() {
+        let base = json!({"campaign_id": "8wku2", "objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS", "placements": ["ALL_ON_TWITTER"]});
+        assert!(parse::<LineItemInput>(&base).unwrap().validate().is_ok());
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            parse::<LineItemInput>(&b).and_then(LineItemInput::validate)
+        };
+        assert_eq!(
+            with("objective", json!("CLICKS")).unwrap_err().field,
+            "objective"
+        );
+        assert_eq!(
+            with("product_type", json!("X")).unwrap_err().field,
+            "product_type"
+        );
+        assert_eq!(
+            with("placements", json!([])).unwrap_err().field,
+            "placements"
+        );
+        assert_eq!(
+            with("placements", json!(["ALL_ON_TWITTER", "NOWHERE"]))
+                .unwrap_err()
+                .field,
+            "placements[1]"
+        );
+        assert_eq!(
+            with("placements", json!(["ALL_ON_TWITTER", "ALL_ON_TWITTER"]))
+                .unwrap_err()
+                .field,
+            "placements[1]"
+        );
+        assert_eq!(
+            with("bid_strategy", json!("MAX")).unwrap_err().field,
+            "bid_amount_local_micro"
+        );
+        assert_eq!(
+            with("bid_amount_local_micro", json!(0)).unwrap_err().field,
+            "bid_amount_local_micro"
+        );
+        assert_eq!(
+            with("campaign_id", json!("../x")).unwrap_err().field,
+            "campaign_id"
+        );
+        assert!(with("campaign_id", json!("dry_abc123")).is_ok());
+    }
+
+    #[test]
+    fn promoted_tweet_rules() {
+        let p = |v: Value| parse::<PromotedTweetsInput>(&v).and_then(PromotedTweetsInput::validate);
+        assert!(p(json!({"line_item_id": "8v7jo", "tweet_ids": ["1166476031668015104"]})).is_ok());
+        assert_eq!(
+            p(json!({"line_item_id": "8v7jo", "tweet_ids": []}))
+                .unwrap_err()
+                .field,
+            "tweet_ids"
+        );
+        let many: Vec<String> = (0..51).map(|i| format!("{}", 1000 + i)).collect();
+        assert_eq!(
+            p(json!({"line_item_id": "8v7jo", "tweet_ids": many}))
+                .unwrap_err()
+                .field,
+            "tweet_ids"
+        );
+        assert_eq!(
+            p(json!({"line_item_id": "8v7jo", "tweet_ids": ["12a"]}))
+                .unwrap_err()
+                .field,
+            "tweet_ids[0]"
+        );
+        assert_eq!(
+            p(json!({"line_item_id": "8v7jo", "tweet_ids": ["1", "1"]}))
+                .unwrap_err()
+                .field,
+            "tweet_ids[1]"
+        );
+    }
+}

@@ -1,0 +1,269 @@
+//! Line items (X's ad sets): list, read, create under a campaign, update, `paused`, delete.
+
+use serde_json::{Value, json};
+use xads_client::ListParams;
+use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate};
+
+use super::exactly_once::{self, Created};
+use super::input::{self, Invalid, LineItemInput, LineItemPatch};
+use super::{Answer, ManageError, Scope, apply_patch, dry_id, render, write_answer};
+use crate::store::entities::{Entity, Kind};
+
+const KIND: Kind = Kind::LineItem;
+
+fn status(paused: bool) -> EntityStatus {
+    if paused {
+        EntityStatus::Paused
+    } else {
+        EntityStatus::Active
+    }
+}
+
+/// The mirror entity of a line item.
+pub fn entity(scope: &Scope, l: &LineItem, dry_run: bool) -> Entity {
+    Entity {
+        kind: KIND,
+        account_id: scope.account_id.clone(),
+        id: l.id.clone(),
+        parent_id: l.campaign_id.clone(),
+        dry_run,
+        deleted: l.deleted,
+        data: render::line_item(&scope.account_id, l, dry_run),
+    }
+}
+
+/// `POST …/line_items`.
+pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+    let input = input::parse::<LineItemInput>(body)?.validate()?;
+    scope.check_account().await?;
+    create_validated(scope, &input, body, "create_line_item").await
+}
+
+/// Creates an already validated line item (experiments create several, one step each).
+pub async fn create_validated(
+    scope: &Scope,
+    input: &LineItemInput,
+    request: &Value,
+    step: &str,
+) -> Result<Answer, ManageError> {
+    let campaign = scope
+        .entity(Kind::Campaign, &input.campaign_id, "campaign")
+        .await
+        .map_err(|_| Invalid {
+            field: "campaign_id".into(),
+            message: format!(
+                "campaign {} not found in this ad account",
+                input.campaign_id
+            ),
+        })?;
+    if !scope.live() || campaign.dry_run {
+        if scope.live() {
+            return Err(Invalid {
+                field: "campaign_id".into(),
+                message: "is a dry-run campaign, which X has never seen; create the campaign in live mode first".into(),
+            }
+            .into());
+        }
+        let now = scope.state.clock.now();
+        let l: LineItem = serde_json::from_value(json!({
+            "id": dry_id(),
+            "campaign_id": input.campaign_id,
+            "name": input.name,
+            "objective": input.objective,
+            "product_type": input.product_type,
+            "placements": input.placements,
+            "bid_strategy": input.bid_strategy,
+            "bid_amount_local_micro": input.bid_amount_local_micro,
+            "goal": input.goal,
+            "pay_by": input.pay_by,
+            "start_time": input.start_time,
+            "end_time": input.end_time,
+            "daily_budget_amount_local_micro": input.daily_budget_amount_local_micro,
+            "total_budget_amount_local_micro": input.total_budget_amount_local_micro,
+            "entity_status": status(input.paused).as_str(),
+            "currency": campaign.data["currency"],
+            "created_at": now, "updated_at": now, "deleted": false,
+        }))
+        .expect("a dry-run line item is a valid wire object");
+        let e = entity(scope, &l, true);
+        scope.record("create_line_item", &e, None, None).await?;
+        return Ok(write_answer(201, &e));
+    }
+    let session = scope.session().await?;
+    let req = LineItemCreate {
+        campaign_id: input.campaign_id.clone(),
+        objective: input.objective.clone(),
+        product_type: input.product_type.clone(),
+        placements: input.placements.clone(),
+        name: input.name.clone(),
+        bid_strategy: input.bid_strategy.clone(),
+        bid_amount_local_micro: input.bid_amount_local_micro,
+        goal: input.goal.clone(),
+        pay_by: input.pay_by.clone(),
+        start_time: input.start_time,
+        end_time: input.end_time,
+        daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
+        total_budget_amount_local_micro: input.total_budget_amount_local_micro,
+        entity_status: Some(status(input.paused)),
+        ..LineItemCreate::default()
+    };
+    let account = scope.account_id.clone();
+    let created = exactly_once::create(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "create_line_item",
+        scope.intent_id(step),
+        request.clone(),
+        |x, opts| {
+            let (account, req) = (account.clone(), req.clone());
+            async move { x.create_line_item(&account, &req, &opts).await }
+        },
+        |x, since| {
+            let (account, req) = (account.clone(), req.clone());
+            async move {
+                let page = x
+                    .list_line_items(
+                        &account,
+                        &ListParams::new()
+                            .ids("campaign_ids", [req.campaign_id.clone()])
+                            .sort_by("created_at-desc")
+                            .count(200)
+                            .with_draft(true),
+                    )
+                    .await?;
+                Ok(page
+                    .data
+                    .into_iter()
+                    .filter(|l| {
+                        l.name == req.name
+                            && l.objective.as_deref() == Some(req.objective.as_str())
+                            && l.product_type.as_deref() == Some(req.product_type.as_str())
+                            && l.placements == req.placements
+                            && l.bid_amount_local_micro == req.bid_amount_local_micro
+                            && l.created_at.is_none_or(|t| t >= since)
+                    })
+                    .collect())
+            }
+        },
+        |l: &LineItem| l.id.as_str(),
+    )
+    .await?;
+    let (e, request_id) = match created {
+        Created::Fresh {
+            entity: l,
+            request_id,
+        } => (entity(scope, &l, false), request_id),
+        Created::Earlier(id) => {
+            let l = session
+                .call(|x| {
+                    let (account, id) = (account.clone(), id.clone());
+                    async move { x.get_line_item(&account, &id, false).await }
+                })
+                .await?
+                .data;
+            (entity(scope, &l, false), None)
+        }
+    };
+    scope
+        .record("create_line_item", &e, None, request_id.as_deref())
+        .await?;
+    Ok(write_answer(201, &e))
+}
+
+/// `GET …/line_items/{id}`.
+pub async fn get(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    Ok(write_answer(
+        200,
+        &scope.entity(KIND, id, "line item").await?,
+    ))
+}
+
+/// `PATCH …/line_items/{id}`.
+pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let current = scope.entity(KIND, id, "line item").await?;
+    let patch = input::parse::<LineItemPatch>(body)?.validate(&current.data)?;
+    update_validated(scope, current, &patch, body).await
+}
+
+/// Applies a validated patch (the experiment runner pauses and resumes through this).
+pub async fn update_validated(
+    scope: &Scope,
+    current: Entity,
+    patch: &LineItemPatch,
+    request: &Value,
+) -> Result<Answer, ManageError> {
+    let action = match patch.paused {
+        Some(true) => "pause_line_item",
+        Some(false) => "resume_line_item",
+        None => "update_line_item",
+    };
+    if current.dry_run || !scope.live() {
+        let mut next = current.clone();
+        apply_patch(
+            &mut next.data,
+            &json!({
+                "name": patch.name,
+                "bid_amount_local_micro": patch.bid_amount_local_micro,
+                "daily_budget_amount_local_micro": patch.daily_budget_amount_local_micro,
+                "total_budget_amount_local_micro": patch.total_budget_amount_local_micro,
+                "placements": patch.placements,
+                "end_time": patch.end_time,
+                "paused": patch.paused,
+            }),
+        );
+        next.data["dry_run"] = json!(true);
+        if current.dry_run {
+            scope
+                .record(action, &next, Some(&current.data), None)
+                .await?;
+        }
+        return Ok(write_answer(200, &next));
+    }
+    let session = scope.session().await?;
+    let update = LineItemUpdate {
+        name: patch.name.clone(),
+        placements: patch.placements.clone(),
+        bid_amount_local_micro: patch.bid_amount_local_micro.map(Some),
+        end_time: patch.end_time.map(Some),
+        daily_budget_amount_local_micro: patch.daily_budget_amount_local_micro.map(Some),
+        total_budget_amount_local_micro: patch.total_budget_amount_local_micro.map(Some),
+        entity_status: patch.paused.map(status),
+        ..LineItemUpdate::default()
+    };
+    let account = scope.account_id.clone();
+    let id = current.id.clone();
+    let resp = exactly_once::tracked(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "update_line_item",
+        scope.intent_id(&format!("{action}:{id}")),
+        &id,
+        request.clone(),
+        |x, opts| {
+            let (account, id, update) = (account.clone(), id.clone(), update.clone());
+            async move { x.update_line_item(&account, &id, &update, &opts).await }
+        },
+    )
+    .await?;
+    let e = entity(scope, &resp.data, false);
+    scope
+        .record(action, &e, Some(&current.data), resp.request_id.as_deref())
+        .await?;
+    Ok(write_answer(200, &e))
+}
+
+/// `DELETE …/line_items/{id}`.
+pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let current = scope.entity(KIND, id, "line item").await?;
+    super::delete_entity(scope, current, "delete_line_item", |x, account, id, opts| async move {
+        x.delete_line_item(&account, &id, &opts).await.map(|_| ())
+    })
+    .await
+}

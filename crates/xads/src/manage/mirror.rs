@@ -1,0 +1,121 @@
+//! The local mirror of X's entities: filled at connect, refreshed by `?refresh=true` and by every
+//! sync, so lists are fast and the UI works while X is slow or down. Dry-run entities live only
+//! here, flagged `dry_run`.
+
+use xads_client::ListParams;
+
+use super::{ManageError, Scope, render};
+use crate::store::entities::{self, Entity, Kind};
+use crate::x::Session;
+
+/// Reads every entity of `kind` in the account from X (following cursors to the end) and stores
+/// them; mirrored entities X no longer lists are marked deleted.
+pub async fn refresh(scope: &Scope, session: &Session, kind: Kind) -> Result<usize, ManageError> {
+    let account = scope.account_id.clone();
+    // X shows a deleted promoted tweet as paused (pause = DELETE), so those are listed too.
+    let params = match kind {
+        Kind::PromotedTweet => ListParams::new().count(1000).with_deleted(true),
+        _ => ListParams::new().count(1000).with_draft(true),
+    };
+    let fresh: Vec<Entity> = match kind {
+        Kind::Campaign => session
+            .call(|x| {
+                let (account, params) = (account.clone(), params.clone());
+                async move { x.list_all_campaigns(&account, &params).await }
+            })
+            .await?
+            .iter()
+            .map(|c| Entity {
+                kind,
+                account_id: account.clone(),
+                id: c.id.clone(),
+                parent_id: None,
+                dry_run: false,
+                deleted: c.deleted,
+                data: render::campaign(&account, c, false),
+            })
+            .collect(),
+        Kind::LineItem => session
+            .call(|x| {
+                let (account, params) = (account.clone(), params.clone());
+                async move { x.list_all_line_items(&account, &params).await }
+            })
+            .await?
+            .iter()
+            .map(|l| super::line_items::entity(scope, l, false))
+            .collect(),
+        Kind::PromotedTweet => session
+            .call(|x| {
+                let (account, params) = (account.clone(), params.clone());
+                async move { x.list_all_promoted_tweets(&account, &params).await }
+            })
+            .await?
+            .iter()
+            .map(|p| Entity {
+                kind,
+                account_id: account.clone(),
+                id: p.id.clone(),
+                parent_id: p.line_item_id.clone(),
+                dry_run: false,
+                deleted: false,
+                data: render::promoted_tweet(&account, p, false),
+            })
+            .collect(),
+    };
+    let db = &scope.state.db;
+    for e in &fresh {
+        entities::upsert(db, &scope.tenant.id, e).await?;
+    }
+    let seen: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
+    entities::mark_missing_deleted(db, &scope.tenant.id, &scope.account_id, kind, &seen).await?;
+    Ok(fresh.len())
+}
+
+/// Refreshes campaigns, line items and promoted tweets of the account.
+pub async fn refresh_all(scope: &Scope) -> Result<usize, ManageError> {
+    let session = scope.session().await?;
+    let mut n = 0;
+    for kind in [Kind::Campaign, Kind::LineItem, Kind::PromotedTweet] {
+        n += refresh(scope, &session, kind).await?;
+    }
+    Ok(n)
+}
+
+/// A page of the mirror: `{"data": […], "next_cursor": …}`.
+pub async fn page(
+    scope: &Scope,
+    kind: Kind,
+    parent_id: Option<&str>,
+    cursor: Option<&str>,
+    count: Option<u32>,
+) -> Result<serde_json::Value, ManageError> {
+    let after = match cursor {
+        None | Some("") => 0,
+        Some(c) => c.parse::<i64>().map_err(|_| super::input::Invalid {
+            field: "cursor".into(),
+            message: "not a cursor this API returned".into(),
+        })?,
+    };
+    let count = i64::from(count.unwrap_or(200));
+    if !(1..=1000).contains(&count) {
+        return Err(super::input::Invalid {
+            field: "count".into(),
+            message: "must be 1 to 1000".into(),
+        }
+        .into());
+    }
+    let (items, next) = entities::list(
+        &scope.state.db,
+        &scope.tenant.id,
+        &scope.account_id,
+        kind,
+        parent_id,
+        after,
+        count,
+    )
+    .await?;
+    Ok(serde_json::json!({
+        "data": items.into_iter().map(|e| e.data).collect::<Vec<_>>(),
+        "next_cursor": next.map(|n| n.to_string()),
+    }))
+}

@@ -1,0 +1,256 @@
+//! Campaign management (PRODUCT.md §4.3–§4.5): campaigns, line items and promoted tweets, in
+//! dry-run or live mode, written to X exactly once, mirrored locally and audited.
+//!
+//! Handlers call the kind modules with a [`Scope`]; each operation validates first (nothing is
+//! stored or sent for bad input), then either stays local (dry-run: `dry_` ids, `dry_run: true`)
+//! or goes through [`exactly_once`] to X.
+
+pub mod campaigns;
+pub mod exactly_once;
+pub mod input;
+pub mod line_items;
+pub mod mirror;
+pub mod promoted_tweets;
+pub mod render;
+
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::store::audit::{self, AuditEntry};
+use crate::store::connections;
+use crate::store::entities::{self, Entity, Kind};
+use crate::store::tenants::Tenant;
+use crate::x::{Session, SessionError};
+use exactly_once::WriteError;
+use input::Invalid;
+
+/// Who acts on which ad account, and the dashboard request's `Idempotency-Key`.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// Everything the service can reach.
+    pub state: AppState,
+    /// The acting tenant.
+    pub tenant: Tenant,
+    /// The ad account (checked to be the tenant's).
+    pub account_id: String,
+    /// The inbound idempotency key, when the request had one.
+    pub idem_key: Option<String>,
+}
+
+/// Why a management operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// Bad input; nothing was stored or sent.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// Unknown (or another tenant's) id.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The operation does not apply (e.g. a deleted entity).
+    #[error("{0}")]
+    Conflict(String),
+    /// No session with X, or X refused.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The write's outcome at X could not be established.
+    #[error(transparent)]
+    Write(WriteError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+impl From<WriteError> for ManageError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Session(s) => ManageError::Session(s),
+            WriteError::Db(d) => ManageError::Db(d),
+            other => ManageError::Write(other),
+        }
+    }
+}
+
+/// A successful answer: status and body.
+#[derive(Debug)]
+pub struct Answer {
+    /// 200 or 201.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Scope {
+    /// True when writes go to X.
+    pub fn live(&self) -> bool {
+        self.state.config.live_mode
+    }
+
+    /// Fails with 404 unless the account is one of the tenant's.
+    pub async fn check_account(&self) -> Result<(), ManageError> {
+        connections::ad_account(&self.state.db, &self.tenant.id, &self.account_id)
+            .await?
+            .map(|_| ())
+            .ok_or(ManageError::NotFound("ad account"))
+    }
+
+    /// The X session of the tenant.
+    pub async fn session(&self) -> Result<Session, ManageError> {
+        Ok(Session::for_tenant(&self.state, &self.tenant.id).await?)
+    }
+
+    /// The id of the outbound intent for `step` of this request.
+    pub fn intent_id(&self, step: &str) -> String {
+        exactly_once::intent_id(&self.tenant.id, self.idem_key.as_deref(), step)
+    }
+
+    /// A mirrored entity of this account, or 404.
+    pub async fn entity(
+        &self,
+        kind: Kind,
+        id: &str,
+        what: &'static str,
+    ) -> Result<Entity, ManageError> {
+        input::entity_id("id", id).map_err(|_| ManageError::NotFound(what))?;
+        entities::get(&self.state.db, &self.tenant.id, &self.account_id, kind, id)
+            .await?
+            .filter(|e| !e.deleted)
+            .ok_or(ManageError::NotFound(what))
+    }
+
+    /// Stores the entity in the mirror and appends the audit row.
+    pub async fn record(
+        &self,
+        action: &str,
+        entity: &Entity,
+        before: Option<&Value>,
+        x_request_id: Option<&str>,
+    ) -> Result<(), ManageError> {
+        entities::upsert(&self.state.db, &self.tenant.id, entity).await?;
+        audit::record(
+            &self.state.db,
+            &AuditEntry {
+                tenant_id: &self.tenant.id,
+                account_id: &self.account_id,
+                action,
+                entity_kind: entity.kind.as_str(),
+                entity_id: &entity.id,
+                dry_run: entity.dry_run,
+                before,
+                after: (!entity.deleted).then_some(&entity.data),
+                x_request_id,
+            },
+        )
+        .await?;
+        tracing::info!(
+            tenant.id = %self.tenant.id,
+            ad_account.id = %self.account_id,
+            action,
+            entity.id = %entity.id,
+            mode = if entity.dry_run { "dry_run" } else { "live" },
+            "write recorded"
+        );
+        Ok(())
+    }
+}
+
+/// A fresh dry-run id: `dry_` + 16 hex digits, which X's base-36 ids can never look like.
+pub fn dry_id() -> String {
+    format!("dry_{:016x}", rand::random::<u64>())
+}
+
+/// Sets `paused`, and the keys of `patch` that are present, on a stored API object.
+pub fn apply_patch(data: &mut Value, patch: &Value) {
+    if let (Value::Object(target), Value::Object(fields)) = (data, patch) {
+        for (k, v) in fields {
+            if !v.is_null() {
+                target.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The body answered for a write: the entity plus `dry_run` (already in the entity).
+pub fn write_answer(status: u16, entity: &Entity) -> Answer {
+    Answer {
+        status,
+        body: entity.data.clone(),
+    }
+}
+
+/// Deletes an entity: locally for dry-run entities (or in dry-run mode), at X otherwise.
+pub async fn delete_entity<F, Fut>(
+    scope: &Scope,
+    current: Entity,
+    action: &'static str,
+    send: F,
+) -> Result<Answer, ManageError>
+where
+    F: Fn(xads_client::XAds, String, String, xads_client::CallOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<(), xads_client::XError>>,
+{
+    let mut gone = current.clone();
+    gone.deleted = true;
+    gone.data["deleted"] = Value::Bool(true);
+    if current.dry_run || !scope.live() {
+        gone.data["dry_run"] = Value::Bool(true);
+        if current.dry_run {
+            scope
+                .record(action, &gone, Some(&current.data), None)
+                .await?;
+        }
+        return Ok(write_answer(200, &gone));
+    }
+    let session = scope.session().await?;
+    delete_at_x(scope, &session, &current, action, send).await?;
+    scope
+        .record(action, &gone, Some(&current.data), None)
+        .await?;
+    Ok(write_answer(200, &gone))
+}
+
+/// Sends a DELETE to X through the exactly-once record. A 404 (already gone, e.g. a retried
+/// delete) counts as done.
+pub async fn delete_at_x<F, Fut>(
+    scope: &Scope,
+    session: &Session,
+    current: &Entity,
+    action: &str,
+    send: F,
+) -> Result<(), ManageError>
+where
+    F: Fn(xads_client::XAds, String, String, xads_client::CallOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<(), xads_client::XError>>,
+{
+    let account = scope.account_id.clone();
+    let id = current.id.clone();
+    let result = exactly_once::tracked(
+        &scope.state,
+        session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "delete",
+        scope.intent_id(&format!("{action}:{id}")),
+        &id,
+        serde_json::json!({ "id": id, "kind": current.kind.as_str() }),
+        |x, opts| {
+            let fut = send(x, account.clone(), id.clone(), opts);
+            async move {
+                fut.await?;
+                Ok(xads_client::XResponse {
+                    data: (),
+                    next_cursor: None,
+                    total_count: None,
+                    request_params: Value::Null,
+                    rate_limit: Default::default(),
+                    request_id: None,
+                })
+            }
+        },
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(WriteError::Session(SessionError::X(e))) if e.status() == Some(404) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,284 @@
+//! Promoted tweets: attach tweets to a line item, pause/resume, delete.
+//!
+//! X's v12 reference refuses PUT on promoted tweets, so pause falls back to DELETE (ads.x.com shows
+//! a deleted promoted tweet as paused) and resume to re-POSTing the same tweet to the same line
+//! item, which makes X restore the same id. Answers say which way it went (`paused_via`).
+
+use serde_json::{Value, json};
+use xads_client::models::{EntityStatus, PromotedTweet, PromotedTweetsCreate};
+use xads_client::{ListParams, XError};
+
+use super::exactly_once::{self, Created, WriteError};
+use super::input::{self, Invalid, PromotedTweetPatch, PromotedTweetsInput};
+use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
+use crate::store::entities::{Entity, Kind};
+use crate::x::SessionError;
+
+const KIND: Kind = Kind::PromotedTweet;
+
+fn entity(scope: &Scope, p: &PromotedTweet, dry_run: bool) -> Entity {
+    Entity {
+        kind: KIND,
+        account_id: scope.account_id.clone(),
+        id: p.id.clone(),
+        parent_id: p.line_item_id.clone(),
+        dry_run,
+        deleted: false,
+        data: render::promoted_tweet(&scope.account_id, p, dry_run),
+    }
+}
+
+/// `POST …/promoted_tweets`: one promoted tweet per tweet id.
+pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+    let input = input::parse::<PromotedTweetsInput>(body)?.validate()?;
+    scope.check_account().await?;
+    attach(scope, &input, body, "create_promoted_tweets").await
+}
+
+/// Attaches validated tweets to a line item (experiments attach one per variant).
+pub async fn attach(
+    scope: &Scope,
+    input: &PromotedTweetsInput,
+    request: &Value,
+    step: &str,
+) -> Result<Answer, ManageError> {
+    let line_item = scope
+        .entity(Kind::LineItem, &input.line_item_id, "line item")
+        .await
+        .map_err(|_| Invalid {
+            field: "line_item_id".into(),
+            message: format!(
+                "line item {} not found in this ad account",
+                input.line_item_id
+            ),
+        })?;
+    let mut made = Vec::new();
+    if !scope.live() || line_item.dry_run {
+        if scope.live() {
+            return Err(Invalid {
+                field: "line_item_id".into(),
+                message: "is a dry-run line item, which X has never seen".into(),
+            }
+            .into());
+        }
+        let now = scope.state.clock.now();
+        for tweet in &input.tweet_ids {
+            let p: PromotedTweet = serde_json::from_value(json!({
+                "id": dry_id(), "line_item_id": input.line_item_id, "tweet_id": tweet,
+                "entity_status": "ACTIVE", "approval_status": "ACCEPTED",
+                "created_at": now, "updated_at": now, "deleted": false,
+            }))
+            .expect("a dry-run promoted tweet is a valid wire object");
+            let e = entity(scope, &p, true);
+            scope
+                .record("create_promoted_tweet", &e, None, None)
+                .await?;
+            made.push(e);
+        }
+    } else {
+        let session = scope.session().await?;
+        let req = PromotedTweetsCreate {
+            line_item_id: input.line_item_id.clone(),
+            tweet_ids: input.tweet_ids.clone(),
+        };
+        let account = scope.account_id.clone();
+        let created = exactly_once::create(
+            &scope.state,
+            &session,
+            &scope.tenant.id,
+            &scope.account_id,
+            "create_promoted_tweets",
+            scope.intent_id(step),
+            request.clone(),
+            |x, opts| {
+                let (account, req) = (account.clone(), req.clone());
+                async move { x.create_promoted_tweets(&account, &req, &opts).await }
+            },
+            |x, _since| {
+                let (account, req) = (account.clone(), req.clone());
+                async move { Ok(find(&x, &account, &req).await?.into_iter().collect()) }
+            },
+            |v: &Vec<PromotedTweet>| v.first().map(|p| p.id.as_str()).unwrap_or(""),
+        )
+        .await?;
+        let (tweets, request_id) = match created {
+            Created::Fresh { entity, request_id } => (entity, request_id),
+            Created::Earlier(_) => {
+                let found = session
+                    .call(|x| {
+                        let (account, req) = (account.clone(), req.clone());
+                        async move { find(&x, &account, &req).await }
+                    })
+                    .await?;
+                (found.unwrap_or_default(), None)
+            }
+        };
+        for p in &tweets {
+            let e = entity(scope, p, false);
+            scope
+                .record("create_promoted_tweet", &e, None, request_id.as_deref())
+                .await?;
+            made.push(e);
+        }
+    }
+    let data: Vec<Value> = made.iter().map(|e| e.data.clone()).collect();
+    Ok(Answer {
+        status: 201,
+        body: json!({
+            "id": made.first().map(|e| e.id.clone()),
+            "ids": made.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            "data": data,
+            "dry_run": made.first().is_none_or(|e| e.dry_run),
+        }),
+    })
+}
+
+/// The promoted tweets of `req.line_item_id` for all of `req.tweet_ids`, if X has them all.
+async fn find(
+    x: &xads_client::XAds,
+    account: &str,
+    req: &PromotedTweetsCreate,
+) -> Result<Option<Vec<PromotedTweet>>, XError> {
+    let all = x
+        .list_all_promoted_tweets(
+            account,
+            &ListParams::new()
+                .ids("line_item_ids", [req.line_item_id.clone()])
+                .count(1000),
+        )
+        .await?;
+    let found: Vec<PromotedTweet> = req
+        .tweet_ids
+        .iter()
+        .filter_map(|t| {
+            all.iter()
+                .find(|p| p.tweet_id.as_deref() == Some(t.as_str()))
+                .cloned()
+        })
+        .collect();
+    Ok((found.len() == req.tweet_ids.len()).then_some(found))
+}
+
+/// `PATCH …/promoted_tweets/{id}` with `{"paused": bool}`.
+pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let current = scope.entity(KIND, id, "promoted tweet").await?;
+    let patch = input::parse::<PromotedTweetPatch>(body)?;
+    let action = if patch.paused {
+        "pause_promoted_tweet"
+    } else {
+        "resume_promoted_tweet"
+    };
+    let mut next = current.clone();
+    next.data["paused"] = json!(patch.paused);
+    if current.dry_run || !scope.live() {
+        next.data["dry_run"] = json!(true);
+        next.data["paused_via"] = json!("put");
+        if current.dry_run {
+            scope
+                .record(action, &next, Some(&current.data), None)
+                .await?;
+        }
+        return Ok(write_answer(200, &next));
+    }
+    let session = scope.session().await?;
+    let account = scope.account_id.clone();
+    let status = if patch.paused {
+        EntityStatus::Paused
+    } else {
+        EntityStatus::Active
+    };
+    // First the documented-but-unconfirmed PUT; X refusing it (405/400/403) means: use DELETE/POST.
+    let put = exactly_once::tracked(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "update_promoted_tweet",
+        scope.intent_id(&format!("{action}:put:{id}")),
+        id,
+        body.clone(),
+        |x, opts| {
+            let (account, id, status) = (account.clone(), id.to_owned(), status.clone());
+            async move { x.update_promoted_tweet(&account, &id, status, &opts).await }
+        },
+    )
+    .await;
+    match put {
+        Ok(resp) => {
+            next = entity(scope, &resp.data, false);
+            next.data["paused_via"] = json!("put");
+        }
+        Err(WriteError::Session(SessionError::X(e)))
+            if matches!(e.status(), Some(400 | 403 | 405)) =>
+        {
+            if patch.paused {
+                super::delete_at_x(
+                    scope,
+                    &session,
+                    &current,
+                    action,
+                    |x, account, id, opts| async move {
+                        x.delete_promoted_tweet(&account, &id, &opts)
+                            .await
+                            .map(|_| ())
+                    },
+                )
+                .await?;
+                next.data["paused"] = json!(true);
+            } else {
+                let tweet_id = current.data["tweet_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let line_item_id = current.parent_id.clone().unwrap_or_default();
+                let answer = attach(
+                    scope,
+                    &PromotedTweetsInput {
+                        line_item_id,
+                        tweet_ids: vec![tweet_id],
+                    },
+                    body,
+                    &format!("{action}:post:{id}"),
+                )
+                .await?;
+                let restored = answer.body["data"][0].clone();
+                if restored["id"] != json!(id) {
+                    // X gave a new id: the old one stays deleted, the new one carries on.
+                    let mut old = current.clone();
+                    old.deleted = true;
+                    old.data["deleted"] = json!(true);
+                    scope
+                        .record("replace_promoted_tweet", &old, Some(&current.data), None)
+                        .await?;
+                }
+                next.data = restored;
+            }
+            next.data["paused_via"] = json!("delete");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if next.data["id"] == json!(id) {
+        scope
+            .record(action, &next, Some(&current.data), None)
+            .await?;
+    }
+    Ok(write_answer(200, &next))
+}
+
+/// `DELETE …/promoted_tweets/{id}`.
+pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    let current = scope.entity(KIND, id, "promoted tweet").await?;
+    super::delete_entity(
+        scope,
+        current,
+        "delete_promoted_tweet",
+        |x, account, id, opts| async move {
+            x.delete_promoted_tweet(&account, &id, &opts)
+                .await
+                .map(|_| ())
+        },
+    )
+    .await
+}

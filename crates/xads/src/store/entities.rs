@@ -1,0 +1,176 @@
+//! The local mirror of X entities (and dry-run entities), in the shape our API shows them.
+
+use serde_json::Value;
+use sqlx::Row;
+
+use super::millis;
+use crate::db::{Db, DbError};
+
+/// What kind of entity a mirror row holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A campaign.
+    Campaign,
+    /// A line item (X's ad set).
+    LineItem,
+    /// A promoted tweet.
+    PromotedTweet,
+}
+
+impl Kind {
+    /// The stored name, also used in audit rows and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Campaign => "campaign",
+            Kind::LineItem => "line_item",
+            Kind::PromotedTweet => "promoted_tweet",
+        }
+    }
+}
+
+/// One mirrored entity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entity {
+    /// Its kind.
+    pub kind: Kind,
+    /// The ad account.
+    pub account_id: String,
+    /// X's id, or `dry_…`.
+    pub id: String,
+    /// The parent (campaign of a line item, line item of a promoted tweet).
+    pub parent_id: Option<String>,
+    /// Made in dry-run: X has never seen it.
+    pub dry_run: bool,
+    /// Deleted (kept for history).
+    pub deleted: bool,
+    /// The API representation.
+    pub data: Value,
+}
+
+/// Inserts or replaces an entity (keeping its paging position when it exists).
+pub async fn upsert(db: &Db, tenant_id: &str, e: &Entity) -> Result<(), DbError> {
+    let now = millis(chrono::Utc::now());
+    sqlx::query(
+        "INSERT INTO entities (tenant_id, account_id, kind, id, parent_id, dry_run, deleted, data, seq, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM entities), $9)
+         ON CONFLICT (tenant_id, kind, id) DO UPDATE SET parent_id = excluded.parent_id,
+            dry_run = excluded.dry_run, deleted = excluded.deleted, data = excluded.data,
+            updated_at = excluded.updated_at",
+    )
+    .bind(tenant_id)
+    .bind(&e.account_id)
+    .bind(e.kind.as_str())
+    .bind(&e.id)
+    .bind(&e.parent_id)
+    .bind(i16::from(e.dry_run))
+    .bind(i16::from(e.deleted))
+    .bind(e.data.to_string())
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+fn from_row(kind: Kind, r: &sqlx::any::AnyRow) -> Result<Entity, DbError> {
+    Ok(Entity {
+        kind,
+        account_id: r.get(0),
+        id: r.get(1),
+        parent_id: r.get(2),
+        dry_run: r.get::<i16, _>(3) != 0,
+        deleted: r.get::<i16, _>(4) != 0,
+        data: serde_json::from_str(&r.get::<String, _>(5))
+            .map_err(|_| DbError::Corrupt("entity data is not JSON"))?,
+    })
+}
+
+/// One entity of the tenant in the account (deleted ones too).
+pub async fn get(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+    kind: Kind,
+    id: &str,
+) -> Result<Option<Entity>, DbError> {
+    let row = sqlx::query(
+        "SELECT account_id, id, parent_id, dry_run, deleted, data FROM entities
+         WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND id = $4",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(kind.as_str())
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|r| from_row(kind, &r)).transpose()
+}
+
+/// A page of the account's entities of a kind, oldest first, not deleted, optionally under a
+/// parent. `after` is the `seq` cursor of the previous page.
+pub async fn list(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+    kind: Kind,
+    parent_id: Option<&str>,
+    after: i64,
+    count: i64,
+) -> Result<(Vec<Entity>, Option<i64>), DbError> {
+    let rows = sqlx::query(
+        "SELECT account_id, id, parent_id, dry_run, deleted, data, seq FROM entities
+         WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND deleted = 0
+           AND ($4 = '' OR parent_id = $4) AND seq > $5
+         ORDER BY seq LIMIT $6",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(kind.as_str())
+    .bind(parent_id.unwrap_or(""))
+    .bind(after)
+    .bind(count + 1)
+    .fetch_all(db.pool())
+    .await?;
+    let more = rows.len() as i64 > count;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut last = None;
+    for r in rows.iter().take(count as usize) {
+        out.push(from_row(kind, r)?);
+        last = Some(r.get::<i64, _>(6));
+    }
+    Ok((out, if more { last } else { None }))
+}
+
+/// Marks mirrored (non-dry-run) entities of the kind in the account that X no longer listed as
+/// deleted; `seen` are the ids X returned.
+pub async fn mark_missing_deleted(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+    kind: Kind,
+    seen: &[String],
+) -> Result<(), DbError> {
+    let rows = sqlx::query(
+        "SELECT id FROM entities WHERE tenant_id = $1 AND account_id = $2 AND kind = $3
+           AND dry_run = 0 AND deleted = 0",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(kind.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    for r in rows {
+        let id: String = r.get(0);
+        if !seen.contains(&id) {
+            sqlx::query(
+                "UPDATE entities SET deleted = 1 WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+            )
+            .bind(tenant_id)
+            .bind(kind.as_str())
+            .bind(&id)
+            .execute(db.pool())
+            .await?;
+        }
+    }
+    Ok(())
+}

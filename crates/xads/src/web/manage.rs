@@ -1,0 +1,326 @@
+//! `/api/v1/x_ads/accounts/{account_id}/…`: campaigns, line items, promoted tweets.
+//!
+//! Every write honours the dashboard's `Idempotency-Key` (PRODUCT.md §4.5): same key and same
+//! request → the stored answer, byte for byte, with `Idempotent-Replayed: true`; same key and
+//! another request (or another mode) → 422; same key still executing → 409.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::auth::AuthTenant;
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::manage::{self, Answer, ManageError, Scope};
+use crate::store::entities::Kind;
+use crate::store::idempotency::{self, Claim};
+
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/api/v1/x_ads/accounts/{account_id}";
+    Router::new()
+        .route(
+            &format!("{base}/campaigns"),
+            get(list_campaigns).post(create_campaign),
+        )
+        .route(
+            &format!("{base}/campaigns/{{id}}"),
+            get(get_campaign)
+                .patch(update_campaign)
+                .delete(delete_campaign),
+        )
+        .route(
+            &format!("{base}/line_items"),
+            get(list_line_items).post(create_line_item),
+        )
+        .route(
+            &format!("{base}/line_items/{{id}}"),
+            get(get_line_item)
+                .patch(update_line_item)
+                .delete(delete_line_item),
+        )
+        .route(
+            &format!("{base}/promoted_tweets"),
+            get(list_promoted_tweets).post(create_promoted_tweets),
+        )
+        .route(
+            &format!("{base}/promoted_tweets/{{id}}"),
+            patch(update_promoted_tweet).delete(delete_promoted_tweet),
+        )
+}
+
+/// Maps a management failure onto the API's error shape.
+pub fn manage_error(e: ManageError) -> ApiError {
+    match e {
+        ManageError::Invalid(i) => ApiError::invalid(&i.field, i.to_string()),
+        ManageError::NotFound(what) => ApiError::not_found(what),
+        ManageError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+        ManageError::Session(s) => super::session_error(s),
+        ManageError::Write(w) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "x_unresolved", w.to_string())
+        }
+        ManageError::Db(d) => d.into(),
+    }
+}
+
+fn scope(
+    state: AppState,
+    tenant: crate::store::tenants::Tenant,
+    account_id: String,
+    headers: &HeaderMap,
+) -> Result<Scope, ApiError> {
+    let idem_key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && k.len() <= 255)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                    )
+                })
+        })
+        .transpose()?;
+    Ok(Scope {
+        state,
+        tenant,
+        account_id,
+        idem_key,
+    })
+}
+
+fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("a JSON body is required"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+}
+
+fn answer(a: Answer) -> (u16, String) {
+    (a.status, a.body.to_string())
+}
+
+fn json_response(status: u16, body: String, replayed: bool) -> Response {
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    if replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}
+
+/// Runs a write under the request's `Idempotency-Key`, if any.
+async fn idempotent<F, Fut>(
+    scope: &Scope,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+    run: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Answer, ManageError>>,
+{
+    let Some(key) = scope.idem_key.clone() else {
+        let (status, body) = answer(run().await.map_err(manage_error)?);
+        return Ok(json_response(status, body, false));
+    };
+    let mode = if scope.live() { "live" } else { "dry_run" };
+    let mut h = Sha256::new();
+    for part in [
+        method.as_str().as_bytes(),
+        path.as_bytes(),
+        mode.as_bytes(),
+        body,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    let fingerprint = hex::encode(h.finalize());
+    let db = &scope.state.db;
+    let now = scope.state.clock.now();
+    match idempotency::claim(db, &scope.tenant.id, &key, &fingerprint, now).await? {
+        Claim::Replay { status, body } => return Ok(json_response(status, body, true)),
+        Claim::Mismatch => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with a different request (method, path, body or dry-run/live mode)",
+            ));
+        }
+        Claim::InFlight => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_flight",
+                "a request with this Idempotency-Key is still being processed; retry later",
+            ));
+        }
+        Claim::Execute => {}
+    }
+    match run().await {
+        Ok(a) => {
+            let (status, body) = answer(a);
+            idempotency::finish(db, &scope.tenant.id, &key, status, &body).await?;
+            Ok(json_response(status, body, false))
+        }
+        Err(e) => {
+            let err = manage_error(e);
+            if err.status.is_client_error() && err.status != StatusCode::CONFLICT {
+                // A refusal is final: store it so a retry sees the same answer.
+                let body = serde_json::to_string(
+                    &serde_json::json!({"error": {"code": err.code, "message": err.message}}),
+                )
+                .unwrap_or_default();
+                idempotency::finish(db, &scope.tenant.id, &key, err.status.as_u16(), &body).await?;
+            } else {
+                // X unavailable, ambiguous or internal: let a retry execute again (the outbound
+                // intent makes that safe).
+                idempotency::release(db, &scope.tenant.id, &key).await?;
+            }
+            Err(err)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    refresh: Option<bool>,
+    cursor: Option<String>,
+    count: Option<u32>,
+    campaign_id: Option<String>,
+    line_item_id: Option<String>,
+}
+
+async fn list(
+    state: AppState,
+    tenant: crate::store::tenants::Tenant,
+    account_id: String,
+    kind: Kind,
+    q: ListQuery,
+) -> Result<Json<Value>, ApiError> {
+    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    scope.check_account().await.map_err(manage_error)?;
+    if q.refresh.unwrap_or(false) {
+        let session = scope.session().await.map_err(manage_error)?;
+        manage::mirror::refresh(&scope, &session, kind)
+            .await
+            .map_err(manage_error)?;
+    }
+    let parent = match kind {
+        Kind::LineItem => q.campaign_id.as_deref(),
+        Kind::PromotedTweet => q.line_item_id.as_deref(),
+        Kind::Campaign => None,
+    };
+    Ok(Json(
+        manage::mirror::page(&scope, kind, parent, q.cursor.as_deref(), q.count)
+            .await
+            .map_err(manage_error)?,
+    ))
+}
+
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+macro_rules! list_handler {
+    ($name:ident, $kind:expr) => {
+        async fn $name(
+            State(state): State<AppState>,
+            AuthTenant(tenant): AuthTenant,
+            Path(account_id): Path<String>,
+            q: QueryResult<ListQuery>,
+        ) -> Result<Json<Value>, ApiError> {
+            let Query(q) = q?;
+            list(state, tenant, account_id, $kind, q).await
+        }
+    };
+}
+list_handler!(list_campaigns, Kind::Campaign);
+list_handler!(list_line_items, Kind::LineItem);
+list_handler!(list_promoted_tweets, Kind::PromotedTweet);
+
+macro_rules! create_handler {
+    ($name:ident, $op:path) => {
+        #[axum::debug_handler(state = AppState)]
+        async fn $name(
+            State(state): State<AppState>,
+            AuthTenant(tenant): AuthTenant,
+            Path(account_id): Path<String>,
+            method: Method,
+            uri: axum::http::Uri,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            let scope = scope(state, tenant, account_id, &headers)?;
+            let value = parse_body(&body)?;
+            idempotent(&scope, &method, uri.path(), &body, || $op(&scope, &value)).await
+        }
+    };
+}
+create_handler!(create_campaign, manage::campaigns::create);
+create_handler!(create_line_item, manage::line_items::create);
+create_handler!(create_promoted_tweets, manage::promoted_tweets::create);
+
+macro_rules! update_handler {
+    ($name:ident, $op:path) => {
+        async fn $name(
+            State(state): State<AppState>,
+            AuthTenant(tenant): AuthTenant,
+            Path((account_id, id)): Path<(String, String)>,
+            method: Method,
+            uri: axum::http::Uri,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> Result<Response, ApiError> {
+            let scope = scope(state, tenant, account_id, &headers)?;
+            let value = parse_body(&body)?;
+            idempotent(&scope, &method, uri.path(), &body, || {
+                $op(&scope, &id, &value)
+            })
+            .await
+        }
+    };
+}
+update_handler!(update_campaign, manage::campaigns::update);
+update_handler!(update_line_item, manage::line_items::update);
+update_handler!(update_promoted_tweet, manage::promoted_tweets::set_paused);
+
+macro_rules! id_handler {
+    ($name:ident, $op:path, $write:expr) => {
+        async fn $name(
+            State(state): State<AppState>,
+            AuthTenant(tenant): AuthTenant,
+            Path((account_id, id)): Path<(String, String)>,
+            method: Method,
+            uri: axum::http::Uri,
+            headers: HeaderMap,
+        ) -> Result<Response, ApiError> {
+            let scope = scope(state, tenant, account_id, &headers)?;
+            if $write {
+                idempotent(&scope, &method, uri.path(), b"", || $op(&scope, &id)).await
+            } else {
+                let (status, body) = answer($op(&scope, &id).await.map_err(manage_error)?);
+                Ok(json_response(status, body, false))
+            }
+        }
+    };
+}
+id_handler!(get_campaign, manage::campaigns::get, false);
+id_handler!(delete_campaign, manage::campaigns::delete, true);
+id_handler!(get_line_item, manage::line_items::get, false);
+id_handler!(delete_line_item, manage::line_items::delete, true);
+id_handler!(delete_promoted_tweet, manage::promoted_tweets::delete, true);
