@@ -250,3 +250,26 @@ async fn ledger_caps_stored_bodies_but_keeps_their_length() {
     assert_eq!(e.body_len, 100 * 1024);
     assert_eq!(e.body.len(), 64 * 1024);
 }
+
+#[tokio::test]
+async fn the_router_serves_under_axum_serve_and_breaks_bodies_for_drops() {
+    let state = xads_fake::FakeState::new(crate::support::config());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = xads_fake::router(state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let token = state
+        .issue_tokens(&state.seed_info().user_id, "ads.read")
+        .access_token;
+    let http = crate::support::http();
+    let url = format!("http://{addr}/12/accounts");
+    let ok = http.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    state.add_fault(FaultRule::new(None, "/12/accounts", FaultKind::DropAfterCommit).times(1));
+    let outcome = match http.get(&url).bearer_auth(&token).send().await {
+        Err(_) => Err(()),
+        Ok(r) => r.bytes().await.map_err(|_| ()),
+    };
+    assert!(outcome.is_err(), "the client sees a transport error");
+    server.abort();
+}
