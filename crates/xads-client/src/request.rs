@@ -254,6 +254,8 @@ impl XAdsClient {
             rb = rb.header(HeaderName::from_static("idempotency-key"), key.as_str());
         }
         rb = match &call.body {
+            // Front ends may answer 411 to a POST/PUT without a length; send an explicit empty body.
+            Body::None if call.is_write() => rb.body(Vec::<u8>::new()),
             Body::None => rb,
             Body::Form(p) => rb
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")

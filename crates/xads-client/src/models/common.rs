@@ -29,6 +29,20 @@ impl EntityStatus {
         }
     }
 
+    /// Our API's `paused` flag on the wire: `true` → `PAUSED`, `false` → `ACTIVE`.
+    pub fn from_paused(paused: bool) -> Self {
+        if paused {
+            EntityStatus::Paused
+        } else {
+            EntityStatus::Active
+        }
+    }
+
+    /// Whether the entity is paused (drafts and unknown states are not "paused").
+    pub fn is_paused(&self) -> bool {
+        *self == EntityStatus::Paused
+    }
+
     /// Parses the wire form (case-sensitive, as X sends it).
     pub fn parse(s: &str) -> Self {
         match s {
@@ -119,5 +133,13 @@ mod tests {
                 format!("\"{wire}\"")
             );
         }
+    }
+
+    #[test]
+    fn paused_flag_translation() {
+        assert_eq!(EntityStatus::from_paused(true).as_str(), "PAUSED");
+        assert_eq!(EntityStatus::from_paused(false).as_str(), "ACTIVE");
+        assert!(EntityStatus::Paused.is_paused());
+        assert!(!EntityStatus::Draft.is_paused());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -193,6 +193,25 @@ impl StatsQuery {
             ));
         }
         check_window(self.start_time, self.end_time, MAX_STATS_SPAN_DAYS)
+    }
+}
+
+impl StatsQuery {
+    /// For DAY granularity X wants both times at midnight in the account's time zone, using the
+    /// UTC offset in effect today; the caller knows the zone and passes that offset.
+    pub fn check_day_alignment(&self, offset_today: FixedOffset) -> Result<(), String> {
+        if self.granularity != Granularity::Day {
+            return Ok(());
+        }
+        for (name, t) in [("start_time", self.start_time), ("end_time", self.end_time)] {
+            let local = t.with_timezone(&offset_today);
+            if local.time() != chrono::NaiveTime::MIN {
+                return Err(format!(
+                    "{name} must be midnight in the account's time zone (UTC{offset_today}) for DAY granularity"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -435,6 +454,23 @@ mod tests {
         let mut q = query();
         q.entity = StatsEntityType::Account;
         assert!(q.validate().unwrap_err().contains("BILLING"));
+    }
+
+    #[test]
+    fn day_granularity_needs_local_midnights() {
+        // 07:00Z is midnight in Los Angeles in summer (UTC-7), not in Tokyo.
+        let la = FixedOffset::west_opt(7 * 3600).unwrap();
+        let tokyo = FixedOffset::east_opt(9 * 3600).unwrap();
+        assert_eq!(query().check_day_alignment(la), Ok(()));
+        assert!(
+            query()
+                .check_day_alignment(tokyo)
+                .unwrap_err()
+                .contains("midnight")
+        );
+        let mut q = query();
+        q.granularity = Granularity::Hour;
+        assert_eq!(q.check_day_alignment(tokyo), Ok(()));
     }
 
     #[test]
