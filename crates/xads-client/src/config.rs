@@ -210,6 +210,9 @@ impl XAdsClientBuilder {
                 // reqwest is built without a default crypto provider; installing twice is harmless.
                 let _ = rustls::crypto::ring::default_provider().install_default();
                 reqwest::Client::builder()
+                    // A followed redirect would turn a POST into a GET and drop credentials;
+                    // a 3xx from X is surfaced as an error instead.
+                    .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .map_err(|e| XError::Config(format!("HTTP client: {e}")))?
             }

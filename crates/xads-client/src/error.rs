@@ -163,7 +163,7 @@ pub enum ErrorClass {
     NotFound,
     /// 429: X's rate limit; X did not execute the call.
     RateLimited,
-    /// Other 4xx (405, 408, 409, 423, ...).
+    /// Other non-2xx statuses: 405, 408, 409, 423, ..., and 3xx (redirects are not followed).
     OtherClient,
     /// 503: X is over capacity.
     Unavailable,

@@ -177,6 +177,10 @@ impl Call {
 }
 
 fn transport_error(operation: &'static str, e: &reqwest::Error) -> XError {
+    if e.is_builder() {
+        // The request could not even be built (bad URL or header): nothing was sent.
+        return XError::Config(format!("{operation}: {e}"));
+    }
     // Only a failure to connect proves X never saw the request.
     let ambiguous = !e.is_connect();
     let mut message = e.to_string();

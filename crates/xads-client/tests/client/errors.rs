@@ -207,3 +207,21 @@ async fn connection_refused_is_an_unambiguous_transport_error() {
     );
     assert!(!err.to_string().contains(TOKEN));
 }
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    // Following a 302 would turn a POST into a GET on another URL.
+    let stub = Stub::start(vec![
+        Reply::html(302, "moved").header("location", "/elsewhere"),
+        Reply::json(200, r#"{"data":{"id":"c1"}}"#),
+    ])
+    .await;
+    let err = stub
+        .ads(RetryPolicy::default())
+        .create_campaign("acc", &CampaignCreate::default(), &CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(302));
+    assert_eq!(err.class(), ErrorClass::OtherClient);
+    assert_eq!(stub.requests().len(), 1);
+}
