@@ -61,6 +61,36 @@ impl TestApp {
         Self::spawn_with(fake, &vars).await
     }
 
+    /// Starts a fake X and the service in live mode (writes go to the fake), connected as a tenant.
+    /// Returns the app and the tenant's API key.
+    pub async fn live_connected(database_url: &str) -> (TestApp, String) {
+        let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
+        let mut vars = vars_for(database_url, &fake);
+        vars.insert("X_ADS_LIVE_MODE".into(), "true".into());
+        let app = Self::spawn_with(fake, &vars).await;
+        let key = app.tenant("Growth").await;
+        app.connect(&key).await;
+        (app, key)
+    }
+
+    /// The dry-run twin of [`TestApp::live_connected`].
+    pub async fn dry_run_connected(database_url: &str) -> (TestApp, String) {
+        let app = Self::spawn(database_url, FakeConfig::default()).await;
+        let key = app.tenant("Growth").await;
+        app.connect(&key).await;
+        (app, key)
+    }
+
+    /// The fake's ledger entries of writes (POST/PUT/DELETE) under `/12`.
+    pub fn x_writes(&self) -> Vec<xads_fake::LedgerEntry> {
+        self.fake
+            .state()
+            .ledger()
+            .into_iter()
+            .filter(|e| e.path.starts_with("/12/") && e.method != "GET")
+            .collect()
+    }
+
     /// Starts the service with explicit variables against an already running fake.
     pub async fn spawn_with(fake: FakeX, vars: &HashMap<String, String>) -> TestApp {
         crate::init_logs();

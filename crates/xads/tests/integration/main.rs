@@ -3,6 +3,7 @@
 mod connect;
 mod helpers;
 mod limiter;
+mod manage;
 mod server;
 mod storage;
 
