@@ -108,6 +108,8 @@ pub struct RateLimitConfig {
     pub other_reads: Limit,
     /// X API v2 media upload calls, per user token.
     pub media_upload: Limit,
+    /// Targeting-criteria GETs, per user token (400 / 15 min).
+    pub targeting: Limit,
     /// GETs without an account (e.g. `line_items/placements`), per (token, endpoint) (5 / 15 min).
     pub global_reads: Limit,
 }
@@ -122,6 +124,7 @@ impl Default for RateLimitConfig {
             other_reads: Limit::new(2_000, 900),
             media_upload: Limit::new(500, 900),
             global_reads: Limit::new(5, 900),
+            targeting: Limit::new(400, 900),
         }
     }
 }

@@ -432,6 +432,48 @@ impl MediaItem {
     }
 }
 
+/// A targeting criterion of a line item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetingCriterion {
+    /// Base-36 id.
+    pub id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// Line item it narrows.
+    pub line_item_id: String,
+    /// e.g. `LOCATION`, `BROAD_KEYWORD`.
+    pub targeting_type: String,
+    /// e.g. a location id or a keyword.
+    pub targeting_value: String,
+    /// EQ (default), GTE, LT or NE.
+    pub operator_type: String,
+    /// Display name.
+    pub name: String,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Deleted flag.
+    pub deleted: bool,
+}
+
+impl TargetingCriterion {
+    /// X's JSON for this criterion.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "line_item_id": self.line_item_id,
+            "name": self.name,
+            "id": self.id,
+            "operator_type": self.operator_type,
+            "created_at": fmt_time(self.created_at),
+            "targeting_value": self.targeting_value,
+            "updated_at": fmt_time(self.updated_at),
+            "deleted": self.deleted,
+            "targeting_type": self.targeting_type,
+        })
+    }
+}
+
 /// Common view over list-able entities so paging/sorting/deleting is written once.
 pub trait Record {
     /// The entity's id (media key for media items).
@@ -533,6 +575,14 @@ record!(
     media_key,
     account_id,
     |m| m.name.as_deref(),
+    |_, _| {},
+    |_| false
+);
+record!(
+    TargetingCriterion,
+    id,
+    account_id,
+    |t| Some(&t.name),
     |_, _| {},
     |_| false
 );

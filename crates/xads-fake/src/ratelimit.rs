@@ -55,6 +55,12 @@ pub fn classify(cfg: &RateLimitConfig, method: &str, path: &str) -> Option<Bucke
             account: None,
         });
     }
+    if segs.get(3) == Some(&"targeting_criteria") {
+        return Some(Buckets {
+            user: ("targeting".into(), cfg.targeting),
+            account: None,
+        });
+    }
     // Endpoint identity ignores the entity id: GET campaigns and GET campaigns/:id are two endpoints.
     match (segs.get(1), segs.get(2), segs.get(3)) {
         (Some(&"accounts"), Some(account), Some(resource)) if CORE.contains(resource) => {

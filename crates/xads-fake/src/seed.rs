@@ -109,6 +109,7 @@ pub(crate) fn build(cfg: &FakeConfig) -> State {
         campaigns: Vec::new(),
         line_items: Vec::new(),
         promoted_tweets: Vec::new(),
+        targeting: Vec::new(),
         tweets: Vec::new(),
         media: Vec::new(),
         uploads: Vec::new(),

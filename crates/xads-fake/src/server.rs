@@ -22,7 +22,7 @@ use tower::ServiceExt;
 
 use crate::auth::{Signed, authenticate};
 use crate::config::FakeConfig;
-use crate::entities::{accounts, campaigns, line_items, media_library, promoted_tweets};
+use crate::entities::{accounts, campaigns, line_items, media_library, promoted_tweets, targeting};
 use crate::envelope::{ApiError, Params};
 use crate::faults::FaultKind;
 use crate::ledger::{BODY_CAP, LedgerEntry};
@@ -95,6 +95,26 @@ pub fn router(state: FakeState) -> Router {
             get(media_library::get)
                 .put(media_library::update)
                 .delete(media_library::delete),
+        )
+        .route(
+            &format!("{acct}/targeting_criteria"),
+            get(targeting::list).post(targeting::create),
+        )
+        .route(
+            &format!("{acct}/targeting_criteria/{{id}}"),
+            get(targeting::get).delete(targeting::delete),
+        )
+        .route(
+            "/12/batch/accounts/{account_id}/campaigns",
+            post(campaigns::batch),
+        )
+        .route(
+            "/12/batch/accounts/{account_id}/line_items",
+            post(line_items::batch),
+        )
+        .route(
+            "/12/batch/accounts/{account_id}/targeting_criteria",
+            post(targeting::batch),
         )
         .route("/12/stats/accounts/{account_id}", get(stats::stats))
         .route(

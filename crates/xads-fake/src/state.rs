@@ -15,7 +15,8 @@ use crate::ids::IdGen;
 use crate::ledger::{Ledger, LedgerEntry};
 use crate::media::Upload;
 use crate::model::{
-    Account, Campaign, FundingInstrument, LineItem, MediaItem, PromotedTweet, Record, Tweet,
+    Account, Campaign, FundingInstrument, LineItem, MediaItem, PromotedTweet, Record,
+    TargetingCriterion, Tweet,
 };
 use crate::oauth2::{FamilyRevocation, OAuthCounters, OAuthState, TokenPair};
 use crate::ratelimit::RateLimiter;
@@ -64,6 +65,8 @@ pub struct State {
     pub line_items: Vec<LineItem>,
     /// Promoted tweets.
     pub promoted_tweets: Vec<PromotedTweet>,
+    /// Targeting criteria.
+    pub targeting: Vec<TargetingCriterion>,
     /// Promotable tweets.
     pub tweets: Vec<Tweet>,
     /// Media library.
@@ -240,6 +243,11 @@ impl FakeState {
     /// Promoted tweets of an account, deleted included.
     pub fn promoted_tweets(&self, account_id: &str) -> Vec<PromotedTweet> {
         of_account(&self.lock().promoted_tweets, account_id)
+    }
+
+    /// Targeting criteria of an account, deleted included.
+    pub fn targeting_criteria(&self, account_id: &str) -> Vec<TargetingCriterion> {
+        of_account(&self.lock().targeting, account_id)
     }
 
     /// Media library of an account, deleted included.

@@ -2,13 +2,15 @@
 
 use axum::extract::Path;
 use axum::response::Response;
+use serde_json::Value;
 
 use super::{
     Ctx, ListSpec, account, check_budgets, entity_status, find, find_live_idx, ids_filter, micros,
     one_of, page, text,
 };
-use crate::envelope::{ApiError, collection, single};
+use crate::envelope::{ApiError, Params, collection, single};
 use crate::model::{Campaign, Record, ServingLog};
+use crate::state::State;
 
 const LIST: ListSpec = ListSpec {
     default_count: 200,
@@ -55,50 +57,7 @@ pub async fn create(ctx: Ctx, Path(account_id): Path<String>) -> Response {
     let echo = ctx.p.echo(&[("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        let p = &ctx.p;
-        let fi_id = p.require("funding_instrument_id")?.to_string();
-        let name = p.require("name")?;
-        let name = text(p, "name", 255)?.unwrap_or_else(|| name.to_string());
-        one_of(p, "budget_optimization", &["LINE_ITEM"])?;
-        let status = entity_status(p, true)?.unwrap_or_else(|| "ACTIVE".into());
-        let daily = micros(p, "daily_budget_amount_local_micro")?.flatten();
-        let total = micros(p, "total_budget_amount_local_micro")?.flatten();
-        check_budgets(daily, total)?;
-        let po = text(p, "purchase_order_number", 50)?.filter(|v| !v.is_empty());
-        let standard_delivery = p
-            .has("standard_delivery")
-            .then(|| p.flag("standard_delivery"))
-            .transpose()?;
-        let fi = s
-            .funding
-            .iter()
-            .find(|f| f.account_id == account_id && f.id == fi_id && !f.deleted)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "funding_instrument_id",
-                    format!("Funding instrument {fi_id} not found for account {account_id}"),
-                )
-            })?;
-        let now = s.clock.now();
-        let c = Campaign {
-            id: s.ids.entity(),
-            account_id: account_id.clone(),
-            name,
-            funding_instrument_id: fi_id.clone(),
-            currency: fi.currency.clone(),
-            daily_budget_amount_local_micro: daily,
-            total_budget_amount_local_micro: total,
-            serving: ServingLog::starting(now, status == "ACTIVE"),
-            entity_status: status,
-            purchase_order_number: po,
-            standard_delivery,
-            created_at: now,
-            updated_at: now,
-            deleted: false,
-        };
-        let json = c.to_json();
-        s.campaigns.push(c);
-        Ok(single(echo, json))
+        Ok(single(echo, create_one(s, &account_id, &ctx.p)?))
     })
 }
 
@@ -109,57 +68,7 @@ pub async fn update(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         .echo(&[("campaign_id", &id), ("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        let p = &ctx.p;
-        let idx = find_live_idx(&s.campaigns, &account_id, &id)?;
-        let name = text(p, "name", 255)?;
-        if name.as_deref() == Some("") {
-            return Err(ApiError::invalid("name", "Expected a non-empty name"));
-        }
-        let status = entity_status(p, false)?;
-        let daily = micros(p, "daily_budget_amount_local_micro")?;
-        let total = micros(p, "total_budget_amount_local_micro")?;
-        let po = text(p, "purchase_order_number", 50)?;
-        let standard_delivery = p
-            .has("standard_delivery")
-            .then(|| p.flag("standard_delivery"))
-            .transpose()?;
-        let fi_id = p.get("funding_instrument_id").map(String::from);
-        if let Some(fi) = &fi_id
-            && !s
-                .funding
-                .iter()
-                .any(|f| f.account_id == account_id && &f.id == fi && !f.deleted)
-        {
-            return Err(ApiError::invalid(
-                "funding_instrument_id",
-                format!("Funding instrument {fi} not found for account {account_id}"),
-            ));
-        }
-        let now = s.clock.now();
-        let c = &mut s.campaigns[idx];
-        let new_daily = daily.unwrap_or(c.daily_budget_amount_local_micro);
-        let new_total = total.unwrap_or(c.total_budget_amount_local_micro);
-        check_budgets(new_daily, new_total)?;
-        c.daily_budget_amount_local_micro = new_daily;
-        c.total_budget_amount_local_micro = new_total;
-        if let Some(n) = name {
-            c.name = n;
-        }
-        if let Some(st) = status {
-            c.serving.record(now, st == "ACTIVE");
-            c.entity_status = st;
-        }
-        if let Some(po) = po {
-            c.purchase_order_number = (!po.is_empty()).then_some(po);
-        }
-        if let Some(sd) = standard_delivery {
-            c.standard_delivery = Some(sd);
-        }
-        if let Some(fi) = fi_id {
-            c.funding_instrument_id = fi;
-        }
-        c.updated_at = now;
-        Ok(single(echo, c.to_json()))
+        Ok(single(echo, update_one(s, &account_id, &id, &ctx.p)?))
     })
 }
 
@@ -170,10 +79,142 @@ pub async fn delete(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         .echo(&[("campaign_id", &id), ("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        let idx = find_live_idx(&s.campaigns, &account_id, &id)?;
-        let now = s.clock.now();
-        let c = &mut s.campaigns[idx];
-        c.mark_deleted(now);
-        Ok(single(echo, c.to_json()))
+        Ok(single(echo, delete_one(s, &account_id, &id)?))
+    })
+}
+
+/// Creates one campaign (single and batch routes).
+fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiError> {
+    let fi_id = p.require("funding_instrument_id")?.to_string();
+    let name = p.require("name")?;
+    let name = text(p, "name", 255)?.unwrap_or_else(|| name.to_string());
+    one_of(p, "budget_optimization", &["LINE_ITEM"])?;
+    let status = entity_status(p, true)?.unwrap_or_else(|| "ACTIVE".into());
+    let daily = micros(p, "daily_budget_amount_local_micro")?.flatten();
+    let total = micros(p, "total_budget_amount_local_micro")?.flatten();
+    check_budgets(daily, total)?;
+    let po = text(p, "purchase_order_number", 50)?.filter(|v| !v.is_empty());
+    let standard_delivery = p
+        .has("standard_delivery")
+        .then(|| p.flag("standard_delivery"))
+        .transpose()?;
+    let fi = s
+        .funding
+        .iter()
+        .find(|f| f.account_id == account_id && f.id == fi_id && !f.deleted)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "funding_instrument_id",
+                format!("Funding instrument {fi_id} not found for account {account_id}"),
+            )
+        })?;
+    let now = s.clock.now();
+    let c = Campaign {
+        id: s.ids.entity(),
+        account_id: account_id.to_string(),
+        name,
+        funding_instrument_id: fi_id.clone(),
+        currency: fi.currency.clone(),
+        daily_budget_amount_local_micro: daily,
+        total_budget_amount_local_micro: total,
+        serving: ServingLog::starting(now, status == "ACTIVE"),
+        entity_status: status,
+        purchase_order_number: po,
+        standard_delivery,
+        created_at: now,
+        updated_at: now,
+        deleted: false,
+    };
+    let json = c.to_json();
+    s.campaigns.push(c);
+    Ok(json)
+}
+
+/// Updates one campaign (single and batch routes).
+fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<Value, ApiError> {
+    let idx = find_live_idx(&s.campaigns, account_id, id)?;
+    let name = text(p, "name", 255)?;
+    if name.as_deref() == Some("") {
+        return Err(ApiError::invalid("name", "Expected a non-empty name"));
+    }
+    let status = entity_status(p, false)?;
+    let daily = micros(p, "daily_budget_amount_local_micro")?;
+    let total = micros(p, "total_budget_amount_local_micro")?;
+    let po = text(p, "purchase_order_number", 50)?;
+    let standard_delivery = p
+        .has("standard_delivery")
+        .then(|| p.flag("standard_delivery"))
+        .transpose()?;
+    let fi_id = p.get("funding_instrument_id").map(String::from);
+    if let Some(fi) = &fi_id
+        && !s
+            .funding
+            .iter()
+            .any(|f| f.account_id == account_id && &f.id == fi && !f.deleted)
+    {
+        return Err(ApiError::invalid(
+            "funding_instrument_id",
+            format!("Funding instrument {fi} not found for account {account_id}"),
+        ));
+    }
+    let now = s.clock.now();
+    let c = &mut s.campaigns[idx];
+    let new_daily = daily.unwrap_or(c.daily_budget_amount_local_micro);
+    let new_total = total.unwrap_or(c.total_budget_amount_local_micro);
+    check_budgets(new_daily, new_total)?;
+    c.daily_budget_amount_local_micro = new_daily;
+    c.total_budget_amount_local_micro = new_total;
+    if let Some(n) = name {
+        c.name = n;
+    }
+    if let Some(st) = status {
+        c.serving.record(now, st == "ACTIVE");
+        c.entity_status = st;
+    }
+    if let Some(po) = po {
+        c.purchase_order_number = (!po.is_empty()).then_some(po);
+    }
+    if let Some(sd) = standard_delivery {
+        c.standard_delivery = Some(sd);
+    }
+    if let Some(fi) = fi_id {
+        c.funding_instrument_id = fi;
+    }
+    c.updated_at = now;
+    Ok(c.to_json())
+}
+
+/// Deletes one campaign (single and batch routes).
+fn delete_one(s: &mut State, account_id: &str, id: &str) -> Result<Value, ApiError> {
+    let idx = find_live_idx(&s.campaigns, account_id, id)?;
+    let now = s.clock.now();
+    let c = &mut s.campaigns[idx];
+    c.mark_deleted(now);
+    Ok(c.to_json())
+}
+
+/// `POST /12/batch/accounts/:account_id/campaigns` (≤ 40 Create/Update/Delete, atomic).
+pub async fn batch(ctx: Ctx, Path(account_id): Path<String>, body: bytes::Bytes) -> Response {
+    let echo = serde_json::json!({ "account_id": account_id });
+    ctx.run(echo, |s| {
+        account(s, &ctx.who, &account_id)?;
+        let ops = super::batch::parse(&body, 40, &["Create", "Update", "Delete"])?;
+        Ok(super::batch::run(
+            s,
+            &account_id,
+            "campaign",
+            &ops,
+            |s, op| match op.kind.as_str() {
+                "Create" => create_one(s, &account_id, &op.params),
+                kind => {
+                    let id = op.params.require("campaign_id")?.to_string();
+                    if kind == "Update" {
+                        update_one(s, &account_id, &id, &op.params)
+                    } else {
+                        delete_one(s, &account_id, &id)
+                    }
+                }
+            },
+        ))
     })
 }

@@ -2,6 +2,7 @@
 
 use axum::extract::Path;
 use axum::response::Response;
+use serde_json::Value;
 
 use super::{
     Ctx, ListSpec, account, check_budgets, entity_status, find, find_live_idx, ids_filter, micros,
@@ -9,6 +10,7 @@ use super::{
 };
 use crate::envelope::{ApiError, Params, collection, single};
 use crate::model::{LineItem, Record, ServingLog};
+use crate::state::State;
 use crate::time::{parse_time, tz_of};
 
 const LIST: ListSpec = ListSpec {
@@ -148,111 +150,8 @@ pub async fn get(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) -> Re
 pub async fn create(ctx: Ctx, Path(account_id): Path<String>) -> Response {
     let echo = ctx.p.echo(&[("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
-        let acct = account(s, &ctx.who, &account_id)?;
-        let tz = tz_of(&acct.timezone);
-        let owner = acct.owner_user_id.clone();
-        let p = &ctx.p;
-        let campaign_id = p.require("campaign_id")?.to_string();
-        p.require("objective")?;
-        p.require("product_type")?;
-        p.require("placements")?;
-        let objective = one_of(p, "objective", OBJECTIVES)?.unwrap_or_default();
-        let product_type = one_of(p, "product_type", PRODUCT_TYPES)?.unwrap_or_default();
-        let placements = placements(p)?.unwrap_or_default();
-        let status = entity_status(p, true)?.unwrap_or_else(|| "ACTIVE".into());
-        let name = text(p, "name", 255)?.filter(|n| !n.is_empty());
-        let bid_strategy =
-            one_of(p, "bid_strategy", BID_STRATEGIES)?.unwrap_or_else(|| "AUTO".into());
-        let bid = micros(p, "bid_amount_local_micro")?.flatten();
-        if bid_strategy != "AUTO" && bid.is_none() {
-            return Err(ApiError::missing("bid_amount_local_micro"));
-        }
-        let pay_by = one_of(p, "pay_by", PAY_BY)?;
-        let goal = one_of(p, "goal", GOALS)?;
-        let daily = micros(p, "daily_budget_amount_local_micro")?.flatten();
-        let total = micros(p, "total_budget_amount_local_micro")?.flatten();
-        check_budgets(daily, total)?;
-        let start = time_param(p, "start_time", tz)?.flatten();
-        let end = time_param(p, "end_time", tz)?.flatten();
-        if let (Some(a), Some(b)) = (start, end)
-            && b <= a
-        {
-            return Err(ApiError::invalid(
-                "end_time",
-                "end_time must be after start_time",
-            ));
-        }
-        let campaign = s
-            .campaigns
-            .iter()
-            .find(|c| c.account_id == account_id && c.id == campaign_id && !c.deleted)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "campaign_id",
-                    format!("Campaign {campaign_id} not found for account {account_id}"),
-                )
-            })?;
-        let siblings: Vec<&LineItem> = s
-            .line_items
-            .iter()
-            .filter(|l| l.campaign_id == campaign_id && !l.deleted)
-            .collect();
-        if siblings.len() >= 100 {
-            return Err(ApiError::new(
-                axum::http::StatusCode::BAD_REQUEST,
-                "TOO_MANY_LINE_ITEMS",
-                "A campaign can have at most 100 line items",
-                None,
-            ));
-        }
-        // X: all line items of a campaign share objective and product type.
-        if let Some(l) = siblings.first() {
-            if l.objective != objective {
-                return Err(ApiError::invalid(
-                    "objective",
-                    "All line items in a campaign must share the objective",
-                ));
-            }
-            if l.product_type != product_type {
-                return Err(ApiError::invalid(
-                    "product_type",
-                    "All line items in a campaign must share the product_type",
-                ));
-            }
-        }
-        let (fi_id, currency) = (
-            campaign.funding_instrument_id.clone(),
-            campaign.currency.clone(),
-        );
-        let now = s.clock.now();
-        let l = LineItem {
-            id: s.ids.entity(),
-            account_id: account_id.clone(),
-            campaign_id,
-            funding_instrument_id: fi_id,
-            currency,
-            name,
-            objective,
-            product_type,
-            placements,
-            bid_strategy,
-            bid_amount_local_micro: bid,
-            goal,
-            pay_by,
-            start_time: start,
-            end_time: end,
-            daily_budget_amount_local_micro: daily,
-            total_budget_amount_local_micro: total,
-            serving: ServingLog::starting(now, status == "ACTIVE"),
-            entity_status: status,
-            advertiser_user_id: owner,
-            created_at: now,
-            updated_at: now,
-            deleted: false,
-        };
-        let json = l.to_json();
-        s.line_items.push(l);
-        Ok(single(echo, json))
+        account(s, &ctx.who, &account_id)?;
+        Ok(single(echo, create_one(s, &account_id, &ctx.p)?))
     })
 }
 
@@ -262,78 +161,8 @@ pub async fn update(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         .p
         .echo(&[("line_item_id", &id), ("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
-        let tz = tz_of(&account(s, &ctx.who, &account_id)?.timezone);
-        let p = &ctx.p;
-        let idx = find_live_idx(&s.line_items, &account_id, &id)?;
-        let status = entity_status(p, false)?;
-        let name = text(p, "name", 255)?;
-        let placements = placements(p)?;
-        let bid_strategy = one_of(p, "bid_strategy", BID_STRATEGIES)?;
-        let bid = micros(p, "bid_amount_local_micro")?;
-        let pay_by = one_of(p, "pay_by", PAY_BY)?;
-        let goal = one_of(p, "goal", GOALS)?;
-        let daily = micros(p, "daily_budget_amount_local_micro")?;
-        let total = micros(p, "total_budget_amount_local_micro")?;
-        let start = time_param(p, "start_time", tz)?;
-        let end = time_param(p, "end_time", tz)?;
-        // Objective, product type and parent campaign are fixed once created.
-        let current = &s.line_items[idx];
-        for (fixed, value) in [
-            ("objective", &current.objective),
-            ("product_type", &current.product_type),
-            ("campaign_id", &current.campaign_id),
-        ] {
-            if p.has(fixed) && p.get(fixed) != Some(value.as_str()) {
-                return Err(ApiError::invalid(
-                    fixed,
-                    format!("{fixed} cannot be changed"),
-                ));
-            }
-        }
-        let now = s.clock.now();
-        let l = &mut s.line_items[idx];
-        let new_daily = daily.unwrap_or(l.daily_budget_amount_local_micro);
-        let new_total = total.unwrap_or(l.total_budget_amount_local_micro);
-        check_budgets(new_daily, new_total)?;
-        let new_strategy = bid_strategy.unwrap_or_else(|| l.bid_strategy.clone());
-        let new_bid = bid.unwrap_or(l.bid_amount_local_micro);
-        if new_strategy != "AUTO" && new_bid.is_none() {
-            return Err(ApiError::missing("bid_amount_local_micro"));
-        }
-        let new_start = start.unwrap_or(l.start_time);
-        let new_end = end.unwrap_or(l.end_time);
-        if let (Some(a), Some(b)) = (new_start, new_end)
-            && b <= a
-        {
-            return Err(ApiError::invalid(
-                "end_time",
-                "end_time must be after start_time",
-            ));
-        }
-        l.daily_budget_amount_local_micro = new_daily;
-        l.total_budget_amount_local_micro = new_total;
-        l.bid_strategy = new_strategy;
-        l.bid_amount_local_micro = new_bid;
-        l.start_time = new_start;
-        l.end_time = new_end;
-        if let Some(n) = name {
-            l.name = (!n.is_empty()).then_some(n);
-        }
-        if let Some(pl) = placements {
-            l.placements = pl;
-        }
-        if pay_by.is_some() {
-            l.pay_by = pay_by;
-        }
-        if goal.is_some() {
-            l.goal = goal;
-        }
-        if let Some(st) = status {
-            l.serving.record(now, st == "ACTIVE");
-            l.entity_status = st;
-        }
-        l.updated_at = now;
-        Ok(single(echo, l.to_json()))
+        account(s, &ctx.who, &account_id)?;
+        Ok(single(echo, update_one(s, &account_id, &id, &ctx.p)?))
     })
 }
 
@@ -344,10 +173,229 @@ pub async fn delete(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         .echo(&[("line_item_id", &id), ("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        let idx = find_live_idx(&s.line_items, &account_id, &id)?;
-        let now = s.clock.now();
-        let l = &mut s.line_items[idx];
-        l.mark_deleted(now);
-        Ok(single(echo, l.to_json()))
+        Ok(single(echo, delete_one(s, &account_id, &id)?))
+    })
+}
+
+/// Creates one line item (single and batch routes).
+fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiError> {
+    let (tz, owner) = account_zone_owner(s, account_id)?;
+    let campaign_id = p.require("campaign_id")?.to_string();
+    p.require("objective")?;
+    p.require("product_type")?;
+    p.require("placements")?;
+    let objective = one_of(p, "objective", OBJECTIVES)?.unwrap_or_default();
+    let product_type = one_of(p, "product_type", PRODUCT_TYPES)?.unwrap_or_default();
+    let placements = placements(p)?.unwrap_or_default();
+    let status = entity_status(p, true)?.unwrap_or_else(|| "ACTIVE".into());
+    let name = text(p, "name", 255)?.filter(|n| !n.is_empty());
+    let bid_strategy = one_of(p, "bid_strategy", BID_STRATEGIES)?.unwrap_or_else(|| "AUTO".into());
+    let bid = micros(p, "bid_amount_local_micro")?.flatten();
+    if bid_strategy != "AUTO" && bid.is_none() {
+        return Err(ApiError::missing("bid_amount_local_micro"));
+    }
+    let pay_by = one_of(p, "pay_by", PAY_BY)?;
+    let goal = one_of(p, "goal", GOALS)?;
+    let daily = micros(p, "daily_budget_amount_local_micro")?.flatten();
+    let total = micros(p, "total_budget_amount_local_micro")?.flatten();
+    check_budgets(daily, total)?;
+    let start = time_param(p, "start_time", tz)?.flatten();
+    let end = time_param(p, "end_time", tz)?.flatten();
+    if let (Some(a), Some(b)) = (start, end)
+        && b <= a
+    {
+        return Err(ApiError::invalid(
+            "end_time",
+            "end_time must be after start_time",
+        ));
+    }
+    let campaign = s
+        .campaigns
+        .iter()
+        .find(|c| c.account_id == account_id && c.id == campaign_id && !c.deleted)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "campaign_id",
+                format!("Campaign {campaign_id} not found for account {account_id}"),
+            )
+        })?;
+    let siblings: Vec<&LineItem> = s
+        .line_items
+        .iter()
+        .filter(|l| l.campaign_id == campaign_id && !l.deleted)
+        .collect();
+    if siblings.len() >= 100 {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "TOO_MANY_LINE_ITEMS",
+            "A campaign can have at most 100 line items",
+            None,
+        ));
+    }
+    // X: all line items of a campaign share objective and product type.
+    if let Some(l) = siblings.first() {
+        if l.objective != objective {
+            return Err(ApiError::invalid(
+                "objective",
+                "All line items in a campaign must share the objective",
+            ));
+        }
+        if l.product_type != product_type {
+            return Err(ApiError::invalid(
+                "product_type",
+                "All line items in a campaign must share the product_type",
+            ));
+        }
+    }
+    let (fi_id, currency) = (
+        campaign.funding_instrument_id.clone(),
+        campaign.currency.clone(),
+    );
+    let now = s.clock.now();
+    let l = LineItem {
+        id: s.ids.entity(),
+        account_id: account_id.to_string(),
+        campaign_id,
+        funding_instrument_id: fi_id,
+        currency,
+        name,
+        objective,
+        product_type,
+        placements,
+        bid_strategy,
+        bid_amount_local_micro: bid,
+        goal,
+        pay_by,
+        start_time: start,
+        end_time: end,
+        daily_budget_amount_local_micro: daily,
+        total_budget_amount_local_micro: total,
+        serving: ServingLog::starting(now, status == "ACTIVE"),
+        entity_status: status,
+        advertiser_user_id: owner,
+        created_at: now,
+        updated_at: now,
+        deleted: false,
+    };
+    let json = l.to_json();
+    s.line_items.push(l);
+    Ok(json)
+}
+
+/// Updates one line item (single and batch routes).
+fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<Value, ApiError> {
+    let (tz, _) = account_zone_owner(s, account_id)?;
+    let idx = find_live_idx(&s.line_items, account_id, id)?;
+    let status = entity_status(p, false)?;
+    let name = text(p, "name", 255)?;
+    let placements = placements(p)?;
+    let bid_strategy = one_of(p, "bid_strategy", BID_STRATEGIES)?;
+    let bid = micros(p, "bid_amount_local_micro")?;
+    let pay_by = one_of(p, "pay_by", PAY_BY)?;
+    let goal = one_of(p, "goal", GOALS)?;
+    let daily = micros(p, "daily_budget_amount_local_micro")?;
+    let total = micros(p, "total_budget_amount_local_micro")?;
+    let start = time_param(p, "start_time", tz)?;
+    let end = time_param(p, "end_time", tz)?;
+    // Objective, product type and parent campaign are fixed once created.
+    let current = &s.line_items[idx];
+    for (fixed, value) in [
+        ("objective", &current.objective),
+        ("product_type", &current.product_type),
+        ("campaign_id", &current.campaign_id),
+    ] {
+        if p.has(fixed) && p.get(fixed) != Some(value.as_str()) {
+            return Err(ApiError::invalid(
+                fixed,
+                format!("{fixed} cannot be changed"),
+            ));
+        }
+    }
+    let now = s.clock.now();
+    let l = &mut s.line_items[idx];
+    let new_daily = daily.unwrap_or(l.daily_budget_amount_local_micro);
+    let new_total = total.unwrap_or(l.total_budget_amount_local_micro);
+    check_budgets(new_daily, new_total)?;
+    let new_strategy = bid_strategy.unwrap_or_else(|| l.bid_strategy.clone());
+    let new_bid = bid.unwrap_or(l.bid_amount_local_micro);
+    if new_strategy != "AUTO" && new_bid.is_none() {
+        return Err(ApiError::missing("bid_amount_local_micro"));
+    }
+    let new_start = start.unwrap_or(l.start_time);
+    let new_end = end.unwrap_or(l.end_time);
+    if let (Some(a), Some(b)) = (new_start, new_end)
+        && b <= a
+    {
+        return Err(ApiError::invalid(
+            "end_time",
+            "end_time must be after start_time",
+        ));
+    }
+    l.daily_budget_amount_local_micro = new_daily;
+    l.total_budget_amount_local_micro = new_total;
+    l.bid_strategy = new_strategy;
+    l.bid_amount_local_micro = new_bid;
+    l.start_time = new_start;
+    l.end_time = new_end;
+    if let Some(n) = name {
+        l.name = (!n.is_empty()).then_some(n);
+    }
+    if let Some(pl) = placements {
+        l.placements = pl;
+    }
+    if pay_by.is_some() {
+        l.pay_by = pay_by;
+    }
+    if goal.is_some() {
+        l.goal = goal;
+    }
+    if let Some(st) = status {
+        l.serving.record(now, st == "ACTIVE");
+        l.entity_status = st;
+    }
+    l.updated_at = now;
+    Ok(l.to_json())
+}
+
+/// Deletes one line item (single and batch routes).
+fn delete_one(s: &mut State, account_id: &str, id: &str) -> Result<Value, ApiError> {
+    let idx = find_live_idx(&s.line_items, account_id, id)?;
+    let now = s.clock.now();
+    let l = &mut s.line_items[idx];
+    l.mark_deleted(now);
+    Ok(l.to_json())
+}
+
+fn account_zone_owner(s: &State, account_id: &str) -> Result<(chrono_tz::Tz, String), ApiError> {
+    s.accounts
+        .iter()
+        .find(|a| a.id == account_id)
+        .map(|a| (tz_of(&a.timezone), a.owner_user_id.clone()))
+        .ok_or_else(|| ApiError::account_not_found(account_id))
+}
+
+/// `POST /12/batch/accounts/:account_id/line_items` (≤ 40 Create/Update/Delete, atomic).
+pub async fn batch(ctx: Ctx, Path(account_id): Path<String>, body: bytes::Bytes) -> Response {
+    let echo = serde_json::json!({ "account_id": account_id });
+    ctx.run(echo, |s| {
+        account(s, &ctx.who, &account_id)?;
+        let ops = super::batch::parse(&body, 40, &["Create", "Update", "Delete"])?;
+        Ok(super::batch::run(
+            s,
+            &account_id,
+            "line_item",
+            &ops,
+            |s, op| match op.kind.as_str() {
+                "Create" => create_one(s, &account_id, &op.params),
+                kind => {
+                    let id = op.params.require("line_item_id")?.to_string();
+                    if kind == "Update" {
+                        update_one(s, &account_id, &id, &op.params)
+                    } else {
+                        delete_one(s, &account_id, &id)
+                    }
+                }
+            },
+        ))
     })
 }

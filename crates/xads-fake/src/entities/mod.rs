@@ -2,10 +2,12 @@
 //! sorting, filters, lookups and field validation, so each entity file only states its own rules.
 
 pub mod accounts;
+pub mod batch;
 pub mod campaigns;
 pub mod line_items;
 pub mod media_library;
 pub mod promoted_tweets;
+pub mod targeting;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -1,5 +1,6 @@
 //! Integration tests of the fake X, driven over HTTP with reqwest.
 
+mod batch;
 mod entities;
 mod faults;
 mod media;
