@@ -4,6 +4,7 @@
 //! * `requests`, `errors`, `retries`, `oauth`, `media` — against `stub`, a tiny local HTTP server
 //!   that records what the client sent and answers from a script.
 
+mod against_fake;
 mod errors;
 mod fixtures;
 mod logging;
