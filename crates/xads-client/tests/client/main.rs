@@ -13,4 +13,5 @@ mod oauth;
 mod oauth1;
 mod requests;
 mod retries;
+mod send;
 mod stub;
