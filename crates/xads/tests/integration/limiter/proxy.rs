@@ -3,27 +3,27 @@
 use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// Forwards `addr()` to the target until stopped.
 pub(super) struct Proxy {
     listen: SocketAddr,
     target: String,
-    /// The accept loop; it owns the connections, so aborting it cuts them too.
-    task: Option<JoinHandle<()>>,
+    /// Tells the accept loop to close the port and every connection, then waits for it.
+    running: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
 impl Proxy {
     /// Listens on a free loopback port and forwards to `target` (`host:port`).
     pub(super) async fn start(target: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let listen = listener.local_addr().unwrap();
         let mut proxy = Proxy {
-            listen,
+            listen: listener.local_addr().unwrap(),
             target: target.to_owned(),
-            task: None,
+            running: None,
         };
-        proxy.task = Some(tokio::spawn(serve(listener, proxy.target.clone())));
+        proxy.serve(listener);
         proxy
     }
 
@@ -32,11 +32,11 @@ impl Proxy {
         self.listen
     }
 
-    /// Closes the port and every open connection.
+    /// Closes the port and every open connection; returns once they are all gone.
     pub(super) async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
+        if let Some((stop, task)) = self.running.take() {
+            let _ = stop.send(());
+            task.await.unwrap();
         }
     }
 
@@ -44,29 +44,31 @@ impl Proxy {
     pub(super) async fn restart(&mut self) {
         self.stop().await;
         let listener = TcpListener::bind(self.listen).await.unwrap();
-        self.task = Some(tokio::spawn(serve(listener, self.target.clone())));
+        self.serve(listener);
     }
-}
 
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-async fn serve(listener: TcpListener, target: String) {
-    let mut connections = JoinSet::new();
-    loop {
-        let Ok((mut inbound, _)) = listener.accept().await else {
-            continue;
-        };
-        let target = target.clone();
-        connections.spawn(async move {
-            if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    fn serve(&mut self, listener: TcpListener) {
+        let (stop_tx, mut stop_rx) = oneshot::channel();
+        let target = self.target.clone();
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                tokio::select! {
+                    _ = &mut stop_rx => break,
+                    accepted = listener.accept() => {
+                        let Ok((mut inbound, _)) = accepted else { continue };
+                        let target = target.clone();
+                        connections.spawn(async move {
+                            if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            }
+                        });
+                    }
+                }
             }
+            // Aborts every connection and waits until their sockets are dropped.
+            connections.shutdown().await;
         });
+        self.running = Some((stop_tx, task));
     }
 }
