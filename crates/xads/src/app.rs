@@ -25,8 +25,11 @@ pub struct AppState {
     pub redis: Option<Redis>,
     /// Seals tokens at rest.
     pub sealer: Sealer,
-    /// The X client (OAuth 2.0 app), paced by `limiter`.
+    /// The X client of the OAuth 2.0 app, paced by `limiter`.
     pub x: xads_client::XAdsClient,
+    /// The X client of the OAuth 1.0a app (its consumer key is the limiter's client id), when
+    /// `X_ADS_CONSUMER_KEY` is set.
+    pub x1: Option<xads_client::XAdsClient>,
     /// The budget for calls to X (Redis or in-process).
     pub limiter: RateLimiter,
     /// The service's clock.
@@ -80,13 +83,23 @@ impl AppState {
             }
             None => RateLimiter::in_process(config.rate_limit_per_minute),
         };
-        let x = crate::x::build_client(&config, std::sync::Arc::new(limiter.clone()))?;
+        let gate: std::sync::Arc<dyn xads_client::RateGate> = std::sync::Arc::new(limiter.clone());
+        let x = crate::x::build_client(&config, crate::x::oauth2_client_id(&config), gate.clone())?;
+        let x1 = match &config.oauth1 {
+            Some(app) => Some(crate::x::build_client(
+                &config,
+                app.consumer_key.clone(),
+                gate,
+            )?),
+            None => None,
+        };
         Ok(AppState {
             config: Arc::new(config),
             db,
             redis,
             sealer,
             x,
+            x1,
             limiter,
             clock: Clock::default(),
         })

@@ -32,9 +32,15 @@ pub struct Started {
 /// Why a connect could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The OAuth app is not configured.
+    /// The OAuth 2.0 app is not configured.
     #[error("X_ADS_CLIENT_ID and X_ADS_CLIENT_SECRET must be set to connect with OAuth 2.0")]
     NotConfigured,
+    /// The OAuth 1.0a app is not configured.
+    #[error("X_ADS_CONSUMER_KEY and X_ADS_CONSUMER_SECRET must be set to connect with OAuth 1.0a")]
+    OAuth1NotConfigured,
+    /// X refused or failed the request-token call.
+    #[error("X refused the OAuth 1.0a request token: {0}")]
+    X(#[from] XError),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
@@ -217,6 +223,147 @@ pub async fn finish_oauth2(
     }
 }
 
+/// Starts an OAuth 1.0a three-legged connect: a request token (its secret sealed server-side,
+/// single use, 10 minutes), then the browser goes to X's authorize page.
+pub async fn start_oauth1(state: &AppState, tenant: &Tenant) -> Result<Started, StartError> {
+    let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref()) else {
+        return Err(StartError::OAuth1NotConfigured);
+    };
+    let request = client
+        .oauth1_request_token(
+            &app.consumer_key,
+            &xads_client::Secret::new(app.consumer_secret.expose()),
+            state.config.redirect_uri.as_str(),
+        )
+        .await?;
+    let now = state.clock.now();
+    let expires_at = connections::insert_pending(
+        &state.db,
+        &state.sealer,
+        &pkce::hash_hex(&request.token),
+        &Pending {
+            tenant_id: tenant.id.clone(),
+            method: Method::OAuth1,
+            secret: Secret::new(request.secret.expose()),
+            redirect_to: INTEGRATIONS_PAGE.into(),
+        },
+        now,
+    )
+    .await?;
+    let authorize_url = Url::parse(&client.oauth1_authorize_url(&request.token))
+        .map_err(|e| StartError::X(XError::Config(format!("authorize URL: {e}"))))?;
+    tracing::info!(tenant.id = %tenant.id, "OAuth 1.0a connect started");
+    Ok(Started {
+        authorize_url,
+        expires_at,
+    })
+}
+
+/// Completes an OAuth 1.0a connect: consumes the request token, trades it and the verifier for
+/// the access pair, stores it sealed, probes `GET /12/accounts` (signed) and stores the accounts.
+pub async fn finish_oauth1(
+    state: &AppState,
+    oauth_token: &str,
+    verifier: &str,
+) -> Result<CallbackOutcome, crate::db::DbError> {
+    let now = state.clock.now();
+    let pending = match connections::consume_pending(
+        &state.db,
+        &state.sealer,
+        &pkce::hash_hex(oauth_token),
+        now,
+    )
+    .await?
+    {
+        Ok(p) if p.method == Method::OAuth1 => p,
+        _ => return Ok(failed(400, STATE_PROBLEM)),
+    };
+    let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref()) else {
+        return Ok(failed(500, StartError::OAuth1NotConfigured.to_string()));
+    };
+    let request = xads_client::oauth1_flow::RequestToken {
+        token: oauth_token.to_owned(),
+        secret: xads_client::Secret::new(pending.secret.expose()),
+        callback_confirmed: true,
+    };
+    let access = match client
+        .oauth1_access_token(
+            &app.consumer_key,
+            &xads_client::Secret::new(app.consumer_secret.expose()),
+            &request,
+            verifier,
+        )
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "OAuth 1.0a access-token call refused");
+            return Ok(failed(
+                if e.status().is_some_and(|s| s < 500) {
+                    400
+                } else {
+                    502
+                },
+                format!("X refused the OAuth 1.0a verifier ({e}). Restart the connect flow."),
+            ));
+        }
+    };
+    let token = Secret::new(access.token.expose());
+    let token_secret = Secret::new(access.secret.expose());
+    let connection = connections::save_grant(
+        &state.db,
+        &state.sealer,
+        &pending.tenant_id,
+        Method::OAuth1,
+        "",
+        connections::NewTokens {
+            access: &token,
+            refresh: Some(&token_secret),
+            expires_at: None,
+        },
+        now,
+    )
+    .await?;
+    let tokens = connections::Tokens {
+        access: token,
+        refresh: Some(token_secret),
+        version: connection.token_version,
+        access_expires_at: None,
+    };
+    let x = match crate::x::view(state, &connection.id, Method::OAuth1, &tokens) {
+        Ok(x) => x,
+        Err(e) => return Ok(failed(500, e.to_string())),
+    };
+    finish_probe(state, &pending, &connection, &x, now).await
+}
+
+async fn finish_probe(
+    state: &AppState,
+    pending: &Pending,
+    connection: &connections::Connection,
+    x: &xads_client::XAds,
+    now: DateTime<Utc>,
+) -> Result<CallbackOutcome, crate::db::DbError> {
+    match probe_accounts(x).await {
+        Ok(accounts) => {
+            connections::replace_ad_accounts(&state.db, &pending.tenant_id, &accounts, now).await?;
+            tracing::info!(tenant.id = %pending.tenant_id, accounts = accounts.len(), "connected");
+            Ok(CallbackOutcome::Connected {
+                redirect_to: pending.redirect_to.clone(),
+            })
+        }
+        Err(e) => {
+            let (status, problem) = probe_problem(&e);
+            connections::mark_status(&state.db, &connection.id, status, Some(&problem), now)
+                .await?;
+            Ok(failed(
+                if status == Status::Error { 403 } else { 401 },
+                problem,
+            ))
+        }
+    }
+}
+
 /// The tile status and text for a failed `/accounts` probe.
 pub fn probe_problem(e: &XError) -> (Status, String) {
     match (e.status(), e.first_code().as_deref()) {
@@ -261,10 +408,25 @@ pub async fn disconnect(state: &AppState, tenant: &Tenant) -> Result<bool, crate
     if conn.status == Status::Disconnected {
         return Ok(false);
     }
-    if let (Some(app), Some(tokens)) = (
-        state.config.oauth2.as_ref(),
-        connections::load_tokens(&state.db, &state.sealer, &conn.id).await?,
-    ) {
+    let tokens = connections::load_tokens(&state.db, &state.sealer, &conn.id).await?;
+    if let (Method::OAuth1, Some(tokens)) = (conn.method, tokens.as_ref()) {
+        // Best effort: X's invalidate_token ends the OAuth 1.0a pair.
+        if let Some((app, client)) = state.config.oauth1.as_ref().zip(state.x1.as_ref()) {
+            let signer = xads_client::OAuth1Signer::new(
+                app.consumer_key.clone(),
+                app.consumer_secret.expose(),
+                tokens.access.expose(),
+                tokens
+                    .refresh
+                    .as_ref()
+                    .map(|s| s.expose().to_owned())
+                    .unwrap_or_default(),
+            );
+            if let Err(e) = client.oauth1_invalidate_token(&signer).await {
+                tracing::warn!(connection.id = %conn.id, error = %e, "invalidate_token at X failed; tokens deleted anyway");
+            }
+        }
+    } else if let (Some(app), Some(tokens)) = (state.config.oauth2.as_ref(), tokens) {
         let secret = xads_client::Secret::new(app.client_secret.expose());
         // Revoking the refresh token ends the grant; failures don't block the disconnect.
         let token = tokens.refresh.as_ref().unwrap_or(&tokens.access);

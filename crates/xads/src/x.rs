@@ -47,22 +47,64 @@ pub enum SessionError {
     Db(#[from] crate::db::DbError),
 }
 
-/// Builds the OAuth 2.0 client from the configuration, paced by `gate`.
-pub fn build_client(
-    config: &crate::config::Config,
-    gate: Arc<dyn xads_client::RateGate>,
-) -> Result<XAdsClient, XError> {
-    let client_id = config
+/// The OAuth 2.0 client id, which keys the limiter for OAuth 2.0 connections.
+pub fn oauth2_client_id(config: &crate::config::Config) -> String {
+    config
         .oauth2
         .as_ref()
         .map(|a| a.client_id.clone())
-        .unwrap_or_else(|| "unconfigured".into());
+        .unwrap_or_else(|| "unconfigured".into())
+}
+
+/// Builds an X client for one app (`client_id`: the OAuth 2.0 client id or the OAuth 1.0a
+/// consumer key, which keys our rate budget), paced by `gate`.
+pub fn build_client(
+    config: &crate::config::Config,
+    client_id: String,
+    gate: Arc<dyn xads_client::RateGate>,
+) -> Result<XAdsClient, XError> {
     XAdsClient::builder()
         .ads_base_url(config.ads_api_base_url.as_str().trim_end_matches('/'))
         .api_base_url(config.api_base_url.as_str().trim_end_matches('/'))
         .client_id(client_id)
         .gate(gate)
         .build()
+}
+
+/// The signed view of X for a connection's tokens: a bearer token (OAuth 2.0) or an HMAC-SHA1
+/// signer over the consumer and token pairs (OAuth 1.0a), on the client of that app.
+pub fn view(
+    state: &AppState,
+    connection_id: &str,
+    method: Method,
+    tokens: &Tokens,
+) -> Result<XAds, SessionError> {
+    match method {
+        Method::OAuth2 => Ok(state.x.with_auth(
+            Arc::new(BearerSigner::new(tokens.access.expose())),
+            connection_id.to_owned(),
+        )),
+        Method::OAuth1 => {
+            let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref())
+            else {
+                return Err(SessionError::NeedsReconnect(
+                    "this connection uses OAuth 1.0a, but X_ADS_CONSUMER_KEY / X_ADS_CONSUMER_SECRET are not set".into(),
+                ));
+            };
+            let token_secret = tokens
+                .refresh
+                .as_ref()
+                .map(|s| s.expose().to_owned())
+                .unwrap_or_default();
+            let signer = xads_client::OAuth1Signer::new(
+                app.consumer_key.clone(),
+                app.consumer_secret.expose(),
+                tokens.access.expose(),
+                token_secret,
+            );
+            Ok(client.with_auth(Arc::new(signer), connection_id.to_owned()))
+        }
+    }
 }
 
 /// An authenticated view of X for one tenant's connection.
@@ -106,10 +148,10 @@ impl Session {
         Fut: Future<Output = Result<T, XError>>,
     {
         let tokens = self.tokens(None).await?;
-        match call(self.view(&tokens)).await {
+        match call(self.view(&tokens)?).await {
             Err(e) if e.status() == Some(401) => {
                 let tokens = self.tokens(Some(tokens.version)).await?;
-                match call(self.view(&tokens)).await {
+                match call(self.view(&tokens)?).await {
                     Err(e) if e.status() == Some(401) => {
                         self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
                         Err(SessionError::NeedsReconnect(PROBLEM_401.into()))
@@ -121,9 +163,13 @@ impl Session {
         }
     }
 
-    fn view(&self, tokens: &Tokens) -> XAds {
-        let signer = Arc::new(BearerSigner::new(tokens.access.expose()));
-        self.state.x.with_auth(signer, self.connection.id.clone())
+    fn view(&self, tokens: &Tokens) -> Result<XAds, SessionError> {
+        view(
+            &self.state,
+            &self.connection.id,
+            self.connection.method,
+            tokens,
+        )
     }
 
     async fn mark(&self, status: Status, problem: &str) -> Result<(), SessionError> {

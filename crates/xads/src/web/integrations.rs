@@ -40,14 +40,9 @@ async fn connect_start(
         Some(Json(v)) => serde_json::from_value(v)
             .map_err(|e| ApiError::invalid("method", format!("invalid body: {e}")))?,
     };
-    match body.method.as_deref().unwrap_or("oauth2") {
-        "oauth2" => {}
-        "oauth1" => {
-            return Err(ApiError::invalid(
-                "method",
-                "OAuth 1.0a connections are not available on this server yet",
-            ));
-        }
+    let started = match body.method.as_deref().unwrap_or("oauth2") {
+        "oauth2" => connect::start_oauth2(&state, &tenant).await,
+        "oauth1" => connect::start_oauth1(&state, &tenant).await,
         other => {
             return Err(ApiError::invalid(
                 "method",
@@ -55,40 +50,54 @@ async fn connect_start(
             ));
         }
     }
-    let started = connect::start_oauth2(&state, &tenant)
-        .await
-        .map_err(|e| match e {
-            StartError::NotConfigured => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "not_configured",
-                e.to_string(),
-            ),
-            StartError::Db(db) => db.into(),
-        })?;
+    .map_err(|e| match e {
+        StartError::NotConfigured | StartError::OAuth1NotConfigured => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            e.to_string(),
+        ),
+        StartError::X(x) => super::x_error(&x),
+        StartError::Db(db) => db.into(),
+    })?;
     Ok(Json(json!({
         "authorize_url": started.authorize_url.as_str(),
         "expires_at": started.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     })))
 }
 
+/// The callback serves both flows: OAuth 2.0 sends `code` + `state`, OAuth 1.0a sends
+/// `oauth_token` + `oauth_verifier`.
 #[derive(Debug, Deserialize)]
 struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     error: Option<String>,
+    oauth_token: Option<String>,
+    oauth_verifier: Option<String>,
+    denied: Option<String>,
 }
 
 async fn callback(
     State(state): State<AppState>,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
-    let outcome = connect::finish_oauth2(
-        &state,
-        q.code.as_deref(),
-        q.state.as_deref(),
-        q.error.as_deref(),
-    )
-    .await?;
+    let outcome = match (&q.oauth_token, &q.oauth_verifier, &q.denied) {
+        (Some(token), Some(verifier), None) => {
+            connect::finish_oauth1(&state, token, verifier).await?
+        }
+        (_, _, Some(denied)) => {
+            connect::finish_oauth2(&state, None, Some(denied), Some("denied")).await?
+        }
+        _ => {
+            connect::finish_oauth2(
+                &state,
+                q.code.as_deref(),
+                q.state.as_deref(),
+                q.error.as_deref(),
+            )
+            .await?
+        }
+    };
     Ok(match outcome {
         CallbackOutcome::Connected { redirect_to } => {
             Redirect::to(&format!("{redirect_to}?connected=x_ads")).into_response()

@@ -456,3 +456,93 @@ async fn no_secret_appears_in_any_log_line() {
         assert!(!logs.contains(&s), "a secret reached the logs");
     }
 }
+
+#[tokio::test]
+async fn oauth1_connects_and_signs_everything_downstream() {
+    let fake = xads_fake::FakeX::start(FakeConfig::default())
+        .await
+        .unwrap();
+    let mut vars = crate::helpers::vars_for(&xads::testing::sqlite_url(), &fake);
+    vars.insert("X_ADS_LIVE_MODE".into(), "true".into());
+    let app = TestApp::spawn_with(fake, &vars).await;
+    let key = app.tenant("Growth").await;
+    let (_, tile) = app.get(&key, "/api/v1/integrations").await;
+    assert_eq!(
+        tile["data"][0]["methods"],
+        serde_json::json!(["oauth2", "oauth1"])
+    );
+
+    let authorize = app.start_connect_with(&key, "oauth1").await;
+    assert_eq!(authorize.path(), "/oauth/authorize");
+    assert!(authorize.query_pairs().any(|(k, _)| k == "oauth_token"));
+    let query = app.approve_at_x(&authorize).await;
+    assert!(query.contains("oauth_verifier="), "{query}");
+    let resp = app.callback(&query).await;
+    assert_eq!(resp.status(), 303);
+    // The request token is single use.
+    let (status, page) = page_text(app.callback(&query).await).await;
+    assert_eq!(status, 400);
+    assert!(page.contains(&html_escaped(STATE_PROBLEM)));
+
+    let (_, tile) = app.get(&key, "/api/v1/integrations").await;
+    assert_eq!(tile["data"][0]["status"], "connected");
+    assert!(tile["data"][0]["accounts"].as_array().unwrap().len() >= 3);
+
+    // Downstream calls are signed with OAuth 1.0a (and the fake verified each signature).
+    let seed = app.fake.state().seed_info();
+    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
+    let (status, created) = app
+        .send(
+            Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{}/campaigns", acct.id),
+            Some(serde_json::json!({"name": "Over OAuth 1.0a: a, b", "funding_instrument_id": acct.funding_instrument_id})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let post = app.x_writes().pop().unwrap();
+    assert!(post.header("authorization").unwrap().starts_with("OAuth "));
+    assert!(
+        post.header("authorization")
+            .unwrap()
+            .contains("oauth_signature_method=\"HMAC-SHA1\"")
+    );
+    assert!(
+        app.fake
+            .state()
+            .ledger()
+            .iter()
+            .filter(|e| e.path.starts_with("/12/"))
+            .all(|e| e.status.is_some_and(|s| s < 400))
+    );
+
+    // The access token is sealed at rest and never logged.
+    let auth = post.header("authorization").unwrap().to_owned();
+    let token = auth
+        .split("oauth_token=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(token.len() >= 8);
+    let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT access_ct FROM connections")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| !r.windows(token.len()).any(|w| w == token.as_bytes()))
+    );
+    assert!(!crate::captured_logs().contains(&token));
+
+    // Disconnect invalidates the pair at X.
+    app.send(Method::DELETE, &key, "/api/v1/integrations/x_ads", None)
+        .await;
+    assert!(
+        app.fake
+            .state()
+            .ledger()
+            .iter()
+            .any(|e| e.path == "/1.1/oauth/invalidate_token")
+    );
+}

@@ -37,6 +37,8 @@ pub fn vars_for(database_url: &str, fake: &FakeX) -> HashMap<String, String> {
             ("DATABASE_URL", database_url.to_owned()),
             ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
             ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
+            ("X_ADS_CONSUMER_KEY", "fake-consumer-key".to_owned()),
+            ("X_ADS_CONSUMER_SECRET", "fake-consumer-secret".to_owned()),
             ("X_ADS_REDIRECT_URI", REDIRECT_URI.to_owned()),
             ("X_ADS_API_BASE_URL", fake_base.clone()),
             ("X_API_BASE_URL", fake_base.clone()),
@@ -118,10 +120,16 @@ impl TestApp {
 
     /// `POST /api/v1/integrations/x_ads/connect`, returning the authorize URL.
     pub async fn start_connect(&self, key: &str) -> url::Url {
+        self.start_connect_with(key, "oauth2").await
+    }
+
+    /// `POST /api/v1/integrations/x_ads/connect` with `{"method": …}`.
+    pub async fn start_connect_with(&self, key: &str, method: &str) -> url::Url {
         let resp = self
             .http
             .post(format!("{}/api/v1/integrations/x_ads/connect", self.base))
             .bearer_auth(key)
+            .json(&serde_json::json!({ "method": method }))
             .send()
             .await
             .unwrap();
