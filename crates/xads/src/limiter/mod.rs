@@ -180,6 +180,8 @@ struct Inner {
     max_wait: Duration,
     hold_jitter_us: u64,
     redis_retry_us: i64,
+    /// Bounds every Redis call here, whatever the (possibly shared) connection's own timeouts.
+    redis_timeout: Duration,
     /// The in-process store; a std mutex because it is never held across an await and a
     /// decision takes well under a microsecond.
     local: Mutex<LocalStore>,
@@ -283,7 +285,8 @@ impl RateLimiterBuilder {
         self
     }
 
-    /// Connect and response timeout of Redis calls before failing over (default 500 ms).
+    /// How long a Redis call may take before the limiter fails over (default 500 ms); applies to
+    /// a shared connection (`redis_with`) too, on top of its own timeouts.
     pub fn redis_timeout(mut self, timeout: Duration) -> Self {
         self.redis_timeout = timeout;
         self
@@ -320,7 +323,7 @@ impl RateLimiterBuilder {
         let limiter = self.build(Some(RedisStore::new(conn, prefix)));
         // Probe now so an outage at startup is logged and counted before the first call.
         if let Some(redis) = &limiter.inner.redis
-            && let Err(e) = redis.time().await
+            && let Err(e) = limiter.inner.bounded(redis.time()).await
         {
             limiter.inner.redis_failed(&e);
         }
@@ -337,6 +340,7 @@ impl RateLimiterBuilder {
                 max_wait: self.max_wait,
                 hold_jitter_us: micros(self.hold_jitter).unsigned_abs(),
                 redis_retry_us: micros(self.redis_retry_interval),
+                redis_timeout: self.redis_timeout,
                 local: Mutex::new(LocalStore::default()),
                 anchor_wall_us,
                 anchor,
@@ -412,7 +416,10 @@ impl RateLimiter {
         }
         if let Some(redis) = &inner.redis {
             if inner.redis_usable() {
-                match redis.decide(key, inner.limit, inner.window_us).await {
+                match inner
+                    .bounded(redis.decide(key, inner.limit, inner.window_us))
+                    .await
+                {
                     Ok((verdict, now_us)) => {
                         inner.redis_answered();
                         return Decision {
@@ -542,10 +549,8 @@ impl RateLimiter {
         if let Some(redis) = &inner.redis
             && inner.redis_usable()
         {
-            match redis
-                .hold(key, until_us.unwrap_or(0), for_us.unwrap_or(0))
-                .await
-            {
+            let hold = redis.hold(key, until_us.unwrap_or(0), for_us.unwrap_or(0));
+            match inner.bounded(hold).await {
                 Ok(_) => inner.redis_answered(),
                 Err(e) => inner.redis_failed(&e),
             }
@@ -567,7 +572,19 @@ impl Inner {
         self.mono_us() >= self.redis_down_until.load(Ordering::Relaxed)
     }
 
-    fn redis_failed(&self, error: &::redis::RedisError) {
+    /// A Redis call cut off after `redis_timeout`. A check that timed out may still have been
+    /// recorded by Redis: that slot is then lost, which errs on the side of fewer calls.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = ::redis::RedisResult<T>>,
+    ) -> Result<T, String> {
+        match tokio::time::timeout(self.redis_timeout, call).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", self.redis_timeout)),
+        }
+    }
+
+    fn redis_failed(&self, error: &str) {
         self.redis_down_until.store(
             self.mono_us().saturating_add(self.redis_retry_us),
             Ordering::Relaxed,

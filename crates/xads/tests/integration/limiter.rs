@@ -592,6 +592,45 @@ async fn an_unreachable_redis_fails_over_to_in_process() {
     assert_eq!(stats.fallback_decisions, 4);
 }
 
+/// A Redis that accepts connections but never answers, behind a shared connection with long
+/// timeouts of its own: the limiter's `redis_timeout` still bounds every call.
+#[tokio::test]
+async fn a_redis_that_never_answers_fails_over_after_the_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let client = redis::Client::open(format!("redis://{addr}")).unwrap();
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(0)
+        .set_connection_timeout(Some(Duration::from_secs(60)))
+        .set_response_timeout(Some(Duration::from_secs(60)));
+    let manager = redis::aio::ConnectionManager::new_lazy_with_config(client, config).unwrap();
+    let run = async {
+        let limiter = RateLimiter::builder()
+            .limit(1)
+            .key_prefix(random_prefix())
+            .redis_timeout(Duration::from_millis(200))
+            .redis_with(manager)
+            .await;
+        assert_eq!(
+            limiter.stats().redis_failovers,
+            1,
+            "the startup probe timed out"
+        );
+        let d = limiter.check(&key(Some("acct-1"))).await;
+        assert_eq!((d.verdict, d.source), (Verdict::Admit, Source::InProcess));
+    };
+    tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .expect("a silent redis must not stall the limiter");
+    silent.abort();
+}
+
 /// Redis goes away mid-run and comes back: in-process meanwhile, back on Redis after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limiter_returns_to_redis_when_it_answers_again() {
