@@ -7,6 +7,7 @@ pub mod config;
 pub mod connect;
 pub mod crypto;
 pub mod db;
+pub mod experiments;
 pub mod limiter;
 pub mod manage;
 pub mod pkce;
