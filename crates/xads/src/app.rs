@@ -147,9 +147,20 @@ impl Application {
             "xads listening"
         );
         let router = crate::web::router(self.state.clone());
-        axum::serve(self.listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // The sync scheduler runs inside this future, so it stops with the server.
+        let (stop_sync, sync_stopped) = tokio::sync::oneshot::channel::<()>();
+        let scheduler = crate::sync::scheduler::run(self.state.clone(), async move {
+            let _ = sync_stopped.await;
+        });
+        let listener = self.listener;
+        let serve = async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await;
+            let _ = stop_sync.send(());
+            served
+        };
+        tokio::join!(serve, scheduler).0?;
         self.state.db.close().await;
         tracing::info!("xads stopped");
         Ok(())

@@ -28,6 +28,14 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Sync stats from X now: every connected ad account, or `--account`; `--from/--to` backfill.
+    Sync(crate::sync::cli::SyncArgs),
+    /// FX reference rates (`xads fx import FILE`).
+    Fx {
+        /// What to do with rates.
+        #[command(subcommand)]
+        command: crate::sync::cli::FxCommand,
+    },
 }
 
 /// `xads tenant …`.
@@ -69,6 +77,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", key.0);
             Ok(())
         }
+        Command::Sync(args) => crate::sync::cli::sync(args).await,
+        Command::Fx { command } => crate::sync::cli::fx(command).await,
     }
 }
 

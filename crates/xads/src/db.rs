@@ -54,6 +54,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_connections"),
     migration!(3, "0003_entities"),
+    migration!(4, "0004_reporting"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -4,7 +4,10 @@
 pub mod audit;
 pub mod connections;
 pub mod entities;
+pub mod fx_rates;
 pub mod idempotency;
+pub mod stats;
+pub mod sync_runs;
 pub mod tenants;
 pub mod x_writes;
 

@@ -178,7 +178,7 @@ pub async fn tile(state: &AppState, tenant_id: &str) -> Result<Value, crate::db:
         "connected_at": connected_at,
         "problem": problem,
         "methods": methods(state),
-        "sync": { "last_success_at": null, "lag_seconds": null, "last_error": null },
+        "sync": super::reports::sync_health(state, tenant_id).await?,
     }))
 }
 

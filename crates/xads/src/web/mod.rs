@@ -5,6 +5,7 @@ pub mod error;
 mod health;
 mod integrations;
 mod manage;
+mod reports;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(integrations::routes())
         .merge(manage::routes())
+        .merge(reports::routes())
         .with_state(state)
 }
 

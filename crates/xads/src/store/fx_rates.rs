@@ -1,0 +1,122 @@
+//! FX reference rates: USD per one unit of a currency, by date, with their source.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::Row;
+
+use super::millis;
+use crate::db::{Db, DbError};
+use crate::fx::{Rate, Source};
+
+/// The rates of one currency, sorted by date: (date, USD per unit, source).
+pub type Series = Vec<(NaiveDate, Decimal, String)>;
+
+/// Stores rates (a rate for the same currency and date is replaced), except that the bundled
+/// table never overwrites a rate that came from anywhere else. Returns, per currency, the
+/// earliest date that changed — where converted rows may need a new rate.
+pub async fn upsert(
+    db: &Db,
+    rates: &[Rate],
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, NaiveDate>, DbError> {
+    let mut changed: BTreeMap<String, NaiveDate> = BTreeMap::new();
+    let mut tx = db.pool().begin().await?;
+    for r in rates {
+        let value = r.usd_per_unit.normalize().to_string();
+        let date = r.date.to_string();
+        let n = sqlx::query(
+            "INSERT INTO fx_rates (currency, rate_date, usd_per_unit, source, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (currency, rate_date) DO UPDATE SET usd_per_unit = excluded.usd_per_unit,
+                source = excluded.source, updated_at = excluded.updated_at
+             WHERE (excluded.source <> 'bundled' OR fx_rates.source = 'bundled')
+               AND (fx_rates.usd_per_unit <> excluded.usd_per_unit OR fx_rates.source <> excluded.source)",
+        )
+        .bind(&r.currency)
+        .bind(&date)
+        .bind(&value)
+        .bind(r.source.as_str())
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let e = changed.entry(r.currency.clone()).or_insert(r.date);
+            *e = (*e).min(r.date);
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Loads the bundled table (on start; existing imported rates win).
+pub async fn load_bundled(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, NaiveDate>, DbError> {
+    upsert(db, &crate::fx::bundled(), now).await
+}
+
+/// Every stored rate of `currency`, oldest first.
+pub async fn series(db: &Db, currency: &str) -> Result<Series, DbError> {
+    let rows = sqlx::query(
+        "SELECT rate_date, usd_per_unit, source FROM fx_rates WHERE currency = $1 ORDER BY rate_date",
+    )
+    .bind(currency)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter().map(parse_row).collect()
+}
+
+fn parse_row(r: &sqlx::any::AnyRow) -> Result<(NaiveDate, Decimal, String), DbError> {
+    let date = NaiveDate::parse_from_str(&r.get::<String, _>(0), "%Y-%m-%d")
+        .map_err(|_| DbError::Corrupt("fx_rates.rate_date is not a date"))?;
+    let value: Decimal = r
+        .get::<String, _>(1)
+        .parse()
+        .map_err(|_| DbError::Corrupt("fx_rates.usd_per_unit is not a decimal"))?;
+    Ok((date, value, r.get(2)))
+}
+
+/// The rates of several currencies at once (one query each), for an ingestion batch.
+pub async fn series_for(
+    db: &Db,
+    currencies: &[String],
+) -> Result<HashMap<String, Series>, DbError> {
+    let mut out = HashMap::new();
+    for c in currencies {
+        if !out.contains_key(c) {
+            out.insert(c.clone(), series(db, c).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Rates as the API lists them: `[(currency, date, usd_per_unit, source)]`, newest first.
+pub async fn list(db: &Db, currency: Option<&str>) -> Result<Vec<Rate>, DbError> {
+    let rows = sqlx::query(
+        "SELECT rate_date, usd_per_unit, source, currency FROM fx_rates
+         WHERE ($1 = '' OR currency = $1) ORDER BY rate_date DESC, currency LIMIT 1000",
+    )
+    .bind(currency.unwrap_or(""))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let (date, usd_per_unit, source) = parse_row(r)?;
+            Ok(Rate {
+                currency: r.get(3),
+                date,
+                usd_per_unit,
+                source: match source.as_str() {
+                    "bundled" => Source::Bundled,
+                    "ecb" => Source::Ecb,
+                    "csv" => Source::Csv,
+                    _ => Source::Api,
+                },
+            })
+        })
+        .collect()
+}

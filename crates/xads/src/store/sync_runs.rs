@@ -1,0 +1,378 @@
+//! Sync bookkeeping: the (account, slot) leases that make each scheduled sync run once across
+//! instances, the runs with their counts, and per-account sync health.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{from_millis, millis};
+use crate::db::{Db, DbError};
+
+/// An ad account that syncs: its tenant holds a working connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncTarget {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The ad account.
+    pub account_id: String,
+}
+
+/// Every (tenant, ad account) whose connection is usable, in a stable order.
+pub async fn targets(db: &Db) -> Result<Vec<SyncTarget>, DbError> {
+    let rows = sqlx::query(
+        "SELECT a.tenant_id, a.id FROM ad_accounts a JOIN connections c ON c.tenant_id = a.tenant_id
+         WHERE a.deleted = 0 AND c.status IN ('connected', 'error')
+         ORDER BY a.tenant_id, a.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SyncTarget {
+            tenant_id: r.get(0),
+            account_id: r.get(1),
+        })
+        .collect())
+}
+
+/// Claims the scheduler slot `slot` of an account for `holder`, until `now + hold`. Exactly one
+/// caller wins a fresh slot (a conditional insert on the primary key); a slot whose holder
+/// stopped without finishing can be taken over once its lease lapsed (a conditional update).
+pub async fn claim_slot(
+    db: &Db,
+    target: &SyncTarget,
+    slot: DateTime<Utc>,
+    holder: &str,
+    now: DateTime<Utc>,
+    hold: Duration,
+) -> Result<bool, DbError> {
+    let inserted = sqlx::query(
+        "INSERT INTO sync_leases (tenant_id, account_id, slot, holder, lease_until, done)
+         VALUES ($1, $2, $3, $4, $5, 0)
+         ON CONFLICT (tenant_id, account_id, slot) DO NOTHING",
+    )
+    .bind(&target.tenant_id)
+    .bind(&target.account_id)
+    .bind(millis(slot))
+    .bind(holder)
+    .bind(millis(now + hold))
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(true);
+    }
+    let taken = sqlx::query(
+        "UPDATE sync_leases SET holder = $1, lease_until = $2
+         WHERE tenant_id = $3 AND account_id = $4 AND slot = $5 AND done = 0 AND lease_until < $6",
+    )
+    .bind(holder)
+    .bind(millis(now + hold))
+    .bind(&target.tenant_id)
+    .bind(&target.account_id)
+    .bind(millis(slot))
+    .bind(millis(now))
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(taken == 1)
+}
+
+/// Marks a slot done (it is never run again) — or, after a failure, releases it so that the
+/// next tick of any instance retries it.
+pub async fn finish_slot(
+    db: &Db,
+    target: &SyncTarget,
+    slot: DateTime<Utc>,
+    holder: &str,
+    succeeded: bool,
+) -> Result<(), DbError> {
+    let sql = if succeeded {
+        "UPDATE sync_leases SET done = 1 WHERE tenant_id = $1 AND account_id = $2 AND slot = $3 AND holder = $4"
+    } else {
+        "UPDATE sync_leases SET lease_until = 0 WHERE tenant_id = $1 AND account_id = $2 AND slot = $3 AND holder = $4"
+    };
+    sqlx::query(sql)
+        .bind(&target.tenant_id)
+        .bind(&target.account_id)
+        .bind(millis(slot))
+        .bind(holder)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Removes leases of slots older than `before` (they only guard the current slot).
+pub async fn sweep_leases(db: &Db, before: DateTime<Utc>) -> Result<u64, DbError> {
+    Ok(sqlx::query("DELETE FROM sync_leases WHERE slot < $1")
+        .bind(millis(before))
+        .execute(db.pool())
+        .await?
+        .rows_affected())
+}
+
+/// How a run was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// The hourly scheduler.
+    Scheduled,
+    /// `POST …/stats/sync`.
+    OnDemand,
+    /// `xads sync`.
+    Cli,
+}
+
+impl Trigger {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Scheduled => "scheduled",
+            Trigger::OnDemand => "on_demand",
+            Trigger::Cli => "cli",
+        }
+    }
+}
+
+/// The counts a run reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Calls made to X (mirror refresh, active entities, stats).
+    pub x_calls: i64,
+    /// Entities in the refreshed mirror.
+    pub entities: i64,
+    /// Entities `active_entities` returned.
+    pub active_entities: i64,
+    /// Stats rows written.
+    pub rows_upserted: i64,
+}
+
+/// One sync run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRun {
+    /// `syn_…`.
+    pub id: String,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The ad account.
+    pub account_id: String,
+    /// How it started.
+    pub trigger: String,
+    /// `running | succeeded | failed`.
+    pub status: String,
+    /// The stats window, when known.
+    pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Its counts so far.
+    pub counts: Counts,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// Records a run as started.
+pub async fn start_run(
+    db: &Db,
+    id: &str,
+    target: &SyncTarget,
+    trigger: Trigger,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO sync_runs (id, tenant_id, account_id, trigger_kind, status, started_at)
+         VALUES ($1, $2, $3, $4, 'running', $5)",
+    )
+    .bind(id)
+    .bind(&target.tenant_id)
+    .bind(&target.account_id)
+    .bind(trigger.as_str())
+    .bind(millis(now))
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Records how a run ended, and the account's sync health with it.
+pub async fn finish_run(
+    db: &Db,
+    id: &str,
+    target: &SyncTarget,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    counts: Counts,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "UPDATE sync_runs SET status = $1, window_from = $2, window_to = $3, x_calls = $4,
+            entities = $5, active_entities = $6, rows_upserted = $7, error = $8, finished_at = $9
+         WHERE id = $10",
+    )
+    .bind(if error.is_none() {
+        "succeeded"
+    } else {
+        "failed"
+    })
+    .bind(window.map(|w| millis(w.0)))
+    .bind(window.map(|w| millis(w.1)))
+    .bind(counts.x_calls)
+    .bind(counts.entities)
+    .bind(counts.active_entities)
+    .bind(counts.rows_upserted)
+    .bind(error)
+    .bind(millis(now))
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    match error {
+        None => {
+            // `synced_until` only moves forward: a backfill of an old range must not make the
+            // next hourly run forget what it already covered.
+            sqlx::query(
+                "INSERT INTO sync_health (tenant_id, account_id, last_success_at, synced_until)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id, account_id) DO UPDATE SET last_success_at = excluded.last_success_at,
+                    synced_until = CASE WHEN sync_health.synced_until IS NULL
+                        OR sync_health.synced_until < excluded.synced_until
+                        THEN excluded.synced_until ELSE sync_health.synced_until END",
+            )
+            .bind(&target.tenant_id)
+            .bind(&target.account_id)
+            .bind(millis(now))
+            .bind(window.map(|w| millis(w.1)))
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some(e) => {
+            sqlx::query(
+                "INSERT INTO sync_health (tenant_id, account_id, last_error, last_error_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (tenant_id, account_id) DO UPDATE SET last_error = excluded.last_error,
+                    last_error_at = excluded.last_error_at",
+            )
+            .bind(&target.tenant_id)
+            .bind(&target.account_id)
+            .bind(e)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn run_from_row(r: &AnyRow) -> SyncRun {
+    let from: Option<i64> = r.get(5);
+    let to: Option<i64> = r.get(6);
+    SyncRun {
+        id: r.get(0),
+        tenant_id: r.get(1),
+        account_id: r.get(2),
+        trigger: r.get(3),
+        status: r.get(4),
+        window: from.zip(to).map(|(f, t)| (from_millis(f), from_millis(t))),
+        counts: Counts {
+            x_calls: r.get(7),
+            entities: r.get(8),
+            active_entities: r.get(9),
+            rows_upserted: r.get(10),
+        },
+        error: r.get(11),
+        started_at: from_millis(r.get(12)),
+        finished_at: r.get::<Option<i64>, _>(13).map(from_millis),
+    }
+}
+
+const RUN_COLUMNS: &str = "id, tenant_id, account_id, trigger_kind, status, window_from, window_to, \
+    x_calls, entities, active_entities, rows_upserted, error, started_at, finished_at";
+
+/// One run of the tenant (`None` for another tenant's id).
+pub async fn get_run(db: &Db, tenant_id: &str, id: &str) -> Result<Option<SyncRun>, DbError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND id = $2"
+    )))
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.as_ref().map(run_from_row))
+}
+
+/// Every run of an account, oldest first (tests and the CLI).
+pub async fn runs(db: &Db, tenant_id: &str, account_id: &str) -> Result<Vec<SyncRun>, DbError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} FROM sync_runs WHERE tenant_id = $1 AND account_id = $2 ORDER BY started_at, id"
+    )))
+    .bind(tenant_id)
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(run_from_row).collect())
+}
+
+/// Marks runs still `running` that started before `before` as failed (their instance died).
+pub async fn fail_stale_runs(
+    db: &Db,
+    before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<u64, DbError> {
+    Ok(sqlx::query(
+        "UPDATE sync_runs SET status = 'failed', error = 'the instance running this sync stopped',
+            finished_at = $1 WHERE status = 'running' AND started_at < $2",
+    )
+    .bind(millis(now))
+    .bind(millis(before))
+    .execute(db.pool())
+    .await?
+    .rows_affected())
+}
+
+/// The sync health of one account.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// When the last successful sync ended.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// End of the last successfully synced window.
+    pub synced_until: Option<DateTime<Utc>>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// The account's health (default when it never synced).
+pub async fn health(db: &Db, tenant_id: &str, account_id: &str) -> Result<Health, DbError> {
+    Ok(all_health(db, tenant_id)
+        .await?
+        .into_iter()
+        .find(|(a, _)| a == account_id)
+        .map(|(_, h)| h)
+        .unwrap_or_default())
+}
+
+/// The health of each of the tenant's accounts that ever synced.
+pub async fn all_health(db: &Db, tenant_id: &str) -> Result<Vec<(String, Health)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT account_id, last_success_at, synced_until, last_error, last_error_at
+         FROM sync_health WHERE tenant_id = $1 ORDER BY account_id",
+    )
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                Health {
+                    last_success_at: r.get::<Option<i64>, _>(1).map(from_millis),
+                    synced_until: r.get::<Option<i64>, _>(2).map(from_millis),
+                    last_error: r.get(3),
+                    last_error_at: r.get::<Option<i64>, _>(4).map(from_millis),
+                },
+            )
+        })
+        .collect())
+}

@@ -1,0 +1,588 @@
+//! Reports (PRODUCT.md §5.1): stored stats rows by hour, local day or total, as JSON or CSV; the
+//! on-demand sync and its status; FX rates in; the sync health of the integrations tile.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::AuthTenant;
+use super::error::{ApiError, ApiResult};
+use crate::app::AppState;
+use crate::fx::{self, Source};
+use crate::store::stats::{self as stats_store, StatRow};
+use crate::store::sync_runs::{self, SyncRun, SyncTarget, Trigger};
+use crate::store::{connections, fx_rates};
+use crate::sync::{self, Request, Silent, SyncError};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/x_ads/accounts/{account_id}/stats", get(stats))
+        .route(
+            "/api/v1/x_ads/accounts/{account_id}/stats/sync",
+            post(start_sync),
+        )
+        .route(
+            "/api/v1/x_ads/accounts/{account_id}/stats/sync/{sync_id}",
+            get(sync_status),
+        )
+        .route("/api/v1/fx_rates", post(add_rates).get(list_rates))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A time bound: RFC 3339, or a date meaning the account's local midnight (`end_of_day` moves
+/// a `to` date to the next midnight, so the day is included).
+fn bound(field: &str, raw: &str, tz: Tz, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.to_utc());
+    }
+    let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{field} must be an RFC 3339 time or a YYYY-MM-DD date"),
+        )
+    })?;
+    let d = if end_of_day {
+        d.succ_opt().unwrap_or(d)
+    } else {
+        d
+    };
+    Ok(local_midnight(d, tz))
+}
+
+fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    match naive.and_local_timezone(tz) {
+        chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.to_utc(),
+        // A zone that skips midnight (DST at 00:00) starts the day an hour later.
+        chrono::LocalResult::None => (naive + Duration::hours(1))
+            .and_local_timezone(tz)
+            .earliest()
+            .map_or_else(|| naive.and_utc(), |t| t.to_utc()),
+    }
+}
+
+async fn account_tz(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+) -> ApiResult<(connections::AdAccount, Tz)> {
+    let account = connections::ad_account(&state.db, tenant_id, account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ad account"))?;
+    let tz: Tz = account.timezone.parse().unwrap_or(Tz::UTC);
+    Ok((account, tz))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsQuery {
+    entity: Option<String>,
+    ids: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    granularity: Option<String>,
+}
+
+/// One reported row (an hour, a local day or the total of a stored series).
+struct Out {
+    entity: String,
+    entity_id: String,
+    start: DateTime<Utc>,
+    placement: String,
+    m: [i64; 9],
+    currency: String,
+    spend_local_micro: i64,
+    fx: Option<(Decimal, NaiveDate, String)>,
+    spend_usd: Option<Decimal>,
+    last_hour: DateTime<Utc>,
+    mixed_fx: bool,
+}
+
+impl Out {
+    fn new(r: &StatRow, start: DateTime<Utc>) -> Out {
+        Out {
+            entity: r.entity.clone(),
+            entity_id: r.entity_id.clone(),
+            start,
+            placement: r.placement.clone(),
+            m: [0; 9],
+            currency: r.currency.clone(),
+            spend_local_micro: 0,
+            fx: r.fx.as_ref().map(|f| (f.rate, f.date, f.source.clone())),
+            spend_usd: Some(Decimal::ZERO),
+            last_hour: r.hour,
+            mixed_fx: false,
+        }
+    }
+
+    fn add(&mut self, r: &StatRow) {
+        for (slot, v) in self.m.iter_mut().zip([
+            r.impressions,
+            r.clicks,
+            r.engagements,
+            r.retweets,
+            r.likes,
+            r.replies,
+            r.follows,
+            r.billed_engagements,
+            r.conversions,
+        ]) {
+            *slot += v;
+        }
+        self.spend_local_micro += r.spend_local_micro;
+        self.spend_usd = match (self.spend_usd, &r.fx) {
+            (Some(sum), Some(f)) => Some(sum + f.spend_usd),
+            _ => None,
+        };
+        let fx = r.fx.as_ref().map(|f| (f.rate, f.date, f.source.clone()));
+        if fx != self.fx {
+            // Several rates in one bucket: the USD sum stays exact, a single rate would lie.
+            self.mixed_fx = true;
+        }
+        self.last_hour = self.last_hour.max(r.hour);
+    }
+
+    fn is_final(&self, now: DateTime<Utc>) -> bool {
+        self.last_hour + Duration::hours(1) <= now - sync::FINAL_AFTER
+    }
+
+    fn json(&self, now: DateTime<Utc>) -> Value {
+        let fx = self.fx.as_ref().filter(|_| !self.mixed_fx);
+        json!({
+            "entity": self.entity,
+            "entity_id": self.entity_id,
+            "start": rfc3339(self.start),
+            "placement": self.placement,
+            "impressions": self.m[0],
+            "clicks": self.m[1],
+            "engagements": self.m[2],
+            "retweets": self.m[3],
+            "likes": self.m[4],
+            "replies": self.m[5],
+            "follows": self.m[6],
+            "billed_engagements": self.m[7],
+            "conversions": self.m[8],
+            "currency": self.currency,
+            "spend_local_micro": self.spend_local_micro,
+            "fx_rate": fx.map(|f| f.0.normalize().to_string()),
+            "fx_rate_date": fx.map(|f| f.1.to_string()),
+            "fx_source": fx.map(|f| f.2.clone()),
+            "spend_usd": self.spend_usd.map(|d| { let mut d = d; d.rescale(fx::USD_PLACES); d.to_string() }),
+            "final": self.is_final(now),
+        })
+    }
+}
+
+const CSV_COLUMNS: [&str; 20] = [
+    "entity",
+    "entity_id",
+    "start",
+    "placement",
+    "impressions",
+    "clicks",
+    "engagements",
+    "retweets",
+    "likes",
+    "replies",
+    "follows",
+    "billed_engagements",
+    "conversions",
+    "currency",
+    "spend_local_micro",
+    "fx_rate",
+    "fx_rate_date",
+    "fx_source",
+    "spend_usd",
+    "final",
+];
+
+fn csv_field(v: &Value) -> String {
+    let s = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let (_, tz) = account_tz(&state, &tenant.id, &account_id).await?;
+    let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("") | Some("CAMPAIGN") => "CAMPAIGN",
+        Some("LINE_ITEM") => "LINE_ITEM",
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "entity",
+                format!("entity must be campaign or line_item, got {other:?}"),
+            ));
+        }
+    };
+    let granularity = q
+        .granularity
+        .as_deref()
+        .unwrap_or("hour")
+        .to_ascii_lowercase();
+    if !["hour", "day", "total"].contains(&granularity.as_str()) {
+        return Err(ApiError::invalid(
+            "granularity",
+            "granularity must be hour, day or total",
+        ));
+    }
+    let now = state.clock.now();
+    let to = match q.to.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => bound("to", raw, tz, true)?,
+        None => sync::floor_hour(now) + Duration::hours(1),
+    };
+    let from = match q.from.as_deref().filter(|s| !s.is_empty()) {
+        Some(raw) => bound("from", raw, tz, false)?,
+        None => to - Duration::days(7),
+    };
+    if from >= to {
+        return Err(ApiError::invalid("from", "from must be before to"));
+    }
+    let ids: Vec<String> = q
+        .ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let rows =
+        stats_store::query(&state.db, &tenant.id, &account_id, entity, &ids, from, to).await?;
+    let mut buckets: BTreeMap<(String, String, DateTime<Utc>), Out> = BTreeMap::new();
+    for r in &rows {
+        let start = match granularity.as_str() {
+            "hour" => r.hour,
+            "day" => local_midnight(r.hour.with_timezone(&tz).date_naive(), tz),
+            _ => from,
+        };
+        buckets
+            .entry((r.entity_id.clone(), r.placement.clone(), start))
+            .or_insert_with(|| Out::new(r, start))
+            .add(r);
+    }
+    let data: Vec<Value> = buckets.values().map(|o| o.json(now)).collect();
+    let wants_csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    if wants_csv {
+        let mut body = CSV_COLUMNS.join(",");
+        body.push('\n');
+        for row in &data {
+            let line: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_field(&row[*c])).collect();
+            body.push_str(&line.join(","));
+            body.push('\n');
+        }
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"x_ads_{account_id}_stats.csv\""),
+                ),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    Ok(Json(json!({
+        "data": data,
+        "next_cursor": null,
+        "from": rfc3339(from),
+        "to": rfc3339(to),
+        "granularity": granularity,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncBody {
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    line_item_campaign_ids: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WaitQuery {
+    wait: Option<bool>,
+}
+
+fn run_json(run: &SyncRun) -> Value {
+    json!({
+        "sync_id": run.id,
+        "status": run.status,
+        "account_id": run.account_id,
+        "trigger": run.trigger,
+        "from": run.window.map(|w| rfc3339(w.0)),
+        "to": run.window.map(|w| rfc3339(w.1)),
+        "counts": {
+            "x_calls": run.counts.x_calls,
+            "entities": run.counts.entities,
+            "active_entities": run.counts.active_entities,
+            "rows_upserted": run.counts.rows_upserted,
+        },
+        "error": run.error,
+        "started_at": rfc3339(run.started_at),
+        "finished_at": run.finished_at.map(rfc3339),
+    })
+}
+
+fn sync_error(e: SyncError) -> ApiError {
+    match e {
+        SyncError::NotFound(what) => ApiError::not_found(what),
+        SyncError::Invalid(m) => ApiError::invalid("from", m),
+        SyncError::Session(s) => super::session_error(s),
+        SyncError::Db(d) => d.into(),
+        SyncError::Mirror(m) => ApiError::new(StatusCode::BAD_GATEWAY, "x_error", m),
+    }
+}
+
+async fn start_sync(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(account_id): Path<String>,
+    wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+    body: Option<Json<Value>>,
+) -> ApiResult<Response> {
+    let Query(wait) = wait?;
+    let body: SyncBody = match body {
+        None => SyncBody::default(),
+        Some(Json(Value::Null)) => SyncBody::default(),
+        Some(Json(v)) => serde_json::from_value(v)
+            .map_err(|e| ApiError::invalid("body", format!("invalid body: {e}")))?,
+    };
+    let (_, tz) = account_tz(&state, &tenant.id, &account_id).await?;
+    let now = state.clock.now();
+    let window = match (body.from.as_deref(), body.to.as_deref()) {
+        (None, None) => None,
+        (from, to) => {
+            let to = match to {
+                Some(raw) => bound("to", raw, tz, true)?,
+                None => now,
+            };
+            let from = match from {
+                Some(raw) => bound("from", raw, tz, false)?,
+                None => to - sync::TRAILING,
+            };
+            if from >= to {
+                return Err(ApiError::invalid("from", "from must be before to"));
+            }
+            Some((from, to))
+        }
+    };
+    // Refuse at once when X cannot be reached for this tenant, rather than a run that fails.
+    crate::x::Session::for_tenant(&state, &tenant.id)
+        .await
+        .map_err(super::session_error)?;
+    let target = SyncTarget {
+        tenant_id: tenant.id.clone(),
+        account_id,
+    };
+    let request = Request {
+        window,
+        line_item_campaigns: body.line_item_campaign_ids,
+    };
+    let id = sync::begin(&state, &target, Trigger::OnDemand)
+        .await
+        .map_err(sync_error)?;
+    let task = {
+        let (state, id, target) = (state.clone(), id.clone(), target.clone());
+        tokio::spawn(async move {
+            // The outcome is recorded on the run; the caller polls it.
+            let _ = sync::execute(&state, &id, &target, &request, &Silent).await;
+        })
+    };
+    if wait.wait.unwrap_or(false) {
+        let _ = task.await;
+        let run = sync_runs::get_run(&state.db, &tenant.id, &id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("sync"))?;
+        return Ok((StatusCode::OK, Json(run_json(&run))).into_response());
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "sync_id": id, "status": "running" })),
+    )
+        .into_response())
+}
+
+/// How long `?wait=true` waits for a run (possibly on another instance) before answering.
+const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+async fn sync_status(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path((account_id, sync_id)): Path<(String, String)>,
+    wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(wait) = wait?;
+    let started = tokio::time::Instant::now();
+    loop {
+        let run = sync_runs::get_run(&state.db, &tenant.id, &sync_id)
+            .await?
+            .filter(|r| r.account_id == account_id)
+            .ok_or_else(|| ApiError::not_found("sync"))?;
+        if run.status != "running" || !wait.wait.unwrap_or(false) || started.elapsed() > WAIT_LIMIT
+        {
+            return Ok(Json(run_json(&run)));
+        }
+        // The run may be on another instance: the database is the only shared view of it.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RateIn {
+    date: String,
+    currency: String,
+    usd_per_unit: Value,
+}
+
+fn rate_in(r: &RateIn, i: usize) -> Result<fx::Rate, ApiError> {
+    let field = |f: &str| format!("rates[{i}].{f}");
+    let value = match &r.usd_per_unit {
+        Value::String(s) => s.clone(),
+        // A JSON number is accepted as the text it was written with (no float on the way).
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(ApiError::invalid(
+                &field("usd_per_unit"),
+                "must be a decimal string",
+            ));
+        }
+    };
+    Ok(fx::Rate {
+        date: fx::date(&r.date).map_err(|e| ApiError::invalid(&field("date"), e.message))?,
+        currency: fx::currency(&r.currency)
+            .map_err(|e| ApiError::invalid(&field("currency"), e.message))?,
+        usd_per_unit: fx::rate_value(&value)
+            .map_err(|e| ApiError::invalid(&field("usd_per_unit"), e.message))?,
+        source: Source::Api,
+    })
+}
+
+async fn add_rates(
+    State(state): State<AppState>,
+    AuthTenant(_): AuthTenant,
+    body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Json(body) = body?;
+    let items: Vec<Value> = match body {
+        Value::Array(items) => items,
+        Value::Object(ref o) if o.contains_key("rates") => {
+            o["rates"].as_array().cloned().unwrap_or_default()
+        }
+        other => vec![other],
+    };
+    if items.is_empty() {
+        return Err(ApiError::invalid("rates", "no rates given"));
+    }
+    let mut rates = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let r: RateIn = serde_json::from_value(item).map_err(|e| {
+            ApiError::invalid(
+                &format!("rates[{i}]"),
+                format!("expected {{date, currency, usd_per_unit}}: {e}"),
+            )
+        })?;
+        rates.push(rate_in(&r, i)?);
+    }
+    let (changed, rows) = sync::import_rates(&state, &rates).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({ "rates": rates.len(), "currencies_changed": changed, "rows_reconverted": rows }),
+        ),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct RatesQuery {
+    currency: Option<String>,
+}
+
+async fn list_rates(
+    State(state): State<AppState>,
+    AuthTenant(_): AuthTenant,
+    q: Result<Query<RatesQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q?;
+    let currency = match q.currency.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(fx::currency(c).map_err(|e| ApiError::invalid("currency", e.message))?),
+    };
+    let rates = fx_rates::list(&state.db, currency.as_deref()).await?;
+    Ok(Json(json!({
+        "data": rates.iter().map(|r| json!({
+            "date": r.date.to_string(),
+            "currency": r.currency,
+            "usd_per_unit": r.usd_per_unit.normalize().to_string(),
+            "source": r.source.as_str(),
+        })).collect::<Vec<_>>(),
+        "next_cursor": null,
+    })))
+}
+
+/// The tile's `sync` field: the laggiest account's last success and lag, and the latest error
+/// of an account still failing.
+pub(super) async fn sync_health(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<Value, crate::db::DbError> {
+    let accounts = connections::ad_accounts(&state.db, tenant_id).await?;
+    let health = sync_runs::all_health(&state.db, tenant_id).await?;
+    let now = state.clock.now();
+    let mut oldest: Option<DateTime<Utc>> = None;
+    let mut never = false;
+    let mut error: Option<(DateTime<Utc>, String)> = None;
+    for a in &accounts {
+        let h = health
+            .iter()
+            .find(|(id, _)| *id == a.id)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_default();
+        match h.last_success_at {
+            Some(t) => oldest = Some(oldest.map_or(t, |o| o.min(t))),
+            None => never = true,
+        }
+        if let (Some(at), Some(msg)) = (h.last_error_at, h.last_error.as_ref())
+            && h.last_success_at.is_none_or(|s| s < at)
+            && error.as_ref().is_none_or(|(t, _)| *t < at)
+        {
+            error = Some((at, format!("{}: {msg}", a.id)));
+        }
+    }
+    let last = if never { None } else { oldest };
+    Ok(json!({
+        "last_success_at": last.map(rfc3339),
+        "lag_seconds": last.map(|t| (now - t).num_seconds().max(0)),
+        "last_error": error.map(|(_, m)| m),
+    }))
+}
