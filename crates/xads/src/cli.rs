@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API, the UI and the background jobs (configured by the environment).
     Serve,
+    /// Everything on loopback with a built-in fake X: prints the URL and a login key.
+    Demo,
     /// Apply database migrations and exit.
     Migrate,
     /// Tenants of the dashboard.
@@ -28,6 +30,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// The tenant's ad accounts.
+    Accounts(crate::commands::TenantArg),
+    /// The tenant's campaigns: list, create, pause, resume, delete.
+    Campaigns {
+        /// What to do with campaigns.
+        #[command(subcommand)]
+        command: crate::commands::CampaignsCommand,
+    },
+    /// Run the fake X Ads API standalone (prints its URL) to develop against.
+    FakeX(crate::commands::FakeXArgs),
     /// Sync stats from X now: every connected ad account, or `--account`; `--from/--to` backfill.
     Sync(crate::sync::cli::SyncArgs),
     /// FX reference rates (`xads fx import FILE`).
@@ -56,6 +68,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run(shutdown_signal()).await
         }
+        Command::Demo => crate::demo::run().await,
+        Command::Accounts(who) => crate::commands::accounts(who).await,
+        Command::Campaigns { command } => crate::commands::campaigns(command).await,
+        Command::FakeX(args) => crate::commands::fake_x(args).await,
         Command::Migrate => {
             let db = connect_db().await?;
             let applied = db.migrate().await?;

@@ -55,6 +55,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_connections"),
     migration!(3, "0003_entities"),
     migration!(4, "0004_reporting"),
+    migration!(7, "0007_sessions"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -103,3 +103,18 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Tenant>, DbError> {
         name: r.get(1),
     }))
 }
+
+/// Tenants with exactly this display name (names need not be unique).
+pub async fn by_name(db: &Db, name: &str) -> Result<Vec<Tenant>, DbError> {
+    let rows = sqlx::query("SELECT id, name FROM tenants WHERE name = $1 ORDER BY created_at")
+        .bind(name.trim())
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Tenant {
+            id: r.get(0),
+            name: r.get(1),
+        })
+        .collect())
+}

@@ -5,6 +5,7 @@ pub mod error;
 mod health;
 mod integrations;
 mod manage;
+pub mod openapi;
 mod reports;
 
 use axum::Router;
@@ -20,6 +21,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(integrations::routes())
         .merge(manage::routes())
+        .merge(openapi::routes())
+        .merge(crate::ui::routes())
         .merge(reports::routes())
         .with_state(state)
 }

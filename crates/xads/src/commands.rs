@@ -1,0 +1,307 @@
+//! CLI commands that act for a tenant (`accounts`, `campaigns …`) and `fake-x`. They go through
+//! the same domain functions as the API ([`crate::manage`] with a [`Scope`]).
+
+use std::net::SocketAddr;
+
+use clap::{Args, Subcommand};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::manage::{self, ManageError, Scope};
+use crate::store::connections;
+use crate::store::entities::Kind;
+use crate::store::tenants::{self, Tenant};
+
+/// Who the command acts for.
+#[derive(Debug, Args)]
+pub struct TenantArg {
+    /// The tenant, by id (`ten_…`) or name.
+    #[arg(long, env = "XADS_TENANT")]
+    pub tenant: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `xads campaigns …`.
+#[derive(Debug, Subcommand)]
+pub enum CampaignsCommand {
+    /// List the campaigns of an ad account (from the local mirror; `--refresh` reads X first).
+    List {
+        #[command(flatten)]
+        who: TenantArg,
+        /// The ad account id.
+        #[arg(long)]
+        account: String,
+        /// Read through to X before listing.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Create a campaign (dry-run unless X_ADS_LIVE_MODE=true).
+    Create {
+        #[command(flatten)]
+        who: TenantArg,
+        /// The ad account id.
+        #[arg(long)]
+        account: String,
+        /// The campaign's name.
+        #[arg(long)]
+        name: String,
+        /// The funding instrument id.
+        #[arg(long)]
+        funding_instrument: String,
+        /// Daily budget in the account's currency (e.g. 50.00).
+        #[arg(long)]
+        daily_budget: Option<Decimal>,
+        /// Total budget in the account's currency.
+        #[arg(long)]
+        total_budget: Option<Decimal>,
+        /// Create it paused.
+        #[arg(long)]
+        paused: bool,
+    },
+    /// Pause a campaign.
+    Pause(CampaignId),
+    /// Resume a campaign.
+    Resume(CampaignId),
+    /// Delete a campaign.
+    Delete(CampaignId),
+}
+
+/// A campaign of an ad account.
+#[derive(Debug, Args)]
+pub struct CampaignId {
+    #[command(flatten)]
+    who: TenantArg,
+    /// The ad account id.
+    #[arg(long)]
+    account: String,
+    /// The campaign id.
+    id: String,
+}
+
+/// `xads fake-x` options.
+#[derive(Debug, Args)]
+pub struct FakeXArgs {
+    /// Port on 127.0.0.1 (a free one is used when this one is taken).
+    #[arg(long, default_value_t = 9090)]
+    pub port: u16,
+    /// OAuth redirect URI(s) the fake accepts (repeatable).
+    #[arg(long = "redirect-uri")]
+    pub redirect_uris: Vec<String>,
+}
+
+async fn state() -> anyhow::Result<AppState> {
+    AppState::from_config(Config::from_env()?).await
+}
+
+/// The tenant named by id or name (a name must be unique).
+pub async fn resolve_tenant(state: &AppState, which: &str) -> anyhow::Result<Tenant> {
+    if let Some(t) = tenants::get(&state.db, which).await? {
+        return Ok(t);
+    }
+    let mut found = tenants::by_name(&state.db, which).await?;
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => anyhow::bail!("no tenant with id or name {which:?} (see `xads tenant create`)"),
+        n => anyhow::bail!("{n} tenants are named {which:?}: pass the id instead"),
+    }
+}
+
+fn manage_err(e: ManageError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+fn micros(d: Option<Decimal>) -> anyhow::Result<Option<i64>> {
+    d.map(|d| {
+        (d * Decimal::from(1_000_000))
+            .trunc()
+            .to_i64()
+            .ok_or_else(|| anyhow::anyhow!("amount too large: {d}"))
+    })
+    .transpose()
+}
+
+fn amount(v: &Value) -> String {
+    crate::ui::html::money(v.as_i64())
+}
+
+/// `xads accounts`.
+pub async fn accounts(who: TenantArg) -> anyhow::Result<()> {
+    let state = state().await?;
+    let tenant = resolve_tenant(&state, &who.tenant).await?;
+    let list = connections::ad_accounts(&state.db, &tenant.id).await?;
+    if who.json {
+        let data: Vec<Value> = list
+            .iter()
+            .map(|a| json!({"id": a.id, "name": a.name, "timezone": a.timezone, "currency": a.currency}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "data": data }))?
+        );
+    } else if list.is_empty() {
+        println!("no ad accounts (connect X on the Integrations page first)");
+    } else {
+        println!("{:<16} {:<8} {:<22} NAME", "ID", "CURRENCY", "TIME ZONE");
+        for a in &list {
+            println!(
+                "{:<16} {:<8} {:<22} {}",
+                a.id,
+                a.currency.as_deref().unwrap_or("-"),
+                a.timezone,
+                a.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_campaign(c: &Value, as_json: bool) -> anyhow::Result<()> {
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+    } else {
+        println!(
+            "{} {} ({}){}",
+            c["id"].as_str().unwrap_or(""),
+            c["name"].as_str().unwrap_or(""),
+            if c["deleted"].as_bool() == Some(true) {
+                "deleted"
+            } else if c["paused"].as_bool() == Some(true) {
+                "paused"
+            } else {
+                "active"
+            },
+            if c["dry_run"].as_bool() == Some(true) {
+                " [dry-run]"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `xads campaigns …`.
+pub async fn campaigns(cmd: CampaignsCommand) -> anyhow::Result<()> {
+    let state = state().await?;
+    let (who, account) = match &cmd {
+        CampaignsCommand::List { who, account, .. }
+        | CampaignsCommand::Create { who, account, .. } => (who, account),
+        CampaignsCommand::Pause(c) | CampaignsCommand::Resume(c) | CampaignsCommand::Delete(c) => {
+            (&c.who, &c.account)
+        }
+    };
+    let tenant = resolve_tenant(&state, &who.tenant).await?;
+    let as_json = who.json;
+    let scope = Scope {
+        state: state.clone(),
+        tenant,
+        account_id: account.clone(),
+        idem_key: None,
+    };
+    match cmd {
+        CampaignsCommand::List { refresh, .. } => {
+            scope.check_account().await.map_err(manage_err)?;
+            if refresh {
+                let session = scope.session().await.map_err(manage_err)?;
+                manage::mirror::refresh(&scope, &session, Kind::Campaign)
+                    .await
+                    .map_err(manage_err)?;
+            }
+            let page = manage::mirror::page(&scope, Kind::Campaign, None, None, Some(1000))
+                .await
+                .map_err(manage_err)?;
+            if as_json {
+                println!("{}", serde_json::to_string_pretty(&page)?);
+                return Ok(());
+            }
+            let rows = page["data"].as_array().cloned().unwrap_or_default();
+            println!(
+                "{:<20} {:<8} {:>14} {:>14}  NAME",
+                "ID", "STATUS", "DAILY", "TOTAL"
+            );
+            for c in rows.iter().filter(|c| c["deleted"].as_bool() != Some(true)) {
+                println!(
+                    "{:<20} {:<8} {:>14} {:>14}  {}{}",
+                    c["id"].as_str().unwrap_or(""),
+                    if c["paused"].as_bool() == Some(true) {
+                        "paused"
+                    } else {
+                        "active"
+                    },
+                    amount(&c["daily_budget_amount_local_micro"]),
+                    amount(&c["total_budget_amount_local_micro"]),
+                    c["name"].as_str().unwrap_or(""),
+                    if c["dry_run"].as_bool() == Some(true) {
+                        " [dry-run]"
+                    } else {
+                        ""
+                    },
+                );
+            }
+            Ok(())
+        }
+        CampaignsCommand::Create {
+            name,
+            funding_instrument,
+            daily_budget,
+            total_budget,
+            paused,
+            ..
+        } => {
+            let body = json!({
+                "name": name,
+                "funding_instrument_id": funding_instrument,
+                "daily_budget_amount_local_micro": micros(daily_budget)?,
+                "total_budget_amount_local_micro": micros(total_budget)?,
+                "paused": paused,
+            });
+            let a = manage::campaigns::create(&scope, &body)
+                .await
+                .map_err(manage_err)?;
+            print_campaign(&a.body, as_json)
+        }
+        CampaignsCommand::Pause(c) => set_paused(&scope, &c.id, true, as_json).await,
+        CampaignsCommand::Resume(c) => set_paused(&scope, &c.id, false, as_json).await,
+        CampaignsCommand::Delete(c) => {
+            let a = manage::campaigns::delete(&scope, &c.id)
+                .await
+                .map_err(manage_err)?;
+            print_campaign(&a.body, as_json)
+        }
+    }
+}
+
+async fn set_paused(scope: &Scope, id: &str, paused: bool, as_json: bool) -> anyhow::Result<()> {
+    let a = manage::campaigns::update(scope, id, &json!({ "paused": paused }))
+        .await
+        .map_err(manage_err)?;
+    print_campaign(&a.body, as_json)
+}
+
+/// `xads fake-x`: the fake X standalone on loopback until Ctrl-C.
+pub async fn fake_x(args: FakeXArgs) -> anyhow::Result<()> {
+    let wanted = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let addr = crate::demo::pick_addr(wanted)?;
+    let mut config = xads_fake::FakeConfig::default();
+    if !args.redirect_uris.is_empty() {
+        config.redirect_uris = args.redirect_uris;
+    }
+    let summary = format!(
+        "client id {}, client secret {}, consumer key {}, consumer secret {} (the fake's own, not X's)",
+        config.client_id, config.client_secret, config.consumer_key, config.consumer_secret
+    );
+    let fake = xads_fake::FakeX::bind(addr, config).await?;
+    println!("{}", fake.base_url().as_str().trim_end_matches('/'));
+    println!("{summary}");
+    println!(
+        "Point X_ADS_API_BASE_URL and X_API_BASE_URL at it, X_OAUTH_AUTHORIZE_URL at <url>/i/oauth2/authorize. Ctrl-C stops."
+    );
+    crate::app::shutdown_signal().await;
+    fake.shutdown().await;
+    Ok(())
+}

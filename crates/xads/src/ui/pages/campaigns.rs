@@ -1,0 +1,480 @@
+//! Campaigns per ad account: table, create, pause/resume, delete (with a confirmation page), and a
+//! campaign's line items and promoted tweets.
+
+use axum::extract::{Path, Query, State};
+use axum::http::Method;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde_json::{Value, json};
+use xads_client::ListParams;
+
+use super::{
+    Fields, account_tabs, accounts, dry_tag, field, flash, form_key, micros, money, pick, render,
+    see_other, status_badge,
+};
+use crate::app::AppState;
+use crate::ui::api;
+use crate::ui::html::{Nav, button_form, csrf_field, esc, q};
+use crate::ui::session::User;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/campaigns", get(list_page))
+        .route("/campaigns/create", post(create))
+        .route("/campaigns/{account}/{id}", get(detail))
+        .route(
+            "/campaigns/{account}/{id}/delete",
+            get(confirm_delete).post(delete),
+        )
+        .route("/campaigns/{account}/{id}/{action}", post(set_paused))
+        .route(
+            "/line_items/{account}/{campaign}/{id}/{action}",
+            post(set_line_item_paused),
+        )
+}
+
+fn base(account: &str) -> String {
+    format!("/api/v1/x_ads/accounts/{}", q(account))
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    user: User,
+    Query(qs): Query<Fields>,
+) -> Response {
+    let refresh = qs.contains_key("refresh");
+    campaigns_page(&state, &user, qs.get("account"), done_message(&qs), refresh).await
+}
+
+fn done_message(qs: &Fields) -> Option<Result<String, String>> {
+    let text = match qs.get("done").map(String::as_str) {
+        Some("created") => "Campaign created.",
+        Some("paused") => "Paused.",
+        Some("resumed") => "Resumed.",
+        Some("deleted") => "Campaign deleted.",
+        _ => return None,
+    };
+    Some(Ok(text.to_owned()))
+}
+
+async fn campaigns_page(
+    state: &AppState,
+    user: &User,
+    requested: Option<&String>,
+    msg: Option<Result<String, String>>,
+    refresh: bool,
+) -> Response {
+    let csrf = &user.0.csrf;
+    let accts = match accounts(state, user).await {
+        Ok(a) => a,
+        Err(body) => {
+            return render(
+                user,
+                "Campaigns",
+                Nav::Campaigns,
+                &format!("<h1>Campaigns</h1>{body}"),
+            );
+        }
+    };
+    let Some(account) = pick(&accts, requested) else {
+        return render(
+            user,
+            "Campaigns",
+            Nav::Campaigns,
+            "<h1>Campaigns</h1><p>No ad accounts yet.</p>",
+        );
+    };
+    let account_id = account["id"].as_str().unwrap_or_default();
+    let currency = account["currency"].as_str().unwrap_or("");
+    let path = format!("{}/campaigns?count=1000", base(account_id));
+    let mut list = api::get(state, &user.0.tenant, &path).await;
+    // An empty mirror (before the first sync) or an explicit refresh reads through to X.
+    if refresh || (list.error().is_none() && list.data().is_empty()) {
+        list = api::get(state, &user.0.tenant, &format!("{path}&refresh=true")).await;
+    }
+    let mut body = format!(
+        "<h1>Campaigns</h1>{}{}",
+        account_tabs("/campaigns", &accts, account_id),
+        flash(&msg)
+    );
+    if let Some(e) = list.error() {
+        body.push_str(&format!("<div class=\"problem\">{}</div>", esc(&e)));
+    }
+    body.push_str(
+        "<div class=\"card\"><table id=\"campaigns\"><thead><tr><th>Campaign</th><th>Status</th>\
+<th class=\"n\">Daily budget</th><th class=\"n\">Total budget</th><th></th></tr></thead><tbody>",
+    );
+    let rows: Vec<Value> = list
+        .data()
+        .into_iter()
+        .filter(|c| c["deleted"].as_bool() != Some(true))
+        .collect();
+    if rows.is_empty() {
+        body.push_str("<tr><td colspan=\"5\" class=\"note\">No campaigns yet.</td></tr>");
+    }
+    for c in &rows {
+        let id = c["id"].as_str().unwrap_or_default();
+        let name = c["name"].as_str().unwrap_or(id);
+        let paused = c["paused"].as_bool() == Some(true);
+        let cur = c["currency"].as_str().unwrap_or(currency);
+        let toggle = if paused {
+            button_form(
+                &format!("/campaigns/{}/{}/resume", q(account_id), q(id)),
+                csrf,
+                "Resume",
+                "",
+            )
+        } else {
+            button_form(
+                &format!("/campaigns/{}/{}/pause", q(account_id), q(id)),
+                csrf,
+                "Pause",
+                "",
+            )
+        };
+        body.push_str(&format!(
+            "<tr data-id=\"{id_e}\" data-name=\"{name_e}\"><td><a href=\"/campaigns/{a}/{i}\">{name_e}</a>{dry}<div class=\"note mono\">{id_e}</div></td>\
+<td class=\"status\">{status}</td><td class=\"n\">{daily} {cur}</td><td class=\"n\">{total} {cur}</td>\
+<td>{toggle} <a class=\"btn\" href=\"/campaigns/{a}/{i}/delete\">Delete…</a></td></tr>",
+            id_e = esc(id),
+            name_e = esc(name),
+            a = q(account_id),
+            i = q(id),
+            dry = dry_tag(c),
+            status = status_badge(c),
+            daily = money(&c["daily_budget_amount_local_micro"]),
+            total = money(&c["total_budget_amount_local_micro"]),
+            cur = esc(cur),
+        ));
+    }
+    body.push_str(&format!(
+        "</tbody></table><p class=\"note\">Listed from the local mirror (refreshed by every sync). <a href=\"/campaigns?account={}&amp;refresh=1\">Refresh from X</a></p></div>",
+        q(account_id)
+    ));
+    body.push_str(&create_form(state, user, account_id, currency).await);
+    render(user, "Campaigns", Nav::Campaigns, &body)
+}
+
+/// The account's funding instruments (read from X), for the create form.
+async fn funding_instruments(
+    state: &AppState,
+    user: &User,
+    account_id: &str,
+) -> Vec<(String, String)> {
+    let Ok(session) = crate::x::Session::for_tenant(state, &user.0.tenant.id).await else {
+        return vec![];
+    };
+    let account = account_id.to_owned();
+    session
+        .call(|x| {
+            let account = account.clone();
+            async move {
+                x.list_all_funding_instruments(&account, &ListParams::new().count(200))
+                    .await
+            }
+        })
+        .await
+        .map(|list| {
+            list.into_iter()
+                .map(|f| {
+                    let label = format!(
+                        "{} {} ({})",
+                        f.kind.as_deref().unwrap_or("funding"),
+                        f.description.as_deref().unwrap_or(""),
+                        f.currency.as_deref().unwrap_or("")
+                    );
+                    (f.id, label)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn create_form(state: &AppState, user: &User, account_id: &str, currency: &str) -> String {
+    let fis = funding_instruments(state, user, account_id).await;
+    let fi_input = if fis.is_empty() {
+        "<input id=\"fi\" name=\"funding_instrument_id\" required placeholder=\"funding instrument id\">".to_owned()
+    } else {
+        let mut s = String::from("<select id=\"fi\" name=\"funding_instrument_id\">");
+        for (id, label) in &fis {
+            s.push_str(&format!(
+                "<option value=\"{}\">{}</option>",
+                esc(id),
+                esc(label)
+            ));
+        }
+        s.push_str("</select>");
+        s
+    };
+    format!(
+        "<div class=\"card\"><h2 style=\"margin-top:0\">New campaign</h2>\
+<form method=\"post\" action=\"/campaigns/create\" id=\"create-campaign\">{csrf}\
+<input type=\"hidden\" name=\"account\" value=\"{acct}\"><input type=\"hidden\" name=\"idem\" value=\"{key}\">\
+<div class=\"row\"><div><label for=\"name\">Name</label><input id=\"name\" name=\"name\" required maxlength=\"255\"></div>\
+<div><label for=\"fi\">Funding instrument</label>{fi_input}</div>\
+<div><label for=\"daily\">Daily budget ({cur})</label><input id=\"daily\" name=\"daily_budget\" inputmode=\"decimal\" size=\"10\"></div>\
+<div><label for=\"total\">Total budget ({cur})</label><input id=\"total\" name=\"total_budget\" inputmode=\"decimal\" size=\"10\"></div>\
+<div><label><input type=\"checkbox\" name=\"paused\" value=\"1\"> start paused</label></div>\
+<div><button class=\"primary\" type=\"submit\" id=\"create\">Create campaign</button></div></div></form></div>",
+        csrf = csrf_field(&user.0.csrf),
+        acct = esc(account_id),
+        key = esc(&form_key()),
+        cur = esc(currency),
+    )
+}
+
+async fn create(State(state): State<AppState>, user: User, Form(f): Form<Fields>) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let account = f.get("account").cloned().unwrap_or_default();
+    let result = async {
+        let body = json!({
+            "name": field(&f, "name").unwrap_or_default(),
+            "funding_instrument_id": field(&f, "funding_instrument_id").unwrap_or_default(),
+            "daily_budget_amount_local_micro": micros(&f, "daily_budget", "Daily budget")?,
+            "total_budget_amount_local_micro": micros(&f, "total_budget", "Total budget")?,
+            "paused": f.contains_key("paused"),
+        });
+        let a = api::send(
+            &state,
+            &user.0.tenant,
+            Method::POST,
+            &format!("{}/campaigns", base(&account)),
+            Some(&body),
+            field(&f, "idem"),
+        )
+        .await;
+        a.error().map_or(Ok(()), Err)
+    }
+    .await;
+    match result {
+        Ok(()) => see_other(&format!("/campaigns?account={}&done=created", q(&account))),
+        Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+    }
+}
+
+async fn set_paused(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, id, action)): Path<(String, String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let paused = match action.as_str() {
+        "pause" => true,
+        "resume" => false,
+        _ => return see_other("/campaigns"),
+    };
+    let a = api::call(
+        &state,
+        &user.0.tenant,
+        Method::PATCH,
+        &format!("{}/campaigns/{}", base(&account), q(&id)),
+        Some(&json!({ "paused": paused })),
+    )
+    .await;
+    match a.error() {
+        None => see_other(&format!(
+            "/campaigns?account={}&done={}",
+            q(&account),
+            if paused { "paused" } else { "resumed" }
+        )),
+        Some(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+    }
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, id)): Path<(String, String)>,
+) -> Response {
+    let c = api::get(
+        &state,
+        &user.0.tenant,
+        &format!("{}/campaigns/{}", base(&account), q(&id)),
+    )
+    .await;
+    if let Some(e) = c.error() {
+        return campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await;
+    }
+    let name = c.body["name"].as_str().unwrap_or(&id);
+    let body = format!(
+        "<h1>Delete campaign?</h1><div class=\"card\"><p>Delete <strong>{}</strong> <span class=\"mono\">{}</span>? \
+Its line items and promoted tweets stop serving. This cannot be undone at X.</p>\
+<form method=\"post\" action=\"/campaigns/{}/{}/delete\">{}<button class=\"danger\" type=\"submit\" id=\"confirm-delete\">Delete campaign</button> \
+<a class=\"btn\" href=\"/campaigns?account={}\">Cancel</a></form></div>",
+        esc(name),
+        esc(&id),
+        q(&account),
+        q(&id),
+        csrf_field(&user.0.csrf),
+        q(&account),
+    );
+    render(&user, "Delete campaign", Nav::Campaigns, &body)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, id)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let a = api::call(
+        &state,
+        &user.0.tenant,
+        Method::DELETE,
+        &format!("{}/campaigns/{}", base(&account), q(&id)),
+        None,
+    )
+    .await;
+    match a.error() {
+        None => see_other(&format!("/campaigns?account={}&done=deleted", q(&account))),
+        Some(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+    }
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, id)): Path<(String, String)>,
+    Query(qs): Query<Fields>,
+) -> Response {
+    let msg = qs
+        .get("err")
+        .map(|_| Err("The change was refused.".to_owned()));
+    detail_page(&state, &user, &account, &id, msg).await
+}
+
+async fn detail_page(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    id: &str,
+    msg: Option<Result<String, String>>,
+) -> Response {
+    let csrf = &user.0.csrf;
+    let tenant = &user.0.tenant;
+    let c = api::get(
+        state,
+        tenant,
+        &format!("{}/campaigns/{}", base(account), q(id)),
+    )
+    .await;
+    if let Some(e) = c.error() {
+        return campaigns_page(state, user, Some(&account.to_owned()), Some(Err(e)), false).await;
+    }
+    let cur = c.body["currency"].as_str().unwrap_or("");
+    let mut body = format!(
+        "<div class=\"crumb\"><a href=\"/campaigns?account={}\">Campaigns</a> → {}</div><h1>{}{}</h1>{}\
+<p>{} · daily {} {cur} · total {} {cur}</p>",
+        q(account),
+        esc(id),
+        esc(c.body["name"].as_str().unwrap_or(id)),
+        dry_tag(&c.body),
+        flash(&msg),
+        status_badge(&c.body),
+        money(&c.body["daily_budget_amount_local_micro"]),
+        money(&c.body["total_budget_amount_local_micro"]),
+        cur = esc(cur),
+    );
+    let items = api::get(
+        state,
+        tenant,
+        &format!(
+            "{}/line_items?campaign_id={}&count=1000",
+            base(account),
+            q(id)
+        ),
+    )
+    .await;
+    body.push_str("<h2>Line items</h2><div class=\"card\"><table id=\"line-items\"><thead><tr><th>Line item</th><th>Status</th><th>Objective</th><th>Placements</th><th class=\"n\">Bid</th><th>Promoted tweets</th><th></th></tr></thead><tbody>");
+    let items: Vec<Value> = items
+        .data()
+        .into_iter()
+        .filter(|l| l["deleted"].as_bool() != Some(true))
+        .collect();
+    if items.is_empty() {
+        body.push_str("<tr><td colspan=\"7\" class=\"note\">No line items.</td></tr>");
+    }
+    for l in &items {
+        let lid = l["id"].as_str().unwrap_or_default();
+        let tweets = api::get(
+            state,
+            tenant,
+            &format!(
+                "{}/promoted_tweets?line_item_id={}&count=1000",
+                base(account),
+                q(lid)
+            ),
+        )
+        .await;
+        let tweets: Vec<String> = tweets
+            .data()
+            .iter()
+            .filter(|p| p["deleted"].as_bool() != Some(true))
+            .map(|p| {
+                format!(
+                    "<div class=\"mono\">tweet {} {}</div>",
+                    esc(p["tweet_id"].as_str().unwrap_or("")),
+                    status_badge(p)
+                )
+            })
+            .collect();
+        let paused = l["paused"].as_bool() == Some(true);
+        let action = if paused { "resume" } else { "pause" };
+        body.push_str(&format!(
+            "<tr><td>{}{}<div class=\"note mono\">{}</div></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} {}</td><td>{}</td><td>{}</td></tr>",
+            esc(l["name"].as_str().unwrap_or(lid)),
+            dry_tag(l),
+            esc(lid),
+            status_badge(l),
+            esc(l["objective"].as_str().unwrap_or("")),
+            esc(&l["placements"]
+                .as_array()
+                .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                .unwrap_or_default()),
+            money(&l["bid_amount_local_micro"]),
+            esc(l["currency"].as_str().unwrap_or(cur)),
+            if tweets.is_empty() { "—".to_owned() } else { tweets.join("") },
+            button_form(
+                &format!("/line_items/{}/{}/{}/{action}", q(account), q(id), q(lid)),
+                csrf,
+                if paused { "Resume" } else { "Pause" },
+                "",
+            ),
+        ));
+    }
+    body.push_str("</tbody></table></div>");
+    render(user, "Campaign", Nav::Campaigns, &body)
+}
+
+async fn set_line_item_paused(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, campaign, id, action)): Path<(String, String, String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let paused = action == "pause";
+    let a = api::call(
+        &state,
+        &user.0.tenant,
+        Method::PATCH,
+        &format!("{}/line_items/{}", base(&account), q(&id)),
+        Some(&json!({ "paused": paused })),
+    )
+    .await;
+    match a.error() {
+        None => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
+        Some(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+    }
+}

@@ -1,0 +1,104 @@
+//! Login with the tenant key, logout, and `/`.
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+
+use super::{Fields, field, see_other};
+use crate::app::AppState;
+use crate::store::{sessions, tenants};
+use crate::ui::html::{bare_page, esc};
+use crate::ui::session::{self, User};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let logged_in = match session::token(&headers) {
+        Some(t) => matches!(
+            sessions::lookup(&state.db, &t, state.clock.now()).await,
+            Ok(Some(_))
+        ),
+        None => false,
+    };
+    see_other(if logged_in { "/integrations" } else { "/login" })
+}
+
+fn login_page(problem: Option<&str>) -> String {
+    bare_page(
+        "Log in",
+        &format!(
+            "<main class=\"login card\"><h1>Paid UA dashboard</h1>\
+<p class=\"note\">Log in with your team's key (from <span class=\"mono\">xads tenant create</span> or <span class=\"mono\">xads demo</span>).</p>{}\
+<form method=\"post\" action=\"/login\"><label for=\"key\">Login key</label>\
+<input id=\"key\" name=\"key\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
+<p><button class=\"primary\" type=\"submit\">Log in</button></p></form></main>",
+            problem
+                .map(|p| format!("<div class=\"problem\" role=\"alert\">{}</div>", esc(p)))
+                .unwrap_or_default()
+        ),
+    )
+}
+
+async fn login_form() -> Html<String> {
+    Html(login_page(None))
+}
+
+async fn login(State(state): State<AppState>, Form(f): Form<Fields>) -> Response {
+    let Some(key) = field(&f, "key") else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Html(login_page(Some("Enter your login key."))),
+        )
+            .into_response();
+    };
+    let tenant = match tenants::by_api_key(&state.db, key).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                Html(login_page(Some("That key is not valid."))),
+            )
+                .into_response();
+        }
+        Err(e) => return crate::ui::failure(&e.to_string()),
+    };
+    let token = match sessions::create(&state.db, &tenant.id, state.clock.now()).await {
+        Ok(t) => t,
+        Err(e) => return crate::ui::failure(&e.to_string()),
+    };
+    tracing::info!(tenant.id = %tenant.id, "ui login");
+    let mut resp = see_other("/integrations");
+    if let Ok(v) = session::set_cookie(&state, Some(&token)).parse() {
+        resp.headers_mut().insert(SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    if let Some(t) = session::token(&headers)
+        && let Err(e) = sessions::delete(&state.db, &t).await
+    {
+        return crate::ui::failure(&e.to_string());
+    }
+    let mut resp = see_other("/login");
+    if let Ok(v) = session::set_cookie(&state, None).parse() {
+        resp.headers_mut().insert(SET_COOKIE, v);
+    }
+    resp
+}

@@ -1,0 +1,288 @@
+//! Reports: spend (USD) and impressions per day as an SVG chart, a table by campaign, a date
+//! range, on-demand sync and CSV download — all from `GET …/stats` and `POST …/stats/sync`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use chrono::{Duration, NaiveDate, Utc};
+use serde_json::{Value, json};
+
+use super::{Fields, account_tabs, accounts, flash, pick, render, see_other};
+use crate::app::AppState;
+use crate::ui::api;
+use crate::ui::html::{self, Nav, Series, csrf_field, esc, q};
+use crate::ui::session::User;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/reports", get(page))
+        .route("/reports/sync", post(sync))
+        .route("/reports.csv", get(csv))
+}
+
+/// The date range of a request: `from`/`to` (inclusive dates), default the last 14 days.
+fn range(qs: &Fields) -> (NaiveDate, NaiveDate) {
+    let today = Utc::now().date_naive();
+    let parse = |k: &str| {
+        qs.get(k)
+            .and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
+    };
+    let to = parse("to").unwrap_or(today);
+    let from = parse("from").unwrap_or(to - Duration::days(13));
+    if from > to { (to, from) } else { (from, to) }
+}
+
+fn stats_path(account: &str, from: NaiveDate, to: NaiveDate, granularity: &str) -> String {
+    format!(
+        "/api/v1/x_ads/accounts/{}/stats?entity=campaign&from={from}&to={}&granularity={granularity}",
+        q(account),
+        to + Duration::days(1)
+    )
+}
+
+fn num(v: &Value) -> f64 {
+    v.as_f64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
+    let msg = match qs.get("synced").map(String::as_str) {
+        Some(s) => Some(Ok(format!("Sync {s}."))),
+        None => qs.get("sync_error").map(|_| {
+            Err("The sync failed; see the Integrations tile for the last sync error.".to_owned())
+        }),
+    };
+    let accts = match accounts(&state, &user).await {
+        Ok(a) => a,
+        Err(body) => {
+            return render(
+                &user,
+                "Reports",
+                Nav::Reports,
+                &format!("<h1>Reports</h1>{body}"),
+            );
+        }
+    };
+    let Some(account) = pick(&accts, qs.get("account")) else {
+        return render(
+            &user,
+            "Reports",
+            Nav::Reports,
+            "<h1>Reports</h1><p>No ad accounts yet.</p>",
+        );
+    };
+    let account_id = account["id"].as_str().unwrap_or_default();
+    let currency = account["currency"].as_str().unwrap_or("");
+    let (from, to) = range(&qs);
+    let tenant = &user.0.tenant;
+    let daily = api::get(&state, tenant, &stats_path(account_id, from, to, "day")).await;
+    let totals = api::get(&state, tenant, &stats_path(account_id, from, to, "total")).await;
+    let campaigns = api::get(
+        &state,
+        tenant,
+        &format!(
+            "/api/v1/x_ads/accounts/{}/campaigns?count=1000",
+            q(account_id)
+        ),
+    )
+    .await;
+    let names: BTreeMap<String, String> = campaigns
+        .data()
+        .iter()
+        .filter_map(|c| Some((c["id"].as_str()?.to_owned(), c["name"].as_str()?.to_owned())))
+        .collect();
+
+    let mut body = format!(
+        "<h1>Reports</h1>{}{}",
+        account_tabs("/reports", &accts, account_id),
+        flash(&msg)
+    );
+    body.push_str(&format!(
+        "<div class=\"card\"><form method=\"get\" action=\"/reports\" class=\"row\">\
+<input type=\"hidden\" name=\"account\" value=\"{a}\">\
+<div><label for=\"from\">From</label><input id=\"from\" type=\"date\" name=\"from\" value=\"{from}\"></div>\
+<div><label for=\"to\">To</label><input id=\"to\" type=\"date\" name=\"to\" value=\"{to}\"></div>\
+<div><button type=\"submit\">Show</button></div>\
+<div><a class=\"btn\" id=\"csv\" href=\"/reports.csv?account={aq}&amp;from={from}&amp;to={to}\">Download CSV</a></div></form>\
+<form method=\"post\" action=\"/reports/sync\" class=\"row\" style=\"margin-top:10px\">{csrf}\
+<input type=\"hidden\" name=\"account\" value=\"{a}\"><input type=\"hidden\" name=\"from\" value=\"{from}\"><input type=\"hidden\" name=\"to\" value=\"{to}\">\
+<div><button type=\"submit\" id=\"sync-now\">Sync now from X</button></div>\
+<div class=\"note\">Syncs run hourly; X revises data for up to 3 days, so recent rows may still change.</div></form></div>",
+        a = esc(account_id),
+        aq = q(account_id),
+        csrf = csrf_field(&user.0.csrf),
+    ));
+    if let Some(e) = daily.error() {
+        body.push_str(&format!("<div class=\"problem\">{}</div>", esc(&e)));
+    }
+
+    // Per day: spend in USD and impressions over all campaigns.
+    let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
+    for r in daily.data() {
+        let day = r["start"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(10)
+            .collect::<String>();
+        let e = days.entry(day).or_insert((0.0, 0.0, false));
+        e.0 += num(&r["spend_usd"]);
+        e.1 += num(&r["impressions"]);
+        e.2 |= r["spend_usd"].is_null() && num(&r["spend_local_micro"]) > 0.0;
+    }
+    let labels: Vec<String> = days
+        .keys()
+        .map(|d| d.get(5..).unwrap_or(d).to_owned())
+        .collect();
+    let chart = html::line_chart(
+        &labels,
+        &[
+            Series {
+                label: "Spend (USD)",
+                color: "#1d9bf0",
+                values: days.values().map(|v| v.0).collect(),
+            },
+            Series {
+                label: "Impressions",
+                color: "#7856ff",
+                values: days.values().map(|v| v.1).collect(),
+            },
+        ],
+    );
+    body.push_str(&format!(
+        "<div class=\"card\" id=\"chart\"><h2 style=\"margin-top:0\">Spend and impressions per day</h2>{chart}{}</div>",
+        if days.values().any(|v| v.2) {
+            "<p class=\"note\">Some days have no FX rate yet: their USD spend is empty until the rate arrives.</p>"
+        } else {
+            ""
+        }
+    ));
+
+    // By campaign.
+    body.push_str("<div class=\"card\"><h2 style=\"margin-top:0\">By campaign</h2><table id=\"by-campaign\"><thead><tr><th>Campaign</th>\
+<th class=\"n\">Impressions</th><th class=\"n\">Clicks</th><th class=\"n\">Engagements</th><th class=\"n\">Conversions</th>\
+<th class=\"n\">Spend (local)</th><th class=\"n\">Spend (USD)</th></tr></thead><tbody>");
+    let rows = totals.data();
+    if rows.is_empty() {
+        body.push_str("<tr><td colspan=\"7\" class=\"note\">No stats in this range. Use “Sync now from X” to pull them.</td></tr>");
+    }
+    let mut sum = (0.0, 0.0);
+    for r in &rows {
+        let id = r["entity_id"].as_str().unwrap_or("");
+        sum.0 += num(&r["impressions"]);
+        sum.1 += num(&r["spend_usd"]);
+        body.push_str(&format!(
+            "<tr><td>{}<div class=\"note mono\">{}</div></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} {}</td><td class=\"n\">{}</td></tr>",
+            esc(names.get(id).map(String::as_str).unwrap_or(id)),
+            esc(id),
+            html::group(num(&r["impressions"]) as u64),
+            html::group(num(&r["clicks"]) as u64),
+            html::group(num(&r["engagements"]) as u64),
+            html::group(num(&r["conversions"]) as u64),
+            html::money(r["spend_local_micro"].as_i64()),
+            esc(r["currency"].as_str().unwrap_or(currency)),
+            r["spend_usd"].as_str().map(|s| format!("${}", esc(&usd(s)))).unwrap_or_else(|| "—".into()),
+        ));
+    }
+    if !rows.is_empty() {
+        body.push_str(&format!(
+            "<tr><th>Total</th><th class=\"n\">{}</th><th colspan=\"4\"></th><th class=\"n\">${:.2}</th></tr>",
+            html::group(sum.0 as u64),
+            sum.1
+        ));
+    }
+    body.push_str("</tbody></table></div>");
+    render(&user, "Reports", Nav::Reports, &body)
+}
+
+/// A USD decimal string rounded to cents for display.
+fn usd(s: &str) -> String {
+    s.parse::<f64>()
+        .map(|v| format!("{v:.2}"))
+        .unwrap_or_else(|_| s.to_owned())
+}
+
+async fn sync(State(state): State<AppState>, user: User, Form(f): Form<Fields>) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let account = f.get("account").cloned().unwrap_or_default();
+    let (from, to) = range(&f);
+    let now = Utc::now();
+    let from_t = from
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    let to_t = (to + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now)
+        .min(now);
+    let hour = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:00:00Z").to_string();
+    let a = api::call(
+        &state,
+        &user.0.tenant,
+        Method::POST,
+        &format!(
+            "/api/v1/x_ads/accounts/{}/stats/sync?wait=true",
+            q(&account)
+        ),
+        Some(&json!({ "from": hour(from_t), "to": hour(to_t) })),
+    )
+    .await;
+    let back = format!("/reports?account={}&from={from}&to={to}", q(&account));
+    match a.error() {
+        None => {
+            let status = a.body["status"].as_str().unwrap_or("started");
+            let status = if status == "succeeded" {
+                "succeeded"
+            } else if status == "failed" {
+                "failed"
+            } else {
+                "started"
+            };
+            see_other(&format!("{back}&synced={status}"))
+        }
+        Some(e) => {
+            tracing::info!(error = %e, "ui sync refused");
+            see_other(&format!("{back}&sync_error=1"))
+        }
+    }
+}
+
+async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
+    let account = qs.get("account").cloned().unwrap_or_default();
+    let (from, to) = range(&qs);
+    let Ok(req) = axum::http::Request::builder()
+        .method(Method::GET)
+        .uri(stats_path(&account, from, to, "day"))
+        .header(ACCEPT, "text/csv")
+        .body(Body::empty())
+    else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let resp = api::raw(&state, &user.0.tenant, req).await;
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let name = format!(
+        "attachment; filename=\"x_ads_{}_{from}_{to}.csv\"",
+        account.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let (mut parts, body) = resp.into_parts();
+    parts.headers.insert(
+        CONTENT_TYPE,
+        "text/csv; charset=utf-8".parse().expect("static"),
+    );
+    if let Ok(v) = name.parse() {
+        parts.headers.insert(CONTENT_DISPOSITION, v);
+    }
+    Response::from_parts(parts, body)
+}

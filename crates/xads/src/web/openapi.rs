@@ -1,0 +1,359 @@
+//! The OpenAPI 3.1 document of `/api/v1`, served at `GET /api/v1/openapi.json`.
+//!
+//! Hand-built from [`ROUTES`], the list of every `/api/v1` route kept next to the routers: a test
+//! walks the routers' sources and the live router and fails when a route is missing here (or
+//! listed here but not served). Add a row when you add a route.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/openapi.json", get(serve))
+}
+
+async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+/// What a route takes and answers, for its entry in the document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// No request body.
+    None,
+    /// A JSON object (schema named by the route's summary).
+    Json(&'static str),
+    /// `multipart/form-data` (media upload).
+    Multipart,
+}
+
+/// One `/api/v1` route: method, path (axum's `{param}` syntax, which is OpenAPI's), tag, summary,
+/// request body, and whether it is a write that honours `Idempotency-Key`.
+#[derive(Clone, Copy, Debug)]
+pub struct Route {
+    /// `GET`, `POST`, `PATCH`, `PUT` or `DELETE`.
+    pub method: &'static str,
+    /// The path.
+    pub path: &'static str,
+    /// The tag grouping it.
+    pub tag: &'static str,
+    /// One line.
+    pub summary: &'static str,
+    /// The request body.
+    pub body: Body,
+}
+
+const A: &str = "/api/v1/x_ads/accounts/{account_id}";
+
+macro_rules! r {
+    ($m:literal, $p:expr, $t:literal, $s:literal) => {
+        Route {
+            method: $m,
+            path: $p,
+            tag: $t,
+            summary: $s,
+            body: Body::None,
+        }
+    };
+    ($m:literal, $p:expr, $t:literal, $s:literal, $b:expr) => {
+        Route {
+            method: $m,
+            path: $p,
+            tag: $t,
+            summary: $s,
+            body: $b,
+        }
+    };
+}
+
+/// Every `/api/v1` route the service serves.
+pub const ROUTES: &[Route] = &[
+    r!("GET", "/api/v1/openapi.json", "operations", "This document"),
+    r!(
+        "GET",
+        "/api/v1/integrations",
+        "integrations",
+        "Integration tiles: status, mode, ad accounts, scopes, problem, sync health"
+    ),
+    r!(
+        "POST",
+        "/api/v1/integrations/x_ads/connect",
+        "integrations",
+        "Start connecting X (OAuth 2.0 + PKCE, or {\"method\":\"oauth1\"}); answers {authorize_url, expires_at}",
+        Body::Json("ConnectRequest")
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/integrations/x_ads",
+        "integrations",
+        "Disconnect: delete the tokens (best-effort revoke), keep the history"
+    ),
+    r!(
+        "POST",
+        "/api/v1/integrations/x_ads/webhooks",
+        "integrations",
+        "Always 400 webhooks_not_supported: change detection is the hourly sync"
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts",
+        "accounts",
+        "Ad accounts of the connection (?refresh=true reads through to X)"
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/campaigns",
+        "campaigns",
+        "List campaigns (?refresh, cursor, count)"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/campaigns",
+        "campaigns",
+        "Create a campaign",
+        Body::Json("CampaignCreate")
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/campaigns/{id}",
+        "campaigns",
+        "Read a campaign"
+    ),
+    r!(
+        "PATCH",
+        "/api/v1/x_ads/accounts/{account_id}/campaigns/{id}",
+        "campaigns",
+        "Update a campaign (paused, name, budgets)",
+        Body::Json("CampaignUpdate")
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/x_ads/accounts/{account_id}/campaigns/{id}",
+        "campaigns",
+        "Delete a campaign"
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/line_items",
+        "line_items",
+        "List line items (?campaign_id, refresh, cursor, count)"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/line_items",
+        "line_items",
+        "Create a line item",
+        Body::Json("LineItemCreate")
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/line_items/{id}",
+        "line_items",
+        "Read a line item"
+    ),
+    r!(
+        "PATCH",
+        "/api/v1/x_ads/accounts/{account_id}/line_items/{id}",
+        "line_items",
+        "Update a line item (paused, name, bid, budgets)",
+        Body::Json("LineItemUpdate")
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/x_ads/accounts/{account_id}/line_items/{id}",
+        "line_items",
+        "Delete a line item"
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/promoted_tweets",
+        "promoted_tweets",
+        "List promoted tweets (?line_item_id, refresh, cursor, count)"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/promoted_tweets",
+        "promoted_tweets",
+        "Promote tweets on a line item",
+        Body::Json("PromotedTweetsCreate")
+    ),
+    r!(
+        "PATCH",
+        "/api/v1/x_ads/accounts/{account_id}/promoted_tweets/{id}",
+        "promoted_tweets",
+        "Pause or resume a promoted tweet (answers paused_via: put | delete)",
+        Body::Json("Paused")
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/x_ads/accounts/{account_id}/promoted_tweets/{id}",
+        "promoted_tweets",
+        "Delete a promoted tweet"
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/media",
+        "media",
+        "The ad account's media library"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/media",
+        "media",
+        "Upload an image or video into the media library (fields file, name, title, description)",
+        Body::Multipart
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/stats",
+        "reports",
+        "Stored stats rows (?entity, ids, from, to, granularity=hour|day|total); Accept: text/csv exports"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/stats/sync",
+        "reports",
+        "On-demand sync ({from?, to?}); 202 {sync_id, status}; ?wait=true answers when done",
+        Body::Json("SyncRequest")
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/stats/sync/{sync_id}",
+        "reports",
+        "A sync's status: running | succeeded | failed, with counts"
+    ),
+    r!(
+        "GET",
+        "/api/v1/fx_rates",
+        "reports",
+        "FX rates known (?currency)"
+    ),
+    r!(
+        "POST",
+        "/api/v1/fx_rates",
+        "reports",
+        "Add FX rates ({date, currency, usd_per_unit} or a list)",
+        Body::Json("FxRates")
+    ),
+];
+
+fn path_params(path: &str) -> Vec<&str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect()
+}
+
+fn operation_id(r: &Route) -> String {
+    let mut id = r.method.to_ascii_lowercase();
+    for seg in r.path.trim_start_matches("/api/v1/").split('/') {
+        let seg = seg.trim_start_matches('{').trim_end_matches('}');
+        id.push('_');
+        id.extend(
+            seg.chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+        );
+    }
+    id
+}
+
+fn schemas() -> Value {
+    let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let micros = json!({"type": "integer", "format": "int64", "description": "micros of the account's currency"});
+    json!({
+        "Error": obj(json!({"error": obj(json!({
+            "code": {"type": "string", "description": "snake_case"},
+            "message": {"type": "string"},
+        }), &["code", "message"])}), &["error"]),
+        "List": obj(json!({"data": {"type": "array", "items": {"type": "object"}}, "next_cursor": {"type": ["string", "null"]}}), &["data", "next_cursor"]),
+        "ConnectRequest": obj(json!({"method": {"type": "string", "enum": ["oauth2", "oauth1"], "default": "oauth2"}}), &[]),
+        "CampaignCreate": obj(json!({
+            "name": {"type": "string"}, "funding_instrument_id": {"type": "string"},
+            "daily_budget_amount_local_micro": micros, "total_budget_amount_local_micro": micros,
+            "paused": {"type": "boolean", "default": false}, "purchase_order_number": {"type": "string"},
+        }), &["name", "funding_instrument_id"]),
+        "CampaignUpdate": obj(json!({
+            "name": {"type": "string"}, "paused": {"type": "boolean"},
+            "daily_budget_amount_local_micro": micros, "total_budget_amount_local_micro": micros,
+        }), &[]),
+        "LineItemCreate": obj(json!({
+            "campaign_id": {"type": "string"}, "name": {"type": "string"},
+            "objective": {"type": "string"}, "product_type": {"type": "string"},
+            "placements": {"type": "array", "items": {"type": "string"}},
+            "bid_amount_local_micro": micros, "paused": {"type": "boolean"},
+        }), &["campaign_id", "objective", "product_type", "placements"]),
+        "LineItemUpdate": obj(json!({
+            "name": {"type": "string"}, "paused": {"type": "boolean"}, "bid_amount_local_micro": micros,
+        }), &[]),
+        "PromotedTweetsCreate": obj(json!({
+            "line_item_id": {"type": "string"}, "tweet_ids": {"type": "array", "items": {"type": "string"}},
+        }), &["line_item_id", "tweet_ids"]),
+        "Paused": obj(json!({"paused": {"type": "boolean"}}), &["paused"]),
+        "SyncRequest": obj(json!({"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}}), &[]),
+        "FxRates": obj(json!({"date": {"type": "string", "format": "date"}, "currency": {"type": "string"}, "usd_per_unit": {"type": "string", "description": "decimal"}}), &["date", "currency", "usd_per_unit"]),
+    })
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let mut op = json!({
+            "operationId": operation_id(r),
+            "tags": [r.tag],
+            "summary": r.summary,
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "default": {"description": "An error (PRODUCT.md §5.1 statuses)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        });
+        let mut params: Vec<Value> = path_params(r.path)
+            .into_iter()
+            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if matches!(r.method, "POST" | "PATCH" | "DELETE") && r.path.starts_with(A) {
+            params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
+                "description": "same key + same body replays the stored answer; another body → 422; in flight → 409",
+                "schema": {"type": "string", "maxLength": 255}}));
+        }
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
+        }
+        match r.body {
+            Body::None => {}
+            Body::Json(schema) => {
+                op["requestBody"] = json!({"required": r.method != "POST" || !schema.ends_with("Request"),
+                    "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+            }
+            Body::Multipart => {
+                op["requestBody"] = json!({"required": true, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}, "name": {"type": "string"},
+                                   "title": {"type": "string"}, "description": {"type": "string"}}}}}});
+            }
+        }
+        if r.path == "/api/v1/openapi.json" {
+            op["security"] = json!([]);
+        }
+        let entry = paths
+            .entry(r.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry[r.method.to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "xads — X (Twitter) Ads integration of the Paid UA dashboard",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "JSON over HTTP. Authenticate with Authorization: Bearer <tenant API key>. Money is integer micros plus a currency code; USD is a decimal string; times are RFC 3339 UTC. Lists answer {data, next_cursor}. Every write answers id and dry_run.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"tenantKey": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"tenantKey": {"type": "http", "scheme": "bearer", "description": "the tenant API key from `xads tenant create`"}},
+            "schemas": schemas(),
+        },
+    })
+}
