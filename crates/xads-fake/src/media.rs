@@ -18,6 +18,9 @@ use crate::state::FakeState;
 /// How long an upload session lives (seconds), as in X's examples.
 pub const EXPIRES_AFTER_SECS: i64 = 86_400;
 
+/// X's largest `append` segment (5 MB).
+pub const MAX_SEGMENT_BYTES: u64 = 5 * 1024 * 1024;
+
 /// Processing state of an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadState {
@@ -247,6 +250,23 @@ fn append_core(
     Json(json!({ "data": { "expires_at": expires } })).into_response()
 }
 
+/// An explicit APPEND (v2 route or legacy command): X takes segments of at most 5 MB.
+fn segment_append(
+    st: &FakeState,
+    user_id: &str,
+    id: &str,
+    segment: Option<u32>,
+    len: Option<u64>,
+) -> Response {
+    if len.is_some_and(|l| l > MAX_SEGMENT_BYTES) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "a media segment may be at most 5 MB",
+        );
+    }
+    append_core(st, user_id, id, segment, len)
+}
+
 fn finalize_core(st: &FakeState, user_id: &str, id: &str, fault: Option<FaultKind>) -> Response {
     let mut s = st.lock();
     let Some(u) = s
@@ -368,7 +388,7 @@ pub async fn append(
         Err(d) => return problem(StatusCode::BAD_REQUEST, &d),
     };
     let segment = text_field(&f, &p, "segment_index").and_then(|v| v.parse().ok());
-    append_core(&st, &who.user_id, &id, segment, media_len(&f))
+    segment_append(&st, &who.user_id, &id, segment, media_len(&f))
 }
 
 /// `POST /2/media/upload/:id/finalize`: images succeed at once; videos start processing.
@@ -423,7 +443,7 @@ pub async fn upload(
         Some("APPEND") => {
             let id = field("media_id").unwrap_or_default();
             let segment = field("segment_index").and_then(|v| v.parse().ok());
-            append_core(&st, &who.user_id, &id, segment, media_len(&f))
+            segment_append(&st, &who.user_id, &id, segment, media_len(&f))
         }
         Some("FINALIZE") => {
             let id = field("media_id").unwrap_or_default();

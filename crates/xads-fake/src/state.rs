@@ -255,6 +255,11 @@ impl FakeState {
         of_account(&self.lock().media, account_id)
     }
 
+    /// X API v2 upload sessions (segments received, processing state), oldest first.
+    pub fn uploads(&self) -> Vec<crate::media::Upload> {
+        self.lock().uploads.clone()
+    }
+
     /// Tweets an account can promote.
     pub fn tweets(&self, account_id: &str) -> Vec<Tweet> {
         self.lock()
