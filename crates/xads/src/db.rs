@@ -55,6 +55,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_connections"),
     migration!(3, "0003_entities"),
     migration!(4, "0004_reporting"),
+    migration!(5, "0005_media"),
     migration!(7, "0007_sessions"),
 ];
 

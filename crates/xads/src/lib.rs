@@ -13,6 +13,7 @@ pub mod fx;
 pub mod experiments;
 pub mod limiter;
 pub mod manage;
+pub mod media;
 pub mod pkce;
 pub mod redis_conn;
 pub mod store;

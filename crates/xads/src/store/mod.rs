@@ -6,6 +6,7 @@ pub mod connections;
 pub mod entities;
 pub mod fx_rates;
 pub mod idempotency;
+pub mod media;
 pub mod sessions;
 pub mod stats;
 pub mod sync_runs;

@@ -68,7 +68,7 @@ pub fn manage_error(e: ManageError) -> ApiError {
     }
 }
 
-fn scope(
+pub(super) fn scope(
     state: AppState,
     tenant: crate::store::tenants::Tenant,
     account_id: String,
@@ -126,7 +126,7 @@ fn json_response(status: u16, body: String, replayed: bool) -> Response {
 }
 
 /// Runs a write under the request's `Idempotency-Key`, if any.
-async fn idempotent<F, Fut>(
+pub(super) async fn idempotent<F, Fut>(
     scope: &Scope,
     method: &Method,
     path: &str,

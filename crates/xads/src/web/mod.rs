@@ -5,6 +5,7 @@ pub mod error;
 mod health;
 mod integrations;
 mod manage;
+mod media;
 pub mod openapi;
 mod reports;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(integrations::routes())
         .merge(manage::routes())
+        .merge(media::routes())
         .merge(openapi::routes())
         .merge(crate::ui::routes())
         .merge(reports::routes())

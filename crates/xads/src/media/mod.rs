@@ -1,0 +1,618 @@
+//! The media library (PRODUCT.md §4.3, §5; issue #6): upload images and videos into an ad
+//! account's media library, and list it from a local mirror.
+//!
+//! An upload is validated completely before anything is sent ([`sniff`], [`spool`]): format from
+//! magic bytes against the declared type, X's size limit while streaming, a structural check
+//! against empty and truncated files. Then, in live mode:
+//!
+//! 1. claim the upload record of (tenant, account, file hash): a finished one answers the existing
+//!    entry (a retried request never makes a second library entry), one in progress answers 409;
+//! 2. X API v2 chunked upload — `initialize`, `append` in [`CHUNK`]-sized segments read from the
+//!    spool file (the client retries a failed segment), `finalize`, then `STATUS` polls while
+//!    `processing_info` is pending or in progress, waiting `check_after_secs` each time;
+//! 3. `POST /12/accounts/{id}/media_library?media_key=…` through the exactly-once protocol
+//!    (intent derived from the media key, so a lost answer is reconciled, not repeated);
+//! 4. mirror, audit, mark the record done.
+//!
+//! In dry-run the file is validated the same way and stored locally with a `dry_` media key.
+
+pub mod sniff;
+pub mod spool;
+
+use std::time::Duration as StdDuration;
+
+use bytes::{Bytes, BytesMut};
+use chrono::Duration;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+use xads_client::media::{MediaInit, ProcessingState};
+use xads_client::models::{MediaLibraryCreate, MediaLibraryEntry};
+use xads_client::{ListParams, XError};
+
+use crate::manage::exactly_once::{self, Created};
+use crate::manage::input::Invalid;
+use crate::manage::{Answer, ManageError, Scope};
+use crate::store::audit::{self, AuditEntry};
+use crate::store::media::{self as store, MediaRow, Upload, UploadClaim, UploadKey, UploadState};
+use crate::x::{Session, SessionError};
+use sniff::Format;
+use spool::Spooled;
+
+/// Segment size of the chunked upload: under X's 5 MB per-append limit whichever "MB" X means.
+pub const CHUNK: usize = 4 * 1024 * 1024;
+/// How long an upload record stays claimed without progress (renewed after every segment).
+const LEASE: Duration = Duration::minutes(2);
+/// Longest total wait for X's processing before giving up (the upload can be retried).
+const PROCESSING_DEADLINE: StdDuration = StdDuration::from_secs(20 * 60);
+/// Longest single wait between STATUS polls, whatever `check_after_secs` says.
+const MAX_POLL_WAIT_SECS: u64 = 60;
+/// X's page size limit for the media library.
+const X_PAGE: u32 = xads_client::MEDIA_LIBRARY_MAX_COUNT;
+
+/// A validated upload: the spooled file and the form's text fields.
+#[derive(Debug)]
+pub struct NewMedia {
+    /// The file on disk.
+    pub file: Spooled,
+    /// The part's file name (base name only), sent as X's `file_name`.
+    pub file_name: Option<String>,
+    /// X's `name` (≤ 100).
+    pub name: Option<String>,
+    /// X's `title` (videos, ≤ 70).
+    pub title: Option<String>,
+    /// X's `description` (videos, ≤ 200).
+    pub description: Option<String>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Invalid {
+    Invalid {
+        field: field.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Checks the text fields against X's limits (the file itself is checked while spooling).
+pub fn check_fields(
+    format: Format,
+    name: Option<&str>,
+    title: Option<&str>,
+    description: Option<&str>,
+) -> Result<(), Invalid> {
+    for (field, value, max) in [("name", name, 100), ("title", title, 70)]
+        .into_iter()
+        .chain([("description", description, 200)])
+    {
+        if let Some(v) = value
+            && v.chars().count() > max
+        {
+            return Err(invalid(field, format!("at most {max} characters")));
+        }
+    }
+    if !format.is_video() {
+        for (field, value) in [("title", title), ("description", description)] {
+            if value.is_some() {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "X takes {field} for videos only; this file is a {}",
+                        format.name()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The base name of an uploaded file name (no directories), at most 255 characters.
+pub fn clean_file_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("").trim();
+    (!base.is_empty()).then(|| base.chars().take(255).collect())
+}
+
+impl NewMedia {
+    /// What identifies this request for inbound idempotency: the content and every field.
+    pub fn fingerprint(&self) -> String {
+        json!({
+            "sha256": self.file.sha256,
+            "file_name": self.file_name,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+        })
+        .to_string()
+    }
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> Value {
+    t.map(|t| json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        .unwrap_or(Value::Null)
+}
+
+/// A media library entry as the API shows it (X's field names, `id` = the media key).
+pub fn render(account_id: &str, e: &MediaLibraryEntry, dry_run: bool) -> Value {
+    json!({
+        "id": e.media_key,
+        "media_key": e.media_key,
+        "account_id": account_id,
+        "media_url": e.media_url,
+        "media_category": e.media_category,
+        "media_type": e.media_type,
+        "media_status": e.media_status,
+        "name": e.name,
+        "file_name": e.file_name,
+        "title": e.title,
+        "description": e.description,
+        "duration": e.duration,
+        "poster_media_key": e.poster_media_key,
+        "poster_media_url": e.poster_media_url,
+        "aspect_ratio": e.aspect_ratio,
+        "tweeted": e.tweeted,
+        "created_at": time(e.created_at),
+        "updated_at": time(e.updated_at),
+        "deleted": e.deleted,
+        "dry_run": dry_run,
+    })
+}
+
+fn media_type(format: Format) -> &'static str {
+    match format {
+        Format::Gif => "GIF",
+        f if f.is_video() => "VIDEO",
+        _ => "IMAGE",
+    }
+}
+
+/// A failure reading our own spool file back: logged here, answered as an internal error.
+fn spool_unreadable(e: std::io::Error) -> ManageError {
+    tracing::error!(error = %e, "the spooled upload could not be read back");
+    ManageError::Db(crate::db::DbError::Corrupt(
+        "the spooled upload could not be read back",
+    ))
+}
+
+/// `POST …/media`: uploads a validated file (live) or stores it locally (dry-run). Answers 201
+/// with the new entry, or 200 with the existing one when this file is already in the account's
+/// library through us.
+pub async fn create(scope: &Scope, media: &NewMedia) -> Result<Answer, ManageError> {
+    scope.check_account().await?;
+    check_fields(
+        media.file.format,
+        media.name.as_deref(),
+        media.title.as_deref(),
+        media.description.as_deref(),
+    )?;
+    let db = &scope.state.db;
+    let key = UploadKey {
+        tenant_id: scope.tenant.id.clone(),
+        account_id: scope.account_id.clone(),
+        sha256: media.file.sha256.clone(),
+        dry_run: !scope.live(),
+    };
+    let mut claimed = None;
+    for _ in 0..2 {
+        let now = scope.state.clock.now();
+        match store::claim(db, &key, now, LEASE).await? {
+            UploadClaim::Execute(u) => {
+                claimed = Some(u);
+                break;
+            }
+            UploadClaim::InFlight => {
+                return Err(ManageError::Conflict(
+                    "this file is being uploaded to this ad account by another request; retry later"
+                        .into(),
+                ));
+            }
+            UploadClaim::Done(media_key) => {
+                match store::get(db, &scope.tenant.id, &scope.account_id, &media_key).await? {
+                    Some(row) if !row.deleted => {
+                        tracing::info!(tenant.id = %scope.tenant.id, ad_account.id = %scope.account_id, media.key = %media_key, "same file uploaded before: answering the existing entry");
+                        return Ok(Answer {
+                            status: 200,
+                            body: row.data,
+                        });
+                    }
+                    // The entry is gone at X: upload it again.
+                    _ => {
+                        let failed = Upload {
+                            state: UploadState::Failed,
+                            media_id: None,
+                            media_key: None,
+                        };
+                        store::set(
+                            db,
+                            &key,
+                            &failed,
+                            Some("library entry deleted"),
+                            now,
+                            -LEASE,
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+    }
+    let Some(claimed) = claimed else {
+        return Err(ManageError::Conflict(
+            "this file's upload record changed underneath; retry".into(),
+        ));
+    };
+    let result = if key.dry_run {
+        dry_run(scope, media, &key).await
+    } else {
+        live(scope, media, &key, claimed).await
+    };
+    if let Err(e) = &result {
+        let now = scope.state.clock.now();
+        match e {
+            // X refused the media: final for this attempt; a new request starts over.
+            ManageError::Invalid(i) => {
+                let failed = Upload {
+                    state: UploadState::Failed,
+                    media_id: None,
+                    media_key: None,
+                };
+                store::set(db, &key, &failed, Some(&i.message), now, -LEASE).await?;
+            }
+            // X unavailable or ambiguous: let a retry take over at once, resuming from the
+            // recorded state.
+            _ => store::release(db, &key, now).await?,
+        }
+    }
+    result
+}
+
+async fn record(
+    scope: &Scope,
+    key: &UploadKey,
+    entry: &MediaLibraryEntry,
+    dry_run: bool,
+    x_request_id: Option<&str>,
+) -> Result<Answer, ManageError> {
+    let db = &scope.state.db;
+    let data = render(&scope.account_id, entry, dry_run);
+    store::upsert(
+        db,
+        &scope.tenant.id,
+        &MediaRow {
+            account_id: scope.account_id.clone(),
+            media_key: entry.media_key.clone(),
+            dry_run,
+            deleted: false,
+            sha256: Some(key.sha256.clone()),
+            data: data.clone(),
+        },
+    )
+    .await?;
+    audit::record(
+        db,
+        &AuditEntry {
+            tenant_id: &scope.tenant.id,
+            account_id: &scope.account_id,
+            action: "create_media",
+            entity_kind: "media",
+            entity_id: &entry.media_key,
+            dry_run,
+            before: None,
+            after: Some(&data),
+            x_request_id,
+        },
+    )
+    .await?;
+    let done = Upload {
+        state: UploadState::Done,
+        media_id: None,
+        media_key: Some(entry.media_key.clone()),
+    };
+    store::set(db, key, &done, None, scope.state.clock.now(), LEASE).await?;
+    tracing::info!(
+        tenant.id = %scope.tenant.id,
+        ad_account.id = %scope.account_id,
+        action = "create_media",
+        media.key = %entry.media_key,
+        mode = if dry_run { "dry_run" } else { "live" },
+        "write recorded"
+    );
+    Ok(Answer {
+        status: 201,
+        body: data,
+    })
+}
+
+async fn dry_run(scope: &Scope, media: &NewMedia, key: &UploadKey) -> Result<Answer, ManageError> {
+    let now = scope.state.clock.now();
+    let format = media.file.format;
+    let entry: MediaLibraryEntry = serde_json::from_value(json!({
+        "media_key": crate::manage::dry_id(),
+        "media_category": format.category().to_ascii_uppercase(),
+        "media_type": media_type(format),
+        "name": media.name,
+        "file_name": media.file_name,
+        "title": media.title,
+        "description": media.description,
+        "created_at": now, "updated_at": now, "deleted": false,
+    }))
+    .expect("a dry-run media entry is a valid wire object");
+    record(scope, key, &entry, true, None).await
+}
+
+/// Reads up to [`CHUNK`] bytes (less only at end of file).
+async fn read_chunk(file: &mut tokio::fs::File) -> std::io::Result<Bytes> {
+    let mut buf = BytesMut::with_capacity(CHUNK);
+    while buf.len() < CHUNK {
+        if file.read_buf(&mut buf).await? == 0 {
+            break;
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// X's text for a failed processing (`processing_info.error.message`, else the whole object).
+fn processing_error(error: Option<&Value>) -> String {
+    match error {
+        Some(e) => e
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| e.to_string()),
+        None => "processing failed (X gave no reason)".into(),
+    }
+}
+
+/// Sends the file to X (initialize, append…, finalize, STATUS polls); returns the media key.
+async fn send_file(
+    scope: &Scope,
+    session: &Session,
+    media: &NewMedia,
+    key: &UploadKey,
+) -> Result<String, ManageError> {
+    let db = &scope.state.db;
+    let format = media.file.format;
+    let init = MediaInit {
+        media_type: format.mime().to_owned(),
+        total_bytes: media.file.len,
+        media_category: format.category().to_owned(),
+        ..MediaInit::default()
+    };
+    let started = session
+        .call(|x| {
+            let init = init.clone();
+            async move { x.media_initialize(&init).await }
+        })
+        .await?
+        .data;
+    let media_id = started.id.clone();
+    let mut upload = Upload {
+        state: UploadState::Uploading,
+        media_id: Some(media_id.clone()),
+        media_key: started.media_key.clone(),
+    };
+    store::set(db, key, &upload, None, scope.state.clock.now(), LEASE).await?;
+
+    let mut file = tokio::fs::File::open(media.file.path.path())
+        .await
+        .map_err(spool_unreadable)?;
+    let mut segment = 0u32;
+    loop {
+        let chunk = read_chunk(&mut file).await.map_err(spool_unreadable)?;
+        if chunk.is_empty() {
+            break;
+        }
+        session
+            .call(|x| {
+                let (id, chunk) = (media_id.clone(), chunk.clone());
+                async move { x.media_append(&id, segment, chunk).await }
+            })
+            .await?;
+        segment += 1;
+        store::renew(db, key, scope.state.clock.now(), LEASE).await?;
+    }
+    drop(file);
+
+    let finished = session
+        .call(|x| {
+            let id = media_id.clone();
+            async move { x.media_finalize(&id).await }
+        })
+        .await?
+        .data;
+    let media_key = finished
+        .media_key
+        .clone()
+        .or(upload.media_key.clone())
+        .ok_or_else(|| {
+            ManageError::Session(SessionError::X(XError::Decode {
+                operation: "media_finalize",
+                status: 200,
+                message: "no media_key in X's answer".into(),
+            }))
+        })?;
+    let mut info = finished.processing_info;
+    let waiting = tokio::time::Instant::now();
+    while let Some(pi) = info.as_ref().filter(|p| !p.is_final()) {
+        if waiting.elapsed() > PROCESSING_DEADLINE {
+            return Err(ManageError::Session(SessionError::X(XError::Transport {
+                operation: "media_status",
+                ambiguous: false,
+                timeout: true,
+                message: format!(
+                    "X was still processing the media after {} minutes; retry the upload later",
+                    PROCESSING_DEADLINE.as_secs() / 60
+                ),
+            })));
+        }
+        let wait = pi
+            .check_after_secs
+            .unwrap_or(1)
+            .clamp(1, MAX_POLL_WAIT_SECS);
+        tokio::time::sleep(StdDuration::from_secs(wait)).await;
+        store::renew(db, key, scope.state.clock.now(), LEASE).await?;
+        info = session
+            .call(|x| {
+                let id = media_id.clone();
+                async move { x.media_status(&id).await }
+            })
+            .await?
+            .data
+            .processing_info;
+    }
+    if let Some(pi) = info.filter(|p| p.state == ProcessingState::Failed) {
+        return Err(invalid(
+            "file",
+            format!(
+                "X could not process the media: {}",
+                processing_error(pi.error.as_ref())
+            ),
+        )
+        .into());
+    }
+    upload.state = UploadState::Uploaded;
+    upload.media_key = Some(media_key.clone());
+    store::set(db, key, &upload, None, scope.state.clock.now(), LEASE).await?;
+    Ok(media_key)
+}
+
+async fn live(
+    scope: &Scope,
+    media: &NewMedia,
+    key: &UploadKey,
+    claimed: Upload,
+) -> Result<Answer, ManageError> {
+    let session = scope.session().await?;
+    let media_key = match (claimed.state, claimed.media_key) {
+        // X already has this file from an earlier attempt: only the library entry is missing.
+        (UploadState::Uploaded, Some(k)) => k,
+        _ => send_file(scope, &session, media, key).await?,
+    };
+    let create = MediaLibraryCreate {
+        media_key: media_key.clone(),
+        name: media.name.clone(),
+        file_name: media.file_name.clone(),
+        title: media.title.clone(),
+        description: media.description.clone(),
+        poster_media_key: None,
+    };
+    let account = scope.account_id.clone();
+    let created = exactly_once::create(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        "create_media_library_entry",
+        // One intent per media key: every retry of this file's registration finds it.
+        exactly_once::intent_id(&scope.tenant.id, Some(&media_key), "media_library"),
+        json!({
+            "media_key": media_key, "name": create.name, "file_name": create.file_name,
+            "title": create.title, "description": create.description,
+        }),
+        |x, opts| {
+            let (account, create) = (account.clone(), create.clone());
+            async move { x.create_media_library_entry(&account, &create, &opts).await }
+        },
+        |x, _since| {
+            let (account, media_key) = (account.clone(), media_key.clone());
+            async move {
+                match x.get_media_library_entry(&account, &media_key).await {
+                    Ok(r) => Ok(vec![r.data]),
+                    Err(e) if e.status() == Some(404) => Ok(vec![]),
+                    Err(e) => Err(e),
+                }
+            }
+        },
+        |e: &MediaLibraryEntry| e.media_key.as_str(),
+    )
+    .await?;
+    let (entry, request_id) = match created {
+        Created::Fresh { entity, request_id } => (entity, request_id),
+        Created::Earlier(k) => {
+            let e = session
+                .call(|x| {
+                    let (account, k) = (account.clone(), k.clone());
+                    async move { x.get_media_library_entry(&account, &k).await }
+                })
+                .await?
+                .data;
+            (e, None)
+        }
+    };
+    record(scope, key, &entry, false, request_id.as_deref()).await
+}
+
+/// Reads the account's whole media library from X (following cursors, X's maximum page of 50)
+/// into the mirror; mirrored entries X no longer lists are marked deleted.
+pub async fn refresh(scope: &Scope, session: &Session) -> Result<usize, ManageError> {
+    let account = scope.account_id.clone();
+    let entries = session
+        .call(|x| {
+            let account = account.clone();
+            async move {
+                x.list_all_media_library(&account, &ListParams::new().count(X_PAGE))
+                    .await
+            }
+        })
+        .await?;
+    let db = &scope.state.db;
+    for e in &entries {
+        store::upsert(
+            db,
+            &scope.tenant.id,
+            &MediaRow {
+                account_id: account.clone(),
+                media_key: e.media_key.clone(),
+                dry_run: false,
+                deleted: e.deleted,
+                sha256: None,
+                data: render(&account, e, false),
+            },
+        )
+        .await?;
+    }
+    let seen: Vec<String> = entries.iter().map(|e| e.media_key.clone()).collect();
+    store::mark_missing_deleted(db, &scope.tenant.id, &account, &seen).await?;
+    store::set_refreshed(db, &scope.tenant.id, &account, scope.state.clock.now()).await?;
+    Ok(entries.len())
+}
+
+/// `GET …/media`: a page of the mirror, `{"data": […], "next_cursor": …}`. `refresh` reads
+/// through to X first; the first list of an account also fills the mirror from X when connected.
+pub async fn page(
+    scope: &Scope,
+    refresh_first: bool,
+    cursor: Option<&str>,
+    count: Option<u32>,
+) -> Result<Value, ManageError> {
+    scope.check_account().await?;
+    let after = match cursor {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| invalid("cursor", "not a cursor this API returned"))?,
+    };
+    let count = i64::from(count.unwrap_or(200));
+    if !(1..=1000).contains(&count) {
+        return Err(invalid("count", "must be 1 to 1000").into());
+    }
+    let db = &scope.state.db;
+    if refresh_first {
+        let session = scope.session().await?;
+        refresh(scope, &session).await?;
+    } else if store::refreshed_at(db, &scope.tenant.id, &scope.account_id)
+        .await?
+        .is_none()
+    {
+        // Best effort: without a connection (or with X down) the local entries still list.
+        let filled = match scope.session().await {
+            Ok(session) => refresh(scope, &session).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = filled {
+            tracing::warn!(ad_account.id = %scope.account_id, error = %e, "media library not read from X; listing local entries");
+        }
+    }
+    let (rows, next) = store::list(db, &scope.tenant.id, &scope.account_id, after, count).await?;
+    Ok(json!({
+        "data": rows.into_iter().map(|r| r.data).collect::<Vec<_>>(),
+        "next_cursor": next.map(|n| n.to_string()),
+    }))
+}
