@@ -4,6 +4,7 @@ mod connect;
 mod helpers;
 mod limiter;
 mod manage;
+mod media;
 mod reporting;
 mod server;
 mod storage;
