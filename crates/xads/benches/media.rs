@@ -1,0 +1,182 @@
+//! Media upload memory benchmark (issue #6): `cargo bench -p xads --bench media`.
+//!
+//! Runs the service in live mode against an in-process fake X, connects a tenant, then uploads a
+//! generated 200 MiB MP4 through `POST …/media` — the request body streamed by the client from a
+//! generator, never held whole anywhere. It reports the process's peak resident memory during the
+//! upload above the baseline before it, from `/proc/self/status` (`VmHWM`, `VmRSS`; the peak is
+//! reset through `/proc/self/clear_refs` first where the kernel allows). Bar: < 64 MB.
+//!
+//! The figure covers the whole process: the service, the client sending the form, and the fake
+//! X receiving 4 MiB segments, so it is an upper bound for the service alone.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use xads::app::Application;
+use xads::config::Config;
+use xads_fake::{FakeConfig, FakeX};
+
+const VIDEO_BYTES: u64 = 200 * 1024 * 1024;
+const PIECE: usize = 64 * 1024;
+const BAR_MB: f64 = 64.0;
+const REDIRECT_URI: &str = "http://127.0.0.1:8080/oauth/x_ads/callback";
+
+/// A `/proc/self/status` field in kB.
+fn status_kb(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The MP4 as a stream: ftyp, an empty moov, then the mdat header and its payload in pieces.
+fn video_stream() -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    let mut head = Vec::new();
+    head.extend(20u32.to_be_bytes());
+    head.extend(b"ftypisom\0\0\x02\0isom");
+    head.extend(8u32.to_be_bytes());
+    head.extend(b"moov");
+    let payload = VIDEO_BYTES - head.len() as u64 - 8;
+    head.extend(((payload + 8) as u32).to_be_bytes());
+    head.extend(b"mdat");
+    let piece = Bytes::from(vec![0x5Au8; PIECE]);
+    let full = payload / PIECE as u64;
+    let rest = (payload % PIECE as u64) as usize;
+    let pieces = std::iter::repeat_n(piece.clone(), full as usize)
+        .chain((rest > 0).then(|| piece.slice(..rest)));
+    futures::stream::iter(std::iter::once(Bytes::from(head)).chain(pieces).map(Ok))
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run());
+}
+
+async fn run() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
+    let fake_base = fake.base_url().as_str().trim_end_matches('/').to_owned();
+    let vars: HashMap<String, String> = [
+        ("XADS_BIND", "127.0.0.1:0".to_owned()),
+        ("DATABASE_URL", xads::testing::sqlite_url()),
+        ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
+        ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
+        ("X_ADS_REDIRECT_URI", REDIRECT_URI.to_owned()),
+        ("X_ADS_API_BASE_URL", fake_base.clone()),
+        ("X_API_BASE_URL", fake_base.clone()),
+        (
+            "X_OAUTH_AUTHORIZE_URL",
+            format!("{fake_base}/i/oauth2/authorize"),
+        ),
+        (
+            "XADS_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned(),
+        ),
+        ("X_ADS_LIVE_MODE", "true".to_owned()),
+        // Pacing is not what this measures: let the ~55 upload calls through at once.
+        ("X_ADS_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let app = Application::build(Config::from_vars(&vars).expect("config"))
+        .await
+        .expect("app");
+    let base = format!("http://{}", app.local_addr());
+    let db = app.state().db.clone();
+    tokio::spawn(app.run(std::future::pending()));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+
+    // Connect a tenant, as the browser would.
+    let (_, key) = xads::store::tenants::create(&db, "Bench")
+        .await
+        .expect("tenant");
+    let key = key.0;
+    let started: serde_json::Value = http
+        .post(format!("{base}/api/v1/integrations/x_ads/connect"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("connect")
+        .json()
+        .await
+        .expect("connect body");
+    let authorize = started["authorize_url"].as_str().expect("authorize_url");
+    let at_x = http.get(authorize).send().await.expect("authorize");
+    let location = url::Url::parse(at_x.headers()["location"].to_str().unwrap()).unwrap();
+    let callback = http
+        .get(format!(
+            "{base}/oauth/x_ads/callback?{}",
+            location.query().unwrap_or_default()
+        ))
+        .send()
+        .await
+        .expect("callback");
+    assert!(callback.status().is_redirection(), "connect failed");
+    let account = fake.state().seed_info().usd_account_id.clone();
+
+    // Baseline: everything started and connected, before the upload.
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let baseline_rss = status_kb("VmRSS");
+    let baseline_hwm = status_kb("VmHWM");
+
+    let part = reqwest::multipart::Part::stream_with_length(
+        reqwest::Body::wrap_stream(video_stream()),
+        VIDEO_BYTES,
+    )
+    .file_name("bench.mp4")
+    .mime_str("video/mp4")
+    .unwrap();
+    let t = Instant::now();
+    let resp = http
+        .post(format!("{base}/api/v1/x_ads/accounts/{account}/media"))
+        .bearer_auth(&key)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .expect("upload");
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    let took = t.elapsed();
+    assert_eq!(status, 201, "{body}");
+    let appends = fake
+        .state()
+        .ledger()
+        .iter()
+        .filter(|e| e.path.ends_with("/append"))
+        .count();
+
+    let peak_hwm = status_kb("VmHWM");
+    let end_rss = status_kb("VmRSS");
+    let above = (peak_hwm.saturating_sub(baseline_rss)) as f64 / 1024.0;
+    println!(
+        "media upload: {} MiB video, {appends} appends, media_key {}, {:.1} s",
+        VIDEO_BYTES >> 20,
+        body["media_key"],
+        took.as_secs_f64()
+    );
+    println!(
+        "memory: baseline VmRSS {:.1} MB (VmHWM before {:.1} MB{}), peak VmHWM {:.1} MB, VmRSS after {:.1} MB",
+        baseline_rss as f64 / 1024.0,
+        baseline_hwm as f64 / 1024.0,
+        if reset { ", reset" } else { ", not resettable" },
+        peak_hwm as f64 / 1024.0,
+        end_rss as f64 / 1024.0,
+    );
+    println!(
+        "peak above baseline: {above:.1} MB (bar < {BAR_MB} MB): {}",
+        if above < BAR_MB { "PASS" } else { "FAIL" }
+    );
+    if above >= BAR_MB {
+        std::process::exit(1);
+    }
+}
