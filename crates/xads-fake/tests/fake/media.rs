@@ -253,3 +253,19 @@ async fn single_url_command_forms_and_one_shot_upload() {
         .await;
     assert_eq!(lib.status, 200);
 }
+
+#[tokio::test]
+async fn an_append_segment_over_5_mb_is_refused_and_the_upload_stays_open() {
+    let t = T::new().await;
+    let limit = xads_fake::media::MAX_SEGMENT_BYTES as usize;
+    let (id, _) = init(&t, "video/mp4", limit + 1, "amplify_video").await;
+    assert_eq!(append(&t, &id, 0, vec![0; limit + 1]).await, 400);
+    assert_eq!(append(&t, &id, 0, vec![0; limit]).await, 200);
+    assert_eq!(append(&t, &id, 1, vec![0; 1]).await, 200);
+    let upload = t.fake.state().uploads().pop().unwrap();
+    assert_eq!(
+        upload.segments.into_iter().collect::<Vec<_>>(),
+        [(0, limit as u64), (1, 1)]
+    );
+    assert_eq!(finalize(&t, &id).await.0, 200);
+}
