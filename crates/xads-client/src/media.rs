@@ -110,8 +110,20 @@ pub struct MediaUpload {
 }
 
 fn media_call(operation: &'static str, method: Method, path: String) -> Call {
-    Call::api(operation, method, path, EndpointFamily::Media)
-        .options(&CallOptions::new().retry_ambiguous(true))
+    keyed_media_call(operation, method, path, None)
+}
+
+/// A media call, labelled with `Idempotency-Key` when `key` is given (PRODUCT.md §4.5: every
+/// write to X carries one; for uploads it is only a label, a resent segment replaces itself).
+fn keyed_media_call(
+    operation: &'static str,
+    method: Method,
+    path: String,
+    key: Option<&str>,
+) -> Call {
+    let mut options = CallOptions::new().retry_ambiguous(true);
+    options.idempotency_key = key.map(str::to_owned);
+    Call::api(operation, method, path, EndpointFamily::Media).options(&options)
 }
 
 impl XAds {
@@ -120,14 +132,24 @@ impl XAds {
         &self,
         init: &MediaInit,
     ) -> Result<XResponse<MediaUpload>, XError> {
+        self.media_initialize_keyed(init, None).await
+    }
+
+    /// [`XAds::media_initialize`] with an optional `Idempotency-Key`.
+    pub async fn media_initialize_keyed(
+        &self,
+        init: &MediaInit,
+        key: Option<&str>,
+    ) -> Result<XResponse<MediaUpload>, XError> {
         let body = serde_json::to_value(init).map_err(|e| XError::Invalid {
             operation: "media_initialize",
             message: e.to_string(),
         })?;
-        let call = media_call(
+        let call = keyed_media_call(
             "media_initialize",
             Method::POST,
             "/2/media/upload/initialize".into(),
+            key,
         )
         .body(Body::Json(body));
         self.envelope(call).await
@@ -140,6 +162,18 @@ impl XAds {
         segment_index: u32,
         chunk: Bytes,
     ) -> Result<(), XError> {
+        self.media_append_keyed(media_id, segment_index, chunk, None)
+            .await
+    }
+
+    /// [`XAds::media_append`] with an optional `Idempotency-Key`.
+    pub async fn media_append_keyed(
+        &self,
+        media_id: &str,
+        segment_index: u32,
+        chunk: Bytes,
+        key: Option<&str>,
+    ) -> Result<(), XError> {
         const OP: &str = "media_append";
         if segment_index > MAX_SEGMENT_INDEX {
             return Err(XError::Invalid {
@@ -147,10 +181,11 @@ impl XAds {
                 message: format!("segment_index must be 0 to {MAX_SEGMENT_INDEX}"),
             });
         }
-        let call = media_call(
+        let call = keyed_media_call(
             OP,
             Method::POST,
             format!("/2/media/upload/{}/append", percent_encode(media_id)),
+            key,
         )
         .body(Body::Multipart(vec![
             Part {
@@ -169,10 +204,20 @@ impl XAds {
 
     /// `POST {api}/2/media/upload/{id}/finalize`.
     pub async fn media_finalize(&self, media_id: &str) -> Result<XResponse<MediaUpload>, XError> {
-        let call = media_call(
+        self.media_finalize_keyed(media_id, None).await
+    }
+
+    /// [`XAds::media_finalize`] with an optional `Idempotency-Key`.
+    pub async fn media_finalize_keyed(
+        &self,
+        media_id: &str,
+        key: Option<&str>,
+    ) -> Result<XResponse<MediaUpload>, XError> {
+        let call = keyed_media_call(
             "media_finalize",
             Method::POST,
             format!("/2/media/upload/{}/finalize", percent_encode(media_id)),
+            key,
         );
         self.envelope(call).await
     }

@@ -375,10 +375,14 @@ async fn send_file(
         media_category: format.category().to_owned(),
         ..MediaInit::default()
     };
+    // Upload calls carry an Idempotency-Key like every write to X (a label: X ignores it, and a
+    // resent segment simply replaces itself).
+    let label = exactly_once::intent_id(&scope.tenant.id, Some(&key.sha256), "media_upload");
+    let init_key = format!("{label}-initialize");
     let started = session
         .call(|x| {
-            let init = init.clone();
-            async move { x.media_initialize(&init).await }
+            let (init, k) = (init.clone(), init_key.clone());
+            async move { x.media_initialize_keyed(&init, Some(&k)).await }
         })
         .await?
         .data;
@@ -399,10 +403,11 @@ async fn send_file(
         if chunk.is_empty() {
             break;
         }
+        let append_key = format!("{label}-{media_id}-append-{segment}");
         session
             .call(|x| {
-                let (id, chunk) = (media_id.clone(), chunk.clone());
-                async move { x.media_append(&id, segment, chunk).await }
+                let (id, chunk, k) = (media_id.clone(), chunk.clone(), append_key.clone());
+                async move { x.media_append_keyed(&id, segment, chunk, Some(&k)).await }
             })
             .await?;
         segment += 1;
@@ -410,10 +415,11 @@ async fn send_file(
     }
     drop(file);
 
+    let finalize_key = format!("{label}-{media_id}-finalize");
     let finished = session
         .call(|x| {
-            let id = media_id.clone();
-            async move { x.media_finalize(&id).await }
+            let (id, k) = (media_id.clone(), finalize_key.clone());
+            async move { x.media_finalize_keyed(&id, Some(&k)).await }
         })
         .await?
         .data;

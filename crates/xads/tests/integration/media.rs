@@ -160,6 +160,15 @@ async fn png_and_mp4_reach_the_media_library_through_the_chunked_upload() {
         assert_eq!(register.query_param("media_key"), Some(img_key.as_str()));
         assert_eq!(register.query_param("name"), Some("Hero image"));
         assert!(register.header("idempotency-key").is_some());
+        // Every write to X carries an Idempotency-Key, the upload calls included.
+        assert!(
+            ledger
+                .iter()
+                .filter(|e| e.method == "POST")
+                .all(|e| e.header("idempotency-key").is_some_and(|k| !k.is_empty())),
+            "{:?}",
+            ledger.iter().map(|e| &e.path).collect::<Vec<_>>()
+        );
 
         // A 9 MB video: three segments of at most 4 MiB, then processing polled to success.
         c.app.fake.state().clear_ledger();
