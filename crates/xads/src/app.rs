@@ -152,6 +152,15 @@ impl Application {
         let scheduler = crate::sync::scheduler::run(self.state.clone(), async move {
             let _ = sync_stopped.await;
         });
+        // The experiment runner: one tick per interval; slots are claimed in the database, so
+        // every instance may run it.
+        let runner = self.state.config.runner_interval.map(|every| {
+            let state = self.state.clone();
+            let holder = crate::store::new_id("runner");
+            tokio::spawn(crate::experiments::runner::run_forever(
+                state, holder, every,
+            ))
+        });
         let listener = self.listener;
         let serve = async move {
             let served = axum::serve(listener, router)
@@ -160,7 +169,11 @@ impl Application {
             let _ = stop_sync.send(());
             served
         };
-        tokio::join!(serve, scheduler).0?;
+        let served = tokio::join!(serve, scheduler).0;
+        if let Some(r) = runner {
+            r.abort();
+        }
+        served?;
         self.state.db.close().await;
         tracing::info!("xads stopped");
         Ok(())

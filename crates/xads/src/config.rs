@@ -92,6 +92,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `XADS_SYNC_INTERVAL`: metrics-sync period.
     pub sync_interval: Duration,
+    /// `XADS_RUNNER_INTERVAL`: how often the experiment runner ticks (`off` disables it on this
+    /// instance; tests drive it by hand).
+    pub runner_interval: Option<Duration>,
 }
 
 impl Config {
@@ -186,6 +189,15 @@ impl Config {
             })?,
         };
 
+        let runner_interval = match get("XADS_RUNNER_INTERVAL") {
+            None => Some(Duration::from_secs(60)),
+            Some("off") => None,
+            Some(v) => Some(parse_duration(v).ok_or_else(|| ConfigError {
+                var: "XADS_RUNNER_INTERVAL",
+                problem: format!("expected a duration like 30s or 1m, or off, got {v:?}"),
+            })?),
+        };
+
         Ok(Config {
             oauth2,
             oauth1,
@@ -209,6 +221,7 @@ impl Config {
             encryption_key,
             bind,
             sync_interval,
+            runner_interval,
         })
     }
 }

@@ -56,6 +56,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_entities"),
     migration!(4, "0004_reporting"),
     migration!(5, "0005_media"),
+    migration!(6, "0006_experiments"),
     migration!(7, "0007_sessions"),
 ];
 

@@ -97,18 +97,18 @@ pub(super) fn scope(
     })
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(super) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("a JSON body is required"));
     }
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
 }
 
-fn answer(a: Answer) -> (u16, String) {
+pub(super) fn answer(a: Answer) -> (u16, String) {
     (a.status, a.body.to_string())
 }
 
-fn json_response(status: u16, body: String, replayed: bool) -> Response {
+pub(super) fn json_response(status: u16, body: String, replayed: bool) -> Response {
     let mut resp = (
         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
         [(

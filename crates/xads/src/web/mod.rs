@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod error;
+mod experiments;
 mod health;
 mod integrations;
 mod manage;
@@ -22,9 +23,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(integrations::routes())
         .merge(manage::routes())
-        .merge(media::routes())
+        .merge(experiments::routes())
         .merge(openapi::routes())
         .merge(crate::ui::routes())
+        .merge(media::routes())
         .merge(reports::routes())
         .with_state(state)
 }

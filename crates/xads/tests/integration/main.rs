@@ -1,6 +1,7 @@
 //! The one integration-test binary of the `xads` crate (link time matters on 2 cores).
 
 mod connect;
+mod experiments;
 mod helpers;
 mod limiter;
 mod manage;

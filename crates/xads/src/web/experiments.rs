@@ -1,0 +1,112 @@
+//! `/api/v1/x_ads/accounts/{account_id}/experiments…` (PRODUCT.md §5.1).
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+
+use super::auth::AuthTenant;
+use super::error::ApiError;
+use super::manage::{answer, idempotent, json_response, manage_error, parse_body, scope};
+use crate::app::AppState;
+use crate::experiments;
+
+pub(super) fn routes() -> Router<AppState> {
+    let base = "/api/v1/x_ads/accounts/{account_id}/experiments";
+    Router::new()
+        .route(base, get(list).post(create))
+        .route(&format!("{base}/{{id}}"), get(read))
+        .route(&format!("{base}/{{id}}/results"), get(results))
+        .route(&format!("{base}/{{id}}/{{action}}"), post(act))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(account_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let (status, body) = answer(experiments::list(&scope).await.map_err(manage_error)?);
+    Ok(json_response(status, body, false))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path(account_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let scope = scope(state, tenant, account_id, &headers)?;
+    let value = parse_body(&body)?;
+    idempotent(&scope, &method, uri.path(), &body, || {
+        experiments::create(&scope, &value)
+    })
+    .await
+}
+
+async fn read(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path((account_id, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let (status, body) = answer(experiments::get(&scope, &id).await.map_err(manage_error)?);
+    Ok(json_response(status, body, false))
+}
+
+async fn results(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path((account_id, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let (status, body) = answer(
+        experiments::results(&scope, &id)
+            .await
+            .map_err(manage_error)?,
+    );
+    Ok(json_response(status, body, false))
+}
+
+async fn act(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    Path((account_id, id, action)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let scope = scope(state, tenant, account_id, &headers)?;
+    let value = if body.is_empty() {
+        serde_json::Value::Null
+    } else {
+        parse_body(&body)?
+    };
+    match action.as_str() {
+        "start" => {
+            idempotent(&scope, &method, uri.path(), &body, || {
+                experiments::start(&scope, &id)
+            })
+            .await
+        }
+        "stop" => {
+            idempotent(&scope, &method, uri.path(), &body, || {
+                experiments::stop(&scope, &id)
+            })
+            .await
+        }
+        "conclude" => {
+            idempotent(&scope, &method, uri.path(), &body, || {
+                experiments::conclude(&scope, &id, &value)
+            })
+            .await
+        }
+        _ => Err(ApiError::not_found("route")),
+    }
+}

@@ -1,0 +1,505 @@
+//! Experiments against the fake X (PRODUCT.md §4.8).
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+struct Ctx {
+    app: TestApp,
+    key: String,
+    account: String,
+    fi: String,
+    tweets: Vec<String>,
+}
+
+async fn ctx(live: bool) -> Ctx {
+    let db = xads::testing::sqlite_url();
+    let (app, key) = if live {
+        TestApp::live_connected(&db).await
+    } else {
+        TestApp::dry_run_connected(&db).await
+    };
+    let seed = app.fake.state().seed_info();
+    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
+    Ctx {
+        account: acct.id.clone(),
+        fi: acct.funding_instrument_id.clone(),
+        tweets: acct.tweet_ids.clone(),
+        key,
+        app,
+    }
+}
+
+impl Ctx {
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/x_ads/accounts/{}/{rest}", self.account)
+    }
+    async fn send(&self, method: Method, rest: &str, body: Option<Value>) -> (u16, Value) {
+        self.app
+            .send(method, &self.key, &self.path(rest), body)
+            .await
+    }
+    async fn campaign(&self) -> String {
+        let (status, c) = self
+            .send(Method::POST, "campaigns", Some(json!({"name": "Experiment home", "funding_instrument_id": self.fi, "daily_budget_amount_local_micro": 50_000_000})))
+            .await;
+        assert_eq!(status, 201, "{c}");
+        c["id"].as_str().unwrap().to_owned()
+    }
+    fn body(&self, campaign: &str, variants: usize, schedule: Value) -> Value {
+        let vs: Vec<Value> = (0..variants)
+            .map(|i| {
+                json!({
+                    "name": format!("V{i}"), "control": i == 0, "tweet_id": self.tweets[i],
+                    "line_item": {"objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+                        "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 1_000_000,
+                        "daily_budget_amount_local_micro": 5_000_000}
+                })
+            })
+            .collect();
+        json!({"name": "Headline test", "campaign_id": campaign, "primary_metric": "ctr",
+            "schedule": schedule, "stop": {"min_impressions": 1000, "max_days": 14}, "variants": vs})
+    }
+}
+
+#[tokio::test]
+async fn creating_ships_the_control_active_and_treatments_paused() {
+    let c = ctx(true).await;
+    let campaign = c.campaign().await;
+    let (status, exp) = c
+        .send(
+            Method::POST,
+            "experiments",
+            Some(c.body(&campaign, 3, json!({"mode": "rotate", "slot_hours": 6}))),
+        )
+        .await;
+    assert_eq!(status, 201, "{exp}");
+    assert_eq!(exp["status"], "ready");
+    assert!(exp["note"].as_str().unwrap().contains("quasi-experiment"));
+    let variants = exp["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 3);
+    let line_items: Vec<_> = c
+        .app
+        .fake
+        .state()
+        .line_items(&c.account)
+        .into_iter()
+        .filter(|l| l.campaign_id == campaign)
+        .collect();
+    assert_eq!(
+        line_items.len(),
+        3,
+        "one line item per variant under the one campaign"
+    );
+    for (i, v) in variants.iter().enumerate() {
+        let li = line_items
+            .iter()
+            .find(|l| Some(l.id.as_str()) == v["line_item_id"].as_str())
+            .unwrap();
+        let expected = if i == 0 { "ACTIVE" } else { "PAUSED" };
+        assert_eq!(li.entity_status, expected, "variant {i}");
+        assert_eq!(v["paused"], json!(i != 0));
+        let pts: Vec<_> = c
+            .app
+            .fake
+            .state()
+            .promoted_tweets(&c.account)
+            .into_iter()
+            .filter(|p| p.line_item_id == li.id)
+            .collect();
+        assert_eq!(pts.len(), 1);
+        assert_eq!(pts[0].tweet_id, c.tweets[i]);
+    }
+    let (_, list) = c.send(Method::GET, "experiments", None).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_week_of_rotation_sends_exactly_the_expected_toggles_once() {
+    let c = ctx(true).await;
+    let campaign = c.campaign().await;
+    let (_, exp) = c
+        .send(
+            Method::POST,
+            "experiments",
+            Some(c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 6}))),
+        )
+        .await;
+    let id = exp["id"].as_str().unwrap().to_owned();
+    let (status, started) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["status"], "running");
+    assert!(started["next_switch"].as_str().is_some());
+    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    let line_item_puts = |app: &TestApp| {
+        app.fake
+            .state()
+            .ledger()
+            .iter()
+            .filter(|e| e.method == "PUT" && e.path.contains("/line_items/"))
+            .count()
+    };
+    let before = line_item_puts(&c.app);
+
+    // A second instance on the same database runs the runner too.
+    let mut vars = crate::helpers::vars_for(c.app.state.config.database_url.as_str(), &c.app.fake);
+    vars.insert("X_ADS_LIVE_MODE".into(), "true".into());
+    let other = xads::app::AppState::from_config(xads::config::Config::from_vars(&vars).unwrap())
+        .await
+        .unwrap();
+    let schedule = xads::experiments::schedule::Schedule::Rotate { slot_hours: 6 };
+    for hour in 0..(7 * 24) {
+        let now = start + Duration::hours(hour) + Duration::minutes(1);
+        let (a, b) = tokio::join!(
+            xads::experiments::runner::tick(&c.app.state, "runner-a", now),
+            xads::experiments::runner::tick(&other, "runner-b", now)
+        );
+        a.unwrap();
+        b.unwrap();
+    }
+    // Both instances ran every tick; the experiment never drifted (every toggle was ours).
+    let (_, view) = c
+        .send(Method::GET, &format!("experiments/{id}"), None)
+        .await;
+    assert_eq!(view["problem"], Value::Null, "{view}");
+    // Expected: at every slot boundary where the live variant changes, one pause + one resume.
+    let slots = 7 * 24 / 6;
+    let changes = (1..slots)
+        .filter(|&s| schedule.live_in(s, 2) != schedule.live_in(s - 1, 2))
+        .count();
+    let initial = usize::from(schedule.live_in(0, 2) != vec![0]) * 2;
+    assert_eq!(line_item_puts(&c.app) - before, changes * 2 + initial);
+    // Each slot claimed and applied exactly once.
+    let claimed = xads::store::experiments::slots(&c.app.state.db, &id)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len() as i64, slots);
+    assert!(claimed.iter().all(|(_, _, done)| done.is_some()));
+    // Balanced across the hours of the day: per 6-hour slot of the day, each variant's count
+    // differs by at most one over the week.
+    let mut per = [[0; 4]; 2];
+    for (slot, live, _) in &claimed {
+        per[live.parse::<usize>().unwrap()][(*slot % 4) as usize] += 1;
+    }
+    for j in 0..4 {
+        assert!((per[0][j] as i32 - per[1][j] as i32).abs() <= 1, "{per:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_change_made_outside_xads_is_reported_not_fought() {
+    let c = ctx(true).await;
+    let campaign = c.campaign().await;
+    let (_, exp) = c
+        .send(
+            Method::POST,
+            "experiments",
+            Some(c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 6}))),
+        )
+        .await;
+    let id = exp["id"].as_str().unwrap().to_owned();
+    let (_, started) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    let treatment = started["variants"][1]["line_item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Someone resumes the paused treatment in X Ads Manager.
+    let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
+        .await
+        .unwrap()
+        .unwrap();
+    let session = xads::x::Session::for_tenant(&c.app.state, &tenant.id)
+        .await
+        .unwrap();
+    let (account, li) = (c.account.clone(), treatment.clone());
+    session
+        .call(|x| {
+            let (account, li) = (account.clone(), li.clone());
+            async move {
+                x.update_line_item(
+                    &account,
+                    &li,
+                    &xads_client::models::LineItemUpdate {
+                        entity_status: Some(xads_client::models::EntityStatus::Active),
+                        ..Default::default()
+                    },
+                    &xads_client::CallOptions::new(),
+                )
+                .await
+            }
+        })
+        .await
+        .unwrap();
+    let puts_before = c
+        .app
+        .fake
+        .state()
+        .ledger()
+        .iter()
+        .filter(|e| e.method == "PUT" && e.path.ends_with(&treatment))
+        .count();
+    xads::experiments::runner::tick(
+        &c.app.state,
+        "runner",
+        start + Duration::hours(6) + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    let puts_after = c
+        .app
+        .fake
+        .state()
+        .ledger()
+        .iter()
+        .filter(|e| e.method == "PUT" && e.path.ends_with(&treatment))
+        .count();
+    assert_eq!(
+        puts_before, puts_after,
+        "the runner did not touch the drifted line item"
+    );
+    let (_, now) = c
+        .send(Method::GET, &format!("experiments/{id}"), None)
+        .await;
+    assert!(now["problem"].as_str().unwrap().contains("drift"), "{now}");
+    assert!(
+        now["variants"][1]["drift"]
+            .as_str()
+            .unwrap()
+            .contains("outside xads")
+    );
+}
+
+async fn seed_line_item_stats(
+    app: &TestApp,
+    tenant: &str,
+    account: &str,
+    line_item: &str,
+    from: DateTime<Utc>,
+    imp: i64,
+    clicks: i64,
+    conv: i64,
+    spend_usd: &str,
+) {
+    sqlx::query(
+        "INSERT INTO stats_hourly (tenant_id, account_id, entity, entity_id, hour, placement, impressions, clicks,
+            engagements, retweets, likes, replies, follows, billed_engagements, conversions, currency,
+            spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd, fetched_at)
+         VALUES ($1, $2, 'LINE_ITEM', $3, $4, 'ALL_ON_TWITTER', $5, $6, $6, 0, 0, 0, 0, $6, $7, 'USD', 0, '1', '2026-11-01', 'bundled', $8, 0)",
+    )
+    .bind(tenant)
+    .bind(account)
+    .bind(line_item)
+    .bind((from + Duration::hours(1)).timestamp_millis())
+    .bind(imp)
+    .bind(clicks)
+    .bind(conv)
+    .bind(spend_usd)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn results_match_a_hand_calculation_and_conclude_keeps_the_winner() {
+    let c = ctx(true).await;
+    let campaign = c.campaign().await;
+    let (_, exp) = c
+        .send(
+            Method::POST,
+            "experiments",
+            Some(c.body(&campaign, 2, json!({"mode": "concurrent"}))),
+        )
+        .await;
+    let id = exp["id"].as_str().unwrap().to_owned();
+    let (_, started) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        started["variants"][1]["paused"], false,
+        "concurrent: all live"
+    );
+    let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
+        .await
+        .unwrap()
+        .unwrap();
+    let control = started["variants"][0]["line_item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let treatment = started["variants"][1]["line_item_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    seed_line_item_stats(
+        &c.app,
+        &tenant.id,
+        &c.account,
+        &control,
+        start,
+        100_000,
+        2_000,
+        100,
+        "1000.000000",
+    )
+    .await;
+    seed_line_item_stats(
+        &c.app,
+        &tenant.id,
+        &c.account,
+        &treatment,
+        start,
+        100_000,
+        2_600,
+        130,
+        "1040.000000",
+    )
+    .await;
+
+    let (status, r) = c
+        .send(Method::GET, &format!("experiments/{id}/results"), None)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let v0 = &r["variants"][0];
+    let v1 = &r["variants"][1];
+    // Hand calculation: CTR 2 000 / 100 000 = 0.02; Wilson 95 % [0.019151, 0.020886].
+    assert_eq!(v0["ctr"]["value"], json!(0.02));
+    assert!(
+        (v0["ctr"]["low"].as_f64().unwrap() - 0.019_151).abs() < 2e-6,
+        "{v0}"
+    );
+    assert!(
+        (v0["ctr"]["high"].as_f64().unwrap() - 0.020_886).abs() < 2e-6,
+        "{v0}"
+    );
+    // CPC 1 000 / 2 000 = 0.5 USD; CPA 1 040 / 130 = 8.0 USD; spend kept as a decimal string.
+    assert_eq!(v0["cpc"]["value"], json!(0.5));
+    assert_eq!(v1["cpa"]["value"], json!(8.0));
+    assert_eq!(v1["spend_usd"], "1040.000000");
+    assert_eq!(
+        (
+            v1["impressions"].clone(),
+            v1["clicks"].clone(),
+            v1["conversions"].clone()
+        ),
+        (json!(100_000), json!(2_600), json!(130))
+    );
+    assert_eq!(r["verdict"], "winner");
+    assert_eq!(r["winner"], "V1");
+    let p: f64 = v0["p_best"].as_f64().unwrap() + v1["p_best"].as_f64().unwrap();
+    assert!((p - 1.0).abs() < 1e-9);
+    assert!(v1["p_best"].as_f64().unwrap() > 0.99);
+
+    let (status, done) = c
+        .send(Method::POST, &format!("experiments/{id}/conclude"), None)
+        .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "concluded");
+    assert_eq!(done["winner"], "V1");
+    assert!(done["conclusion"].as_str().unwrap().contains("winner"));
+    let li = |id: &str| {
+        c.app
+            .fake
+            .state()
+            .line_items(&c.account)
+            .into_iter()
+            .find(|l| l.id == id)
+            .unwrap()
+    };
+    assert_eq!(li(&treatment).entity_status, "ACTIVE");
+    assert_eq!(li(&control).entity_status, "PAUSED");
+}
+
+#[tokio::test]
+async fn dry_run_experiments_toggle_locally_and_send_nothing() {
+    let c = ctx(false).await;
+    let campaign = c.campaign().await;
+    let (status, exp) = c
+        .send(
+            Method::POST,
+            "experiments",
+            Some(c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 12}))),
+        )
+        .await;
+    assert_eq!(status, 201, "{exp}");
+    assert!(
+        exp["variants"][0]["line_item_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("dry_")
+    );
+    let id = exp["id"].as_str().unwrap().to_owned();
+    let (_, started) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    xads::experiments::runner::tick(
+        &c.app.state,
+        "r",
+        start + Duration::hours(12) + Duration::minutes(1),
+    )
+    .await
+    .unwrap();
+    let (_, now) = c
+        .send(Method::GET, &format!("experiments/{id}"), None)
+        .await;
+    assert_eq!(now["variants"][0]["paused"], true, "{now}");
+    assert_eq!(now["variants"][1]["paused"], false, "{now}");
+    assert!(c.app.x_writes().is_empty());
+}
+
+#[tokio::test]
+async fn bad_experiments_are_refused_and_create_nothing() {
+    let c = ctx(true).await;
+    let campaign = c.campaign().await;
+    let writes = c.app.x_writes().len();
+    let mut two_controls = c.body(&campaign, 2, json!({"mode": "concurrent"}));
+    two_controls["variants"][1]["control"] = json!(true);
+    let mut bad_slot = c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 5}));
+    bad_slot["name"] = json!("x");
+    let mut bad_metric = c.body(&campaign, 2, json!({"mode": "concurrent"}));
+    bad_metric["primary_metric"] = json!("roas");
+    let mut bad_tweet = c.body(&campaign, 2, json!({"mode": "concurrent"}));
+    bad_tweet["variants"][1]["tweet_id"] = json!("abc");
+    let mut bad_placement = c.body(&campaign, 2, json!({"mode": "concurrent"}));
+    bad_placement["variants"][0]["line_item"]["placements"] = json!(["NOWHERE"]);
+    let mut unknown_campaign = c.body(&campaign, 2, json!({"mode": "concurrent"}));
+    unknown_campaign["campaign_id"] = json!("zzzzzz");
+    for (what, body) in [
+        (
+            "one variant",
+            c.body(&campaign, 1, json!({"mode": "concurrent"})),
+        ),
+        ("six variants", {
+            let mut b = c.body(&campaign, 5, json!({"mode": "concurrent"}));
+            let extra = b["variants"][1].clone();
+            b["variants"].as_array_mut().unwrap().push(extra);
+            b
+        }),
+        ("two controls", two_controls),
+        ("bad slot", bad_slot),
+        ("bad metric", bad_metric),
+        ("bad tweet", bad_tweet),
+        ("bad placement", bad_placement),
+        ("unknown campaign", unknown_campaign),
+    ] {
+        let (status, resp) = c.send(Method::POST, "experiments", Some(body)).await;
+        assert_eq!(status, 422, "{what}: {resp}");
+    }
+    assert_eq!(c.app.x_writes().len(), writes);
+    let (_, list) = c.send(Method::GET, "experiments", None).await;
+    assert!(list["data"].as_array().unwrap().is_empty());
+    let other = c.app.tenant("Other").await;
+    let (status, _) = c
+        .app
+        .send(Method::GET, &other, &c.path("experiments"), None)
+        .await;
+    assert_eq!(status, 404);
+}
