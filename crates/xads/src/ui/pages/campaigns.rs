@@ -384,16 +384,22 @@ async fn detail_page(
         money(&c.body["total_budget_amount_local_micro"]),
         cur = esc(cur),
     );
-    let items = api::get(
-        state,
-        tenant,
-        &format!(
-            "{}/line_items?campaign_id={}&count=1000",
-            base(account),
-            q(id)
-        ),
-    )
-    .await;
+    // Before the first sync the mirror may hold none of these: then read through to X once.
+    let items_path = format!(
+        "{}/line_items?campaign_id={}&count=1000",
+        base(account),
+        q(id)
+    );
+    let mut items = api::get(state, tenant, &items_path).await;
+    if items.error().is_none() && items.data().is_empty() {
+        items = api::get(state, tenant, &format!("{items_path}&refresh=true")).await;
+    }
+    let tweets_path = format!("{}/promoted_tweets?count=1000", base(account));
+    let mut tweets = api::get(state, tenant, &tweets_path).await;
+    if tweets.error().is_none() && tweets.data().is_empty() {
+        tweets = api::get(state, tenant, &format!("{tweets_path}&refresh=true")).await;
+    }
+    let tweets = tweets.data();
     body.push_str("<h2>Line items</h2><div class=\"card\"><table id=\"line-items\"><thead><tr><th>Line item</th><th>Status</th><th>Objective</th><th>Placements</th><th class=\"n\">Bid</th><th>Promoted tweets</th><th></th></tr></thead><tbody>");
     let items: Vec<Value> = items
         .data()
@@ -405,20 +411,11 @@ async fn detail_page(
     }
     for l in &items {
         let lid = l["id"].as_str().unwrap_or_default();
-        let tweets = api::get(
-            state,
-            tenant,
-            &format!(
-                "{}/promoted_tweets?line_item_id={}&count=1000",
-                base(account),
-                q(lid)
-            ),
-        )
-        .await;
         let tweets: Vec<String> = tweets
-            .data()
             .iter()
-            .filter(|p| p["deleted"].as_bool() != Some(true))
+            .filter(|p| {
+                p["line_item_id"].as_str() == Some(lid) && p["deleted"].as_bool() != Some(true)
+            })
             .map(|p| {
                 format!(
                     "<div class=\"mono\">tweet {} {}</div>",

@@ -1,0 +1,339 @@
+//! The web UI in a real browser: headless Chromium driven over WebDriver (fantoccini), against
+//! `xads demo`'s wiring (the service in live mode against a fresh fake X). Each page's screenshot
+//! lands in `target/screenshots/`. Skips with one line where Chromium or chromedriver is absent
+//! (fails instead under `XADS_TEST_REQUIRE_SERVICES=1`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use xads::demo::Demo;
+
+const CHROMIUM: &str = "chromium";
+const CHROMEDRIVER: &str = "chromedriver";
+const WAIT: Duration = Duration::from_secs(60);
+
+fn on_path(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(bin))
+            .find(|p| p.is_file())
+    })
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshots dir");
+    dir
+}
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start(bin: &Path) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = tokio::process::Command::new(bin)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A browser session; retries the first connection while chromedriver starts listening.
+    async fn browser(&mut self, profile: &Path) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": on_path(CHROMIUM).expect("chromium").to_string_lossy(),
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut last_error = String::new();
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("chromedriver exited: {status}");
+            }
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&self.url)
+                .await
+            {
+                Ok(c) => return c,
+                Err(e) => last_error = e.to_string(),
+            }
+            // Waiting for chromedriver to listen, not for a timing-dependent outcome.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session: {last_error}");
+    }
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(screenshots_dir().join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn wait_css(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marketer_clicks_through_the_dashboard() {
+    let (Some(_), Some(driver_bin)) = (on_path(CHROMIUM), on_path(CHROMEDRIVER)) else {
+        xads::testing::skip_or_fail(
+            "no chromium and chromedriver on PATH (apt-get install chromium chromium-driver)",
+        );
+        return;
+    };
+    crate::init_logs();
+    let env = HashMap::from([
+        ("XADS_BIND".to_owned(), "127.0.0.1:0".to_owned()),
+        ("DATABASE_URL".to_owned(), xads::testing::sqlite_url()),
+    ]);
+    let demo = Demo::start(&env).await.expect("demo");
+    let base = demo.url.clone();
+    let key = demo.login_key.clone();
+    let Demo { app, fake, .. } = demo;
+    let server = tokio::spawn(app.run(std::future::pending()));
+
+    let profile =
+        std::env::temp_dir().join(format!("xads-chromium-{:016x}", rand::random::<u64>()));
+    let mut driver = Driver::start(&driver_bin).await;
+    let c = driver.browser(&profile).await;
+    let result = tokio::spawn(walk(c.clone(), base, key)).await;
+    let _ = c.close().await;
+    server.abort();
+    fake.shutdown().await;
+    let _ = std::fs::remove_dir_all(&profile);
+    drop(driver);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// Clicks `css` and waits until the browser has left the current page (its root went stale), so
+/// later lookups see the next page, not this one.
+async fn click_to_next_page(c: &Client, css: &str) {
+    let old_root = c.find(Locator::Css("html")).await.unwrap();
+    wait_css(c, css).await.click().await.unwrap();
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("html"))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while old_root.tag_name().await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} did not leave the page"
+        );
+        // Polling for the navigation like fantoccini's own waits do.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    wait_css(c, css).await.text().await.unwrap()
+}
+
+async fn walk(c: Client, base: String, key: String) {
+    // Not logged in: every page sends the browser to the login form.
+    c.goto(&format!("{base}/campaigns")).await.unwrap();
+    wait_css(&c, "input#key").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    shot(&c, "01-login").await;
+
+    // A wrong key is refused; the right one lands on Integrations, not yet connected.
+    c.find(Locator::Css("input#key"))
+        .await
+        .unwrap()
+        .send_keys("xads_wrong")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text_of(&c, ".problem").await.contains("not valid"));
+    c.find(Locator::Css("input#key"))
+        .await
+        .unwrap()
+        .send_keys(&key)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(&c, "#x_ads[data-status=disconnected]").await;
+    assert_eq!(text_of(&c, "#mode").await, "Live");
+    assert!(
+        c.find(Locator::Css("#connect-oauth1")).await.is_ok(),
+        "OAuth 1.0a offered when configured"
+    );
+    shot(&c, "02-integrations-disconnected").await;
+
+    // Connect: the fake's authorize page approves at once and sends the browser back.
+    c.find(Locator::Css("#connect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(&c, "#x_ads[data-status=connected]").await;
+    assert_eq!(
+        c.current_url().await.unwrap().query(),
+        Some("connected=x_ads")
+    );
+    let accounts = text_of(&c, "#accounts").await;
+    for currency in ["USD", "JPY", "KWD"] {
+        assert!(accounts.contains(currency), "{accounts}");
+    }
+    assert!(text_of(&c, ".flash").await.contains("connected"));
+    shot(&c, "03-integrations-connected").await;
+
+    // Campaigns: the seeded ones are listed; create one, then pause it.
+    c.goto(&format!("{base}/campaigns")).await.unwrap();
+    wait_css(&c, "#campaigns tbody tr[data-id]").await;
+    c.find(Locator::Css("#name"))
+        .await
+        .unwrap()
+        .send_keys("Browser spring push")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#daily"))
+        .await
+        .unwrap()
+        .send_keys("40")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#total"))
+        .await
+        .unwrap()
+        .send_keys("400")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#create"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(text_of(&c, ".flash").await.contains("Campaign created"));
+    let row = "#campaigns tr[data-name='Browser spring push']";
+    assert!(
+        text_of(&c, &format!("{row} .status"))
+            .await
+            .contains("Active")
+    );
+    let row_text = text_of(&c, row).await;
+    assert!(
+        row_text.contains("40.00 USD") && row_text.contains("400.00 USD"),
+        "{row_text}"
+    );
+    click_to_next_page(&c, &format!("{row} button")).await;
+    assert!(text_of(&c, ".flash").await.contains("Paused"));
+    assert!(
+        text_of(&c, &format!("{row} .status"))
+            .await
+            .contains("Paused")
+    );
+    shot(&c, "04-campaigns").await;
+
+    // A seeded campaign's line items and promoted tweets.
+    click_to_next_page(&c, "#campaigns tbody tr[data-id] a").await;
+    wait_css(&c, "#line-items tbody tr").await;
+    assert!(text_of(&c, "#line-items").await.contains("tweet"));
+    shot(&c, "05-campaign-line-items").await;
+
+    // Delete asks first.
+    c.goto(&format!("{base}/campaigns")).await.unwrap();
+    let delete = format!("{row} a.btn");
+    c.find(Locator::Css(&delete))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_css(&c, "#confirm-delete").await.click().await.unwrap();
+    assert!(text_of(&c, ".flash").await.contains("deleted"));
+    assert!(c.find(Locator::Css(row)).await.is_err());
+
+    // Media library.
+    c.goto(&format!("{base}/media")).await.unwrap();
+    wait_css(&c, "#media tbody tr").await;
+    assert!(
+        text_of(&c, "#media").await.contains("TRANSCODE_COMPLETED")
+            || text_of(&c, "#media").await.contains("creative")
+    );
+    shot(&c, "06-media").await;
+
+    // Reports: sync on demand, then the chart has points and the table has campaigns.
+    c.goto(&format!("{base}/reports")).await.unwrap();
+    click_to_next_page(&c, "#sync-now").await;
+    assert!(text_of(&c, ".flash").await.contains("succeeded"));
+    let points = c
+        .find_all(Locator::Css("#chart svg circle.point"))
+        .await
+        .unwrap();
+    assert!(
+        points.len() >= 2 * 7,
+        "a point per day and series, got {}",
+        points.len()
+    );
+    assert!(text_of(&c, "#by-campaign").await.contains("Campaign"));
+    let csv = c
+        .find(Locator::Css("#csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert!(csv.unwrap_or_default().starts_with("/reports.csv?"));
+    shot(&c, "07-reports").await;
+
+    // Experiments.
+    c.goto(&format!("{base}/experiments")).await.unwrap();
+    wait_css(&c, "#experiments").await;
+    shot(&c, "08-experiments").await;
+
+    // Disconnect shows the note about X's connected apps.
+    c.goto(&format!("{base}/integrations")).await.unwrap();
+    wait_css(&c, "form[action='/integrations/x_ads/disconnect'] button")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_css(&c, "#x_ads[data-status=disconnected]").await;
+    assert!(text_of(&c, ".flash").await.contains("connected apps"));
+}
