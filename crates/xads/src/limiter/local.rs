@@ -42,6 +42,9 @@ pub(crate) struct LocalStore {
     windows: HashMap<String, HashMap<String, VecDeque<i64>>>,
     /// Until when (µs) X told us to stop calling for a key.
     holds: HashMap<HoldKey, i64>,
+    /// The holds Redis may not know (observed while it was down): a Redis-backed limiter still
+    /// honours them after Redis comes back.
+    unsynced: HashMap<HoldKey, i64>,
     /// Decisions since the last sweep of idle entries (the in-process analogue of Redis TTLs).
     since_sweep: u32,
 }
@@ -94,12 +97,26 @@ impl LocalStore {
     }
 
     /// Holds calls for `key` until `until` (µs); a later hold wins, an earlier one is ignored.
-    pub(crate) fn hold(&mut self, key: &RateKey, until: i64, now: i64) {
+    /// `in_redis`: Redis stored it too (else it is also kept as unsynced).
+    pub(crate) fn hold(&mut self, key: &RateKey, until: i64, now: i64, in_redis: bool) {
         if until <= now {
             return;
         }
         let slot = self.holds.entry(HoldKey::of(key)).or_insert(until);
         *slot = (*slot).max(until);
+        if !in_redis {
+            let slot = self.unsynced.entry(HoldKey::of(key)).or_insert(until);
+            *slot = (*slot).max(until);
+        }
+    }
+
+    /// A hold on `key` that Redis may not know, still running at `now`: µs left.
+    pub(crate) fn unsynced_hold(&self, key: &RateKey, now: i64) -> Option<i64> {
+        if self.unsynced.is_empty() {
+            return None;
+        }
+        let until = *self.unsynced.get(&HoldKey::of(key))?;
+        (until > now).then_some(until - now)
     }
 
     /// Drops windows whose every admission has expired and holds already past.
@@ -110,12 +127,15 @@ impl LocalStore {
         }
         self.windows.retain(|_, accounts| !accounts.is_empty());
         self.holds.retain(|_, &mut until| until > now);
+        self.unsynced.retain(|_, &mut until| until > now);
     }
 
     /// How many keys hold state (tests check the sweep keeps memory bounded).
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.windows.values().map(HashMap::len).sum::<usize>() + self.holds.len()
+        self.windows.values().map(HashMap::len).sum::<usize>()
+            + self.holds.len()
+            + self.unsynced.len()
     }
 }
 
@@ -179,8 +199,9 @@ mod tests {
     fn a_hold_blocks_its_key_only_and_keeps_the_later_reset() {
         let mut s = LocalStore::default();
         let k = key("a");
-        s.hold(&k, 500, 0);
-        s.hold(&k, 300, 0);
+        s.hold(&k, 500, 0, true);
+        s.hold(&k, 300, 0, true);
+        assert_eq!(s.unsynced_hold(&k, 100), None, "Redis has it");
         assert_eq!(
             s.decide(&k, 10, 100, 100),
             Verdict::wait_us(400, WaitCause::XHold)
@@ -194,7 +215,7 @@ mod tests {
     #[test]
     fn idle_state_is_swept() {
         let mut s = LocalStore::default();
-        s.hold(&key("h"), 10, 0);
+        s.hold(&key("h"), 10, 0, false);
         for i in 0..SWEEP_EVERY - 1 {
             s.decide(&key(&i.to_string()), 1, 100, 0);
         }

@@ -38,8 +38,9 @@
 //! `limit` per window between them) and X holds seen by other instances are not known. X's own
 //! limits and headers remain the backstop. The switch logs one `warn` line and counts a failover;
 //! Redis is probed again after [`RateLimiterBuilder::redis_retry_interval`] (1 s) and, when it
-//! answers, decisions go back to it (one `info` line). X holds observed meanwhile are kept locally
-//! as well, so a failover does not forget them. Failing closed instead would stop every sync and
+//! answers, decisions go back to it (one `info` line). X holds are kept locally as well, so a
+//! failover does not forget them, and holds observed while Redis was down keep holding this
+//! instance's calls after it is back (Redis never learns them: other instances rely on X's 429s). Failing closed instead would stop every sync and
 //! API call on a Redis outage, which quality.md's data-loss row rules out ("API keeps answering").
 //!
 //! # Observability
@@ -415,6 +416,23 @@ impl RateLimiter {
             };
         }
         if let Some(redis) = &inner.redis {
+            let now_us = inner.local_now_us();
+            let unsynced = inner
+                .local
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .unsynced_hold(key, now_us);
+            if let Some(wait_us) = unsynced {
+                inner
+                    .counters
+                    .fallback_decisions
+                    .fetch_add(1, Ordering::Relaxed);
+                return Decision {
+                    verdict: Verdict::wait_us(wait_us, WaitCause::XHold),
+                    now_us,
+                    source: Source::InProcess,
+                };
+            }
             if inner.redis_usable() {
                 match inner
                     .bounded(redis.decide(key, inner.limit, inner.window_us))
@@ -536,7 +554,21 @@ impl RateLimiter {
             retry_after_ms = info.retry_after.map(|d| d.as_millis() as u64),
             "x rate limit: holding calls"
         );
-        // Kept locally even with Redis, so a failover still honours it.
+        let mut in_redis = false;
+        if let Some(redis) = &inner.redis
+            && inner.redis_usable()
+        {
+            let hold = redis.hold(key, until_us.unwrap_or(0), for_us.unwrap_or(0));
+            match inner.bounded(hold).await {
+                Ok(_) => {
+                    inner.redis_answered();
+                    in_redis = true;
+                }
+                Err(e) => inner.redis_failed(&e),
+            }
+        }
+        // Kept locally even when Redis has it, so a failover still honours it; one Redis missed
+        // is honoured by this instance after Redis is back, too.
         let now_us = inner.local_now_us();
         let local_until = until_us
             .unwrap_or(0)
@@ -545,16 +577,7 @@ impl RateLimiter {
             .local
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .hold(key, local_until, now_us);
-        if let Some(redis) = &inner.redis
-            && inner.redis_usable()
-        {
-            let hold = redis.hold(key, until_us.unwrap_or(0), for_us.unwrap_or(0));
-            match inner.bounded(hold).await {
-                Ok(_) => inner.redis_answered(),
-                Err(e) => inner.redis_failed(&e),
-            }
-        }
+            .hold(key, local_until, now_us, in_redis);
     }
 }
 

@@ -659,6 +659,14 @@ async fn the_limiter_returns_to_redis_when_it_answers_again() {
         (down.verdict, down.source),
         (Verdict::Admit, Source::InProcess)
     );
+    // X says stop while Redis is away: only this instance knows.
+    let held = key(Some("acct-held"));
+    limiter
+        .observe(
+            &held,
+            &exhausted_until(Utc::now() + Duration::from_secs(60)),
+        )
+        .await;
     assert_eq!(limiter.stats().redis_failovers, 1);
 
     proxy.restart().await;
@@ -672,6 +680,14 @@ async fn the_limiter_returns_to_redis_when_it_answers_again() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(limiter.stats().redis_failovers, 1);
+    // Back on Redis, the hold it never learnt still holds this instance's calls.
+    assert!(matches!(
+        limiter.check(&held).await.verdict,
+        Verdict::Wait {
+            cause: WaitCause::XHold,
+            ..
+        }
+    ));
 }
 
 both!(no_window_ever_holds_more_than_the_limit);
