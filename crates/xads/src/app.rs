@@ -152,6 +152,22 @@ impl Application {
         let scheduler = crate::sync::scheduler::run(self.state.clone(), async move {
             let _ = sync_stopped.await;
         });
+        // Writes a crash left open are reconciled with X once at start.
+        let recovery_state = self.state.clone();
+        tokio::spawn(async move {
+            match crate::manage::recovery::run(&recovery_state).await {
+                Ok(r) if r == Default::default() => {}
+                Ok(r) => tracing::info!(
+                    found = r.found,
+                    not_found = r.not_found,
+                    deferred = r.deferred,
+                    "open writes reconciled"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciling open writes failed; retried at next start")
+                }
+            }
+        });
         // The experiment runner: one tick per interval; slots are claimed in the database, so
         // every instance may run it.
         let runner = self.state.config.runner_interval.map(|every| {

@@ -31,6 +31,70 @@ fn entity(scope: &Scope, c: &Campaign, dry_run: bool) -> Entity {
     }
 }
 
+/// X's create parameters for validated input.
+fn to_create(input: &CampaignInput) -> CampaignCreate {
+    CampaignCreate {
+        funding_instrument_id: input.funding_instrument_id.clone(),
+        name: input.name.clone(),
+        daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
+        total_budget_amount_local_micro: input.total_budget_amount_local_micro,
+        entity_status: Some(status(input.paused)),
+        purchase_order_number: input.purchase_order_number.clone(),
+        budget_optimization: None,
+    }
+}
+
+/// Campaigns at X that match `req` and were created at or after `since`, newest first: what a
+/// create whose answer was lost may have made.
+pub async fn find(
+    x: &xads_client::XAds,
+    account: &str,
+    req: &CampaignCreate,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Campaign>, xads_client::XError> {
+    let page = x
+        .list_campaigns(
+            account,
+            &ListParams::new()
+                .sort_by("created_at-desc")
+                .count(200)
+                .with_draft(true),
+        )
+        .await?;
+    Ok(page
+        .data
+        .into_iter()
+        .filter(|c| {
+            c.name.as_deref() == Some(req.name.as_str())
+                && c.funding_instrument_id.as_deref() == Some(req.funding_instrument_id.as_str())
+                && c.daily_budget_amount_local_micro == req.daily_budget_amount_local_micro
+                && c.total_budget_amount_local_micro == req.total_budget_amount_local_micro
+                && c.created_at.is_none_or(|t| t >= since)
+        })
+        .collect())
+}
+
+/// Recovery after a restart: the campaign an interrupted create made, if X has it.
+pub async fn recover(
+    scope: &Scope,
+    session: &crate::x::Session,
+    request: &Value,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Entity>, ManageError> {
+    let Ok(input) = input::parse::<CampaignInput>(request).and_then(CampaignInput::validate) else {
+        return Ok(None);
+    };
+    let req = to_create(&input);
+    let account = scope.account_id.clone();
+    let found = session
+        .call(|x| {
+            let (account, req) = (account.clone(), req.clone());
+            async move { find(&x, &account, &req, since).await }
+        })
+        .await?;
+    Ok(found.first().map(|c| entity(scope, c, false)))
+}
+
 /// `POST …/campaigns`.
 pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
     let input = input::parse::<CampaignInput>(body)?.validate()?;
@@ -60,15 +124,7 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
         return Ok(write_answer(201, &e));
     }
     let session = scope.session().await?;
-    let req = CampaignCreate {
-        funding_instrument_id: input.funding_instrument_id.clone(),
-        name: input.name.clone(),
-        daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
-        total_budget_amount_local_micro: input.total_budget_amount_local_micro,
-        entity_status: Some(status(input.paused)),
-        purchase_order_number: input.purchase_order_number.clone(),
-        budget_optimization: None,
-    };
+    let req = to_create(&input);
     let account = scope.account_id.clone();
     let created = exactly_once::create(
         &scope.state,
@@ -84,31 +140,7 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
         },
         |x, since| {
             let (account, req) = (account.clone(), req.clone());
-            async move {
-                let page = x
-                    .list_campaigns(
-                        &account,
-                        &ListParams::new()
-                            .sort_by("created_at-desc")
-                            .count(200)
-                            .with_draft(true),
-                    )
-                    .await?;
-                Ok(page
-                    .data
-                    .into_iter()
-                    .filter(|c| {
-                        c.name.as_deref() == Some(req.name.as_str())
-                            && c.funding_instrument_id.as_deref()
-                                == Some(req.funding_instrument_id.as_str())
-                            && c.daily_budget_amount_local_micro
-                                == req.daily_budget_amount_local_micro
-                            && c.total_budget_amount_local_micro
-                                == req.total_budget_amount_local_micro
-                            && c.created_at.is_none_or(|t| t >= since)
-                    })
-                    .collect())
-            }
+            async move { find(&x, &account, &req, since).await }
         },
         |c: &Campaign| c.id.as_str(),
     )

@@ -11,6 +11,7 @@ pub mod input;
 pub mod line_items;
 pub mod mirror;
 pub mod promoted_tweets;
+pub mod recovery;
 pub mod render;
 
 use serde_json::Value;

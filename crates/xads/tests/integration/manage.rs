@@ -820,3 +820,99 @@ async fn another_tenants_account_and_ids_answer_404() {
     let (status, got) = c.send(Method::GET, &format!("campaigns/{cid}"), None).await;
     assert_eq!((status, got["paused"].clone()), (200, json!(false)));
 }
+
+#[tokio::test]
+async fn writes_left_open_by_a_crash_are_reconciled_at_start() {
+    let c = live(&xads::testing::sqlite_url()).await;
+    let state = &c.app.state;
+    let tenant = xads::store::tenants::by_api_key(&state.db, &c.key)
+        .await
+        .unwrap()
+        .unwrap();
+    let open = |id: &str, name: &str| xads::store::x_writes::Intent {
+        id: id.to_owned(),
+        tenant_id: tenant.id.clone(),
+        account_id: c.account.clone(),
+        operation: "create_campaign".into(),
+        request: json!({"name": name, "funding_instrument_id": c.fi}),
+        state: xads::store::x_writes::WriteState::Pending,
+        attempts: 0,
+        entity_id: None,
+        created_at: state.clock.now(),
+    };
+    // One create reached X before the crash, the other did not.
+    for (id, name) in [
+        ("xw_crashed_after_send", "Made before the crash"),
+        ("xw_crashed_before_send", "Never sent"),
+    ] {
+        xads::store::x_writes::record(&state.db, &open(id, name), state.clock.now())
+            .await
+            .unwrap();
+        xads::store::x_writes::set_state(
+            &state.db,
+            id,
+            xads::store::x_writes::WriteState::Sent,
+            None,
+            None,
+            state.clock.now(),
+        )
+        .await
+        .unwrap();
+    }
+    let (status, made) = c
+        .send(
+            Method::POST,
+            "campaigns",
+            Some(json!({"name": "Made before the crash", "funding_instrument_id": c.fi})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // The real request above recorded its own entity; forget it, as the crashed process would have.
+    sqlx::query("DELETE FROM entities WHERE id = $1")
+        .bind(made["id"].as_str().unwrap())
+        .execute(state.db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM x_writes WHERE entity_id = $1")
+        .bind(made["id"].as_str().unwrap())
+        .execute(state.db.pool())
+        .await
+        .unwrap();
+
+    // Fresh intents are left alone (another instance may be mid-write).
+    assert_eq!(
+        xads::manage::recovery::run(state).await.unwrap(),
+        Default::default()
+    );
+    state.clock.advance(chrono::Duration::minutes(3));
+    let r = xads::manage::recovery::run(state).await.unwrap();
+    assert_eq!((r.found, r.not_found, r.deferred), (1, 1, 0));
+    let done = xads::store::x_writes::get(&state.db, "xw_crashed_after_send")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.state, xads::store::x_writes::WriteState::Done);
+    assert_eq!(done.entity_id.as_deref(), made["id"].as_str());
+    let failed = xads::store::x_writes::get(&state.db, "xw_crashed_before_send")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(failed.state, xads::store::x_writes::WriteState::Failed);
+    let (status, _) = c
+        .send(
+            Method::GET,
+            &format!("campaigns/{}", made["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "the recovered campaign is back in the mirror");
+    // Nothing was sent to X by recovery.
+    assert_eq!(
+        c.app
+            .x_writes()
+            .iter()
+            .filter(|w| w.method == "POST")
+            .count(),
+        1
+    );
+}
