@@ -226,6 +226,37 @@ pub const ROUTES: &[Route] = &[
     ),
     r!(
         "GET",
+        "/api/v1/x_ads/accounts/{account_id}/experiments",
+        "experiments",
+        "List experiments"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/experiments",
+        "experiments",
+        "Create an experiment: one line item per variant under a campaign (control live, treatments paused)",
+        Body::Json("ExperimentCreate")
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/experiments/{id}",
+        "experiments",
+        "An experiment: variants with line items and live state, schedule, next switch"
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/experiments/{id}/results",
+        "experiments",
+        "Per-variant results with intervals, P(best) and the verdict"
+    ),
+    r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/experiments/{id}/{action}",
+        "experiments",
+        "start | stop | conclude (conclude pauses the losers and keeps the winner)"
+    ),
+    r!(
+        "GET",
         "/api/v1/fx_rates",
         "reports",
         "FX rates known (?currency)"
@@ -290,6 +321,21 @@ fn schemas() -> Value {
             "line_item_id": {"type": "string"}, "tweet_ids": {"type": "array", "items": {"type": "string"}},
         }), &["line_item_id", "tweet_ids"]),
         "Paused": obj(json!({"paused": {"type": "boolean"}}), &["paused"]),
+        "ExperimentCreate": obj(json!({
+            "name": {"type": "string"}, "campaign_id": {"type": "string"},
+            "primary_metric": {"type": "string", "enum": ["ctr", "conversion_rate", "cpc", "cpa"]},
+            "schedule": {"type": "object", "description": "{mode: rotate, slot_hours} | {mode: concurrent}"},
+            "stop": obj(json!({"min_impressions": {"type": "integer"}, "min_conversions": {"type": "integer"}, "max_days": {"type": "integer"}}), &[]),
+            "variants": {"type": "array", "items": obj(json!({
+                "name": {"type": "string"}, "control": {"type": "boolean"}, "tweet_id": {"type": "string"},
+                "line_item": obj(json!({
+                    "objective": {"type": "string"}, "product_type": {"type": "string"},
+                    "placements": {"type": "array", "items": {"type": "string"}},
+                    "bid_amount_local_micro": micros, "daily_budget_amount_local_micro": micros,
+                    "targeting": {"type": "array", "items": obj(json!({"targeting_type": {"type": "string"}, "targeting_value": {"type": "string"}}), &["targeting_type", "targeting_value"])},
+                }), &["objective"]),
+            }), &["name", "tweet_id", "line_item"])},
+        }), &["name", "campaign_id", "variants"]),
         "SyncRequest": obj(json!({"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}}), &[]),
         "FxRates": obj(json!({"date": {"type": "string", "format": "date"}, "currency": {"type": "string"}, "usd_per_unit": {"type": "string", "description": "decimal"}}), &["date", "currency", "usd_per_unit"]),
     })

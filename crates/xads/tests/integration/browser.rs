@@ -96,11 +96,18 @@ async fn shot(c: &Client, name: &str) {
 }
 
 async fn wait_css(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("waiting for {css}: {e}"))
+    match c.wait().at_most(WAIT).for_element(Locator::Css(css)).await {
+        Ok(e) => e,
+        Err(e) => {
+            // Leave the page that did not show it, for whoever reads the failure.
+            shot(c, "failure").await;
+            let problem = match c.find(Locator::Css(".problem")).await {
+                Ok(p) => p.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            panic!("waiting for {css}: {e}; page problem: {problem:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,13 +127,19 @@ async fn a_marketer_clicks_through_the_dashboard() {
     let base = demo.url.clone();
     let key = demo.login_key.clone();
     let Demo { app, fake, .. } = demo;
+    let seed = fake.seed_info();
+    let tweets = seed
+        .account(&seed.usd_account_id)
+        .expect("usd account")
+        .tweet_ids
+        .clone();
     let server = tokio::spawn(app.run(std::future::pending()));
 
     let profile =
         std::env::temp_dir().join(format!("xads-chromium-{:016x}", rand::random::<u64>()));
     let mut driver = Driver::start(&driver_bin).await;
     let c = driver.browser(&profile).await;
-    let result = tokio::spawn(walk(c.clone(), base, key)).await;
+    let result = tokio::spawn(walk(c.clone(), base, key, tweets)).await;
     let _ = c.close().await;
     server.abort();
     fake.shutdown().await;
@@ -162,7 +175,7 @@ async fn text_of(c: &Client, css: &str) -> String {
     wait_css(c, css).await.text().await.unwrap()
 }
 
-async fn walk(c: Client, base: String, key: String) {
+async fn walk(c: Client, base: String, key: String, tweets: Vec<String>) {
     // Not logged in: every page sends the browser to the login form.
     c.goto(&format!("{base}/campaigns")).await.unwrap();
     wait_css(&c, "input#key").await;
@@ -322,10 +335,36 @@ async fn walk(c: Client, base: String, key: String) {
     assert!(csv.unwrap_or_default().starts_with("/reports.csv?"));
     shot(&c, "07-reports").await;
 
-    // Experiments.
+    // Experiments: create one (control + treatment on a seeded campaign), start it, read results.
     c.goto(&format!("{base}/experiments")).await.unwrap();
     wait_css(&c, "#experiments").await;
+    c.find(Locator::Css("#exp-name"))
+        .await
+        .unwrap()
+        .send_keys("Creative A/B")
+        .await
+        .unwrap();
+    for (i, tweet) in tweets.iter().take(2).enumerate() {
+        c.find(Locator::Css(&format!("#v{i}_tweet")))
+            .await
+            .unwrap()
+            .send_keys(tweet)
+            .await
+            .unwrap();
+    }
     shot(&c, "08-experiments").await;
+    click_to_next_page(&c, "#create-experiment").await;
+    wait_css(&c, "#results").await;
+    let variants = text_of(&c, "#variants").await;
+    assert!(
+        variants.contains("Control") && variants.contains("Treatment"),
+        "{variants}"
+    );
+    click_to_next_page(&c, "form[action$='/start'] button").await;
+    assert!(text_of(&c, "#verdict").await.contains("Verdict"));
+    let live = c.find_all(Locator::Css("#variants .b-ok")).await.unwrap();
+    assert!(!live.is_empty(), "a variant is live once started");
+    shot(&c, "09-experiment-results").await;
 
     // Disconnect shows the note about X's connected apps.
     c.goto(&format!("{base}/integrations")).await.unwrap();

@@ -437,7 +437,11 @@ async fn detail_page(
                 .as_array()
                 .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
                 .unwrap_or_default()),
-            money(&l["bid_amount_local_micro"]),
+            if l["bid_amount_local_micro"].is_null() {
+                "auto".to_owned()
+            } else {
+                money(&l["bid_amount_local_micro"])
+            },
             esc(l["currency"].as_str().unwrap_or(cur)),
             if tweets.is_empty() { "—".to_owned() } else { tweets.join("") },
             button_form(

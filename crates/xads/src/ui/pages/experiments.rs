@@ -128,7 +128,7 @@ the control ships unpaused, treatments paused until the runner rotates them.</p>
     let variant = |i: usize, name: &str| {
         format!(
             "<div class=\"row\" style=\"margin-top:8px\"><div><label>Variant {n}{ctl}</label><input name=\"v{i}_name\" value=\"{name}\" required></div>\
-<div><label>Tweet id</label><input name=\"v{i}_tweet\" required pattern=\"[0-9]+\"></div>\
+<div><label>Tweet id</label><input name=\"v{i}_tweet\" id=\"v{i}_tweet\" list=\"tweets\" required pattern=\"[0-9]+\"></div>\
 <div><label>Bid ({cur})</label><input name=\"v{i}_bid\" inputmode=\"decimal\" size=\"8\" value=\"1.50\"></div>\
 <div><label>Daily budget ({cur})</label><input name=\"v{i}_daily\" inputmode=\"decimal\" size=\"8\" value=\"50\"></div></div>",
             n = i + 1,
@@ -136,17 +136,42 @@ the control ships unpaused, treatments paused until the runner rotates them.</p>
             cur = esc(currency),
         )
     };
+    // Tweets already promoted in this account, offered as suggestions.
+    let promoted = api::get(
+        state,
+        tenant,
+        &format!(
+            "/api/v1/x_ads/accounts/{}/promoted_tweets?count=1000",
+            q(account_id)
+        ),
+    )
+    .await;
+    let mut tweet_ids: Vec<String> = promoted
+        .data()
+        .iter()
+        .filter_map(|p| p["tweet_id"].as_str().map(str::to_owned))
+        .collect();
+    tweet_ids.sort();
+    tweet_ids.dedup();
+    body.push_str("<datalist id=\"tweets\">");
+    for t in &tweet_ids {
+        body.push_str(&format!("<option value=\"{}\">", esc(t)));
+    }
+    body.push_str("</datalist>");
     body.push_str(&format!(
         "<div class=\"card\"><h2 style=\"margin-top:0\">New experiment</h2><form method=\"post\" action=\"/experiments/create\">{csrf}\
 <input type=\"hidden\" name=\"account\" value=\"{a}\"><input type=\"hidden\" name=\"idem\" value=\"{key}\">\
-<div class=\"row\"><div><label>Name</label><input name=\"name\" required></div>\
+<div class=\"row\"><div><label>Name</label><input name=\"name\" id=\"exp-name\" required></div>\
 <div><label>Campaign</label><select name=\"campaign_id\">{options}</select></div>\
+<div><label for=\"objective\">Objective (as the campaign's line items)</label><select name=\"objective\" id=\"objective\">\
+<option>WEBSITE_CLICKS</option><option>ENGAGEMENTS</option><option>AWARENESS</option><option>FOLLOWERS</option>\
+<option>APP_INSTALLS</option><option>APP_ENGAGEMENTS</option><option>VIDEO_VIEWS</option><option>REACH</option></select></div>\
 <div><label>Primary metric</label><select name=\"primary_metric\"><option>ctr</option><option>conversion_rate</option><option>cpc</option><option>cpa</option></select></div>\
 <div><label>Schedule</label><select name=\"mode\"><option value=\"rotate\">rotate</option><option value=\"concurrent\">concurrent</option></select></div>\
 <div><label>Slot hours</label><input name=\"slot_hours\" value=\"6\" size=\"4\"></div>\
 <div><label>Min impressions</label><input name=\"min_impressions\" value=\"1000\" size=\"7\"></div>\
 <div><label>Max days</label><input name=\"max_days\" value=\"14\" size=\"4\"></div></div>\
-{v0}{v1}<p><button class=\"primary\" type=\"submit\">Create experiment</button></p></form></div>",
+{v0}{v1}<p><button class=\"primary\" type=\"submit\" id=\"create-experiment\">Create experiment</button></p></form></div>",
         csrf = csrf_field(&user.0.csrf),
         a = esc(account_id),
         key = esc(&form_key()),
@@ -178,7 +203,7 @@ async fn create(State(state): State<AppState>, user: User, Form(f): Form<Fields>
                 "control": i == 0,
                 "tweet_id": field(&f, &format!("v{i}_tweet")).unwrap_or_default(),
                 "line_item": {
-                    "objective": "ENGAGEMENTS",
+                    "objective": field(&f, "objective").unwrap_or("WEBSITE_CLICKS"),
                     "product_type": "PROMOTED_TWEETS",
                     "placements": ["ALL_ON_TWITTER"],
                     "bid_amount_local_micro": micros(&f, &format!("v{i}_bid"), "Bid")?,
@@ -192,16 +217,18 @@ async fn create(State(state): State<AppState>, user: User, Form(f): Form<Fields>
         } else {
             json!({"mode": "rotate", "slot_hours": int(&f, "slot_hours")?.unwrap_or(6)})
         };
+        let mut stop = serde_json::Map::new();
+        for k in ["min_impressions", "min_conversions", "max_days"] {
+            if let Some(n) = int(&f, k)? {
+                stop.insert(k.to_owned(), json!(n));
+            }
+        }
         let body = json!({
             "name": field(&f, "name").unwrap_or_default(),
             "campaign_id": field(&f, "campaign_id").unwrap_or_default(),
             "primary_metric": field(&f, "primary_metric").unwrap_or("ctr"),
             "schedule": schedule,
-            "stop": {
-                "min_impressions": int(&f, "min_impressions")?,
-                "min_conversions": Value::Null,
-                "max_days": int(&f, "max_days")?,
-            },
+            "stop": stop,
             "variants": variants,
         });
         let a = api::send(&state, &user.0.tenant, Method::POST, &base(&account), Some(&body), field(&f, "idem")).await;
@@ -260,11 +287,17 @@ async fn detail_page(
             .map(|h| format!(" ({h} h slots)"))
             .unwrap_or_default(),
     );
-    if let Some(next) = x["next_switch_at"].as_str() {
+    if let Some(next) = x["next_switch"].as_str() {
         body.push_str(&format!(
-            "<p>Next switch: <strong>{}</strong></p>",
+            "<p id=\"next-switch\">Next switch: <strong>{}</strong></p>",
             esc(next)
         ));
+    }
+    if let Some(p) = x["problem"].as_str() {
+        body.push_str(&format!("<div class=\"problem\">{}</div>", esc(p)));
+    }
+    if let Some(c) = x["conclusion"].as_str() {
+        body.push_str(&format!("<div class=\"flash\">{}</div>", esc(c)));
     }
     body.push_str("<p>");
     for action in ["start", "stop", "conclude"] {
@@ -296,11 +329,24 @@ async fn detail_page(
     }
     body.push_str("<table id=\"variants\"><thead><tr><th>Variant</th><th>Live</th><th class=\"n\">Impressions</th><th class=\"n\">Clicks</th>\
 <th class=\"n\">CTR (95% interval)</th><th class=\"n\">Spend (USD)</th><th class=\"n\">Conversions</th><th class=\"n\">CPC</th><th class=\"n\">CPA</th><th class=\"n\">P(best)</th></tr></thead><tbody>");
+    let live: Vec<Value> = x["variants"].as_array().cloned().unwrap_or_default();
     let variants = res["variants"]
         .as_array()
-        .or_else(|| x["variants"].as_array())
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_else(|| live.clone());
+    let live_paused = |name: &Value| {
+        live.iter()
+            .find(|v| &v["name"] == name)
+            .and_then(|v| v["paused"].as_bool())
+    };
+    let est = |e: &Value| match e["value"].as_f64() {
+        None => "—".to_owned(),
+        Some(v) => format!(
+            "{v:.2} <span class=\"note\">[{} – {}]</span>",
+            e["low"].as_f64().map_or("—".into(), |l| format!("{l:.2}")),
+            e["high"].as_f64().map_or("—".into(), |h| format!("{h:.2}"))
+        ),
+    };
     let pct = |v: &Value| {
         v.as_f64()
             .map(|f| format!("{:.2}%", f * 100.0))
@@ -309,29 +355,46 @@ async fn detail_page(
     for v in &variants {
         let ctr = &v["ctr"];
         body.push_str(&format!(
-            "<tr><td>{}{}<div class=\"note mono\">{}</div></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} <span class=\"note\">[{} – {}]</span></td>\
+            "<tr><td>{}{}<div class=\"note mono\">{}</div></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
 <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             s(&v["name"]),
             if v["control"].as_bool() == Some(true) { " <span class=\"badge b-off\">control</span>" } else { "" },
             s(&v["line_item_id"]),
-            match v["paused"].as_bool() {
+            match live_paused(&v["name"]).or(v["paused"].as_bool()) {
                 Some(true) => "<span class=\"badge b-warn\">paused</span>",
                 Some(false) => "<span class=\"badge b-ok\">live</span>",
                 None => "—",
             },
             html::group(v["impressions"].as_u64().unwrap_or(0)),
             html::group(v["clicks"].as_u64().unwrap_or(0)),
-            pct(&ctr["value"]),
-            pct(&ctr["low"]),
-            pct(&ctr["high"]),
-            s(&v["spend_usd"]),
+            if ctr["value"].is_null() {
+                "—".to_owned()
+            } else {
+                format!(
+                    "{} <span class=\"note\">[{} – {}]</span>",
+                    pct(&ctr["value"]),
+                    pct(&ctr["low"]),
+                    pct(&ctr["high"])
+                )
+            },
+            v["spend_usd"]
+                .as_str()
+                .and_then(|x| x.parse::<f64>().ok())
+                .map_or("—".into(), |x| format!("${x:.2}")),
             s(&v["conversions"]),
-            s(&v["cpc"]),
-            s(&v["cpa"]),
+            est(&v["cpc"]),
+            est(&v["cpa"]),
             v["p_best"].as_f64().map(|p| format!("{:.0}%", p * 100.0)).unwrap_or_else(|| "—".into()),
         ));
     }
-    body.push_str("</tbody></table></div>");
+    body.push_str("</tbody></table>");
+    if let Some(m) = res["method"].as_str() {
+        body.push_str(&format!("<p class=\"note\">{}</p>", esc(m)));
+    }
+    if let Some(n) = x["note"].as_str() {
+        body.push_str(&format!("<p class=\"note\">{}</p>", esc(n)));
+    }
+    body.push_str("</div>");
     render(user, "Experiment", Nav::Experiments, &body)
 }
 
@@ -356,7 +419,11 @@ async fn act(
     )
     .await;
     let msg = match a.error() {
-        None => Ok(format!("Experiment {action} done.")),
+        None => Ok(match action.as_str() {
+            "start" => "Experiment started.".to_owned(),
+            "stop" => "Experiment stopped.".to_owned(),
+            _ => "Experiment concluded: losers paused, the winner kept.".to_owned(),
+        }),
         Some(e) => Err(e),
     };
     detail_page(&state, &user, &account, &id, Some(msg)).await
