@@ -26,22 +26,26 @@
 //! - **In-process** (no `REDIS_URL`): the `local` store behind a mutex, on a clock anchored to the
 //!   app's wall clock at construction and advanced by tokio's monotonic clock (so
 //!   `tokio::time::pause()` drives it in tests).
-//! - **Redis** (`REDIS_URL`): one atomic Lua script per decision (module `redis_store`), time from Redis
-//!   `TIME` (never the app's clock, so instances with skewed clocks share one budget), keys
+//! - **Redis** (`REDIS_URL`): one atomic Lua script per decision (module `redis_store`), time
+//!   from Redis `TIME` (never the app's clock, so instances with skewed clocks share one budget),
+//!   the window kept as a list of the latest admission times, keys
 //!   `rl:{client_id}:account` and `rl:{client_id}:account:x:family:token` (hash tag: one Cluster
 //!   slot per client), a TTL on every key. X holds are stored there too, so they hold on every
 //!   instance.
 //!
 //! # When Redis is unreachable
-//! The limiter **fails over to the in-process backend** of the instance: calls keep flowing,
-//! paced by the same rules, but the budget is then per instance (N instances may admit up to N ×
-//! `limit` per window between them) and X holds seen by other instances are not known. X's own
-//! limits and headers remain the backstop. The switch logs one `warn` line and counts a failover;
-//! Redis is probed again after [`RateLimiterBuilder::redis_retry_interval`] (1 s) and, when it
-//! answers, decisions go back to it (one `info` line). X holds are kept locally as well, so a
-//! failover does not forget them, and holds observed while Redis was down keep holding this
-//! instance's calls after it is back (Redis never learns them: other instances rely on X's 429s). Failing closed instead would stop every sync and
-//! API call on a Redis outage, which quality.md's data-loss row rules out ("API keeps answering").
+//! Unreachable means an error, or no answer within [`RateLimiterBuilder::redis_timeout`]
+//! (500 ms), also on a shared connection whose own timeouts are longer. The limiter then **fails
+//! over to the in-process backend** of the instance: calls keep flowing, paced by the same rules,
+//! but the budget is then per instance (N instances may admit up to N × `limit` per window between
+//! them) and X holds seen by other instances are not known. X's own limits and headers remain the
+//! backstop. The switch logs one `warn` line and counts a failover; Redis is probed again after
+//! [`RateLimiterBuilder::redis_retry_interval`] (1 s) and, when it answers, decisions go back to
+//! it (one `info` line). X holds are kept locally as well, so a failover does not forget them,
+//! and holds observed while Redis was down keep holding this instance's calls after it is back
+//! (Redis never learns them: other instances rely on X's 429s). Failing closed instead would stop
+//! every sync and API call on a Redis outage, which quality.md's data-loss row rules out ("API
+//! keeps answering").
 //!
 //! # Observability
 //! Plain counters, read with [`RateLimiter::stats`] (no metrics facade: the server can export
