@@ -6,18 +6,10 @@ use xads_client::models::{Campaign, CampaignCreate, CampaignUpdate, EntityStatus
 
 use super::exactly_once::{self, Created};
 use super::input::{self, CampaignInput, CampaignPatch};
-use super::{Answer, ManageError, Scope, apply_patch, dry_id, render, write_answer};
+use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
 
 const KIND: Kind = Kind::Campaign;
-
-fn status(paused: bool) -> EntityStatus {
-    if paused {
-        EntityStatus::Paused
-    } else {
-        EntityStatus::Active
-    }
-}
 
 fn entity(scope: &Scope, c: &Campaign, dry_run: bool) -> Entity {
     Entity {
@@ -38,7 +30,7 @@ fn to_create(input: &CampaignInput) -> CampaignCreate {
         name: input.name.clone(),
         daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
         total_budget_amount_local_micro: input.total_budget_amount_local_micro,
-        entity_status: Some(status(input.paused)),
+        entity_status: Some(EntityStatus::from_paused(input.paused)),
         purchase_order_number: input.purchase_order_number.clone(),
         budget_optimization: None,
     }
@@ -114,7 +106,7 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
             "daily_budget_amount_local_micro": input.daily_budget_amount_local_micro,
             "total_budget_amount_local_micro": input.total_budget_amount_local_micro,
             "purchase_order_number": input.purchase_order_number,
-            "entity_status": status(input.paused).as_str(),
+            "entity_status": EntityStatus::from_paused(input.paused).as_str(),
             "currency": account.and_then(|a| a.currency),
             "created_at": now, "updated_at": now, "deleted": false,
         }))
@@ -179,55 +171,33 @@ pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, Man
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "campaign").await?;
     let patch = input::parse::<CampaignPatch>(body)?.validate(&current.data)?;
-    let action = match patch.paused {
-        Some(true) => "pause_campaign",
-        Some(false) => "resume_campaign",
-        None => "update_campaign",
-    };
-    if current.dry_run || !scope.live() {
-        let mut next = current.clone();
-        apply_patch(
-            &mut next.data,
-            &serde_json::to_value(PatchView::from(&patch)).unwrap_or_default(),
-        );
-        next.data["dry_run"] = json!(true);
-        if current.dry_run {
-            scope
-                .record(action, &next, Some(&current.data), None)
-                .await?;
-        }
-        return Ok(write_answer(200, &next));
-    }
-    let session = scope.session().await?;
     let update = CampaignUpdate {
         name: patch.name.clone(),
         daily_budget_amount_local_micro: patch.daily_budget_amount_local_micro.map(Some),
         total_budget_amount_local_micro: patch.total_budget_amount_local_micro.map(Some),
-        entity_status: patch.paused.map(status),
+        entity_status: patch.paused.map(EntityStatus::from_paused),
         purchase_order_number: patch.purchase_order_number.clone().map(Some),
         ..CampaignUpdate::default()
     };
-    let account = scope.account_id.clone();
-    let resp = exactly_once::tracked(
-        &scope.state,
-        &session,
-        &scope.tenant.id,
-        &scope.account_id,
-        "update_campaign",
-        scope.intent_id(action),
-        id,
-        body.clone(),
-        |x, opts| {
-            let (account, id, update) = (account.clone(), id.to_owned(), update.clone());
+    super::update_entity(
+        scope,
+        current,
+        patch.paused,
+        &json!({
+            "name": patch.name,
+            "daily_budget_amount_local_micro": patch.daily_budget_amount_local_micro,
+            "total_budget_amount_local_micro": patch.total_budget_amount_local_micro,
+            "purchase_order_number": patch.purchase_order_number,
+            "paused": patch.paused,
+        }),
+        body,
+        |x, account, id, opts| {
+            let update = update.clone();
             async move { x.update_campaign(&account, &id, &update, &opts).await }
         },
+        |scope, c| entity(scope, c, false),
     )
-    .await?;
-    let e = entity(scope, &resp.data, false);
-    scope
-        .record(action, &e, Some(&current.data), resp.request_id.as_deref())
-        .await?;
-    Ok(write_answer(200, &e))
+    .await
 }
 
 /// `DELETE …/campaigns/{id}` (irreversible at X).
@@ -238,26 +208,4 @@ pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
         x.delete_campaign(&account, &id, &opts).await.map(|_| ())
     })
     .await
-}
-
-/// The API names of a patch, for dry-run application.
-#[derive(serde::Serialize)]
-struct PatchView {
-    name: Option<String>,
-    daily_budget_amount_local_micro: Option<i64>,
-    total_budget_amount_local_micro: Option<i64>,
-    purchase_order_number: Option<String>,
-    paused: Option<bool>,
-}
-
-impl From<&CampaignPatch> for PatchView {
-    fn from(p: &CampaignPatch) -> Self {
-        PatchView {
-            name: p.name.clone(),
-            daily_budget_amount_local_micro: p.daily_budget_amount_local_micro,
-            total_budget_amount_local_micro: p.total_budget_amount_local_micro,
-            purchase_order_number: p.purchase_order_number.clone(),
-            paused: p.paused,
-        }
-    }
 }

@@ -76,6 +76,31 @@ pub fn intent_id(tenant_id: &str, inbound_key: Option<&str>, step: &str) -> Stri
     }
 }
 
+/// Records an intent (or finds the one an earlier attempt recorded under the same id).
+async fn open_intent(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    operation: &str,
+    id: String,
+    request: serde_json::Value,
+    entity_id: Option<&str>,
+) -> Result<Intent, WriteError> {
+    let now = state.clock.now();
+    let intent = Intent {
+        id,
+        tenant_id: tenant_id.to_owned(),
+        account_id: account_id.to_owned(),
+        operation: operation.to_owned(),
+        request,
+        state: WriteState::Pending,
+        attempts: 0,
+        entity_id: entity_id.map(str::to_owned),
+        created_at: now,
+    };
+    Ok(x_writes::record(&state.db, &intent, now).await?)
+}
+
 /// Runs a create exactly once. `send` makes the call; `find` lists entities that match the
 /// request and were created at or after the given instant, newest first, as `(id, entity)`.
 #[allow(clippy::too_many_arguments)]
@@ -98,20 +123,8 @@ where
     FF: Future<Output = Result<Vec<T>, XError>>,
 {
     let db = &state.db;
-    let intent = x_writes::record(
-        db,
-        &Intent {
-            id: intent_id,
-            tenant_id: tenant_id.to_owned(),
-            account_id: account_id.to_owned(),
-            operation: operation.to_owned(),
-            request,
-            state: WriteState::Pending,
-            attempts: 0,
-            entity_id: None,
-            created_at: state.clock.now(),
-        },
-        state.clock.now(),
+    let intent = open_intent(
+        state, tenant_id, account_id, operation, intent_id, request, None,
     )
     .await?;
     match intent.state {
@@ -125,9 +138,18 @@ where
                 return Ok(found);
             }
         }
+        // An earlier execution gave up after ambiguous sends: a late commit may have landed since.
+        WriteState::Failed if intent.attempts > 0 => {
+            if let Some(found) = reconcile(state, session, &intent, &find, id_of).await? {
+                return Ok(found);
+            }
+        }
         WriteState::Pending | WriteState::Failed => {}
     }
-    let mut sends = intent.attempts;
+    // The budget is per execution: a dashboard retry (same key) after an unresolved execution
+    // gets its own sends, after the reconciliation above found nothing. Counting the intent's
+    // lifetime sends instead made such a key fail forever once X had had one bad minute.
+    let mut sends = 0;
     loop {
         if sends >= MAX_SENDS {
             x_writes::set_state(
@@ -266,20 +288,14 @@ where
     SF: Future<Output = Result<XResponse<T>, XError>>,
 {
     let db = &state.db;
-    let intent = x_writes::record(
-        db,
-        &Intent {
-            id: intent_id,
-            tenant_id: tenant_id.to_owned(),
-            account_id: account_id.to_owned(),
-            operation: operation.to_owned(),
-            request,
-            state: WriteState::Pending,
-            attempts: 0,
-            entity_id: Some(entity_id.to_owned()),
-            created_at: state.clock.now(),
-        },
-        state.clock.now(),
+    let intent = open_intent(
+        state,
+        tenant_id,
+        account_id,
+        operation,
+        intent_id,
+        request,
+        Some(entity_id),
     )
     .await?;
     x_writes::set_state(

@@ -6,18 +6,10 @@ use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate
 
 use super::exactly_once::{self, Created};
 use super::input::{self, Invalid, LineItemInput, LineItemPatch};
-use super::{Answer, ManageError, Scope, apply_patch, dry_id, render, write_answer};
+use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
 
 const KIND: Kind = Kind::LineItem;
-
-fn status(paused: bool) -> EntityStatus {
-    if paused {
-        EntityStatus::Paused
-    } else {
-        EntityStatus::Active
-    }
-}
 
 /// The mirror entity of a line item.
 pub fn entity(scope: &Scope, l: &LineItem, dry_run: bool) -> Entity {
@@ -80,7 +72,7 @@ pub async fn create_validated(
             "end_time": input.end_time,
             "daily_budget_amount_local_micro": input.daily_budget_amount_local_micro,
             "total_budget_amount_local_micro": input.total_budget_amount_local_micro,
-            "entity_status": status(input.paused).as_str(),
+            "entity_status": EntityStatus::from_paused(input.paused).as_str(),
             "currency": campaign.data["currency"],
             "created_at": now, "updated_at": now, "deleted": false,
         }))
@@ -104,7 +96,7 @@ pub async fn create_validated(
         end_time: input.end_time,
         daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
         total_budget_amount_local_micro: input.total_budget_amount_local_micro,
-        entity_status: Some(status(input.paused)),
+        entity_status: Some(EntityStatus::from_paused(input.paused)),
         ..LineItemCreate::default()
     };
     let account = scope.account_id.clone();
@@ -196,34 +188,6 @@ pub async fn update_validated(
     patch: &LineItemPatch,
     request: &Value,
 ) -> Result<Answer, ManageError> {
-    let action = match patch.paused {
-        Some(true) => "pause_line_item",
-        Some(false) => "resume_line_item",
-        None => "update_line_item",
-    };
-    if current.dry_run || !scope.live() {
-        let mut next = current.clone();
-        apply_patch(
-            &mut next.data,
-            &json!({
-                "name": patch.name,
-                "bid_amount_local_micro": patch.bid_amount_local_micro,
-                "daily_budget_amount_local_micro": patch.daily_budget_amount_local_micro,
-                "total_budget_amount_local_micro": patch.total_budget_amount_local_micro,
-                "placements": patch.placements,
-                "end_time": patch.end_time,
-                "paused": patch.paused,
-            }),
-        );
-        next.data["dry_run"] = json!(true);
-        if current.dry_run {
-            scope
-                .record(action, &next, Some(&current.data), None)
-                .await?;
-        }
-        return Ok(write_answer(200, &next));
-    }
-    let session = scope.session().await?;
     let update = LineItemUpdate {
         name: patch.name.clone(),
         placements: patch.placements.clone(),
@@ -231,31 +195,30 @@ pub async fn update_validated(
         end_time: patch.end_time.map(Some),
         daily_budget_amount_local_micro: patch.daily_budget_amount_local_micro.map(Some),
         total_budget_amount_local_micro: patch.total_budget_amount_local_micro.map(Some),
-        entity_status: patch.paused.map(status),
+        entity_status: patch.paused.map(EntityStatus::from_paused),
         ..LineItemUpdate::default()
     };
-    let account = scope.account_id.clone();
-    let id = current.id.clone();
-    let resp = exactly_once::tracked(
-        &scope.state,
-        &session,
-        &scope.tenant.id,
-        &scope.account_id,
-        "update_line_item",
-        scope.intent_id(&format!("{action}:{id}")),
-        &id,
-        request.clone(),
-        |x, opts| {
-            let (account, id, update) = (account.clone(), id.clone(), update.clone());
+    super::update_entity(
+        scope,
+        current,
+        patch.paused,
+        &json!({
+            "name": patch.name,
+            "bid_amount_local_micro": patch.bid_amount_local_micro,
+            "daily_budget_amount_local_micro": patch.daily_budget_amount_local_micro,
+            "total_budget_amount_local_micro": patch.total_budget_amount_local_micro,
+            "placements": patch.placements,
+            "end_time": patch.end_time,
+            "paused": patch.paused,
+        }),
+        request,
+        |x, account, id, opts| {
+            let update = update.clone();
             async move { x.update_line_item(&account, &id, &update, &opts).await }
         },
+        |scope, l| entity(scope, l, false),
     )
-    .await?;
-    let e = entity(scope, &resp.data, false);
-    scope
-        .record(action, &e, Some(&current.data), resp.request_id.as_deref())
-        .await?;
-    Ok(write_answer(200, &e))
+    .await
 }
 
 /// `DELETE …/line_items/{id}`.

@@ -178,6 +178,72 @@ pub fn write_answer(status: u16, entity: &Entity) -> Answer {
     }
 }
 
+/// The audit action of an update: pause, resume or plain update of `kind`.
+pub fn update_action(kind: Kind, paused: Option<bool>) -> &'static str {
+    match (kind, paused) {
+        (Kind::Campaign, Some(true)) => "pause_campaign",
+        (Kind::Campaign, Some(false)) => "resume_campaign",
+        (Kind::Campaign, None) => "update_campaign",
+        (Kind::LineItem, Some(true)) => "pause_line_item",
+        (Kind::LineItem, Some(false)) => "resume_line_item",
+        (Kind::LineItem, None) => "update_line_item",
+        (Kind::PromotedTweet, Some(true)) => "pause_promoted_tweet",
+        (Kind::PromotedTweet, Some(false)) => "resume_promoted_tweet",
+        (Kind::PromotedTweet, None) => "update_promoted_tweet",
+    }
+}
+
+/// Updates an entity: for dry-run entities (or in dry-run mode) `patch_view` (API names) is applied
+/// locally; otherwise `send` PUTs it to X through the exactly-once record and X's answer becomes
+/// the mirror entity.
+#[allow(clippy::too_many_arguments)]
+pub async fn update_entity<T, F, Fut>(
+    scope: &Scope,
+    current: Entity,
+    paused: Option<bool>,
+    patch_view: &Value,
+    request: &Value,
+    send: F,
+    to_entity: fn(&Scope, &T) -> Entity,
+) -> Result<Answer, ManageError>
+where
+    F: Fn(xads_client::XAds, String, String, xads_client::CallOptions) -> Fut,
+    Fut: std::future::Future<Output = Result<xads_client::XResponse<T>, xads_client::XError>>,
+{
+    let action = update_action(current.kind, paused);
+    if current.dry_run || !scope.live() {
+        let mut next = current.clone();
+        apply_patch(&mut next.data, patch_view);
+        next.data["dry_run"] = Value::Bool(true);
+        if current.dry_run {
+            scope
+                .record(action, &next, Some(&current.data), None)
+                .await?;
+        }
+        return Ok(write_answer(200, &next));
+    }
+    let session = scope.session().await?;
+    let account = scope.account_id.clone();
+    let id = current.id.clone();
+    let resp = exactly_once::tracked(
+        &scope.state,
+        &session,
+        &scope.tenant.id,
+        &scope.account_id,
+        update_action(current.kind, None),
+        scope.intent_id(&format!("{action}:{id}")),
+        &id,
+        request.clone(),
+        |x, opts| send(x, account.clone(), id.clone(), opts),
+    )
+    .await?;
+    let e = to_entity(scope, &resp.data);
+    scope
+        .record(action, &e, Some(&current.data), resp.request_id.as_deref())
+        .await?;
+    Ok(write_answer(200, &e))
+}
+
 /// Deletes an entity: locally for dry-run entities (or in dry-run mode), at X otherwise.
 pub async fn delete_entity<F, Fut>(
     scope: &Scope,

@@ -4,43 +4,21 @@ use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{AccountCtx, TestApp};
 
-struct Ctx {
-    app: TestApp,
-    key: String,
-    account: String,
-    fi: String,
-    tweets: Vec<String>,
-}
+type Ctx = AccountCtx;
 
 async fn ctx(live: bool) -> Ctx {
-    let db = xads::testing::sqlite_url();
-    let (app, key) = if live {
-        TestApp::live_connected(&db).await
-    } else {
-        TestApp::dry_run_connected(&db).await
-    };
-    let seed = app.fake.state().seed_info();
-    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
-    Ctx {
-        account: acct.id.clone(),
-        fi: acct.funding_instrument_id.clone(),
-        tweets: acct.tweet_ids.clone(),
-        key,
-        app,
-    }
+    AccountCtx::new(&xads::testing::sqlite_url(), live).await
 }
 
-impl Ctx {
-    fn path(&self, rest: &str) -> String {
-        format!("/api/v1/x_ads/accounts/{}/{rest}", self.account)
-    }
-    async fn send(&self, method: Method, rest: &str, body: Option<Value>) -> (u16, Value) {
-        self.app
-            .send(method, &self.key, &self.path(rest), body)
-            .await
-    }
+/// The campaign and request body most experiment tests start from.
+trait ExperimentSetup {
+    async fn campaign(&self) -> String;
+    fn body(&self, campaign: &str, variants: usize, schedule: Value) -> Value;
+}
+
+impl ExperimentSetup for AccountCtx {
     async fn campaign(&self) -> String {
         let (status, c) = self
             .send(Method::POST, "campaigns", Some(json!({"name": "Experiment home", "funding_instrument_id": self.fi, "daily_budget_amount_local_micro": 50_000_000})))

@@ -239,3 +239,60 @@ pub fn secrets_seen(fake: &FakeX) -> Vec<String> {
     out.dedup();
     out
 }
+
+/// A connected tenant acting on the fake's USD ad account: the common setup of the
+/// management and experiment tests.
+pub struct AccountCtx {
+    /// The running service and fake.
+    pub app: TestApp,
+    /// The tenant's API key.
+    pub key: String,
+    /// The USD ad account.
+    pub account: String,
+    /// Its funding instrument.
+    pub fi: String,
+    /// Its promotable tweets.
+    pub tweets: Vec<String>,
+}
+
+impl AccountCtx {
+    /// Connected, in live mode (`live`) or dry-run, on `database_url`.
+    pub async fn new(database_url: &str, live: bool) -> AccountCtx {
+        let (app, key) = if live {
+            TestApp::live_connected(database_url).await
+        } else {
+            TestApp::dry_run_connected(database_url).await
+        };
+        let seed = app.fake.state().seed_info();
+        let acct = seed.account(&seed.usd_account_id).unwrap().clone();
+        AccountCtx {
+            account: acct.id.clone(),
+            fi: acct.funding_instrument_id.clone(),
+            tweets: acct.tweet_ids.clone(),
+            key,
+            app,
+        }
+    }
+
+    /// `/api/v1/x_ads/accounts/{account}/{rest}`.
+    pub fn path(&self, rest: &str) -> String {
+        format!("/api/v1/x_ads/accounts/{}/{rest}", self.account)
+    }
+
+    /// An authenticated request under the account.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        rest: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        self.app
+            .send(method, &self.key, &self.path(rest), body)
+            .await
+    }
+
+    /// The last write that reached the fake X.
+    pub fn last_write(&self) -> xads_fake::LedgerEntry {
+        self.app.x_writes().pop().expect("a write reached X")
+    }
+}

@@ -4,45 +4,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use xads_fake::{FaultKind, FaultRule};
 
-use crate::helpers::TestApp;
+use crate::helpers::{AccountCtx, TestApp};
 
 fn query(e: &xads_fake::LedgerEntry) -> std::collections::HashMap<String, String> {
     e.query_pairs.iter().cloned().collect()
 }
 
-struct Ctx {
-    app: TestApp,
-    key: String,
-    account: String,
-    fi: String,
-    tweets: Vec<String>,
-}
-
-async fn live(db_url: &str) -> Ctx {
-    let (app, key) = TestApp::live_connected(db_url).await;
-    let seed = app.fake.state().seed_info();
-    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
-    Ctx {
-        account: acct.id.clone(),
-        fi: acct.funding_instrument_id.clone(),
-        tweets: acct.tweet_ids.clone(),
-        key,
-        app,
-    }
-}
-
-impl Ctx {
-    fn path(&self, rest: &str) -> String {
-        format!("/api/v1/x_ads/accounts/{}/{rest}", self.account)
-    }
-    async fn send(&self, method: Method, rest: &str, body: Option<Value>) -> (u16, Value) {
-        self.app
-            .send(method, &self.key, &self.path(rest), body)
-            .await
-    }
-    fn last_write(&self) -> xads_fake::LedgerEntry {
-        self.app.x_writes().pop().expect("a write reached X")
-    }
+async fn live(db_url: &str) -> AccountCtx {
+    AccountCtx::new(db_url, true).await
 }
 
 #[tokio::test]
