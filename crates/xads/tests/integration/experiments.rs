@@ -159,12 +159,12 @@ async fn a_week_of_rotation_sends_exactly_the_expected_toggles_once() {
     assert!(claimed.iter().all(|(_, _, done)| done.is_some()));
     // Balanced across the hours of the day: per 6-hour slot of the day, each variant's count
     // differs by at most one over the week.
-    let mut per = [[0; 4]; 2];
+    let mut per = [[0i32; 4]; 2];
     for (slot, live, _) in &claimed {
         per[live.parse::<usize>().unwrap()][(*slot % 4) as usize] += 1;
     }
     for j in 0..4 {
-        assert!((per[0][j] as i32 - per[1][j] as i32).abs() <= 1, "{per:?}");
+        assert!((per[0][j] - per[1][j]).abs() <= 1, "{per:?}");
     }
 }
 
@@ -254,16 +254,14 @@ async fn a_change_made_outside_xads_is_reported_not_fought() {
     );
 }
 
+/// One variant's stored totals: (impressions, clicks, conversions, spend in USD).
+type Seeded<'a> = (i64, i64, i64, &'a str);
+
 async fn seed_line_item_stats(
     app: &TestApp,
-    tenant: &str,
-    account: &str,
-    line_item: &str,
+    (tenant, account, line_item): (&str, &str, &str),
     from: DateTime<Utc>,
-    imp: i64,
-    clicks: i64,
-    conv: i64,
-    spend_usd: &str,
+    (imp, clicks, conv, spend_usd): Seeded<'_>,
 ) {
     sqlx::query(
         "INSERT INTO stats_hourly (tenant_id, account_id, entity, entity_id, hour, placement, impressions, clicks,
@@ -318,26 +316,16 @@ async fn results_match_a_hand_calculation_and_conclude_keeps_the_winner() {
         .to_owned();
     seed_line_item_stats(
         &c.app,
-        &tenant.id,
-        &c.account,
-        &control,
+        (&tenant.id, &c.account, &control),
         start,
-        100_000,
-        2_000,
-        100,
-        "1000.000000",
+        (100_000, 2_000, 100, "1000.000000"),
     )
     .await;
     seed_line_item_stats(
         &c.app,
-        &tenant.id,
-        &c.account,
-        &treatment,
+        (&tenant.id, &c.account, &treatment),
         start,
-        100_000,
-        2_600,
-        130,
-        "1040.000000",
+        (100_000, 2_600, 130, "1040.000000"),
     )
     .await;
 
