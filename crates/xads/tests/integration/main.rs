@@ -10,6 +10,7 @@ mod media;
 mod reporting;
 mod server;
 mod storage;
+mod ui;
 
 use std::sync::{Mutex, Once};
 

@@ -1,0 +1,423 @@
+//! The web UI over plain HTTP: login sessions (HttpOnly cookie, stored hashed), CSRF on every
+//! form, logout, escaping, CSV download; and the OpenAPI document against the real routes.
+
+use std::collections::BTreeSet;
+
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use xads_fake::FakeConfig;
+
+use crate::helpers::TestApp;
+
+/// Logs in with `key`; returns the cookie header value to send back.
+async fn login(app: &TestApp, key: &str) -> String {
+    let resp = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("key", key)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/integrations");
+    let set = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+    let resp = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn post_form(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.http
+        .post(format!("{}{path}", app.base))
+        .header(COOKIE, cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn campaigns(app: &TestApp, key: &str, account: &str) -> Vec<Value> {
+    let (_, body) = app
+        .get(key, &format!("/api/v1/x_ads/accounts/{account}/campaigns"))
+        .await;
+    body["data"].as_array().cloned().unwrap_or_default()
+}
+
+/// The CSRF token in a rendered page.
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF field")
+        + 19;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn login_sets_an_httponly_cookie_whose_token_is_stored_only_hashed() {
+    let app = TestApp::spawn(&xads::testing::sqlite_url(), FakeConfig::default()).await;
+    let key = app.tenant("Growth").await;
+
+    // Not logged in: pages send the browser to the login form; a wrong key is refused.
+    let resp = app
+        .http
+        .get(format!("{}/integrations", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/login");
+    let resp = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("key", "xads_not-a-key")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers().get(SET_COOKIE).is_none());
+
+    let resp = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let set = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let token = cookie.split_once('=').unwrap().1.to_owned();
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM ui_sessions")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, vec![hex::encode(Sha256::digest(token.as_bytes()))]);
+
+    let (status, html) = page(&app, &cookie, "/integrations").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("X (Twitter) Ads") && html.contains("Dry-run"),
+        "{html}"
+    );
+    assert!(
+        html.contains("X_ADS_LIVE_MODE=true"),
+        "the dry-run tile says how to go live"
+    );
+    assert!(!html.contains(&key), "the login key is never rendered");
+}
+
+#[tokio::test]
+async fn every_form_needs_the_sessions_csrf_token() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let account = app.fake.seed_info().usd_account_id.clone();
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, "/campaigns").await;
+    let csrf = csrf_of(&html);
+    let other = login(&app, &key).await;
+    let (_, other_html) = page(&app, &other, "/integrations").await;
+    let other_csrf = csrf_of(&other_html);
+    assert_ne!(csrf, other_csrf, "tokens are per session");
+
+    let fields = |csrf: &'static str| {
+        vec![
+            ("account", account.clone()),
+            ("name", "Spring".to_owned()),
+            ("funding_instrument_id", "airt0".to_owned()),
+            ("csrf", csrf.to_owned()),
+        ]
+    };
+    let before = campaigns(&app, &key, &account).await.len();
+    for bad in ["", "forged"] {
+        let form: Vec<(&str, String)> = fields(bad);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let resp = post_form(&app, &cookie, "/campaigns/create", &form).await;
+        assert_eq!(resp.status(), 403);
+    }
+    // Another session's token does not do either.
+    let mut form: Vec<(&str, String)> = fields("");
+    form.retain(|(k, _)| *k != "csrf");
+    form.push(("csrf", other_csrf.clone()));
+    let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        post_form(&app, &cookie, "/campaigns/create", &form_ref)
+            .await
+            .status(),
+        403
+    );
+    for path in [
+        "/integrations/x_ads/disconnect",
+        "/integrations/x_ads/connect",
+        "/logout",
+    ] {
+        assert_eq!(
+            post_form(&app, &cookie, path, &[]).await.status(),
+            403,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        campaigns(&app, &key, &account).await.len(),
+        before,
+        "nothing was created"
+    );
+    let (_, tiles) = app.get(&key, "/api/v1/integrations").await;
+    assert_eq!(tiles["data"][0]["status"], "connected", "still connected");
+
+    // With the token the same form works (dry-run: stored locally, nothing sent to X).
+    let mut form: Vec<(&str, String)> = fields("");
+    form.retain(|(k, _)| *k != "csrf");
+    form.push(("csrf", csrf.clone()));
+    form.push(("daily_budget", "12.5".into()));
+    let form_ref: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let resp = post_form(&app, &cookie, "/campaigns/create", &form_ref).await;
+    assert_eq!(resp.status(), 303);
+    let after = campaigns(&app, &key, &account).await;
+    let created = after
+        .iter()
+        .find(|c| c["name"] == "Spring")
+        .expect("created");
+    assert_eq!(created["dry_run"], true);
+    assert_eq!(created["daily_budget_amount_local_micro"], 12_500_000);
+    assert!(app.x_writes().is_empty());
+
+    // Logout ends the session server-side.
+    let resp = post_form(&app, &cookie, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), 303);
+    assert!(
+        resp.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, _) = page(&app, &cookie, "/integrations").await;
+    assert_eq!(status, 303);
+}
+
+#[tokio::test]
+async fn pages_escape_what_they_show_and_reports_download_as_csv() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let account = app.fake.seed_info().usd_account_id.clone();
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{account}/campaigns"),
+            Some(
+                json!({"name": "<script>alert(\"x\")</script>", "funding_instrument_id": "airt0"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/campaigns?account={account}")).await;
+    assert!(
+        html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"));
+
+    let resp = app
+        .http
+        .get(format!(
+            "{}/reports.csv?account={account}&from=2026-01-01&to=2026-01-07",
+            app.base
+        ))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let (status, html) = page(&app, &cookie, &format!("/reports?account={account}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<svg class=\"chart\""));
+}
+
+// ---- OpenAPI ----
+
+fn web_sources() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/web");
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            out.push((
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+/// Every `(METHOD, /api/v1 path)` the routers register, read from their `.route(…)` calls.
+fn routes_in_sources() -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    for (file, text) in web_sources() {
+        let base = text
+            .find("let base = \"")
+            .map(|i| text[i + 12..].split('"').next().unwrap().to_owned());
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find(".route(") {
+            let after = &rest[i + 7..];
+            let (mut depth, mut end) = (1, after.len());
+            for (j, ch) in after.char_indices() {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = j;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let args = &after[..end];
+            rest = &after[end..];
+            let comma = args.find(',').unwrap_or(args.len());
+            let (path_expr, methods) = args.split_at(comma);
+            let path = if let Some(q) = path_expr.find('"') {
+                let lit = path_expr[q + 1..].split('"').next().unwrap();
+                lit.replace("{base}", base.as_deref().unwrap_or("{base}"))
+                    .replace("{{", "{")
+                    .replace("}}", "}")
+            } else if path_expr.trim() == "base" {
+                base.clone().expect("a `base` variable")
+            } else {
+                panic!("{file}: cannot read the route path {path_expr:?}; use a literal or `base`")
+            };
+            if !path.starts_with("/api/v1") {
+                continue;
+            }
+            for m in ["get", "post", "put", "patch", "delete"] {
+                let call = format!("{m}(");
+                let mut s = methods;
+                while let Some(k) = s.find(&call) {
+                    let prev = s[..k].chars().last();
+                    if !prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                        found.insert((m.to_uppercase(), path.clone()));
+                    }
+                    s = &s[k + call.len()..];
+                }
+            }
+        }
+    }
+    found
+}
+
+fn routes_in_document(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            out.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_openapi_document_lists_every_api_route_the_routers_register() {
+    let doc = xads::web::openapi::document();
+    let served = routes_in_sources();
+    assert!(
+        served.len() > 20,
+        "the source walk found too little: {served:?}"
+    );
+    let documented = routes_in_document(&doc);
+    let missing: Vec<_> = served.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "routes missing from web/openapi.rs ROUTES: {missing:?}"
+    );
+    let extra: Vec<_> = documented.difference(&served).collect();
+    assert!(extra.is_empty(), "documented but not registered: {extra:?}");
+}
+
+#[test]
+fn the_openapi_document_matches_its_snapshot() {
+    let doc = xads::web::openapi::document();
+    let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/integration/snapshots/openapi.json");
+    if std::env::var("XADS_UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &text).unwrap();
+    }
+    let stored = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        stored == text,
+        "the OpenAPI document changed; review it and run with XADS_UPDATE_SNAPSHOTS=1 to accept ({})",
+        path.display()
+    );
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (_, ops) in doc["paths"].as_object().unwrap() {
+        for (_, op) in ops.as_object().unwrap() {
+            assert!(op["operationId"].is_string() && op["summary"].is_string());
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_documented_route_is_served() {
+    let app = TestApp::spawn(&xads::testing::sqlite_url(), FakeConfig::default()).await;
+    let resp = app
+        .http
+        .get(format!("{}/api/v1/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "served without a key");
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc, xads::web::openapi::document());
+    for (method, path) in routes_in_document(&doc) {
+        let concrete = path
+            .replace("{action}", "start")
+            .split('/')
+            .map(|s| if s.starts_with('{') { "x1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let resp = app
+            .http
+            .request(method.parse().unwrap(), format!("{}{concrete}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        assert_ne!(status, 405, "{method} {path}: method not routed");
+        assert!(
+            !(status == 404 && body.is_empty()),
+            "{method} {path}: no such route"
+        );
+    }
+}
