@@ -364,3 +364,118 @@ async fn faults_503_then_success_and_a_write_dropped_after_commit() {
     assert_eq!(posts, 1);
     assert_eq!(fake.state().campaigns(&acc).len(), before + 1);
 }
+
+/// One error of each class, as the fake X answers them, parsed into `XError` values.
+#[tokio::test]
+async fn every_error_class_from_the_fake_is_parsed() {
+    let fake = fake().await;
+    let acc = fake.state().seed_info().usd_account_id;
+    let x = bearer(&fake, RetryPolicy::none());
+    let campaigns_path = format!("/12/accounts/{acc}/campaigns");
+
+    // 400 with the parameter X names.
+    let err = x
+        .create_campaign(
+            &acc,
+            &CampaignCreate {
+                funding_instrument_id: "nosuchfi".into(),
+                name: String::new(),
+                ..Default::default()
+            },
+            &CallOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    let XError::Api { errors, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(errors.iter().any(|e| e.parameter.is_some()), "{errors:?}");
+    assert!(err.to_string().starts_with("X Ads create_campaign: 400 — "));
+
+    // 401: a token X never issued.
+    let stranger = client(&fake, RetryPolicy::none())
+        .with_auth(Arc::new(BearerSigner::new("not-a-token")), "conn-x");
+    let err = stranger
+        .list_accounts(&ListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.class()),
+        (Some(401), ErrorClass::Unauthorized)
+    );
+    assert_eq!(err.first_code().as_deref(), Some("UNAUTHORIZED_ACCESS"));
+
+    // 404: an unknown campaign.
+    let err = x.get_campaign(&acc, "zzzzzzz", false).await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.class()),
+        (Some(404), ErrorClass::NotFound)
+    );
+
+    // 429 with its reset.
+    fake.state().add_fault(
+        FaultRule::new(
+            Some("GET"),
+            &campaigns_path,
+            FaultKind::RateLimited {
+                reset_after_secs: 90,
+            },
+        )
+        .times(1),
+    );
+    let err = x
+        .list_campaigns(&acc, &ListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    let reset = err
+        .rate_limit()
+        .and_then(|r| r.reset)
+        .expect("reset parsed");
+    let ahead = reset - Utc::now();
+    assert!(
+        ahead > Duration::seconds(30) && ahead <= Duration::seconds(120),
+        "{ahead}"
+    );
+    assert_eq!(err.rate_limit().and_then(|r| r.remaining), Some(0));
+
+    // 503 with retry-after.
+    fake.state().add_fault(
+        FaultRule::new(
+            Some("GET"),
+            &campaigns_path,
+            FaultKind::ServiceUnavailable {
+                retry_after_secs: 7,
+            },
+        )
+        .times(1),
+    );
+    let err = x
+        .list_campaigns(&acc, &ListParams::new())
+        .await
+        .unwrap_err();
+    let XError::Api {
+        status,
+        retry_after,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*status, *retry_after),
+        (503, Some(std::time::Duration::from_secs(7)))
+    );
+
+    // 502 whose body is HTML, not JSON: the status is authoritative.
+    fake.state().add_fault(
+        FaultRule::new(Some("GET"), &campaigns_path, FaultKind::BadGatewayHtml).times(1),
+    );
+    let err = x
+        .list_campaigns(&acc, &ListParams::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(502));
+    assert!(err.is_retryable());
+}
