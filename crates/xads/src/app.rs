@@ -168,6 +168,19 @@ impl Application {
                 }
             }
         });
+        // Housekeeping: expired idempotency keys and stale connect attempts, hourly.
+        let housekeeping_state = self.state.clone();
+        let housekeeping = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let now = housekeeping_state.clock.now();
+                let db = &housekeeping_state.db;
+                let keys = crate::store::idempotency::sweep(db, now).await;
+                let pending = crate::store::connections::sweep_pending(db, now).await;
+                tracing::debug!(?keys, ?pending, "housekeeping");
+            }
+        });
         // The experiment runner: one tick per interval; slots are claimed in the database, so
         // every instance may run it.
         let runner = self.state.config.runner_interval.map(|every| {
@@ -189,6 +202,7 @@ impl Application {
         if let Some(r) = runner {
             r.abort();
         }
+        housekeeping.abort();
         served?;
         self.state.db.close().await;
         tracing::info!("xads stopped");

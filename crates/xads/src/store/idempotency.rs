@@ -132,3 +132,14 @@ pub async fn release(db: &Db, tenant_id: &str, key: &str) -> Result<(), DbError>
         .await?;
     Ok(())
 }
+
+/// Forgets keys past their retention (they would be treated as new anyway).
+pub async fn sweep(db: &Db, now: DateTime<Utc>) -> Result<u64, DbError> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
+            .bind(millis(now))
+            .execute(db.pool())
+            .await?
+            .rows_affected(),
+    )
+}

@@ -69,3 +69,54 @@ async fn bad_tenant_names_change_nothing() {
         assert_eq!(n, 0);
     }
 }
+
+#[tokio::test]
+async fn idempotency_keys_live_24_hours_then_start_afresh() {
+    use xads::store::idempotency::{self, Claim};
+    for db in all_backends().await {
+        let (t, _) = tenants::create(&db, "Keys").await.unwrap();
+        let now = chrono::Utc::now();
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp1", now)
+                .await
+                .unwrap(),
+            Claim::Execute
+        );
+        idempotency::finish(&db, &t.id, "k", 201, "{\"id\":\"a\"}")
+            .await
+            .unwrap();
+        let later = now + chrono::Duration::hours(23);
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp1", later)
+                .await
+                .unwrap(),
+            Claim::Replay {
+                status: 201,
+                body: "{\"id\":\"a\"}".into()
+            }
+        );
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp2", later)
+                .await
+                .unwrap(),
+            Claim::Mismatch
+        );
+        // Another tenant's identical key is its own.
+        let (other, _) = tenants::create(&db, "Other").await.unwrap();
+        assert_eq!(
+            idempotency::claim(&db, &other.id, "k", "fp2", later)
+                .await
+                .unwrap(),
+            Claim::Execute
+        );
+        let expired = now + chrono::Duration::hours(25);
+        // Only the first key is past its 24 h (the other tenant's was made 23 h later).
+        assert_eq!(idempotency::sweep(&db, expired).await.unwrap(), 1);
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp2", expired)
+                .await
+                .unwrap(),
+            Claim::Execute
+        );
+    }
+}
