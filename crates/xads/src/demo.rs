@@ -52,7 +52,8 @@ impl Demo {
             .unwrap_or(DEFAULT_BIND)
             .parse()
             .map_err(|e| anyhow::anyhow!("XADS_BIND: expected host:port, {e}"))?;
-        let addr = pick_addr(wanted)?;
+        // The demo is for this machine only: loopback, whatever host XADS_BIND names.
+        let addr = pick_addr(SocketAddr::from(([127, 0, 0, 1], wanted.port())))?;
         let url = format!("http://{addr}");
         let callback = format!("{url}/oauth/x_ads/callback");
 

@@ -1,6 +1,7 @@
 //! The one integration-test binary of the `xads` crate (link time matters on 2 cores).
 
 mod browser;
+mod cli;
 mod connect;
 mod experiments;
 mod helpers;

@@ -91,9 +91,22 @@ async fn login_sets_an_httponly_cookie_whose_token_is_stored_only_hashed() {
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get(SET_COOKIE).is_none());
 
+    // A login posted from another site is refused (login CSRF).
     let resp = app
         .http
         .post(format!("{}/login", app.base))
+        .header("origin", "http://evil.example")
+        .form(&[("key", key.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert!(resp.headers().get(SET_COOKIE).is_none());
+    let origin = app.base.clone();
+    let resp = app
+        .http
+        .post(format!("{}/login", app.base))
+        .header("origin", origin)
         .form(&[("key", key.as_str())])
         .send()
         .await

@@ -1,7 +1,7 @@
 //! Login with the tenant key, logout, and `/`.
 
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{HOST, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -51,7 +51,31 @@ async fn login_form() -> Html<String> {
     Html(login_page(None))
 }
 
-async fn login(State(state): State<AppState>, Form(f): Form<Fields>) -> Response {
+/// True when the request's `Origin` (sent by browsers on POST) is another site than the one it
+/// was sent to: the login form has no session yet, so this is its CSRF guard.
+fn cross_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+    match headers.get(ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => false,
+        Some(origin) => {
+            let origin_host = origin.split_once("://").map(|(_, h)| h);
+            origin_host != host
+        }
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<Fields>,
+) -> Response {
+    if cross_origin(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(login_page(Some("Log in from this site's own login page."))),
+        )
+            .into_response();
+    }
     let Some(key) = field(&f, "key") else {
         return (
             StatusCode::UNAUTHORIZED,
