@@ -95,6 +95,8 @@ pub struct Config {
     /// `XADS_RUNNER_INTERVAL`: how often the experiment runner ticks (`off` disables it on this
     /// instance; tests drive it by hand).
     pub runner_interval: Option<Duration>,
+    /// `XADS_X_TIMEOUT`: per-attempt timeout of a call to X (default 30s).
+    pub x_timeout: Duration,
 }
 
 impl Config {
@@ -198,6 +200,14 @@ impl Config {
             })?),
         };
 
+        let x_timeout = match get("XADS_X_TIMEOUT") {
+            None => Duration::from_secs(30),
+            Some(v) => parse_duration(v).ok_or_else(|| ConfigError {
+                var: "XADS_X_TIMEOUT",
+                problem: format!("expected a duration like 10s or 1m, got {v:?}"),
+            })?,
+        };
+
         Ok(Config {
             oauth2,
             oauth1,
@@ -222,6 +232,7 @@ impl Config {
             bind,
             sync_interval,
             runner_interval,
+            x_timeout,
         })
     }
 }

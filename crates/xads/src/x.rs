@@ -67,6 +67,7 @@ pub fn build_client(
         .ads_base_url(config.ads_api_base_url.as_str().trim_end_matches('/'))
         .api_base_url(config.api_base_url.as_str().trim_end_matches('/'))
         .client_id(client_id)
+        .timeout(Some(config.x_timeout))
         .gate(gate)
         .build()
 }
