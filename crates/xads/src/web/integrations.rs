@@ -24,7 +24,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/oauth/x_ads/callback", get(callback))
 }
 
+// Unknown fields are refused like on every other write route (a typo must not start a connect).
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConnectBody {
     #[serde(default)]
     method: Option<String>,
