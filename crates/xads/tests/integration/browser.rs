@@ -90,6 +90,22 @@ impl Driver {
     }
 }
 
+/// A 1×1 PNG (signature, IHDR, IDAT, IEND).
+fn tiny_png() -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [
+        (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
+        (b"IDAT", vec![0x78, 0x9c, 0x63, 0, 0, 0, 1, 0, 1]),
+        (b"IEND", vec![]),
+    ] {
+        v.extend((data.len() as u32).to_be_bytes());
+        v.extend(kind);
+        v.extend(&data);
+        v.extend([0u8; 4]);
+    }
+    v
+}
+
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.expect("screenshot");
     std::fs::write(screenshots_dir().join(format!("{name}.png")), png).expect("write screenshot");
@@ -287,6 +303,27 @@ async fn walk(c: Client, base: String, key: String, tweets: Vec<String>) {
     click_to_next_page(&c, "#campaigns tbody tr[data-id] a").await;
     wait_css(&c, "#line-items tbody tr").await;
     assert!(text_of(&c, "#line-items").await.contains("tweet"));
+    c.find(Locator::Css("#li-name"))
+        .await
+        .unwrap()
+        .send_keys("Browser line item")
+        .await
+        .unwrap();
+    click_to_next_page(&c, "#create-line-item button").await;
+    assert!(
+        text_of(&c, "#line-items")
+            .await
+            .contains("Browser line item")
+    );
+    c.find(Locator::Css("#tweet"))
+        .await
+        .unwrap()
+        .send_keys(&tweets[3])
+        .await
+        .unwrap();
+    click_to_next_page(&c, "#promote button").await;
+    let items = text_of(&c, "#line-items").await;
+    assert!(items.contains(&tweets[3]), "{items}");
     shot(&c, "05-campaign-line-items").await;
 
     // Delete asks first.
@@ -309,6 +346,26 @@ async fn walk(c: Client, base: String, key: String, tweets: Vec<String>) {
         text_of(&c, "#media").await.contains("TRANSCODE_COMPLETED")
             || text_of(&c, "#media").await.contains("creative")
     );
+    // Upload a small PNG through the multipart form.
+    let png = std::env::temp_dir().join(format!("xads-ui-{:016x}.png", rand::random::<u64>()));
+    std::fs::write(&png, tiny_png()).unwrap();
+    c.find(Locator::Css("#file"))
+        .await
+        .unwrap()
+        .send_keys(&png.display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Css("#mname"))
+        .await
+        .unwrap()
+        .send_keys("Browser upload")
+        .await
+        .unwrap();
+    click_to_next_page(&c, "#upload button").await;
+    let flash = text_of(&c, ".flash").await;
+    assert!(flash.contains("Uploaded"), "{flash}");
+    assert!(text_of(&c, "#media").await.contains("Browser upload"));
+    let _ = std::fs::remove_file(&png);
     shot(&c, "06-media").await;
 
     // Reports: sync on demand, then the chart has points and the table has campaigns.

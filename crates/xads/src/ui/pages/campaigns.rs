@@ -27,6 +27,11 @@ pub(super) fn routes() -> Router<AppState> {
             "/campaigns/{account}/{id}/delete",
             get(confirm_delete).post(delete),
         )
+        .route(
+            "/campaigns/{account}/{id}/line_items",
+            post(create_line_item),
+        )
+        .route("/campaigns/{account}/{id}/promote", post(promote))
         .route("/campaigns/{account}/{id}/{action}", post(set_paused))
         .route(
             "/line_items/{account}/{campaign}/{id}/{action}",
@@ -427,7 +432,7 @@ async fn detail_page(
         let paused = l["paused"].as_bool() == Some(true);
         let action = if paused { "resume" } else { "pause" };
         body.push_str(&format!(
-            "<tr><td>{}{}<div class=\"note mono\">{}</div></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{} {}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}{}<div class=\"note mono\">{}</div></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(l["name"].as_str().unwrap_or(lid)),
             dry_tag(l),
             esc(lid),
@@ -440,9 +445,12 @@ async fn detail_page(
             if l["bid_amount_local_micro"].is_null() {
                 "auto".to_owned()
             } else {
-                money(&l["bid_amount_local_micro"])
+                format!(
+                    "{} {}",
+                    money(&l["bid_amount_local_micro"]),
+                    esc(l["currency"].as_str().unwrap_or(cur))
+                )
             },
-            esc(l["currency"].as_str().unwrap_or(cur)),
             if tweets.is_empty() { "—".to_owned() } else { tweets.join("") },
             button_form(
                 &format!("/line_items/{}/{}/{}/{action}", q(account), q(id), q(lid)),
@@ -453,6 +461,7 @@ async fn detail_page(
         ));
     }
     body.push_str("</tbody></table></div>");
+    body.push_str(&line_item_forms(user, account, id, cur, &items));
     render(user, "Campaign", Nav::Campaigns, &body)
 }
 
@@ -472,6 +481,152 @@ async fn set_line_item_paused(
         Method::PATCH,
         &format!("{}/line_items/{}", base(&account), q(&id)),
         Some(&json!({ "paused": paused })),
+    )
+    .await;
+    match a.error() {
+        None => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
+        Some(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+    }
+}
+
+fn options(values: &[&str], selected: &str) -> String {
+    values
+        .iter()
+        .map(|v| {
+            format!(
+                "<option{}>{}</option>",
+                if *v == selected { " selected" } else { "" },
+                esc(v)
+            )
+        })
+        .collect()
+}
+
+/// The forms under a campaign: a new line item, and a tweet to promote on one of its line items.
+fn line_item_forms(
+    user: &User,
+    account: &str,
+    campaign: &str,
+    cur: &str,
+    items: &[Value],
+) -> String {
+    use crate::manage::input::{BID_STRATEGIES, OBJECTIVES, PLACEMENTS, PRODUCT_TYPES};
+    // X wants one objective per campaign: offer the one its line items already have.
+    let objective = items
+        .first()
+        .and_then(|l| l["objective"].as_str())
+        .unwrap_or("WEBSITE_CLICKS");
+    let action = format!("/campaigns/{}/{}", q(account), q(campaign));
+    let mut out = format!(
+        "<div class=\"card\"><h2 style=\"margin-top:0\">New line item</h2>\
+<form method=\"post\" action=\"{action}/line_items\" id=\"create-line-item\">{csrf}<input type=\"hidden\" name=\"idem\" value=\"{key}\">\
+<div class=\"row\"><div><label for=\"li-name\">Name</label><input id=\"li-name\" name=\"name\" maxlength=\"255\"></div>\
+<div><label>Objective</label><select name=\"objective\">{obj}</select></div>\
+<div><label>Product</label><select name=\"product_type\">{prod}</select></div>\
+<div><label>Placement</label><select name=\"placement\">{place}</select></div>\
+<div><label>Bidding</label><select name=\"bid_strategy\">{bid}</select></div>\
+<div><label>Bid ({cur})</label><input name=\"bid\" inputmode=\"decimal\" size=\"7\"></div>\
+<div><label>Daily budget ({cur})</label><input name=\"daily_budget\" inputmode=\"decimal\" size=\"8\"></div>\
+<div><label><input type=\"checkbox\" name=\"paused\" value=\"1\"> paused</label></div>\
+<div><button class=\"primary\" type=\"submit\">Create line item</button></div></div></form></div>",
+        csrf = csrf_field(&user.0.csrf),
+        key = esc(&form_key()),
+        obj = options(OBJECTIVES, objective),
+        prod = options(PRODUCT_TYPES, "PROMOTED_TWEETS"),
+        place = options(PLACEMENTS, "ALL_ON_TWITTER"),
+        bid = options(BID_STRATEGIES, "AUTO"),
+        cur = esc(cur),
+    );
+    if !items.is_empty() {
+        let mut li = String::new();
+        for l in items {
+            let id = l["id"].as_str().unwrap_or_default();
+            li.push_str(&format!(
+                "<option value=\"{}\">{}</option>",
+                esc(id),
+                esc(l["name"].as_str().unwrap_or(id))
+            ));
+        }
+        out.push_str(&format!(
+            "<div class=\"card\"><h2 style=\"margin-top:0\">Promote a tweet</h2>\
+<form method=\"post\" action=\"{action}/promote\" id=\"promote\">{}<input type=\"hidden\" name=\"idem\" value=\"{}\">\
+<div class=\"row\"><div><label>Line item</label><select name=\"line_item_id\">{li}</select></div>\
+<div><label for=\"tweet\">Tweet id</label><input id=\"tweet\" name=\"tweet_id\" required pattern=\"[0-9]+\"></div>\
+<div><button type=\"submit\">Promote</button></div></div></form></div>",
+            csrf_field(&user.0.csrf),
+            esc(&form_key()),
+        ));
+    }
+    out
+}
+
+async fn create_line_item(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, campaign)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let result = async {
+        let mut body = json!({
+            "campaign_id": campaign,
+            "objective": field(&f, "objective").unwrap_or_default(),
+            "product_type": field(&f, "product_type").unwrap_or_default(),
+            "placements": [field(&f, "placement").unwrap_or_default()],
+            "paused": f.contains_key("paused"),
+        });
+        if let Some(n) = field(&f, "name") {
+            body["name"] = json!(n);
+        }
+        if let Some(b) = field(&f, "bid_strategy") {
+            body["bid_strategy"] = json!(b);
+        }
+        if let Some(m) = micros(&f, "bid", "Bid")? {
+            body["bid_amount_local_micro"] = json!(m);
+        }
+        if let Some(m) = micros(&f, "daily_budget", "Daily budget")? {
+            body["daily_budget_amount_local_micro"] = json!(m);
+        }
+        let a = api::send(
+            &state,
+            &user.0.tenant,
+            Method::POST,
+            &format!("{}/line_items", base(&account)),
+            Some(&body),
+            field(&f, "idem"),
+        )
+        .await;
+        a.error().map_or(Ok(()), Err)
+    }
+    .await;
+    match result {
+        Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
+        Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+    }
+}
+
+async fn promote(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, campaign)): Path<(String, String)>,
+    Form(f): Form<Fields>,
+) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let body = json!({
+        "line_item_id": field(&f, "line_item_id").unwrap_or_default(),
+        "tweet_ids": [field(&f, "tweet_id").unwrap_or_default()],
+    });
+    let a = api::send(
+        &state,
+        &user.0.tenant,
+        Method::POST,
+        &format!("{}/promoted_tweets", base(&account)),
+        Some(&body),
+        field(&f, "idem"),
     )
     .await;
     match a.error() {

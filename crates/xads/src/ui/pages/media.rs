@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::{Fields, account_tabs, accounts, flash, pick, render, see_other};
 use crate::app::AppState;
+use crate::media::sniff;
 use crate::ui::api;
 use crate::ui::html::{Nav, esc, q};
 use crate::ui::session::User;
@@ -92,9 +93,12 @@ async fn media_page(
 <div class=\"row\"><div><label for=\"file\">Image or video</label><input id=\"file\" type=\"file\" name=\"file\" required accept=\"image/*,video/mp4,video/quicktime\"></div>\
 <div><label for=\"mname\">Name</label><input id=\"mname\" name=\"name\" maxlength=\"100\"></div>\
 <div><button class=\"primary\" type=\"submit\">Upload</button></div></div></form>\
-<p class=\"note\">Images up to 5 MB (GIF 15 MB), MP4/MOV video up to 1 GB; videos are processed by X before they can be used.</p></div>",
+<p class=\"note\">PNG, JPEG or WebP up to {} MB, GIF up to {} MB, MP4/MOV video up to {} MB; videos are processed by X before they can be used.</p></div>",
         q(account_id),
         q(&user.0.csrf),
+        sniff::IMAGE_LIMIT / sniff::MB,
+        sniff::GIF_LIMIT / sniff::MB,
+        sniff::VIDEO_LIMIT / sniff::MB,
     ));
     render(user, "Media", Nav::Media, &body)
 }
