@@ -11,6 +11,7 @@ mod logging;
 mod media;
 mod oauth;
 mod oauth1;
+mod props;
 mod requests;
 mod retries;
 mod send;
