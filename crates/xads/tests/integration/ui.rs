@@ -434,3 +434,20 @@ async fn every_documented_route_is_served() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_tile_shows_needs_reconnect_with_the_401_text_and_a_reconnect_button() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.state().seed_info();
+    app.fake.state().revoke_grants_for_user(&seed.user_id);
+    app.state.clock.advance(chrono::Duration::hours(2));
+    let cookie = login(&app, &key).await;
+    // A page that reads through to X meets the 401 and says what to do.
+    let (_, html) = page(&app, &cookie, "/campaigns?refresh=1").await;
+    assert!(html.contains(xads::x::PROBLEM_401), "{html}");
+    let (_, html) = page(&app, &cookie, "/integrations").await;
+    assert!(html.contains("Needs re-connect"), "{html}");
+    assert!(html.contains(xads::x::PROBLEM_401));
+    assert!(html.contains(">Re-connect</button>"));
+    assert!(html.contains("Re-connect with OAuth 1.0a"));
+}
