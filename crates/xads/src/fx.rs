@@ -90,6 +90,9 @@ pub fn date(raw: &str) -> Result<NaiveDate, FxError> {
         .map_err(|_| err("date", format!("expected YYYY-MM-DD, got {:?}", raw.trim())))
 }
 
+/// The largest USD-per-unit rate accepted.
+pub const MAX_RATE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
+
 /// Parses a positive decimal rate (no exponent, no float rounding).
 pub fn rate_value(raw: &str) -> Result<Decimal, FxError> {
     let d: Decimal = raw.trim().parse().map_err(|_| {
@@ -100,6 +103,11 @@ pub fn rate_value(raw: &str) -> Result<Decimal, FxError> {
     })?;
     if d <= Decimal::ZERO {
         return Err(err("usd_per_unit", "must be greater than 0"));
+    }
+    // No currency is worth a million USD; the bound also keeps `spend_usd` of any i64 spend
+    // inside Decimal's range (a larger rate made it panic with "Multiplication overflowed").
+    if d > MAX_RATE {
+        return Err(err("usd_per_unit", "must be at most 1000000"));
     }
     Ok(d.normalize())
 }

@@ -9,6 +9,7 @@ mod helpers;
 mod limiter;
 mod manage;
 mod media;
+mod props;
 mod reporting;
 mod security;
 mod server;
