@@ -156,6 +156,8 @@ pub struct Series<'a> {
     pub label: &'a str,
     /// Stroke colour.
     pub color: &'a str,
+    /// Put before each value on the axis and in tooltips (`$`), or empty.
+    pub prefix: &'a str,
     /// One value per x label.
     pub values: Vec<f64>,
 }
@@ -230,7 +232,7 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> String {
                 "<text x=\"{ax:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"{}\">{}</text>",
                 t + ph * f64::from(i) / 4.0 + 4.0,
                 esc(s.color),
-                esc(&short(v))
+                esc(&format!("{}{}", s.prefix, short(v)))
             );
         }
         let points: Vec<String> = s
@@ -253,7 +255,7 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> String {
                 y_at(*v),
                 esc(s.color),
                 esc(&x_labels[i]),
-                esc(&format!("{} {}", s.label, short(*v)))
+                esc(&format!("{} {}{}", s.label, s.prefix, short(*v)))
             );
         }
         let _ = write!(
@@ -311,6 +313,7 @@ mod tests {
             &[Series {
                 label: "Spend",
                 color: "#1d9bf0",
+                prefix: "$",
                 values: vec![1.0, 2.0, 0.5],
             }],
         );

@@ -147,11 +147,13 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
             Series {
                 label: "Spend (USD)",
                 color: "#1d9bf0",
+                prefix: "$",
                 values: days.values().map(|v| v.0).collect(),
             },
             Series {
                 label: "Impressions",
                 color: "#7856ff",
+                prefix: "",
                 values: days.values().map(|v| v.1).collect(),
             },
         ],
@@ -193,20 +195,22 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     }
     if !rows.is_empty() {
         body.push_str(&format!(
-            "<tr><th>Total</th><th class=\"n\">{}</th><th colspan=\"4\"></th><th class=\"n\">${:.2}</th></tr>",
+            "<tr><th>Total</th><th class=\"n\">{}</th><th colspan=\"4\"></th><th class=\"n\">${}</th></tr>",
             html::group(sum.0 as u64),
-            sum.1
+            usd_f(sum.1)
         ));
     }
     body.push_str("</tbody></table></div>");
     render(&user, "Reports", Nav::Reports, &body)
 }
 
-/// A USD decimal string rounded to cents for display.
+/// A USD decimal string rounded to cents for display (`11,245.00`).
 fn usd(s: &str) -> String {
-    s.parse::<f64>()
-        .map(|v| format!("{v:.2}"))
-        .unwrap_or_else(|_| s.to_owned())
+    s.parse::<f64>().map(usd_f).unwrap_or_else(|_| s.to_owned())
+}
+
+fn usd_f(v: f64) -> String {
+    html::money(Some((v * 1e6).round() as i64))
 }
 
 async fn sync(State(state): State<AppState>, user: User, Form(f): Form<Fields>) -> Response {
