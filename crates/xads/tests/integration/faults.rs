@@ -6,6 +6,10 @@
 //!
 //! Nothing here touches the shared PostgreSQL cluster or the Redis on 6379: Redis is a private
 //! `redis-server` on a free port, PostgreSQL is reached through a TCP proxy the test cuts.
+//!
+//! These take minutes (real retry-after waits, timeouts, a 60 s idempotency lease after the
+//! kill), so the default `cargo test` skips them with one line; `scripts/slow-tests.sh` (called by
+//! `.ci/run`) runs them with `XADS_SLOW_TESTS=1`.
 
 #[path = "limiter/proxy.rs"]
 mod proxy;
@@ -26,6 +30,17 @@ use xads_fake::FaultKind as FakeKind;
 use xads_fake::{FakeConfig, FakeX, FaultRule};
 
 use crate::helpers::{TestApp, vars_for};
+
+/// False (after one line) unless `XADS_SLOW_TESTS=1`.
+fn slow_tests_enabled(name: &str) -> bool {
+    if std::env::var("XADS_SLOW_TESTS").is_ok_and(|v| v == "1" || v == "true") {
+        return true;
+    }
+    eprintln!(
+        "skipping {name}: a slow fault test (run scripts/slow-tests.sh or set XADS_SLOW_TESTS=1)"
+    );
+    false
+}
 
 /// The fake's frozen "now" (the service's clock is moved onto it), as in the reporting tests.
 fn t0() -> DateTime<Utc> {
@@ -288,6 +303,9 @@ fn stats_prefix(account: &str) -> String {
 
 #[tokio::test]
 async fn every_x_fault_during_writes_leaves_exactly_one_entity_per_request() {
+    if !slow_tests_enabled("every_x_fault_during_writes_leaves_exactly_one_entity_per_request") {
+        return;
+    }
     for db in xads::testing::all_backend_urls().await {
         let c = connected(&db, &[]).await;
         let post = format!("/12/accounts/{}/campaigns", c.usd);
@@ -350,6 +368,9 @@ async fn every_x_fault_during_writes_leaves_exactly_one_entity_per_request() {
 
 #[tokio::test]
 async fn every_x_fault_during_a_sync_loses_and_duplicates_no_row() {
+    if !slow_tests_enabled("every_x_fault_during_a_sync_loses_and_duplicates_no_row") {
+        return;
+    }
     let want = reference_rows().await;
     for db in xads::testing::all_backend_urls().await {
         let c = connected(&db, &[]).await;
@@ -517,6 +538,9 @@ impl Drop for RedisServer {
 
 #[tokio::test]
 async fn redis_killed_restarted_and_paused_during_writes_and_a_sync() {
+    if !slow_tests_enabled("redis_killed_restarted_and_paused_during_writes_and_a_sync") {
+        return;
+    }
     let Some(mut redis) = RedisServer::start().await else {
         return;
     };
@@ -575,6 +599,9 @@ async fn redis_killed_restarted_and_paused_during_writes_and_a_sync() {
 
 #[tokio::test]
 async fn postgres_cut_during_a_sync_and_writes_loses_and_duplicates_nothing() {
+    if !slow_tests_enabled("postgres_cut_during_a_sync_and_writes_loses_and_duplicates_nothing") {
+        return;
+    }
     let Some(schema_url) = xads::testing::postgres_schema_url().await else {
         return;
     };
@@ -774,6 +801,11 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
 
 #[tokio::test]
 async fn a_process_killed_between_send_and_record_resumes_with_exactly_one_entity() {
+    if !slow_tests_enabled(
+        "a_process_killed_between_send_and_record_resumes_with_exactly_one_entity",
+    ) {
+        return;
+    }
     let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
     let x = HoldProxy::start(fake.base_url().authority().to_owned()).await;
     let db_url = xads::testing::sqlite_url();
