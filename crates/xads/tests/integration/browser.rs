@@ -423,8 +423,19 @@ async fn walk(c: Client, base: String, key: String, tweets: Vec<String>) {
     assert!(!live.is_empty(), "a variant is live once started");
     shot(&c, "09-experiment-results").await;
 
-    // Disconnect shows the note about X's connected apps.
+    // Sync every account from the tile: its sync health then has a last success.
     c.goto(&format!("{base}/integrations")).await.unwrap();
+    click_to_next_page(&c, "form[action='/integrations/x_ads/sync'] button").await;
+    assert!(
+        text_of(&c, ".flash")
+            .await
+            .contains("Synced 3 ad account(s)")
+    );
+    let sync = text_of(&c, "#sync").await;
+    assert!(!sync.contains("never"), "{sync}");
+    shot(&c, "10-integrations-synced").await;
+
+    // Disconnect shows the note about X's connected apps.
     wait_css(&c, "form[action='/integrations/x_ads/disconnect'] button")
         .await
         .click()

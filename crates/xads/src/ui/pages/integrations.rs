@@ -18,6 +18,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/integrations", get(page))
         .route("/integrations/x_ads/connect", post(connect))
         .route("/integrations/x_ads/disconnect", post(disconnect))
+        .route("/integrations/x_ads/sync", post(sync_all))
 }
 
 /// The note shown on disconnect (PRODUCT.md §4.2).
@@ -26,6 +27,11 @@ const REVOKE_NOTE: &str = "Tokens were deleted from the dashboard. To fully revo
 async fn page(State(state): State<AppState>, user: User, Query(q): Query<Fields>) -> Response {
     let msg = if q.get("connected").map(String::as_str) == Some("x_ads") {
         Some(Ok("X (Twitter) Ads is connected.".to_owned()))
+    } else if let Some(n) = q.get("synced") {
+        Some(Ok(format!(
+            "Synced {} ad account(s); see Reports.",
+            n.parse::<u32>().unwrap_or(0)
+        )))
     } else if q.contains_key("disconnected") {
         Some(Ok(REVOKE_NOTE.to_owned()))
     } else {
@@ -156,6 +162,14 @@ fn tile_html(t: &Value, csrf: &str) -> String {
             out.push_str("<p class=\"note\">Set X_ADS_CLIENT_ID and X_ADS_CLIENT_SECRET (or the OAuth 1.0a consumer key and secret) to connect.</p>");
         }
     }
+    if status == "connected" && !accounts.is_empty() {
+        out.push_str(&button_form(
+            "/integrations/x_ads/sync",
+            csrf,
+            "Sync all accounts now",
+            "",
+        ));
+    }
     if status != "disconnected" {
         out.push_str(&button_form(
             "/integrations/x_ads/disconnect",
@@ -223,4 +237,32 @@ async fn disconnect(State(state): State<AppState>, user: User, Form(f): Form<Fie
         None => see_other("/integrations?disconnected=1"),
         Some(e) => tile_page(&state, &user, Some(Err(e))).await,
     }
+}
+
+/// Syncs every ad account now (the hourly job does the same), through `POST …/stats/sync`.
+async fn sync_all(State(state): State<AppState>, user: User, Form(f): Form<Fields>) -> Response {
+    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
+        return r;
+    }
+    let accounts = api::get(&state, &user.0.tenant, "/api/v1/x_ads/accounts").await;
+    let mut done = 0;
+    for a in accounts.data() {
+        let id = a["id"].as_str().unwrap_or_default();
+        let r = api::call(
+            &state,
+            &user.0.tenant,
+            Method::POST,
+            &format!(
+                "/api/v1/x_ads/accounts/{}/stats/sync?wait=true",
+                crate::ui::html::q(id)
+            ),
+            Some(&json!({})),
+        )
+        .await;
+        match r.error() {
+            None => done += 1,
+            Some(e) => return tile_page(&state, &user, Some(Err(e))).await,
+        }
+    }
+    see_other(&format!("/integrations?synced={done}"))
 }
