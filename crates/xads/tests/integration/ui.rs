@@ -451,3 +451,44 @@ async fn the_tile_shows_needs_reconnect_with_the_401_text_and_a_reconnect_button
     assert!(html.contains(">Re-connect</button>"));
     assert!(html.contains("Re-connect with OAuth 1.0a"));
 }
+
+#[tokio::test]
+async fn sessions_store_only_hashes_and_expire_on_every_backend() {
+    use xads::store::{sessions, tenants};
+    for db in xads::testing::all_backends().await {
+        let (tenant, _) = tenants::create(&db, "Growth").await.unwrap();
+        let now = chrono::Utc::now();
+        let token = sessions::create(&db, &tenant.id, now).await.unwrap();
+        let found = sessions::lookup(&db, &token, now)
+            .await
+            .unwrap()
+            .expect("live");
+        assert_eq!(found.tenant, tenant);
+        assert_eq!(found.csrf, sessions::csrf_for(&token));
+        assert_ne!(found.csrf, token);
+        let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM ui_sessions")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+        assert!(!stored.contains(&token), "{:?}", db.backend());
+        let later = now + sessions::TTL + chrono::Duration::seconds(1);
+        assert!(
+            sessions::lookup(&db, &token, later)
+                .await
+                .unwrap()
+                .is_none(),
+            "expired"
+        );
+        assert!(
+            sessions::lookup(&db, "not-a-token", now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        sessions::delete(&db, &token).await.unwrap();
+        assert!(
+            sessions::lookup(&db, &token, now).await.unwrap().is_none(),
+            "logged out"
+        );
+    }
+}
