@@ -423,6 +423,35 @@ async fn walk(c: Client, base: String, key: String, tweets: Vec<String>) {
     assert!(!live.is_empty(), "a variant is live once started");
     shot(&c, "09-experiment-results").await;
 
+    // Not enough data for a verdict yet, so the user picks the variant to keep.
+    c.find(Locator::Css("#conclude select option[value='Treatment']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_to_next_page(&c, "#conclude button").await;
+    assert!(text_of(&c, ".flash").await.contains("concluded"));
+    assert!(
+        c.find(Locator::Css("#conclude")).await.is_err(),
+        "concluded once"
+    );
+    wait_css(&c, "#variants tbody tr").await;
+    for row in c
+        .find_all(Locator::Css("#variants tbody tr"))
+        .await
+        .unwrap()
+    {
+        let text = row.text().await.unwrap();
+        let kept = text.contains("Treatment");
+        assert_eq!(
+            text.contains("live"),
+            kept,
+            "only the kept variant runs: {text}"
+        );
+    }
+    shot(&c, "10-experiment-concluded").await;
+
     // Sync every account from the tile: its sync health then has a last success.
     c.goto(&format!("{base}/integrations")).await.unwrap();
     click_to_next_page(&c, "form[action='/integrations/x_ads/sync'] button").await;
@@ -433,7 +462,7 @@ async fn walk(c: Client, base: String, key: String, tweets: Vec<String>) {
     );
     let sync = text_of(&c, "#sync").await;
     assert!(!sync.contains("never"), "{sync}");
-    shot(&c, "10-integrations-synced").await;
+    shot(&c, "11-integrations-synced").await;
 
     // Disconnect shows the note about X's connected apps.
     wait_css(&c, "form[action='/integrations/x_ads/disconnect'] button")

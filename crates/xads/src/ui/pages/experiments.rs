@@ -300,14 +300,35 @@ async fn detail_page(
         body.push_str(&format!("<div class=\"flash\">{}</div>", esc(c)));
     }
     body.push_str("<p>");
-    for action in ["start", "stop", "conclude"] {
-        body.push_str(&button_form(
-            &format!("/experiments/{}/{}/{action}", q(account), q(id)),
-            &user.0.csrf,
-            &format!("{}{}", action[..1].to_uppercase(), &action[1..]),
-            if action == "conclude" { "primary" } else { "" },
+    if x["status"].as_str() != Some("concluded") {
+        for action in ["start", "stop"] {
+            body.push_str(&button_form(
+                &format!("/experiments/{}/{}/{action}", q(account), q(id)),
+                &user.0.csrf,
+                &format!("{}{}", action[..1].to_uppercase(), &action[1..]),
+                "",
+            ));
+            body.push(' ');
+        }
+        // Conclude keeps one variant running and pauses the others: the verdict's winner, or
+        // the one the user picks.
+        let mut choices = String::from("<option value=\"\">the verdict's winner</option>");
+        for v in x["variants"].as_array().into_iter().flatten() {
+            let name = v["name"].as_str().unwrap_or_default();
+            choices.push_str(&format!(
+                "<option value=\"{}\">{}</option>",
+                esc(name),
+                esc(name)
+            ));
+        }
+        body.push_str(&format!(
+            "<form class=\"inline\" method=\"post\" action=\"/experiments/{}/{}/conclude\" id=\"conclude\">{}\
+<label class=\"inline\" style=\"display:inline\">Keep <select name=\"winner\">{choices}</select></label> \
+<button class=\"primary\" type=\"submit\">Conclude</button></form>",
+            q(account),
+            q(id),
+            csrf_field(&user.0.csrf),
         ));
-        body.push(' ');
     }
     body.push_str("</p>");
 
@@ -410,12 +431,16 @@ async fn act(
     if !matches!(action.as_str(), "start" | "stop" | "conclude") {
         return see_other("/experiments");
     }
+    let body = match field(&f, "winner") {
+        Some(w) if action == "conclude" => json!({ "winner": w }),
+        _ => json!({}),
+    };
     let a = api::call(
         &state,
         &user.0.tenant,
         Method::POST,
         &format!("{}/{}/{action}", base(&account), q(&id)),
-        Some(&json!({})),
+        Some(&body),
     )
     .await;
     let msg = match a.error() {
