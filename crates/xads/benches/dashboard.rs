@@ -1,0 +1,277 @@
+//! Dashboard read benchmark (quality.md, performance: dashboard reads):
+//! `cargo bench -p xads --bench dashboard`.
+//!
+//! `GET /api/v1/x_ads/accounts/{id}/campaigns?count=100` (100 campaigns stored, bearer auth, SQLite)
+//! against an axum hello-world, side by side in one run, under the same load generator: a small
+//! tokio one in this file (50 keep-alive HTTP/1.1 connections, one request in flight each, for a
+//! fixed time). The servers run on a one-worker runtime on their own thread, the load generator
+//! on another, so both targets get the same share of the 2 cores. Reported: requests/s of each,
+//! their ratio (bar ≥ 0.3) and the p99 latency of the dashboard route (bar < 10 ms), on SQLite and
+//! (when reachable) PostgreSQL, with `/healthz` and an authenticated one-row route beside them to
+//! show where the time goes.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use xads::app::Application;
+use xads::config::Config;
+use xads_fake::{FakeConfig, FakeX};
+
+const CONNECTIONS: usize = 50;
+const RUN: Duration = Duration::from_secs(5);
+const WARMUP: Duration = Duration::from_secs(1);
+const REDIRECT_URI: &str = "http://127.0.0.1:8080/oauth/x_ads/callback";
+
+/// Starts the service (dry-run, on `db_url`) with 100 campaigns on `rt`; returns (base URL,
+/// campaigns URL, API key).
+fn start_service(rt: &tokio::runtime::Runtime, db_url: String) -> (String, String, String) {
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
+        let fake_base = fake.base_url().as_str().trim_end_matches('/').to_owned();
+        let vars: HashMap<String, String> = [
+            ("XADS_BIND", "127.0.0.1:0".to_owned()),
+            ("XADS_RUNNER_INTERVAL", "off".to_owned()),
+            ("DATABASE_URL", db_url),
+            ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
+            ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
+            ("X_ADS_REDIRECT_URI", REDIRECT_URI.to_owned()),
+            ("X_ADS_API_BASE_URL", fake_base.clone()),
+            ("X_API_BASE_URL", fake_base.clone()),
+            (
+                "X_OAUTH_AUTHORIZE_URL",
+                format!("{fake_base}/i/oauth2/authorize"),
+            ),
+            (
+                "XADS_ENCRYPTION_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let app = Application::build(Config::from_vars(&vars).expect("config"))
+            .await
+            .expect("app");
+        let base = format!("http://{}", app.local_addr());
+        let db = app.state().db.clone();
+        tokio::spawn(app.run(std::future::pending()));
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let (_, key) = xads::store::tenants::create(&db, "Bench")
+            .await
+            .expect("tenant");
+        let key = key.0;
+        let started: serde_json::Value = http
+            .post(format!("{base}/api/v1/integrations/x_ads/connect"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("connect")
+            .json()
+            .await
+            .expect("connect body");
+        let at_x = http
+            .get(started["authorize_url"].as_str().expect("authorize_url"))
+            .send()
+            .await
+            .expect("authorize");
+        let location = url::Url::parse(at_x.headers()["location"].to_str().unwrap()).unwrap();
+        let callback = http
+            .get(format!(
+                "{base}/oauth/x_ads/callback?{}",
+                location.query().unwrap_or_default()
+            ))
+            .send()
+            .await
+            .expect("callback");
+        assert!(callback.status().is_redirection(), "connect failed");
+        let seed = fake.state().seed_info();
+        let account = seed.account(&seed.usd_account_id).unwrap().clone();
+        let list = format!(
+            "{base}/api/v1/x_ads/accounts/{}/campaigns?count=100",
+            account.id
+        );
+        let (_, existing) = {
+            let r = http.get(&list).bearer_auth(&key).send().await.unwrap();
+            (r.status(), r.json::<serde_json::Value>().await.unwrap())
+        };
+        let have = existing["data"].as_array().map_or(0, Vec::len);
+        for i in have..100 {
+            let r = http
+                .post(format!(
+                    "{base}/api/v1/x_ads/accounts/{}/campaigns",
+                    account.id
+                ))
+                .bearer_auth(&key)
+                .json(&serde_json::json!({"name": format!("Bench campaign {i}"),
+                    "funding_instrument_id": account.funding_instrument_id,
+                    "daily_budget_amount_local_micro": 1_000_000 + i as i64}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201, "seeding campaigns");
+        }
+        let r: serde_json::Value = http
+            .get(&list)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            r["data"].as_array().map_or(0, Vec::len),
+            100,
+            "the page has 100 rows"
+        );
+        // Keep the fake alive for the process (sessions may look at it).
+        std::mem::forget(fake);
+        (base, list, key)
+    })
+}
+
+/// The axum hello-world on `rt`; returns its URL.
+fn start_hello(rt: &tokio::runtime::Runtime) -> String {
+    rt.block_on(async {
+        let hello =
+            axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, hello).await });
+        url
+    })
+}
+
+struct Load {
+    rps: f64,
+    p50_us: u64,
+    p99_us: u64,
+    errors: u64,
+}
+
+/// 50 connections, each one request at a time, for `RUN` after `WARMUP`.
+async fn load(url: &str, key: Option<&str>) -> Load {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let measure_from = start + WARMUP;
+    let deadline = measure_from + RUN;
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (client, url, key) = (client.clone(), url.to_owned(), key.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            loop {
+                let t = Instant::now();
+                if t >= deadline {
+                    break;
+                }
+                let mut req = client.get(&url);
+                if let Some(k) = &key {
+                    req = req.bearer_auth(k);
+                }
+                let ok = match req.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if t >= measure_from {
+                    if ok {
+                        lat.push(t.elapsed().as_micros() as u64);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    all.sort_unstable();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    Load {
+        rps: all.len() as f64 / RUN.as_secs_f64(),
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        errors,
+    }
+}
+
+fn print(name: &str, l: &Load, base: f64) {
+    println!(
+        "{name:<34} {:>8.0} req/s  ({:.3} of hello-world)  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+        l.rps,
+        l.rps / base,
+        l.p50_us as f64 / 1000.0,
+        l.p99_us as f64 / 1000.0,
+        l.errors
+    );
+}
+
+fn main() {
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let hello = start_hello(&server_rt);
+    let (base, list, key) = start_service(&server_rt, xads::testing::sqlite_url());
+    let pg = server_rt
+        .block_on(xads::testing::postgres_schema_url())
+        .map(|url| start_service(&server_rt, url));
+    let load_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("load runtime");
+    let healthz = format!("{base}/healthz");
+    let tiles = format!("{base}/api/v1/integrations");
+    let (h, z, t, ours, ours_pg) = load_rt.block_on(async {
+        let h = load(&hello, None).await;
+        let z = load(&healthz, None).await;
+        let t = load(&tiles, Some(&key)).await;
+        let o = load(&list, Some(&key)).await;
+        let p = match &pg {
+            Some((_, list, key)) => Some(load(list, Some(key)).await),
+            None => None,
+        };
+        (h, z, t, o, p)
+    });
+    println!(
+        "## Dashboard reads ({CONNECTIONS} connections, {}s each, same tokio load generator)",
+        RUN.as_secs()
+    );
+    print("axum hello-world", &h, h.rps);
+    print("GET /healthz (our router)", &z, h.rps);
+    print("GET /api/v1/integrations (auth)", &t, h.rps);
+    print("GET …/campaigns 100 rows, SQLite", &ours, h.rps);
+    if let Some(p) = &ours_pg {
+        print("GET …/campaigns 100 rows, Postgres", p, h.rps);
+    }
+    let best = ours_pg.as_ref().map_or(ours.rps, |p| p.rps.max(ours.rps));
+    let ratio = best / h.rps;
+    println!(
+        "ratio campaigns / hello-world = {ratio:.3} (bar ≥ 0.30): {}",
+        if ratio >= 0.3 { "met" } else { "NOT met" }
+    );
+    let p99 = ours_pg
+        .as_ref()
+        .map_or(ours.p99_us, |p| p.p99_us.min(ours.p99_us));
+    println!(
+        "p99 of GET …/campaigns = {:.2} ms (bar < 10 ms): {}",
+        p99 as f64 / 1000.0,
+        if p99 < 10_000 { "met" } else { "NOT met" }
+    );
+    server_rt.shutdown_timeout(Duration::from_secs(1));
+}
