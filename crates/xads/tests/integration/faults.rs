@@ -11,6 +11,8 @@
 //! kill), so the default `cargo test` skips them with one line; `scripts/slow-tests.sh` (called by
 //! `.ci/run`) runs them with `XADS_SLOW_TESTS=1`.
 
+// The limiter tests' cuttable TCP proxy, reused as is (its items are private to its parent).
+#[allow(clippy::duplicate_mod)]
 #[path = "limiter/proxy.rs"]
 mod proxy;
 
