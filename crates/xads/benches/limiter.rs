@@ -19,6 +19,8 @@ use xads_client::gate::{EndpointFamily, RateKey};
 
 const RUN: Duration = Duration::from_secs(2);
 const IN_FLIGHT: usize = 16;
+/// Slices per measurement in `side_by_side`.
+const SLICES: u32 = 10;
 
 fn key(account: usize) -> RateKey {
     RateKey {
@@ -29,14 +31,14 @@ fn key(account: usize) -> RateKey {
     }
 }
 
-/// Runs `op` back to back on `tasks` concurrent loops for `RUN`; returns operations per second.
-async fn throughput<F, Fut>(tasks: usize, op: F) -> f64
+/// Runs `op` back to back on `tasks` concurrent loops for `run`; returns (operations, seconds).
+async fn throughput<F, Fut>(tasks: usize, run: Duration, op: F) -> (u64, f64)
 where
     F: Fn(u64) -> Fut + Clone + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     let local = tokio::task::LocalSet::new();
-    let deadline = Instant::now() + RUN;
+    let deadline = Instant::now() + run;
     let started = Instant::now();
     let mut handles = Vec::new();
     for t in 0..tasks {
@@ -59,7 +61,28 @@ where
             total
         })
         .await;
-    total as f64 / started.elapsed().as_secs_f64()
+    (total, started.elapsed().as_secs_f64())
+}
+
+/// Operations per second of each op, measured in `SLICES` alternating slices of `RUN` so that a
+/// shared machine's changing load weighs on all of them alike.
+async fn side_by_side<F, Fut>(tasks: usize, ops: &[F]) -> Vec<f64>
+where
+    F: Fn(u64) -> Fut + Clone + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let mut totals = vec![(0u64, 0f64); ops.len()];
+    for _ in 0..SLICES {
+        for (op, total) in ops.iter().zip(totals.iter_mut()) {
+            let (n, secs) = throughput(tasks, RUN / SLICES, op.clone()).await;
+            total.0 += n;
+            total.1 += secs;
+        }
+    }
+    totals
+        .into_iter()
+        .map(|(n, secs)| n as f64 / secs)
+        .collect()
 }
 
 fn verdict_tally(admitted: usize, total: usize) -> String {
@@ -113,46 +136,51 @@ async fn redis_part(url: &str) {
 
     let before = server_time(&conn).await;
     for tasks in [1, IN_FLIGHT] {
-        let set = {
+        // One op type for the three workloads, so they alternate slice by slice.
+        type Op = std::rc::Rc<dyn Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = ()>>>>;
+        let admitted = std::rc::Rc::new(std::cell::Cell::new(0u64));
+        let set_op: Op = {
             let (conn, set_key) = (conn.clone(), set_key.clone());
-            throughput(tasks, move |i| {
+            std::rc::Rc::new(move |i| {
                 let (mut conn, set_key) = (conn.clone(), set_key.clone());
-                async move {
+                Box::pin(async move {
                     let _: () = redis::cmd("SET")
                         .arg(&set_key)
                         .arg(i)
                         .query_async(&mut conn)
                         .await
                         .unwrap();
-                }
+                })
             })
-            .await
         };
-        let admitted = std::rc::Rc::new(std::cell::Cell::new(0u64));
-        let admit = {
+        let admit_op: Op = {
             let (limiter, admitted) = (admit_path.clone(), admitted.clone());
-            throughput(tasks, move |i| {
+            std::rc::Rc::new(move |i| {
                 let (limiter, admitted) = (limiter.clone(), admitted.clone());
                 // Tasks start on different keys so they don't move in lockstep over the same one.
                 let account = ((i >> 40) * 13 + (i & 0xff_ffff_ffff)) % 64;
-                async move {
+                Box::pin(async move {
                     let d = limiter.check(&key(account as usize)).await;
                     admitted.set(admitted.get() + u64::from(d.verdict == Verdict::Admit));
-                }
+                })
             })
-            .await
         };
-        let admitted_pct = admitted.get() as f64 / (admit * RUN.as_secs_f64()) * 100.0;
-        let over = {
+        let over_op: Op = {
             let limiter = hot.clone();
-            throughput(tasks, move |_| {
+            std::rc::Rc::new(move |_| {
                 let limiter = limiter.clone();
-                async move {
+                Box::pin(async move {
                     limiter.check(&key(0)).await;
-                }
+                })
             })
-            .await
         };
+        let ops: Vec<_> = [set_op, admit_op, over_op]
+            .into_iter()
+            .map(|op| move |i| op(i))
+            .collect();
+        let rates = side_by_side(tasks, &ops).await;
+        let (set, admit, over) = (rates[0], rates[1], rates[2]);
+        let admitted_pct = admitted.get() as f64 / (admit * RUN.as_secs_f64()) * 100.0;
         // The bar is about round trips (one call in flight); pipelined, Redis's one thread
         // running the script is the limit, shown by the server time per call below.
         let verdict = |ratio: f64| match tasks {
@@ -186,30 +214,24 @@ async fn redis_part(url: &str) {
         per_call("evalsha")
     );
 
-    // Paced: one call every millisecond for 3 s; checks on 40 accounts at 50/min (two thirds
-    // admissions, then over-budget answers, as a busy instance sees), and plain SETs as the baseline of what
-    // this machine's scheduling does to a loopback round trip.
+    // Paced: one check every millisecond for 3 s on 40 accounts at 50/min (two thirds
+    // admissions, then over-budget answers, as a busy instance sees), each followed by a SET.
     let paced = RateLimiter::builder()
         .limit(50)
         .key_prefix(format!("{prefix}p"))
         .redis_with(conn.clone())
         .await;
-    let mut admitted = 0;
-    let checks = paced_latencies(
+    let set_conn = conn.clone();
+    let (checks, sets, admitted) = paced_pair(
         |i| {
             let paced = paced.clone();
             async move {
                 let d = paced.check(&key(i % 40)).await;
-                usize::from(d.verdict == Verdict::Admit)
+                d.verdict == Verdict::Admit
             }
         },
-        &mut admitted,
-    )
-    .await;
-    let mut ignored = 0;
-    let sets = paced_latencies(
         |i| {
-            let (mut conn, set_key) = (conn.clone(), set_key.clone());
+            let (mut conn, set_key) = (set_conn.clone(), set_key.clone());
             async move {
                 let _: () = redis::cmd("SET")
                     .arg(&set_key)
@@ -217,10 +239,8 @@ async fn redis_part(url: &str) {
                     .query_async(&mut conn)
                     .await
                     .unwrap();
-                0
             }
         },
-        &mut ignored,
     )
     .await;
     let p99 = checks.quantile(0.99);
@@ -280,23 +300,39 @@ impl Latencies {
     }
 }
 
-/// Calls `op(i)` once per millisecond, 3 000 times, one at a time; sums what `op` returns.
-async fn paced_latencies<F, Fut>(op: F, sum: &mut usize) -> Latencies
+/// Once per millisecond, 3 000 times: one check and one `SET`, the baseline of what this machine
+/// does to a loopback round trip at that moment. Returns both latencies and admissions.
+async fn paced_pair<C, CF, S, SF>(check: C, set: S) -> (Latencies, Latencies, usize)
 where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = usize>,
+    C: Fn(usize) -> CF,
+    CF: Future<Output = bool>,
+    S: Fn(usize) -> SF,
+    SF: Future<Output = ()>,
 {
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut latencies = Vec::with_capacity(3000);
+    let (mut checks, mut sets, mut admitted) = (Vec::new(), Vec::new(), 0);
     for i in 0..3000 {
         tick.tick().await;
+        // Alternate which goes first: the first call after the idle gap also pays for waking
+        // Redis (and this thread) up.
+        if i % 2 == 1 {
+            let started = Instant::now();
+            set(i).await;
+            sets.push(started.elapsed());
+        }
         let started = Instant::now();
-        *sum += op(i).await;
-        latencies.push(started.elapsed());
+        admitted += usize::from(check(i).await);
+        checks.push(started.elapsed());
+        if i % 2 == 0 {
+            let started = Instant::now();
+            set(i).await;
+            sets.push(started.elapsed());
+        }
     }
-    latencies.sort_unstable();
-    Latencies(latencies)
+    checks.sort_unstable();
+    sets.sort_unstable();
+    (Latencies(checks), Latencies(sets), admitted)
 }
 
 /// In-process checks on this one thread, `RUN` long, in batches so the clock is read rarely.

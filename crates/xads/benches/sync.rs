@@ -134,9 +134,15 @@ async fn calls_per_entity() {
     fake.state().advance_clock(Duration::hours(1));
     fake.state().clear_ledger();
     let started = Instant::now();
-    let (_, hourly) = sync::run(&state, &target, Trigger::Scheduled, &Request::default(), &Silent)
-        .await
-        .expect("hourly sync");
+    let (_, hourly) = sync::run(
+        &state,
+        &target,
+        Trigger::Scheduled,
+        &Request::default(),
+        &Silent,
+    )
+    .await
+    .expect("hourly sync");
     let hourly_time = started.elapsed();
     let hourly_calls = x_calls(&fake);
     let active = hourly.active_entities as usize;
@@ -165,7 +171,11 @@ async fn calls_per_entity() {
         std::collections::BTreeMap::<String, usize>::new(),
         |mut m, e| {
             let kind = e.path.rsplit('/').next().unwrap_or_default().to_owned();
-            let kind = if kind == account.id { "stats".into() } else { kind };
+            let kind = if kind == account.id {
+                "stats".into()
+            } else {
+                kind
+            };
             *m.entry(kind).or_default() += 1;
             m
         },
@@ -175,11 +185,11 @@ async fn calls_per_entity() {
     fake.shutdown().await;
 }
 
-const IDS: usize = 600;
+const IDS: usize = 660;
 const HOURS: i64 = 168;
 const PER_CALL: usize = 20;
 
-/// The stats responses of a 7-day hourly pull of 600 campaigns (30 calls of 20 ids), as bytes.
+/// The stats responses of a 7-day hourly pull of 660 campaigns (33 calls of 20 ids), as bytes.
 fn responses(start: DateTime<Utc>) -> Vec<Vec<u8>> {
     let ids: Vec<String> = (0..IDS).map(|i| format!("c{i:05x}")).collect();
     ids.chunks(PER_CALL)
@@ -224,7 +234,12 @@ fn responses(start: DateTime<Utc>) -> Vec<Vec<u8>> {
 }
 
 /// Parse + rows + FX + upsert of every response, one transaction per response (as a sync does).
-async fn ingest_all(db: &Db, tenant_id: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> (usize, f64) {
+async fn ingest_all(
+    db: &Db,
+    tenant_id: &str,
+    bodies: &[Vec<u8>],
+    start: DateTime<Utc>,
+) -> (usize, f64) {
     let currencies = HashMap::new();
     let rates = fx_rates::series_for(db, &["EUR".to_owned()]).await.unwrap();
     let started = Instant::now();
@@ -340,7 +355,10 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
     .unwrap();
     let mut rates = Vec::new();
     for _ in 0..3 {
-        sqlx::raw_sql("TRUNCATE stats_copy").execute(&mut conn).await.unwrap();
+        sqlx::raw_sql("TRUNCATE stats_copy")
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let started = Instant::now();
         let mut copy = conn
             .copy_in_raw(
@@ -356,7 +374,10 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
         rates.push(rows.len() as f64 / started.elapsed().as_secs_f64());
     }
     let rate = median(rates);
-    println!("postgres COPY of the same {} rows: {rate:.0} rows/s", rows.len());
+    println!(
+        "postgres COPY of the same {} rows: {rate:.0} rows/s",
+        rows.len()
+    );
     rate
 }
 
@@ -386,6 +407,11 @@ async fn ingestion() {
 }
 
 fn main() {
+    // `RUST_LOG=xads=debug` shows what a slow run waits for.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
