@@ -35,8 +35,10 @@ struct ConnectBody {
 async fn connect_start(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    body: Option<Json<Value>>,
+    // Malformed JSON answers our JSON error shape, not axum's plain-text rejection.
+    body: Result<Option<Json<Value>>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Json<Value>> {
+    let body = body?;
     let body: ConnectBody = match body {
         None => ConnectBody::default(),
         Some(Json(v)) => serde_json::from_value(v)

@@ -369,9 +369,11 @@ async fn start_sync(
     AuthTenant(tenant): AuthTenant,
     Path(account_id): Path<String>,
     wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
-    body: Option<Json<Value>>,
+    // Malformed JSON answers our JSON error shape, not axum's plain-text rejection.
+    body: Result<Option<Json<Value>>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Query(wait) = wait?;
+    let body = body?;
     let body: SyncBody = match body {
         None => SyncBody::default(),
         Some(Json(Value::Null)) => SyncBody::default(),

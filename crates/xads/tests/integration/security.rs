@@ -430,15 +430,29 @@ async fn every_write_route_refuses_bad_input_with_a_4xx_and_writes_nothing() {
                         .await
                         .unwrap();
                     let status = resp.status().as_u16();
+                    let json_body = resp
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.starts_with("application/json"));
                     let text = resp.text().await.unwrap_or_default();
                     assert!(
                         (400..500).contains(&status),
                         "{method} {path} with {what}: {status} {}",
                         &text[..text.len().min(300)]
                     );
+                    // The API's one error shape: {"error": {"code", "message"}}.
                     assert!(
-                        !text.trim().is_empty(),
-                        "{method} {path} with {what}: {status} says why"
+                        json_body,
+                        "{method} {path} with {what}: {status} is not JSON: {}",
+                        &text[..text.len().min(200)]
+                    );
+                    let err: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    assert!(
+                        err["error"]["message"]
+                            .as_str()
+                            .is_some_and(|m| !m.is_empty()),
+                        "{method} {path} with {what}: {status} says why: {text:.200}"
                     );
                     checked += 1;
                 }
