@@ -498,3 +498,60 @@ async fn every_write_route_refuses_bad_input_with_a_4xx_and_writes_nothing() {
         assert_eq!(status, 200, "still connected, still answering");
     }
 }
+
+#[tokio::test]
+async fn an_altered_redirect_never_sends_the_browser_or_a_code_elsewhere() {
+    let app = TestApp::spawn(
+        &xads::testing::sqlite_url(),
+        xads_fake::FakeConfig::default(),
+    )
+    .await;
+    let key = app.tenant("Growth").await;
+
+    // The authorize URL with its redirect_uri swapped for an attacker's: X refuses it (the
+    // callback must be registered), so no code ever travels there.
+    let mut authorize = app.start_connect(&key).await;
+    let pairs: Vec<(String, String)> = authorize
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "redirect_uri" {
+                "https://attacker.example/oauth/x_ads/callback".to_owned()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    authorize.query_pairs_mut().clear().extend_pairs(pairs);
+    let resp = app.http.get(authorize).send().await.unwrap();
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !location.contains("attacker.example"),
+        "X redirected to the altered callback: {location}"
+    );
+
+    // Our callback with extra redirect-like parameters: it lands on our own page, never elsewhere.
+    let authorize = app.start_connect(&key).await;
+    let query = app.approve_at_x(&authorize).await;
+    let resp = app
+        .callback(&format!(
+            "{query}&redirect_to=https%3A%2F%2Fattacker.example%2F&next=%2F%2Fattacker.example&redirect_uri=https%3A%2F%2Fattacker.example%2F"
+        ))
+        .await;
+    let location = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        location.starts_with('/') && !location.starts_with("//"),
+        "{location}"
+    );
+    assert!(!location.contains("attacker"), "{location}");
+}
