@@ -352,6 +352,15 @@ async fn every_route_with_another_tenants_ids_answers_404_and_changes_nothing() 
             checked += 1;
         }
         assert!(checked >= 15, "swept {checked} routes");
+        // Routes without ids answer B's own view only.
+        let (status, accounts) = t.app.get(&t.b, "/api/v1/x_ads/accounts").await;
+        assert_eq!(status, 200);
+        assert!(
+            !accounts.to_string().contains(&t.account),
+            "B's account list shows A's account"
+        );
+        let (_, tiles) = t.app.get(&t.b, "/api/v1/integrations").await;
+        assert!(!tiles.to_string().contains(&t.account));
         assert_eq!(counts(&t.app).await, rows_before, "nothing written");
         assert_eq!(x_writes(&t.app), writes_before, "nothing sent to X");
         let (_, a_after) = t
