@@ -2,12 +2,14 @@
 -- per-account sync settings, the (account, slot) leases of the scheduler, sync runs and health.
 
 CREATE TABLE stats_hourly (
-    tenant_id           TEXT NOT NULL REFERENCES tenants(id),
-    account_id          TEXT NOT NULL,
-    entity              TEXT NOT NULL,    -- CAMPAIGN | LINE_ITEM
-    entity_id           TEXT NOT NULL,
+    -- Key columns compare bytewise (COLLATE "C"): ids and enum names need no locale, and
+    -- locale-aware comparisons were the largest cost of upserting on the primary key.
+    tenant_id           TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
+    account_id          TEXT COLLATE "C" NOT NULL,
+    entity              TEXT COLLATE "C" NOT NULL,    -- CAMPAIGN | LINE_ITEM
+    entity_id           TEXT COLLATE "C" NOT NULL,
     hour                BIGINT NOT NULL,  -- start of the UTC hour, epoch ms
-    placement           TEXT NOT NULL,    -- ALL_ON_TWITTER, …
+    placement           TEXT COLLATE "C" NOT NULL,    -- ALL_ON_TWITTER, …
     impressions         BIGINT NOT NULL,
     clicks              BIGINT NOT NULL,
     engagements         BIGINT NOT NULL,
@@ -26,7 +28,8 @@ CREATE TABLE stats_hourly (
     fetched_at          BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, account_id, entity, entity_id, hour, placement)
 );
-CREATE INDEX stats_hourly_by_currency ON stats_hourly (currency, hour);
+-- No secondary index: every write is an upsert on the key, and re-converting a currency after a
+-- rate import (rare) can afford a scan.
 
 CREATE TABLE fx_rates (
     currency      TEXT NOT NULL,

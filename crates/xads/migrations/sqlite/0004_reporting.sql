@@ -26,7 +26,8 @@ CREATE TABLE stats_hourly (
     fetched_at          BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, account_id, entity, entity_id, hour, placement)
 );
-CREATE INDEX stats_hourly_by_currency ON stats_hourly (currency, hour);
+-- No secondary index: every write is an upsert on the key, and re-converting a currency after a
+-- rate import (rare) can afford a scan.
 
 CREATE TABLE fx_rates (
     currency      TEXT NOT NULL,

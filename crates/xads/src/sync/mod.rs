@@ -11,7 +11,6 @@ pub mod ingest;
 pub mod scheduler;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use xads_client::models::{
@@ -353,7 +352,6 @@ async fn run_inner(
     wanted.sort();
     wanted.dedup();
     let rates = fx_rates::series_for(db, &wanted).await?;
-    let rates = Arc::new(rates);
     for (i, (entity, pl, ids, from, to)) in plan.into_iter().enumerate() {
         progress.step(
             2 + i as u64,
