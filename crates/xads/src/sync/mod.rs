@@ -29,6 +29,8 @@ use crate::x::{Session, SessionError};
 pub const TRAILING: Duration = Duration::hours(72);
 /// What the first run of an account pulls (one stats window per batch of ids).
 pub const FIRST_BACKFILL: Duration = Duration::days(7);
+/// The longest explicit backfill one run takes (it costs ⌈ids/20⌉ calls per 7 days).
+pub const MAX_BACKFILL: Duration = Duration::days(366);
 /// The longest gap a run catches up on by itself (longer backfills are asked for explicitly).
 pub const MAX_CATCH_UP: Duration = Duration::days(90);
 /// X's cap on ids per stats call.
@@ -193,6 +195,12 @@ async fn window_for(
             return Err(SyncError::Invalid(
                 "the window is empty (from must be before to, and not in the future)".into(),
             ));
+        }
+        if to - from > MAX_BACKFILL {
+            return Err(SyncError::Invalid(format!(
+                "a backfill may span at most {} days; split it",
+                MAX_BACKFILL.num_days()
+            )));
         }
         return Ok((from, to));
     }

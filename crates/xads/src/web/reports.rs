@@ -396,6 +396,15 @@ async fn start_sync(
             if from >= to {
                 return Err(ApiError::invalid("from", "from must be before to"));
             }
+            if to - from > sync::MAX_BACKFILL {
+                return Err(ApiError::invalid(
+                    "from",
+                    format!(
+                        "a backfill may span at most {} days; split it",
+                        sync::MAX_BACKFILL.num_days()
+                    ),
+                ));
+            }
             Some((from, to))
         }
     };

@@ -746,3 +746,93 @@ async fn accounts_tenant(state: &AppState, key: &str) -> String {
         .unwrap()
         .id
 }
+
+#[tokio::test]
+async fn sync_api_answers_202_then_status_and_refuses_bad_input() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected(&db, fake_config()).await;
+        let acct = c.seed().usd_account_id.clone();
+        let base = format!("/api/v1/x_ads/accounts/{acct}");
+        let (status, started) = c
+            .send(Method::POST, &format!("{base}/stats/sync"), None)
+            .await;
+        assert_eq!(status, 202, "{started}");
+        assert_eq!(started["status"], "running");
+        let id = started["sync_id"].as_str().unwrap();
+        let (status, done) = c
+            .app
+            .get(&c.key, &format!("{base}/stats/sync/{id}?wait=true"))
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert!(done["counts"]["x_calls"].as_i64().unwrap() > 0);
+        assert!(done["counts"]["rows_upserted"].as_i64().unwrap() > 0);
+
+        let bad = [
+            (json!({"from": "2024-11-20", "to": "2024-11-19"}), 422),
+            (json!({"from": "yesterday"}), 422),
+            (json!({"from": "2020-01-01", "to": "2024-11-19"}), 422),
+            (json!({"unknown": 1}), 422),
+        ];
+        for (body, want) in bad {
+            let (status, err) = c
+                .send(
+                    Method::POST,
+                    &format!("{base}/stats/sync"),
+                    Some(body.clone()),
+                )
+                .await;
+            assert_eq!(status, want, "{body} → {err}");
+        }
+        let (status, _) = c
+            .send(
+                Method::POST,
+                "/api/v1/x_ads/accounts/not_mine/stats/sync",
+                None,
+            )
+            .await;
+        assert_eq!(status, 404);
+        let (status, _) = c
+            .app
+            .get(&c.key, &format!("{base}/stats/sync/syn_unknown"))
+            .await;
+        assert_eq!(status, 404);
+        // Another tenant sees neither the run nor the rows.
+        let other = c.app.tenant("Other").await;
+        let (status, _) = c.app.get(&other, &format!("{base}/stats/sync/{id}")).await;
+        assert_eq!(status, 404);
+        let (status, _) = c.app.get(&other, &format!("{base}/stats")).await;
+        assert_eq!(status, 404);
+        let (status, _) = c
+            .app
+            .get(&c.key, &format!("{base}/stats?granularity=week"))
+            .await;
+        assert_eq!(status, 422);
+        let (status, _) = c
+            .app
+            .get(&c.key, &format!("{base}/stats?entity=tweet"))
+            .await;
+        assert_eq!(status, 422);
+        for body in [
+            json!({"date": "2024-13-01", "currency": "JPY", "usd_per_unit": "0.0065"}),
+            json!({"date": "2024-11-01", "currency": "JP", "usd_per_unit": "0.0065"}),
+            json!({"date": "2024-11-01", "currency": "JPY", "usd_per_unit": "-1"}),
+            json!([]),
+        ] {
+            let (status, err) = c
+                .send(Method::POST, "/api/v1/fx_rates", Some(body.clone()))
+                .await;
+            assert_eq!(status, 422, "{body} → {err}");
+        }
+        let (status, rates) = c.app.get(&c.key, "/api/v1/fx_rates?currency=kwd").await;
+        assert_eq!(status, 200);
+        assert!(
+            rates["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["currency"] == "KWD" && r["source"] == "bundled"),
+            "{rates}"
+        );
+    }
+}
