@@ -34,6 +34,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// The service's clock.
     pub clock: Clock,
+    /// Recently verified API keys.
+    pub keys: crate::web::auth::KeyCache,
 }
 
 impl std::fmt::Debug for AppState {
@@ -102,6 +104,7 @@ impl AppState {
             x1,
             limiter,
             clock: Clock::default(),
+            keys: Default::default(),
         })
     }
 }
@@ -117,6 +120,11 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let bind = config.bind;
         let state = AppState::from_config(config).await?;
+        // The bundled FX table, before anything syncs; rows stored before a bundled rate existed
+        // get their USD here too.
+        if let Err(e) = crate::sync::import_rates(&state, &crate::fx::bundled()).await {
+            tracing::warn!(error = %e, "loading bundled FX rates failed");
+        }
         let listener = TcpListener::bind(bind)
             .await
             .map_err(|e| anyhow::anyhow!("XADS_BIND: cannot listen on {bind}: {e}"))?;
@@ -149,9 +157,15 @@ impl Application {
         let router = crate::web::router(self.state.clone());
         // The sync scheduler runs inside this future, so it stops with the server.
         let (stop_sync, sync_stopped) = tokio::sync::oneshot::channel::<()>();
-        let scheduler = crate::sync::scheduler::run(self.state.clone(), async move {
-            let _ = sync_stopped.await;
-        });
+        let scheduler_state = self.state.clone();
+        let scheduler = async move {
+            if scheduler_state.config.sync_scheduler {
+                crate::sync::scheduler::run(scheduler_state, async move {
+                    let _ = sync_stopped.await;
+                })
+                .await;
+            }
+        };
         // Writes a crash left open are reconciled with X once at start.
         let recovery_state = self.state.clone();
         tokio::spawn(async move {

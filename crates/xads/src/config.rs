@@ -92,6 +92,9 @@ pub struct Config {
     pub bind: SocketAddr,
     /// `XADS_SYNC_INTERVAL`: metrics-sync period.
     pub sync_interval: Duration,
+    /// False when `XADS_SYNC_INTERVAL=off`: this instance runs no scheduled syncs (on-demand syncs
+    /// still work; tests drive the scheduler by hand).
+    pub sync_scheduler: bool,
     /// `XADS_RUNNER_INTERVAL`: how often the experiment runner ticks (`off` disables it on this
     /// instance; tests drive it by hand).
     pub runner_interval: Option<Duration>,
@@ -183,8 +186,9 @@ impl Config {
                 var: "XADS_BIND",
                 problem: format!("expected host:port, {e}"),
             })?;
+        let sync_scheduler = get("XADS_SYNC_INTERVAL") != Some("off");
         let sync_interval = match get("XADS_SYNC_INTERVAL") {
-            None => Duration::from_secs(3600),
+            None | Some("off") => Duration::from_secs(3600),
             Some(v) => parse_duration(v).ok_or_else(|| ConfigError {
                 var: "XADS_SYNC_INTERVAL",
                 problem: format!("expected a duration like 30s, 15m, 1h or 24h, got {v:?}"),
@@ -231,6 +235,7 @@ impl Config {
             encryption_key,
             bind,
             sync_interval,
+            sync_scheduler,
             runner_interval,
             x_timeout,
         })

@@ -543,8 +543,24 @@ pub async fn ad_accounts(db: &Db, tenant_id: &str) -> Result<Vec<AdAccount>, DbE
 
 /// One ad account of the tenant (404 material when `None`).
 pub async fn ad_account(db: &Db, tenant_id: &str, id: &str) -> Result<Option<AdAccount>, DbError> {
-    Ok(ad_accounts(db, tenant_id)
-        .await?
-        .into_iter()
-        .find(|a| a.id == id))
+    // X's account ids are short base-36 strings; anything else (a NUL byte, which PostgreSQL
+    // refuses in text, or a 300-character path segment) is simply not one of ours.
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT id, name, timezone, currency, approval_status FROM ad_accounts
+         WHERE tenant_id = $1 AND id = $2 AND deleted = 0",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|r| AdAccount {
+        id: r.get(0),
+        name: r.get(1),
+        timezone: r.get(2),
+        currency: r.get(3),
+        approval_status: r.get(4),
+    }))
 }

@@ -26,7 +26,8 @@ impl std::fmt::Debug for NewApiKey {
     }
 }
 
-fn hash_key(key: &str) -> String {
+/// The SHA-256 hex under which a key is stored (and cached).
+pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
@@ -80,10 +81,15 @@ pub async fn create(db: &Db, name: &str) -> Result<(Tenant, NewApiKey), TenantEr
 
 /// The tenant an API key belongs to, if any.
 pub async fn by_api_key(db: &Db, key: &str) -> Result<Option<Tenant>, DbError> {
+    by_key_hash(db, &hash_key(key)).await
+}
+
+/// The tenant whose key hashes to `key_hash`, if any.
+pub async fn by_key_hash(db: &Db, key_hash: &str) -> Result<Option<Tenant>, DbError> {
     let row = sqlx::query(
         "SELECT t.id, t.name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = $1",
     )
-    .bind(hash_key(key))
+    .bind(key_hash)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.map(|r| Tenant {

@@ -79,13 +79,9 @@ pub async fn tick(state: &AppState) -> Result<Vec<Outcome>, SyncError> {
     Ok(out)
 }
 
-/// Loads the bundled FX table, then ticks at every slot (and every few minutes within a slot, so
-/// failed accounts are retried) until `shutdown` completes.
+/// Ticks at every slot (and every few minutes within a slot, so failed accounts are retried)
+/// until `shutdown` completes. (The bundled FX table is loaded by `Application::build`.)
 pub async fn run(state: AppState, shutdown: impl Future<Output = ()> + Send) {
-    // Rows stored before a bundled rate existed get their USD here too.
-    if let Err(e) = super::import_rates(&state, &crate::fx::bundled()).await {
-        tracing::warn!(error = %e, "loading bundled FX rates failed");
-    }
     tokio::pin!(shutdown);
     // The first tick waits for the next slot: a restarted instance catches up from the last
     // synced hour then, and on-demand syncs cover the meantime.

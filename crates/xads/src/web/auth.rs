@@ -1,11 +1,46 @@
 //! Who is calling: the tenant named by `Authorization: Bearer <API key>`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::store::tenants::{self, Tenant};
+
+/// How long a verified key is trusted without asking the database again. Keys cannot be revoked
+/// through the API today; when they can, revocation must clear this cache.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Most keys remembered; past this the cache starts over (it only saves a query).
+const KEY_CACHE_MAX: usize = 10_000;
+
+/// Recently verified API keys (by SHA-256, never the key itself) → their tenant. Saves a database
+/// round trip on every API call; only successes are cached, so unknown keys cannot fill it.
+#[derive(Clone, Debug, Default)]
+pub struct KeyCache {
+    entries: Arc<Mutex<HashMap<String, (Tenant, Instant)>>>,
+}
+
+impl KeyCache {
+    fn get(&self, key_hash: &str) -> Option<Tenant> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key_hash)
+            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(t, _)| t.clone())
+    }
+
+    fn put(&self, key_hash: String, tenant: Tenant) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= KEY_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(key_hash, (tenant, Instant::now()));
+    }
+}
 
 /// The authenticated tenant of an `/api/v1` request.
 #[derive(Clone, Debug)]
@@ -34,8 +69,15 @@ impl FromRequestParts<AppState> for AuthTenant {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
-        match tenants::by_api_key(&state.db, key).await? {
-            Some(t) => Ok(AuthTenant(t)),
+        let key_hash = tenants::hash_key(key);
+        if let Some(t) = state.keys.get(&key_hash) {
+            return Ok(AuthTenant(t));
+        }
+        match tenants::by_key_hash(&state.db, &key_hash).await? {
+            Some(t) => {
+                state.keys.put(key_hash, t.clone());
+                Ok(AuthTenant(t))
+            }
             None => Err(ApiError::unauthorized()),
         }
     }

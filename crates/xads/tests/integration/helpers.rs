@@ -36,6 +36,7 @@ pub fn vars_for(database_url: &str, fake: &FakeX) -> HashMap<String, String> {
             ("XADS_BIND", "127.0.0.1:0".to_owned()),
             // Tests drive the experiment runner by hand, at the instants they choose.
             ("XADS_RUNNER_INTERVAL", "off".to_owned()),
+            ("XADS_SYNC_INTERVAL", "off".to_owned()),
             ("DATABASE_URL", database_url.to_owned()),
             ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
             ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
