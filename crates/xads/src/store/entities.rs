@@ -107,8 +107,8 @@ pub async fn get(
 }
 
 /// A page of the account's entities of a kind, oldest first, not deleted, optionally under a
-/// parent. `after` is the `seq` cursor of the previous page.
-pub async fn list(
+/// parent, as their stored JSON text (no parsing). `after` is the `seq` cursor of the previous page.
+pub async fn list_raw(
     db: &Db,
     tenant_id: &str,
     account_id: &str,
@@ -116,9 +116,9 @@ pub async fn list(
     parent_id: Option<&str>,
     after: i64,
     count: i64,
-) -> Result<(Vec<Entity>, Option<i64>), DbError> {
+) -> Result<(Vec<String>, Option<i64>), DbError> {
     let rows = sqlx::query(
-        "SELECT account_id, id, parent_id, dry_run, deleted, data, seq FROM entities
+        "SELECT data, seq FROM entities
          WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND deleted = 0
            AND ($4 = '' OR parent_id = $4) AND seq > $5
          ORDER BY seq LIMIT $6",
@@ -132,13 +132,13 @@ pub async fn list(
     .fetch_all(db.pool())
     .await?;
     let more = rows.len() as i64 > count;
-    let mut out = Vec::with_capacity(rows.len());
-    let mut last = None;
-    for r in rows.iter().take(count as usize) {
-        out.push(from_row(kind, r)?);
-        last = Some(r.get::<i64, _>(6));
-    }
-    Ok((out, if more { last } else { None }))
+    let page: Vec<&sqlx::any::AnyRow> = rows.iter().take(count as usize).collect();
+    let next = if more {
+        page.last().map(|r| r.get::<i64, _>(1))
+    } else {
+        None
+    };
+    Ok((page.iter().map(|r| r.get::<String, _>(0)).collect(), next))
 }
 
 /// Marks mirrored (non-dry-run) entities of the kind in the account that X no longer listed as

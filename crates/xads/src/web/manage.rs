@@ -4,12 +4,12 @@
 //! request → the stored answer, byte for byte, with `Idempotent-Replayed: true`; same key and
 //! another request (or another mode) → 422; same key still executing → 409.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -213,7 +213,7 @@ async fn list(
     account_id: String,
     kind: Kind,
     q: ListQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
     scope.check_account().await.map_err(manage_error)?;
     if q.refresh.unwrap_or(false) {
@@ -227,11 +227,10 @@ async fn list(
         Kind::PromotedTweet => q.line_item_id.as_deref(),
         Kind::Campaign => None,
     };
-    Ok(Json(
-        manage::mirror::page(&scope, kind, parent, q.cursor.as_deref(), q.count)
-            .await
-            .map_err(manage_error)?,
-    ))
+    let body = manage::mirror::page_json(&scope, kind, parent, q.cursor.as_deref(), q.count)
+        .await
+        .map_err(manage_error)?;
+    Ok(json_response(200, body, false))
 }
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
@@ -243,7 +242,7 @@ macro_rules! list_handler {
             AuthTenant(tenant): AuthTenant,
             Path(account_id): Path<String>,
             q: QueryResult<ListQuery>,
-        ) -> Result<Json<Value>, ApiError> {
+        ) -> Result<Response, ApiError> {
             let Query(q) = q?;
             list(state, tenant, account_id, $kind, q).await
         }
