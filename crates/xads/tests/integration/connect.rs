@@ -546,3 +546,112 @@ async fn oauth1_connects_and_signs_everything_downstream() {
             .any(|e| e.path == "/1.1/oauth/invalidate_token")
     );
 }
+
+/// Set in the child process of the refresh test: the JSON of its settings.
+const REFRESH_CHILD: &str = "XADS_REFRESH_TEST_CHILD";
+
+/// 16 callers in this process and 16 in a second OS process (this test binary re-run, filtered to
+/// `connect::refresh_child`) meet an access token that is due for refresh, while X's token
+/// endpoint is slow: exactly one refresh reaches X and the token family is never revoked.
+#[tokio::test]
+async fn two_processes_meeting_a_due_token_refresh_it_once() {
+    let db_url = xads::testing::sqlite_url();
+    let app = TestApp::spawn(&db_url, FakeConfig::default()).await;
+    let key = app.tenant("Growth").await;
+    app.connect(&key).await;
+    let tenant = xads::store::tenants::by_api_key(&app.state.db, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    // Due by the wall clock in both processes: 1 minute left (< 5 minutes ahead).
+    sqlx::query("UPDATE connections SET access_expires_at = $1")
+        .bind((chrono::Utc::now() + chrono::Duration::minutes(1)).timestamp_millis())
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    // A slow token endpoint keeps the first refresh in flight while the other process arrives.
+    app.fake.state().add_fault(xads_fake::FaultRule::new(
+        Some("POST"),
+        "/2/oauth2/token",
+        xads_fake::FaultKind::Latency { ms: 1_500 },
+    ));
+    let before = app.fake.state().oauth_counters().refresh_calls;
+    let settings = serde_json::json!({
+        "vars": crate::helpers::vars_for(&db_url, &app.fake),
+        "tenant": tenant.id,
+    });
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "connect::refresh_child", "--nocapture", "-q"])
+        .env(REFRESH_CHILD, settings.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("re-run the test binary");
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (st, tenant_id) = (app.state.clone(), tenant.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
+            session
+                .call(|x| async move {
+                    x.list_accounts(&xads_client::ListParams::new())
+                        .await
+                        .map(|_| ())
+                })
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("every caller in this process succeeds");
+    }
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        child.wait_with_output(),
+    )
+    .await
+    .expect("the child finishes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}");
+    assert!(stdout.contains("CHILD OK 16"), "{stdout}");
+    assert_eq!(app.fake.state().oauth_counters().refresh_calls - before, 1);
+    assert!(app.fake.state().family_revocations().is_empty());
+}
+
+/// The second process of the test above; does nothing unless its parent started it.
+#[tokio::test]
+async fn refresh_child() {
+    let Ok(settings) = std::env::var(REFRESH_CHILD) else {
+        return;
+    };
+    let settings: serde_json::Value = serde_json::from_str(&settings).unwrap();
+    let vars: std::collections::HashMap<String, String> =
+        serde_json::from_value(settings["vars"].clone()).unwrap();
+    let tenant_id = settings["tenant"].as_str().unwrap().to_owned();
+    let state = xads::app::AppState::from_config(xads::config::Config::from_vars(&vars).unwrap())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (st, tenant_id) = (state.clone(), tenant_id.clone());
+        tasks.push(tokio::spawn(async move {
+            let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
+            session
+                .call(|x| async move {
+                    x.list_accounts(&xads_client::ListParams::new())
+                        .await
+                        .map(|_| ())
+                })
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        if t.await.unwrap().is_ok() {
+            ok += 1;
+        }
+    }
+    println!("CHILD OK {ok}");
+}
