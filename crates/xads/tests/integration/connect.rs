@@ -580,7 +580,7 @@ async fn two_processes_meeting_a_due_token_refresh_it_once() {
         "vars": crate::helpers::vars_for(&db_url, &app.fake),
         "tenant": tenant.id,
     });
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "connect::refresh_child", "--nocapture", "-q"])
         .env(REFRESH_CHILD, settings.to_string())
         .stdout(std::process::Stdio::piped())
