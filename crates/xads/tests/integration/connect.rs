@@ -535,6 +535,45 @@ async fn oauth1_connects_and_signs_everything_downstream() {
     );
     assert!(!crate::captured_logs().contains(&token));
 
+    // A stats sync over the same connection: signed stats calls, rows stored.
+    let (status, run) = app
+        .send(
+            Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{}/stats/sync?wait=true", acct.id),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, run["status"].clone()),
+        (200, serde_json::json!("succeeded")),
+        "{run}"
+    );
+    let stats_calls: Vec<_> = app
+        .fake
+        .state()
+        .ledger()
+        .into_iter()
+        .filter(|e| e.path.starts_with("/12/stats/accounts/"))
+        .collect();
+    assert!(!stats_calls.is_empty());
+    assert!(stats_calls.iter().all(|e| {
+        e.header("authorization")
+            .is_some_and(|a| a.starts_with("OAuth "))
+            && e.status == Some(200)
+    }));
+    let (status, rows) = app
+        .get(
+            &key,
+            &format!(
+                "/api/v1/x_ads/accounts/{}/stats?entity=campaign&granularity=total",
+                acct.id
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{rows}");
+    assert!(!rows["data"].as_array().unwrap().is_empty(), "{rows}");
+
     // Disconnect invalidates the pair at X.
     app.send(Method::DELETE, &key, "/api/v1/integrations/x_ads", None)
         .await;
