@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use xads_client::ListParams;
 use xads_client::models::{Campaign, CampaignCreate, CampaignUpdate, EntityStatus};
 
-use super::exactly_once::{self, Created};
+use super::exactly_once;
 use super::input::{self, CampaignInput, CampaignPatch};
 use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
@@ -134,25 +134,15 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
             let (account, req) = (account.clone(), req.clone());
             async move { find(&x, &account, &req, since).await }
         },
+        |x, id| {
+            let account = account.clone();
+            async move { Ok(x.get_campaign(&account, &id, false).await?.data) }
+        },
         |c: &Campaign| c.id.as_str(),
     )
     .await?;
-    let (e, request_id) = match created {
-        Created::Fresh {
-            entity: c,
-            request_id,
-        } => (entity(scope, &c, false), request_id),
-        Created::Earlier(id) => {
-            let c = session
-                .call(|x| {
-                    let (account, id) = (account.clone(), id.clone());
-                    async move { x.get_campaign(&account, &id, false).await }
-                })
-                .await?
-                .data;
-            (entity(scope, &c, false), None)
-        }
-    };
+    let e = entity(scope, &created.entity, false);
+    let request_id = created.request_id;
     scope
         .record("create_campaign", &e, None, request_id.as_deref())
         .await?;

@@ -29,18 +29,14 @@ pub const MAX_SENDS: i32 = 3;
 /// How far before the intent an entity's `created_at` may be and still match (clock skew).
 const CREATED_SKEW: Duration = Duration::minutes(5);
 
-/// What a create produced.
+/// What a create produced: X's answer to our call, the entity reconciliation found, or the one an
+/// earlier execution of the same intent made (read back from X).
 #[derive(Debug)]
-pub enum Created<T> {
-    /// X's answer to our call, or the entity found by reconciliation.
-    Fresh {
-        /// The entity.
-        entity: T,
-        /// X's request id, when we have its answer.
-        request_id: Option<String>,
-    },
-    /// An earlier execution of the same intent finished; here is the entity id.
-    Earlier(String),
+pub struct Created<T> {
+    /// The entity.
+    pub entity: T,
+    /// X's request id, when we have its answer.
+    pub request_id: Option<String>,
 }
 
 /// A failed write.
@@ -102,9 +98,10 @@ async fn open_intent(
 }
 
 /// Runs a create exactly once. `send` makes the call; `find` lists entities that match the
-/// request and were created at or after the given instant, newest first, as `(id, entity)`.
+/// request and were created at or after the given instant, newest first; `fetch` reads the entity
+/// an earlier execution recorded, by id.
 #[allow(clippy::too_many_arguments)]
-pub async fn create<T, S, SF, F, FF>(
+pub async fn create<T, S, SF, F, FF, G, GF>(
     state: &AppState,
     session: &Session,
     tenant_id: &str,
@@ -114,6 +111,7 @@ pub async fn create<T, S, SF, F, FF>(
     request: serde_json::Value,
     send: S,
     find: F,
+    fetch: G,
     id_of: fn(&T) -> &str,
 ) -> Result<Created<T>, WriteError>
 where
@@ -121,6 +119,8 @@ where
     SF: Future<Output = Result<XResponse<T>, XError>>,
     F: Fn(XAds, DateTime<Utc>) -> FF,
     FF: Future<Output = Result<Vec<T>, XError>>,
+    G: Fn(XAds, String) -> GF,
+    GF: Future<Output = Result<T, XError>>,
 {
     let db = &state.db;
     let intent = open_intent(
@@ -130,7 +130,11 @@ where
     match intent.state {
         WriteState::Done => {
             if let Some(id) = intent.entity_id {
-                return Ok(Created::Earlier(id));
+                let entity = session.call(|x| fetch(x, id.clone())).await?;
+                return Ok(Created {
+                    entity,
+                    request_id: None,
+                });
             }
         }
         WriteState::Sent | WriteState::Unknown => {
@@ -187,7 +191,7 @@ where
                     state.clock.now(),
                 )
                 .await?;
-                return Ok(Created::Fresh {
+                return Ok(Created {
                     entity: resp.data,
                     request_id: resp.request_id,
                 });
@@ -260,7 +264,7 @@ where
             state.clock.now(),
         )
         .await?;
-        return Ok(Some(Created::Fresh {
+        return Ok(Some(Created {
             entity,
             request_id: None,
         }));

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 use xads_client::ListParams;
 use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate};
 
-use super::exactly_once::{self, Created};
+use super::exactly_once;
 use super::input::{self, Invalid, LineItemInput, LineItemPatch};
 use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
@@ -139,25 +139,15 @@ pub async fn create_validated(
                     .collect())
             }
         },
+        |x, id| {
+            let account = account.clone();
+            async move { Ok(x.get_line_item(&account, &id, false).await?.data) }
+        },
         |l: &LineItem| l.id.as_str(),
     )
     .await?;
-    let (e, request_id) = match created {
-        Created::Fresh {
-            entity: l,
-            request_id,
-        } => (entity(scope, &l, false), request_id),
-        Created::Earlier(id) => {
-            let l = session
-                .call(|x| {
-                    let (account, id) = (account.clone(), id.clone());
-                    async move { x.get_line_item(&account, &id, false).await }
-                })
-                .await?
-                .data;
-            (entity(scope, &l, false), None)
-        }
-    };
+    let e = entity(scope, &created.entity, false);
+    let request_id = created.request_id;
     scope
         .record("create_line_item", &e, None, request_id.as_deref())
         .await?;

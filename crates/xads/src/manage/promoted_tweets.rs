@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use xads_client::models::{EntityStatus, PromotedTweet, PromotedTweetsCreate};
 use xads_client::{ListParams, XError};
 
-use super::exactly_once::{self, Created, WriteError};
+use super::exactly_once::{self, WriteError};
 use super::input::{self, Invalid, PromotedTweetPatch, PromotedTweetsInput};
 use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
@@ -98,21 +98,15 @@ pub async fn attach(
                 let (account, req) = (account.clone(), req.clone());
                 async move { Ok(find(&x, &account, &req).await?.into_iter().collect()) }
             },
+            // Re-POSTing restores, so the earlier execution's tweets are found by tweet id.
+            |x, _id| {
+                let (account, req) = (account.clone(), req.clone());
+                async move { Ok(find(&x, &account, &req).await?.unwrap_or_default()) }
+            },
             |v: &Vec<PromotedTweet>| v.first().map(|p| p.id.as_str()).unwrap_or(""),
         )
         .await?;
-        let (tweets, request_id) = match created {
-            Created::Fresh { entity, request_id } => (entity, request_id),
-            Created::Earlier(_) => {
-                let found = session
-                    .call(|x| {
-                        let (account, req) = (account.clone(), req.clone());
-                        async move { find(&x, &account, &req).await }
-                    })
-                    .await?;
-                (found.unwrap_or_default(), None)
-            }
-        };
+        let (tweets, request_id) = (created.entity, created.request_id);
         for p in &tweets {
             let e = entity(scope, p, false);
             scope

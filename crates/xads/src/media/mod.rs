@@ -29,7 +29,7 @@ use xads_client::media::{MediaInit, ProcessingState};
 use xads_client::models::{MediaLibraryCreate, MediaLibraryEntry};
 use xads_client::{ListParams, XError};
 
-use crate::manage::exactly_once::{self, Created};
+use crate::manage::exactly_once;
 use crate::manage::input::Invalid;
 use crate::manage::{Answer, ManageError, Scope};
 use crate::store::audit::{self, AuditEntry};
@@ -526,22 +526,14 @@ async fn live(
                 }
             }
         },
+        |x, key| {
+            let account = account.clone();
+            async move { Ok(x.get_media_library_entry(&account, &key).await?.data) }
+        },
         |e: &MediaLibraryEntry| e.media_key.as_str(),
     )
     .await?;
-    let (entry, request_id) = match created {
-        Created::Fresh { entity, request_id } => (entity, request_id),
-        Created::Earlier(k) => {
-            let e = session
-                .call(|x| {
-                    let (account, k) = (account.clone(), k.clone());
-                    async move { x.get_media_library_entry(&account, &k).await }
-                })
-                .await?
-                .data;
-            (e, None)
-        }
-    };
+    let (entry, request_id) = (created.entity, created.request_id);
     record(scope, key, &entry, false, request_id.as_deref()).await
 }
 
