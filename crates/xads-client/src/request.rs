@@ -320,6 +320,13 @@ impl XAdsClient {
             let started = Instant::now();
             let result = self.send_once(&call, &url, &auth).await;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let status_label = match &result {
+                Ok(raw) => raw.status.to_string(),
+                Err(_) => "transport".to_owned(),
+            };
+            // Through the `metrics` facade: the service exports these at `/metrics`.
+            metrics::counter!("xads_x_calls_total", "endpoint" => call.operation, "status" => status_label)
+                .increment(1);
             let err = match result {
                 Ok(raw) => {
                     self.inner.gate.observe(&key, &raw.rate_limit).await;
@@ -370,6 +377,8 @@ impl XAdsClient {
             if reason == RetryReason::RateLimited {
                 rate_limit_waits += 1;
             }
+            metrics::counter!("xads_x_retries_total", "endpoint" => call.operation, "reason" => format!("{reason:?}"))
+                .increment(1);
             tracing::warn!(
                 x.endpoint = call.operation,
                 x.status = err.status(),

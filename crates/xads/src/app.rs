@@ -50,6 +50,8 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// Connects everything the configuration names (migrating the database).
     pub async fn from_config(config: Config) -> anyhow::Result<AppState> {
+        // Counters recorded from here on (calls to X, retries) reach `/metrics`.
+        let _ = crate::web::metrics::handle();
         let db = Db::connect(&config.database_url).await?;
         let applied = db.migrate().await?;
         tracing::info!(

@@ -376,3 +376,29 @@ pub async fn all_health(db: &Db, tenant_id: &str) -> Result<Vec<(String, Health)
         })
         .collect())
 }
+
+/// The sync health of every account of every tenant, as `(tenant_id, account_id, health)`
+/// (for `/metrics`).
+pub async fn health_everywhere(db: &Db) -> Result<Vec<(String, String, Health)>, DbError> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, account_id, last_success_at, synced_until, last_error, last_error_at
+         FROM sync_health ORDER BY tenant_id, account_id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                Health {
+                    last_success_at: r.get::<Option<i64>, _>(2).map(from_millis),
+                    synced_until: r.get::<Option<i64>, _>(3).map(from_millis),
+                    last_error: r.get(4),
+                    last_error_at: r.get::<Option<i64>, _>(5).map(from_millis),
+                },
+            )
+        })
+        .collect())
+}

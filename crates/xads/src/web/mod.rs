@@ -7,6 +7,7 @@ mod health;
 mod integrations;
 mod manage;
 mod media;
+pub mod metrics;
 pub mod openapi;
 mod reports;
 
@@ -21,6 +22,7 @@ use error::ApiError;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(integrations::routes())
         .merge(manage::routes())
         .merge(experiments::routes())

@@ -90,3 +90,52 @@ async fn a_bad_setting_fails_start_naming_the_variable() {
     vars.insert("XADS_BIND".to_owned(), "nope".to_owned());
     assert_eq!(Config::from_vars(&vars).unwrap_err().var, "XADS_BIND");
 }
+
+#[tokio::test]
+async fn metrics_count_calls_to_x_limiter_decisions_and_sync_health() {
+    let (app, key) = crate::helpers::TestApp::live_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.state().seed_info();
+    let (status, _) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!(
+                "/api/v1/x_ads/accounts/{}/stats/sync?wait=true",
+                seed.usd_account_id
+            ),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let resp = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    let calls = text
+        .lines()
+        .find(|l| l.starts_with("xads_x_calls_total{") && l.contains("status=\"200\""))
+        .unwrap_or_else(|| panic!("no X call counted:\n{text}"));
+    let n: f64 = calls.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n >= 1.0, "{calls}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("xads_limiter_admitted_total ")),
+        "{text}"
+    );
+    let lag = text
+        .lines()
+        .find(|l| l.starts_with("xads_sync_lag_seconds{") && l.contains(&seed.usd_account_id))
+        .unwrap_or_else(|| panic!("no sync health:\n{text}"));
+    assert!(lag.contains("tenant=\""), "{lag}");
+    assert!(!text.contains(&key), "no API key in metrics");
+}
