@@ -250,6 +250,28 @@ async fn an_unapproved_app_is_told_so_and_pointed_at_oauth1() {
     assert_eq!(tile["data"][0]["status"], "error");
 }
 
+/// `n` callers spread over `states` (instances), each making one authenticated call to X at once;
+/// every one must succeed.
+async fn call_x_concurrently(states: &[xads::app::AppState], tenant_id: &str, n: usize) {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (st, tenant_id) = (states[i % states.len()].clone(), tenant_id.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
+            session
+                .call(|x| async move {
+                    x.list_accounts(&xads_client::ListParams::new())
+                        .await
+                        .map(|_| ())
+                })
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().expect("every caller succeeds");
+    }
+}
+
 /// 32 concurrent callers on two instances sharing the database meet an expired access token.
 #[tokio::test]
 async fn concurrent_callers_on_two_instances_cause_exactly_one_refresh() {
@@ -272,24 +294,7 @@ async fn concurrent_callers_on_two_instances_cause_exactly_one_refresh() {
         second.clock.advance(chrono::Duration::hours(2));
         let before = app.fake.state().oauth_counters();
         let states = [app.state.clone(), second.clone()];
-        let mut tasks = Vec::new();
-        for i in 0..32 {
-            let st = states[i % 2].clone();
-            let tenant_id = tenant.id.clone();
-            tasks.push(tokio::spawn(async move {
-                let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
-                session
-                    .call(|x| async move {
-                        x.list_accounts(&xads_client::ListParams::new())
-                            .await
-                            .map(|_| ())
-                    })
-                    .await
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap().expect("every caller succeeds");
-        }
+        call_x_concurrently(&states, &tenant.id, 32).await;
         let after = app.fake.state().oauth_counters();
         assert_eq!(after.refresh_calls - before.refresh_calls, 1, "{db_url}");
         assert!(app.fake.state().family_revocations().is_empty());
@@ -297,26 +302,7 @@ async fn concurrent_callers_on_two_instances_cause_exactly_one_refresh() {
         // Case 2: X expired the token early → every caller gets a 401, one refreshes.
         app.fake.state().expire_access_tokens();
         let before = app.fake.state().oauth_counters();
-        let mut tasks = Vec::new();
-        for i in 0..32 {
-            let st = states[i % 2].clone();
-            let tenant_id = tenant.id.clone();
-            tasks.push(tokio::spawn(async move {
-                let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
-                session
-                    .call(|x| async move {
-                        x.list_accounts(&xads_client::ListParams::new())
-                            .await
-                            .map(|_| ())
-                    })
-                    .await
-            }));
-        }
-        for t in tasks {
-            t.await
-                .unwrap()
-                .expect("every caller succeeds after the refresh");
-        }
+        call_x_concurrently(&states, &tenant.id, 32).await;
         let after = app.fake.state().oauth_counters();
         assert_eq!(after.refresh_calls - before.refresh_calls, 1, "{db_url}");
         assert!(app.fake.state().family_revocations().is_empty());
@@ -626,25 +612,7 @@ async fn two_processes_meeting_a_due_token_refresh_it_once() {
         .kill_on_drop(true)
         .spawn()
         .expect("re-run the test binary");
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let (st, tenant_id) = (app.state.clone(), tenant.id.clone());
-        tasks.push(tokio::spawn(async move {
-            let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
-            session
-                .call(|x| async move {
-                    x.list_accounts(&xads_client::ListParams::new())
-                        .await
-                        .map(|_| ())
-                })
-                .await
-        }));
-    }
-    for t in tasks {
-        t.await
-            .unwrap()
-            .expect("every caller in this process succeeds");
-    }
+    call_x_concurrently(std::slice::from_ref(&app.state), &tenant.id, 16).await;
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         child.wait_with_output(),
