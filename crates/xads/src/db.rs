@@ -58,6 +58,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_media"),
     migration!(6, "0006_experiments"),
     migration!(7, "0007_sessions"),
+    migration!(8, "0008_entities_seq"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.
