@@ -48,9 +48,7 @@ pub async fn tick_one(
     holder: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, ManageError> {
-    let Some(start) = e.started_at.or(Some(now)) else {
-        return Ok(false);
-    };
+    let start = e.started_at.unwrap_or(now);
     let scope = scope_for(state, e).await?;
     let stop = stop_of(e);
     if now - start >= Duration::days(i64::from(stop.max_days)) {
@@ -148,12 +146,14 @@ pub async fn set_live(
     }
     if !drifted.is_empty() {
         let problem = format!("drift: {}", drifted.join("; "));
-        let status = if e.status == "running" {
-            "running"
-        } else {
-            e.status.as_str()
-        };
-        store::set_status(db, &e.id, status, Some(&problem), scope.state.clock.now()).await?;
+        store::set_status(
+            db,
+            &e.id,
+            &e.status,
+            Some(&problem),
+            scope.state.clock.now(),
+        )
+        .await?;
     }
     Ok(())
 }
