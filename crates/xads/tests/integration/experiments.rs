@@ -15,10 +15,32 @@ async fn ctx(live: bool) -> Ctx {
 /// The campaign and request body most experiment tests start from.
 trait ExperimentSetup {
     async fn campaign(&self) -> String;
+    /// A two-variant experiment on a new campaign, created and started: (id, the started
+    /// experiment, its start).
+    async fn started(&self, schedule: Value) -> (String, Value, DateTime<Utc>);
     fn body(&self, campaign: &str, variants: usize, schedule: Value) -> Value;
 }
 
 impl ExperimentSetup for AccountCtx {
+    async fn started(&self, schedule: Value) -> (String, Value, DateTime<Utc>) {
+        let campaign = self.campaign().await;
+        let (status, exp) = self
+            .send(
+                Method::POST,
+                "experiments",
+                Some(self.body(&campaign, 2, schedule)),
+            )
+            .await;
+        assert_eq!(status, 201, "{exp}");
+        let id = exp["id"].as_str().unwrap().to_owned();
+        let (status, started) = self
+            .send(Method::POST, &format!("experiments/{id}/start"), None)
+            .await;
+        assert_eq!(status, 200, "{started}");
+        assert_eq!(started["status"], "running");
+        let start = started["started_at"].as_str().unwrap().parse().unwrap();
+        (id, started, start)
+    }
     async fn campaign(&self) -> String {
         let (status, c) = self
             .send(Method::POST, "campaigns", Some(json!({"name": "Experiment home", "funding_instrument_id": self.fi, "daily_budget_amount_local_micro": 50_000_000})))
@@ -97,22 +119,8 @@ async fn creating_ships_the_control_active_and_treatments_paused() {
 #[tokio::test]
 async fn a_week_of_rotation_sends_exactly_the_expected_toggles_once() {
     let c = ctx(true).await;
-    let campaign = c.campaign().await;
-    let (_, exp) = c
-        .send(
-            Method::POST,
-            "experiments",
-            Some(c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 6}))),
-        )
-        .await;
-    let id = exp["id"].as_str().unwrap().to_owned();
-    let (status, started) = c
-        .send(Method::POST, &format!("experiments/{id}/start"), None)
-        .await;
-    assert_eq!(status, 200, "{started}");
-    assert_eq!(started["status"], "running");
+    let (id, started, start) = c.started(json!({"mode": "rotate", "slot_hours": 6})).await;
     assert!(started["next_switch"].as_str().is_some());
-    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
     let line_item_puts = |app: &TestApp| {
         app.fake
             .state()
@@ -171,19 +179,7 @@ async fn a_week_of_rotation_sends_exactly_the_expected_toggles_once() {
 #[tokio::test]
 async fn a_change_made_outside_xads_is_reported_not_fought() {
     let c = ctx(true).await;
-    let campaign = c.campaign().await;
-    let (_, exp) = c
-        .send(
-            Method::POST,
-            "experiments",
-            Some(c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 6}))),
-        )
-        .await;
-    let id = exp["id"].as_str().unwrap().to_owned();
-    let (_, started) = c
-        .send(Method::POST, &format!("experiments/{id}/start"), None)
-        .await;
-    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    let (id, started, start) = c.started(json!({"mode": "rotate", "slot_hours": 6})).await;
     let treatment = started["variants"][1]["line_item_id"]
         .as_str()
         .unwrap()
@@ -285,19 +281,7 @@ async fn seed_line_item_stats(
 #[tokio::test]
 async fn results_match_a_hand_calculation_and_conclude_keeps_the_winner() {
     let c = ctx(true).await;
-    let campaign = c.campaign().await;
-    let (_, exp) = c
-        .send(
-            Method::POST,
-            "experiments",
-            Some(c.body(&campaign, 2, json!({"mode": "concurrent"}))),
-        )
-        .await;
-    let id = exp["id"].as_str().unwrap().to_owned();
-    let (_, started) = c
-        .send(Method::POST, &format!("experiments/{id}/start"), None)
-        .await;
-    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    let (id, started, start) = c.started(json!({"mode": "concurrent"})).await;
     assert_eq!(
         started["variants"][1]["paused"], false,
         "concurrent: all live"
@@ -386,26 +370,13 @@ async fn results_match_a_hand_calculation_and_conclude_keeps_the_winner() {
 #[tokio::test]
 async fn dry_run_experiments_toggle_locally_and_send_nothing() {
     let c = ctx(false).await;
-    let campaign = c.campaign().await;
-    let (status, exp) = c
-        .send(
-            Method::POST,
-            "experiments",
-            Some(c.body(&campaign, 2, json!({"mode": "rotate", "slot_hours": 12}))),
-        )
-        .await;
-    assert_eq!(status, 201, "{exp}");
+    let (id, started, start) = c.started(json!({"mode": "rotate", "slot_hours": 12})).await;
     assert!(
-        exp["variants"][0]["line_item_id"]
+        started["variants"][0]["line_item_id"]
             .as_str()
             .unwrap()
             .starts_with("dry_")
     );
-    let id = exp["id"].as_str().unwrap().to_owned();
-    let (_, started) = c
-        .send(Method::POST, &format!("experiments/{id}/start"), None)
-        .await;
-    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
     xads::experiments::runner::tick(
         &c.app.state,
         "r",

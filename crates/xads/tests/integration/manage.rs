@@ -170,7 +170,41 @@ async fn line_items_and_promoted_tweets_round_trip() {
         )
         .await;
     assert_eq!((status, body["paused"].clone()), (200, json!(false)));
-    assert_eq!(query(&c.last_write())["entity_status"], "ACTIVE");
+    let w = c.last_write();
+    assert_eq!(
+        (w.method.as_str(), w.path.clone()),
+        (
+            "PUT",
+            format!("/12/accounts/{}/line_items/{lid}", c.account)
+        )
+    );
+    assert_eq!(
+        query(&w),
+        [("entity_status".to_owned(), "ACTIVE".to_owned())].into()
+    );
+    // Pause together with a new bid and name: one PUT with exactly those fields.
+    let (status, body) = c
+        .send(
+            Method::PATCH,
+            &format!("line_items/{lid}"),
+            Some(json!({"paused": true, "bid_amount_local_micro": 2_000_000, "name": "LI 1b"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["paused"].clone(), body["name"].clone()),
+        (200, json!(true), json!("LI 1b"))
+    );
+    let w = c.last_write();
+    assert_eq!(w.method, "PUT");
+    assert_eq!(
+        query(&w),
+        [
+            ("entity_status".to_owned(), "PAUSED".to_owned()),
+            ("bid_amount_local_micro".to_owned(), "2000000".to_owned()),
+            ("name".to_owned(), "LI 1b".to_owned()),
+        ]
+        .into()
+    );
     let (_, list) = c
         .send(Method::GET, &format!("line_items?campaign_id={cid}"), None)
         .await;
@@ -233,6 +267,14 @@ async fn line_items_and_promoted_tweets_round_trip() {
         .send(Method::DELETE, &format!("promoted_tweets/{pid}"), None)
         .await;
     assert_eq!(status, 200);
+    let w = c.last_write();
+    assert_eq!(
+        (w.method.as_str(), w.path.clone()),
+        (
+            "DELETE",
+            format!("/12/accounts/{}/promoted_tweets/{pid}", c.account)
+        )
+    );
     let (status, _) = c
         .send(Method::DELETE, &format!("line_items/{lid}"), None)
         .await;
