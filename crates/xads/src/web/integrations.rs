@@ -114,10 +114,7 @@ async fn callback(
 }
 
 fn problem_page(message: &str) -> String {
-    let escaped = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
+    let escaped = crate::ui::html::esc(message);
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>X Ads connection failed</title></head>\
          <body><main><h1>X (Twitter) Ads: connection failed</h1><p class=\"problem\">{escaped}</p>\

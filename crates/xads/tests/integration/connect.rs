@@ -14,9 +14,7 @@ async fn page_text(resp: reqwest::Response) -> (u16, String) {
 }
 
 fn html_escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    xads::ui::html::esc(s)
 }
 
 #[tokio::test]
