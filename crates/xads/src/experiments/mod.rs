@@ -55,6 +55,28 @@ pub struct VariantLineItem {
     pub targeting: Vec<Targeting>,
 }
 
+impl VariantLineItem {
+    /// The campaign-management input for this variant's line item.
+    fn line_item(&self, campaign_id: &str, name: Option<String>, paused: bool) -> LineItemInput {
+        LineItemInput {
+            campaign_id: campaign_id.to_owned(),
+            name,
+            objective: self.objective.clone(),
+            product_type: self.product_type.clone(),
+            placements: self.placements.clone(),
+            bid_strategy: None,
+            bid_amount_local_micro: self.bid_amount_local_micro,
+            goal: None,
+            pay_by: None,
+            start_time: None,
+            end_time: None,
+            daily_budget_amount_local_micro: self.daily_budget_amount_local_micro,
+            total_budget_amount_local_micro: None,
+            paused,
+        }
+    }
+}
+
 /// One targeting criterion.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -151,24 +173,10 @@ impl CreateInput {
         for (i, v) in self.variants.iter_mut().enumerate() {
             v.name = input::name(&format!("variants[{i}].name"), &v.name)?;
             // The line item and tweet rules are the campaign-management ones.
-            LineItemInput {
-                campaign_id: self.campaign_id.clone(),
-                name: None,
-                objective: v.line_item.objective.clone(),
-                product_type: v.line_item.product_type.clone(),
-                placements: v.line_item.placements.clone(),
-                bid_strategy: None,
-                bid_amount_local_micro: v.line_item.bid_amount_local_micro,
-                goal: None,
-                pay_by: None,
-                start_time: None,
-                end_time: None,
-                daily_budget_amount_local_micro: v.line_item.daily_budget_amount_local_micro,
-                total_budget_amount_local_micro: None,
-                paused: false,
-            }
-            .validate()
-            .map_err(|e| invalid(&format!("variants[{i}].line_item.{}", e.field), e.message))?;
+            v.line_item
+                .line_item(&self.campaign_id, None, false)
+                .validate()
+                .map_err(|e| invalid(&format!("variants[{i}].line_item.{}", e.field), e.message))?;
             PromotedTweetsInput {
                 line_item_id: self.campaign_id.clone(),
                 tweet_ids: vec![v.tweet_id.clone()],
@@ -300,28 +308,17 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
     let line_item_id = match &v.line_item_id {
         Some(id) => id.clone(),
         None => {
-            let li = LineItemInput {
-                campaign_id: e.campaign_id.clone(),
-                name: Some(
+            // The control ships unpaused; treatments ship paused.
+            let li = settings.line_item(
+                &e.campaign_id,
+                Some(
                     format!("{} — {}", e.name, v.name)
                         .chars()
                         .take(255)
                         .collect(),
                 ),
-                objective: settings.objective.clone(),
-                product_type: settings.product_type.clone(),
-                placements: settings.placements.clone(),
-                bid_strategy: None,
-                bid_amount_local_micro: settings.bid_amount_local_micro,
-                goal: None,
-                pay_by: None,
-                start_time: None,
-                end_time: None,
-                daily_budget_amount_local_micro: settings.daily_budget_amount_local_micro,
-                total_budget_amount_local_micro: None,
-                // The control ships unpaused; treatments ship paused.
-                paused: !v.control,
-            };
+                !v.control,
+            );
             let s = write_scope(scope, e, "build");
             let answer = crate::manage::line_items::create_validated(
                 &s,
