@@ -37,6 +37,10 @@ pub fn vars_for(database_url: &str, fake: &FakeX) -> HashMap<String, String> {
             // Tests drive the experiment runner by hand, at the instants they choose.
             ("XADS_RUNNER_INTERVAL", "off".to_owned()),
             ("XADS_SYNC_INTERVAL", "off".to_owned()),
+            // These tests compress hours of X traffic into a second (a week of rotation is ~80
+            // calls); at the default 50/min an unlucky split between two instances waited a whole
+            // window. The limiter has its own suite.
+            ("X_ADS_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
             ("DATABASE_URL", database_url.to_owned()),
             ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
             ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
