@@ -7,42 +7,50 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::clock::Clock;
+use axum::extract::FromRef;
+
 use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::db::Db;
 use crate::limiter::RateLimiter;
 use crate::redis_conn::Redis;
+use crate::services::Services;
 
-/// What every request handler and job can reach. Cheap to clone.
+/// The web layer's state: the domain's [`Services`] plus what only serving needs (the API-key
+/// cache, the limiter handle for `/metrics`, Redis). Cheap to clone.
+///
+/// It dereferences to [`Services`], so handlers read `state.db` and hand `&state` to domain
+/// functions that take `&Services`; axum extracts `State<Services>` through [`FromRef`].
 #[derive(Clone)]
 pub struct AppState {
-    /// The configuration read at start.
-    pub config: Arc<Config>,
-    /// The database (SQLite or PostgreSQL).
-    pub db: Db,
+    /// What the domain may touch.
+    pub services: Services,
     /// Redis, when configured.
     pub redis: Option<Redis>,
-    /// Seals tokens at rest.
-    pub sealer: Sealer,
-    /// The X client of the OAuth 2.0 app, paced by `limiter`.
-    pub x: xads_client::XAdsClient,
-    /// The X client of the OAuth 1.0a app (its consumer key is the limiter's client id), when
-    /// `X_ADS_CONSUMER_KEY` is set.
-    pub x1: Option<xads_client::XAdsClient>,
-    /// The budget for calls to X (Redis or in-process).
+    /// The budget for calls to X (Redis or in-process); the X clients in `services` ask it too.
     pub limiter: RateLimiter,
-    /// The service's clock.
-    pub clock: Clock,
     /// Recently verified API keys.
     pub keys: crate::web::auth::KeyCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl FromRef<AppState> for Services {
+    fn from_ref(state: &AppState) -> Services {
+        state.services.clone()
+    }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("db", &self.db.backend())
-            .field("live_mode", &self.config.live_mode)
+            .field("services", &self.services)
+            .field("redis", &self.redis.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -87,25 +95,11 @@ impl AppState {
             }
             None => RateLimiter::in_process(config.rate_limit_per_minute),
         };
-        let gate: std::sync::Arc<dyn xads_client::RateGate> = std::sync::Arc::new(limiter.clone());
-        let x = crate::x::build_client(&config, crate::x::oauth2_client_id(&config), gate.clone())?;
-        let x1 = match &config.oauth1 {
-            Some(app) => Some(crate::x::build_client(
-                &config,
-                app.consumer_key.clone(),
-                gate,
-            )?),
-            None => None,
-        };
+        let gate: Arc<dyn xads_client::RateGate> = Arc::new(limiter.clone());
         Ok(AppState {
-            config: Arc::new(config),
-            db,
+            services: Services::new(config, db, sealer, gate)?,
             redis,
-            sealer,
-            x,
-            x1,
             limiter,
-            clock: Clock::default(),
             keys: Default::default(),
         })
     }
@@ -159,10 +153,10 @@ impl Application {
         let router = crate::web::router(self.state.clone());
         // The sync scheduler runs inside this future, so it stops with the server.
         let (stop_sync, sync_stopped) = tokio::sync::oneshot::channel::<()>();
-        let scheduler_state = self.state.clone();
+        let scheduler_services = self.state.services.clone();
         let scheduler = async move {
-            if scheduler_state.config.sync_scheduler {
-                crate::sync::scheduler::run(scheduler_state, async move {
+            if scheduler_services.config.sync_scheduler {
+                crate::sync::scheduler::run(scheduler_services, async move {
                     let _ = sync_stopped.await;
                 })
                 .await;
@@ -200,10 +194,10 @@ impl Application {
         // The experiment runner: one tick per interval; slots are claimed in the database, so
         // every instance may run it.
         let runner = self.state.config.runner_interval.map(|every| {
-            let state = self.state.clone();
+            let services = self.state.services.clone();
             let holder = crate::store::new_id("runner");
             tokio::spawn(crate::experiments::runner::run_forever(
-                state, holder, every,
+                services, holder, every,
             ))
         });
         let listener = self.listener;

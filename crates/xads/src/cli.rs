@@ -93,7 +93,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", key.0);
             Ok(())
         }
-        Command::Sync(args) => crate::sync::cli::sync(args).await,
+        Command::Sync(args) => {
+            let state = crate::app::AppState::from_config(Config::from_env()?).await?;
+            crate::sync::cli::sync(&state, args).await
+        }
         Command::Fx { command } => crate::sync::cli::fx(command).await,
     }
 }

@@ -198,7 +198,7 @@ pub async fn campaigns(cmd: CampaignsCommand) -> anyhow::Result<()> {
     let tenant = resolve_tenant(&state, &who.tenant).await?;
     let as_json = who.json;
     let scope = Scope {
-        state: state.clone(),
+        state: state.services.clone(),
         tenant,
         account_id: account.clone(),
         idem_key: None,

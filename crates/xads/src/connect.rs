@@ -4,9 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 use url::Url;
 use xads_client::{BearerSigner, ListParams, XError};
 
-use crate::app::AppState;
 use crate::config::Secret;
 use crate::pkce::{self, Pkce};
+use crate::services::Services;
 use crate::store::connections::{self, AdAccount, Method, Pending, PendingError, Status};
 use crate::store::tenants::Tenant;
 
@@ -47,7 +47,7 @@ pub enum StartError {
 }
 
 /// Starts an OAuth 2.0 + PKCE connect for the tenant.
-pub async fn start_oauth2(state: &AppState, tenant: &Tenant) -> Result<Started, StartError> {
+pub async fn start_oauth2(state: &Services, tenant: &Tenant) -> Result<Started, StartError> {
     let app = state
         .config
         .oauth2
@@ -111,7 +111,7 @@ fn failed(status: u16, message: impl Into<String>) -> CallbackOutcome {
 /// Completes an OAuth 2.0 connect: consumes the state, exchanges the code, stores the sealed
 /// tokens, probes `GET /12/accounts` and stores the ad accounts.
 pub async fn finish_oauth2(
-    state: &AppState,
+    state: &Services,
     code: Option<&str>,
     state_value: Option<&str>,
     denied: Option<&str>,
@@ -225,7 +225,7 @@ pub async fn finish_oauth2(
 
 /// Starts an OAuth 1.0a three-legged connect: a request token (its secret sealed server-side,
 /// single use, 10 minutes), then the browser goes to X's authorize page.
-pub async fn start_oauth1(state: &AppState, tenant: &Tenant) -> Result<Started, StartError> {
+pub async fn start_oauth1(state: &Services, tenant: &Tenant) -> Result<Started, StartError> {
     let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref()) else {
         return Err(StartError::OAuth1NotConfigured);
     };
@@ -262,7 +262,7 @@ pub async fn start_oauth1(state: &AppState, tenant: &Tenant) -> Result<Started, 
 /// Completes an OAuth 1.0a connect: consumes the request token, trades it and the verifier for
 /// the access pair, stores it sealed, probes `GET /12/accounts` (signed) and stores the accounts.
 pub async fn finish_oauth1(
-    state: &AppState,
+    state: &Services,
     oauth_token: &str,
     verifier: &str,
 ) -> Result<CallbackOutcome, crate::db::DbError> {
@@ -338,7 +338,7 @@ pub async fn finish_oauth1(
 }
 
 async fn finish_probe(
-    state: &AppState,
+    state: &Services,
     pending: &Pending,
     connection: &connections::Connection,
     x: &xads_client::XAds,
@@ -401,7 +401,7 @@ pub async fn probe_accounts(x: &xads_client::XAds) -> Result<Vec<AdAccount>, XEr
 }
 
 /// Disconnects: deletes the tokens (best-effort revoke at X first), keeps the history.
-pub async fn disconnect(state: &AppState, tenant: &Tenant) -> Result<bool, crate::db::DbError> {
+pub async fn disconnect(state: &Services, tenant: &Tenant) -> Result<bool, crate::db::DbError> {
     let Some(conn) = connections::for_tenant(&state.db, &tenant.id).await? else {
         return Ok(false);
     };

@@ -16,6 +16,7 @@ pub mod manage;
 pub mod media;
 pub mod pkce;
 pub mod redis_conn;
+pub mod services;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -14,7 +14,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use xads_client::{BearerSigner, XAds, XAdsClient, XError};
 
-use crate::app::AppState;
+use crate::services::Services;
 use crate::store::connections::{self, Connection, Method, Status, Tokens};
 
 /// Refresh when less than this remains on the access token.
@@ -75,7 +75,7 @@ pub fn build_client(
 /// The signed view of X for a connection's tokens: a bearer token (OAuth 2.0) or an HMAC-SHA1
 /// signer over the consumer and token pairs (OAuth 1.0a), on the client of that app.
 pub fn view(
-    state: &AppState,
+    state: &Services,
     connection_id: &str,
     method: Method,
     tokens: &Tokens,
@@ -111,13 +111,13 @@ pub fn view(
 /// An authenticated view of X for one tenant's connection.
 #[derive(Clone, Debug)]
 pub struct Session {
-    state: AppState,
+    state: Services,
     connection: Connection,
 }
 
 impl Session {
     /// The tenant's session, or why there is none.
-    pub async fn for_tenant(state: &AppState, tenant_id: &str) -> Result<Session, SessionError> {
+    pub async fn for_tenant(state: &Services, tenant_id: &str) -> Result<Session, SessionError> {
         let connection = connections::for_tenant(&state.db, tenant_id)
             .await?
             .ok_or(SessionError::NotConnected)?;

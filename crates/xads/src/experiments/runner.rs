@@ -16,15 +16,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{Experiment, schedule_of, stop_of, write_scope};
-use crate::app::AppState;
 use crate::manage::input::LineItemPatch;
 use crate::manage::{ManageError, Scope};
+use crate::services::Services;
 use crate::store::entities::{self, Kind};
 use crate::store::experiments as store;
 
 /// Runs every running experiment's current slot once (claimed across instances).
 pub async fn tick(
-    state: &AppState,
+    state: &Services,
     holder: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, ManageError> {
@@ -43,7 +43,7 @@ pub async fn tick(
 
 /// Applies the current slot of one experiment if this caller claims it. Returns whether it did.
 pub async fn tick_one(
-    state: &AppState,
+    state: &Services,
     e: &Experiment,
     holder: &str,
     now: DateTime<Utc>,
@@ -83,7 +83,7 @@ pub async fn tick_one(
     Ok(true)
 }
 
-async fn scope_for(state: &AppState, e: &Experiment) -> Result<Scope, ManageError> {
+async fn scope_for(state: &Services, e: &Experiment) -> Result<Scope, ManageError> {
     let tenant = crate::store::tenants::get(&state.db, &e.tenant_id)
         .await?
         .ok_or(ManageError::NotFound("tenant"))?;
@@ -159,7 +159,7 @@ pub async fn set_live(
 }
 
 /// Ticks forever every `every` (spawned by `Application::run`).
-pub async fn run_forever(state: AppState, holder: String, every: StdDuration) {
+pub async fn run_forever(state: Services, holder: String, every: StdDuration) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

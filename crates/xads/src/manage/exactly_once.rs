@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, Utc};
 use sha2::{Digest, Sha256};
 use xads_client::{CallOptions, XAds, XError, XResponse};
 
-use crate::app::AppState;
+use crate::services::Services;
 use crate::store::x_writes::{self, Intent, WriteState};
 use crate::x::{Session, SessionError};
 
@@ -74,7 +74,7 @@ pub fn intent_id(tenant_id: &str, inbound_key: Option<&str>, step: &str) -> Stri
 
 /// Records an intent (or finds the one an earlier attempt recorded under the same id).
 async fn open_intent(
-    state: &AppState,
+    state: &Services,
     tenant_id: &str,
     account_id: &str,
     operation: &str,
@@ -102,7 +102,7 @@ async fn open_intent(
 /// an earlier execution recorded, by id.
 #[allow(clippy::too_many_arguments)]
 pub async fn create<T, S, SF, F, FF, G, GF>(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     tenant_id: &str,
     account_id: &str,
@@ -229,7 +229,7 @@ where
 
 /// Looks for the entity an earlier send of `intent` may have created; records it when found.
 async fn reconcile<T, F, FF>(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     intent: &Intent,
     find: &F,
@@ -277,7 +277,7 @@ where
 /// retried by the client.
 #[allow(clippy::too_many_arguments)]
 pub async fn tracked<T, S, SF>(
-    state: &AppState,
+    state: &Services,
     session: &Session,
     tenant_id: &str,
     account_id: &str,

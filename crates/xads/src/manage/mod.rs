@@ -16,7 +16,7 @@ pub mod render;
 
 use serde_json::Value;
 
-use crate::app::AppState;
+use crate::services::Services;
 use crate::store::audit::{self, AuditEntry};
 use crate::store::connections;
 use crate::store::entities::{self, Entity, Kind};
@@ -29,7 +29,7 @@ use input::Invalid;
 #[derive(Clone, Debug)]
 pub struct Scope {
     /// Everything the service can reach.
-    pub state: AppState,
+    pub state: Services,
     /// The acting tenant.
     pub tenant: Tenant,
     /// The ad account (checked to be the tenant's).

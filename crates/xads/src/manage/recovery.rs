@@ -11,7 +11,7 @@
 use chrono::Duration;
 
 use super::{ManageError, Scope};
-use crate::app::AppState;
+use crate::services::Services;
 use crate::store::x_writes::{self, WriteState};
 use crate::x::Session;
 
@@ -30,7 +30,7 @@ pub struct Recovered {
 }
 
 /// Reconciles every stale open intent.
-pub async fn run(state: &AppState) -> Result<Recovered, ManageError> {
+pub async fn run(state: &Services) -> Result<Recovered, ManageError> {
     let now = state.clock.now();
     let mut done = Recovered::default();
     for intent in x_writes::open_before(&state.db, now - STALE_AFTER).await? {

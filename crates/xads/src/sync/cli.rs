@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Progress, Request};
-use crate::app::AppState;
 use crate::config::Config;
+use crate::services::Services;
 use crate::store::sync_runs::{self, SyncTarget, Trigger};
 
 /// `xads sync [--account ID] [--from T] [--to T]`.
@@ -78,9 +78,8 @@ impl Progress for Bar {
 }
 
 /// Runs `xads sync`: every connected account (or one), sequentially, in this process.
-pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
-    let state = AppState::from_config(Config::from_env()?).await?;
-    super::import_rates(&state, &crate::fx::bundled()).await?;
+pub async fn sync(state: &Services, args: SyncArgs) -> anyhow::Result<()> {
+    super::import_rates(state, &crate::fx::bundled()).await?;
     let window = match (&args.from, &args.to) {
         (None, None) => None,
         (from, to) => {
@@ -120,7 +119,7 @@ pub async fn sync(args: SyncArgs) -> anyhow::Result<()> {
             tty: std::io::stderr().is_terminal(),
             last: Mutex::new(0),
         };
-        match super::run(&state, t, Trigger::Cli, &request, &bar).await {
+        match super::run(state, t, Trigger::Cli, &request, &bar).await {
             Ok((id, c)) => println!(
                 "{} {}: succeeded ({} X calls, {} active entities, {} rows)",
                 t.account_id, id, c.x_calls, c.active_entities, c.rows_upserted

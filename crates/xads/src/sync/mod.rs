@@ -17,8 +17,8 @@ use xads_client::models::{
     ActiveEntitiesQuery, Granularity, MetricGroup, Placement, StatsEntityType, StatsQuery,
 };
 
-use crate::app::AppState;
 use crate::manage::{ManageError, Scope, mirror};
+use crate::services::Services;
 use crate::store::entities::Kind;
 use crate::store::stats::{self as stats_store, StatRow};
 use crate::store::sync_runs::{self, Counts, SyncTarget, Trigger};
@@ -125,7 +125,7 @@ pub fn split_window(
 
 /// Records a new run and returns its id (the API answers it before the run is done).
 pub async fn begin(
-    state: &AppState,
+    state: &Services,
     target: &SyncTarget,
     trigger: Trigger,
 ) -> Result<String, SyncError> {
@@ -136,7 +136,7 @@ pub async fn begin(
 
 /// Runs a begun sync to the end and records its outcome and the account's health.
 pub async fn execute(
-    state: &AppState,
+    state: &Services,
     run_id: &str,
     target: &SyncTarget,
     request: &Request,
@@ -170,7 +170,7 @@ pub async fn execute(
 
 /// Begins and executes a sync in one go.
 pub async fn run(
-    state: &AppState,
+    state: &Services,
     target: &SyncTarget,
     trigger: Trigger,
     request: &Request,
@@ -184,7 +184,7 @@ pub async fn run(
 /// The window of a run: explicit, or from the last synced hour (at least the trailing 72 h,
 /// at most 90 days back), or the first backfill; always whole hours, ending after the current hour.
 async fn window_for(
-    state: &AppState,
+    state: &Services,
     target: &SyncTarget,
     request: &Request,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), SyncError> {
@@ -233,7 +233,7 @@ fn placement(p: &str) -> Option<Placement> {
 }
 
 async fn run_inner(
-    state: &AppState,
+    state: &Services,
     target: &SyncTarget,
     request: &Request,
     progress: &dyn Progress,
@@ -483,7 +483,7 @@ fn add_mobile(
 /// Stores rates and re-converts the stored rows they affect (all tenants: rates are global).
 /// Returns (rates stored or changed, rows re-converted).
 pub async fn import_rates(
-    state: &AppState,
+    state: &Services,
     rates: &[crate::fx::Rate],
 ) -> Result<(usize, u64), crate::db::DbError> {
     let changed = fx_rates::upsert(&state.db, rates, state.clock.now()).await?;

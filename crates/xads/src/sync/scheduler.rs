@@ -8,7 +8,7 @@ use std::future::Future;
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Request, Silent, SyncError};
-use crate::app::AppState;
+use crate::services::Services;
 use crate::store::new_id;
 use crate::store::sync_runs::{self, SyncTarget, Trigger};
 
@@ -38,7 +38,7 @@ pub fn slot_of(now: DateTime<Utc>, interval: std::time::Duration) -> DateTime<Ut
 }
 
 /// One pass: runs every account whose lease for the current slot this instance wins.
-pub async fn tick(state: &AppState) -> Result<Vec<Outcome>, SyncError> {
+pub async fn tick(state: &Services) -> Result<Vec<Outcome>, SyncError> {
     let now = state.clock.now();
     let slot = slot_of(now, state.config.sync_interval);
     let targets = sync_runs::targets(&state.db).await?;
@@ -81,7 +81,7 @@ pub async fn tick(state: &AppState) -> Result<Vec<Outcome>, SyncError> {
 
 /// Ticks at every slot (and every few minutes within a slot, so failed accounts are retried)
 /// until `shutdown` completes. (The bundled FX table is loaded by `Application::build`.)
-pub async fn run(state: AppState, shutdown: impl Future<Output = ()> + Send) {
+pub async fn run(state: Services, shutdown: impl Future<Output = ()> + Send) {
     tokio::pin!(shutdown);
     // The first tick waits for the next slot: a restarted instance catches up from the last
     // synced hour then, and on-demand syncs cover the meantime.

@@ -90,7 +90,7 @@ pub(super) fn scope(
         })
         .transpose()?;
     Ok(Scope {
-        state,
+        state: state.services,
         tenant,
         account_id,
         idem_key,

@@ -1,0 +1,166 @@
+//! The layering rule of ARCHITECTURE.md, checked on the source: the domain (and everything below
+//! it) never reaches up into the wiring. A `use crate::app`, `crate::web`, `crate::ui`, … in a
+//! domain module, or a mention of the web layer's `AppState` or of axum, fails this test.
+//!
+//! The domain takes `&Services` (crates/xads/src/services.rs); `app::AppState` is the web
+//! layer's state and wraps it.
+
+use std::path::{Path, PathBuf};
+
+/// Modules (files or folders under `crates/xads/src`) that form the domain and what is below it.
+const LOWER_LAYERS: &[&str] = &[
+    // the domain
+    "connect.rs",
+    "x.rs",
+    "manage",
+    "media",
+    "sync",
+    "experiments",
+    // below it
+    "services.rs",
+    "store",
+    "limiter",
+    "fx.rs",
+    "crypto.rs",
+    "pkce.rs",
+    "clock.rs",
+    "db.rs",
+    "config.rs",
+    "redis_conn.rs",
+];
+
+/// What a lower layer must not name: the wiring above it.
+const FORBIDDEN: &[&str] = &[
+    "crate::app",
+    "crate::web",
+    "crate::ui",
+    "crate::cli",
+    "crate::commands",
+    "crate::demo",
+    "AppState",
+    "axum",
+];
+
+fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .expect("readable source folder")
+            .map(|e| e.expect("readable entry").path())
+            .collect();
+        entries.sort();
+        for p in entries {
+            rust_files(&p, out);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        out.push(path.to_path_buf());
+    }
+}
+
+/// The top-level modules named in every `crate::{a, b::{c, d}, …}` group of `code` (whitespace
+/// already removed, so groups spread over several lines are read whole).
+fn grouped_modules(code: &str) -> Vec<String> {
+    let mut modules = Vec::new();
+    let mut rest = code;
+    while let Some(start) = rest.find("crate::{") {
+        rest = &rest[start + "crate::{".len()..];
+        let (mut depth, mut item) = (0usize, String::new());
+        for c in rest.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    modules.push(std::mem::take(&mut item));
+                    continue;
+                }
+                _ => {}
+            }
+            item.push(c);
+        }
+        modules.push(item);
+    }
+    modules
+        .into_iter()
+        .map(|m| m.split("::").next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// The violations in one file's text: (line number, forbidden name, line); a group import
+/// spread over several lines is reported at line 0 with its module.
+fn violations(text: &str) -> Vec<(usize, &'static str, String)> {
+    let mut found = Vec::new();
+    let mut code_only = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with("//") {
+            continue;
+        }
+        let squeezed: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        code_only.push_str(&squeezed);
+        for name in FORBIDDEN {
+            if squeezed.contains(name) {
+                found.push((i + 1, *name, line.to_string()));
+            }
+        }
+    }
+    for module in grouped_modules(&code_only) {
+        if let Some(name) = FORBIDDEN
+            .iter()
+            .find(|f| f.strip_prefix("crate::") == Some(module.as_str()))
+        {
+            found.push((0, *name, format!("use crate::{{… {module} …}}")));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_domain_does_not_import_the_wiring() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for module in LOWER_LAYERS {
+        let path = src.join(module);
+        assert!(path.exists(), "{} is listed but missing", path.display());
+        rust_files(&path, &mut files);
+    }
+    assert!(files.len() > 20, "too few files read: {files:?}");
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable source file");
+        for (line, name, code) in violations(&text) {
+            problems.push(format!(
+                "{}:{line}: names `{name}`: {}",
+                file.display(),
+                code.trim()
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "lower layers reach into the wiring (take `&Services` instead):\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_each_form_of_import() {
+    for bad in [
+        "use crate::app::AppState;",
+        "use crate::web::error::ApiError;",
+        "use crate::{store, web};",
+        "use crate::{ui::html, store};",
+        "use crate::{\n    store::{self, entities},\n    web::error,\n};",
+        "fn f(s: &crate::app::AppState) {}",
+        "let r = axum::Router::new();",
+    ] {
+        assert!(!violations(bad).is_empty(), "not caught: {bad}");
+    }
+    for fine in [
+        "use crate::services::Services;",
+        "// crate::app is the wiring",
+        "use crate::{store, services};",
+        "use crate::{\n    store::{web_like, entities},\n    services,\n};",
+    ] {
+        assert!(violations(fine).is_empty(), "wrongly caught: {fine}");
+    }
+}
