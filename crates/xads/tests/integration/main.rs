@@ -13,6 +13,7 @@ mod props;
 mod reporting;
 mod security;
 mod server;
+mod snapshot;
 mod storage;
 mod ui;
 
