@@ -8,8 +8,8 @@
 //! `redis-server` on a free port, PostgreSQL is reached through a TCP proxy the test cuts.
 //!
 //! These take minutes (real retry-after waits, timeouts, a 60 s idempotency lease after the
-//! kill), so the default `cargo test` skips them with one line; `scripts/slow-tests.sh` (called by
-//! `.ci/run`) runs them with `XADS_SLOW_TESTS=1`.
+//! kill), so they are `#[ignore]`d: the default `cargo test` lists them as ignored (not passed),
+//! and `scripts/slow-tests.sh` (called by `.ci/run`) runs them with `--include-ignored`.
 
 // The limiter tests' cuttable TCP proxy, reused as is (its items are private to its parent).
 #[allow(clippy::duplicate_mod)]
@@ -32,17 +32,6 @@ use xads_fake::FaultKind as FakeKind;
 use xads_fake::{FakeConfig, FakeX, FaultRule};
 
 use crate::helpers::{TestApp, vars_for};
-
-/// False (after one line) unless `XADS_SLOW_TESTS=1`.
-fn slow_tests_enabled(name: &str) -> bool {
-    if std::env::var("XADS_SLOW_TESTS").is_ok_and(|v| v == "1" || v == "true") {
-        return true;
-    }
-    eprintln!(
-        "skipping {name}: a slow fault test (run scripts/slow-tests.sh or set XADS_SLOW_TESTS=1)"
-    );
-    false
-}
 
 /// The fake's frozen "now" (the service's clock is moved onto it), as in the reporting tests.
 fn t0() -> DateTime<Utc> {
@@ -304,10 +293,8 @@ fn stats_prefix(account: &str) -> String {
 // The fake X failing in every way it can.
 
 #[tokio::test]
+#[ignore = "slow: scripts/slow-tests.sh"]
 async fn every_x_fault_during_writes_leaves_exactly_one_entity_per_request() {
-    if !slow_tests_enabled("every_x_fault_during_writes_leaves_exactly_one_entity_per_request") {
-        return;
-    }
     for db in xads::testing::all_backend_urls().await {
         let c = connected(&db, &[]).await;
         let post = format!("/12/accounts/{}/campaigns", c.usd);
@@ -369,10 +356,8 @@ async fn every_x_fault_during_writes_leaves_exactly_one_entity_per_request() {
 }
 
 #[tokio::test]
+#[ignore = "slow: scripts/slow-tests.sh"]
 async fn every_x_fault_during_a_sync_loses_and_duplicates_no_row() {
-    if !slow_tests_enabled("every_x_fault_during_a_sync_loses_and_duplicates_no_row") {
-        return;
-    }
     let want = reference_rows().await;
     for db in xads::testing::all_backend_urls().await {
         let c = connected(&db, &[]).await;
@@ -539,10 +524,8 @@ impl Drop for RedisServer {
 }
 
 #[tokio::test]
+#[ignore = "slow: scripts/slow-tests.sh"]
 async fn redis_killed_restarted_and_paused_during_writes_and_a_sync() {
-    if !slow_tests_enabled("redis_killed_restarted_and_paused_during_writes_and_a_sync") {
-        return;
-    }
     let Some(mut redis) = RedisServer::start().await else {
         return;
     };
@@ -600,10 +583,8 @@ async fn redis_killed_restarted_and_paused_during_writes_and_a_sync() {
 // PostgreSQL cut during a sync and writes.
 
 #[tokio::test]
+#[ignore = "slow: scripts/slow-tests.sh"]
 async fn postgres_cut_during_a_sync_and_writes_loses_and_duplicates_nothing() {
-    if !slow_tests_enabled("postgres_cut_during_a_sync_and_writes_loses_and_duplicates_nothing") {
-        return;
-    }
     let Some(schema_url) = xads::testing::postgres_schema_url().await else {
         return;
     };
@@ -802,12 +783,8 @@ async fn wait_healthy(http: &reqwest::Client, base: &str) {
 }
 
 #[tokio::test]
+#[ignore = "slow: scripts/slow-tests.sh"]
 async fn a_process_killed_between_send_and_record_resumes_with_exactly_one_entity() {
-    if !slow_tests_enabled(
-        "a_process_killed_between_send_and_record_resumes_with_exactly_one_entity",
-    ) {
-        return;
-    }
     let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
     let x = HoldProxy::start(fake.base_url().authority().to_owned()).await;
     let db_url = xads::testing::sqlite_url();

@@ -163,7 +163,13 @@ impl ChildProcess {
     async fn spawn(prefix: &str, window: Duration) -> ChildProcess {
         let exe = std::env::current_exe().unwrap();
         let mut child = tokio::process::Command::new(exe)
-            .args(["--exact", "limiter::history_child", "--nocapture", "-q"])
+            .args([
+                "--exact",
+                "limiter::history_child",
+                "--ignored",
+                "--nocapture",
+                "-q",
+            ])
             .env(CHILD_PREFIX, prefix)
             .env(CHILD_WINDOW_MS, window.as_millis().to_string())
             .env("REDIS_URL", redis_url())
