@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::{ApiError, ErrorCode, XError};
+use crate::error::{ErrorCode, XError, XErrorItem};
 use crate::gate::RateLimitInfo;
 
 /// A successful answer from X with what came around the data.
@@ -146,11 +146,11 @@ struct OAuthErrorBody {
     error_description: Option<String>,
 }
 
-fn api_error_item(v: Value) -> ApiError {
+fn error_item(v: Value) -> XErrorItem {
     match v {
         Value::Object(ref obj) => {
-            let mut item = ApiError::deserialize(v.clone())
-                .unwrap_or_else(|_| ApiError::synthetic(v.to_string()));
+            let mut item = XErrorItem::deserialize(v.clone())
+                .unwrap_or_else(|_| XErrorItem::synthetic(v.to_string()));
             // X API v2 problem items use title/detail/type instead of code/message.
             if item.code.is_none()
                 && let Some(t) = obj
@@ -167,8 +167,8 @@ fn api_error_item(v: Value) -> ApiError {
             }
             item
         }
-        Value::String(s) => ApiError::synthetic(s),
-        other => ApiError::synthetic(other.to_string()),
+        Value::String(s) => XErrorItem::synthetic(s),
+        other => XErrorItem::synthetic(other.to_string()),
     }
 }
 
@@ -194,18 +194,18 @@ pub fn decode_error(operation: &'static str, raw: &RawResponse) -> XError {
             description: oauth.error_description,
         };
     }
-    let mut errors: Vec<ApiError> = match value {
+    let mut errors: Vec<XErrorItem> = match value {
         Some(Value::Object(mut obj)) => match obj.remove("errors") {
-            Some(Value::Array(items)) => items.into_iter().map(api_error_item).collect(),
+            Some(Value::Array(items)) => items.into_iter().map(error_item).collect(),
             _ if obj.contains_key("title") || obj.contains_key("detail") => {
-                vec![api_error_item(Value::Object(obj))]
+                vec![error_item(Value::Object(obj))]
             }
             _ => vec![],
         },
         _ => vec![],
     };
     if errors.is_empty() {
-        errors.push(ApiError::synthetic(reason(raw.status)));
+        errors.push(XErrorItem::synthetic(reason(raw.status)));
     }
     XError::Api {
         operation,

@@ -41,9 +41,10 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// One item of X's `errors` array.
+/// One item of X's `errors` array: X's error object (our own API's error is
+/// `xads::web::error::ApiError`).
 #[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct ApiError {
+pub struct XErrorItem {
     /// X's error code; `None` when the body had none (e.g. non-JSON bodies).
     #[serde(default)]
     pub code: Option<ErrorCode>,
@@ -64,10 +65,10 @@ pub struct ApiError {
     pub value: Option<serde_json::Value>,
 }
 
-impl ApiError {
+impl XErrorItem {
     /// An error item made by the client when X's body said nothing usable.
     pub fn synthetic(message: impl Into<String>) -> Self {
-        ApiError {
+        XErrorItem {
             code: None,
             message: message.into(),
             parameter: None,
@@ -89,7 +90,7 @@ pub enum XError {
         /// The HTTP status; authoritative even when the body is not JSON.
         status: u16,
         /// X's `errors` array (one synthetic item for non-JSON bodies).
-        errors: Vec<ApiError>,
+        errors: Vec<XErrorItem>,
         /// The rate-limit headers of the error response (boxed to keep `XError` small).
         rate_limit: Box<RateLimitInfo>,
         /// `retry-after`, when X sent it.
@@ -181,7 +182,7 @@ pub enum ErrorClass {
 /// 32 could not authenticate, 89 invalid or expired token, 215 bad authentication data.
 const LEGACY_AUTH_CODES: [i64; 3] = [32, 89, 215];
 
-fn first_message(errors: &[ApiError]) -> &str {
+fn first_message(errors: &[XErrorItem]) -> &str {
     errors.first().map(|e| e.message.as_str()).unwrap_or("")
 }
 
@@ -295,9 +296,9 @@ mod tests {
         XError::Api {
             operation: "create_campaign",
             status,
-            errors: vec![ApiError {
+            errors: vec![XErrorItem {
                 code: Some(ErrorCode::Text("TOO_MANY_REQUESTS".into())),
-                ..ApiError::synthetic(message)
+                ..XErrorItem::synthetic(message)
             }],
             rate_limit: Box::default(),
             retry_after: None,
@@ -330,10 +331,11 @@ mod tests {
 
     #[test]
     fn code_may_be_text_or_number() {
-        let e: ApiError =
+        let e: XErrorItem =
             serde_json::from_str(r#"{"code":215,"message":"Bad Authentication data."}"#).unwrap();
         assert_eq!(e.code, Some(ErrorCode::Number(215)));
-        let e: ApiError = serde_json::from_str(r#"{"code":"INVALID","attribute":"name"}"#).unwrap();
+        let e: XErrorItem =
+            serde_json::from_str(r#"{"code":"INVALID","attribute":"name"}"#).unwrap();
         assert_eq!(e.code.unwrap().as_string(), "INVALID");
         assert_eq!(e.attribute.as_deref(), Some("name"));
     }
@@ -351,9 +353,9 @@ mod tests {
         let legacy = XError::Api {
             operation: "list_accounts",
             status: 400,
-            errors: vec![ApiError {
+            errors: vec![XErrorItem {
                 code: Some(ErrorCode::Number(215)),
-                ..ApiError::synthetic("Bad Authentication data.")
+                ..XErrorItem::synthetic("Bad Authentication data.")
             }],
             rate_limit: Box::default(),
             retry_after: None,

@@ -33,7 +33,7 @@ pub use config::{
 };
 pub use endpoints::{API_VERSION, MAX_COUNT, MEDIA_LIBRARY_MAX_COUNT, paginate};
 pub use envelope::XResponse;
-pub use error::{ApiError, ErrorClass, ErrorCode, XError};
+pub use error::{ErrorClass, ErrorCode, XError, XErrorItem};
 pub use gate::{EndpointFamily, GateError, LimitScope, NoGate, RateGate, RateKey, RateLimitInfo};
 pub use oauth1::OAuth1Signer;
 pub use oauth2::TokenResponse;

@@ -148,14 +148,14 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ApiError;
+    use crate::error::XErrorItem;
     use crate::gate::RateLimitInfo;
 
     fn api(status: u16, reset: Option<DateTime<Utc>>, retry_after: Option<u64>) -> XError {
         XError::Api {
             operation: "op",
             status,
-            errors: vec![ApiError::synthetic("m")],
+            errors: vec![XErrorItem::synthetic("m")],
             rate_limit: Box::new(RateLimitInfo {
                 reset,
                 ..Default::default()

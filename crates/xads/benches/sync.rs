@@ -16,13 +16,14 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use sqlx::Connection;
 use xads::app::AppState;
-use xads::config::{Config, Secret};
+use xads::config::Config;
 use xads::db::Db;
 use xads::store::connections::{self, AdAccount, Method, NewTokens};
 use xads::store::stats::StatRow;
 use xads::store::sync_runs::{SyncTarget, Trigger};
 use xads::store::{fx_rates, tenants};
 use xads::sync::{self, Request, Silent, ingest};
+use xads_client::Secret;
 use xads_client::models::StatsResponse;
 use xads_fake::{FakeConfig, FakeX, hourly_metrics};
 

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use url::Url;
+use xads_client::Secret;
 
 /// Scopes requested on connect: the seed's three plus `media.write`, which v2 media upload needs.
 pub const DEFAULT_SCOPES: &str = "ads.read ads.write offline.access media.write";
@@ -20,27 +21,6 @@ pub struct ConfigError {
     pub var: &'static str,
     /// What is wrong with its value.
     pub problem: String,
-}
-
-/// A secret string whose `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret itself; call sites that use it are the only places it may travel.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
 }
 
 /// OAuth 2.0 app credentials.

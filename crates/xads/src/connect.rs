@@ -4,7 +4,6 @@ use chrono::{DateTime, Duration, Utc};
 use url::Url;
 use xads_client::{BearerSigner, ListParams, XError};
 
-use crate::config::Secret;
 use crate::pkce::{self, Pkce};
 use crate::services::Services;
 use crate::store::connections::{self, AdAccount, Method, Pending, PendingError, Status};
@@ -147,7 +146,7 @@ pub async fn finish_oauth2(
     let Some(app) = state.config.oauth2.as_ref() else {
         return Ok(failed(500, StartError::NotConfigured.to_string()));
     };
-    let client_secret = xads_client::Secret::new(app.client_secret.expose());
+    let client_secret = &app.client_secret;
     let tokens = match state
         .x
         .exchange_code(
@@ -155,7 +154,7 @@ pub async fn finish_oauth2(
             state.config.redirect_uri.as_str(),
             pending.secret.expose(),
             &app.client_id,
-            Some(&client_secret),
+            Some(client_secret),
         )
         .await
     {
@@ -172,11 +171,8 @@ pub async fn finish_oauth2(
             ));
         }
     };
-    let access = Secret::new(tokens.access_token.expose());
-    let refresh = tokens
-        .refresh_token
-        .as_ref()
-        .map(|r| Secret::new(r.expose()));
+    let access = tokens.access_token.clone();
+    let refresh = tokens.refresh_token.as_ref().cloned();
     let expires = tokens
         .expires_in
         .map(|s| now + Duration::seconds(s.min(i64::MAX as u64) as i64));
@@ -232,7 +228,7 @@ pub async fn start_oauth1(state: &Services, tenant: &Tenant) -> Result<Started, 
     let request = client
         .oauth1_request_token(
             &app.consumer_key,
-            &xads_client::Secret::new(app.consumer_secret.expose()),
+            &app.consumer_secret,
             state.config.redirect_uri.as_str(),
         )
         .await?;
@@ -244,7 +240,7 @@ pub async fn start_oauth1(state: &Services, tenant: &Tenant) -> Result<Started, 
         &Pending {
             tenant_id: tenant.id.clone(),
             method: Method::OAuth1,
-            secret: Secret::new(request.secret.expose()),
+            secret: request.secret.clone(),
             redirect_to: INTEGRATIONS_PAGE.into(),
         },
         now,
@@ -283,16 +279,11 @@ pub async fn finish_oauth1(
     };
     let request = xads_client::oauth1_flow::RequestToken {
         token: oauth_token.to_owned(),
-        secret: xads_client::Secret::new(pending.secret.expose()),
+        secret: pending.secret.clone(),
         callback_confirmed: true,
     };
     let access = match client
-        .oauth1_access_token(
-            &app.consumer_key,
-            &xads_client::Secret::new(app.consumer_secret.expose()),
-            &request,
-            verifier,
-        )
+        .oauth1_access_token(&app.consumer_key, &app.consumer_secret, &request, verifier)
         .await
     {
         Ok(a) => a,
@@ -308,8 +299,8 @@ pub async fn finish_oauth1(
             ));
         }
     };
-    let token = Secret::new(access.token.expose());
-    let token_secret = Secret::new(access.secret.expose());
+    let token = access.token.clone();
+    let token_secret = access.secret.clone();
     let connection = connections::save_grant(
         &state.db,
         &state.sealer,
@@ -427,18 +418,10 @@ pub async fn disconnect(state: &Services, tenant: &Tenant) -> Result<bool, crate
             }
         }
     } else if let (Some(app), Some(tokens)) = (state.config.oauth2.as_ref(), tokens) {
-        let secret = xads_client::Secret::new(app.client_secret.expose());
+        let secret = &app.client_secret;
         // Revoking the refresh token ends the grant; failures don't block the disconnect.
         let token = tokens.refresh.as_ref().unwrap_or(&tokens.access);
-        if let Err(e) = state
-            .x
-            .revoke(
-                &xads_client::Secret::new(token.expose()),
-                &app.client_id,
-                Some(&secret),
-            )
-            .await
-        {
+        if let Err(e) = state.x.revoke(token, &app.client_id, Some(secret)).await {
             tracing::warn!(connection.id = %conn.id, error = %e, "revoke at X failed; tokens deleted anyway");
         }
     }

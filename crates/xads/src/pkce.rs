@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::config::Secret;
+use xads_client::Secret;
 
 /// A fresh PKCE pair: the verifier stays server-side, the challenge goes on the authorize URL.
 #[derive(Debug)]

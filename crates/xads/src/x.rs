@@ -29,7 +29,7 @@ pub const PROBLEM_401: &str = "X Ads /accounts returned 401";
 
 /// Why no authenticated call could be made for a tenant.
 #[derive(Debug, thiserror::Error)]
-pub enum SessionError {
+pub enum XSessionError {
     /// The tenant never connected, or disconnected.
     #[error("X Ads is not connected")]
     NotConnected,
@@ -79,7 +79,7 @@ pub fn view(
     connection_id: &str,
     method: Method,
     tokens: &Tokens,
-) -> Result<XAds, SessionError> {
+) -> Result<XAds, XSessionError> {
     match method {
         Method::OAuth2 => Ok(state.x.with_auth(
             Arc::new(BearerSigner::new(tokens.access.expose())),
@@ -88,7 +88,7 @@ pub fn view(
         Method::OAuth1 => {
             let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref())
             else {
-                return Err(SessionError::NeedsReconnect(
+                return Err(XSessionError::NeedsReconnect(
                     "this connection uses OAuth 1.0a, but X_ADS_CONSUMER_KEY / X_ADS_CONSUMER_SECRET are not set".into(),
                 ));
             };
@@ -110,26 +110,26 @@ pub fn view(
 
 /// An authenticated view of X for one tenant's connection.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct XSession {
     state: Services,
     connection: Connection,
 }
 
-impl Session {
+impl XSession {
     /// The tenant's session, or why there is none.
-    pub async fn for_tenant(state: &Services, tenant_id: &str) -> Result<Session, SessionError> {
+    pub async fn for_tenant(state: &Services, tenant_id: &str) -> Result<XSession, XSessionError> {
         let connection = connections::for_tenant(&state.db, tenant_id)
             .await?
-            .ok_or(SessionError::NotConnected)?;
+            .ok_or(XSessionError::NotConnected)?;
         match connection.status {
-            Status::Disconnected => Err(SessionError::NotConnected),
-            Status::NeedsReconnect => Err(SessionError::NeedsReconnect(
+            Status::Disconnected => Err(XSessionError::NotConnected),
+            Status::NeedsReconnect => Err(XSessionError::NeedsReconnect(
                 connection
                     .problem
                     .clone()
                     .unwrap_or_else(|| PROBLEM_401.into()),
             )),
-            Status::Connected | Status::Error => Ok(Session {
+            Status::Connected | Status::Error => Ok(XSession {
                 state: state.clone(),
                 connection,
             }),
@@ -143,7 +143,7 @@ impl Session {
 
     /// Runs `call` with fresh credentials; on a 401 refreshes once and runs it again. A second 401
     /// marks the connection as needing a re-connect.
-    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, SessionError>
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, XSessionError>
     where
         F: Fn(XAds) -> Fut,
         Fut: Future<Output = Result<T, XError>>,
@@ -155,7 +155,7 @@ impl Session {
                 match call(self.view(&tokens)?).await {
                     Err(e) if e.status() == Some(401) => {
                         self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
-                        Err(SessionError::NeedsReconnect(PROBLEM_401.into()))
+                        Err(XSessionError::NeedsReconnect(PROBLEM_401.into()))
                     }
                     other => Ok(other?),
                 }
@@ -164,7 +164,7 @@ impl Session {
         }
     }
 
-    fn view(&self, tokens: &Tokens) -> Result<XAds, SessionError> {
+    fn view(&self, tokens: &Tokens) -> Result<XAds, XSessionError> {
         view(
             &self.state,
             &self.connection.id,
@@ -173,7 +173,7 @@ impl Session {
         )
     }
 
-    async fn mark(&self, status: Status, problem: &str) -> Result<(), SessionError> {
+    async fn mark(&self, status: Status, problem: &str) -> Result<(), XSessionError> {
         connections::mark_status(
             &self.state.db,
             &self.connection.id,
@@ -187,7 +187,7 @@ impl Session {
 
     /// Current tokens, refreshed first when due — or, with `stale_version`, when the tokens are
     /// still the ones that just got a 401.
-    async fn tokens(&self, stale_version: Option<i64>) -> Result<Tokens, SessionError> {
+    async fn tokens(&self, stale_version: Option<i64>) -> Result<Tokens, XSessionError> {
         let state = &self.state;
         let id = &self.connection.id;
         let started = tokio::time::Instant::now();
@@ -195,19 +195,19 @@ impl Session {
             let now = state.clock.now();
             let conn = connections::get(&state.db, id)
                 .await?
-                .ok_or(SessionError::NotConnected)?;
+                .ok_or(XSessionError::NotConnected)?;
             match conn.status {
                 Status::Connected | Status::Error => {}
-                Status::Disconnected => return Err(SessionError::NotConnected),
+                Status::Disconnected => return Err(XSessionError::NotConnected),
                 Status::NeedsReconnect => {
-                    return Err(SessionError::NeedsReconnect(
+                    return Err(XSessionError::NeedsReconnect(
                         conn.problem.unwrap_or_else(|| PROBLEM_401.into()),
                     ));
                 }
             }
             let tokens = connections::load_tokens(&state.db, &state.sealer, id)
                 .await?
-                .ok_or(SessionError::NotConnected)?;
+                .ok_or(XSessionError::NotConnected)?;
             let due = match stale_version {
                 Some(v) => tokens.version == v,
                 None => tokens
@@ -220,7 +220,7 @@ impl Session {
             if conn.method == Method::OAuth1 || tokens.refresh.is_none() {
                 // Nothing to refresh with: the grant itself is dead.
                 self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
-                return Err(SessionError::NeedsReconnect(PROBLEM_401.into()));
+                return Err(XSessionError::NeedsReconnect(PROBLEM_401.into()));
             }
             if connections::try_lock_refresh(&state.db, id, tokens.version, now, REFRESH_LOCK_HOLD)
                 .await?
@@ -228,41 +228,31 @@ impl Session {
                 return self.refresh_locked(tokens).await;
             }
             if started.elapsed() > REFRESH_WAIT {
-                return Err(SessionError::RefreshTimeout);
+                return Err(XSessionError::RefreshTimeout);
             }
             let jitter = rand::random_range(20..80);
             tokio::time::sleep(StdDuration::from_millis(jitter)).await;
         }
     }
 
-    async fn refresh_locked(&self, tokens: Tokens) -> Result<Tokens, SessionError> {
+    async fn refresh_locked(&self, tokens: Tokens) -> Result<Tokens, XSessionError> {
         let state = &self.state;
         let id = &self.connection.id;
         let Some(app) = state.config.oauth2.as_ref() else {
             connections::unlock_refresh(&state.db, id).await?;
-            return Err(SessionError::NeedsReconnect(
+            return Err(XSessionError::NeedsReconnect(
                 "X_ADS_CLIENT_ID / X_ADS_CLIENT_SECRET are not set, so tokens cannot be refreshed"
                     .into(),
             ));
         };
         let refresh = tokens.refresh.as_ref().expect("checked by caller");
-        let secret = xads_client::Secret::new(app.client_secret.expose());
-        let result = state
-            .x
-            .refresh(
-                &xads_client::Secret::new(refresh.expose()),
-                &app.client_id,
-                Some(&secret),
-            )
-            .await;
+        let secret = &app.client_secret;
+        let result = state.x.refresh(refresh, &app.client_id, Some(secret)).await;
         let now = state.clock.now();
         match result {
             Ok(t) => {
-                let access = crate::config::Secret::new(t.access_token.expose());
-                let new_refresh = t
-                    .refresh_token
-                    .as_ref()
-                    .map(|r| crate::config::Secret::new(r.expose()));
+                let access = t.access_token.clone();
+                let new_refresh = t.refresh_token.as_ref().cloned();
                 let expires = t
                     .expires_in
                     .map(|s| now + Duration::seconds(s.min(i64::MAX as u64) as i64));
@@ -290,7 +280,7 @@ impl Session {
             Err(e) if matches!(e.status(), Some(400 | 401 | 403)) => {
                 tracing::warn!(connection.id = %id, error = %e, "token refresh refused; connection needs a re-connect");
                 self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
-                Err(SessionError::NeedsReconnect(PROBLEM_401.into()))
+                Err(XSessionError::NeedsReconnect(PROBLEM_401.into()))
             }
             Err(e) => {
                 connections::unlock_refresh(&state.db, id).await?;

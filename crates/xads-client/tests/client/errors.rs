@@ -20,7 +20,7 @@ async fn list_error(reply: Reply) -> XError {
     err
 }
 
-fn api_parts(err: &XError) -> (&[xads_client::ApiError], Option<Duration>) {
+fn api_parts(err: &XError) -> (&[xads_client::XErrorItem], Option<Duration>) {
     match err {
         XError::Api {
             errors,

@@ -69,7 +69,7 @@ pub async fn find(
 /// Recovery after a restart: the campaign an interrupted create made, if X has it.
 pub async fn recover(
     scope: &Scope,
-    session: &crate::x::Session,
+    session: &crate::x::XSession,
     request: &Value,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Entity>, ManageError> {

@@ -22,7 +22,7 @@ use xads_client::{CallOptions, XAds, XError, XResponse};
 
 use crate::services::Services;
 use crate::store::x_writes::{self, Intent, WriteState};
-use crate::x::{Session, SessionError};
+use crate::x::{XSession, XSessionError};
 
 /// Most sends of one intent (the first and two after ambiguous failures).
 pub const MAX_SENDS: i32 = 3;
@@ -44,7 +44,7 @@ pub struct Created<T> {
 pub enum WriteError {
     /// No session, or X refused.
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Session(#[from] XSessionError),
     /// Every send was ambiguous and reconciliation found nothing: X's state is unknown.
     #[error(
         "X Ads {operation}: no answer from X after {sends} attempts and the entity was not found; it was not created"
@@ -103,7 +103,7 @@ async fn open_intent(
 #[allow(clippy::too_many_arguments)]
 pub async fn create<T, S, SF, F, FF, G, GF>(
     state: &Services,
-    session: &Session,
+    session: &XSession,
     tenant_id: &str,
     account_id: &str,
     operation: &'static str,
@@ -196,7 +196,7 @@ where
                     request_id: resp.request_id,
                 });
             }
-            Err(SessionError::X(e)) if e.is_ambiguous() => {
+            Err(XSessionError::X(e)) if e.is_ambiguous() => {
                 tracing::warn!(x.operation = operation, intent.id = %intent.id, error = %e, "ambiguous failure; reconciling before any retry");
                 x_writes::set_state(
                     db,
@@ -230,7 +230,7 @@ where
 /// Looks for the entity an earlier send of `intent` may have created; records it when found.
 async fn reconcile<T, F, FF>(
     state: &Services,
-    session: &Session,
+    session: &XSession,
     intent: &Intent,
     find: &F,
     id_of: fn(&T) -> &str,
@@ -278,7 +278,7 @@ where
 #[allow(clippy::too_many_arguments)]
 pub async fn tracked<T, S, SF>(
     state: &Services,
-    session: &Session,
+    session: &XSession,
     tenant_id: &str,
     account_id: &str,
     operation: &'static str,
@@ -326,7 +326,7 @@ where
             Ok(resp)
         }
         Err(e) => {
-            let ambiguous = matches!(&e, SessionError::X(x) if x.is_ambiguous());
+            let ambiguous = matches!(&e, XSessionError::X(x) if x.is_ambiguous());
             let st = if ambiguous {
                 WriteState::Unknown
             } else {

@@ -6,11 +6,11 @@ use xads_client::ListParams;
 
 use super::{ManageError, Scope, render};
 use crate::store::entities::{self, Entity, Kind};
-use crate::x::Session;
+use crate::x::XSession;
 
 /// Reads every entity of `kind` in the account from X (following cursors to the end) and stores
 /// them; mirrored entities X no longer lists are marked deleted.
-pub async fn refresh(scope: &Scope, session: &Session, kind: Kind) -> Result<usize, ManageError> {
+pub async fn refresh(scope: &Scope, session: &XSession, kind: Kind) -> Result<usize, ManageError> {
     let account = scope.account_id.clone();
     // X shows a deleted promoted tweet as paused (pause = DELETE), so those are listed too.
     let params = match kind {

@@ -21,7 +21,7 @@ use crate::store::audit::{self, AuditEntry};
 use crate::store::connections;
 use crate::store::entities::{self, Entity, Kind};
 use crate::store::tenants::Tenant;
-use crate::x::{Session, SessionError};
+use crate::x::{XSession, XSessionError};
 use exactly_once::WriteError;
 use input::Invalid;
 
@@ -52,7 +52,7 @@ pub enum ManageError {
     Conflict(String),
     /// No session with X, or X refused.
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Session(#[from] XSessionError),
     /// The write's outcome at X could not be established.
     #[error(transparent)]
     Write(WriteError),
@@ -95,8 +95,8 @@ impl Scope {
     }
 
     /// The X session of the tenant.
-    pub async fn session(&self) -> Result<Session, ManageError> {
-        Ok(Session::for_tenant(&self.state, &self.tenant.id).await?)
+    pub async fn session(&self) -> Result<XSession, ManageError> {
+        Ok(XSession::for_tenant(&self.state, &self.tenant.id).await?)
     }
 
     /// The id of the outbound intent for `step` of this request.
@@ -279,7 +279,7 @@ where
 /// delete) counts as done.
 pub async fn delete_at_x<F, Fut>(
     scope: &Scope,
-    session: &Session,
+    session: &XSession,
     current: &Entity,
     action: &str,
     send: F,
@@ -317,7 +317,7 @@ where
     .await;
     match result {
         Ok(_) => Ok(()),
-        Err(WriteError::Session(SessionError::X(e))) if e.status() == Some(404) => Ok(()),
+        Err(WriteError::Session(XSessionError::X(e))) if e.status() == Some(404) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

@@ -12,7 +12,7 @@ use super::exactly_once::{self, WriteError};
 use super::input::{self, Invalid, PromotedTweetPatch, PromotedTweetsInput};
 use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
-use crate::x::SessionError;
+use crate::x::XSessionError;
 
 const KIND: Kind = Kind::PromotedTweet;
 
@@ -203,7 +203,7 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer,
             next = entity(scope, &resp.data, false);
             next.data["paused_via"] = json!("put");
         }
-        Err(WriteError::Session(SessionError::X(e)))
+        Err(WriteError::Session(XSessionError::X(e)))
             if matches!(e.status(), Some(400 | 403 | 405)) =>
         {
             if patch.paused {

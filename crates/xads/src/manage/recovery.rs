@@ -13,7 +13,7 @@ use chrono::Duration;
 use super::{ManageError, Scope};
 use crate::services::Services;
 use crate::store::x_writes::{self, WriteState};
-use crate::x::Session;
+use crate::x::XSession;
 
 /// How old an open intent must be before recovery touches it (longer than an inbound lease).
 pub const STALE_AFTER: Duration = Duration::minutes(2);
@@ -43,7 +43,7 @@ pub async fn run(state: &Services) -> Result<Recovered, ManageError> {
             account_id: intent.account_id.clone(),
             idem_key: None,
         };
-        let session = match Session::for_tenant(state, &intent.tenant_id).await {
+        let session = match XSession::for_tenant(state, &intent.tenant_id).await {
             Ok(s) => s,
             Err(_) => {
                 done.deferred += 1;

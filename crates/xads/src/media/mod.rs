@@ -34,7 +34,7 @@ use crate::manage::input::Invalid;
 use crate::manage::{Answer, ManageError, Scope};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::media::{self as store, MediaRow, Upload, UploadClaim, UploadKey, UploadState};
-use crate::x::{Session, SessionError};
+use crate::x::{XSession, XSessionError};
 use sniff::Format;
 use spool::Spooled;
 
@@ -363,7 +363,7 @@ fn processing_error(error: Option<&Value>) -> String {
 /// Sends the file to X (initialize, append…, finalize, STATUS polls); returns the media key.
 async fn send_file(
     scope: &Scope,
-    session: &Session,
+    session: &XSession,
     media: &NewMedia,
     key: &UploadKey,
 ) -> Result<String, ManageError> {
@@ -428,7 +428,7 @@ async fn send_file(
         .clone()
         .or(upload.media_key.clone())
         .ok_or_else(|| {
-            ManageError::Session(SessionError::X(XError::Decode {
+            ManageError::Session(XSessionError::X(XError::Decode {
                 operation: "media_finalize",
                 status: 200,
                 message: "no media_key in X's answer".into(),
@@ -438,7 +438,7 @@ async fn send_file(
     let waiting = tokio::time::Instant::now();
     while let Some(pi) = info.as_ref().filter(|p| !p.is_final()) {
         if waiting.elapsed() > PROCESSING_DEADLINE {
-            return Err(ManageError::Session(SessionError::X(XError::Transport {
+            return Err(ManageError::Session(XSessionError::X(XError::Transport {
                 operation: "media_status",
                 ambiguous: false,
                 timeout: true,
@@ -539,7 +539,7 @@ async fn live(
 
 /// Reads the account's whole media library from X (following cursors, X's maximum page of 50)
 /// into the mirror; mirrored entries X no longer lists are marked deleted.
-pub async fn refresh(scope: &Scope, session: &Session) -> Result<usize, ManageError> {
+pub async fn refresh(scope: &Scope, session: &XSession) -> Result<usize, ManageError> {
     let account = scope.account_id.clone();
     let entries = session
         .call(|x| {

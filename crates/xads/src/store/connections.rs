@@ -8,9 +8,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{from_millis, millis};
-use crate::config::Secret;
 use crate::crypto::Sealer;
 use crate::db::{Db, DbError};
+use xads_client::Secret;
 
 /// How long a connect attempt stays valid (PRODUCT.md §4.1: 10-minute TTL, single use).
 pub const PENDING_TTL: Duration = Duration::minutes(10);

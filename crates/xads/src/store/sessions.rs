@@ -15,9 +15,10 @@ use crate::db::{Db, DbError};
 /// How long a session lasts after login.
 pub const TTL: Duration = Duration::hours(12);
 
-/// A live session: its tenant and the CSRF token every form must carry.
+/// A live browser session (the web UI's login, not `x::XSession`): its tenant and the CSRF
+/// token every form must carry.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub struct BrowserSession {
     /// The logged-in tenant.
     pub tenant: Tenant,
     /// The session's CSRF token.
@@ -58,7 +59,11 @@ pub async fn create(db: &Db, tenant_id: &str, now: DateTime<Utc>) -> Result<Stri
 }
 
 /// The live session of a cookie value, if any.
-pub async fn lookup(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<Session>, DbError> {
+pub async fn lookup(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<BrowserSession>, DbError> {
     let row = sqlx::query(
         "SELECT t.id, t.name FROM ui_sessions s JOIN tenants t ON t.id = s.tenant_id
          WHERE s.token_hash = $1 AND s.expires_at > $2",
@@ -67,7 +72,7 @@ pub async fn lookup(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<S
     .bind(millis(now))
     .fetch_optional(db.pool())
     .await?;
-    Ok(row.map(|r| Session {
+    Ok(row.map(|r| BrowserSession {
         tenant: Tenant {
             id: r.get(0),
             name: r.get(1),

@@ -23,7 +23,7 @@ use crate::store::entities::Kind;
 use crate::store::stats::{self as stats_store, StatRow};
 use crate::store::sync_runs::{self, Counts, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates, tenants};
-use crate::x::{Session, SessionError};
+use crate::x::{XSession, XSessionError};
 
 /// X revises spend for about 3 days: every run re-pulls at least this much.
 pub const TRAILING: Duration = Duration::hours(72);
@@ -53,7 +53,7 @@ pub enum SyncError {
     Invalid(String),
     /// No session with X, or X refused.
     #[error(transparent)]
-    Session(#[from] SessionError),
+    Session(#[from] XSessionError),
     /// The mirror refresh failed.
     #[error("entity refresh: {0}")]
     Mirror(String),
@@ -247,7 +247,7 @@ async fn run_inner(
     let account = connections::ad_account(db, &target.tenant_id, &target.account_id)
         .await?
         .ok_or(SyncError::NotFound("ad account"))?;
-    let session = Session::for_tenant(state, &tenant.id).await?;
+    let session = XSession::for_tenant(state, &tenant.id).await?;
     let scope = Scope {
         state: state.clone(),
         tenant,
@@ -407,7 +407,7 @@ async fn run_inner(
 }
 
 async fn stats_call(
-    session: &Session,
+    session: &XSession,
     account_id: &str,
     query: &StatsQuery,
 ) -> Result<xads_client::models::StatsResponse, SyncError> {

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::store::sessions::{self, Session};
+use crate::store::sessions::{self, BrowserSession};
 
 /// The cookie's name.
 pub const COOKIE_NAME: &str = "xads_session";
@@ -49,7 +49,7 @@ pub fn set_cookie(state: &AppState, token: Option<&str>) -> String {
 
 /// A logged-in visitor. Pages that need one redirect to `/login` when there is none.
 #[derive(Clone, Debug)]
-pub struct User(pub Session);
+pub struct User(pub BrowserSession);
 
 impl FromRequestParts<AppState> for User {
     type Rejection = Response;

@@ -217,7 +217,7 @@ async fn accounts(
     q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
-    let session = crate::x::Session::for_tenant(&state, &tenant.id)
+    let session = crate::x::XSession::for_tenant(&state, &tenant.id)
         .await
         .map_err(super::session_error)?;
     if q.refresh.unwrap_or(false) {

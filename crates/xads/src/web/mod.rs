@@ -15,7 +15,7 @@ use axum::Router;
 use axum::http::StatusCode;
 
 use crate::app::AppState;
-use crate::x::SessionError;
+use crate::x::XSessionError;
 use error::ApiError;
 
 /// Every route of the service.
@@ -34,19 +34,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Maps a failure to reach X for a tenant onto the API's error shape.
-pub fn session_error(e: SessionError) -> ApiError {
+pub fn session_error(e: XSessionError) -> ApiError {
     match e {
-        SessionError::NotConnected => ApiError::not_connected(),
-        SessionError::NeedsReconnect(problem) => {
+        XSessionError::NotConnected => ApiError::not_connected(),
+        XSessionError::NeedsReconnect(problem) => {
             ApiError::new(StatusCode::CONFLICT, "needs_reconnect", problem)
         }
-        SessionError::RefreshTimeout => ApiError::new(
+        XSessionError::RefreshTimeout => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "x_unavailable",
             "timed out waiting for a token refresh; try again",
         ),
-        SessionError::X(x) => x_error(&x),
-        SessionError::Db(db) => db.into(),
+        XSessionError::X(x) => x_error(&x),
+        XSessionError::Db(db) => db.into(),
     }
 }
 

@@ -409,7 +409,7 @@ async fn start_sync(
         }
     };
     // Refuse at once when X cannot be reached for this tenant, rather than a run that fails.
-    crate::x::Session::for_tenant(&state, &tenant.id)
+    crate::x::XSession::for_tenant(&state, &tenant.id)
         .await
         .map_err(super::session_error)?;
     let target = SyncTarget {

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use xads::connect::{PKCE_PROBLEM, STATE_PROBLEM};
 use xads::store::connections;
-use xads::x::{PROBLEM_401, Session};
+use xads::x::{PROBLEM_401, XSession};
 use xads_fake::FakeConfig;
 
 use crate::helpers::{TestApp, secrets_seen};
@@ -255,7 +255,7 @@ async fn call_x_concurrently(states: &[xads::app::AppState], tenant_id: &str, n:
     for i in 0..n {
         let (st, tenant_id) = (states[i % states.len()].clone(), tenant_id.to_owned());
         tasks.push(tokio::spawn(async move {
-            let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
+            let session = XSession::for_tenant(&st, &tenant_id).await.unwrap();
             session
                 .call(|x| async move {
                     x.list_accounts(&xads_client::ListParams::new())
@@ -650,7 +650,7 @@ async fn refresh_child() {
     for _ in 0..16 {
         let (st, tenant_id) = (state.clone(), tenant_id.clone());
         tasks.push(tokio::spawn(async move {
-            let session = Session::for_tenant(&st, &tenant_id).await.unwrap();
+            let session = XSession::for_tenant(&st, &tenant_id).await.unwrap();
             session
                 .call(|x| async move {
                     x.list_accounts(&xads_client::ListParams::new())

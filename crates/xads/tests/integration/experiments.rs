@@ -189,7 +189,7 @@ async fn a_change_made_outside_xads_is_reported_not_fought() {
         .await
         .unwrap()
         .unwrap();
-    let session = xads::x::Session::for_tenant(&c.app.state, &tenant.id)
+    let session = xads::x::XSession::for_tenant(&c.app.state, &tenant.id)
         .await
         .unwrap();
     let (account, li) = (c.account.clone(), treatment.clone());

@@ -456,7 +456,7 @@ async fn a_write_interrupted_between_send_and_record_is_reconciled_on_retry() {
     )
     .await
     .unwrap();
-    let session = xads::x::Session::for_tenant(state, &tenant.id)
+    let session = xads::x::XSession::for_tenant(state, &tenant.id)
         .await
         .unwrap();
     let account = c.account.clone();

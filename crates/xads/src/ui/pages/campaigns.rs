@@ -167,7 +167,7 @@ async fn funding_instruments(
     user: &User,
     account_id: &str,
 ) -> Vec<(String, String)> {
-    let Ok(session) = crate::x::Session::for_tenant(state, &user.0.tenant.id).await else {
+    let Ok(session) = crate::x::XSession::for_tenant(state, &user.0.tenant.id).await else {
         return vec![];
     };
     let account = account_id.to_owned();
