@@ -25,6 +25,7 @@ pub mod oauth2;
 pub mod params;
 mod request;
 pub mod retry;
+pub mod vocab;
 
 pub use auth::{AuthKind, BearerSigner, BearerToken, Secret, SignableRequest, Signer};
 pub use config::{

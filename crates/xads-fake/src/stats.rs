@@ -132,7 +132,8 @@ pub struct Revision {
     pub recorded_at: DateTime<Utc>,
 }
 
-const ENTITIES: &[&str] = &[
+/// Stats entity types.
+pub const ENTITIES: &[&str] = &[
     "ACCOUNT",
     "CAMPAIGN",
     "FUNDING_INSTRUMENT",
@@ -140,8 +141,12 @@ const ENTITIES: &[&str] = &[
     "PROMOTED_ACCOUNT",
     "PROMOTED_TWEET",
 ];
-const PLACEMENTS: &[&str] = &["ALL_ON_TWITTER", "SPOTLIGHT", "TREND", "PUBLISHER_NETWORK"];
-const GROUPS: &[&str] = &[
+/// Stats placements.
+pub const PLACEMENTS: &[&str] = &["ALL_ON_TWITTER", "SPOTLIGHT", "TREND", "PUBLISHER_NETWORK"];
+/// Granularities.
+pub const GRANULARITIES: &[&str] = &["DAY", "HOUR", "TOTAL"];
+/// Metric groups.
+pub const GROUPS: &[&str] = &[
     "ENGAGEMENT",
     "BILLING",
     "VIDEO",
@@ -485,7 +490,7 @@ pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
         }
         let (start, end) = window(p, tz, 7)?;
         let granularity = p.require("granularity")?.to_string();
-        if !["DAY", "HOUR", "TOTAL"].contains(&granularity.as_str()) {
+        if !GRANULARITIES.contains(&granularity.as_str()) {
             return Err(ApiError::invalid("granularity", format!("Expected one of [DAY, HOUR, TOTAL], got \"{granularity}\" for granularity")));
         }
         if granularity == "DAY" {

@@ -19,6 +19,13 @@ pub enum EntityStatus {
 }
 
 impl EntityStatus {
+    /// The statuses X documents, in its order (`Other` holds any other).
+    pub const ALL: &'static [EntityStatus] = &[
+        EntityStatus::Active,
+        EntityStatus::Paused,
+        EntityStatus::Draft,
+    ];
+
     /// The wire form.
     pub fn as_str(&self) -> &str {
         match self {
@@ -51,6 +58,27 @@ impl EntityStatus {
             "DRAFT" => EntityStatus::Draft,
             other => EntityStatus::Other(other.to_owned()),
         }
+    }
+}
+
+/// Strict parsing (for input): only the statuses X documents.
+impl std::str::FromStr for EntityStatus {
+    type Err = crate::vocab::UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match EntityStatus::parse(s) {
+            EntityStatus::Other(value) => Err(crate::vocab::UnknownValue {
+                vocabulary: "entity_status",
+                value,
+                allowed: "ACTIVE, PAUSED, DRAFT".into(),
+            }),
+            known => Ok(known),
+        }
+    }
+}
+
+impl AsRef<str> for EntityStatus {
+    fn as_ref(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -133,6 +161,18 @@ mod tests {
                 format!("\"{wire}\"")
             );
         }
+    }
+
+    #[test]
+    fn strict_parsing_knows_only_documented_statuses() {
+        for s in EntityStatus::ALL {
+            assert_eq!(s.as_str().parse::<EntityStatus>().as_ref(), Ok(s));
+        }
+        let err = "ARCHIVED".parse::<EntityStatus>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "\"ARCHIVED\" is not one of ACTIVE, PAUSED, DRAFT"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{EntityStatus, lenient_i64, lenient_id, lenient_opt_id};
 use crate::params::{Clearable, Params, ToParams};
+use crate::vocab::{BidStrategy, Goal, LineItemPlacement, Objective, PayBy, ProductType};
 
 /// A line item. v10+ names (`bid_strategy`, `pay_by`, `goal`) are typed; the pre-v10 names
 /// (`bid_type`, `charge_by`, `bid_unit`, `optimization`) are kept optional for old data.
@@ -111,27 +112,27 @@ pub struct LineItem {
     pub deleted: bool,
 }
 
-/// `POST /12/accounts/:id/line_items` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `POST /12/accounts/:id/line_items` parameters (build with [`LineItemCreate::new`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineItemCreate {
     /// Required.
     pub campaign_id: String,
     /// Required, e.g. `ENGAGEMENTS`.
-    pub objective: String,
+    pub objective: Objective,
     /// Required, e.g. `PROMOTED_TWEETS`.
-    pub product_type: String,
+    pub product_type: ProductType,
     /// Required, e.g. `["ALL_ON_TWITTER"]`.
-    pub placements: Vec<String>,
+    pub placements: Vec<LineItemPlacement>,
     /// 1–255 chars.
     pub name: Option<String>,
     /// `AUTO`, `MAX`, `TARGET`.
-    pub bid_strategy: Option<String>,
+    pub bid_strategy: Option<BidStrategy>,
     /// Required with MAX/TARGET.
     pub bid_amount_local_micro: Option<i64>,
     /// Optimization goal.
-    pub goal: Option<String>,
+    pub goal: Option<Goal>,
     /// Billing event.
-    pub pay_by: Option<String>,
+    pub pay_by: Option<PayBy>,
     /// Flight start.
     pub start_time: Option<DateTime<Utc>>,
     /// Flight end.
@@ -160,18 +161,53 @@ pub struct LineItemCreate {
     pub audience_expansion: Option<String>,
 }
 
+impl LineItemCreate {
+    /// The required parameters; every optional one unset.
+    pub fn new(
+        campaign_id: impl Into<String>,
+        objective: Objective,
+        product_type: ProductType,
+        placements: Vec<LineItemPlacement>,
+    ) -> Self {
+        LineItemCreate {
+            campaign_id: campaign_id.into(),
+            objective,
+            product_type,
+            placements,
+            name: None,
+            bid_strategy: None,
+            bid_amount_local_micro: None,
+            goal: None,
+            pay_by: None,
+            start_time: None,
+            end_time: None,
+            daily_budget_amount_local_micro: None,
+            total_budget_amount_local_micro: None,
+            entity_status: None,
+            standard_delivery: None,
+            advertiser_domain: None,
+            categories: Vec::new(),
+            primary_web_event_tag: None,
+            android_app_store_identifier: None,
+            ios_app_store_identifier: None,
+            advertiser_user_id: None,
+            audience_expansion: None,
+        }
+    }
+}
+
 impl ToParams for LineItemCreate {
     fn to_params(&self) -> Params {
         let mut p = Params::new();
         p.push("campaign_id", self.campaign_id.clone())
-            .push("objective", self.objective.clone())
-            .push("product_type", self.product_type.clone())
+            .push("objective", self.objective.as_str())
+            .push("product_type", self.product_type.as_str())
             .list("placements", &self.placements)
             .opt("name", self.name.as_deref())
-            .opt("bid_strategy", self.bid_strategy.as_deref())
+            .opt("bid_strategy", self.bid_strategy)
             .opt("bid_amount_local_micro", self.bid_amount_local_micro)
-            .opt("goal", self.goal.as_deref())
-            .opt("pay_by", self.pay_by.as_deref())
+            .opt("goal", self.goal)
+            .opt("pay_by", self.pay_by)
             .time("start_time", self.start_time)
             .time("end_time", self.end_time)
             .opt(
@@ -210,15 +246,15 @@ pub struct LineItemUpdate {
     /// New name.
     pub name: Option<String>,
     /// New placements.
-    pub placements: Option<Vec<String>>,
+    pub placements: Option<Vec<LineItemPlacement>>,
     /// New bid strategy.
-    pub bid_strategy: Option<String>,
+    pub bid_strategy: Option<BidStrategy>,
     /// New bid (`Some(None)` clears it).
     pub bid_amount_local_micro: Clearable<i64>,
     /// New goal.
-    pub goal: Option<String>,
+    pub goal: Option<Goal>,
     /// New billing event.
-    pub pay_by: Option<String>,
+    pub pay_by: Option<PayBy>,
     /// New start.
     pub start_time: Option<DateTime<Utc>>,
     /// New end (`Some(None)` clears it).
@@ -255,10 +291,10 @@ impl ToParams for LineItemUpdate {
         if let Some(placements) = &self.placements {
             p.list("placements", placements);
         }
-        p.opt("bid_strategy", self.bid_strategy.as_deref())
+        p.opt("bid_strategy", self.bid_strategy)
             .clearable("bid_amount_local_micro", &self.bid_amount_local_micro)
-            .opt("goal", self.goal.as_deref())
-            .opt("pay_by", self.pay_by.as_deref())
+            .opt("goal", self.goal)
+            .opt("pay_by", self.pay_by)
             .time("start_time", self.start_time)
             .clearable("end_time", &end_time)
             .clearable(
@@ -285,14 +321,18 @@ mod tests {
     #[test]
     fn create_encodes_lists_and_times() {
         let p = LineItemCreate {
-            campaign_id: "f4z6x".into(),
-            objective: "ENGAGEMENTS".into(),
-            product_type: "PROMOTED_TWEETS".into(),
-            placements: vec!["TWITTER_TIMELINE".into(), "TWITTER_SEARCH".into()],
             bid_amount_local_micro: Some(320_000),
             start_time: Some(Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()),
             entity_status: Some(EntityStatus::Paused),
-            ..Default::default()
+            ..LineItemCreate::new(
+                "f4z6x",
+                Objective::Engagements,
+                ProductType::PromotedTweets,
+                vec![
+                    LineItemPlacement::TwitterTimeline,
+                    LineItemPlacement::TwitterSearch,
+                ],
+            )
         }
         .to_params();
         assert_eq!(p.get("placements"), Some("TWITTER_TIMELINE,TWITTER_SEARCH"));

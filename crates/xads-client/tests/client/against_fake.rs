@@ -11,6 +11,7 @@ use xads_client::models::{
     ActiveEntitiesQuery, CampaignCreate, CampaignUpdate, EntityStatus, Granularity, LineItemCreate,
     MediaLibraryCreate, MetricGroup, Placement, PromotedTweetsCreate, StatsEntityType, StatsQuery,
 };
+use xads_client::vocab::{BidStrategy, LineItemPlacement, Objective, ProductType};
 use xads_client::{
     BearerSigner, CallOptions, ErrorClass, ListParams, OAuth1Signer, RetryPolicy, Secret, XAds,
     XAdsClient, XError,
@@ -99,15 +100,16 @@ async fn reads_writes_and_stats_round_trip() {
         .create_line_item(
             &acc,
             &LineItemCreate {
-                campaign_id: created.id.clone(),
-                objective: "ENGAGEMENTS".into(),
-                product_type: "PROMOTED_TWEETS".into(),
-                placements: vec!["ALL_ON_TWITTER".into()],
-                bid_strategy: Some("MAX".into()),
+                bid_strategy: Some(BidStrategy::Max),
                 bid_amount_local_micro: Some(1_500_000),
                 start_time: Some(Utc::now().duration_trunc(Duration::hours(1)).unwrap()),
                 entity_status: Some(EntityStatus::Paused),
-                ..Default::default()
+                ..LineItemCreate::new(
+                    created.id.clone(),
+                    Objective::Engagements,
+                    ProductType::PromotedTweets,
+                    vec![LineItemPlacement::AllOnTwitter],
+                )
             },
             &CallOptions::idempotency_key("idem-li-1"),
         )

@@ -16,3 +16,4 @@ mod requests;
 mod retries;
 mod send;
 mod stub;
+mod vocab;

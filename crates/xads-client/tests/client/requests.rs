@@ -15,6 +15,7 @@ use xads_client::{
 };
 
 use crate::stub::{Reply, Stub, TOKEN};
+use xads_client::vocab::{BidStrategy, LineItemPlacement, Objective, ProductType};
 
 const CAMPAIGN: &str = r#"{"id":"8wku2","name":"test","entity_status":"PAUSED","currency":"USD","daily_budget_amount_local_micro":10000000}"#;
 
@@ -159,15 +160,19 @@ async fn line_item_create_and_update_encode_lists_times_and_clears() {
     ads.create_line_item(
         "acc",
         &LineItemCreate {
-            campaign_id: "hwtq0".into(),
-            objective: "ENGAGEMENTS".into(),
-            product_type: "PROMOTED_TWEETS".into(),
-            placements: vec!["TWITTER_TIMELINE".into(), "TWITTER_SEARCH".into()],
-            bid_strategy: Some("MAX".into()),
+            bid_strategy: Some(BidStrategy::Max),
             bid_amount_local_micro: Some(3_210_000),
             start_time: Some(Utc.with_ymd_and_hms(2026, 6, 15, 0, 0, 0).unwrap()),
             entity_status: Some(EntityStatus::Paused),
-            ..Default::default()
+            ..LineItemCreate::new(
+                "hwtq0",
+                Objective::Engagements,
+                ProductType::PromotedTweets,
+                vec![
+                    LineItemPlacement::TwitterTimeline,
+                    LineItemPlacement::TwitterSearch,
+                ],
+            )
         },
         &CallOptions::idempotency_key("li-1"),
     )

@@ -56,7 +56,13 @@ fn endpoint_futures_are_send() {
     is_send(x.list_line_items("a", &p));
     is_send(x.list_all_line_items("a", &p));
     is_send(x.get_line_item("a", "l", false));
-    is_send(x.create_line_item("a", &LineItemCreate::default(), &o));
+    let li = LineItemCreate::new(
+        "c",
+        xads_client::vocab::Objective::Engagements,
+        xads_client::vocab::ProductType::PromotedTweets,
+        vec![],
+    );
+    is_send(x.create_line_item("a", &li, &o));
     is_send(x.update_line_item("a", "l", &LineItemUpdate::default(), &o));
     is_send(x.delete_line_item("a", "l", &o));
     is_send(x.list_promoted_tweets("a", &p));

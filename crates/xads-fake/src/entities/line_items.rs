@@ -47,9 +47,12 @@ pub const PLACEMENTS: &[&str] = &[
     "TWITTER_SEARCH",
     "TWITTER_TIMELINE",
 ];
-const BID_STRATEGIES: &[&str] = &["AUTO", "MAX", "TARGET"];
-const PAY_BY: &[&str] = &["APP_CLICK", "IMPRESSION", "LINK_CLICK", "ENGAGEMENT"];
-const GOALS: &[&str] = &[
+/// Bid strategies.
+pub const BID_STRATEGIES: &[&str] = &["AUTO", "MAX", "TARGET"];
+/// Billing events.
+pub const PAY_BY: &[&str] = &["APP_CLICK", "IMPRESSION", "LINK_CLICK", "ENGAGEMENT"];
+/// Optimisation goals.
+pub const GOALS: &[&str] = &[
     "APP_CLICKS",
     "APP_INSTALLS",
     "APP_PURCHASES",

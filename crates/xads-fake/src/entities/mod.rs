@@ -295,8 +295,11 @@ pub fn check_budgets(daily: Option<i64>, total: Option<i64>) -> Result<(), ApiEr
 /// `ACTIVE|PAUSED|DRAFT` on create, `ACTIVE|PAUSED` on update.
 pub fn entity_status(p: &Params, create: bool) -> Result<Option<String>, ApiError> {
     if create {
-        one_of(p, "entity_status", &["ACTIVE", "PAUSED", "DRAFT"])
+        one_of(p, "entity_status", ENTITY_STATUSES)
     } else {
-        one_of(p, "entity_status", &["ACTIVE", "PAUSED"])
+        one_of(p, "entity_status", &ENTITY_STATUSES[..2])
     }
 }
+
+/// Entity statuses (a create takes all three, an update the first two).
+pub const ENTITY_STATUSES: &[&str] = &["ACTIVE", "PAUSED", "DRAFT"];

@@ -319,6 +319,9 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
                 ),
                 !v.control,
             );
+            let li = li.validate().map_err(|e| {
+                ManageError::Conflict(format!("stored variant settings are invalid: {e}"))
+            })?;
             let s = write_scope(scope, e, "build");
             let answer = crate::manage::line_items::create_validated(
                 &s,

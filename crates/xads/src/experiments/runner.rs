@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::{Experiment, schedule_of, stop_of, write_scope};
-use crate::manage::input::LineItemPatch;
+use crate::manage::input::LineItemChange;
 use crate::manage::{ManageError, Scope};
 use crate::services::Services;
 use crate::store::entities::{self, Kind};
@@ -134,9 +134,9 @@ pub async fn set_live(
             crate::manage::line_items::update_validated(
                 &s,
                 current,
-                &LineItemPatch {
+                &LineItemChange {
                     paused: Some(want_paused),
-                    ..LineItemPatch::default()
+                    ..LineItemChange::default()
                 },
                 &json!({ "experiment": e.id, "step": step, "paused": want_paused }),
             )

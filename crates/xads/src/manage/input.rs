@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use xads_client::vocab::{
+    BidStrategy, Goal, LineItemPlacement, Objective, PayBy, ProductType, UnknownValue,
+};
 
 /// A validation failure: the field and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,57 +26,14 @@ fn invalid(field: &str, message: impl Into<String>) -> Invalid {
     }
 }
 
-/// X's line-item objectives (v12).
-pub const OBJECTIVES: &[&str] = &[
-    "APP_ENGAGEMENTS",
-    "APP_INSTALLS",
-    "REACH",
-    "FOLLOWERS",
-    "ENGAGEMENTS",
-    "VIDEO_VIEWS",
-    "PREROLL_VIEWS",
-    "WEBSITE_CLICKS",
-    "WEBSITE_CONVERSIONS",
-];
+/// X's line-item objectives (v12), from the client's vocabulary.
+pub const OBJECTIVES: &[&str] = Objective::WIRE;
 /// X's product types.
-pub const PRODUCT_TYPES: &[&str] = &["MEDIA", "PROMOTED_ACCOUNT", "PROMOTED_TWEETS"];
-/// X's placements.
-pub const PLACEMENTS: &[&str] = &[
-    "ALL_ON_TWITTER",
-    "PUBLISHER_NETWORK",
-    "TAP_BANNER",
-    "TAP_FULL",
-    "TAP_FULL_LANDSCAPE",
-    "TAP_NATIVE",
-    "TAP_MRECT",
-    "TWITTER_PROFILE",
-    "TWITTER_REPLIES",
-    "TWITTER_SEARCH",
-    "TWITTER_TIMELINE",
-];
+pub const PRODUCT_TYPES: &[&str] = ProductType::WIRE;
+/// X's line-item placements.
+pub const PLACEMENTS: &[&str] = LineItemPlacement::WIRE;
 /// X's bid strategies.
-pub const BID_STRATEGIES: &[&str] = &["AUTO", "MAX", "TARGET"];
-/// X's pay-by values.
-pub const PAY_BY: &[&str] = &["APP_CLICK", "IMPRESSION", "LINK_CLICK"];
-/// X's goals.
-pub const GOALS: &[&str] = &[
-    "APP_CLICKS",
-    "APP_INSTALLS",
-    "APP_PURCHASES",
-    "ENGAGEMENT",
-    "FOLLOWERS",
-    "LINK_CLICKS",
-    "MAX_REACH",
-    "PREROLL",
-    "PREROLL_STARTS",
-    "REACH_WITH_ENGAGEMENT",
-    "SITE_VISITS",
-    "VIDEO_VIEW",
-    "VIEW_3S_100PCT",
-    "VIEW_6S",
-    "VIEW_15S",
-    "WEBSITE_CONVERSIONS",
-];
+pub const BID_STRATEGIES: &[&str] = BidStrategy::WIRE;
 /// Most tweets X attaches in one promoted-tweets call.
 pub const MAX_TWEET_IDS: usize = 50;
 
@@ -163,6 +123,16 @@ pub fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String, Inva
             format!("{value:?} is not one of {}", allowed.join(", ")),
         ))
     }
+}
+
+/// A member of one of X's vocabularies, named by its field when it is not one.
+pub fn term<T: std::str::FromStr<Err = UnknownValue>>(
+    field: &str,
+    value: &str,
+) -> Result<T, Invalid> {
+    value
+        .parse()
+        .map_err(|e: UnknownValue| invalid(field, e.to_string()))
 }
 
 /// POST …/campaigns.
@@ -287,34 +257,74 @@ pub struct LineItemInput {
     pub paused: bool,
 }
 
+/// A validated line item: X's vocabularies parsed, every rule checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLineItem {
+    /// The parent campaign.
+    pub campaign_id: String,
+    /// 1–255 characters.
+    pub name: Option<String>,
+    /// Objective.
+    pub objective: Objective,
+    /// Product type.
+    pub product_type: ProductType,
+    /// At least one, each once.
+    pub placements: Vec<LineItemPlacement>,
+    /// Bid strategy.
+    pub bid_strategy: Option<BidStrategy>,
+    /// Micros; present for MAX/TARGET.
+    pub bid_amount_local_micro: Option<i64>,
+    /// Optimisation goal.
+    pub goal: Option<Goal>,
+    /// What is paid for.
+    pub pay_by: Option<PayBy>,
+    /// Flight start.
+    pub start_time: Option<DateTime<Utc>>,
+    /// Flight end (after the start).
+    pub end_time: Option<DateTime<Utc>>,
+    /// Micros.
+    pub daily_budget_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub total_budget_amount_local_micro: Option<i64>,
+    /// Create paused.
+    pub paused: bool,
+}
+
 impl LineItemInput {
-    /// Checks every rule.
-    pub fn validate(mut self) -> Result<Self, Invalid> {
+    /// Checks every rule and parses X's vocabularies.
+    pub fn validate(self) -> Result<NewLineItem, Invalid> {
         entity_id("campaign_id", &self.campaign_id)?;
-        if let Some(n) = &self.name {
-            self.name = Some(name("name", n)?);
-        }
-        one_of("objective", &self.objective, OBJECTIVES)?;
-        one_of("product_type", &self.product_type, PRODUCT_TYPES)?;
-        placements(&self.placements)?;
-        if let Some(b) = &self.bid_strategy {
-            one_of("bid_strategy", b, BID_STRATEGIES)?;
-            if b != "AUTO" && self.bid_amount_local_micro.is_none() {
-                return Err(invalid(
-                    "bid_amount_local_micro",
-                    "is required with bid_strategy MAX or TARGET",
-                ));
+        let name = match &self.name {
+            Some(n) => Some(name("name", n)?),
+            None => None,
+        };
+        let objective = term("objective", &self.objective)?;
+        let product_type = term("product_type", &self.product_type)?;
+        let placements = placements(&self.placements)?;
+        let bid_strategy = match &self.bid_strategy {
+            Some(b) => {
+                let b: BidStrategy = term("bid_strategy", b)?;
+                if b != BidStrategy::Auto && self.bid_amount_local_micro.is_none() {
+                    return Err(invalid(
+                        "bid_amount_local_micro",
+                        "is required with bid_strategy MAX or TARGET",
+                    ));
+                }
+                Some(b)
             }
-        }
+            None => None,
+        };
         if let Some(b) = self.bid_amount_local_micro {
             micros("bid_amount_local_micro", b)?;
         }
-        if let Some(g) = &self.goal {
-            one_of("goal", g, GOALS)?;
-        }
-        if let Some(p) = &self.pay_by {
-            one_of("pay_by", p, PAY_BY)?;
-        }
+        let goal = match &self.goal {
+            Some(g) => Some(term("goal", g)?),
+            None => None,
+        };
+        let pay_by = match &self.pay_by {
+            Some(p) => Some(term("pay_by", p)?),
+            None => None,
+        };
         if let (Some(s), Some(e)) = (self.start_time, self.end_time)
             && e <= s
         {
@@ -324,21 +334,38 @@ impl LineItemInput {
             self.daily_budget_amount_local_micro,
             self.total_budget_amount_local_micro,
         )?;
-        Ok(self)
+        Ok(NewLineItem {
+            campaign_id: self.campaign_id,
+            name,
+            objective,
+            product_type,
+            placements,
+            bid_strategy,
+            bid_amount_local_micro: self.bid_amount_local_micro,
+            goal,
+            pay_by,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            daily_budget_amount_local_micro: self.daily_budget_amount_local_micro,
+            total_budget_amount_local_micro: self.total_budget_amount_local_micro,
+            paused: self.paused,
+        })
     }
 }
 
-fn placements(values: &[String]) -> Result<(), Invalid> {
+fn placements(values: &[String]) -> Result<Vec<LineItemPlacement>, Invalid> {
     if values.is_empty() {
         return Err(invalid("placements", "at least one placement is required"));
     }
+    let mut out = Vec::with_capacity(values.len());
     for (i, p) in values.iter().enumerate() {
-        one_of(&format!("placements[{i}]"), p, PLACEMENTS)?;
-        if values[..i].contains(p) {
+        let p = term(&format!("placements[{i}]"), p)?;
+        if out.contains(&p) {
             return Err(invalid(&format!("placements[{i}]"), "is listed twice"));
         }
+        out.push(p);
     }
-    Ok(())
+    Ok(out)
 }
 
 /// PATCH …/line_items/{id}.
@@ -361,18 +388,39 @@ pub struct LineItemPatch {
     pub paused: Option<bool>,
 }
 
+/// A validated line-item change: only the set fields change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineItemChange {
+    /// New name.
+    pub name: Option<String>,
+    /// New bid (micros).
+    pub bid_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub daily_budget_amount_local_micro: Option<i64>,
+    /// Micros.
+    pub total_budget_amount_local_micro: Option<i64>,
+    /// New placements.
+    pub placements: Option<Vec<LineItemPlacement>>,
+    /// New flight end.
+    pub end_time: Option<DateTime<Utc>>,
+    /// Pause or resume.
+    pub paused: Option<bool>,
+}
+
 impl LineItemPatch {
     /// Checks every rule (against the current budgets for daily ≤ total).
-    pub fn validate(mut self, current: &Value) -> Result<Self, Invalid> {
-        if let Some(n) = &self.name {
-            self.name = Some(name("name", n)?);
-        }
+    pub fn validate(self, current: &Value) -> Result<LineItemChange, Invalid> {
+        let name = match &self.name {
+            Some(n) => Some(name("name", n)?),
+            None => None,
+        };
         if let Some(b) = self.bid_amount_local_micro {
             micros("bid_amount_local_micro", b)?;
         }
-        if let Some(p) = &self.placements {
-            placements(p)?;
-        }
+        let placements = match &self.placements {
+            Some(p) => Some(placements(p)?),
+            None => None,
+        };
         if let Some(d) = self.daily_budget_amount_local_micro {
             micros("daily_budget_amount_local_micro", d)?;
         }
@@ -385,17 +433,25 @@ impl LineItemPatch {
             self.total_budget_amount_local_micro
                 .or_else(|| current["total_budget_amount_local_micro"].as_i64()),
         )?;
-        if self.name.is_none()
+        if name.is_none()
             && self.bid_amount_local_micro.is_none()
             && self.daily_budget_amount_local_micro.is_none()
             && self.total_budget_amount_local_micro.is_none()
-            && self.placements.is_none()
+            && placements.is_none()
             && self.end_time.is_none()
             && self.paused.is_none()
         {
             return Err(invalid("body", "nothing to change"));
         }
-        Ok(self)
+        Ok(LineItemChange {
+            name,
+            bid_amount_local_micro: self.bid_amount_local_micro,
+            daily_budget_amount_local_micro: self.daily_budget_amount_local_micro,
+            total_budget_amount_local_micro: self.total_budget_amount_local_micro,
+            placements,
+            end_time: self.end_time,
+            paused: self.paused,
+        })
     }
 }
 
@@ -548,6 +604,47 @@ mod tests {
             "campaign_id"
         );
         assert!(with("campaign_id", json!("dry_abc123")).is_ok());
+    }
+
+    #[test]
+    fn vocabularies_come_from_the_client_and_errors_keep_their_wording() {
+        let base = json!({"campaign_id": "8wku2", "objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS", "placements": ["ALL_ON_TWITTER", "TWITTER_SEARCH"], "bid_strategy": "MAX", "bid_amount_local_micro": 5, "goal": "LINK_CLICKS", "pay_by": "ENGAGEMENT"});
+        let li = parse::<LineItemInput>(&base).unwrap().validate().unwrap();
+        assert_eq!(li.objective, Objective::Engagements);
+        assert_eq!(
+            li.placements,
+            [
+                LineItemPlacement::AllOnTwitter,
+                LineItemPlacement::TwitterSearch
+            ]
+        );
+        assert_eq!(li.bid_strategy, Some(BidStrategy::Max));
+        assert_eq!(li.goal, Some(Goal::LinkClicks));
+        // X's own v12 answers carry pay_by ENGAGEMENT.
+        assert_eq!(li.pay_by, Some(PayBy::Engagement));
+        let mut bad = base.clone();
+        bad["objective"] = json!("CLICKS");
+        let err = parse::<LineItemInput>(&bad)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            format!("\"CLICKS\" is not one of {}", OBJECTIVES.join(", "))
+        );
+        assert_eq!(
+            err.message,
+            one_of("objective", "CLICKS", OBJECTIVES)
+                .unwrap_err()
+                .message
+        );
+        let mut bad = base;
+        bad["goal"] = json!("engagement");
+        let err = parse::<LineItemInput>(&bad)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.field, "goal");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use xads_client::ListParams;
 use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate};
 
 use super::exactly_once;
-use super::input::{self, Invalid, LineItemInput, LineItemPatch};
+use super::input::{self, Invalid, LineItemChange, LineItemInput, LineItemPatch, NewLineItem};
 use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
 use crate::store::entities::{Entity, Kind};
 
@@ -34,7 +34,7 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
 /// Creates an already validated line item (experiments create several, one step each).
 pub async fn create_validated(
     scope: &Scope,
-    input: &LineItemInput,
+    input: &NewLineItem,
     request: &Value,
     step: &str,
 ) -> Result<Answer, ManageError> {
@@ -83,21 +83,22 @@ pub async fn create_validated(
     }
     let session = scope.session().await?;
     let req = LineItemCreate {
-        campaign_id: input.campaign_id.clone(),
-        objective: input.objective.clone(),
-        product_type: input.product_type.clone(),
-        placements: input.placements.clone(),
         name: input.name.clone(),
-        bid_strategy: input.bid_strategy.clone(),
+        bid_strategy: input.bid_strategy,
         bid_amount_local_micro: input.bid_amount_local_micro,
-        goal: input.goal.clone(),
-        pay_by: input.pay_by.clone(),
+        goal: input.goal,
+        pay_by: input.pay_by,
         start_time: input.start_time,
         end_time: input.end_time,
         daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
         total_budget_amount_local_micro: input.total_budget_amount_local_micro,
         entity_status: Some(EntityStatus::from_paused(input.paused)),
-        ..LineItemCreate::default()
+        ..LineItemCreate::new(
+            input.campaign_id.clone(),
+            input.objective,
+            input.product_type,
+            input.placements.clone(),
+        )
     };
     let account = scope.account_id.clone();
     let created = exactly_once::create(
@@ -132,7 +133,10 @@ pub async fn create_validated(
                         l.name == req.name
                             && l.objective.as_deref() == Some(req.objective.as_str())
                             && l.product_type.as_deref() == Some(req.product_type.as_str())
-                            && l.placements == req.placements
+                            && l.placements
+                                .iter()
+                                .map(String::as_str)
+                                .eq(req.placements.iter().map(|p| p.as_str()))
                             && l.bid_amount_local_micro == req.bid_amount_local_micro
                             && l.created_at.is_none_or(|t| t >= since)
                     })
@@ -175,7 +179,7 @@ pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, Man
 pub async fn update_validated(
     scope: &Scope,
     current: Entity,
-    patch: &LineItemPatch,
+    patch: &LineItemChange,
     request: &Value,
 ) -> Result<Answer, ManageError> {
     let update = LineItemUpdate {
