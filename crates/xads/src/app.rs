@@ -31,6 +31,8 @@ pub struct AppState {
     pub limiter: RateLimiter,
     /// Recently verified API keys.
     pub keys: crate::web::auth::KeyCache,
+    /// Requests in progress per caller (`XADS_TENANT_CONCURRENCY`).
+    pub callers: Arc<crate::web::limits::CallerSlots>,
 }
 
 impl std::ops::Deref for AppState {
@@ -96,11 +98,13 @@ impl AppState {
             None => RateLimiter::in_process(config.rate_limit_per_minute),
         };
         let gate: Arc<dyn xads_client::RateGate> = Arc::new(limiter.clone());
+        let callers = crate::web::limits::CallerSlots::new(config.limits.tenant_concurrency);
         Ok(AppState {
             services: Services::new(config, db, sealer, gate)?,
             redis,
             limiter,
             keys: Default::default(),
+            callers,
         })
     }
 }
@@ -108,6 +112,7 @@ impl AppState {
 /// A built service, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -124,7 +129,25 @@ impl Application {
         let listener = TcpListener::bind(bind)
             .await
             .map_err(|e| anyhow::anyhow!("XADS_BIND: cannot listen on {bind}: {e}"))?;
-        Ok(Application { listener, state })
+        let metrics_listener = match state.config.metrics_bind {
+            None => None,
+            Some(addr) => match TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(e) if state.config.metrics_bind_explicit => {
+                    anyhow::bail!("XADS_METRICS_BIND: cannot listen on {addr}: {e}")
+                }
+                Err(e) => {
+                    // The default address is taken (another instance on this host): serve on.
+                    tracing::warn!(%addr, error = %e, "metrics listener not started; set XADS_METRICS_BIND");
+                    None
+                }
+            },
+        };
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     /// The address actually bound (the port is chosen by the OS when configured as 0).
@@ -132,6 +155,13 @@ impl Application {
         self.listener
             .local_addr()
             .expect("bound listener has an address")
+    }
+
+    /// The address of the operators' `/metrics` listener, when one is bound.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The shared state (tests use it to reach the database).
@@ -201,11 +231,27 @@ impl Application {
             ))
         });
         let listener = self.listener;
+        let limits = self.state.config.limits;
+        // The operators' listener stops with the public one.
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics = self.metrics_listener.map(|l| {
+            if let Ok(addr) = l.local_addr() {
+                tracing::info!(%addr, "metrics listening");
+            }
+            let router = crate::web::metrics::operator_router(self.state.clone());
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = metrics_stopped.await;
+                };
+                if let Err(e) = crate::web::serve::serve(l, router, limits, stopped).await {
+                    tracing::warn!(error = %e, "metrics listener failed");
+                }
+            })
+        });
         let serve = async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await;
+            let served = crate::web::serve::serve(listener, router, limits, shutdown).await;
             let _ = stop_sync.send(());
+            let _ = stop_metrics.send(());
             served
         };
         let served = tokio::join!(serve, scheduler).0;
@@ -213,6 +259,9 @@ impl Application {
             r.abort();
         }
         housekeeping.abort();
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         served?;
         self.state.db.close().await;
         tracing::info!("xads stopped");

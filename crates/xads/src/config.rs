@@ -80,6 +80,44 @@ pub struct Config {
     pub runner_interval: Option<Duration>,
     /// `XADS_X_TIMEOUT`: per-attempt timeout of a call to X (default 30s).
     pub x_timeout: Duration,
+    /// `XADS_METRICS_BIND`: the operators' listener for `/metrics` (default `127.0.0.1:9464`;
+    /// `off`: none). The public listener never serves `/metrics` without `metrics_token`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// True when `XADS_METRICS_BIND` was set explicitly: then failing to bind it stops the start;
+    /// the default address taken (a second instance on one host) only logs a warning.
+    pub metrics_bind_explicit: bool,
+    /// `XADS_METRICS_TOKEN`: when set, `/metrics` on the public listener answers to
+    /// `Authorization: Bearer <token>` (and stays a 404 for everyone else).
+    pub metrics_token: Option<Secret>,
+    /// Inbound limits of the public listener.
+    pub limits: Limits,
+}
+
+/// What one client may hold of the public listener (quality.md, security: slow clients).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `XADS_HEADER_TIMEOUT` (30s): a request's headers must arrive within this.
+    pub header_timeout: Duration,
+    /// `XADS_BODY_TIMEOUT` (30s): a request body must arrive within this; a media upload gets
+    /// this plus one second per 256 KiB it declares (about 2 Mbit/s).
+    pub body_timeout: Duration,
+    /// `XADS_MAX_CONNECTIONS` (1024): open connections at once; more wait in the kernel's
+    /// backlog until one closes.
+    pub max_connections: usize,
+    /// `XADS_TENANT_CONCURRENCY` (32): requests of one API key or UI session in progress at
+    /// once on an instance; more are answered 429 `too_many_requests` at once.
+    pub tenant_concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            tenant_concurrency: 32,
+        }
+    }
 }
 
 impl Config {
@@ -192,6 +230,39 @@ impl Config {
             })?,
         };
 
+        let (metrics_bind, metrics_bind_explicit) = match get("XADS_METRICS_BIND") {
+            None => (Some(SocketAddr::from(([127, 0, 0, 1], 9464))), false),
+            Some("off") => (None, true),
+            Some(v) => (
+                Some(v.parse::<SocketAddr>().map_err(|e| ConfigError {
+                    var: "XADS_METRICS_BIND",
+                    problem: format!("expected host:port or off, {e}"),
+                })?),
+                true,
+            ),
+        };
+        let metrics_token = get("XADS_METRICS_TOKEN").map(Secret::new);
+        if metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
+            return Err(ConfigError {
+                var: "XADS_METRICS_TOKEN",
+                problem: "too short: use at least 16 random characters".into(),
+            });
+        }
+        let defaults = Limits::default();
+        let limits = Limits {
+            header_timeout: duration_var(get, "XADS_HEADER_TIMEOUT", defaults.header_timeout)?,
+            body_timeout: duration_var(get, "XADS_BODY_TIMEOUT", defaults.body_timeout)?,
+            max_connections: count_var(get, "XADS_MAX_CONNECTIONS", defaults.max_connections)?,
+            tenant_concurrency: count_var(
+                get,
+                "XADS_TENANT_CONCURRENCY",
+                defaults.tenant_concurrency,
+            )?,
+        };
+
         Ok(Config {
             oauth2,
             oauth1,
@@ -218,7 +289,42 @@ impl Config {
             sync_scheduler,
             runner_interval,
             x_timeout,
+            metrics_bind,
+            metrics_bind_explicit,
+            metrics_token,
+            limits,
         })
+    }
+}
+
+fn duration_var<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    var: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => parse_duration(v).ok_or_else(|| ConfigError {
+            var,
+            problem: format!("expected a duration like 10s or 1m, got {v:?}"),
+        }),
+    }
+}
+
+fn count_var<'a>(
+    get: impl Fn(&str) -> Option<&'a str>,
+    var: &'static str,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+            _ => Err(ConfigError {
+                var,
+                problem: format!("expected a whole number from 1 to 1000000, got {v:?}"),
+            }),
+        },
     }
 }
 
@@ -300,6 +406,11 @@ mod tests {
         assert_eq!(c.sync_interval, Duration::from_secs(3600));
         assert_eq!(c.scopes, "ads.read ads.write offline.access media.write");
         assert!(c.oauth2.is_none() && c.oauth1.is_none() && c.redis_url.is_none());
+        assert_eq!(c.metrics_bind, Some("127.0.0.1:9464".parse().unwrap()));
+        assert!(!c.metrics_bind_explicit && c.metrics_token.is_none());
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(30));
+        assert_eq!(c.limits.body_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -324,6 +435,15 @@ mod tests {
             (&[("X_ADS_CLIENT_ID", "id")], "X_ADS_CLIENT_SECRET"),
             (&[("X_ADS_CONSUMER_SECRET", "s")], "X_ADS_CONSUMER_KEY"),
             (&[("X_ADS_LIVE_MODE", "true")], "XADS_ENCRYPTION_KEY"),
+            (&[("XADS_METRICS_BIND", "9464")], "XADS_METRICS_BIND"),
+            (&[("XADS_METRICS_TOKEN", "short")], "XADS_METRICS_TOKEN"),
+            (&[("XADS_HEADER_TIMEOUT", "soon")], "XADS_HEADER_TIMEOUT"),
+            (&[("XADS_BODY_TIMEOUT", "0s")], "XADS_BODY_TIMEOUT"),
+            (&[("XADS_MAX_CONNECTIONS", "0")], "XADS_MAX_CONNECTIONS"),
+            (
+                &[("XADS_TENANT_CONCURRENCY", "many")],
+                "XADS_TENANT_CONCURRENCY",
+            ),
         ];
         for (pairs, var) in cases {
             let err = Config::from_vars(&vars(pairs)).unwrap_err();

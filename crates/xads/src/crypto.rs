@@ -32,6 +32,12 @@ impl std::fmt::Debug for Sealer {
 #[error("cannot open sealed value: {0}")]
 pub struct SealError(&'static str);
 
+/// True when `a` equals `b`, in time that depends only on the lengths (for comparing presented
+/// credentials with expected ones).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Decodes a base64 32-byte key, saying what is wrong otherwise.
 pub fn decode_key(b64: &str) -> Result<[u8; 32], String> {
     let bytes = STANDARD

@@ -1,5 +1,9 @@
 //! `GET /metrics`: Prometheus text. Calls to X (by endpoint and status), retries, limiter waits,
-//! 429s and failovers, and each ad account's sync health.
+//! 429s and failovers, and each ad account's sync health (which names tenant and account ids).
+//!
+//! It is an operator's surface: served on its own listener (`XADS_METRICS_BIND`, loopback by
+//! default; [`operator_router`]). On the public listener `/metrics` is a 404 unless
+//! `XADS_METRICS_TOKEN` is set and the scrape carries it as a bearer token.
 //!
 //! The client counts through the `metrics` facade; the recorder is installed once per process
 //! (several apps in one test process share it). Limiter and sync-health figures are read at scrape
@@ -9,11 +13,13 @@ use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use super::error::ApiError;
 use crate::app::AppState;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
@@ -26,7 +32,33 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
+    Router::new().route("/metrics", get(public_scrape))
+}
+
+/// The operators' listener: `/metrics` alone, no credential (it is bound to a private address).
+pub fn operator_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .with_state(state)
+}
+
+/// `/metrics` on the public listener: only with `Authorization: Bearer <XADS_METRICS_TOKEN>`;
+/// anyone else gets the same 404 as an unknown path.
+async fn public_scrape(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let allowed = match (&state.config.metrics_token, presented) {
+        (Some(token), Some(p)) => {
+            crate::crypto::constant_time_eq(token.expose().as_bytes(), p.trim().as_bytes())
+        }
+        _ => false,
+    };
+    if !allowed {
+        return ApiError::not_found("route").into_response();
+    }
+    scrape(State(state)).await.into_response()
 }
 
 async fn scrape(State(state): State<AppState>) -> impl IntoResponse {

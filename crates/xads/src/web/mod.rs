@@ -5,21 +5,31 @@ pub mod error;
 mod experiments;
 mod health;
 mod integrations;
+pub mod limits;
 mod manage;
 mod media;
 pub mod metrics;
 pub mod openapi;
 mod reports;
+pub mod serve;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware;
 
 use crate::app::AppState;
 use crate::x::XSessionError;
 use error::ApiError;
 
-/// Every route of the service.
+/// Every route of the service, behind the inbound limits and the hardening headers
+/// (`web::limits`).
 pub fn router(state: AppState) -> Router {
+    let limits = state.config.limits;
+    let callers = state.callers.clone();
+    let csp = HeaderValue::from_str(&limits::content_security_policy(&form_targets(
+        &state.config,
+    )))
+    .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     Router::new()
         .merge(health::routes())
         .merge(metrics::routes())
@@ -31,6 +41,26 @@ pub fn router(state: AppState) -> Router {
         .merge(media::routes())
         .merge(reports::routes())
         .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            limits,
+            limits::body_deadline,
+        ))
+        .layer(middleware::from_fn_with_state(callers, limits::per_caller))
+        .layer(middleware::from_fn_with_state(
+            csp,
+            limits::security_headers,
+        ))
+}
+
+/// Where the UI's forms may lead besides us: X's authorize pages, reached by the connect
+/// button's redirect.
+fn form_targets(config: &crate::config::Config) -> Vec<String> {
+    let mut origins = vec![config.authorize_url.origin().ascii_serialization()];
+    if config.oauth1.is_some() {
+        origins.push(config.api_base_url.origin().ascii_serialization());
+    }
+    origins.dedup();
+    origins
 }
 
 /// Maps a failure to reach X for a tenant onto the API's error shape.

@@ -13,6 +13,8 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:8080/oauth/x_ads/callback";
 pub struct TestApp {
     /// `http://127.0.0.1:<port>` of the service.
     pub base: String,
+    /// `http://127.0.0.1:<port>` of its operators' listener (`/metrics`), when one is bound.
+    pub metrics_base: Option<String>,
     /// The service's state (database, clock, client).
     pub state: AppState,
     /// The fake X it talks to.
@@ -34,6 +36,7 @@ pub fn vars_for(database_url: &str, fake: &FakeX) -> HashMap<String, String> {
     HashMap::from(
         [
             ("XADS_BIND", "127.0.0.1:0".to_owned()),
+            ("XADS_METRICS_BIND", "127.0.0.1:0".to_owned()),
             // Tests drive the experiment runner by hand, at the instants they choose.
             ("XADS_RUNNER_INTERVAL", "off".to_owned()),
             ("XADS_SYNC_INTERVAL", "off".to_owned()),
@@ -106,10 +109,12 @@ impl TestApp {
         let config = Config::from_vars(vars).expect("config");
         let app = Application::build(config).await.expect("app");
         let base = format!("http://{}", app.local_addr());
+        let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
         let state = app.state().clone();
         let server = tokio::spawn(app.run(std::future::pending()));
         TestApp {
             base,
+            metrics_base,
             state,
             fake,
             http: crate::http_client(),

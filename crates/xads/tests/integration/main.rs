@@ -5,6 +5,7 @@ mod cli;
 mod connect;
 mod experiments;
 mod faults;
+mod hardening;
 mod helpers;
 mod limiter;
 mod manage;

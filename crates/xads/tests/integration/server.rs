@@ -107,9 +107,10 @@ async fn metrics_count_calls_to_x_limiter_decisions_and_sync_health() {
         )
         .await;
     assert_eq!(status, 200);
+    let metrics_base = app.metrics_base.clone().expect("operators' listener bound");
     let resp = app
         .http
-        .get(format!("{}/metrics", app.base))
+        .get(format!("{metrics_base}/metrics"))
         .send()
         .await
         .unwrap();

@@ -1,0 +1,227 @@
+//! Issue 16's edges of the public listener: operator surfaces off the public port, hardening
+//! headers on every answer, and limits that cut off slow or greedy clients before anything
+//! reaches X. Each test talks real TCP to a real listener.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{TestApp, vars_for};
+use xads_fake::{FakeConfig, FakeX};
+
+/// A service with extra variables, against its own fake.
+async fn app_with(extra: &[(&str, &str)]) -> TestApp {
+    let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
+    let mut vars = vars_for(&xads::testing::sqlite_url(), &fake);
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    TestApp::spawn_with(fake, &vars).await
+}
+
+fn addr(app: &TestApp) -> String {
+    app.base.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the peer closes (or `within` passes): what the server sent, and whether it closed.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> (String, bool) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+#[tokio::test]
+async fn metrics_answer_on_the_operators_listener_and_404_on_the_public_one() {
+    let app = app_with(&[]).await;
+    let public = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let body: serde_json::Value = public.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+    let operators = app
+        .http
+        .get(format!("{}/metrics", app.metrics_base.as_ref().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(operators.status(), 200);
+    assert!(operators.text().await.unwrap().contains("xads_limiter"));
+    // The operators' listener serves nothing else.
+    let other = app
+        .http
+        .get(format!(
+            "{}/api/v1/x_ads/accounts",
+            app.metrics_base.as_ref().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn metrics_on_the_public_listener_need_the_token() {
+    let token = "metrics-token-0123456789";
+    let app = app_with(&[("XADS_METRICS_TOKEN", token), ("XADS_METRICS_BIND", "off")]).await;
+    assert!(app.metrics_base.is_none());
+    let url = format!("{}/metrics", app.base);
+    for wrong in [
+        None,
+        Some("Bearer metrics-token-012345678X"),
+        Some("Bearer "),
+    ] {
+        let mut req = app.http.get(&url);
+        if let Some(h) = wrong {
+            req = req.header("authorization", h);
+        }
+        assert_eq!(req.send().await.unwrap().status(), 404, "{wrong:?}");
+    }
+    let ok = app
+        .http
+        .get(&url)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn pages_and_answers_carry_the_hardening_headers() {
+    let app = app_with(&[]).await;
+    for path in [
+        "/login",
+        "/integrations",
+        "/api/v1/integrations",
+        "/healthz",
+    ] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let h = resp.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("script-src"),
+            "{path}: no script allowed: {csp}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn headers_trickled_past_the_timeout_are_cut_off() {
+    let app = app_with(&[("XADS_HEADER_TIMEOUT", "1s")]).await;
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // The rest of the headers never comes.
+    let (answer, closed) = read_until_closed(&mut s, Duration::from_secs(15)).await;
+    assert!(closed, "the connection was held open: {answer:?}");
+    assert!(!answer.contains("200 OK"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_json_body_trickled_past_the_timeout_is_refused_and_nothing_reaches_x() {
+    let fake = FakeX::start(FakeConfig::default()).await.expect("fake X");
+    let mut vars = vars_for(&xads::testing::sqlite_url(), &fake);
+    vars.insert("X_ADS_LIVE_MODE".into(), "true".into());
+    vars.insert("XADS_BODY_TIMEOUT".into(), "1s".into());
+    let app = TestApp::spawn_with(fake, &vars).await;
+    let key = app.tenant("Growth").await;
+    app.connect(&key).await;
+    let account = app.fake.state().seed_info().usd_account_id;
+    let writes_before = app.x_writes().len();
+    let mut s = TcpStream::connect(addr(&app)).await.unwrap();
+    let head = format!(
+        "POST /api/v1/x_ads/accounts/{account}/campaigns HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"name\": \"slow"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let (answer, _) = read_until_closed(&mut s, Duration::from_secs(15)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+    assert_eq!(app.x_writes().len(), writes_before, "a write reached X");
+}
+
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_one_closes() {
+    let app = app_with(&[("XADS_MAX_CONNECTIONS", "2")]).await;
+    let idle1 = TcpStream::connect(addr(&app)).await.unwrap();
+    let _idle2 = TcpStream::connect(addr(&app)).await.unwrap();
+    // Give the accept loop a moment to take both.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .timeout(Duration::from_millis(700))
+        .send()
+        .await;
+    assert!(third.is_err(), "a third connection was served: {third:?}");
+    drop(idle1);
+    let later = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(later.status(), 200);
+}
+
+#[tokio::test]
+async fn one_caller_past_its_concurrency_gets_429_while_others_are_served() {
+    let app = app_with(&[("XADS_TENANT_CONCURRENCY", "1")]).await;
+    let key = app.tenant("Greedy").await;
+    let other = app.tenant("Patient").await;
+    // A request of `key` that stays in progress: its body never finishes.
+    let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
+    let head = format!(
+        "POST /api/v1/fx_rates HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n["
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = app
+        .send(reqwest::Method::GET, &key, "/api/v1/integrations", None)
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    let (status, _) = app
+        .send(reqwest::Method::GET, &other, "/api/v1/integrations", None)
+        .await;
+    assert_eq!(status, 200, "another tenant is not held up");
+    drop(slow);
+    // Once the slow request is gone, the same key is served again.
+    let mut served = false;
+    for _ in 0..50 {
+        let (status, _) = app
+            .send(reqwest::Method::GET, &key, "/api/v1/integrations", None)
+            .await;
+        if status == 200 {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the key stayed blocked after its request ended");
+}
