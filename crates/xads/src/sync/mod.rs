@@ -8,37 +8,28 @@
 
 pub mod cli;
 pub mod ingest;
+pub mod plan;
 pub mod scheduler;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
-use xads_client::models::{
-    ActiveEntitiesQuery, Granularity, MetricGroup, Placement, StatsEntityType, StatsQuery,
-};
+use chrono::{DateTime, Duration, Utc};
+use xads_client::models::{StatsQuery, StatsResponse};
 
 use crate::manage::{ManageError, Scope, mirror};
 use crate::services::Services;
+use crate::store::connections::AdAccount;
 use crate::store::entities::Kind;
 use crate::store::stats::{self as stats_store, StatRow};
 use crate::store::sync_runs::{self, Counts, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates, tenants};
 use crate::x::{XSession, XSessionError};
 
-/// X revises spend for about 3 days: every run re-pulls at least this much.
-pub const TRAILING: Duration = Duration::hours(72);
-/// What the first run of an account pulls (one stats window per batch of ids).
-pub const FIRST_BACKFILL: Duration = Duration::days(7);
-/// The longest explicit backfill one run takes (it costs ⌈ids/20⌉ calls per 7 days).
-pub const MAX_BACKFILL: Duration = Duration::days(366);
-/// The longest gap a run catches up on by itself (longer backfills are asked for explicitly).
-pub const MAX_CATCH_UP: Duration = Duration::days(90);
-/// X's cap on ids per stats call.
-const MAX_STATS_ENTITY_IDS: usize = 20;
-/// X's cap on the span of one synchronous stats call, in days.
-const MAX_STATS_SPAN_DAYS: i64 = 7;
-/// X's cap on the span of one active-entities call, in days.
-const MAX_ACTIVE_ENTITIES_SPAN_DAYS: i64 = 90;
+pub use plan::{
+    FIRST_BACKFILL, MAX_BACKFILL, MAX_CATCH_UP, TRAILING, Window, ceil_hour, floor_hour,
+    split_window,
+};
+
 /// Rows older than this are final (non-spend metrics settle after 24 h, spend after ~3 days).
 pub const FINAL_AFTER: Duration = Duration::hours(72);
 
@@ -94,33 +85,6 @@ pub struct Request {
     /// Also pull `LINE_ITEM` stats for the line items of these campaigns (on top of those tracked
     /// with [`stats_store::track_line_items`]).
     pub line_item_campaigns: Vec<String>,
-}
-
-/// Truncates to the start of the hour.
-pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(Duration::hours(1)).unwrap_or(t)
-}
-
-/// Rounds up to a whole hour.
-pub fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    let f = floor_hour(t);
-    if f == t { t } else { f + Duration::hours(1) }
-}
-
-/// Splits `[from, to)` into consecutive windows of at most `max`.
-pub fn split_window(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    max: Duration,
-) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-    let mut out = Vec::new();
-    let mut t = from;
-    while t < to {
-        let end = (t + max).min(to);
-        out.push((t, end));
-        t = end;
-    }
-    out
 }
 
 /// Records a new run and returns its id (the API answers it before the run is done).
@@ -181,70 +145,19 @@ pub async fn run(
     Ok((id, counts))
 }
 
-/// The window of a run: explicit, or from the last synced hour (at least the trailing 72 h,
-/// at most 90 days back), or the first backfill; always whole hours, ending after the current hour.
-async fn window_for(
-    state: &Services,
-    target: &SyncTarget,
-    request: &Request,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), SyncError> {
-    let end = floor_hour(state.clock.now()) + Duration::hours(1);
-    if let Some((from, to)) = request.window {
-        let (from, to) = (floor_hour(from), ceil_hour(to).min(end));
-        if from >= to {
-            return Err(SyncError::Invalid(
-                "the window is empty (from must be before to, and not in the future)".into(),
-            ));
-        }
-        if to - from > MAX_BACKFILL {
-            return Err(SyncError::Invalid(format!(
-                "a backfill may span at most {} days; split it",
-                MAX_BACKFILL.num_days()
-            )));
-        }
-        return Ok((from, to));
-    }
-    let health = sync_runs::health(&state.db, &target.tenant_id, &target.account_id).await?;
-    let start = match health.synced_until {
-        None => end - FIRST_BACKFILL,
-        Some(until) => (floor_hour(until) - Duration::hours(1))
-            .min(end - TRAILING)
-            .max(end - MAX_CATCH_UP),
-    };
-    Ok((start, end))
+/// What a run works on: the tenant's scope for the account, the account and the signed view of X.
+struct Target {
+    scope: Scope,
+    account: AdAccount,
+    session: XSession,
 }
 
-/// What `active_entities` said about one entity.
-#[derive(Clone, Debug)]
-struct Activity {
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    placements: BTreeSet<String>,
-}
-
-fn placement(p: &str) -> Option<Placement> {
-    Some(match p {
-        "ALL_ON_TWITTER" => Placement::AllOnTwitter,
-        "PUBLISHER_NETWORK" => Placement::PublisherNetwork,
-        "SPOTLIGHT" => Placement::Spotlight,
-        "TREND" => Placement::Trend,
-        _ => return None,
-    })
-}
-
-async fn run_inner(
-    state: &Services,
-    target: &SyncTarget,
-    request: &Request,
-    progress: &dyn Progress,
-    counts: &mut Counts,
-    window_out: &mut Option<(DateTime<Utc>, DateTime<Utc>)>,
-) -> Result<(), SyncError> {
-    let db = &state.db;
-    let tenant = tenants::get(db, &target.tenant_id)
+/// Loads the tenant and the account (404s) and opens the tenant's session with X.
+async fn open_target(state: &Services, target: &SyncTarget) -> Result<Target, SyncError> {
+    let tenant = tenants::get(&state.db, &target.tenant_id)
         .await?
         .ok_or(SyncError::NotFound("tenant"))?;
-    let account = connections::ad_account(db, &target.tenant_id, &target.account_id)
+    let account = connections::ad_account(&state.db, &target.tenant_id, &target.account_id)
         .await?
         .ok_or(SyncError::NotFound("ad account"))?;
     let session = XSession::for_tenant(state, &tenant.id).await?;
@@ -254,163 +167,161 @@ async fn run_inner(
         account_id: account.id.clone(),
         idem_key: None,
     };
-    let window = window_for(state, target, request).await?;
-    *window_out = Some(window);
+    Ok(Target {
+        scope,
+        account,
+        session,
+    })
+}
 
-    // 1. Entities first: state changes made in X Ads Manager reach the mirror here.
-    progress.step(0, 3, "refreshing campaigns, line items and promoted tweets");
+/// The run's window ([`plan::window`]), reading the account's last synced hour when it matters.
+async fn choose_window(
+    state: &Services,
+    target: &SyncTarget,
+    request: &Request,
+) -> Result<Window, SyncError> {
+    let synced_until = if plan::needs_synced_until(request.window) {
+        sync_runs::health(&state.db, &target.tenant_id, &target.account_id)
+            .await?
+            .synced_until
+    } else {
+        None
+    };
+    plan::window(state.clock.now(), request.window, synced_until)
+}
+
+/// Refreshes the entity mirror (state changes made in X Ads Manager reach it here): full lists of
+/// campaigns, line items and promoted tweets, `count=1000`, following cursors.
+async fn refresh_mirror(t: &Target, counts: &mut Counts) -> Result<(), SyncError> {
     for kind in [Kind::Campaign, Kind::LineItem, Kind::PromotedTweet] {
-        let n = mirror::refresh(&scope, &session, kind).await?;
+        let n = mirror::refresh(&t.scope, &t.session, kind).await?;
         counts.entities += n as i64;
-        // The mirror lists with count=1000 and follows cursors: one call per 1000 entities.
+        // One call per 1000 entities.
         counts.x_calls += ((n as i64 + 999) / 1000).max(1);
     }
-    let currencies = stats_store::entity_currencies(db, &target.tenant_id, &account.id).await?;
-    let settings = stats_store::settings(db, &target.tenant_id, &account.id).await?;
-    let mut detail = stats_store::line_item_campaigns(db, &target.tenant_id, &account.id).await?;
-    detail.extend(request.line_item_campaigns.iter().cloned());
-    detail.sort();
-    detail.dedup();
+    Ok(())
+}
 
-    // 2. What changed: one active_entities call per 90 days (plus one per 200 tracked campaigns
-    // for their line items).
-    progress.step(1, 3, "asking X which entities changed");
-    let mut kinds: Vec<(StatsEntityType, Vec<String>)> = vec![(StatsEntityType::Campaign, vec![])];
-    for chunk in detail.chunks(200) {
-        kinds.push((StatsEntityType::LineItem, chunk.to_vec()));
-    }
-    let mut active: Vec<(StatsEntityType, BTreeMap<String, Activity>)> = Vec::new();
-    for (entity, campaign_ids) in kinds {
-        let mut found: BTreeMap<String, Activity> = BTreeMap::new();
-        for (from, to) in split_window(
-            window.0,
-            window.1,
-            Duration::days(MAX_ACTIVE_ENTITIES_SPAN_DAYS),
-        ) {
-            let mut q = ActiveEntitiesQuery::new(entity, from, to);
-            q.campaign_ids = campaign_ids.clone();
-            let acct = account.id.clone();
-            let resp = session
+/// Performs the planned `active_entities` calls; one merged set of active entities per
+/// [`plan::ActivityCalls`].
+async fn ask_active_entities(
+    t: &Target,
+    calls: &[plan::ActivityCalls],
+    counts: &mut Counts,
+) -> Result<Vec<plan::Active>, SyncError> {
+    let mut sets = Vec::with_capacity(calls.len());
+    for group in calls {
+        let mut active = plan::Active::new(group.entity);
+        for q in &group.queries {
+            let acct = t.account.id.clone();
+            let resp = t
+                .session
                 .call(|x| {
                     let (q, acct) = (q.clone(), acct.clone());
                     async move { x.active_entities(&acct, &q).await }
                 })
                 .await?;
             counts.x_calls += 1;
-            for a in resp.data {
-                let e = found.entry(a.entity_id.clone()).or_insert(Activity {
-                    start: a.activity_start_time,
-                    end: a.activity_end_time,
-                    placements: BTreeSet::new(),
-                });
-                e.start = e.start.min(a.activity_start_time);
-                e.end = e.end.max(a.activity_end_time);
-                e.placements.extend(a.placements);
-            }
+            active.record(&resp.data);
         }
-        counts.active_entities += found.len() as i64;
-        active.push((entity, found));
+        counts.active_entities += active.found.len() as i64;
+        sets.push(active);
     }
+    Ok(sets)
+}
 
-    // 3. Stats for only those entities: per entity type and placement, ids in batches of 20
-    // (sorted by activity so a batch's window stays tight), each batch's window split in 7 days.
-    let mut groups = vec![MetricGroup::Engagement, MetricGroup::Billing];
-    if settings.conversions.iter().any(|c| c == "WEB_CONVERSION") {
-        groups.push(MetricGroup::WebConversion);
-    }
-    let mobile = settings
-        .conversions
-        .iter()
-        .any(|c| c == "MOBILE_CONVERSION");
-    let mut plan = Vec::new();
-    for (entity, found) in &active {
-        for p in &settings.placements {
-            let Some(pl) = placement(p) else { continue };
-            let mut ids: Vec<(&String, &Activity)> = found
-                .iter()
-                .filter(|(_, a)| a.placements.is_empty() || a.placements.contains(p))
-                .collect();
-            ids.sort_by_key(|(id, a)| (a.start, a.end, (*id).clone()));
-            for batch in ids.chunks(MAX_STATS_ENTITY_IDS) {
-                let from = floor_hour(batch.iter().map(|(_, a)| a.start).min().unwrap_or(window.0));
-                let to = ceil_hour(batch.iter().map(|(_, a)| a.end).max().unwrap_or(window.1))
-                    .min(window.1);
-                // Re-pull the whole trailing window: X's active_entities reports when metrics
-                // change, and late spend must be re-read even when X is slow to flag it.
-                let from = from.min(window.0);
-                for (f, t) in split_window(from, to, Duration::days(MAX_STATS_SPAN_DAYS)) {
-                    plan.push((
-                        *entity,
-                        pl,
-                        batch
-                            .iter()
-                            .map(|(id, _)| (*id).clone())
-                            .collect::<Vec<_>>(),
-                        f,
-                        t,
-                    ));
-                }
-            }
-        }
-    }
-    let total = 2 + plan.len() as u64;
-    let fallback = account.currency.clone().unwrap_or_else(|| "XXX".into());
+/// Performs the planned stats calls: each answer (with its mobile-conversion companion) turned
+/// into rows, converted to USD and upserted.
+async fn pull_stats(
+    t: &Target,
+    calls: Vec<plan::StatsCall>,
+    currencies: &HashMap<String, String>,
+    progress: &dyn Progress,
+    counts: &mut Counts,
+) -> Result<(), SyncError> {
+    let state = &t.scope.state;
+    let account_id = &t.account.id;
+    let total = 2 + calls.len() as u64;
+    let fallback = t.account.currency.clone().unwrap_or_else(|| "XXX".into());
     let mut wanted: Vec<String> = currencies.values().cloned().collect();
     wanted.push(fallback.clone());
     wanted.sort();
     wanted.dedup();
-    let rates = fx_rates::series_for(db, &wanted).await?;
-    for (i, (entity, pl, ids, from, to)) in plan.into_iter().enumerate() {
+    let rates = fx_rates::series_for(&state.db, &wanted).await?;
+    for (i, call) in calls.into_iter().enumerate() {
+        let q = &call.query;
         progress.step(
             2 + i as u64,
             total,
             &format!(
                 "{} stats {} → {}",
-                entity.as_str(),
-                from.format("%Y-%m-%d %H:00"),
-                to.format("%Y-%m-%d %H:00")
+                q.entity.as_str(),
+                q.start_time.format("%Y-%m-%d %H:00"),
+                q.end_time.format("%Y-%m-%d %H:00")
             ),
         );
-        let query = StatsQuery {
-            entity,
-            entity_ids: ids,
-            start_time: from,
-            end_time: to,
-            granularity: Granularity::Hour,
-            placement: pl,
-            metric_groups: groups.clone(),
-        };
-        let resp = stats_call(&session, &account.id, &query).await?;
+        let resp = stats_call(&t.session, account_id, q).await?;
         counts.x_calls += 1;
-        let call = ingest::Call {
-            account_id: &account.id,
-            entity: entity.as_str(),
-            placement: pl.as_str(),
-            start: from,
-            currencies: &currencies,
+        let ingest_call = ingest::Call {
+            account_id,
+            entity: q.entity.as_str(),
+            placement: q.placement.as_str(),
+            start: q.start_time,
+            currencies,
             fallback: &fallback,
         };
-        let mut rows = ingest::rows(&call, &resp);
-        if mobile {
-            let mut q = query.clone();
-            q.metric_groups = vec![MetricGroup::MobileConversion];
-            let m = stats_call(&session, &account.id, &q).await?;
+        let mut rows = ingest::rows(&ingest_call, &resp);
+        if let Some(mobile) = &call.mobile {
+            let m = stats_call(&t.session, account_id, mobile).await?;
             counts.x_calls += 1;
-            add_mobile(&mut rows, &call, &m);
+            add_mobile(&mut rows, &ingest_call, &m);
         }
         ingest::convert(&mut rows, &rates);
         counts.rows_upserted +=
-            stats_store::upsert(db, &target.tenant_id, &rows, state.clock.now()).await? as i64;
+            stats_store::upsert(&state.db, &t.scope.tenant.id, &rows, state.clock.now()).await?
+                as i64;
     }
     progress.step(total, total, "done");
     Ok(())
 }
 
+/// One run: open the target, choose the window, refresh the mirror, ask X what changed, then
+/// pull stats for only that ([`plan`] decides every call; this performs them in order).
+async fn run_inner(
+    state: &Services,
+    target: &SyncTarget,
+    request: &Request,
+    progress: &dyn Progress,
+    counts: &mut Counts,
+    window_out: &mut Option<Window>,
+) -> Result<(), SyncError> {
+    let db = &state.db;
+    let t = open_target(state, target).await?;
+    let window = choose_window(state, target, request).await?;
+    *window_out = Some(window);
+
+    progress.step(0, 3, "refreshing campaigns, line items and promoted tweets");
+    refresh_mirror(&t, counts).await?;
+    let currencies = stats_store::entity_currencies(db, &target.tenant_id, &t.account.id).await?;
+    let settings = stats_store::settings(db, &target.tenant_id, &t.account.id).await?;
+    let tracked = plan::tracked_campaigns(
+        stats_store::line_item_campaigns(db, &target.tenant_id, &t.account.id).await?,
+        &request.line_item_campaigns,
+    );
+
+    progress.step(1, 3, "asking X which entities changed");
+    let active = ask_active_entities(&t, &plan::activity_calls(window, &tracked), counts).await?;
+
+    let calls = plan::stats_calls(window, &active, &settings);
+    pull_stats(&t, calls, &currencies, progress, counts).await
+}
+
+/// One stats call through the session (refreshing the token as needed).
 async fn stats_call(
     session: &XSession,
     account_id: &str,
     query: &StatsQuery,
-) -> Result<xads_client::models::StatsResponse, SyncError> {
+) -> Result<StatsResponse, SyncError> {
     let acct = account_id.to_owned();
     Ok(session
         .call(|x| {
@@ -423,11 +334,7 @@ async fn stats_call(
 
 /// Adds mobile installs to the rows of the same call (creating rows for hours that had only
 /// mobile conversions).
-fn add_mobile(
-    rows: &mut Vec<StatRow>,
-    call: &ingest::Call<'_>,
-    resp: &xads_client::models::StatsResponse,
-) {
+fn add_mobile(rows: &mut Vec<StatRow>, call: &ingest::Call<'_>, resp: &StatsResponse) {
     let mut index: HashMap<(String, DateTime<Utc>), usize> = rows
         .iter()
         .enumerate()
