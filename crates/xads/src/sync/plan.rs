@@ -206,17 +206,6 @@ pub struct StatsCall {
     pub mobile: Option<StatsQuery>,
 }
 
-/// X's placement of a stored placement name; `None` for a name X does not take (skipped).
-pub fn placement(p: &str) -> Option<Placement> {
-    Some(match p {
-        "ALL_ON_TWITTER" => Placement::AllOnTwitter,
-        "PUBLISHER_NETWORK" => Placement::PublisherNetwork,
-        "SPOTLIGHT" => Placement::Spotlight,
-        "TREND" => Placement::Trend,
-        _ => return None,
-    })
-}
-
 /// The metric groups of every stats call: engagement and billing, plus web conversions when the
 /// account's settings ask for them.
 pub fn metric_groups(settings: &Settings) -> Vec<MetricGroup> {
@@ -241,7 +230,10 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
     let mut calls = Vec::new();
     for set in active {
         for p in &settings.placements {
-            let Some(pl) = placement(p) else { continue };
+            // A stored name X does not take is skipped.
+            let Ok(pl) = p.parse::<Placement>() else {
+                continue;
+            };
             let mut ids: Vec<(&String, &Activity)> = set
                 .found
                 .iter()
