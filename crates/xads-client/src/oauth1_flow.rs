@@ -60,11 +60,12 @@ fn form_body(
     let map: HashMap<String, String> = url::form_urlencoded::parse(&raw.body)
         .into_owned()
         .collect();
-    if !map.contains_key("oauth_token") || !map.contains_key("oauth_token_secret") {
+    let present = |k: &str| map.get(k).is_some_and(|v| !v.trim().is_empty());
+    if !present("oauth_token") || !present("oauth_token_secret") {
         return Err(XError::Decode {
             operation,
             status: raw.status,
-            message: "response lacks oauth_token / oauth_token_secret".into(),
+            message: "response lacks a non-empty oauth_token / oauth_token_secret".into(),
         });
     }
     Ok(map)
@@ -94,11 +95,20 @@ impl XAdsClient {
             .with_oauth_param("oauth_callback", callback);
         let raw = self.oauth1_post(OP, "/oauth/request_token", signer).await?;
         let mut map = form_body(OP, &raw)?;
+        // RFC 5849 §2.1: without `oauth_callback_confirmed=true` the server did not take our
+        // callback, and the verifier would go elsewhere (or nowhere): don't send the user there.
+        if map.get("oauth_callback_confirmed").map(String::as_str) != Some("true") {
+            return Err(XError::Decode {
+                operation: OP,
+                status: raw.status,
+                message: "oauth_callback_confirmed is not true: X did not accept the callback URL"
+                    .into(),
+            });
+        }
         Ok(RequestToken {
             token: map.remove("oauth_token").unwrap_or_default(),
             secret: Secret::new(map.remove("oauth_token_secret").unwrap_or_default()),
-            callback_confirmed: map.get("oauth_callback_confirmed").map(String::as_str)
-                == Some("true"),
+            callback_confirmed: true,
         })
     }
 

@@ -255,6 +255,32 @@ pub async fn start_oauth1(state: &Services, tenant: &Tenant) -> Result<Started, 
     })
 }
 
+/// What the callback page says when the user declines the OAuth 1.0a app at X.
+pub const OAUTH1_DENIED_PROBLEM: &str = "X did not grant access to the OAuth 1.0a app (the request was denied at X). Restart the connect flow to try again.";
+
+/// The OAuth 1.0a callback when the user declined at X (`?denied=<request token>`): the request
+/// token is consumed (so it cannot be replayed) and nothing is stored.
+pub async fn deny_oauth1(
+    state: &Services,
+    request_token: &str,
+) -> Result<CallbackOutcome, crate::db::DbError> {
+    let now = state.clock.now();
+    match connections::consume_pending(
+        &state.db,
+        &state.sealer,
+        &pkce::hash_hex(request_token),
+        now,
+    )
+    .await?
+    {
+        Ok(p) if p.method == Method::OAuth1 => {
+            tracing::info!(tenant.id = %p.tenant_id, "OAuth 1.0a authorization denied at X");
+            Ok(failed(400, OAUTH1_DENIED_PROBLEM))
+        }
+        _ => Ok(failed(400, STATE_PROBLEM)),
+    }
+}
+
 /// Completes an OAuth 1.0a connect: consumes the request token, trades it and the verifier for
 /// the access pair, stores it sealed, probes `GET /12/accounts` (signed) and stores the accounts.
 pub async fn finish_oauth1(

@@ -186,3 +186,52 @@ async fn a_token_step_without_tokens_is_a_decode_error() {
         .unwrap_err();
     assert!(matches!(err, xads_client::XError::Decode { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_request_token_without_a_confirmed_callback_or_a_token_is_refused() {
+    for body in [
+        // No confirmation: X did not take our callback.
+        "oauth_token=RQT&oauth_token_secret=RQS",
+        "oauth_token=RQT&oauth_token_secret=RQS&oauth_callback_confirmed=false",
+        // Empty token or secret.
+        "oauth_token=&oauth_token_secret=RQS&oauth_callback_confirmed=true",
+        "oauth_token=RQT&oauth_token_secret=&oauth_callback_confirmed=true",
+    ] {
+        let stub = Stub::start(vec![Reply::Http {
+            status: 200,
+            headers: vec![],
+            body: body.into(),
+        }])
+        .await;
+        let client = stub.client(RetryPolicy::none());
+        let err = client
+            .oauth1_request_token("ckey", &Secret::new("CS"), "https://app.example/cb")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, xads_client::XError::Decode { .. }),
+            "{body}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_access_token_answer_with_an_empty_token_is_refused() {
+    let stub = Stub::start(vec![Reply::Http {
+        status: 200,
+        headers: vec![],
+        body: "oauth_token=&oauth_token_secret=AS-1&user_id=1".into(),
+    }])
+    .await;
+    let client = stub.client(RetryPolicy::none());
+    let rt = xads_client::oauth1_flow::RequestToken {
+        token: "RQT".into(),
+        secret: Secret::new("RQS"),
+        callback_confirmed: true,
+    };
+    let err = client
+        .oauth1_access_token("ckey", &Secret::new("CS"), &rt, "V")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, xads_client::XError::Decode { .. }), "{err}");
+}

@@ -89,9 +89,9 @@ async fn callback(
         (Some(token), Some(verifier), None) => {
             connect::finish_oauth1(&state, token, verifier).await?
         }
-        (_, _, Some(denied)) => {
-            connect::finish_oauth2(&state, None, Some(denied), Some("denied")).await?
-        }
+        // X's OAuth 1.0a "cancel" sends `denied=<request token>` (OAuth 2.0 denials come as
+        // `error=access_denied` with the `state`).
+        (_, _, Some(denied)) => connect::deny_oauth1(&state, denied).await?,
         _ => {
             connect::finish_oauth2(
                 &state,

@@ -225,3 +225,31 @@ async fn one_caller_past_its_concurrency_gets_429_while_others_are_served() {
     }
     assert!(served, "the key stayed blocked after its request ended");
 }
+
+#[tokio::test]
+async fn an_oauth1_denial_answers_the_oauth1_message_and_stores_nothing() {
+    let app = app_with(&[]).await;
+    let key = app.tenant("Growth").await;
+    let authorize = app.start_connect_with(&key, "oauth1").await;
+    let token = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "oauth_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("request token in the authorize URL");
+    let query = format!("denied={token}");
+    let resp = app.callback(&query).await;
+    assert_eq!(resp.status(), 400);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains(xads::connect::OAUTH1_DENIED_PROBLEM),
+        "{page}"
+    );
+    let (_, tile) = app.get(&key, "/api/v1/integrations").await;
+    assert_eq!(tile["data"][0]["status"], "disconnected");
+    // The request token was consumed: the same denial again is an unknown state.
+    let again = app.callback(&query).await.text().await.unwrap();
+    assert!(
+        !again.contains(xads::connect::OAUTH1_DENIED_PROBLEM),
+        "{again}"
+    );
+}
