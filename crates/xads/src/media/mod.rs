@@ -58,10 +58,34 @@ pub struct NewMedia {
     pub file_name: Option<String>,
     /// X's `name` (≤ 100).
     pub name: Option<String>,
-    /// X's `title` (videos, ≤ 70).
+    /// `title` (≤ 70): kept in our library for every type; X takes it for videos only.
     pub title: Option<String>,
-    /// X's `description` (videos, ≤ 200).
+    /// `description` (≤ 200): kept in our library for every type; X takes it for videos only.
     pub description: Option<String>,
+}
+
+/// The value of a video-only field to send to X: the field for a video, nothing otherwise.
+pub fn for_x(format: Format, value: &Option<String>) -> Option<String> {
+    if format.is_video() {
+        value.clone()
+    } else {
+        None
+    }
+}
+
+/// Our library keeps the title and description given at upload where X holds none (X keeps
+/// them for videos only).
+fn keep_dashboard_fields(
+    entry: &mut MediaLibraryEntry,
+    title: &Option<String>,
+    description: &Option<String>,
+) {
+    if entry.title.is_none() {
+        entry.title.clone_from(title);
+    }
+    if entry.description.is_none() {
+        entry.description.clone_from(description);
+    }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> Invalid {
@@ -72,8 +96,10 @@ fn invalid(field: &str, message: impl Into<String>) -> Invalid {
 }
 
 /// Checks the text fields against X's limits (the file itself is checked while spooling).
+/// `title` and `description` are taken for every type: the dashboard's library keeps them, and
+/// only a video's are sent to X (which takes them for videos alone; see [`for_x`]).
 pub fn check_fields(
-    format: Format,
+    _format: Format,
     name: Option<&str>,
     title: Option<&str>,
     description: Option<&str>,
@@ -86,19 +112,6 @@ pub fn check_fields(
             && v.chars().count() > max
         {
             return Err(invalid(field, format!("at most {max} characters")));
-        }
-    }
-    if !format.is_video() {
-        for (field, value) in [("title", title), ("description", description)] {
-            if value.is_some() {
-                return Err(invalid(
-                    field,
-                    format!(
-                        "X takes {field} for videos only; this file is a {}",
-                        format.name()
-                    ),
-                ));
-            }
         }
     }
     Ok(())
@@ -495,8 +508,8 @@ async fn live(
         media_key: media_key.clone(),
         name: media.name.clone(),
         file_name: media.file_name.clone(),
-        title: media.title.clone(),
-        description: media.description.clone(),
+        title: for_x(media.file.format, &media.title),
+        description: for_x(media.file.format, &media.description),
         poster_media_key: None,
     };
     let account = scope.account_id.clone();
@@ -533,7 +546,8 @@ async fn live(
         |e: &MediaLibraryEntry| e.media_key.as_str(),
     )
     .await?;
-    let (entry, request_id) = (created.entity, created.request_id);
+    let (mut entry, request_id) = (created.entity, created.request_id);
+    keep_dashboard_fields(&mut entry, &media.title, &media.description);
     record(scope, key, &entry, false, request_id.as_deref()).await
 }
 
@@ -552,6 +566,15 @@ pub async fn refresh(scope: &Scope, session: &XSession) -> Result<usize, ManageE
         .await?;
     let db = &scope.state.db;
     for e in &entries {
+        let mut e = e.clone();
+        if e.title.is_none() || e.description.is_none() {
+            // Ours where X keeps none (an image's title and description).
+            if let Some(known) = store::get(db, &scope.tenant.id, &account, &e.media_key).await? {
+                let field = |k: &str| known.data[k].as_str().map(str::to_owned);
+                keep_dashboard_fields(&mut e, &field("title"), &field("description"));
+            }
+        }
+        let e = &e;
         store::upsert(
             db,
             &scope.tenant.id,

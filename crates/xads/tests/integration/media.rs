@@ -298,9 +298,7 @@ async fn bad_files_are_refused_before_anything_reaches_x() {
         .file_name("a.png")
         .mime_str("image/png")
         .unwrap();
-    let form = Form::new()
-        .part("file", part)
-        .text("title", "images take no title");
+    let form = Form::new().part("file", part).text("title", "t".repeat(71));
     let (status, body, _) = c.post(form, None).await;
     assert_eq!(
         (status, body["error"]["field"].clone()),
@@ -471,4 +469,54 @@ async fn a_failed_chunk_is_retried_and_retried_requests_make_one_entry() {
     assert_eq!(again["media_key"], body["media_key"]);
     assert!(c.media_calls().is_empty(), "{:?}", c.media_calls());
     assert_eq!(c.library_keys().len(), before + 1);
+}
+
+#[tokio::test]
+async fn an_image_keeps_its_title_and_description_here_and_x_gets_only_what_it_takes() {
+    let c = ctx(true, &xads::testing::sqlite_url()).await;
+    let part = Part::bytes(png(7))
+        .file_name("banner.png")
+        .mime_str("image/png")
+        .unwrap();
+    let form = Form::new()
+        .part("file", part)
+        .text("name", "Banner")
+        .text("title", "Spring banner")
+        .text("description", "Hero image of the spring campaign");
+    let (status, body, _) = c.post(form, None).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["title"], "Spring banner");
+    assert_eq!(body["description"], "Hero image of the spring campaign");
+    // X's media_library call carried neither (X takes them for videos only).
+    let register = c
+        .app
+        .fake
+        .state()
+        .ledger()
+        .into_iter()
+        .find(|e| e.method == "POST" && e.path.ends_with("/media_library"))
+        .expect("the entry was registered at X");
+    let sent = format!("{} {}", register.query, register.body_text);
+    assert!(
+        !sent.contains("title") && !sent.contains("description"),
+        "{sent}"
+    );
+    // A read-through from X keeps ours.
+    let resp = c
+        .app
+        .http
+        .get(format!("{}?refresh=true", c.url()))
+        .bearer_auth(&c.key)
+        .send()
+        .await
+        .unwrap();
+    let list: Value = resp.json().await.unwrap();
+    let entry = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Banner")
+        .expect("listed");
+    assert_eq!(entry["title"], "Spring banner", "{entry}");
+    assert_eq!(entry["description"], "Hero image of the spring campaign");
 }
