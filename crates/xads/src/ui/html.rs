@@ -1,28 +1,12 @@
-//! HTML building blocks: escaping, the page layout, the stylesheet and hand-written SVG charts.
+//! HTML building blocks: the page layout, the stylesheet, forms and hand-written SVG charts.
 //!
-//! Pages are plain Rust string templates. Every value that did not come from this file goes
-//! through [`esc`] (text and attribute values alike), so the one rule to review is "no `{}` of
-//! outside data without `esc`".
+//! Markup is written with maud's `html!`: the templates are Rust, checked by the compiler, and
+//! every value spliced into them (`(expr)`, text and attribute values alike) is escaped by
+//! construction. Nothing in the UI wraps an outside value in `PreEscaped`; a test keeps it so.
 
-use std::fmt::Write as _;
+use maud::{DOCTYPE, Markup, html};
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Percent-encodes a value for a URL query component.
+/// Percent-encodes a value for a URL query component or path segment.
 pub fn q(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -66,60 +50,100 @@ pub enum Nav {
     Experiments,
 }
 
+impl Nav {
+    const ALL: [(Nav, &'static str, &'static str); 5] = [
+        (Nav::Integrations, "/integrations", "Integrations"),
+        (Nav::Campaigns, "/campaigns", "Campaigns"),
+        (Nav::Media, "/media", "Media"),
+        (Nav::Reports, "/reports", "Reports"),
+        (Nav::Experiments, "/experiments", "Experiments"),
+    ];
+}
+
+/// The document around `content`: head with the title and the stylesheet.
+fn document(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) " · Paid UA" }
+                link rel="stylesheet" href="/assets/app.css";
+            }
+            body { (content) }
+        }
+    }
+}
+
 /// A whole page: header with navigation and the logout form, then `body`.
-pub fn page(title: &str, nav: Nav, tenant: &str, csrf: &str, body: &str) -> String {
-    let link = |n: Nav, href: &str, label: &str| {
-        format!(
-            "<a href=\"{href}\"{}>{label}</a>",
-            if n == nav { " class=\"on\"" } else { "" }
-        )
-    };
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{title} · Paid UA</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body>\
-<header><span class=\"brand\">Paid UA</span><nav>{}{}{}{}{}</nav>\
-<span class=\"who\"><span>{tenant}</span><form class=\"inline\" method=\"post\" action=\"/logout\">\
-<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">Log out</button></form></span></header>\
-<main>{body}</main></body></html>",
-        link(Nav::Integrations, "/integrations", "Integrations"),
-        link(Nav::Campaigns, "/campaigns", "Campaigns"),
-        link(Nav::Media, "/media", "Media"),
-        link(Nav::Reports, "/reports", "Reports"),
-        link(Nav::Experiments, "/experiments", "Experiments"),
-        title = esc(title),
-        tenant = esc(tenant),
-        csrf = esc(csrf),
+pub fn page(title: &str, nav: Nav, tenant: &str, csrf: &str, body: Markup) -> Markup {
+    document(
+        title,
+        html! {
+            header {
+                span class="brand" { "Paid UA" }
+                nav {
+                    @for (n, href, label) in Nav::ALL {
+                        a href=(href) class=[(n == nav).then_some("on")] { (label) }
+                    }
+                }
+                span class="who" {
+                    span { (tenant) }
+                    form class="inline" method="post" action="/logout" {
+                        (csrf_field(csrf))
+                        button type="submit" { "Log out" }
+                    }
+                }
+            }
+            main { (body) }
+        },
     )
 }
 
 /// A page for visitors who are not logged in.
-pub fn bare_page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-<title>{} · Paid UA</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head><body>{body}</body></html>",
-        esc(title)
+pub fn bare_page(title: &str, body: Markup) -> Markup {
+    document(title, body)
+}
+
+/// A page with one message box and a link back to Integrations (form expired, failures).
+pub fn notice_page(title: &str, heading: &str, text: &str) -> Markup {
+    bare_page(
+        title,
+        html! {
+            main class="login card" {
+                h1 { (heading) }
+                p { (text) }
+                p { a href="/integrations" { "Integrations" } }
+            }
+        },
     )
 }
 
 /// The hidden CSRF field every form carries.
-pub fn csrf_field(csrf: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(csrf)
-    )
+pub fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
 /// A POST form that is just one button (pause, resume, sync…), with the CSRF field.
-pub fn button_form(action: &str, csrf: &str, label: &str, class: &str) -> String {
-    format!(
-        "<form class=\"inline\" method=\"post\" action=\"{}\">{}<button type=\"submit\" class=\"{}\">{}</button></form>",
-        esc(action),
-        csrf_field(csrf),
-        esc(class),
-        esc(label)
-    )
+pub fn button_form(action: &str, csrf: &str, label: &str, class: &str) -> Markup {
+    html! {
+        form class="inline" method="post" action=(action) {
+            (csrf_field(csrf))
+            button type="submit" class=(class) { (label) }
+        }
+    }
+}
+
+/// A success flash (`Ok`) or a problem (`Err`), or nothing.
+pub fn flash(msg: &Option<Result<String, String>>) -> Markup {
+    html! {
+        @match msg {
+            Some(Ok(m)) => { div class="flash" role="status" { (m) } }
+            Some(Err(m)) => { div class="problem" role="alert" { (m) } }
+            None => {}
+        }
+    }
 }
 
 /// Micros of a currency as a human amount (`12.50`), or `—`.
@@ -164,39 +188,13 @@ pub struct Series<'a> {
 
 /// A line chart of up to two series over shared x labels, each series on its own scale (left
 /// axis for the first, right axis for the second). Points are `<circle class="point">`.
-pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> String {
+pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
     let (w, h) = (900.0_f64, 300.0_f64);
     let (l, r, t, b) = (64.0, 64.0, 24.0, 44.0);
     let pw = w - l - r;
     let ph = h - t - b;
     let n = x_labels.len();
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        esc(&series
-            .iter()
-            .map(|s| s.label)
-            .collect::<Vec<_>>()
-            .join(" and "))
-    );
-    for i in 0..=4 {
-        let y = t + ph * f64::from(i) / 4.0;
-        let _ = write!(
-            svg,
-            "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#eef0f3\"/>",
-            l + pw
-        );
-    }
-    if n == 0 {
-        let _ = write!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">No data in this range yet</text></svg>",
-            w / 2.0,
-            h / 2.0
-        );
-        return svg;
-    }
+    let f1 = |v: f64| format!("{v:.1}");
     let x_at = |i: usize| {
         if n == 1 {
             l + pw / 2.0
@@ -205,70 +203,63 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> String {
         }
     };
     let step = n.div_ceil(10).max(1);
-    for (i, label) in x_labels.iter().enumerate() {
-        if i % step == 0 || i == n - 1 {
-            let _ = write!(
-                svg,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                x_at(i),
-                h - b + 18.0,
-                esc(label)
-            );
+    let label = series
+        .iter()
+        .map(|s| s.label)
+        .collect::<Vec<_>>()
+        .join(" and ");
+    html! {
+        svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label)
+            xmlns="http://www.w3.org/2000/svg" {
+            @for i in 0..=4 {
+                @let y = f1(t + ph * f64::from(i) / 4.0);
+                line x1=(l) y1=(y) x2=(f1(l + pw)) y2=(y) stroke="#eef0f3" {}
+            }
+            @if n == 0 {
+                text x=(f1(w / 2.0)) y=(f1(h / 2.0)) text-anchor="middle" {
+                    "No data in this range yet"
+                }
+            } @else {
+                @for (i, x_label) in x_labels.iter().enumerate() {
+                    @if i % step == 0 || i == n - 1 {
+                        text x=(f1(x_at(i))) y=(f1(h - b + 18.0)) text-anchor="middle" { (x_label) }
+                    }
+                }
+                @for (si, s) in series.iter().enumerate() {
+                    @let max = s.values.iter().copied().fold(0.0_f64, f64::max);
+                    @let max = if max <= 0.0 { 1.0 } else { max };
+                    @let y_at = |v: f64| t + ph - ph * (v / max);
+                    @let (ax, anchor) = if si == 0 {
+                        (l - 6.0, "end")
+                    } else {
+                        (l + pw + 6.0, "start")
+                    };
+                    @for i in 0..=4 {
+                        text x=(f1(ax)) y=(f1(t + ph * f64::from(i) / 4.0 + 4.0))
+                            text-anchor=(anchor) fill=(s.color) {
+                            (s.prefix) (short(max * f64::from(4 - i) / 4.0))
+                        }
+                    }
+                    @let points = s
+                        .values
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| format!("{:.1},{:.1}", x_at(i), y_at(*v)))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    polyline fill="none" stroke=(s.color) stroke-width="2" points=(points) {}
+                    @for (i, v) in s.values.iter().enumerate() {
+                        circle class="point" cx=(f1(x_at(i))) cy=(f1(y_at(*v))) r="3" fill=(s.color) {
+                            title { (x_labels[i]) ": " (s.label) " " (s.prefix) (short(*v)) }
+                        }
+                    }
+                    @let lx = l + 200.0 * si as f64;
+                    rect x=(f1(lx)) y="6" width="10" height="10" fill=(s.color) {}
+                    text x=(f1(lx + 14.0)) y="15" { (s.label) }
+                }
+            }
         }
     }
-    for (si, s) in series.iter().enumerate() {
-        let max = s.values.iter().copied().fold(0.0_f64, f64::max);
-        let max = if max <= 0.0 { 1.0 } else { max };
-        let y_at = |v: f64| t + ph - ph * (v / max);
-        let (ax, anchor) = if si == 0 {
-            (l - 6.0, "end")
-        } else {
-            (l + pw + 6.0, "start")
-        };
-        for i in 0..=4 {
-            let v = max * f64::from(4 - i) / 4.0;
-            let _ = write!(
-                svg,
-                "<text x=\"{ax:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"{}\">{}</text>",
-                t + ph * f64::from(i) / 4.0 + 4.0,
-                esc(s.color),
-                esc(&format!("{}{}", s.prefix, short(v)))
-            );
-        }
-        let points: Vec<String> = s
-            .values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| format!("{:.1},{:.1}", x_at(i), y_at(*v)))
-            .collect();
-        let _ = write!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
-            esc(s.color),
-            points.join(" ")
-        );
-        for (i, v) in s.values.iter().enumerate() {
-            let _ = write!(
-                svg,
-                "<circle class=\"point\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"><title>{}: {}</title></circle>",
-                x_at(i),
-                y_at(*v),
-                esc(s.color),
-                esc(&x_labels[i]),
-                esc(&format!("{} {}{}", s.label, s.prefix, short(*v)))
-            );
-        }
-        let _ = write!(
-            svg,
-            "<rect x=\"{:.1}\" y=\"6\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"15\">{}</text>",
-            l + 200.0 * si as f64,
-            esc(s.color),
-            l + 200.0 * si as f64 + 14.0,
-            esc(s.label)
-        );
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// A compact number for axis labels (1.2k, 3.4M, 12.50).
@@ -290,10 +281,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_everything_that_matters() {
-        assert_eq!(
-            esc("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+    fn the_layout_escapes_the_title_tenant_and_flash() {
+        let page = page(
+            "<t>",
+            Nav::Media,
+            "Team \"<b>\"",
+            "tok\"en",
+            flash(&Some(Err("<script>alert(1)</script>".into()))),
+        )
+        .into_string();
+        assert!(
+            page.contains("<title>&lt;t&gt; · Paid UA</title>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<span>Team &quot;&lt;b&gt;&quot;</span>"),
+            "{page}"
+        );
+        assert!(page.contains("value=\"tok&quot;en\""), "{page}");
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>") && !page.contains("<b>"));
+        assert!(
+            page.contains("<a href=\"/media\" class=\"on\">Media</a>"),
+            "{page}"
         );
     }
 
@@ -316,9 +329,10 @@ mod tests {
                 prefix: "$",
                 values: vec![1.0, 2.0, 0.5],
             }],
-        );
+        )
+        .into_string();
         assert_eq!(svg.matches("class=\"point\"").count(), 3);
         assert!(svg.contains("&lt;d1&gt;") && !svg.contains("<d1>"));
-        assert!(line_chart(&[], &[]).contains("No data"));
+        assert!(line_chart(&[], &[]).into_string().contains("No data"));
     }
 }

@@ -1,11 +1,15 @@
 //! The web UI (PRODUCT.md §6): server-rendered pages with no external assets, usable without
-//! JavaScript. Login with the tenant key starts a server-side session; every form carries the
-//! session's CSRF token. Pages reach data and actions through the same `/api/v1` handlers,
-//! dispatched in process ([`api`]), so the UI holds no business logic of its own.
+//! JavaScript. Login with the tenant key starts a server-side session; every POST handler takes
+//! its form through [`session::CsrfForm`] (or [`session::CsrfMultipart`]), which checks the
+//! session's CSRF token before the handler runs. Pages are maud templates ([`html`]), so every
+//! outside value is escaped by construction. Pages reach data and actions through the same
+//! `/api/v1` handlers, dispatched in process ([`api`]), so the UI holds no business logic of its
+//! own.
 
 pub mod api;
 pub mod html;
 mod pages;
+pub use pages::connect_failed_page;
 pub mod session;
 
 use axum::Router;
@@ -39,11 +43,14 @@ pub fn failure(cause: &str) -> Response {
     tracing::error!(error = %cause, "ui failure");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        Html(html::bare_page(
-            "Something went wrong",
-            "<main class=\"login card\"><h1>Something went wrong</h1><p>The error was logged. Try again.</p>\
-             <p><a href=\"/integrations\">Integrations</a></p></main>",
-        )),
+        Html(
+            html::notice_page(
+                "Something went wrong",
+                "Something went wrong",
+                "The error was logged. Try again.",
+            )
+            .into_string(),
+        ),
     )
         .into_response()
 }

@@ -108,19 +108,9 @@ async fn callback(
         }
         CallbackOutcome::Failed { status, message } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, Html(problem_page(&message))).into_response()
+            (status, Html(crate::ui::connect_failed_page(&message))).into_response()
         }
     })
-}
-
-fn problem_page(message: &str) -> String {
-    let escaped = crate::ui::html::esc(message);
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>X Ads connection failed</title></head>\
-         <body><main><h1>X (Twitter) Ads: connection failed</h1><p class=\"problem\">{escaped}</p>\
-         <p><a href=\"{page}\">Back to Integrations</a></p></main></body></html>",
-        page = connect::INTEGRATIONS_PAGE
-    )
 }
 
 async fn disconnect(

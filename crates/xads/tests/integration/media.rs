@@ -9,7 +9,7 @@ use xads_fake::{FaultKind, FaultRule};
 use crate::helpers::TestApp;
 
 /// A minimal valid PNG: signature, IHDR (1×1 RGB), one IDAT, IEND (CRCs are not checked).
-fn png(seed: u8) -> Vec<u8> {
+pub(crate) fn png(seed: u8) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
     for (kind, data) in [
         (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),

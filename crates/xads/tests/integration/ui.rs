@@ -1,5 +1,6 @@
 //! The web UI over plain HTTP: login sessions (HttpOnly cookie, stored hashed), CSRF on every
-//! form, logout, escaping, CSV download; and the OpenAPI document against the real routes.
+//! form (urlencoded and the multipart upload), logout, escaping of every outside value on every
+//! page, CSV download; and the OpenAPI document against the real routes.
 
 use std::collections::BTreeSet;
 
@@ -272,6 +273,390 @@ async fn pages_escape_what_they_show_and_reports_download_as_csv() {
     let (status, html) = page(&app, &cookie, &format!("/reports?account={account}")).await;
     assert_eq!(status, 200);
     assert!(html.contains("<svg class=\"chart\""));
+}
+
+/// A value that breaks out of text and of a quoted attribute if either is left unescaped.
+const EVIL: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
+/// [`EVIL`] as text or attribute value once escaped.
+const EVIL_ESCAPED: &str =
+    "&lt;script&gt;alert(1)&lt;/script&gt;&quot;&gt;&lt;img src=x onerror=alert(2)&gt;";
+
+/// The page has `label` + [`EVIL`] only escaped, and no markup of its own from it.
+#[track_caller]
+fn assert_escaped(html: &str, label: &str) {
+    assert!(
+        html.contains(&format!("{label}{EVIL_ESCAPED}")),
+        "{label}… escaped is missing: {html}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("<img"),
+        "unescaped markup from outside: {html}"
+    );
+}
+
+#[tokio::test]
+async fn every_page_escapes_names_and_errors_from_outside() {
+    let (app, key) = TestApp::live_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.state().seed_info();
+    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
+    let a = acct.id.clone();
+    // Names the UI did not choose: the tenant's, the ad account's (from X), a campaign's,
+    // an experiment's and its variants' (typed by users, possibly in X Ads Manager).
+    for (sql, value) in [
+        ("UPDATE tenants SET name = $1", format!("Team {EVIL}")),
+        (
+            "UPDATE ad_accounts SET name = $1",
+            format!("Account {EVIL}"),
+        ),
+    ] {
+        sqlx::query(sql)
+            .bind(value)
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+    }
+    let (status, c) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/campaigns"),
+            Some(json!({"name": format!("Campaign {EVIL}"),
+                "funding_instrument_id": acct.funding_instrument_id,
+                "daily_budget_amount_local_micro": 50_000_000})),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let campaign = c["id"].as_str().unwrap().to_owned();
+    let variants: Vec<Value> = (0..2)
+        .map(|i| {
+            json!({"name": format!("Variant{i} {EVIL}"), "control": i == 0,
+                "tweet_id": acct.tweet_ids[i],
+                "line_item": {"objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+                    "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 1_000_000,
+                    "daily_budget_amount_local_micro": 5_000_000}})
+        })
+        .collect();
+    let (status, e) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/experiments"),
+            Some(
+                json!({"name": format!("Experiment {EVIL}"), "campaign_id": campaign,
+                "primary_metric": "ctr", "schedule": {"mode": "concurrent"},
+                "stop": {"max_days": 14}, "variants": variants}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{e}");
+    let experiment = e["id"].as_str().unwrap().to_owned();
+    let cookie = login(&app, &key).await;
+
+    let pages: Vec<(String, Vec<&str>)> = vec![
+        ("/integrations".into(), vec!["Team ", "Account "]),
+        (
+            format!("/campaigns?account={a}"),
+            vec!["Team ", "Account ", "Campaign "],
+        ),
+        (
+            format!("/campaigns/{a}/{campaign}"),
+            vec!["Team ", "Campaign "],
+        ),
+        (
+            format!("/campaigns/{a}/{campaign}/delete"),
+            vec!["Team ", "Campaign "],
+        ),
+        (format!("/media?account={a}"), vec!["Team ", "Account "]),
+        (format!("/reports?account={a}"), vec!["Team ", "Account "]),
+        (
+            format!("/experiments?account={a}"),
+            vec!["Team ", "Account ", "Campaign ", "Experiment "],
+        ),
+        (
+            format!("/experiments/{a}/{experiment}"),
+            vec!["Team ", "Experiment ", "Variant0 ", "Variant1 "],
+        ),
+    ];
+    for (path, labels) in pages {
+        let (status, html) = page(&app, &cookie, &path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+        for label in labels {
+            assert_escaped(&html, label);
+        }
+    }
+    // The campaign's name also rides in the row's `data-name` attribute.
+    let (_, html) = page(&app, &cookie, &format!("/campaigns?account={a}")).await;
+    assert!(html.contains(&format!("data-name=\"Campaign {EVIL_ESCAPED}\"")));
+
+    // Error texts that quote what the user typed: the UI's own and the API's.
+    let csrf = csrf_of(&html);
+    let resp = post_form(
+        &app,
+        &cookie,
+        "/campaigns/create",
+        &[
+            ("csrf", &csrf),
+            ("account", &a),
+            ("name", "x"),
+            ("daily_budget", EVIL),
+        ],
+    )
+    .await;
+    assert_escaped(&resp.text().await.unwrap(), "Daily budget: not an amount: ");
+    let resp = post_form(
+        &app,
+        &cookie,
+        &format!("/experiments/{a}/{experiment}/conclude"),
+        &[("csrf", &csrf), ("winner", EVIL)],
+    )
+    .await;
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("no variant named"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("<img") && html.contains("&lt;img src=x"),
+        "{html}"
+    );
+}
+
+/// Every POST route of the UI's pages, read from their `.route(…)` calls.
+fn ui_post_routes() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ui/pages");
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        // Each piece runs to the next `.route(` or to the end of the `routes()` function.
+        for call in text.split(".route(").skip(1) {
+            let args = &call[..call.find("\n}").unwrap_or(call.len())];
+            if args.contains("post(") {
+                out.push(args.split('"').nth(1).unwrap().to_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn every_ui_post_route_refuses_a_form_without_the_sessions_token() {
+    let (app, key) = TestApp::live_connected(&xads::testing::sqlite_url()).await;
+    let account = app.fake.seed_info().usd_account_id.clone();
+    let cookie = login(&app, &key).await;
+    let mut routes = ui_post_routes();
+    // The login form has no session yet: its guard is the Origin check (tested above).
+    let login_at = routes.iter().position(|r| r == "/login").expect("/login");
+    routes.remove(login_at);
+    for expected in [
+        "/logout",
+        "/campaigns/create",
+        "/integrations/x_ads/disconnect",
+        "/media/upload",
+        "/reports/sync",
+        "/experiments/{account}/{id}/{action}",
+    ] {
+        assert!(
+            routes.iter().any(|r| r == expected),
+            "{expected} in {routes:?}"
+        );
+    }
+    let other = login(&app, &key).await;
+    let (_, other_html) = page(&app, &other, "/integrations").await;
+    let other_csrf = csrf_of(&other_html);
+    app.fake.state().clear_ledger();
+    for route in &routes {
+        let path = route
+            .split('/')
+            .map(|s| match s {
+                "{account}" => account.as_str(),
+                "{action}" => "pause",
+                s if s.starts_with('{') => "x1",
+                s => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for form in [
+            vec![],
+            vec![("csrf", "")],
+            vec![("csrf", "forged")],
+            vec![("csrf", other_csrf.as_str())],
+        ] {
+            let mut form = form;
+            form.push(("account", &account));
+            form.push(("name", "Should not exist"));
+            let resp = post_form(&app, &cookie, &path, &form).await;
+            assert_eq!(resp.status(), 403, "{path} with {form:?}");
+            assert!(resp.text().await.unwrap().contains("This form has expired"));
+        }
+        // Without a session the visitor is sent to log in, token or not.
+        let resp = post_form(&app, "", &path, &[]).await;
+        assert_eq!(resp.status(), 303, "{path}");
+        assert_eq!(resp.headers()[LOCATION], "/login");
+    }
+    assert!(app.x_writes().is_empty(), "{:?}", app.x_writes());
+    assert!(app.fake.state().uploads().is_empty());
+    let (status, _) = page(&app, &cookie, "/integrations").await;
+    assert_eq!(status, 200, "still logged in");
+    let (_, tiles) = app.get(&key, "/api/v1/integrations").await;
+    assert_eq!(tiles["data"][0]["status"], "connected", "still connected");
+}
+
+#[tokio::test]
+async fn the_upload_form_is_checked_from_its_first_part_and_streams_on() {
+    use reqwest::multipart::{Form, Part};
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let account = app.fake.seed_info().usd_account_id.clone();
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/media?account={account}")).await;
+    let csrf = csrf_of(&html);
+    assert!(
+        !html.contains(&format!("csrf={csrf}")),
+        "the token is not put in a URL"
+    );
+    let file = || {
+        Part::bytes(crate::media::png(7))
+            .file_name("hero.png")
+            .mime_str("image/png")
+            .unwrap()
+    };
+    let upload = |query: String, form: Form| {
+        app.http
+            .post(format!("{}/media/upload?{query}", app.base))
+            .header(COOKIE, &cookie)
+            .multipart(form)
+            .send()
+    };
+    let listed = || async {
+        let (_, body) = app
+            .get(&key, &format!("/api/v1/x_ads/accounts/{account}/media"))
+            .await;
+        body["data"].as_array().unwrap().len()
+    };
+    let before = listed().await;
+    // Refused: the token only in the URL (where it used to ride), after the file, forged, or
+    // absent.
+    let refused = [
+        (
+            format!("account={account}&csrf={csrf}"),
+            Form::new().part("file", file()),
+        ),
+        (
+            format!("account={account}"),
+            Form::new().part("file", file()).text("csrf", csrf.clone()),
+        ),
+        (
+            format!("account={account}"),
+            Form::new().text("csrf", "forged").part("file", file()),
+        ),
+        (
+            format!("account={account}"),
+            Form::new().text("name", "x").part("file", file()),
+        ),
+    ];
+    for (query, form) in refused {
+        let resp = upload(query.clone(), form).await.unwrap();
+        assert_eq!(resp.status(), 403, "{query}");
+    }
+    assert_eq!(listed().await, before, "nothing was stored");
+
+    // The form's own order: the token first, then the file and its name.
+    let form = Form::new()
+        .text("csrf", csrf.clone())
+        .text("name", "Checked upload")
+        .part("file", file());
+    let resp = upload(format!("account={account}"), form).await.unwrap();
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[LOCATION],
+        format!("/media?account={account}&done=1").as_str()
+    );
+    let (_, html) = page(&app, &cookie, &format!("/media?account={account}")).await;
+    assert!(html.contains("Checked upload"), "{html}");
+    assert_eq!(listed().await, before + 1);
+}
+
+#[tokio::test]
+async fn a_state_changing_handler_cannot_reach_the_session_without_the_token_check() {
+    use axum::routing::post;
+    use tower::ServiceExt;
+    use xads::ui::session::{CsrfForm, User};
+    let app = TestApp::spawn(&xads::testing::sqlite_url(), FakeConfig::default()).await;
+    let key = app.tenant("Growth").await;
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, "/integrations").await;
+    let csrf = csrf_of(&html);
+    let router = axum::Router::new()
+        .route("/careless", post(|_: User| async { "ran" }))
+        .route(
+            "/checked",
+            post(|CsrfForm(user, f): CsrfForm<std::collections::HashMap<String, String>>| async move {
+                format!("ran for {} with {}", user.0.tenant.name, f["x"])
+            }),
+        )
+        .with_state(app.state.clone());
+    let call = |path: &str, body: String| {
+        axum::http::Request::post(path)
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    // A POST handler that asks for `User` (and could skip the check) never runs.
+    let resp = router
+        .clone()
+        .oneshot(call("/careless", format!("csrf={csrf}")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let resp = router
+        .clone()
+        .oneshot(call("/checked", "x=1&csrf=forged".into()))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = router
+        .oneshot(call("/checked", format!("x=1&csrf={csrf}")))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
+    assert_eq!(&body[..], b"ran for Growth with 1");
+}
+
+#[test]
+fn no_html_is_built_from_strings() {
+    // Markup is maud's `html!` only: no HTML string literals (which `format!` would fill with
+    // unescaped values) and no `PreEscaped` anywhere in the service's code.
+    let mut files = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    let mut found = vec![];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            let bytes = line.as_bytes();
+            let html_literal = (1..bytes.len()).any(|i| {
+                bytes[i - 1] == b'"'
+                    && (i < 2 || bytes[i - 2] != b'\\')
+                    && bytes[i] == b'<'
+                    && bytes
+                        .get(i + 1)
+                        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'!' || *c == b'/')
+            });
+            if html_literal || line.contains("PreEscaped(") {
+                found.push(format!("{}:{}: {line}", path.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "HTML built outside maud:\n{}",
+        found.join("\n")
+    );
 }
 
 // ---- OpenAPI ----

@@ -1,22 +1,22 @@
 //! Campaigns per ad account: table, create, pause/resume, delete (with a confirmation page), and a
 //! campaign's line items and promoted tweets.
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use maud::{Markup, html};
 use serde_json::{Value, json};
 use xads_client::ListParams;
 
 use super::{
-    Fields, account_tabs, accounts, dry_tag, field, flash, form_key, micros, money, pick, render,
-    see_other, status_badge,
+    CreateForm, Fields, Picker, dry_tag, field, micros, money, render, see_other, status_badge,
 };
 use crate::app::AppState;
 use crate::ui::api;
-use crate::ui::html::{Nav, button_form, csrf_field, esc, q};
-use crate::ui::session::User;
+use crate::ui::html::{Nav, button_form, csrf_field, flash, q};
+use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -70,95 +70,91 @@ async fn campaigns_page(
     msg: Option<Result<String, String>>,
     refresh: bool,
 ) -> Response {
-    let csrf = &user.0.csrf;
-    let accts = match accounts(state, user).await {
-        Ok(a) => a,
-        Err(body) => {
-            return render(
-                user,
-                "Campaigns",
-                Nav::Campaigns,
-                &format!("<h1>Campaigns</h1>{body}"),
-            );
-        }
+    let picker = match Picker::load(
+        state,
+        user,
+        requested,
+        ("/campaigns", "Campaigns", Nav::Campaigns),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(page) => return page,
     };
-    let Some(account) = pick(&accts, requested) else {
-        return render(
-            user,
-            "Campaigns",
-            Nav::Campaigns,
-            "<h1>Campaigns</h1><p>No ad accounts yet.</p>",
-        );
-    };
-    let account_id = account["id"].as_str().unwrap_or_default();
-    let currency = account["currency"].as_str().unwrap_or("");
-    let path = format!("{}/campaigns?count=1000", base(account_id));
+    let account = &picker.current;
+    let path = format!("{}/campaigns?count=1000", base(&account.id));
     let mut list = api::get(state, &user.0.tenant, &path).await;
     // An empty mirror (before the first sync) or an explicit refresh reads through to X.
     if refresh || (list.error().is_none() && list.data().is_empty()) {
         list = api::get(state, &user.0.tenant, &format!("{path}&refresh=true")).await;
     }
-    let mut body = format!(
-        "<h1>Campaigns</h1>{}{}",
-        account_tabs("/campaigns", &accts, account_id),
-        flash(&msg)
-    );
-    if let Some(e) = list.error() {
-        body.push_str(&format!("<div class=\"problem\">{}</div>", esc(&e)));
-    }
-    body.push_str(
-        "<div class=\"card\"><table id=\"campaigns\"><thead><tr><th>Campaign</th><th>Status</th>\
-<th class=\"n\">Daily budget</th><th class=\"n\">Total budget</th><th></th></tr></thead><tbody>",
-    );
     let rows: Vec<Value> = list
         .data()
         .into_iter()
         .filter(|c| c["deleted"].as_bool() != Some(true))
         .collect();
-    if rows.is_empty() {
-        body.push_str("<tr><td colspan=\"5\" class=\"note\">No campaigns yet.</td></tr>");
+    let fis = funding_instruments(state, user, &account.id).await;
+    let body = html! {
+        h1 { "Campaigns" }
+        (picker.tabs())
+        (flash(&msg))
+        @if let Some(e) = list.error() {
+            div class="problem" { (e) }
+        }
+        div class="card" {
+            table id="campaigns" {
+                thead {
+                    tr {
+                        th { "Campaign" } th { "Status" } th class="n" { "Daily budget" }
+                        th class="n" { "Total budget" } th {}
+                    }
+                }
+                tbody {
+                    @if rows.is_empty() {
+                        tr { td colspan="5" class="note" { "No campaigns yet." } }
+                    }
+                    @for c in &rows {
+                        (campaign_row(c, account, &user.0.csrf))
+                    }
+                }
+            }
+            p class="note" {
+                "Listed from the local mirror (refreshed by every sync). "
+                a href={ "/campaigns?account=" (q(&account.id)) "&refresh=1" } { "Refresh from X" }
+            }
+        }
+        (create_form(&user.0.csrf, account, &fis))
+    };
+    render(user, "Campaigns", Nav::Campaigns, body)
+}
+
+fn campaign_row(c: &Value, account: &super::Account, csrf: &str) -> Markup {
+    let id = c["id"].as_str().unwrap_or_default();
+    let name = c["name"].as_str().unwrap_or(id);
+    let cur = c["currency"].as_str().unwrap_or(&account.currency);
+    let href = format!("/campaigns/{}/{}", q(&account.id), q(id));
+    let (action, label) = if c["paused"].as_bool() == Some(true) {
+        ("resume", "Resume")
+    } else {
+        ("pause", "Pause")
+    };
+    html! {
+        tr data-id=(id) data-name=(name) {
+            td {
+                a href=(href) { (name) }
+                (dry_tag(c))
+                div class="note mono" { (id) }
+            }
+            td class="status" { (status_badge(c)) }
+            td class="n" { (money(&c["daily_budget_amount_local_micro"])) " " (cur) }
+            td class="n" { (money(&c["total_budget_amount_local_micro"])) " " (cur) }
+            td {
+                (button_form(&format!("{href}/{action}"), csrf, label, ""))
+                " "
+                a class="btn" href={ (href) "/delete" } { "Delete…" }
+            }
+        }
     }
-    for c in &rows {
-        let id = c["id"].as_str().unwrap_or_default();
-        let name = c["name"].as_str().unwrap_or(id);
-        let paused = c["paused"].as_bool() == Some(true);
-        let cur = c["currency"].as_str().unwrap_or(currency);
-        let toggle = if paused {
-            button_form(
-                &format!("/campaigns/{}/{}/resume", q(account_id), q(id)),
-                csrf,
-                "Resume",
-                "",
-            )
-        } else {
-            button_form(
-                &format!("/campaigns/{}/{}/pause", q(account_id), q(id)),
-                csrf,
-                "Pause",
-                "",
-            )
-        };
-        body.push_str(&format!(
-            "<tr data-id=\"{id_e}\" data-name=\"{name_e}\"><td><a href=\"/campaigns/{a}/{i}\">{name_e}</a>{dry}<div class=\"note mono\">{id_e}</div></td>\
-<td class=\"status\">{status}</td><td class=\"n\">{daily} {cur}</td><td class=\"n\">{total} {cur}</td>\
-<td>{toggle} <a class=\"btn\" href=\"/campaigns/{a}/{i}/delete\">Delete…</a></td></tr>",
-            id_e = esc(id),
-            name_e = esc(name),
-            a = q(account_id),
-            i = q(id),
-            dry = dry_tag(c),
-            status = status_badge(c),
-            daily = money(&c["daily_budget_amount_local_micro"]),
-            total = money(&c["total_budget_amount_local_micro"]),
-            cur = esc(cur),
-        ));
-    }
-    body.push_str(&format!(
-        "</tbody></table><p class=\"note\">Listed from the local mirror (refreshed by every sync). <a href=\"/campaigns?account={}&amp;refresh=1\">Refresh from X</a></p></div>",
-        q(account_id)
-    ));
-    body.push_str(&create_form(state, user, account_id, currency).await);
-    render(user, "Campaigns", Nav::Campaigns, &body)
 }
 
 /// The account's funding instruments (read from X), for the create form.
@@ -196,43 +192,52 @@ async fn funding_instruments(
         .unwrap_or_default()
 }
 
-async fn create_form(state: &AppState, user: &User, account_id: &str, currency: &str) -> String {
-    let fis = funding_instruments(state, user, account_id).await;
-    let fi_input = if fis.is_empty() {
-        "<input id=\"fi\" name=\"funding_instrument_id\" required placeholder=\"funding instrument id\">".to_owned()
-    } else {
-        let mut s = String::from("<select id=\"fi\" name=\"funding_instrument_id\">");
-        for (id, label) in &fis {
-            s.push_str(&format!(
-                "<option value=\"{}\">{}</option>",
-                esc(id),
-                esc(label)
-            ));
-        }
-        s.push_str("</select>");
-        s
+/// The new-campaign form; a select of the account's funding instruments when X listed them.
+fn create_form(csrf: &str, account: &super::Account, fis: &[(String, String)]) -> Markup {
+    let cur = &account.currency;
+    let form = CreateForm {
+        heading: "New campaign",
+        action: "/campaigns/create",
+        id: Some("create-campaign"),
+        hidden: &[("account", &account.id)],
     };
-    format!(
-        "<div class=\"card\"><h2 style=\"margin-top:0\">New campaign</h2>\
-<form method=\"post\" action=\"/campaigns/create\" id=\"create-campaign\">{csrf}\
-<input type=\"hidden\" name=\"account\" value=\"{acct}\"><input type=\"hidden\" name=\"idem\" value=\"{key}\">\
-<div class=\"row\"><div><label for=\"name\">Name</label><input id=\"name\" name=\"name\" required maxlength=\"255\"></div>\
-<div><label for=\"fi\">Funding instrument</label>{fi_input}</div>\
-<div><label for=\"daily\">Daily budget ({cur})</label><input id=\"daily\" name=\"daily_budget\" inputmode=\"decimal\" size=\"10\"></div>\
-<div><label for=\"total\">Total budget ({cur})</label><input id=\"total\" name=\"total_budget\" inputmode=\"decimal\" size=\"10\"></div>\
-<div><label><input type=\"checkbox\" name=\"paused\" value=\"1\"> start paused</label></div>\
-<div><button class=\"primary\" type=\"submit\" id=\"create\">Create campaign</button></div></div></form></div>",
-        csrf = csrf_field(&user.0.csrf),
-        acct = esc(account_id),
-        key = esc(&form_key()),
-        cur = esc(currency),
+    form.render(
+        csrf,
+        html! {
+            div class="row" {
+                div {
+                    label for="name" { "Name" }
+                    input id="name" name="name" required maxlength="255";
+                }
+                div {
+                    label for="fi" { "Funding instrument" }
+                    @if fis.is_empty() {
+                        input id="fi" name="funding_instrument_id" required
+                            placeholder="funding instrument id";
+                    } @else {
+                        select id="fi" name="funding_instrument_id" {
+                            @for (id, label) in fis {
+                                option value=(id) { (label) }
+                            }
+                        }
+                    }
+                }
+                div {
+                    label for="daily" { "Daily budget (" (cur) ")" }
+                    input id="daily" name="daily_budget" inputmode="decimal" size="10";
+                }
+                div {
+                    label for="total" { "Total budget (" (cur) ")" }
+                    input id="total" name="total_budget" inputmode="decimal" size="10";
+                }
+                div { label { input type="checkbox" name="paused" value="1"; " start paused" } }
+                div { button class="primary" type="submit" id="create" { "Create campaign" } }
+            }
+        },
     )
 }
 
-async fn create(State(state): State<AppState>, user: User, Form(f): Form<Fields>) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
+async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>) -> Response {
     let account = f.get("account").cloned().unwrap_or_default();
     let result = async {
         let body = json!({
@@ -262,13 +267,9 @@ async fn create(State(state): State<AppState>, user: User, Form(f): Form<Fields>
 
 async fn set_paused(
     State(state): State<AppState>,
-    user: User,
     Path((account, id, action)): Path<(String, String, String)>,
-    Form(f): Form<Fields>,
+    CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
     let paused = match action.as_str() {
         "pause" => true,
         "resume" => false,
@@ -307,30 +308,29 @@ async fn confirm_delete(
         return campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await;
     }
     let name = c.body["name"].as_str().unwrap_or(&id);
-    let body = format!(
-        "<h1>Delete campaign?</h1><div class=\"card\"><p>Delete <strong>{}</strong> <span class=\"mono\">{}</span>? \
-Its line items and promoted tweets stop serving. This cannot be undone at X.</p>\
-<form method=\"post\" action=\"/campaigns/{}/{}/delete\">{}<button class=\"danger\" type=\"submit\" id=\"confirm-delete\">Delete campaign</button> \
-<a class=\"btn\" href=\"/campaigns?account={}\">Cancel</a></form></div>",
-        esc(name),
-        esc(&id),
-        q(&account),
-        q(&id),
-        csrf_field(&user.0.csrf),
-        q(&account),
-    );
-    render(&user, "Delete campaign", Nav::Campaigns, &body)
+    let body = html! {
+        h1 { "Delete campaign?" }
+        div class="card" {
+            p {
+                "Delete " strong { (name) } " " span class="mono" { (id) }
+                "? Its line items and promoted tweets stop serving. This cannot be undone at X."
+            }
+            form method="post" action={ "/campaigns/" (q(&account)) "/" (q(&id)) "/delete" } {
+                (csrf_field(&user.0.csrf))
+                button class="danger" type="submit" id="confirm-delete" { "Delete campaign" }
+                " "
+                a class="btn" href={ "/campaigns?account=" (q(&account)) } { "Cancel" }
+            }
+        }
+    };
+    render(&user, "Delete campaign", Nav::Campaigns, body)
 }
 
 async fn delete(
     State(state): State<AppState>,
-    user: User,
     Path((account, id)): Path<(String, String)>,
-    Form(f): Form<Fields>,
+    CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
     let a = api::call(
         &state,
         &user.0.tenant,
@@ -376,19 +376,6 @@ async fn detail_page(
         return campaigns_page(state, user, Some(&account.to_owned()), Some(Err(e)), false).await;
     }
     let cur = c.body["currency"].as_str().unwrap_or("");
-    let mut body = format!(
-        "<div class=\"crumb\"><a href=\"/campaigns?account={}\">Campaigns</a> → {}</div><h1>{}{}</h1>{}\
-<p>{} · daily {} {cur} · total {} {cur}</p>",
-        q(account),
-        esc(id),
-        esc(c.body["name"].as_str().unwrap_or(id)),
-        dry_tag(&c.body),
-        flash(&msg),
-        status_badge(&c.body),
-        money(&c.body["daily_budget_amount_local_micro"]),
-        money(&c.body["total_budget_amount_local_micro"]),
-        cur = esc(cur),
-    );
     // Before the first sync the mirror may hold none of these: then read through to X once.
     let items_path = format!(
         "{}/line_items?campaign_id={}&count=1000",
@@ -405,75 +392,115 @@ async fn detail_page(
         tweets = api::get(state, tenant, &format!("{tweets_path}&refresh=true")).await;
     }
     let tweets = tweets.data();
-    body.push_str("<h2>Line items</h2><div class=\"card\"><table id=\"line-items\"><thead><tr><th>Line item</th><th>Status</th><th>Objective</th><th>Placements</th><th class=\"n\">Bid</th><th>Promoted tweets</th><th></th></tr></thead><tbody>");
     let items: Vec<Value> = items
         .data()
         .into_iter()
         .filter(|l| l["deleted"].as_bool() != Some(true))
         .collect();
-    if items.is_empty() {
-        body.push_str("<tr><td colspan=\"7\" class=\"note\">No line items.</td></tr>");
+    let body = html! {
+        div class="crumb" {
+            a href={ "/campaigns?account=" (q(account)) } { "Campaigns" } " → " (id)
+        }
+        h1 { (c.body["name"].as_str().unwrap_or(id)) (dry_tag(&c.body)) }
+        (flash(&msg))
+        p {
+            (status_badge(&c.body))
+            " · daily " (money(&c.body["daily_budget_amount_local_micro"])) " " (cur)
+            " · total " (money(&c.body["total_budget_amount_local_micro"])) " " (cur)
+        }
+        h2 { "Line items" }
+        div class="card" {
+            table id="line-items" {
+                thead {
+                    tr {
+                        th { "Line item" } th { "Status" } th { "Objective" } th { "Placements" }
+                        th class="n" { "Bid" } th { "Promoted tweets" } th {}
+                    }
+                }
+                tbody {
+                    @if items.is_empty() {
+                        tr { td colspan="7" class="note" { "No line items." } }
+                    }
+                    @for l in &items {
+                        (line_item_row(l, &tweets, account, id, cur, csrf))
+                    }
+                }
+            }
+        }
+        (line_item_forms(csrf, account, id, cur, &items))
+    };
+    render(user, "Campaign", Nav::Campaigns, body)
+}
+
+fn line_item_row(
+    l: &Value,
+    tweets: &[Value],
+    account: &str,
+    campaign: &str,
+    cur: &str,
+    csrf: &str,
+) -> Markup {
+    let lid = l["id"].as_str().unwrap_or_default();
+    let promoted: Vec<&Value> = tweets
+        .iter()
+        .filter(|p| p["line_item_id"].as_str() == Some(lid) && p["deleted"].as_bool() != Some(true))
+        .collect();
+    let placements = l["placements"]
+        .as_array()
+        .map(|p| {
+            p.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let (action, label) = if l["paused"].as_bool() == Some(true) {
+        ("resume", "Resume")
+    } else {
+        ("pause", "Pause")
+    };
+    let toggle = format!(
+        "/line_items/{}/{}/{}/{action}",
+        q(account),
+        q(campaign),
+        q(lid)
+    );
+    html! {
+        tr {
+            td {
+                (l["name"].as_str().unwrap_or(lid)) (dry_tag(l))
+                div class="note mono" { (lid) }
+            }
+            td { (status_badge(l)) }
+            td { (l["objective"].as_str().unwrap_or("")) }
+            td { (placements) }
+            td class="n" {
+                @if l["bid_amount_local_micro"].is_null() {
+                    "auto"
+                } @else {
+                    (money(&l["bid_amount_local_micro"])) " " (l["currency"].as_str().unwrap_or(cur))
+                }
+            }
+            td {
+                @if promoted.is_empty() {
+                    "—"
+                }
+                @for p in &promoted {
+                    div class="mono" {
+                        "tweet " (p["tweet_id"].as_str().unwrap_or("")) " " (status_badge(p))
+                    }
+                }
+            }
+            td { (button_form(&toggle, csrf, label, "")) }
+        }
     }
-    for l in &items {
-        let lid = l["id"].as_str().unwrap_or_default();
-        let tweets: Vec<String> = tweets
-            .iter()
-            .filter(|p| {
-                p["line_item_id"].as_str() == Some(lid) && p["deleted"].as_bool() != Some(true)
-            })
-            .map(|p| {
-                format!(
-                    "<div class=\"mono\">tweet {} {}</div>",
-                    esc(p["tweet_id"].as_str().unwrap_or("")),
-                    status_badge(p)
-                )
-            })
-            .collect();
-        let paused = l["paused"].as_bool() == Some(true);
-        let action = if paused { "resume" } else { "pause" };
-        body.push_str(&format!(
-            "<tr><td>{}{}<div class=\"note mono\">{}</div></td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td></tr>",
-            esc(l["name"].as_str().unwrap_or(lid)),
-            dry_tag(l),
-            esc(lid),
-            status_badge(l),
-            esc(l["objective"].as_str().unwrap_or("")),
-            esc(&l["placements"]
-                .as_array()
-                .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()),
-            if l["bid_amount_local_micro"].is_null() {
-                "auto".to_owned()
-            } else {
-                format!(
-                    "{} {}",
-                    money(&l["bid_amount_local_micro"]),
-                    esc(l["currency"].as_str().unwrap_or(cur))
-                )
-            },
-            if tweets.is_empty() { "—".to_owned() } else { tweets.join("") },
-            button_form(
-                &format!("/line_items/{}/{}/{}/{action}", q(account), q(id), q(lid)),
-                csrf,
-                if paused { "Resume" } else { "Pause" },
-                "",
-            ),
-        ));
-    }
-    body.push_str("</tbody></table></div>");
-    body.push_str(&line_item_forms(user, account, id, cur, &items));
-    render(user, "Campaign", Nav::Campaigns, &body)
 }
 
 async fn set_line_item_paused(
     State(state): State<AppState>,
-    user: User,
     Path((account, campaign, id, action)): Path<(String, String, String, String)>,
-    Form(f): Form<Fields>,
+    CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
     let paused = action == "pause";
     let a = api::call(
         &state,
@@ -489,27 +516,22 @@ async fn set_line_item_paused(
     }
 }
 
-fn options(values: &[&str], selected: &str) -> String {
-    values
-        .iter()
-        .map(|v| {
-            format!(
-                "<option{}>{}</option>",
-                if *v == selected { " selected" } else { "" },
-                esc(v)
-            )
-        })
-        .collect()
+fn options(values: &[&str], selected: &str) -> Markup {
+    html! {
+        @for v in values {
+            option selected[*v == selected] { (v) }
+        }
+    }
 }
 
 /// The forms under a campaign: a new line item, and a tweet to promote on one of its line items.
 fn line_item_forms(
-    user: &User,
+    csrf: &str,
     account: &str,
     campaign: &str,
     cur: &str,
     items: &[Value],
-) -> String {
+) -> Markup {
     use crate::manage::input::{BID_STRATEGIES, OBJECTIVES, PLACEMENTS, PRODUCT_TYPES};
     // X wants one objective per campaign: offer the one its line items already have.
     let objective = items
@@ -517,58 +539,66 @@ fn line_item_forms(
         .and_then(|l| l["objective"].as_str())
         .unwrap_or("WEBSITE_CLICKS");
     let action = format!("/campaigns/{}/{}", q(account), q(campaign));
-    let mut out = format!(
-        "<div class=\"card\"><h2 style=\"margin-top:0\">New line item</h2>\
-<form method=\"post\" action=\"{action}/line_items\" id=\"create-line-item\">{csrf}<input type=\"hidden\" name=\"idem\" value=\"{key}\">\
-<div class=\"row\"><div><label for=\"li-name\">Name</label><input id=\"li-name\" name=\"name\" maxlength=\"255\"></div>\
-<div><label>Objective</label><select name=\"objective\">{obj}</select></div>\
-<div><label>Product</label><select name=\"product_type\">{prod}</select></div>\
-<div><label>Placement</label><select name=\"placement\">{place}</select></div>\
-<div><label>Bidding</label><select name=\"bid_strategy\">{bid}</select></div>\
-<div><label>Bid ({cur})</label><input name=\"bid\" inputmode=\"decimal\" size=\"7\"></div>\
-<div><label>Daily budget ({cur})</label><input name=\"daily_budget\" inputmode=\"decimal\" size=\"8\"></div>\
-<div><label><input type=\"checkbox\" name=\"paused\" value=\"1\"> paused</label></div>\
-<div><button class=\"primary\" type=\"submit\">Create line item</button></div></div></form></div>",
-        csrf = csrf_field(&user.0.csrf),
-        key = esc(&form_key()),
-        obj = options(OBJECTIVES, objective),
-        prod = options(PRODUCT_TYPES, "PROMOTED_TWEETS"),
-        place = options(PLACEMENTS, "ALL_ON_TWITTER"),
-        bid = options(BID_STRATEGIES, "AUTO"),
-        cur = esc(cur),
-    );
-    if !items.is_empty() {
-        let mut li = String::new();
-        for l in items {
-            let id = l["id"].as_str().unwrap_or_default();
-            li.push_str(&format!(
-                "<option value=\"{}\">{}</option>",
-                esc(id),
-                esc(l["name"].as_str().unwrap_or(id))
-            ));
+    let new_line_item = CreateForm {
+        heading: "New line item",
+        action: &format!("{action}/line_items"),
+        id: Some("create-line-item"),
+        hidden: &[],
+    };
+    let promote = CreateForm {
+        heading: "Promote a tweet",
+        action: &format!("{action}/promote"),
+        id: Some("promote"),
+        hidden: &[],
+    };
+    html! {
+        (new_line_item.render(csrf, html! {
+            div class="row" {
+                div {
+                    label for="li-name" { "Name" }
+                    input id="li-name" name="name" maxlength="255";
+                }
+                div { label { "Objective" } select name="objective" { (options(OBJECTIVES, objective)) } }
+                div { label { "Product" } select name="product_type" { (options(PRODUCT_TYPES, "PROMOTED_TWEETS")) } }
+                div { label { "Placement" } select name="placement" { (options(PLACEMENTS, "ALL_ON_TWITTER")) } }
+                div { label { "Bidding" } select name="bid_strategy" { (options(BID_STRATEGIES, "AUTO")) } }
+                div { label { "Bid (" (cur) ")" } input name="bid" inputmode="decimal" size="7"; }
+                div {
+                    label { "Daily budget (" (cur) ")" }
+                    input name="daily_budget" inputmode="decimal" size="8";
+                }
+                div { label { input type="checkbox" name="paused" value="1"; " paused" } }
+                div { button class="primary" type="submit" { "Create line item" } }
+            }
+        }))
+        @if !items.is_empty() {
+            (promote.render(csrf, html! {
+                div class="row" {
+                    div {
+                        label { "Line item" }
+                        select name="line_item_id" {
+                            @for l in items {
+                                @let id = l["id"].as_str().unwrap_or_default();
+                                option value=(id) { (l["name"].as_str().unwrap_or(id)) }
+                            }
+                        }
+                    }
+                    div {
+                        label for="tweet" { "Tweet id" }
+                        input id="tweet" name="tweet_id" required pattern="[0-9]+";
+                    }
+                    div { button type="submit" { "Promote" } }
+                }
+            }))
         }
-        out.push_str(&format!(
-            "<div class=\"card\"><h2 style=\"margin-top:0\">Promote a tweet</h2>\
-<form method=\"post\" action=\"{action}/promote\" id=\"promote\">{}<input type=\"hidden\" name=\"idem\" value=\"{}\">\
-<div class=\"row\"><div><label>Line item</label><select name=\"line_item_id\">{li}</select></div>\
-<div><label for=\"tweet\">Tweet id</label><input id=\"tweet\" name=\"tweet_id\" required pattern=\"[0-9]+\"></div>\
-<div><button type=\"submit\">Promote</button></div></div></form></div>",
-            csrf_field(&user.0.csrf),
-            esc(&form_key()),
-        ));
     }
-    out
 }
 
 async fn create_line_item(
     State(state): State<AppState>,
-    user: User,
     Path((account, campaign)): Path<(String, String)>,
-    Form(f): Form<Fields>,
+    CsrfForm(user, f): CsrfForm<Fields>,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
     let result = async {
         let mut body = json!({
             "campaign_id": campaign,
@@ -609,13 +639,9 @@ async fn create_line_item(
 
 async fn promote(
     State(state): State<AppState>,
-    user: User,
     Path((account, campaign)): Path<(String, String)>,
-    Form(f): Form<Fields>,
+    CsrfForm(user, f): CsrfForm<Fields>,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
     let body = json!({
         "line_item_id": field(&f, "line_item_id").unwrap_or_default(),
         "tweet_ids": [field(&f, "tweet_id").unwrap_or_default()],

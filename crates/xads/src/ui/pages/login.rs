@@ -6,12 +6,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use maud::html;
 
 use super::{Fields, field, see_other};
 use crate::app::AppState;
 use crate::store::{sessions, tenants};
-use crate::ui::html::{bare_page, esc};
-use crate::ui::session::{self, User};
+use crate::ui::html::bare_page;
+use crate::ui::session::{self, CsrfForm};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -34,17 +35,29 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
 fn login_page(problem: Option<&str>) -> String {
     bare_page(
         "Log in",
-        &format!(
-            "<main class=\"login card\"><h1>Paid UA dashboard</h1>\
-<p class=\"note\">Log in with your team's key (from <span class=\"mono\">xads tenant create</span> or <span class=\"mono\">xads demo</span>).</p>{}\
-<form method=\"post\" action=\"/login\"><label for=\"key\">Login key</label>\
-<input id=\"key\" name=\"key\" type=\"password\" autocomplete=\"current-password\" required autofocus>\
-<p><button class=\"primary\" type=\"submit\">Log in</button></p></form></main>",
-            problem
-                .map(|p| format!("<div class=\"problem\" role=\"alert\">{}</div>", esc(p)))
-                .unwrap_or_default()
-        ),
+        html! {
+            main class="login card" {
+                h1 { "Paid UA dashboard" }
+                p class="note" {
+                    "Log in with your team's key (from "
+                    span class="mono" { "xads tenant create" }
+                    " or "
+                    span class="mono" { "xads demo" }
+                    ")."
+                }
+                @if let Some(p) = problem {
+                    div class="problem" role="alert" { (p) }
+                }
+                form method="post" action="/login" {
+                    label for="key" { "Login key" }
+                    input id="key" name="key" type="password" autocomplete="current-password"
+                        required autofocus;
+                    p { button class="primary" type="submit" { "Log in" } }
+                }
+            }
+        },
     )
+    .into_string()
 }
 
 async fn login_form() -> Html<String> {
@@ -108,13 +121,9 @@ async fn login(
 
 async fn logout(
     State(state): State<AppState>,
-    user: User,
     headers: HeaderMap,
-    Form(f): Form<Fields>,
+    CsrfForm(_, _): CsrfForm<Fields>,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
     if let Some(t) = session::token(&headers)
         && let Err(e) = sessions::delete(&state.db, &t).await
     {

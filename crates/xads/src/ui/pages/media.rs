@@ -1,19 +1,21 @@
-//! The media library of an ad account, with upload (multipart, forwarded as is to the API).
+//! The media library of an ad account, with upload (multipart, forwarded as is to the API once
+//! its leading `csrf` part is checked and taken out).
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::Method;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::Response;
 use axum::routing::{get, post};
+use maud::html;
 use serde_json::Value;
 
-use super::{Fields, account_tabs, accounts, flash, pick, render, see_other};
+use super::{Fields, Picker, render, see_other};
 use crate::app::AppState;
 use crate::media::sniff;
 use crate::ui::api;
-use crate::ui::html::{Nav, esc, q};
-use crate::ui::session::User;
+use crate::ui::html::{Nav, csrf_field, flash, q};
+use crate::ui::session::{CsrfMultipart, User};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -34,98 +36,97 @@ async fn media_page(
     requested: Option<&String>,
     msg: Option<Result<String, String>>,
 ) -> Response {
-    let accts = match accounts(state, user).await {
-        Ok(a) => a,
-        Err(body) => return render(user, "Media", Nav::Media, &format!("<h1>Media</h1>{body}")),
+    let picker = match Picker::load(state, user, requested, ("/media", "Media", Nav::Media)).await {
+        Ok(p) => p,
+        Err(page) => return page,
     };
-    let Some(account) = pick(&accts, requested) else {
-        return render(
-            user,
-            "Media",
-            Nav::Media,
-            "<h1>Media</h1><p>No ad accounts yet.</p>",
-        );
-    };
-    let account_id = account["id"].as_str().unwrap_or_default();
+    let account_id = &picker.current.id;
     let list = api::get(
         state,
         &user.0.tenant,
         &format!("/api/v1/x_ads/accounts/{}/media", q(account_id)),
     )
     .await;
-    let mut body = format!(
-        "<h1>Media library</h1>{}{}",
-        account_tabs("/media", &accts, account_id),
-        flash(&msg)
-    );
-    if let Some(e) = list.error() {
-        body.push_str(&format!("<div class=\"problem\">{}</div>", esc(&e)));
-    }
-    body.push_str("<div class=\"card\"><table id=\"media\"><thead><tr><th>Name</th><th>Media key</th><th>Kind</th><th>Status</th><th>Added</th></tr></thead><tbody>");
     let rows = list.data();
-    if rows.is_empty() {
-        body.push_str("<tr><td colspan=\"5\" class=\"note\">No media yet.</td></tr>");
-    }
-    let s = |v: &Value| v.as_str().map(esc).unwrap_or_else(|| "—".into());
-    for m in &rows {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            s(if m["name"].is_null() {
-                &m["file_name"]
-            } else {
-                &m["name"]
-            }),
-            s(&m["media_key"]),
-            s(if m["media_category"].is_null() {
-                &m["media_type"]
-            } else {
-                &m["media_category"]
-            }),
-            s(&m["media_status"]),
-            s(&m["created_at"]),
-        ));
-    }
-    body.push_str("</tbody></table></div>");
-    // Multipart forms cannot be read twice, so the CSRF token rides in the action's query.
-    body.push_str(&format!(
-        "<div class=\"card\"><h2 style=\"margin-top:0\">Upload</h2>\
-<form method=\"post\" enctype=\"multipart/form-data\" action=\"/media/upload?account={}&amp;csrf={}\" id=\"upload\">\
-<div class=\"row\"><div><label for=\"file\">Image or video</label><input id=\"file\" type=\"file\" name=\"file\" required accept=\"image/*,video/mp4,video/quicktime\"></div>\
-<div><label for=\"mname\">Name</label><input id=\"mname\" name=\"name\" maxlength=\"100\"></div>\
-<div><button class=\"primary\" type=\"submit\">Upload</button></div></div></form>\
-<p class=\"note\">PNG, JPEG or WebP up to {} MB, GIF up to {} MB, MP4/MOV video up to {} MB; videos are processed by X before they can be used.</p></div>",
-        q(account_id),
-        q(&user.0.csrf),
-        sniff::IMAGE_LIMIT / sniff::MB,
-        sniff::GIF_LIMIT / sniff::MB,
-        sniff::VIDEO_LIMIT / sniff::MB,
-    ));
-    render(user, "Media", Nav::Media, &body)
+    let s = |v: &Value| v.as_str().unwrap_or("—").to_owned();
+    let either = |m: &Value, a: &str, b: &str| {
+        if m[a].is_null() { s(&m[b]) } else { s(&m[a]) }
+    };
+    let body = html! {
+        h1 { "Media library" }
+        (picker.tabs())
+        (flash(&msg))
+        @if let Some(e) = list.error() {
+            div class="problem" { (e) }
+        }
+        div class="card" {
+            table id="media" {
+                thead {
+                    tr {
+                        th { "Name" } th { "Media key" } th { "Kind" } th { "Status" } th { "Added" }
+                    }
+                }
+                tbody {
+                    @if rows.is_empty() {
+                        tr { td colspan="5" class="note" { "No media yet." } }
+                    }
+                    @for m in &rows {
+                        tr {
+                            td { (either(m, "name", "file_name")) }
+                            td class="mono" { (s(&m["media_key"])) }
+                            td { (either(m, "media_category", "media_type")) }
+                            td { (s(&m["media_status"])) }
+                            td { (s(&m["created_at"])) }
+                        }
+                    }
+                }
+            }
+        }
+        div class="card" {
+            h2 style="margin-top:0" { "Upload" }
+            // The CSRF field must be the form's first part: the upload route reads it before
+            // the file (browsers send the parts in the form's order).
+            form method="post" enctype="multipart/form-data"
+                action={ "/media/upload?account=" (q(account_id)) } id="upload" {
+                (csrf_field(&user.0.csrf))
+                div class="row" {
+                    div {
+                        label for="file" { "Image or video" }
+                        input id="file" type="file" name="file" required
+                            accept="image/*,video/mp4,video/quicktime";
+                    }
+                    div {
+                        label for="mname" { "Name" }
+                        input id="mname" name="name" maxlength="100";
+                    }
+                    div { button class="primary" type="submit" { "Upload" } }
+                }
+            }
+            p class="note" {
+                "PNG, JPEG or WebP up to " (sniff::IMAGE_LIMIT / sniff::MB) " MB, GIF up to "
+                (sniff::GIF_LIMIT / sniff::MB) " MB, MP4/MOV video up to "
+                (sniff::VIDEO_LIMIT / sniff::MB)
+                " MB; videos are processed by X before they can be used."
+            }
+        }
+    };
+    render(user, "Media", Nav::Media, body)
 }
 
 async fn upload(
     State(state): State<AppState>,
-    user: User,
     Query(qs): Query<Fields>,
-    req: Request,
+    CsrfMultipart { user, form }: CsrfMultipart,
 ) -> Response {
-    if let Some(r) = user.csrf_rejection(qs.get("csrf").map(String::as_str)) {
-        return r;
-    }
     let account = qs.get("account").cloned().unwrap_or_default();
-    let (parts, body) = req.into_parts();
     let mut fwd = axum::http::Request::builder()
         .method(Method::POST)
-        .uri(format!("/api/v1/x_ads/accounts/{}/media", q(&account)));
-    for h in [
-        axum::http::header::CONTENT_TYPE,
-        axum::http::header::CONTENT_LENGTH,
-    ] {
-        if let Some(v) = parts.headers.get(&h) {
-            fwd = fwd.header(h, v.clone());
-        }
+        .uri(format!("/api/v1/x_ads/accounts/{}/media", q(&account)))
+        .header(CONTENT_TYPE, form.content_type);
+    if let Some(n) = form.content_length {
+        fwd = fwd.header(CONTENT_LENGTH, n);
     }
-    let Ok(fwd) = fwd.body(Body::new(body)) else {
+    let Ok(fwd) = fwd.body(form.body) else {
         return see_other("/media");
     };
     let resp = api::raw(&state, &user.0.tenant, fwd).await;

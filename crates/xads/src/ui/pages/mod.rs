@@ -1,4 +1,5 @@
-//! The pages, one module per section, and what they share (account picking, form helpers).
+//! The pages, one module per section, and what they share: the account picker, the create-form
+//! frame, status badges and form-field parsing.
 
 mod campaigns;
 mod experiments;
@@ -7,18 +8,21 @@ mod login;
 mod media;
 mod reports;
 
+pub use integrations::connect_failed_page;
+
 use std::collections::HashMap;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::http::header::LOCATION;
 use axum::response::{Html, IntoResponse, Response};
+use maud::{Markup, html};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
 
 use super::api;
-use super::html::{self, Nav, esc, q};
+use super::html::{self, Nav, csrf_field, q};
 use super::session::User;
 use crate::app::AppState;
 
@@ -36,15 +40,9 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// A full page for a logged-in user.
-fn render(user: &User, title: &str, nav: Nav, body: &str) -> Response {
-    Html(html::page(
-        title,
-        nav,
-        &user.0.tenant.name,
-        &user.0.csrf,
-        body,
-    ))
-    .into_response()
+fn render(user: &User, title: &str, nav: Nav, body: Markup) -> Response {
+    Html(html::page(title, nav, &user.0.tenant.name, &user.0.csrf, body).into_string())
+        .into_response()
 }
 
 /// 303 to `to`.
@@ -52,49 +50,122 @@ fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
 }
 
-/// A message box: `Ok` is a success flash, `Err` a problem.
-fn flash(msg: &Option<Result<String, String>>) -> String {
-    match msg {
-        Some(Ok(m)) => format!("<div class=\"flash\" role=\"status\">{}</div>", esc(m)),
-        Some(Err(m)) => format!("<div class=\"problem\" role=\"alert\">{}</div>", esc(m)),
-        None => String::new(),
+/// An ad account as the pages show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Account {
+    id: String,
+    name: String,
+    currency: String,
+}
+
+impl Account {
+    fn from_api(a: &Value) -> Account {
+        let id = a["id"].as_str().unwrap_or_default().to_owned();
+        Account {
+            name: a["name"].as_str().unwrap_or(&id).to_owned(),
+            currency: a["currency"].as_str().unwrap_or_default().to_owned(),
+            id,
+        }
     }
 }
 
-/// The tenant's ad accounts, or the page body to show instead (not connected, …).
-async fn accounts(state: &AppState, user: &User) -> Result<Vec<Value>, String> {
-    let a = api::get(state, &user.0.tenant, "/api/v1/x_ads/accounts").await;
-    match a.error() {
-        None => Ok(a.data()),
-        Some(e) => Err(format!(
-            "<div class=\"problem\">{}</div><p><a class=\"btn primary\" href=\"/integrations\">Go to Integrations</a></p>",
-            esc(&e)
-        )),
+/// The account picker of a per-account page: the tenant's ad accounts and the one shown.
+#[derive(Debug)]
+struct Picker {
+    /// The page's own path (`/campaigns`): each account links to it with `?account=`.
+    path: &'static str,
+    accounts: Vec<Account>,
+    current: Account,
+}
+
+impl Picker {
+    /// The requested account, else the first one; or, when there is none to show (not
+    /// connected, no accounts), the page `title` says so instead.
+    async fn load(
+        state: &AppState,
+        user: &User,
+        requested: Option<&String>,
+        (path, title, nav): (&'static str, &str, Nav),
+    ) -> Result<Picker, Response> {
+        let a = api::get(state, &user.0.tenant, "/api/v1/x_ads/accounts").await;
+        if let Some(e) = a.error() {
+            return Err(render(user, title, nav, not_connected(title, &e)));
+        }
+        let accounts: Vec<Account> = a.data().iter().map(Account::from_api).collect();
+        let current = requested
+            .and_then(|r| accounts.iter().find(|a| &a.id == r))
+            .or_else(|| accounts.first())
+            .cloned();
+        match current {
+            Some(current) => Ok(Picker {
+                path,
+                accounts,
+                current,
+            }),
+            None => Err(render(
+                user,
+                title,
+                nav,
+                html! { h1 { (title) } p { "No ad accounts yet." } },
+            )),
+        }
+    }
+
+    /// Links to the same page for each account, the current one highlighted.
+    fn tabs(&self) -> Markup {
+        html! {
+            p class="tabs" {
+                "Ad account: "
+                @for a in &self.accounts {
+                    a href={ (self.path) "?account=" (q(&a.id)) }
+                        class=[(a.id == self.current.id).then_some("on")] {
+                        (a.name) " "
+                        span class="note" {
+                            "(" (if a.currency.is_empty() { "?" } else { &a.currency }) ")"
+                        }
+                    }
+                    " "
+                }
+            }
+        }
     }
 }
 
-/// The requested account, else the first one.
-fn pick<'a>(accounts: &'a [Value], requested: Option<&String>) -> Option<&'a Value> {
-    requested
-        .and_then(|r| accounts.iter().find(|a| a["id"].as_str() == Some(r)))
-        .or_else(|| accounts.first())
+/// The body of a per-account page when the accounts cannot be read (not connected, …).
+fn not_connected(title: &str, problem: &str) -> Markup {
+    html! {
+        h1 { (title) }
+        div class="problem" { (problem) }
+        p { a class="btn primary" href="/integrations" { "Go to Integrations" } }
+    }
 }
 
-/// Links to the same page for each account.
-fn account_tabs(path: &str, accounts: &[Value], current: &str) -> String {
-    let mut out = String::from("<p class=\"tabs\">Ad account: ");
-    for a in accounts {
-        let id = a["id"].as_str().unwrap_or_default();
-        out.push_str(&format!(
-            "<a href=\"{path}?account={}\"{}>{} <span class=\"note\">({})</span></a> ",
-            q(id),
-            if id == current { " class=\"on\"" } else { "" },
-            esc(a["name"].as_str().unwrap_or(id)),
-            esc(a["currency"].as_str().unwrap_or("?"))
-        ));
+/// The frame of every create form: a card with its heading, a POST form carrying the CSRF
+/// field, the `hidden` fields and a fresh idempotency key (a double submit then creates one
+/// entity), around the form's own `fields`.
+struct CreateForm<'a> {
+    heading: &'a str,
+    action: &'a str,
+    id: Option<&'a str>,
+    hidden: &'a [(&'a str, &'a str)],
+}
+
+impl CreateForm<'_> {
+    fn render(&self, csrf: &str, fields: Markup) -> Markup {
+        html! {
+            div class="card" {
+                h2 style="margin-top:0" { (self.heading) }
+                form method="post" action=(self.action) id=[self.id] {
+                    (csrf_field(csrf))
+                    @for (name, value) in self.hidden {
+                        input type="hidden" name=(name) value=(value);
+                    }
+                    input type="hidden" name="idem" value=(form_key());
+                    (fields)
+                }
+            }
+        }
     }
-    out.push_str("</p>");
-    out
 }
 
 /// A non-empty trimmed field.
@@ -124,24 +195,26 @@ fn money(v: &Value) -> String {
 }
 
 /// `Paused`/`Active`/… as a badge.
-fn status_badge(e: &Value) -> String {
-    if e["deleted"].as_bool() == Some(true) {
-        "<span class=\"badge b-off\">Deleted</span>".into()
+fn status_badge(e: &Value) -> Markup {
+    let (class, label) = if e["deleted"].as_bool() == Some(true) {
+        ("badge b-off", "Deleted")
     } else if e["draft"].as_bool() == Some(true) {
-        "<span class=\"badge b-off\">Draft</span>".into()
+        ("badge b-off", "Draft")
     } else if e["paused"].as_bool() == Some(true) {
-        "<span class=\"badge b-warn\">Paused</span>".into()
+        ("badge b-warn", "Paused")
     } else {
-        "<span class=\"badge b-ok\">Active</span>".into()
-    }
+        ("badge b-ok", "Active")
+    };
+    html! { span class=(class) { (label) } }
 }
 
 /// The `dry_run` marker of an entity.
-fn dry_tag(e: &Value) -> &'static str {
-    if e["dry_run"].as_bool() == Some(true) {
-        " <span class=\"badge b-dry\" title=\"stored locally, never sent to X\">dry-run</span>"
-    } else {
-        ""
+fn dry_tag(e: &Value) -> Markup {
+    html! {
+        @if e["dry_run"].as_bool() == Some(true) {
+            " "
+            span class="badge b-dry" title="stored locally, never sent to X" { "dry-run" }
+        }
     }
 }
 

@@ -3,21 +3,22 @@
 
 use std::collections::BTreeMap;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use chrono::{Duration, NaiveDate, Utc};
+use maud::html;
 use serde_json::{Value, json};
 
-use super::{Fields, account_tabs, accounts, flash, pick, render, see_other};
+use super::{Fields, Picker, render, see_other};
 use crate::app::AppState;
 use crate::ui::api;
-use crate::ui::html::{self, Nav, Series, csrf_field, esc, q};
-use crate::ui::session::User;
+use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
+use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -59,27 +60,19 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
             Err("The sync failed; see the Integrations tile for the last sync error.".to_owned())
         }),
     };
-    let accts = match accounts(&state, &user).await {
-        Ok(a) => a,
-        Err(body) => {
-            return render(
-                &user,
-                "Reports",
-                Nav::Reports,
-                &format!("<h1>Reports</h1>{body}"),
-            );
-        }
+    let picker = match Picker::load(
+        &state,
+        &user,
+        qs.get("account"),
+        ("/reports", "Reports", Nav::Reports),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(page) => return page,
     };
-    let Some(account) = pick(&accts, qs.get("account")) else {
-        return render(
-            &user,
-            "Reports",
-            Nav::Reports,
-            "<h1>Reports</h1><p>No ad accounts yet.</p>",
-        );
-    };
-    let account_id = account["id"].as_str().unwrap_or_default();
-    let currency = account["currency"].as_str().unwrap_or("");
+    let account_id = picker.current.id.as_str();
+    let currency = picker.current.currency.as_str();
     let (from, to) = range(&qs);
     let tenant = &user.0.tenant;
     let daily = api::get(&state, tenant, &stats_path(account_id, from, to, "day")).await;
@@ -98,30 +91,6 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         .iter()
         .filter_map(|c| Some((c["id"].as_str()?.to_owned(), c["name"].as_str()?.to_owned())))
         .collect();
-
-    let mut body = format!(
-        "<h1>Reports</h1>{}{}",
-        account_tabs("/reports", &accts, account_id),
-        flash(&msg)
-    );
-    body.push_str(&format!(
-        "<div class=\"card\"><form method=\"get\" action=\"/reports\" class=\"row\">\
-<input type=\"hidden\" name=\"account\" value=\"{a}\">\
-<div><label for=\"from\">From</label><input id=\"from\" type=\"date\" name=\"from\" value=\"{from}\"></div>\
-<div><label for=\"to\">To</label><input id=\"to\" type=\"date\" name=\"to\" value=\"{to}\"></div>\
-<div><button type=\"submit\">Show</button></div>\
-<div><a class=\"btn\" id=\"csv\" href=\"/reports.csv?account={aq}&amp;from={from}&amp;to={to}\">Download CSV</a></div></form>\
-<form method=\"post\" action=\"/reports/sync\" class=\"row\" style=\"margin-top:10px\">{csrf}\
-<input type=\"hidden\" name=\"account\" value=\"{a}\"><input type=\"hidden\" name=\"from\" value=\"{from}\"><input type=\"hidden\" name=\"to\" value=\"{to}\">\
-<div><button type=\"submit\" id=\"sync-now\">Sync now from X</button></div>\
-<div class=\"note\">Syncs run hourly; X revises data for up to 3 days, so recent rows may still change.</div></form></div>",
-        a = esc(account_id),
-        aq = q(account_id),
-        csrf = csrf_field(&user.0.csrf),
-    ));
-    if let Some(e) = daily.error() {
-        body.push_str(&format!("<div class=\"problem\">{}</div>", esc(&e)));
-    }
 
     // Per day: spend in USD and impressions over all campaigns.
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
@@ -158,50 +127,111 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
             },
         ],
     );
-    body.push_str(&format!(
-        "<div class=\"card\" id=\"chart\"><h2 style=\"margin-top:0\">Spend and impressions per day</h2>{chart}{}</div>",
-        if days.values().any(|v| v.2) {
-            "<p class=\"note\">Some days have no FX rate yet: their USD spend is empty until the rate arrives.</p>"
-        } else {
-            ""
-        }
-    ));
-
-    // By campaign.
-    body.push_str("<div class=\"card\"><h2 style=\"margin-top:0\">By campaign</h2><table id=\"by-campaign\"><thead><tr><th>Campaign</th>\
-<th class=\"n\">Impressions</th><th class=\"n\">Clicks</th><th class=\"n\">Engagements</th><th class=\"n\">Conversions</th>\
-<th class=\"n\">Spend (local)</th><th class=\"n\">Spend (USD)</th></tr></thead><tbody>");
     let rows = totals.data();
-    if rows.is_empty() {
-        body.push_str("<tr><td colspan=\"7\" class=\"note\">No stats in this range. Use “Sync now from X” to pull them.</td></tr>");
-    }
-    let mut sum = (0.0, 0.0);
-    for r in &rows {
-        let id = r["entity_id"].as_str().unwrap_or("");
-        sum.0 += num(&r["impressions"]);
-        sum.1 += num(&r["spend_usd"]);
-        body.push_str(&format!(
-            "<tr><td>{}<div class=\"note mono\">{}</div></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} {}</td><td class=\"n\">{}</td></tr>",
-            esc(names.get(id).map(String::as_str).unwrap_or(id)),
-            esc(id),
-            html::group(num(&r["impressions"]) as u64),
-            html::group(num(&r["clicks"]) as u64),
-            html::group(num(&r["engagements"]) as u64),
-            html::group(num(&r["conversions"]) as u64),
-            html::money(r["spend_local_micro"].as_i64()),
-            esc(r["currency"].as_str().unwrap_or(currency)),
-            r["spend_usd"].as_str().map(|s| format!("${}", esc(&usd(s)))).unwrap_or_else(|| "—".into()),
-        ));
-    }
-    if !rows.is_empty() {
-        body.push_str(&format!(
-            "<tr><th>Total</th><th class=\"n\">{}</th><th colspan=\"4\"></th><th class=\"n\">${}</th></tr>",
-            html::group(sum.0 as u64),
-            usd_f(sum.1)
-        ));
-    }
-    body.push_str("</tbody></table></div>");
-    render(&user, "Reports", Nav::Reports, &body)
+    let total_impressions: f64 = rows.iter().map(|r| num(&r["impressions"])).sum();
+    let total_usd: f64 = rows.iter().map(|r| num(&r["spend_usd"])).sum();
+    let count = |r: &Value, k: &str| html::group(num(&r[k]) as u64);
+
+    let body = html! {
+        h1 { "Reports" }
+        (picker.tabs())
+        (flash(&msg))
+        div class="card" {
+            form method="get" action="/reports" class="row" {
+                input type="hidden" name="account" value=(account_id);
+                div {
+                    label for="from" { "From" }
+                    input id="from" type="date" name="from" value=(from);
+                }
+                div {
+                    label for="to" { "To" }
+                    input id="to" type="date" name="to" value=(to);
+                }
+                div { button type="submit" { "Show" } }
+                div {
+                    a class="btn" id="csv"
+                        href={ "/reports.csv?account=" (q(account_id)) "&from=" (from) "&to=" (to) } {
+                        "Download CSV"
+                    }
+                }
+            }
+            form method="post" action="/reports/sync" class="row" style="margin-top:10px" {
+                (csrf_field(&user.0.csrf))
+                input type="hidden" name="account" value=(account_id);
+                input type="hidden" name="from" value=(from);
+                input type="hidden" name="to" value=(to);
+                div { button type="submit" id="sync-now" { "Sync now from X" } }
+                div class="note" {
+                    "Syncs run hourly; X revises data for up to 3 days, so recent rows may still change."
+                }
+            }
+        }
+        @if let Some(e) = daily.error() {
+            div class="problem" { (e) }
+        }
+        div class="card" id="chart" {
+            h2 style="margin-top:0" { "Spend and impressions per day" }
+            (chart)
+            @if days.values().any(|v| v.2) {
+                p class="note" {
+                    "Some days have no FX rate yet: their USD spend is empty until the rate arrives."
+                }
+            }
+        }
+        div class="card" {
+            h2 style="margin-top:0" { "By campaign" }
+            table id="by-campaign" {
+                thead {
+                    tr {
+                        th { "Campaign" } th class="n" { "Impressions" } th class="n" { "Clicks" }
+                        th class="n" { "Engagements" } th class="n" { "Conversions" }
+                        th class="n" { "Spend (local)" } th class="n" { "Spend (USD)" }
+                    }
+                }
+                tbody {
+                    @if rows.is_empty() {
+                        tr {
+                            td colspan="7" class="note" {
+                                "No stats in this range. Use “Sync now from X” to pull them."
+                            }
+                        }
+                    }
+                    @for r in &rows {
+                        @let id = r["entity_id"].as_str().unwrap_or("");
+                        tr {
+                            td {
+                                (names.get(id).map(String::as_str).unwrap_or(id))
+                                div class="note mono" { (id) }
+                            }
+                            td class="n" { (count(r, "impressions")) }
+                            td class="n" { (count(r, "clicks")) }
+                            td class="n" { (count(r, "engagements")) }
+                            td class="n" { (count(r, "conversions")) }
+                            td class="n" {
+                                (html::money(r["spend_local_micro"].as_i64())) " "
+                                (r["currency"].as_str().unwrap_or(currency))
+                            }
+                            td class="n" {
+                                @match r["spend_usd"].as_str() {
+                                    Some(s) => { "$" (usd(s)) }
+                                    None => { "—" }
+                                }
+                            }
+                        }
+                    }
+                    @if !rows.is_empty() {
+                        tr {
+                            th { "Total" }
+                            th class="n" { (html::group(total_impressions as u64)) }
+                            th colspan="4" {}
+                            th class="n" { "$" (usd_f(total_usd)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    render(&user, "Reports", Nav::Reports, body)
 }
 
 /// A USD decimal string rounded to cents for display (`11,245.00`).
@@ -213,10 +243,7 @@ fn usd_f(v: f64) -> String {
     html::money(Some((v * 1e6).round() as i64))
 }
 
-async fn sync(State(state): State<AppState>, user: User, Form(f): Form<Fields>) -> Response {
-    if let Some(r) = user.csrf_rejection(f.get("csrf").map(String::as_str)) {
-        return r;
-    }
+async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>) -> Response {
     let account = f.get("account").cloned().unwrap_or_default();
     let (from, to) = range(&f);
     let now = Utc::now();
