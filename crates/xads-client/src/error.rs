@@ -286,6 +286,33 @@ impl XError {
     pub fn is_rate_limited(&self) -> bool {
         self.status() == Some(429)
     }
+
+    /// The text a caller of ours may be shown: the `Display` text, except where that carries
+    /// internals. A transport failure says only which kind it was (its error chain names URLs,
+    /// addresses and sockets); a signing or configuration failure says nothing of its cause.
+    /// Whoever shows this logs the `Display` text once, for the operator.
+    pub fn public_message(&self) -> String {
+        match self {
+            XError::Transport {
+                operation,
+                ambiguous,
+                timeout,
+                ..
+            } => {
+                let what = if *timeout {
+                    "X did not answer in time"
+                } else if *ambiguous {
+                    "the connection to X failed"
+                } else {
+                    "X could not be reached"
+                };
+                format!("X Ads {operation}: transport error — {what}")
+            }
+            XError::Signing(_) => "X Ads request signing failed".into(),
+            XError::Config(_) => "X Ads client configuration error".into(),
+            other => other.to_string(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -379,5 +406,30 @@ mod tests {
             message: "refused".into(),
         };
         assert!(t.is_retryable() && !t.is_ambiguous());
+    }
+
+    #[test]
+    fn public_message_hides_transport_chains_and_local_causes() {
+        let t = XError::Transport {
+            operation: "list_campaigns",
+            ambiguous: true,
+            timeout: false,
+            message: "error sending request for url (http://127.0.0.1:9/12/accounts): connection closed before message completed".into(),
+        };
+        assert_eq!(
+            t.public_message(),
+            "X Ads list_campaigns: transport error — the connection to X failed"
+        );
+        assert!(
+            t.to_string().contains("http://127.0.0.1:9"),
+            "the log keeps it"
+        );
+        let c = XError::Config("base URL http://user:pw@host is not a base".into());
+        assert_eq!(c.public_message(), "X Ads client configuration error");
+        // X's own refusals are shown as they are (PRODUCT.md §4.9).
+        assert_eq!(
+            api(429, "Rate limit exceeded").public_message(),
+            api(429, "Rate limit exceeded").to_string()
+        );
     }
 }

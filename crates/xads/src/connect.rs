@@ -167,7 +167,10 @@ pub async fn finish_oauth2(
             tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "token exchange failed");
             return Ok(failed(
                 502,
-                format!("Token exchange with X failed: {e}. Restart the connect flow."),
+                format!(
+                    "Token exchange with X failed: {}. Restart the connect flow.",
+                    e.public_message()
+                ),
             ));
         }
     };
@@ -208,6 +211,7 @@ pub async fn finish_oauth2(
             })
         }
         Err(e) => {
+            tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "probing /12/accounts failed");
             let (status, problem) = probe_problem(&e);
             connections::mark_status(&state.db, &connection.id, status, Some(&problem), now)
                 .await?;
@@ -321,7 +325,10 @@ pub async fn finish_oauth1(
                 } else {
                     502
                 },
-                format!("X refused the OAuth 1.0a verifier ({e}). Restart the connect flow."),
+                format!(
+                    "X refused the OAuth 1.0a verifier ({}). Restart the connect flow.",
+                    e.public_message()
+                ),
             ));
         }
     };
@@ -349,7 +356,10 @@ pub async fn finish_oauth1(
     };
     let x = match crate::x::view(state, &connection.id, Method::OAuth1, &tokens) {
         Ok(x) => x,
-        Err(e) => return Ok(failed(500, e.to_string())),
+        Err(e) => {
+            tracing::error!(tenant.id = %pending.tenant_id, error = %e, "no X client for the new OAuth 1.0a pair");
+            return Ok(failed(500, e.public_message()));
+        }
     };
     finish_probe(state, &pending, &connection, &x, now).await
 }
@@ -370,6 +380,7 @@ async fn finish_probe(
             })
         }
         Err(e) => {
+            tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "probing /12/accounts failed");
             let (status, problem) = probe_problem(&e);
             connections::mark_status(&state.db, &connection.id, status, Some(&problem), now)
                 .await?;
@@ -390,7 +401,7 @@ pub fn probe_problem(e: &XError) -> (Status, String) {
         }
         _ => (
             Status::Error,
-            format!("Probing X Ads /accounts failed: {e}"),
+            format!("Probing X Ads /accounts failed: {}", e.public_message()),
         ),
     }
 }

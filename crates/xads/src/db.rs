@@ -59,6 +59,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_experiments"),
     migration!(7, "0007_sessions"),
     migration!(8, "0008_entities_seq"),
+    migration!(9, "0009_sync_error_code"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.
@@ -76,6 +77,17 @@ pub enum DbError {
     /// Stored data is not what the code expects (wrong key, a row changed underneath).
     #[error("database: inconsistent data: {0}")]
     Corrupt(&'static str),
+}
+
+/// What a client is told of an internal failure: the cause (SQL text, a driver's chain) is
+/// logged once where it happened and never answered.
+pub const INTERNAL_MESSAGE: &str = "internal error; it has been logged";
+
+impl DbError {
+    /// The text a client may be shown: never the SQL or the driver's message.
+    pub fn public_message(&self) -> String {
+        INTERNAL_MESSAGE.into()
+    }
 }
 
 /// A pool of connections to the configured database.

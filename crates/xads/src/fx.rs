@@ -64,6 +64,16 @@ pub struct FxError {
     pub message: String,
 }
 
+impl FxError {
+    /// The same failure, named by where it was in the request (`rates[2].date`).
+    pub fn at(self, field: &str) -> FxError {
+        FxError {
+            field: field.to_owned(),
+            ..self
+        }
+    }
+}
+
 fn err(field: impl Into<String>, message: impl Into<String>) -> FxError {
     FxError {
         field: field.into(),

@@ -47,6 +47,40 @@ pub enum XSessionError {
     Db(#[from] crate::db::DbError),
 }
 
+impl XSessionError {
+    /// The API's error code for this failure (the one `web::error` answers), for failures that
+    /// are stored rather than answered (a failed sync run).
+    pub fn code(&self) -> &'static str {
+        match self {
+            XSessionError::NotConnected => "not_connected",
+            XSessionError::NeedsReconnect(_) => "needs_reconnect",
+            XSessionError::RefreshTimeout => "x_unavailable",
+            XSessionError::X(x) => x_code(x),
+            XSessionError::Db(_) => "internal",
+        }
+    }
+
+    /// The text a client may be shown (X's refusals as they are, no transport chain, no SQL).
+    pub fn public_message(&self) -> String {
+        match self {
+            XSessionError::X(x) => x.public_message(),
+            XSessionError::Db(d) => d.public_message(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The API's error code for X's refusal after retries (PRODUCT.md §5.1: 429, 503, X's 4xx, or
+/// any other failure to get an answer).
+pub fn x_code(e: &XError) -> &'static str {
+    match e.status() {
+        Some(429) => "x_rate_limited",
+        Some(503) => "x_unavailable",
+        Some(s) if (400..500).contains(&s) => "x_rejected",
+        _ => "x_error",
+    }
+}
+
 /// The OAuth 2.0 client id, which keys the limiter for OAuth 2.0 connections.
 pub fn oauth2_client_id(config: &crate::config::Config) -> String {
     config

@@ -291,8 +291,13 @@ async fn build(scope: &Scope, e: &Experiment) -> Result<(), ManageError> {
     for v in store::variants(db, &e.id).await? {
         let result = build_variant(scope, e, &v).await;
         if let Err(err) = result {
-            let problem = format!("creating variant {:?} failed: {err}", v.name);
-            tracing::warn!(experiment.id = %e.id, %problem);
+            // The experiment keeps a safe text; the cause goes to the log.
+            let problem = format!(
+                "creating variant {:?} failed: {}",
+                v.name,
+                err.public_message()
+            );
+            tracing::warn!(experiment.id = %e.id, %problem, error = %err);
             store::set_status(db, &e.id, "failed", Some(&problem), scope.state.clock.now()).await?;
             return Err(err);
         }

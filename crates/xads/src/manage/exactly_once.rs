@@ -60,6 +60,17 @@ pub enum WriteError {
     Db(#[from] crate::db::DbError),
 }
 
+impl WriteError {
+    /// The text a client may be shown (see [`XSessionError::public_message`]).
+    pub fn public_message(&self) -> String {
+        match self {
+            WriteError::Session(s) => s.public_message(),
+            WriteError::Db(d) => d.public_message(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// The id of the intent for one step of a dashboard request: deterministic when the request came
 /// with an `Idempotency-Key` (a retry finds the same intent), random otherwise.
 pub fn intent_id(tenant_id: &str, inbound_key: Option<&str>, step: &str) -> String {

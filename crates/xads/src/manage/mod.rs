@@ -71,6 +71,19 @@ impl From<WriteError> for ManageError {
     }
 }
 
+impl ManageError {
+    /// The text a client may be shown, and the one a stored failure keeps: no SQL, no transport
+    /// chain (those are logged where they happen).
+    pub fn public_message(&self) -> String {
+        match self {
+            ManageError::Session(s) => s.public_message(),
+            ManageError::Write(w) => w.public_message(),
+            ManageError::Db(d) => d.public_message(),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A successful answer: status and body.
 #[derive(Debug)]
 pub struct Answer {

@@ -163,8 +163,10 @@ pub struct SyncRun {
     pub window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Its counts so far.
     pub counts: Counts,
-    /// Why it failed.
+    /// Why it failed: a message safe to show (never SQL or a transport chain).
     pub error: Option<String>,
+    /// The API's error code of the failure (`x_rate_limited`, `not_connected`, `internal`, …).
+    pub error_code: Option<String>,
     /// Start.
     pub started_at: DateTime<Utc>,
     /// End.
@@ -193,6 +195,15 @@ pub async fn start_run(
     Ok(())
 }
 
+/// Why a run failed, as it is kept: the API's error code and a message safe to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure<'a> {
+    /// The API's error code.
+    pub code: &'a str,
+    /// The safe message.
+    pub message: &'a str,
+}
+
 /// Records how a run ended, and the account's sync health with it.
 pub async fn finish_run(
     db: &Db,
@@ -200,16 +211,17 @@ pub async fn finish_run(
     target: &SyncTarget,
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     counts: Counts,
-    error: Option<&str>,
+    failure: Option<Failure<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
         "UPDATE sync_runs SET status = $1, window_from = $2, window_to = $3, x_calls = $4,
-            entities = $5, active_entities = $6, rows_upserted = $7, error = $8, finished_at = $9
-         WHERE id = $10",
+            entities = $5, active_entities = $6, rows_upserted = $7, error = $8, finished_at = $9,
+            error_code = $10
+         WHERE id = $11",
     )
-    .bind(if error.is_none() {
+    .bind(if failure.is_none() {
         "succeeded"
     } else {
         "failed"
@@ -220,12 +232,13 @@ pub async fn finish_run(
     .bind(counts.entities)
     .bind(counts.active_entities)
     .bind(counts.rows_upserted)
-    .bind(error)
+    .bind(failure.map(|f| f.message))
     .bind(millis(now))
+    .bind(failure.map(|f| f.code))
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    match error {
+    match failure.map(|f| f.message) {
         None => {
             // `synced_until` only moves forward: a backfill of an old range must not make the
             // next hourly run forget what it already covered.
@@ -282,11 +295,12 @@ fn run_from_row(r: &AnyRow) -> SyncRun {
         error: r.get(11),
         started_at: from_millis(r.get(12)),
         finished_at: r.get::<Option<i64>, _>(13).map(from_millis),
+        error_code: r.get(14),
     }
 }
 
 const RUN_COLUMNS: &str = "id, tenant_id, account_id, trigger_kind, status, window_from, window_to, \
-    x_calls, entities, active_entities, rows_upserted, error, started_at, finished_at";
+    x_calls, entities, active_entities, rows_upserted, error, started_at, finished_at, error_code";
 
 /// One run of the tenant (`None` for another tenant's id).
 pub async fn get_run(db: &Db, tenant_id: &str, id: &str) -> Result<Option<SyncRun>, DbError> {
@@ -320,7 +334,7 @@ pub async fn fail_stale_runs(
 ) -> Result<u64, DbError> {
     Ok(sqlx::query(
         "UPDATE sync_runs SET status = 'failed', error = 'the instance running this sync stopped',
-            finished_at = $1 WHERE status = 'running' AND started_at < $2",
+            error_code = 'interrupted', finished_at = $1 WHERE status = 'running' AND started_at < $2",
     )
     .bind(millis(now))
     .bind(millis(before))

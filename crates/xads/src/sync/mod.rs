@@ -58,7 +58,30 @@ impl From<ManageError> for SyncError {
         match e {
             ManageError::Session(s) => SyncError::Session(s),
             ManageError::Db(d) => SyncError::Db(d),
-            other => SyncError::Mirror(other.to_string()),
+            other => SyncError::Mirror(other.public_message()),
+        }
+    }
+}
+
+impl SyncError {
+    /// The API's error code for this failure (the one `web::error` answers for it), kept with a
+    /// failed run.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotFound(_) => "not_found",
+            SyncError::Invalid(_) => "validation_failed",
+            SyncError::Session(s) => s.code(),
+            SyncError::Mirror(_) => "x_error",
+            SyncError::Db(_) => "internal",
+        }
+    }
+
+    /// The text a client may be shown, and the one a failed run keeps (the cause is logged).
+    pub fn public_message(&self) -> String {
+        match self {
+            SyncError::Session(s) => s.public_message(),
+            SyncError::Db(d) => d.public_message(),
+            other => other.to_string(),
         }
     }
 }
@@ -109,8 +132,12 @@ pub async fn execute(
     let mut counts = Counts::default();
     let mut window = None;
     let result = run_inner(state, target, request, progress, &mut counts, &mut window).await;
-    let error = result.as_ref().err().map(ToString::to_string);
-    if let Some(e) = &error {
+    let failure = result
+        .as_ref()
+        .err()
+        .map(|e| (e.code(), e.public_message()));
+    if let Err(e) = &result {
+        // The cause, once, for the operator; the run keeps only the code and the safe message.
         tracing::warn!(tenant.id = %target.tenant_id, ad_account.id = %target.account_id, sync.id = run_id, error = %e, "sync failed");
     } else {
         tracing::info!(
@@ -125,7 +152,9 @@ pub async fn execute(
         target,
         window,
         counts,
-        error.as_deref(),
+        failure
+            .as_ref()
+            .map(|(code, message)| sync_runs::Failure { code, message }),
         state.clock.now(),
     )
     .await?;

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 
 use super::auth::AuthTenant;
 use super::error::ApiError;
-use super::manage::{answer, idempotent, json_response, manage_error, parse_body, scope};
+use super::manage::{answer, idempotent, json_response, parse_body, scope};
 use crate::app::AppState;
 use crate::experiments;
 
@@ -28,7 +28,7 @@ async fn list(
     Path(account_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
-    let (status, body) = answer(experiments::list(&scope).await.map_err(manage_error)?);
+    let (status, body) = answer(experiments::list(&scope).await?);
     Ok(json_response(status, body, false))
 }
 
@@ -55,7 +55,7 @@ async fn read(
     Path((account_id, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
-    let (status, body) = answer(experiments::get(&scope, &id).await.map_err(manage_error)?);
+    let (status, body) = answer(experiments::get(&scope, &id).await?);
     Ok(json_response(status, body, false))
 }
 
@@ -65,11 +65,7 @@ async fn results(
     Path((account_id, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
-    let (status, body) = answer(
-        experiments::results(&scope, &id)
-            .await
-            .map_err(manage_error)?,
-    );
+    let (status, body) = answer(experiments::results(&scope, &id).await?);
     Ok(json_response(status, body, false))
 }
 

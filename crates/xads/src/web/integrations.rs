@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
-use crate::connect::{self, CallbackOutcome, StartError};
+use crate::connect::{self, CallbackOutcome};
 use crate::store::connections::{self, Status};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -53,16 +53,7 @@ async fn connect_start(
                 format!("method must be oauth2 or oauth1, got {other:?}"),
             ));
         }
-    }
-    .map_err(|e| match e {
-        StartError::NotConfigured | StartError::OAuth1NotConfigured => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_configured",
-            e.to_string(),
-        ),
-        StartError::X(x) => super::x_error(&x),
-        StartError::Db(db) => db.into(),
-    })?;
+    }?;
     Ok(Json(json!({
         "authorize_url": started.authorize_url.as_str(),
         "expires_at": started.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -207,14 +198,11 @@ async fn accounts(
     q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
-    let session = crate::x::XSession::for_tenant(&state, &tenant.id)
-        .await
-        .map_err(super::session_error)?;
+    let session = crate::x::XSession::for_tenant(&state, &tenant.id).await?;
     if q.refresh.unwrap_or(false) {
         let accounts = session
             .call(|x| async move { connect::probe_accounts(&x).await })
-            .await
-            .map_err(super::session_error)?;
+            .await?;
         connections::replace_ad_accounts(&state.db, &tenant.id, &accounts, state.clock.now())
             .await?;
     }

@@ -54,20 +54,6 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// Maps a management failure onto the API's error shape.
-pub fn manage_error(e: ManageError) -> ApiError {
-    match e {
-        ManageError::Invalid(i) => ApiError::invalid(&i.field, i.to_string()),
-        ManageError::NotFound(what) => ApiError::not_found(what),
-        ManageError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
-        ManageError::Session(s) => super::session_error(s),
-        ManageError::Write(w) => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "x_unresolved", w.to_string())
-        }
-        ManageError::Db(d) => d.into(),
-    }
-}
-
 pub(super) fn scope(
     state: AppState,
     tenant: crate::store::tenants::Tenant,
@@ -138,7 +124,7 @@ where
     Fut: Future<Output = Result<Answer, ManageError>>,
 {
     let Some(key) = scope.idem_key.clone() else {
-        let (status, body) = answer(run().await.map_err(manage_error)?);
+        let (status, body) = answer(run().await?);
         return Ok(json_response(status, body, false));
     };
     let mode = if scope.live() { "live" } else { "dry_run" };
@@ -180,14 +166,12 @@ where
             Ok(json_response(status, body, false))
         }
         Err(e) => {
-            let err = manage_error(e);
+            let err = ApiError::from(e);
             if err.status.is_client_error() && err.status != StatusCode::CONFLICT {
-                // A refusal is final: store it so a retry sees the same answer.
-                let body = serde_json::to_string(
-                    &serde_json::json!({"error": {"code": err.code, "message": err.message}}),
-                )
-                .unwrap_or_default();
-                idempotency::finish(db, &scope.tenant.id, &key, err.status.as_u16(), &body).await?;
+                // A refusal is final: store the very body it answers (code, safe message and
+                // details), so a retry sees the same bytes.
+                idempotency::finish(db, &scope.tenant.id, &key, err.status.as_u16(), &err.body())
+                    .await?;
             } else {
                 // X unavailable, ambiguous or internal: let a retry execute again (the outbound
                 // intent makes that safe).
@@ -215,21 +199,18 @@ async fn list(
     q: ListQuery,
 ) -> Result<Response, ApiError> {
     let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
-    scope.check_account().await.map_err(manage_error)?;
+    scope.check_account().await?;
     if q.refresh.unwrap_or(false) {
-        let session = scope.session().await.map_err(manage_error)?;
-        manage::mirror::refresh(&scope, &session, kind)
-            .await
-            .map_err(manage_error)?;
+        let session = scope.session().await?;
+        manage::mirror::refresh(&scope, &session, kind).await?;
     }
     let parent = match kind {
         Kind::LineItem => q.campaign_id.as_deref(),
         Kind::PromotedTweet => q.line_item_id.as_deref(),
         Kind::Campaign => None,
     };
-    let body = manage::mirror::page_json(&scope, kind, parent, q.cursor.as_deref(), q.count)
-        .await
-        .map_err(manage_error)?;
+    let body =
+        manage::mirror::page_json(&scope, kind, parent, q.cursor.as_deref(), q.count).await?;
     Ok(json_response(200, body, false))
 }
 
@@ -312,7 +293,7 @@ macro_rules! id_handler {
             if $write {
                 idempotent(&scope, &method, uri.path(), b"", || $op(&scope, &id)).await
             } else {
-                let (status, body) = answer($op(&scope, &id).await.map_err(manage_error)?);
+                let (status, body) = answer($op(&scope, &id).await?);
                 Ok(json_response(status, body, false))
             }
         }

@@ -6,22 +6,22 @@
 //! completely received, validated file reaches [`crate::media::create`]. axum's default 2 MB
 //! body limit is lifted for this route alone, to the largest file X takes plus form overhead.
 
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::AuthTenant;
 use super::error::ApiError;
-use super::manage::{idempotent, manage_error, scope};
+use super::manage::{idempotent, scope};
 use crate::app::AppState;
-use crate::media::sniff::{FileError, VIDEO_LIMIT};
-use crate::media::spool::{Spool, SpoolError};
+use crate::media::sniff::VIDEO_LIMIT;
+use crate::media::spool::Spool;
 use crate::media::{self, NewMedia};
 
 /// The request body limit of the upload route: the largest file X takes, plus room for the
@@ -64,8 +64,7 @@ async fn list(
             q.cursor.as_deref(),
             q.count,
         )
-        .await
-        .map_err(manage_error)?,
+        .await?,
     ))
 }
 
@@ -84,7 +83,7 @@ async fn upload(
     };
     // Unknown accounts are refused before a byte of the file is read.
     if let Err(e) = scope.check_account().await {
-        return manage_error(e).into_response();
+        return ApiError::from(e).into_response();
     }
     let mut multipart = match multipart {
         Ok(m) => m,
@@ -115,7 +114,7 @@ async fn upload(
         new.title.as_deref(),
         new.description.as_deref(),
     ) {
-        return ApiError::invalid(&i.field, i.to_string()).into_response();
+        return ApiError::from(i).into_response();
     }
     let fingerprint = new.fingerprint();
     idempotent(&scope, &method, uri.path(), fingerprint.as_bytes(), || {
@@ -125,37 +124,10 @@ async fn upload(
     .into_response()
 }
 
-fn malformed(e: MultipartError) -> ApiError {
-    let status = e.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError::new(status, "file_too_large", e.body_text());
-    }
-    ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
-}
-
-fn spool_error(e: SpoolError) -> ApiError {
-    match e {
-        SpoolError::File(f @ FileError::TooLarge { .. }) => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "file_too_large",
-            f.to_string(),
-        )
-        .with_details(json!({ "field": "file" })),
-        SpoolError::File(f @ FileError::Unsupported) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            f.to_string(),
-        )
-        .with_details(json!({ "field": "file" })),
-        SpoolError::File(f) => ApiError::invalid("file", f.to_string()),
-        SpoolError::Io(e) => ApiError::internal(e),
-    }
-}
-
 /// Reads a text field of at most [`TEXT_LIMIT`] bytes; empty means absent.
 async fn text(field: &mut Field<'_>, name: &str) -> Result<Option<String>, ApiError> {
     let mut buf = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+    while let Some(chunk) = field.chunk().await? {
         if buf.len() + chunk.len() > TEXT_LIMIT {
             return Err(ApiError::invalid(name, "too long"));
         }
@@ -176,7 +148,7 @@ async fn receive(mp: &mut Multipart, budget: &mut usize) -> Result<NewMedia, (Ap
         let mut field = match mp.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) => return Err((malformed(e), false)),
+            Err(e) => return Err((e.into(), false)),
         };
         let field_name = field.name().unwrap_or("").to_owned();
         match field_name.as_str() {
@@ -188,20 +160,20 @@ async fn receive(mp: &mut Multipart, budget: &mut usize) -> Result<NewMedia, (Ap
                 let file_name = field.file_name().map(str::to_owned);
                 let mut spool = Spool::create(&dir, field.content_type(), file_name.as_deref())
                     .await
-                    .map_err(|e| (spool_error(e), false))?;
+                    .map_err(|e| (e.into(), false))?;
                 loop {
                     match field.chunk().await {
                         Ok(Some(chunk)) => {
                             if let Err(e) = spool.push(&chunk).await {
                                 let ok = drain_field(&mut field, budget).await;
-                                return Err((spool_error(e), ok));
+                                return Err((e.into(), ok));
                             }
                         }
                         Ok(None) => break,
-                        Err(e) => return Err((malformed(e), false)),
+                        Err(e) => return Err((e.into(), false)),
                     }
                 }
-                let spooled = spool.finish().await.map_err(|e| (spool_error(e), true))?;
+                let spooled = spool.finish().await.map_err(|e| (e.into(), true))?;
                 file = Some((
                     spooled,
                     file_name.as_deref().and_then(media::clean_file_name),

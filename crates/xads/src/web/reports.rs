@@ -21,7 +21,7 @@ use crate::fx::{self, Source};
 use crate::store::stats::{self as stats_store, StatRow};
 use crate::store::sync_runs::{self, SyncRun, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates};
-use crate::sync::{self, Request, Silent, SyncError};
+use crate::sync::{self, Request, Silent};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -354,16 +354,6 @@ fn run_json(run: &SyncRun) -> Value {
     })
 }
 
-fn sync_error(e: SyncError) -> ApiError {
-    match e {
-        SyncError::NotFound(what) => ApiError::not_found(what),
-        SyncError::Invalid(m) => ApiError::invalid("from", m),
-        SyncError::Session(s) => super::session_error(s),
-        SyncError::Db(d) => d.into(),
-        SyncError::Mirror(m) => ApiError::new(StatusCode::BAD_GATEWAY, "x_error", m),
-    }
-}
-
 async fn start_sync(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
@@ -409,9 +399,7 @@ async fn start_sync(
         }
     };
     // Refuse at once when X cannot be reached for this tenant, rather than a run that fails.
-    crate::x::XSession::for_tenant(&state, &tenant.id)
-        .await
-        .map_err(super::session_error)?;
+    crate::x::XSession::for_tenant(&state, &tenant.id).await?;
     let target = SyncTarget {
         tenant_id: tenant.id.clone(),
         account_id,
@@ -420,9 +408,7 @@ async fn start_sync(
         window,
         line_item_campaigns: body.line_item_campaign_ids,
     };
-    let id = sync::begin(&state, &target, Trigger::OnDemand)
-        .await
-        .map_err(sync_error)?;
+    let id = sync::begin(&state, &target, Trigger::OnDemand).await?;
     let task = {
         let (state, id, target) = (state.clone(), id.clone(), target.clone());
         tokio::spawn(async move {
@@ -490,11 +476,9 @@ fn rate_in(r: &RateIn, i: usize) -> Result<fx::Rate, ApiError> {
         }
     };
     Ok(fx::Rate {
-        date: fx::date(&r.date).map_err(|e| ApiError::invalid(&field("date"), e.message))?,
-        currency: fx::currency(&r.currency)
-            .map_err(|e| ApiError::invalid(&field("currency"), e.message))?,
-        usd_per_unit: fx::rate_value(&value)
-            .map_err(|e| ApiError::invalid(&field("usd_per_unit"), e.message))?,
+        date: fx::date(&r.date).map_err(|e| e.at(&field("date")))?,
+        currency: fx::currency(&r.currency).map_err(|e| e.at(&field("currency")))?,
+        usd_per_unit: fx::rate_value(&value).map_err(|e| e.at(&field("usd_per_unit")))?,
         source: Source::Api,
     })
 }
@@ -547,7 +531,7 @@ async fn list_rates(
     let Query(q) = q?;
     let currency = match q.currency.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(fx::currency(c).map_err(|e| ApiError::invalid("currency", e.message))?),
+        Some(c) => Some(fx::currency(c).map_err(|e| e.at("currency"))?),
     };
     let rates = fx_rates::list(&state.db, currency.as_deref()).await?;
     Ok(Json(json!({

@@ -3,6 +3,7 @@
 mod browser;
 mod cli;
 mod connect;
+mod errors;
 mod experiments;
 mod faults;
 mod hardening;
