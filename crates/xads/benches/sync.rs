@@ -19,12 +19,13 @@ use xads::app::AppState;
 use xads::config::Config;
 use xads::db::Db;
 use xads::store::connections::{self, AdAccount, Method, NewTokens};
-use xads::store::stats::StatRow;
+use xads::store::stats::{COUNTS, StatRow, column_list};
 use xads::store::sync_runs::{SyncTarget, Trigger};
 use xads::store::{fx_rates, tenants};
 use xads::sync::{self, Request, Silent, ingest};
 use xads_client::Secret;
 use xads_client::models::StatsResponse;
+use xads_client::vocab::{self, MetricGroup, Placement, StatsEntityType};
 use xads_fake::{FakeConfig, FakeX, hourly_metrics};
 
 fn t0() -> DateTime<Utc> {
@@ -200,29 +201,11 @@ fn responses(start: DateTime<Utc>) -> Vec<Vec<u8>> {
                 .map(|id| {
                     let hours: Vec<_> = (0..HOURS)
                         .map(|h| {
-                            hourly_metrics(42, id, start + Duration::hours(h), 0).unwrap_or_default()
+                            hourly_metrics(42, id, start + Duration::hours(h), 0)
+                                .unwrap_or_default()
                         })
                         .collect();
-                    let s = |f: &dyn Fn(&xads_fake::HourMetrics) -> i64| -> Value {
-                        Value::Array(hours.iter().map(|m| json!(f(m))).collect())
-                    };
-                    json!({"id": id, "id_data": [{"segment": null, "metrics": {
-                        "impressions": s(&|m| m.impressions as i64),
-                        "clicks": s(&|m| m.clicks as i64),
-                        "engagements": s(&|m| m.engagements as i64),
-                        "retweets": s(&|m| m.retweets as i64),
-                        "likes": s(&|m| m.likes as i64),
-                        "replies": s(&|m| m.replies as i64),
-                        "follows": s(&|m| m.follows as i64),
-                        "url_clicks": s(&|m| m.clicks as i64),
-                        "card_engagements": null, "app_clicks": null, "qualified_impressions": null,
-                        "carousel_swipes": null, "tweets_send": null, "poll_card_vote": null, "unfollows": null,
-                        "billed_engagements": s(&|m| m.billed_engagements as i64),
-                        "billed_charge_local_micro": s(&|m| m.billed_charge_local_micro),
-                        "conversion_purchases": {"metric": s(&|m| m.conversions as i64),
-                            "order_quantity": s(&|m| m.conversions as i64)},
-                        "conversion_sign_ups": null,
-                    }}]})
+                    json!({"id": id, "id_data": [{"segment": null, "metrics": metrics(&hours)}]})
                 })
                 .collect();
             serde_json::to_vec(&json!({
@@ -232,6 +215,51 @@ fn responses(start: DateTime<Utc>) -> Vec<Vec<u8>> {
             .unwrap()
         })
         .collect()
+}
+
+/// The generator's value of one stored column.
+fn by_column(m: &xads_fake::HourMetrics, column: &str) -> i64 {
+    match column {
+        "impressions" => m.impressions as i64,
+        "clicks" => m.clicks as i64,
+        "engagements" => m.engagements as i64,
+        "retweets" => m.retweets as i64,
+        "likes" => m.likes as i64,
+        "replies" => m.replies as i64,
+        "follows" => m.follows as i64,
+        "billed_engagements" => m.billed_engagements as i64,
+        "spend_local_micro" => m.billed_charge_local_micro,
+        "conversions" => m.conversions as i64,
+        other => panic!("no generator for the stored column {other}"),
+    }
+}
+
+/// One entity's `metrics` as X answers ENGAGEMENT, BILLING and WEB_CONVERSION: every metric of
+/// the client's table for those groups, the stored ones with data, the others `null`.
+fn metrics(hours: &[xads_fake::HourMetrics]) -> Value {
+    let series = |column: &str| -> Value {
+        Value::Array(hours.iter().map(|m| json!(by_column(m, column))).collect())
+    };
+    let groups = [
+        MetricGroup::Engagement,
+        MetricGroup::Billing,
+        MetricGroup::WebConversion,
+    ];
+    let mut out = serde_json::Map::new();
+    for m in vocab::METRICS.iter().filter(|m| groups.contains(&m.group)) {
+        let value = match m.column {
+            None => Value::Null,
+            Some(c) if m.per_hour => series(c),
+            Some(c) => Value::Object(
+                m.fields
+                    .iter()
+                    .map(|f| ((*f).to_owned(), series(c)))
+                    .collect(),
+            ),
+        };
+        out.insert(m.name.to_owned(), value);
+    }
+    Value::Object(out)
 }
 
 /// Parse + rows + FX + upsert of every response, one transaction per response (as a sync does).
@@ -249,8 +277,8 @@ async fn ingest_all(
         let resp: StatsResponse = serde_json::from_slice(body).expect("parse");
         let call = ingest::Call {
             account_id: "bench_acct",
-            entity: "CAMPAIGN",
-            placement: "ALL_ON_TWITTER",
+            entity: StatsEntityType::Campaign,
+            placement: Placement::AllOnTwitter,
             start,
             currencies: &currencies,
             fallback: "EUR",
@@ -312,8 +340,8 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
         let resp: StatsResponse = serde_json::from_slice(body).unwrap();
         let call = ingest::Call {
             account_id: "bench_acct",
-            entity: "CAMPAIGN",
-            placement: "ALL_ON_TWITTER",
+            entity: StatsEntityType::Campaign,
+            placement: Placement::AllOnTwitter,
             start,
             currencies: &currencies,
             fallback: "EUR",
@@ -325,27 +353,25 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
     let now = Utc::now().timestamp_millis();
     for r in &rows {
         use std::fmt::Write;
-        let usd = xads::fx::spend_usd(r.spend_local_micro, rate);
-        let _ = writeln!(
+        let usd = xads::fx::spend_usd(r.spend_local_micro(), rate);
+        let _ = write!(
             text,
-            "ten_bench\t{now}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{rate}\t2026-01-01\tcsv\t{usd}",
+            "ten_bench\t{now}\t{}\t{}\t{}\t{}\t{}",
             r.account_id,
             r.entity,
             r.entity_id,
             r.hour.timestamp_millis(),
             r.placement,
-            r.impressions,
-            r.clicks,
-            r.engagements,
-            r.retweets,
-            r.likes,
-            r.replies,
-            r.follows,
-            r.billed_engagements,
-            r.conversions,
-            r.currency,
-            r.spend_local_micro
         );
+        // In `column_list` order: counts, currency, money.
+        for v in &r.values[..COUNTS] {
+            let _ = write!(text, "\t{v}");
+        }
+        let _ = write!(text, "\t{}", r.currency);
+        for v in &r.values[COUNTS..] {
+            let _ = write!(text, "\t{v}");
+        }
+        let _ = writeln!(text, "\t{rate}\t2026-01-01\tcsv\t{usd}");
     }
     let mut conn = sqlx::postgres::PgConnection::connect(url).await.unwrap();
     sqlx::raw_sql(
@@ -362,11 +388,10 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
             .unwrap();
         let started = Instant::now();
         let mut copy = conn
-            .copy_in_raw(
-                "COPY stats_copy (tenant_id, fetched_at, account_id, entity, entity_id, hour, placement, \
-                 impressions, clicks, engagements, retweets, likes, replies, follows, billed_engagements, \
-                 conversions, currency, spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd) FROM STDIN",
-            )
+            .copy_in_raw(&format!(
+                "COPY stats_copy (tenant_id, fetched_at, {}) FROM STDIN",
+                column_list()
+            ))
             .await
             .unwrap();
         copy.send(text.as_bytes()).await.unwrap();

@@ -24,6 +24,9 @@ use crate::store::entities::{self, Kind};
 use crate::store::experiments::{self as store, Experiment, Variant};
 use schedule::Schedule;
 use stats::{PrimaryMetric, Rules, Totals, Verdict};
+use xads_client::vocab::COLUMNS;
+
+use crate::store::stats as stats_store;
 
 /// The note shown with every experiment (API and UI).
 pub const QUASI_EXPERIMENT_NOTE: &str = "Rotation under one campaign is a quasi-experiment: variants run at different times, so time of day, day of week and auction pressure are confounded with the variant. The switchback schedule shifts the order daily so every variant gets every time slot equally; intervals and a sequential verdict guard against the rest. Concurrent mode runs variants together, but X's auction then decides each variant's delivery.";
@@ -671,18 +674,25 @@ pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Valu
         .zip(totals)
         .enumerate()
         .map(|(i, (v, t))| {
-            json!({
+            let mut row = json!({
                 "name": v.name, "control": v.control, "line_item_id": v.line_item_id,
                 "paused": v.expected_paused,
-                "impressions": t.impressions, "clicks": t.clicks, "conversions": t.conversions,
                 "spend_usd": format!("{:.6}", t.spend_usd),
-                "ctr": est(stats::wilson(t.clicks, t.impressions)),
-                "conversion_rate": est(stats::wilson(t.conversions, t.clicks)),
-                "cpc": est(stats::cost_per(t.spend_usd, t.clicks)),
-                "cpa": est(stats::cost_per(t.spend_usd, t.conversions)),
                 "p_value_vs_control": decision.p_values[i].map(round6),
                 "p_best": round6(p_best[i]),
-            })
+            });
+            // The stored metrics under their column names, and every metric one can judge on.
+            for (col, value) in [
+                (stats_store::IMPRESSIONS, t.impressions),
+                (stats_store::CLICKS, t.clicks),
+                (stats_store::CONVERSIONS, t.conversions),
+            ] {
+                row[COLUMNS[col].name] = json!(value);
+            }
+            for m in PrimaryMetric::ALL {
+                row[m.as_str()] = est(stats::estimate(m, t));
+            }
+            row
         })
         .collect();
     json!({

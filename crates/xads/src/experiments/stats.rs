@@ -37,6 +37,26 @@ pub enum PrimaryMetric {
     Cpa,
 }
 
+impl PrimaryMetric {
+    /// Every metric an experiment can be judged on, in the API's order.
+    pub const ALL: [PrimaryMetric; 4] = [
+        PrimaryMetric::Ctr,
+        PrimaryMetric::ConversionRate,
+        PrimaryMetric::Cpc,
+        PrimaryMetric::Cpa,
+    ];
+
+    /// The API's name (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrimaryMetric::Ctr => "ctr",
+            PrimaryMetric::ConversionRate => "conversion_rate",
+            PrimaryMetric::Cpc => "cpc",
+            PrimaryMetric::Cpa => "cpa",
+        }
+    }
+}
+
 /// One variant's totals over the experiment so far.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Totals {
@@ -106,6 +126,17 @@ pub fn cost_per(spend: f64, events: u64) -> Estimate {
 }
 
 /// The rate a metric is tested on, as (successes, exposure, is_proportion).
+/// A variant's estimate of `metric` with its 95 % interval: Wilson for the rates, the delta
+/// method for the costs.
+pub fn estimate(metric: PrimaryMetric, t: &Totals) -> Estimate {
+    match metric {
+        PrimaryMetric::Ctr => wilson(t.clicks, t.impressions),
+        PrimaryMetric::ConversionRate => wilson(t.conversions, t.clicks),
+        PrimaryMetric::Cpc => cost_per(t.spend_usd, t.clicks),
+        PrimaryMetric::Cpa => cost_per(t.spend_usd, t.conversions),
+    }
+}
+
 fn rate_terms(metric: PrimaryMetric, t: &Totals) -> (f64, f64, bool) {
     match metric {
         PrimaryMetric::Ctr => (t.clicks as f64, t.impressions as f64, true),
@@ -301,6 +332,13 @@ fn normal(rng: &mut StdRng) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn primary_metric_names_are_serdes() {
+        for m in PrimaryMetric::ALL {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+    }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol

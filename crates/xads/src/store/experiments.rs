@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::Row;
 
-use super::{from_millis, millis};
+use xads_client::vocab::{COLUMNS, StatsEntityType};
+
+use super::{from_millis, millis, stats};
 use crate::db::{Db, DbError};
 
 /// An experiment row.
@@ -359,10 +361,15 @@ pub async fn line_item_totals(
 ) -> Result<Vec<(String, i64, i64, i64, Vec<String>)>, DbError> {
     let mut out = Vec::new();
     for id in line_item_ids {
-        let rows = sqlx::query(
-            "SELECT impressions, clicks, conversions, spend_usd FROM stats_hourly
-             WHERE tenant_id = $1 AND account_id = $2 AND entity = 'LINE_ITEM' AND entity_id = $3 AND hour >= $4",
-        )
+        // The metric columns by the client's table (`store::stats` indexes them).
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {}, {}, {}, spend_usd FROM stats_hourly
+             WHERE tenant_id = $1 AND account_id = $2 AND entity = '{}' AND entity_id = $3 AND hour >= $4",
+            COLUMNS[stats::IMPRESSIONS].name,
+            COLUMNS[stats::CLICKS].name,
+            COLUMNS[stats::CONVERSIONS].name,
+            StatsEntityType::LineItem.as_str(),
+        )))
         .bind(tenant_id)
         .bind(account_id)
         .bind(id)

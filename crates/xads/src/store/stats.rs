@@ -3,15 +3,39 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use xads_client::vocab::{COLUMNS, MetricGroup, Placement, StatsEntityType, column_index};
 
 use super::fx_rates::Series;
 use super::{from_millis, millis};
 use crate::db::{Backend, Db, DbError};
+
+/// A row's stored metrics, one per column of the client's metric table
+/// (`xads_client::vocab::COLUMNS`: counts, then money), indexed by the constants below.
+pub type Values = [i64; COLUMNS.len()];
+
+/// Where `impressions` is in [`Values`] (checked against the client's table at compile time).
+pub const IMPRESSIONS: usize = column_index("impressions");
+/// Where `clicks` is in [`Values`].
+pub const CLICKS: usize = column_index("clicks");
+/// Where `conversions` (web purchases, plus mobile installs when asked for) is in [`Values`].
+pub const CONVERSIONS: usize = column_index("conversions");
+/// Where the spend in local micros is in [`Values`]; the one value converted to USD.
+pub const SPEND_LOCAL_MICRO: usize = column_index("spend_local_micro");
+
+/// How many of [`Values`] are counts (the rest are money, after `currency` in SQL and CSV).
+pub const COUNTS: usize = {
+    let mut n = 0;
+    while n < COLUMNS.len() && !COLUMNS[n].micros {
+        n += 1;
+    }
+    n
+};
 
 /// One stored hour of one entity in one placement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,35 +43,17 @@ pub struct StatRow {
     /// The ad account.
     pub account_id: String,
     /// `CAMPAIGN` or `LINE_ITEM`.
-    pub entity: String,
+    pub entity: StatsEntityType,
     /// X's id.
     pub entity_id: String,
     /// Start of the UTC hour.
     pub hour: DateTime<Utc>,
-    /// `ALL_ON_TWITTER`, …
-    pub placement: String,
-    /// Impressions.
-    pub impressions: i64,
-    /// Clicks.
-    pub clicks: i64,
-    /// Engagements.
-    pub engagements: i64,
-    /// Retweets.
-    pub retweets: i64,
-    /// Likes.
-    pub likes: i64,
-    /// Replies.
-    pub replies: i64,
-    /// Follows.
-    pub follows: i64,
-    /// Billed engagements.
-    pub billed_engagements: i64,
-    /// Conversions (web purchases, plus mobile installs when asked for).
-    pub conversions: i64,
+    /// The stats placement.
+    pub placement: Placement,
+    /// The metrics, by column.
+    pub values: Values,
     /// ISO-4217 of the spend.
     pub currency: String,
-    /// Spend in local micros.
-    pub spend_local_micro: i64,
     /// The conversion, when a rate is known.
     pub fx: Option<Fx>,
 }
@@ -66,6 +72,11 @@ pub struct Fx {
 }
 
 impl StatRow {
+    /// Spend in local micros.
+    pub fn spend_local_micro(&self) -> i64 {
+        self.values[SPEND_LOCAL_MICRO]
+    }
+
     /// Sets the conversion from the rates of the row's currency (the latest on or before the
     /// UTC date of its hour); clears it when there is none.
     pub fn convert(&mut self, rates: Option<&Series>) {
@@ -75,16 +86,41 @@ impl StatRow {
                 rate: *rate,
                 date: *date,
                 source: source.clone(),
-                spend_usd: crate::fx::spend_usd(self.spend_local_micro, *rate),
+                spend_usd: crate::fx::spend_usd(self.spend_local_micro(), *rate),
             });
     }
 }
 
-const COLUMNS: &str = "account_id, entity, entity_id, hour, placement, impressions, clicks, \
-    engagements, retweets, likes, replies, follows, billed_engagements, conversions, currency, \
-    spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd";
+/// The row's key columns, before its metrics.
+const KEY: [&str; 5] = ["account_id", "entity", "entity_id", "hour", "placement"];
+/// The conversion's columns, after the metrics.
+const FX: [&str; 4] = ["fx_rate", "fx_rate_date", "fx_source", "spend_usd"];
+
+/// Every column of a row in SQL order: the key, the counts, `currency`, the money columns (both
+/// from the client's metric table), the conversion.
+fn sql_columns() -> &'static [&'static str] {
+    static ALL: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut cols: Vec<&'static str> = KEY.to_vec();
+        cols.extend(COLUMNS[..COUNTS].iter().map(|c| c.name));
+        cols.push("currency");
+        cols.extend(COLUMNS[COUNTS..].iter().map(|c| c.name));
+        cols.extend(FX);
+        cols
+    });
+    &ALL
+}
+
+/// [`sql_columns`] as a SELECT / INSERT list.
+pub fn column_list() -> &'static str {
+    static LIST: LazyLock<String> = LazyLock::new(|| sql_columns().join(", "));
+    &LIST
+}
+
+/// Position of `currency` in [`sql_columns`], and of the first conversion column.
+const CURRENCY_AT: usize = KEY.len() + COUNTS;
+const FX_AT: usize = KEY.len() + COLUMNS.len() + 1;
 /// Bound values per row in an upsert (the columns above plus tenant and fetch time).
-const BINDS: usize = 22;
+const BINDS: usize = 2 + FX_AT + FX.len();
 /// Rows per statement: well under SQLite's 32 766 and Postgres' 65 535 bound values.
 const BATCH: usize = 1000;
 
@@ -92,7 +128,10 @@ const BATCH: usize = 1000;
 /// `$n` convention: SQLite treats `$1` as a *named* parameter and looks names up linearly, which
 /// makes binding thousands of them quadratic (measured: 97% of ingestion time).
 fn upsert_sql(rows: usize, backend: Backend) -> String {
-    let mut sql = format!("INSERT INTO stats_hourly (tenant_id, fetched_at, {COLUMNS}) VALUES ");
+    let mut sql = format!(
+        "INSERT INTO stats_hourly (tenant_id, fetched_at, {}) VALUES ",
+        column_list()
+    );
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..BINDS {
@@ -109,7 +148,7 @@ fn upsert_sql(rows: usize, backend: Backend) -> String {
         sql.push(')');
     }
     sql.push(' ');
-    sql.push_str(UPDATE_SET);
+    sql.push_str(update_set());
     sql
 }
 
@@ -146,18 +185,15 @@ pub async fn upsert(
                 .bind(r.entity.as_str())
                 .bind(r.entity_id.as_str())
                 .bind(millis(r.hour))
-                .bind(r.placement.as_str())
-                .bind(r.impressions)
-                .bind(r.clicks)
-                .bind(r.engagements)
-                .bind(r.retweets)
-                .bind(r.likes)
-                .bind(r.replies)
-                .bind(r.follows)
-                .bind(r.billed_engagements)
-                .bind(r.conversions)
-                .bind(r.currency.as_str())
-                .bind(r.spend_local_micro)
+                .bind(r.placement.as_str());
+            for v in &r.values[..COUNTS] {
+                q = q.bind(*v);
+            }
+            q = q.bind(r.currency.as_str());
+            for v in &r.values[COUNTS..] {
+                q = q.bind(*v);
+            }
+            q = q
                 .bind(fx.map(|f| f.rate.to_string()))
                 .bind(fx.map(|f| f.date.to_string()))
                 .bind(fx.map(|f| f.source.clone()))
@@ -172,16 +208,18 @@ pub async fn upsert(
 /// Rows per statement on Postgres, sent as one JSON document.
 const PG_BATCH: usize = 5000;
 
-const UPDATE_SET: &str =
-    "ON CONFLICT (tenant_id, account_id, entity, entity_id, hour, placement) DO UPDATE SET
-    impressions = excluded.impressions, clicks = excluded.clicks,
-    engagements = excluded.engagements, retweets = excluded.retweets,
-    likes = excluded.likes, replies = excluded.replies, follows = excluded.follows,
-    billed_engagements = excluded.billed_engagements, conversions = excluded.conversions,
-    currency = excluded.currency, spend_local_micro = excluded.spend_local_micro,
-    fx_rate = excluded.fx_rate, fx_rate_date = excluded.fx_rate_date,
-    fx_source = excluded.fx_source, spend_usd = excluded.spend_usd,
-    fetched_at = excluded.fetched_at";
+/// The conflict clause: a row's key stays, everything else takes the new values.
+fn update_set() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let mut sql = format!("ON CONFLICT (tenant_id, {}) DO UPDATE SET ", KEY.join(", "));
+        for c in &sql_columns()[KEY.len()..] {
+            let _ = write!(sql, "{c} = excluded.{c}, ");
+        }
+        sql.push_str("fetched_at = excluded.fetched_at");
+        sql
+    });
+    &SQL
+}
 
 fn push_json_str(out: &mut String, s: Option<&str>) {
     match s {
@@ -199,14 +237,25 @@ async fn upsert_pg(
     rows: &[StatRow],
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
+    // The document's keys are c0, c1, … in column order; the metric columns are bigint, the
+    // hour is epoch ms, everything else text.
+    let cols = sql_columns();
+    let picks: Vec<String> = (0..cols.len()).map(|i| format!("t.c{i}")).collect();
+    let types: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let bigint = *c == "hour" || COLUMNS.iter().any(|m| m.name == *c);
+            format!("c{i} {}", if bigint { "bigint" } else { "text" })
+        })
+        .collect();
     let sql = format!(
-        "INSERT INTO stats_hourly (tenant_id, fetched_at, {COLUMNS})
-         SELECT $1, $2, t.a, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, t.j, t.k, t.l, t.m, t.n,
-                t.o, t.p, t.q, t.r, t.s, t.u
-         FROM json_to_recordset($3::json) AS t(a text, b text, c text, d bigint, e text,
-              f bigint, g bigint, h bigint, i bigint, j bigint, k bigint, l bigint, m bigint,
-              n bigint, o text, p bigint, q text, r text, s text, u text)
-         {UPDATE_SET}"
+        "INSERT INTO stats_hourly (tenant_id, fetched_at, {})
+         SELECT $1, $2, {} FROM json_to_recordset($3::json) AS t({}) {}",
+        column_list(),
+        picks.join(", "),
+        types.join(", "),
+        update_set()
     );
     let mut tx = db.pool().begin().await?;
     for chunk in rows.chunks(PG_BATCH) {
@@ -217,36 +266,37 @@ async fn upsert_pg(
                 doc.push(',');
             }
             let fx = r.fx.as_ref();
-            doc.push_str("{\"a\":");
+            doc.push_str("{\"c0\":");
             push_json_str(&mut doc, Some(&r.account_id));
-            doc.push_str(",\"b\":");
-            push_json_str(&mut doc, Some(&r.entity));
-            doc.push_str(",\"c\":");
+            doc.push_str(",\"c1\":");
+            push_json_str(&mut doc, Some(r.entity.as_str()));
+            doc.push_str(",\"c2\":");
             push_json_str(&mut doc, Some(&r.entity_id));
-            let _ = write!(doc, ",\"d\":{},\"e\":", millis(r.hour));
-            push_json_str(&mut doc, Some(&r.placement));
-            let _ = write!(
-                doc,
-                ",\"f\":{},\"g\":{},\"h\":{},\"i\":{},\"j\":{},\"k\":{},\"l\":{},\"m\":{},\"n\":{},\"o\":",
-                r.impressions,
-                r.clicks,
-                r.engagements,
-                r.retweets,
-                r.likes,
-                r.replies,
-                r.follows,
-                r.billed_engagements,
-                r.conversions
-            );
+            let _ = write!(doc, ",\"c3\":{},\"c4\":", millis(r.hour));
+            push_json_str(&mut doc, Some(r.placement.as_str()));
+            let mut col = KEY.len();
+            for v in &r.values[..COUNTS] {
+                let _ = write!(doc, ",\"c{col}\":{v}");
+                col += 1;
+            }
+            let _ = write!(doc, ",\"c{col}\":");
             push_json_str(&mut doc, Some(&r.currency));
-            let _ = write!(doc, ",\"p\":{},\"q\":", r.spend_local_micro);
-            push_json_str(&mut doc, fx.map(|f| f.rate.to_string()).as_deref());
-            doc.push_str(",\"r\":");
-            push_json_str(&mut doc, fx.map(|f| f.date.to_string()).as_deref());
-            doc.push_str(",\"s\":");
-            push_json_str(&mut doc, fx.map(|f| f.source.as_str()));
-            doc.push_str(",\"u\":");
-            push_json_str(&mut doc, fx.map(|f| f.spend_usd.to_string()).as_deref());
+            col += 1;
+            for v in &r.values[COUNTS..] {
+                let _ = write!(doc, ",\"c{col}\":{v}");
+                col += 1;
+            }
+            let fx_values = [
+                fx.map(|f| f.rate.to_string()),
+                fx.map(|f| f.date.to_string()),
+                fx.map(|f| f.source.clone()),
+                fx.map(|f| f.spend_usd.to_string()),
+            ];
+            for v in &fx_values {
+                let _ = write!(doc, ",\"c{col}\":");
+                push_json_str(&mut doc, v.as_deref());
+                col += 1;
+            }
             doc.push('}');
         }
         doc.push(']');
@@ -264,10 +314,10 @@ async fn upsert_pg(
 fn from_row(r: &AnyRow) -> Result<StatRow, DbError> {
     let corrupt = |_| DbError::Corrupt("stats_hourly holds a malformed FX value");
     let fx = match (
-        r.get::<Option<String>, _>(16),
-        r.get::<Option<String>, _>(17),
-        r.get::<Option<String>, _>(18),
-        r.get::<Option<String>, _>(19),
+        r.get::<Option<String>, _>(FX_AT),
+        r.get::<Option<String>, _>(FX_AT + 1),
+        r.get::<Option<String>, _>(FX_AT + 2),
+        r.get::<Option<String>, _>(FX_AT + 3),
     ) {
         (Some(rate), Some(date), Some(source), Some(usd)) => Some(Fx {
             rate: rate.parse().map_err(corrupt)?,
@@ -278,23 +328,26 @@ fn from_row(r: &AnyRow) -> Result<StatRow, DbError> {
         }),
         _ => None,
     };
+    let mut values: Values = [0; COLUMNS.len()];
+    for (i, v) in values.iter_mut().enumerate() {
+        // The money columns sit after `currency`.
+        let at = KEY.len() + i + usize::from(i >= COUNTS);
+        *v = r.get(at);
+    }
     Ok(StatRow {
         account_id: r.get(0),
-        entity: r.get(1),
+        entity: r
+            .get::<String, _>(1)
+            .parse()
+            .map_err(|_| DbError::Corrupt("stats_hourly.entity is not a stats entity"))?,
         entity_id: r.get(2),
         hour: from_millis(r.get(3)),
-        placement: r.get(4),
-        impressions: r.get(5),
-        clicks: r.get(6),
-        engagements: r.get(7),
-        retweets: r.get(8),
-        likes: r.get(9),
-        replies: r.get(10),
-        follows: r.get(11),
-        billed_engagements: r.get(12),
-        conversions: r.get(13),
-        currency: r.get(14),
-        spend_local_micro: r.get(15),
+        placement: r
+            .get::<String, _>(4)
+            .parse()
+            .map_err(|_| DbError::Corrupt("stats_hourly.placement is not a placement"))?,
+        values,
+        currency: r.get(CURRENCY_AT),
         fx,
     })
 }
@@ -305,19 +358,20 @@ pub async fn query(
     db: &Db,
     tenant_id: &str,
     account_id: &str,
-    entity: &str,
+    entity: StatsEntityType,
     ids: &[String],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<StatRow>, DbError> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM stats_hourly
+        "SELECT {} FROM stats_hourly
          WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5
-         ORDER BY entity_id, placement, hour"
+         ORDER BY entity_id, placement, hour",
+        column_list()
     )))
     .bind(tenant_id)
     .bind(account_id)
-    .bind(entity)
+    .bind(entity.as_str())
     .bind(millis(from))
     .bind(millis(to))
     .fetch_all(db.pool())
@@ -354,7 +408,8 @@ pub async fn reconvert(
 ) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS}, tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2"
+        "SELECT {}, tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2",
+        column_list()
     )))
     .bind(currency)
     .bind(since_ms)
@@ -379,12 +434,12 @@ pub async fn reconvert(
         .bind(fx.map(|f| f.date.to_string()))
         .bind(fx.map(|f| f.source.clone()))
         .bind(fx.map(|f| f.spend_usd.to_string()))
-        .bind(r.get::<String, _>(20))
+        .bind(r.get::<String, _>(FX_AT + FX.len()))
         .bind(&row.account_id)
-        .bind(&row.entity)
+        .bind(row.entity.as_str())
         .bind(&row.entity_id)
         .bind(millis(row.hour))
-        .bind(&row.placement)
+        .bind(row.placement.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -397,27 +452,35 @@ pub async fn reconvert(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settings {
     /// Placements to pull, one call each (default `ALL_ON_TWITTER`).
-    pub placements: Vec<String>,
+    pub placements: Vec<Placement>,
     /// Conversion metric groups to add: `WEB_CONVERSION` (default, same call) and/or
     /// `MOBILE_CONVERSION` (X wants it in a call of its own).
-    pub conversions: Vec<String>,
+    pub conversions: Vec<MetricGroup>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            placements: vec!["ALL_ON_TWITTER".into()],
-            conversions: vec!["WEB_CONVERSION".into()],
+            placements: vec![Placement::AllOnTwitter],
+            conversions: vec![MetricGroup::WebConversion],
         }
     }
 }
 
-fn split(s: &str) -> Vec<String> {
+/// A stored comma list of X's wire strings; values outside the vocabulary are skipped.
+fn split<T: std::str::FromStr>(s: &str) -> Vec<T> {
     s.split(',')
         .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned)
+        .filter_map(|p| p.parse().ok())
         .collect()
+}
+
+fn join<T: AsRef<str>>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The account's settings (defaults when never set).
@@ -452,8 +515,8 @@ pub async fn set_settings(
     )
     .bind(tenant_id)
     .bind(account_id)
-    .bind(s.placements.join(","))
-    .bind(s.conversions.join(","))
+    .bind(join(&s.placements))
+    .bind(join(&s.conversions))
     .execute(db.pool())
     .await?;
     Ok(())
@@ -543,4 +606,49 @@ pub async fn entity_currencies(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_columns_come_from_the_clients_metric_table_in_the_stored_order() {
+        // The order the migrations and every stored row have always had.
+        assert_eq!(
+            column_list(),
+            "account_id, entity, entity_id, hour, placement, impressions, clicks, engagements, \
+             retweets, likes, replies, follows, billed_engagements, conversions, currency, \
+             spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd"
+        );
+        assert_eq!(sql_columns()[CURRENCY_AT], "currency");
+        assert_eq!(sql_columns()[FX_AT], "fx_rate");
+        assert_eq!(BINDS, sql_columns().len() + 2);
+        for c in &COLUMNS {
+            assert!(sql_columns().contains(&c.name), "{}", c.name);
+            assert!(update_set().contains(&format!("{0} = excluded.{0}", c.name)));
+        }
+        assert!(
+            !update_set().contains("entity_id = excluded"),
+            "the key stays"
+        );
+        // One statement's placeholders: one per column and row.
+        let sql = upsert_sql(2, Backend::Postgres);
+        assert!(
+            sql.contains(&format!("${}", 2 * BINDS))
+                && !sql.contains(&format!("${}", 2 * BINDS + 1))
+        );
+    }
+
+    #[test]
+    fn settings_keep_only_xs_vocabulary() {
+        assert_eq!(
+            split::<Placement>("ALL_ON_TWITTER, NOWHERE,TREND"),
+            [Placement::AllOnTwitter, Placement::Trend]
+        );
+        assert_eq!(
+            join(&[MetricGroup::WebConversion, MetricGroup::MobileConversion]),
+            "WEB_CONVERSION,MOBILE_CONVERSION"
+        );
+    }
 }

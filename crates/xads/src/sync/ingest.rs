@@ -1,13 +1,15 @@
 //! From X's stats response to stored rows: one row per entity, hour and placement that has data,
-//! converted to USD with the rate of the row's date.
+//! converted to USD with the rate of the row's date. Which metrics land in which column is the
+//! client's metric table (`xads_client::vocab::METRICS`), not a list of ours.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use xads_client::models::{Metrics, StatsResponse};
+use xads_client::models::StatsResponse;
+use xads_client::vocab::{self, COLUMNS, Placement, StatsEntityType};
 
 use crate::store::fx_rates::Series;
-use crate::store::stats::StatRow;
+use crate::store::stats::{StatRow, Values};
 
 /// What a response is about: the call's parameters that the rows need.
 #[derive(Clone, Debug)]
@@ -15,9 +17,9 @@ pub struct Call<'a> {
     /// The ad account.
     pub account_id: &'a str,
     /// `CAMPAIGN` or `LINE_ITEM`.
-    pub entity: &'a str,
+    pub entity: StatsEntityType,
     /// The placement asked for.
-    pub placement: &'a str,
+    pub placement: Placement,
     /// The first hour of the series.
     pub start: DateTime<Utc>,
     /// The currency of each entity; `fallback` for entities not in it.
@@ -30,55 +32,17 @@ fn at(series: &Option<Vec<Option<i64>>>, i: usize) -> Option<i64> {
     series.as_ref().and_then(|s| s.get(i).copied().flatten())
 }
 
-/// Web purchases, as one series (X gives conversions as objects of series).
-fn conversions(m: &Metrics) -> Option<Vec<Option<i64>>> {
-    m.object_series("conversion_purchases", "metric")
-}
-
-/// Mobile installs (post-view plus post-engagement), from a MOBILE_CONVERSION response.
-pub fn mobile_conversions(m: &Metrics) -> Option<Vec<Option<i64>>> {
-    let view = m.object_series("mobile_conversion_installs", "post_view");
-    let eng = m.object_series("mobile_conversion_installs", "post_engagement");
-    match (view, eng) {
-        (None, None) => None,
-        (v, e) => {
-            let n = v
-                .as_ref()
-                .map_or(0, Vec::len)
-                .max(e.as_ref().map_or(0, Vec::len));
-            Some(
-                (0..n)
-                    .map(|i| Some(at(&v, i).unwrap_or(0) + at(&e, i).unwrap_or(0)))
-                    .collect(),
-            )
-        }
-    }
-}
-
-/// The rows of an HOUR-granularity response. `null` series and hours where every metric is
-/// zero or null are "no data" and give no row.
+/// The rows of an HOUR-granularity response. `null` series and hours where every stored metric
+/// is zero or null are "no data" and give no row.
 pub fn rows(call: &Call<'_>, resp: &StatsResponse) -> Vec<StatRow> {
     let mut out = Vec::new();
     for item in &resp.data {
         let Some(m) = item.id_data.first().map(|d| &d.metrics) else {
             continue;
         };
-        let names = [
-            "impressions",
-            "clicks",
-            "engagements",
-            "retweets",
-            "likes",
-            "replies",
-            "follows",
-            "billed_engagements",
-            "billed_charge_local_micro",
-        ];
-        let s: Vec<Option<Vec<Option<i64>>>> = names.iter().map(|n| m.count_series(n)).collect();
-        let conv = conversions(m);
+        let s = vocab::column_series(m);
         let n = s
             .iter()
-            .chain(std::iter::once(&conv))
             .map(|x| x.as_ref().map_or(0, Vec::len))
             .max()
             .unwrap_or(0);
@@ -87,32 +51,21 @@ pub fn rows(call: &Call<'_>, resp: &StatsResponse) -> Vec<StatRow> {
             .get(&item.id)
             .map_or(call.fallback, String::as_str);
         for i in 0..n {
-            let v: Vec<Option<i64>> = s.iter().map(|x| at(x, i)).collect();
-            let c = at(&conv, i);
-            if v.iter()
-                .chain(std::iter::once(&c))
-                .all(|x| x.unwrap_or(0) == 0)
-            {
+            let mut values: Values = [0; COLUMNS.len()];
+            for (v, series) in values.iter_mut().zip(&s) {
+                *v = at(series, i).unwrap_or(0);
+            }
+            if values.iter().all(|v| *v == 0) {
                 continue;
             }
-            let g = |k: usize| v[k].unwrap_or(0);
             out.push(StatRow {
                 account_id: call.account_id.to_owned(),
-                entity: call.entity.to_owned(),
+                entity: call.entity,
                 entity_id: item.id.clone(),
                 hour: call.start + Duration::hours(i as i64),
-                placement: call.placement.to_owned(),
-                impressions: g(0),
-                clicks: g(1),
-                engagements: g(2),
-                retweets: g(3),
-                likes: g(4),
-                replies: g(5),
-                follows: g(6),
-                billed_engagements: g(7),
-                conversions: c.unwrap_or(0),
+                placement: call.placement,
+                values,
                 currency: currency.to_owned(),
-                spend_local_micro: g(8),
                 fx: None,
             });
         }
@@ -120,10 +73,105 @@ pub fn rows(call: &Call<'_>, resp: &StatsResponse) -> Vec<StatRow> {
     out
 }
 
+/// Adds the rows of another response of the same call (X wants MOBILE_CONVERSION in a call of
+/// its own) into `rows`: values of the same entity and hour add up, new hours become rows.
+pub fn merge(rows: &mut Vec<StatRow>, more: Vec<StatRow>) {
+    let mut index: HashMap<(String, DateTime<Utc>), usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| ((r.entity_id.clone(), r.hour), i))
+        .collect();
+    for r in more {
+        match index.get(&(r.entity_id.clone(), r.hour)) {
+            Some(&k) => {
+                for (sum, v) in rows[k].values.iter_mut().zip(r.values) {
+                    *sum += v;
+                }
+            }
+            None => {
+                index.insert((r.entity_id.clone(), r.hour), rows.len());
+                rows.push(r);
+            }
+        }
+    }
+}
+
 /// Converts every row with the rates of its currency.
 pub fn convert(rows: &mut [StatRow], rates: &HashMap<String, Series>) {
     for r in rows {
         let series = rates.get(&r.currency);
         r.convert(series);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::store::stats::{CLICKS, CONVERSIONS, IMPRESSIONS, SPEND_LOCAL_MICRO};
+
+    fn resp(metrics: &str) -> StatsResponse {
+        serde_json::from_str(&format!(
+            r#"{{"data_type":"stats","time_series_length":3,"data":[{{"id":"c1","id_data":[{{"segment":null,"metrics":{metrics}}}]}}]}}"#
+        ))
+        .unwrap()
+    }
+
+    fn call(currencies: &HashMap<String, String>) -> Call<'_> {
+        Call {
+            account_id: "acct",
+            entity: StatsEntityType::Campaign,
+            placement: Placement::AllOnTwitter,
+            start: Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap(),
+            currencies,
+            fallback: "EUR",
+        }
+    }
+
+    #[test]
+    fn rows_take_every_stored_metric_from_the_table_and_skip_empty_hours() {
+        let cur = HashMap::from([("c1".to_owned(), "JPY".to_owned())]);
+        let r = resp(
+            r#"{"impressions":[10,0,null],"clicks":[2,0,null],"url_clicks":[7,7,7],"likes":null,
+                "billed_charge_local_micro":[3000000,0,0],
+                "conversion_purchases":{"metric":[1,0,null],"sale_amount":[9,9,9]}}"#,
+        );
+        let rows = rows(&call(&cur), &r);
+        // Hour 1 is all zeros and hour 2 all nulls, whatever url_clicks (not stored) says.
+        assert_eq!(rows.len(), 1);
+        let row = &rows[0];
+        assert_eq!(row.values[IMPRESSIONS], 10);
+        assert_eq!(row.values[CLICKS], 2);
+        assert_eq!(row.values[CONVERSIONS], 1);
+        assert_eq!(row.values[SPEND_LOCAL_MICRO], 3_000_000);
+        assert_eq!(row.spend_local_micro(), 3_000_000);
+        assert_eq!(row.currency, "JPY");
+        assert_eq!(
+            row.hour,
+            Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn mobile_installs_add_to_the_rows_of_the_same_call() {
+        let cur = HashMap::new();
+        let c = call(&cur);
+        let mut main = rows(
+            &c,
+            &resp(r#"{"impressions":[10,0,0],"conversion_purchases":{"metric":[1,0,0]}}"#),
+        );
+        let mobile = resp(
+            r#"{"mobile_conversion_installs":{"post_view":[2,0,null],"post_engagement":[1,0,4],"assisted":[9,9,9]},
+                "mobile_conversion_purchases":{"post_view":[5,5,5]}}"#,
+        );
+        merge(&mut main, rows(&c, &mobile));
+        assert_eq!(main.len(), 2, "hour 0 merged, hour 2 new, hour 1 empty");
+        assert_eq!(main[0].values[CONVERSIONS], 1 + 2 + 1);
+        assert_eq!(main[0].values[IMPRESSIONS], 10);
+        assert_eq!(main[1].hour, c.start + Duration::hours(2));
+        assert_eq!(main[1].values[CONVERSIONS], 4);
+        assert_eq!(main[1].values[IMPRESSIONS], 0);
+        assert_eq!(main[1].currency, "EUR");
     }
 }

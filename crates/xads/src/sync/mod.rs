@@ -20,7 +20,7 @@ use crate::manage::{ManageError, Scope, mirror};
 use crate::services::Services;
 use crate::store::connections::AdAccount;
 use crate::store::entities::Kind;
-use crate::store::stats::{self as stats_store, StatRow};
+use crate::store::stats as stats_store;
 use crate::store::sync_runs::{self, Counts, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates, tenants};
 use crate::x::{XSession, XSessionError};
@@ -293,8 +293,8 @@ async fn pull_stats(
         counts.x_calls += 1;
         let ingest_call = ingest::Call {
             account_id,
-            entity: q.entity.as_str(),
-            placement: q.placement.as_str(),
+            entity: q.entity,
+            placement: q.placement,
             start: q.start_time,
             currencies,
             fallback: &fallback,
@@ -303,7 +303,7 @@ async fn pull_stats(
         if let Some(mobile) = &call.mobile {
             let m = stats_call(&t.session, account_id, mobile).await?;
             counts.x_calls += 1;
-            add_mobile(&mut rows, &ingest_call, &m);
+            ingest::merge(&mut rows, ingest::rows(&ingest_call, &m));
         }
         ingest::convert(&mut rows, &rates);
         counts.rows_upserted +=
@@ -359,61 +359,6 @@ async fn stats_call(
         })
         .await?
         .data)
-}
-
-/// Adds mobile installs to the rows of the same call (creating rows for hours that had only
-/// mobile conversions).
-fn add_mobile(rows: &mut Vec<StatRow>, call: &ingest::Call<'_>, resp: &StatsResponse) {
-    let mut index: HashMap<(String, DateTime<Utc>), usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.entity_id.clone(), r.hour), i))
-        .collect();
-    for item in &resp.data {
-        let Some(series) = item
-            .id_data
-            .first()
-            .and_then(|d| ingest::mobile_conversions(&d.metrics))
-        else {
-            continue;
-        };
-        for (i, v) in series.into_iter().enumerate() {
-            let v = v.unwrap_or(0);
-            if v == 0 {
-                continue;
-            }
-            let hour = call.start + Duration::hours(i as i64);
-            match index.get(&(item.id.clone(), hour)) {
-                Some(&k) => rows[k].conversions += v,
-                None => {
-                    index.insert((item.id.clone(), hour), rows.len());
-                    rows.push(StatRow {
-                        account_id: call.account_id.to_owned(),
-                        entity: call.entity.to_owned(),
-                        entity_id: item.id.clone(),
-                        hour,
-                        placement: call.placement.to_owned(),
-                        impressions: 0,
-                        clicks: 0,
-                        engagements: 0,
-                        retweets: 0,
-                        likes: 0,
-                        replies: 0,
-                        follows: 0,
-                        billed_engagements: 0,
-                        conversions: v,
-                        currency: call
-                            .currencies
-                            .get(&item.id)
-                            .map_or(call.fallback, String::as_str)
-                            .to_owned(),
-                        spend_local_micro: 0,
-                        fx: None,
-                    });
-                }
-            }
-        }
-    }
 }
 
 /// Stores rates and re-converts the stored rows they affect (all tenants: rates are global).

@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use xads_client::models::{
-    ActiveEntitiesQuery, ActiveEntity, Granularity, MetricGroup, Placement, StatsEntityType,
-    StatsQuery,
+    ActiveEntitiesQuery, ActiveEntity, Granularity, MetricGroup, StatsEntityType, StatsQuery,
 };
 
 use super::SyncError;
@@ -210,7 +209,7 @@ pub struct StatsCall {
 /// account's settings ask for them.
 pub fn metric_groups(settings: &Settings) -> Vec<MetricGroup> {
     let mut groups = vec![MetricGroup::Engagement, MetricGroup::Billing];
-    if settings.conversions.iter().any(|c| c == "WEB_CONVERSION") {
+    if settings.conversions.contains(&MetricGroup::WebConversion) {
         groups.push(MetricGroup::WebConversion);
     }
     groups
@@ -225,19 +224,15 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
     let groups = metric_groups(settings);
     let mobile = settings
         .conversions
-        .iter()
-        .any(|c| c == "MOBILE_CONVERSION");
+        .contains(&MetricGroup::MobileConversion);
     let mut calls = Vec::new();
     for set in active {
-        for p in &settings.placements {
-            // A stored name X does not take is skipped.
-            let Ok(pl) = p.parse::<Placement>() else {
-                continue;
-            };
+        // The settings hold X's placements only (the store skips any other stored name).
+        for &pl in &settings.placements {
             let mut ids: Vec<(&String, &Activity)> = set
                 .found
                 .iter()
-                .filter(|(_, a)| a.placements.is_empty() || a.placements.contains(p))
+                .filter(|(_, a)| a.placements.is_empty() || a.placements.contains(pl.as_str()))
                 .collect();
             ids.sort_by_key(|(id, a)| (a.start, a.end, (*id).clone()));
             for batch in ids.chunks(MAX_STATS_ENTITY_IDS) {
@@ -270,6 +265,8 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
 
 #[cfg(test)]
 mod tests {
+    use xads_client::models::Placement;
+
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -593,12 +590,8 @@ mod tests {
             ],
         );
         let settings = Settings {
-            placements: vec![
-                "ALL_ON_TWITTER".into(),
-                "NOT_A_PLACEMENT".into(),
-                "PUBLISHER_NETWORK".into(),
-            ],
-            conversions: vec!["MOBILE_CONVERSION".into()],
+            placements: vec![Placement::AllOnTwitter, Placement::PublisherNetwork],
+            conversions: vec![MetricGroup::MobileConversion],
         };
         let calls = stats_calls(w, &[set], &settings);
         assert_x_rules(w, &calls);

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
+use crate::experiments::stats::PrimaryMetric;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/openapi.json", get(serve))
@@ -323,7 +324,7 @@ fn schemas() -> Value {
         "Paused": obj(json!({"paused": {"type": "boolean"}}), &["paused"]),
         "ExperimentCreate": obj(json!({
             "name": {"type": "string"}, "campaign_id": {"type": "string"},
-            "primary_metric": {"type": "string", "enum": ["ctr", "conversion_rate", "cpc", "cpa"]},
+            "primary_metric": {"type": "string", "enum": PrimaryMetric::ALL.map(PrimaryMetric::as_str)},
             "schedule": {"type": "object", "description": "{mode: rotate, slot_hours} | {mode: concurrent}"},
             "stop": obj(json!({"min_impressions": {"type": "integer"}, "min_conversions": {"type": "integer"}, "max_days": {"type": "integer"}}), &[]),
             "variants": {"type": "array", "items": obj(json!({

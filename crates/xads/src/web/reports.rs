@@ -2,6 +2,7 @@
 //! on-demand sync and its status; FX rates in; the sync health of the integrations tile.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,12 +14,13 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
 
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
 use crate::fx::{self, Source};
-use crate::store::stats::{self as stats_store, StatRow};
+use crate::store::stats::{self as stats_store, COUNTS, StatRow, Values};
 use crate::store::sync_runs::{self, SyncRun, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates};
 use crate::sync::{self, Request, Silent};
@@ -96,13 +98,13 @@ struct StatsQuery {
 
 /// One reported row (an hour, a local day or the total of a stored series).
 struct Out {
-    entity: String,
+    entity: StatsEntityType,
     entity_id: String,
     start: DateTime<Utc>,
-    placement: String,
-    m: [i64; 9],
+    placement: Placement,
+    /// Every stored metric, summed, by the client's `COLUMNS`.
+    m: Values,
     currency: String,
-    spend_local_micro: i64,
     fx: Option<(Decimal, NaiveDate, String)>,
     spend_usd: Option<Decimal>,
     last_hour: DateTime<Utc>,
@@ -112,13 +114,12 @@ struct Out {
 impl Out {
     fn new(r: &StatRow, start: DateTime<Utc>) -> Out {
         Out {
-            entity: r.entity.clone(),
+            entity: r.entity,
             entity_id: r.entity_id.clone(),
             start,
-            placement: r.placement.clone(),
-            m: [0; 9],
+            placement: r.placement,
+            m: [0; COLUMNS.len()],
             currency: r.currency.clone(),
-            spend_local_micro: 0,
             fx: r.fx.as_ref().map(|f| (f.rate, f.date, f.source.clone())),
             spend_usd: Some(Decimal::ZERO),
             last_hour: r.hour,
@@ -127,20 +128,9 @@ impl Out {
     }
 
     fn add(&mut self, r: &StatRow) {
-        for (slot, v) in self.m.iter_mut().zip([
-            r.impressions,
-            r.clicks,
-            r.engagements,
-            r.retweets,
-            r.likes,
-            r.replies,
-            r.follows,
-            r.billed_engagements,
-            r.conversions,
-        ]) {
+        for (slot, v) in self.m.iter_mut().zip(r.values) {
             *slot += v;
         }
-        self.spend_local_micro += r.spend_local_micro;
         self.spend_usd = match (self.spend_usd, &r.fx) {
             (Some(sum), Some(f)) => Some(sum + f.spend_usd),
             _ => None,
@@ -159,53 +149,38 @@ impl Out {
 
     fn json(&self, now: DateTime<Utc>) -> Value {
         let fx = self.fx.as_ref().filter(|_| !self.mixed_fx);
-        json!({
+        let mut row = json!({
             "entity": self.entity,
             "entity_id": self.entity_id,
             "start": rfc3339(self.start),
             "placement": self.placement,
-            "impressions": self.m[0],
-            "clicks": self.m[1],
-            "engagements": self.m[2],
-            "retweets": self.m[3],
-            "likes": self.m[4],
-            "replies": self.m[5],
-            "follows": self.m[6],
-            "billed_engagements": self.m[7],
-            "conversions": self.m[8],
             "currency": self.currency,
-            "spend_local_micro": self.spend_local_micro,
             "fx_rate": fx.map(|f| f.0.normalize().to_string()),
             "fx_rate_date": fx.map(|f| f.1.to_string()),
             "fx_source": fx.map(|f| f.2.clone()),
             "spend_usd": self.spend_usd.map(|d| { let mut d = d; d.rescale(fx::USD_PLACES); d.to_string() }),
             "final": self.is_final(now),
-        })
+        });
+        for (c, v) in COLUMNS.iter().zip(self.m) {
+            row[c.name] = json!(v);
+        }
+        row
     }
 }
 
-const CSV_COLUMNS: [&str; 20] = [
-    "entity",
-    "entity_id",
-    "start",
-    "placement",
-    "impressions",
-    "clicks",
-    "engagements",
-    "retweets",
-    "likes",
-    "replies",
-    "follows",
-    "billed_engagements",
-    "conversions",
-    "currency",
-    "spend_local_micro",
-    "fx_rate",
-    "fx_rate_date",
-    "fx_source",
-    "spend_usd",
-    "final",
-];
+/// The CSV's columns: the row's key, the counts, `currency`, the money (the metric columns from
+/// the client's table), the conversion and `final`.
+fn csv_columns() -> &'static [&'static str] {
+    static ALL: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        let mut cols = vec!["entity", "entity_id", "start", "placement"];
+        cols.extend(COLUMNS[..COUNTS].iter().map(|c| c.name));
+        cols.push("currency");
+        cols.extend(COLUMNS[COUNTS..].iter().map(|c| c.name));
+        cols.extend(["fx_rate", "fx_rate_date", "fx_source", "spend_usd", "final"]);
+        cols
+    });
+    &ALL
+}
 
 fn csv_field(v: &Value) -> String {
     let s = match v {
@@ -230,8 +205,8 @@ async fn stats(
     let Query(q) = q?;
     let (_, tz) = account_tz(&state, &tenant.id, &account_id).await?;
     let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("") | Some("CAMPAIGN") => "CAMPAIGN",
-        Some("LINE_ITEM") => "LINE_ITEM",
+        None | Some("") | Some("CAMPAIGN") => StatsEntityType::Campaign,
+        Some("LINE_ITEM") => StatsEntityType::LineItem,
         Some(other) => {
             return Err(ApiError::invalid(
                 "entity",
@@ -273,7 +248,7 @@ async fn stats(
         .collect();
     let rows =
         stats_store::query(&state.db, &tenant.id, &account_id, entity, &ids, from, to).await?;
-    let mut buckets: BTreeMap<(String, String, DateTime<Utc>), Out> = BTreeMap::new();
+    let mut buckets: BTreeMap<(String, &str, DateTime<Utc>), Out> = BTreeMap::new();
     for r in &rows {
         let start = match granularity.as_str() {
             "hour" => r.hour,
@@ -281,7 +256,7 @@ async fn stats(
             _ => from,
         };
         buckets
-            .entry((r.entity_id.clone(), r.placement.clone(), start))
+            .entry((r.entity_id.clone(), r.placement.as_str(), start))
             .or_insert_with(|| Out::new(r, start))
             .add(r);
     }
@@ -291,10 +266,10 @@ async fn stats(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
     if wants_csv {
-        let mut body = CSV_COLUMNS.join(",");
+        let mut body = csv_columns().join(",");
         body.push('\n');
         for row in &data {
-            let line: Vec<String> = CSV_COLUMNS.iter().map(|c| csv_field(&row[*c])).collect();
+            let line: Vec<String> = csv_columns().iter().map(|c| csv_field(&row[*c])).collect();
             body.push_str(&line.join(","));
             body.push('\n');
         }

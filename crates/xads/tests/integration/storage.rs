@@ -120,3 +120,27 @@ async fn idempotency_keys_live_24_hours_then_start_afresh() {
         );
     }
 }
+
+#[tokio::test]
+async fn stats_hourly_has_exactly_the_columns_the_metric_table_generates() {
+    // The store's SQL is generated from xads_client's metric table; the migrations are not, so
+    // this holds them together: the same columns, no more, on both backends.
+    let mut want: Vec<String> = xads::store::stats::column_list()
+        .split(", ")
+        .map(str::to_owned)
+        .collect();
+    want.extend(["tenant_id".to_owned(), "fetched_at".to_owned()]);
+    want.sort();
+    for db in all_backends().await {
+        let sql = match db.backend() {
+            xads::db::Backend::Sqlite => "SELECT name FROM pragma_table_info('stats_hourly')",
+            xads::db::Backend::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_name = 'stats_hourly' AND table_schema = current_schema()"
+            }
+        };
+        let mut have: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
+        have.sort();
+        assert_eq!(have, want, "{:?}", db.backend());
+    }
+}
