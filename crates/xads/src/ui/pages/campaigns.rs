@@ -7,15 +7,14 @@ use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde_json::{Value, json};
+use serde_json::json;
 use xads_client::ListParams;
 
-use super::{
-    CreateForm, Fields, Picker, dry_tag, field, micros, money, render, see_other, status_badge,
-};
+use super::view::{Campaign, LineItem, PromotedTweet, Status};
+use super::{CreateForm, Fields, Picker, dry_tag, field, micros, render, see_other, status_badge};
 use crate::app::AppState;
 use crate::ui::api;
-use crate::ui::html::{Nav, button_form, csrf_field, flash, q};
+use crate::ui::html::{Nav, button_form, csrf_field, flash, money, q};
 use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -88,10 +87,11 @@ async fn campaigns_page(
     if refresh || (list.error().is_none() && list.data().is_empty()) {
         list = api::get(state, &user.0.tenant, &format!("{path}&refresh=true")).await;
     }
-    let rows: Vec<Value> = list
+    let rows: Vec<Campaign> = list
         .data()
-        .into_iter()
-        .filter(|c| c["deleted"].as_bool() != Some(true))
+        .iter()
+        .map(Campaign::from_api)
+        .filter(|c| c.status != Status::Deleted)
         .collect();
     let fis = funding_instruments(state, user, &account.id).await;
     let body = html! {
@@ -128,26 +128,24 @@ async fn campaigns_page(
     render(user, "Campaigns", Nav::Campaigns, body)
 }
 
-fn campaign_row(c: &Value, account: &super::Account, csrf: &str) -> Markup {
-    let id = c["id"].as_str().unwrap_or_default();
-    let name = c["name"].as_str().unwrap_or(id);
-    let cur = c["currency"].as_str().unwrap_or(&account.currency);
-    let href = format!("/campaigns/{}/{}", q(&account.id), q(id));
-    let (action, label) = if c["paused"].as_bool() == Some(true) {
+fn campaign_row(c: &Campaign, account: &super::Account, csrf: &str) -> Markup {
+    let cur = c.currency.as_deref().unwrap_or(&account.currency);
+    let href = format!("/campaigns/{}/{}", q(&account.id), q(&c.id));
+    let (action, label) = if c.paused {
         ("resume", "Resume")
     } else {
         ("pause", "Pause")
     };
     html! {
-        tr data-id=(id) data-name=(name) {
+        tr data-id=(c.id) data-name=(c.name) {
             td {
-                a href=(href) { (name) }
-                (dry_tag(c))
-                div class="note mono" { (id) }
+                a href=(href) { (c.name) }
+                (dry_tag(c.dry_run))
+                div class="note mono" { (c.id) }
             }
-            td class="status" { (status_badge(c)) }
-            td class="n" { (money(&c["daily_budget_amount_local_micro"])) " " (cur) }
-            td class="n" { (money(&c["total_budget_amount_local_micro"])) " " (cur) }
+            td class="status" { (status_badge(c.status)) }
+            td class="n" { (money(c.daily_budget_micros)) " " (cur) }
+            td class="n" { (money(c.total_budget_micros)) " " (cur) }
             td {
                 (button_form(&format!("{href}/{action}"), csrf, label, ""))
                 " "
@@ -307,7 +305,7 @@ async fn confirm_delete(
     if let Some(e) = c.error() {
         return campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await;
     }
-    let name = c.body["name"].as_str().unwrap_or(&id);
+    let name = Campaign::from_api(&c.body).name;
     let body = html! {
         h1 { "Delete campaign?" }
         div class="card" {
@@ -375,7 +373,8 @@ async fn detail_page(
     if let Some(e) = c.error() {
         return campaigns_page(state, user, Some(&account.to_owned()), Some(Err(e)), false).await;
     }
-    let cur = c.body["currency"].as_str().unwrap_or("");
+    let campaign = Campaign::from_api(&c.body);
+    let cur = campaign.currency.as_deref().unwrap_or("");
     // Before the first sync the mirror may hold none of these: then read through to X once.
     let items_path = format!(
         "{}/line_items?campaign_id={}&count=1000",
@@ -391,22 +390,23 @@ async fn detail_page(
     if tweets.error().is_none() && tweets.data().is_empty() {
         tweets = api::get(state, tenant, &format!("{tweets_path}&refresh=true")).await;
     }
-    let tweets = tweets.data();
-    let items: Vec<Value> = items
+    let tweets: Vec<PromotedTweet> = tweets.data().iter().map(PromotedTweet::from_api).collect();
+    let items: Vec<LineItem> = items
         .data()
-        .into_iter()
-        .filter(|l| l["deleted"].as_bool() != Some(true))
+        .iter()
+        .map(LineItem::from_api)
+        .filter(|l| l.status != Status::Deleted)
         .collect();
     let body = html! {
         div class="crumb" {
             a href={ "/campaigns?account=" (q(account)) } { "Campaigns" } " → " (id)
         }
-        h1 { (c.body["name"].as_str().unwrap_or(id)) (dry_tag(&c.body)) }
+        h1 { (campaign.name) (dry_tag(campaign.dry_run)) }
         (flash(&msg))
         p {
-            (status_badge(&c.body))
-            " · daily " (money(&c.body["daily_budget_amount_local_micro"])) " " (cur)
-            " · total " (money(&c.body["total_budget_amount_local_micro"])) " " (cur)
+            (status_badge(campaign.status))
+            " · daily " (money(campaign.daily_budget_micros)) " " (cur)
+            " · total " (money(campaign.total_budget_micros)) " " (cur)
         }
         h2 { "Line items" }
         div class="card" {
@@ -433,28 +433,18 @@ async fn detail_page(
 }
 
 fn line_item_row(
-    l: &Value,
-    tweets: &[Value],
+    l: &LineItem,
+    tweets: &[PromotedTweet],
     account: &str,
     campaign: &str,
     cur: &str,
     csrf: &str,
 ) -> Markup {
-    let lid = l["id"].as_str().unwrap_or_default();
-    let promoted: Vec<&Value> = tweets
+    let promoted: Vec<&PromotedTweet> = tweets
         .iter()
-        .filter(|p| p["line_item_id"].as_str() == Some(lid) && p["deleted"].as_bool() != Some(true))
+        .filter(|p| p.line_item_id.as_deref() == Some(&l.id) && p.status != Status::Deleted)
         .collect();
-    let placements = l["placements"]
-        .as_array()
-        .map(|p| {
-            p.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    let (action, label) = if l["paused"].as_bool() == Some(true) {
+    let (action, label) = if l.paused {
         ("resume", "Resume")
     } else {
         ("pause", "Pause")
@@ -463,22 +453,21 @@ fn line_item_row(
         "/line_items/{}/{}/{}/{action}",
         q(account),
         q(campaign),
-        q(lid)
+        q(&l.id)
     );
     html! {
         tr {
             td {
-                (l["name"].as_str().unwrap_or(lid)) (dry_tag(l))
-                div class="note mono" { (lid) }
+                (l.name) (dry_tag(l.dry_run))
+                div class="note mono" { (l.id) }
             }
-            td { (status_badge(l)) }
-            td { (l["objective"].as_str().unwrap_or("")) }
-            td { (placements) }
+            td { (status_badge(l.status)) }
+            td { (l.objective.as_deref().unwrap_or("")) }
+            td { (l.placements.join(", ")) }
             td class="n" {
-                @if l["bid_amount_local_micro"].is_null() {
-                    "auto"
-                } @else {
-                    (money(&l["bid_amount_local_micro"])) " " (l["currency"].as_str().unwrap_or(cur))
+                @match l.bid_micros {
+                    None => { "auto" }
+                    Some(bid) => { (money(Some(bid))) " " (l.currency.as_deref().unwrap_or(cur)) }
                 }
             }
             td {
@@ -487,7 +476,7 @@ fn line_item_row(
                 }
                 @for p in &promoted {
                     div class="mono" {
-                        "tweet " (p["tweet_id"].as_str().unwrap_or("")) " " (status_badge(p))
+                        "tweet " (p.tweet_id.as_deref().unwrap_or("")) " " (status_badge(p.status))
                     }
                 }
             }
@@ -530,13 +519,13 @@ fn line_item_forms(
     account: &str,
     campaign: &str,
     cur: &str,
-    items: &[Value],
+    items: &[LineItem],
 ) -> Markup {
     use crate::manage::input::{BID_STRATEGIES, OBJECTIVES, PLACEMENTS, PRODUCT_TYPES};
     // X wants one objective per campaign: offer the one its line items already have.
     let objective = items
         .first()
-        .and_then(|l| l["objective"].as_str())
+        .and_then(|l| l.objective.as_deref())
         .unwrap_or("WEBSITE_CLICKS");
     let action = format!("/campaigns/{}/{}", q(account), q(campaign));
     let new_line_item = CreateForm {
@@ -578,8 +567,7 @@ fn line_item_forms(
                         label { "Line item" }
                         select name="line_item_id" {
                             @for l in items {
-                                @let id = l["id"].as_str().unwrap_or_default();
-                                option value=(id) { (l["name"].as_str().unwrap_or(id)) }
+                                option value=(l.id) { (l.name) }
                             }
                         }
                     }

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
+use super::view::{Estimate, Experiment, Results};
 use super::{CreateForm, Fields, Picker, field, micros, render, see_other};
 use crate::app::AppState;
 use crate::ui::api;
@@ -25,6 +26,11 @@ pub(super) fn routes() -> Router<AppState> {
 
 fn base(account: &str) -> String {
     format!("/api/v1/x_ads/accounts/{}/experiments", q(account))
+}
+
+/// A value, or `—` when there is none.
+fn dash(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("—")
 }
 
 /// A JSON value as text: strings as they are, `—` for null.
@@ -64,7 +70,7 @@ async fn experiments_page(
     let account = &picker.current;
     let tenant = &user.0.tenant;
     let list = api::get(state, tenant, &base(&account.id)).await;
-    let rows = list.data();
+    let rows: Vec<Experiment> = list.data().iter().map(Experiment::from_api).collect();
     // The create form offers the account's campaigns, and the tweets already promoted in it as
     // suggestions.
     let campaigns = api::get(
@@ -122,18 +128,17 @@ async fn experiments_page(
                         tr { td colspan="5" class="note" { "No experiments yet." } }
                     }
                     @for e in &rows {
-                        @let id = e["id"].as_str().unwrap_or_default();
                         tr {
                             td {
-                                a href={ "/experiments/" (q(&account.id)) "/" (q(id)) } {
-                                    (e["name"].as_str().unwrap_or(id))
+                                a href={ "/experiments/" (q(&account.id)) "/" (q(&e.id)) } {
+                                    (e.name)
                                 }
-                                div class="note mono" { (id) }
+                                div class="note mono" { (e.id) }
                             }
-                            td { (s(&e["status"])) }
-                            td { (s(&e["primary_metric"])) }
-                            td { (s(&e["schedule"]["mode"])) }
-                            td { (e["variants"].as_array().map_or(0, Vec::len)) }
+                            td { (dash(&e.status)) }
+                            td { (dash(&e.primary_metric)) }
+                            td { (dash(&e.schedule_mode)) }
+                            td { (e.variants.len()) }
                         }
                     }
                 }
@@ -316,63 +321,76 @@ async fn detail_page(
         &format!("{}/{}/results", base(account), q(id)),
     )
     .await;
-    let x = &e.body;
-    let res = &r.body;
-    let live: Vec<Value> = x["variants"].as_array().cloned().unwrap_or_default();
-    let variants = res["variants"]
-        .as_array()
-        .cloned()
-        .unwrap_or_else(|| live.clone());
-    let live_paused = |name: &Value| {
-        live.iter()
-            .find(|v| &v["name"] == name)
-            .and_then(|v| v["paused"].as_bool())
+    let x = Experiment::from_api(&e.body);
+    let res = Results::from_api(&r.body);
+    let results = r.error().map_or(Ok(&res), Err);
+    let body = detail_body(account, id, &x, results, &msg, &user.0.csrf);
+    render(user, "Experiment", Nav::Experiments, body)
+}
+
+/// The detail page's body: the experiment, the actions its state allows, and the results (or
+/// the problem reading them).
+fn detail_body(
+    account: &str,
+    id: &str,
+    x: &Experiment,
+    results: Result<&Results, String>,
+    msg: &Option<Result<String, String>>,
+    csrf: &str,
+) -> Markup {
+    let no_results = Results {
+        verdict: None,
+        winner: None,
+        method: None,
+        variants: None,
     };
+    let res = results.as_ref().copied().unwrap_or(&no_results);
+    let variants = res.variants.as_ref().unwrap_or(&x.variants);
     let path = format!("/experiments/{}/{}", q(account), q(id));
-    let verdict = match res["verdict"].as_str() {
-        Some("winner") => format!("Winner: {}", s(&res["winner"])),
+    let verdict = match res.verdict.as_deref() {
+        Some("winner") => format!("Winner: {}", dash(&res.winner)),
         Some("no_difference") => "No difference yet".into(),
         Some("insufficient_data") => "Not enough data yet".into(),
-        _ => s(&res["verdict"]),
+        _ => dash(&res.verdict).to_owned(),
     };
-    let body = html! {
+    html! {
         div class="crumb" {
             a href={ "/experiments?account=" (q(account)) } { "Experiments" } " → " (id)
         }
-        h1 { (x["name"].as_str().unwrap_or(id)) }
-        (flash(&msg))
+        h1 { (x.name) }
+        (flash(msg))
         p {
-            "Status " (s(&x["status"])) " · metric " (s(&x["primary_metric"]))
-            " · schedule " (s(&x["schedule"]["mode"]))
-            @if let Some(h) = x["schedule"]["slot_hours"].as_i64() {
+            "Status " (dash(&x.status)) " · metric " (dash(&x.primary_metric))
+            " · schedule " (dash(&x.schedule_mode))
+            @if let Some(h) = x.slot_hours {
                 " (" (h) " h slots)"
             }
         }
-        @if let Some(next) = x["next_switch"].as_str() {
+        @if let Some(next) = &x.next_switch {
             p id="next-switch" { "Next switch: " strong { (next) } }
         }
-        @if let Some(p) = x["problem"].as_str() {
+        @if let Some(p) = &x.problem {
             div class="problem" { (p) }
         }
-        @if let Some(c) = x["conclusion"].as_str() {
+        @if let Some(c) = &x.conclusion {
             div class="flash" { (c) }
         }
         p {
-            @if x["status"].as_str() != Some("concluded") {
-                (button_form(&format!("{path}/start"), &user.0.csrf, "Start", ""))
+            @if x.status.as_deref() != Some("concluded") {
+                (button_form(&format!("{path}/start"), csrf, "Start", ""))
                 " "
-                (button_form(&format!("{path}/stop"), &user.0.csrf, "Stop", ""))
+                (button_form(&format!("{path}/stop"), csrf, "Stop", ""))
                 " "
                 // Conclude keeps one variant running and pauses the others: the verdict's
                 // winner, or the one the user picks.
                 form class="inline" method="post" action={ (path) "/conclude" } id="conclude" {
-                    (csrf_field(&user.0.csrf))
+                    (csrf_field(csrf))
                     label class="inline" style="display:inline" {
                         "Keep "
                         select name="winner" {
                             option value="" { "the verdict's winner" }
-                            @for v in x["variants"].as_array().into_iter().flatten() {
-                                @let name = v["name"].as_str().unwrap_or_default();
+                            @for v in &x.variants {
+                                @let name = v.name.as_deref().unwrap_or_default();
                                 option value=(name) { (name) }
                             }
                         }
@@ -385,7 +403,7 @@ async fn detail_page(
         // Results: verdict and per-variant metrics with intervals.
         div class="card" id="results" {
             h2 style="margin-top:0" { "Results" }
-            @if let Some(err) = r.error() {
+            @if let Err(err) = &results {
                 div class="problem" { (err) }
             } @else {
                 p id="verdict" { strong { "Verdict:" } " " (verdict) }
@@ -400,37 +418,33 @@ async fn detail_page(
                     }
                 }
                 tbody {
-                    @for v in &variants {
+                    @for v in variants {
                         tr {
                             td {
-                                (s(&v["name"]))
-                                @if v["control"].as_bool() == Some(true) {
+                                (dash(&v.name))
+                                @if v.control {
                                     " " span class="badge b-off" { "control" }
                                 }
-                                div class="note mono" { (s(&v["line_item_id"])) }
+                                div class="note mono" { (dash(&v.line_item_id)) }
                             }
                             td {
-                                @match live_paused(&v["name"]).or(v["paused"].as_bool()) {
+                                @match x.paused(v.name.as_deref()).or(v.paused) {
                                     Some(true) => { span class="badge b-warn" { "paused" } }
                                     Some(false) => { span class="badge b-ok" { "live" } }
                                     None => { "—" }
                                 }
                             }
-                            td class="n" { (html::group(v["impressions"].as_u64().unwrap_or(0))) }
-                            td class="n" { (html::group(v["clicks"].as_u64().unwrap_or(0))) }
-                            td class="n" { (ctr_cell(&v["ctr"])) }
+                            td class="n" { (html::group(v.impressions)) }
+                            td class="n" { (html::group(v.clicks)) }
+                            td class="n" { (ctr_cell(v.ctr)) }
                             td class="n" {
-                                (v["spend_usd"]
-                                    .as_str()
-                                    .and_then(|x| x.parse::<f64>().ok())
-                                    .map_or("—".into(), |x| format!("${x:.2}")))
+                                (v.spend_usd.map_or("—".into(), |x| format!("${x:.2}")))
                             }
-                            td class="n" { (s(&v["conversions"])) }
-                            td class="n" { (estimate(&v["cpc"])) }
-                            td class="n" { (estimate(&v["cpa"])) }
+                            td class="n" { (dash(&v.conversions)) }
+                            td class="n" { (estimate(v.cpc)) }
+                            td class="n" { (estimate(v.cpa)) }
                             td class="n" {
-                                (v["p_best"]
-                                    .as_f64()
+                                (v.p_best
                                     .map(|p| format!("{:.0}%", p * 100.0))
                                     .unwrap_or_else(|| "—".into()))
                             }
@@ -438,45 +452,43 @@ async fn detail_page(
                     }
                 }
             }
-            @if let Some(m) = res["method"].as_str() {
+            @if let Some(m) = &res.method {
                 p class="note" { (m) }
             }
-            @if let Some(n) = x["note"].as_str() {
+            @if let Some(n) = &x.note {
                 p class="note" { (n) }
             }
-        }
-    };
-    render(user, "Experiment", Nav::Experiments, body)
-}
-
-/// A ratio as a percentage with two decimals, or `—`.
-fn pct(v: &Value) -> String {
-    v.as_f64()
-        .map(|f| format!("{:.2}%", f * 100.0))
-        .unwrap_or_else(|| "—".into())
-}
-
-/// The CTR with its interval, or `—`.
-fn ctr_cell(ctr: &Value) -> Markup {
-    html! {
-        @if ctr["value"].is_null() {
-            "—"
-        } @else {
-            (pct(&ctr["value"])) " "
-            span class="note" { "[" (pct(&ctr["low"])) " – " (pct(&ctr["high"])) "]" }
         }
     }
 }
 
-/// An estimate (`value`, `low`, `high`) with two decimals, or `—`.
-fn estimate(e: &Value) -> Markup {
-    let two = |v: &Value| v.as_f64().map_or("—".into(), |x| format!("{x:.2}"));
+/// A ratio as a percentage with two decimals, or `—`.
+fn pct(v: Option<f64>) -> String {
+    v.map(|f| format!("{:.2}%", f * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// The CTR with its interval, or `—`.
+fn ctr_cell(ctr: Estimate) -> Markup {
     html! {
-        @match e["value"].as_f64() {
+        @if ctr.value.is_none() {
+            "—"
+        } @else {
+            (pct(ctr.value)) " "
+            span class="note" { "[" (pct(ctr.low)) " – " (pct(ctr.high)) "]" }
+        }
+    }
+}
+
+/// An estimate with two decimals and its interval, or `—`.
+fn estimate(e: Estimate) -> Markup {
+    let two = |v: Option<f64>| v.map_or("—".into(), |x| format!("{x:.2}"));
+    html! {
+        @match e.value {
             None => { "—" }
             Some(v) => {
                 (format!("{v:.2}")) " "
-                span class="note" { "[" (two(&e["low"])) " – " (two(&e["high"])) "]" }
+                span class="note" { "[" (two(e.low)) " – " (two(e.high)) "]" }
             }
         }
     }

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
+use super::view::Tile;
 use super::{Fields, render, see_other};
 use crate::app::AppState;
 use crate::ui::api;
@@ -51,30 +52,23 @@ async fn tile_page(state: &AppState, user: &User, msg: Option<Result<String, Str
         h1 { "Integrations" }
         div class="crumb" { "Paid UA → Integrations" }
         (flash(&msg))
-        (tile_html(&tile, &user.0.csrf))
+        (tile_html(&Tile::from_api(&tile), &user.0.csrf))
     };
     render(user, "Integrations", Nav::Integrations, body)
 }
 
-fn strings(v: &Value) -> Vec<&str> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
-}
-
-fn tile_html(t: &Value, csrf: &str) -> Markup {
-    let status = t["status"].as_str().unwrap_or("disconnected");
+fn tile_html(t: &Tile, csrf: &str) -> Markup {
+    let status = t.status.as_str();
     let (badge, label) = match status {
         "connected" => ("badge b-ok", "Connected"),
         "needs_reconnect" => ("badge b-warn", "Needs re-connect"),
         "error" => ("badge b-bad", "Error"),
         _ => ("badge b-off", "Not connected"),
     };
-    let live = t["mode"].as_str() == Some("live");
-    let missing = strings(&t["missing_scopes"]);
-    let accounts = t["accounts"].as_array().cloned().unwrap_or_default();
-    let methods = strings(&t["methods"]);
-    let sync = &t["sync"];
+    let live = t.live;
+    let missing = &t.missing_scopes;
+    let accounts = &t.accounts;
+    let has = |m: &str| t.methods.iter().any(|x| x == m);
     let verb = if status == "disconnected" {
         "Connect"
     } else {
@@ -106,7 +100,7 @@ fn tile_html(t: &Value, csrf: &str) -> Markup {
                     ") and restart."
                 }
             }
-            @if let Some(p) = t["problem"].as_str() {
+            @if let Some(p) = &t.problem {
                 div class="problem" role="alert" { (p) }
             }
             @if !missing.is_empty() {
@@ -120,12 +114,12 @@ fn tile_html(t: &Value, csrf: &str) -> Markup {
                 table id="accounts" {
                     thead { tr { th { "Name" } th { "Id" } th { "Currency" } th { "Time zone" } } }
                     tbody {
-                        @for a in &accounts {
+                        @for a in accounts {
                             tr {
-                                td { (a["name"].as_str().unwrap_or("")) }
-                                td class="mono" { (a["id"].as_str().unwrap_or("")) }
-                                td { (a["currency"].as_str().unwrap_or("—")) }
-                                td { (a["timezone"].as_str().unwrap_or("—")) }
+                                td { (a.name) }
+                                td class="mono" { (a.id) }
+                                td { (a.currency.as_deref().unwrap_or("—")) }
+                                td { (a.timezone.as_deref().unwrap_or("—")) }
                             }
                         }
                     }
@@ -133,28 +127,28 @@ fn tile_html(t: &Value, csrf: &str) -> Markup {
             }
             @if status != "disconnected" {
                 p class="note" id="sync" {
-                    "Sync: last success " (sync["last_success_at"].as_str().unwrap_or("never"))
-                    @if let Some(s) = sync["lag_seconds"].as_i64() {
+                    "Sync: last success " (t.last_sync_success.as_deref().unwrap_or("never"))
+                    @if let Some(s) = t.sync_lag_seconds {
                         " (" (s / 60) " min ago)"
                     }
                     ". Change detection is the hourly sync (webhooks are not supported on x_ads)."
                 }
-                @if let Some(e) = sync["last_error"].as_str() {
+                @if let Some(e) = &t.last_sync_error {
                     div class="problem" { "Last sync error: " (e) }
                 }
-                @if let Some(at) = t["connected_at"].as_str() {
+                @if let Some(at) = &t.connected_at {
                     p class="note" { "Connected since " (at) "." }
                 }
             }
             div class="row" style="margin-top:12px" {
                 @if status != "connected" {
-                    @if methods.contains(&"oauth2") {
+                    @if has("oauth2") {
                         (connect_form(csrf, "oauth2", verb, "primary", "connect"))
                     }
-                    @if methods.contains(&"oauth1") {
+                    @if has("oauth1") {
                         (connect_form(csrf, "oauth1", &format!("{verb} with OAuth 1.0a"), "", "connect-oauth1"))
                     }
-                    @if methods.is_empty() {
+                    @if t.methods.is_empty() {
                         p class="note" {
                             "Set X_ADS_CLIENT_ID and X_ADS_CLIENT_SECRET (or the OAuth 1.0a consumer key and secret) to connect."
                         }

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use maud::html;
 use serde_json::Value;
 
+use super::view::Media;
 use super::{Fields, Picker, render, see_other};
 use crate::app::AppState;
 use crate::media::sniff;
@@ -47,11 +48,8 @@ async fn media_page(
         &format!("/api/v1/x_ads/accounts/{}/media", q(account_id)),
     )
     .await;
-    let rows = list.data();
-    let s = |v: &Value| v.as_str().unwrap_or("—").to_owned();
-    let either = |m: &Value, a: &str, b: &str| {
-        if m[a].is_null() { s(&m[b]) } else { s(&m[a]) }
-    };
+    let rows: Vec<Media> = list.data().iter().map(Media::from_api).collect();
+    let s = |v: &Option<String>| v.as_deref().unwrap_or("—").to_owned();
     let body = html! {
         h1 { "Media library" }
         (picker.tabs())
@@ -72,11 +70,11 @@ async fn media_page(
                     }
                     @for m in &rows {
                         tr {
-                            td { (either(m, "name", "file_name")) }
-                            td class="mono" { (s(&m["media_key"])) }
-                            td { (either(m, "media_category", "media_type")) }
-                            td { (s(&m["media_status"])) }
-                            td { (s(&m["created_at"])) }
+                            td { (s(&m.name)) }
+                            td class="mono" { (s(&m.media_key)) }
+                            td { (s(&m.kind)) }
+                            td { (s(&m.status)) }
+                            td { (s(&m.created_at)) }
                         }
                     }
                 }

@@ -7,6 +7,7 @@ mod integrations;
 mod login;
 mod media;
 mod reports;
+mod view;
 
 pub use integrations::connect_failed_page;
 
@@ -189,29 +190,21 @@ fn micros(f: &Fields, name: &str, label: &str) -> Result<Option<i64>, String> {
         .ok_or_else(|| format!("{label}: amount too large"))
 }
 
-/// A micros value of a JSON field, as an amount.
-fn money(v: &Value) -> String {
-    html::money(v.as_i64())
-}
-
-/// `Paused`/`Active`/… as a badge.
-fn status_badge(e: &Value) -> Markup {
-    let (class, label) = if e["deleted"].as_bool() == Some(true) {
-        ("badge b-off", "Deleted")
-    } else if e["draft"].as_bool() == Some(true) {
-        ("badge b-off", "Draft")
-    } else if e["paused"].as_bool() == Some(true) {
-        ("badge b-warn", "Paused")
-    } else {
-        ("badge b-ok", "Active")
+/// An entity's state as a badge.
+fn status_badge(status: view::Status) -> Markup {
+    let (class, label) = match status {
+        view::Status::Deleted => ("badge b-off", "Deleted"),
+        view::Status::Draft => ("badge b-off", "Draft"),
+        view::Status::Paused => ("badge b-warn", "Paused"),
+        view::Status::Active => ("badge b-ok", "Active"),
     };
     html! { span class=(class) { (label) } }
 }
 
-/// The `dry_run` marker of an entity.
-fn dry_tag(e: &Value) -> Markup {
+/// The marker of an entity stored in dry-run.
+fn dry_tag(dry_run: bool) -> Markup {
     html! {
-        @if e["dry_run"].as_bool() == Some(true) {
+        @if dry_run {
             " "
             span class="badge b-dry" title="stored locally, never sent to X" { "dry-run" }
         }

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate, Utc};
 use maud::html;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::view::StatsRow;
 use super::{Fields, Picker, render, see_other};
 use crate::app::AppState;
 use crate::ui::api;
@@ -45,12 +46,6 @@ fn stats_path(account: &str, from: NaiveDate, to: NaiveDate, granularity: &str) 
         q(account),
         to + Duration::days(1)
     )
-}
-
-fn num(v: &Value) -> f64 {
-    v.as_f64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(0.0)
 }
 
 async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
@@ -94,17 +89,12 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
 
     // Per day: spend in USD and impressions over all campaigns.
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
-    for r in daily.data() {
-        let day = r["start"]
-            .as_str()
-            .unwrap_or("")
-            .chars()
-            .take(10)
-            .collect::<String>();
+    for r in daily.data().iter().map(StatsRow::from_api) {
+        let day = r.start.chars().take(10).collect::<String>();
         let e = days.entry(day).or_insert((0.0, 0.0, false));
-        e.0 += num(&r["spend_usd"]);
-        e.1 += num(&r["impressions"]);
-        e.2 |= r["spend_usd"].is_null() && num(&r["spend_local_micro"]) > 0.0;
+        e.0 += r.spend_usd_value;
+        e.1 += r.impressions;
+        e.2 |= !r.spend_usd_known && r.spend_local_micros.is_some_and(|m| m > 0);
     }
     let labels: Vec<String> = days
         .keys()
@@ -127,10 +117,10 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
             },
         ],
     );
-    let rows = totals.data();
-    let total_impressions: f64 = rows.iter().map(|r| num(&r["impressions"])).sum();
-    let total_usd: f64 = rows.iter().map(|r| num(&r["spend_usd"])).sum();
-    let count = |r: &Value, k: &str| html::group(num(&r[k]) as u64);
+    let rows: Vec<StatsRow> = totals.data().iter().map(StatsRow::from_api).collect();
+    let total_impressions: f64 = rows.iter().map(|r| r.impressions).sum();
+    let total_usd: f64 = rows.iter().map(|r| r.spend_usd_value).sum();
+    let count = |n: f64| html::group(n as u64);
 
     let body = html! {
         h1 { "Reports" }
@@ -197,22 +187,22 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                         }
                     }
                     @for r in &rows {
-                        @let id = r["entity_id"].as_str().unwrap_or("");
+                        @let id = r.entity_id.as_str();
                         tr {
                             td {
                                 (names.get(id).map(String::as_str).unwrap_or(id))
                                 div class="note mono" { (id) }
                             }
-                            td class="n" { (count(r, "impressions")) }
-                            td class="n" { (count(r, "clicks")) }
-                            td class="n" { (count(r, "engagements")) }
-                            td class="n" { (count(r, "conversions")) }
+                            td class="n" { (count(r.impressions)) }
+                            td class="n" { (count(r.clicks)) }
+                            td class="n" { (count(r.engagements)) }
+                            td class="n" { (count(r.conversions)) }
                             td class="n" {
-                                (html::money(r["spend_local_micro"].as_i64())) " "
-                                (r["currency"].as_str().unwrap_or(currency))
+                                (html::money(r.spend_local_micros)) " "
+                                (r.currency.as_deref().unwrap_or(currency))
                             }
                             td class="n" {
-                                @match r["spend_usd"].as_str() {
+                                @match &r.spend_usd {
                                     Some(s) => { "$" (usd(s)) }
                                     None => { "—" }
                                 }
