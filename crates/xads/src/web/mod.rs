@@ -1,6 +1,7 @@
 //! The HTTP surface: operations endpoints, the dashboard API (`/api/v1`), the OAuth callback.
 
 pub mod auth;
+pub mod envelope;
 pub mod error;
 mod experiments;
 mod health;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(media::routes())
         .merge(reports::routes())
         .with_state(state)
+        .layer(middleware::from_fn(envelope::api_envelope))
         .layer(middleware::from_fn_with_state(
             limits,
             limits::body_deadline,

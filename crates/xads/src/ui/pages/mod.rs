@@ -183,9 +183,9 @@ fn micros(f: &Fields, name: &str, label: &str) -> Result<Option<i64>, String> {
         .replace(',', "")
         .parse()
         .map_err(|_| format!("{label}: not an amount: {raw}"))?;
-    (d * Decimal::from(1_000_000))
-        .trunc()
-        .to_i64()
+    // Checked: an amount past Decimal's range (e.g. 10^23 units) is an error, not a panic.
+    d.checked_mul(Decimal::from(1_000_000))
+        .and_then(|m| m.trunc().to_i64())
         .map(Some)
         .ok_or_else(|| format!("{label}: amount too large"))
 }
@@ -214,4 +214,38 @@ fn dry_tag(dry_run: bool) -> Markup {
 /// A fresh idempotency key for a form (a double submit then creates one entity).
 fn form_key() -> String {
     format!("ui-{:032x}", rand::random::<u128>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(value: &str) -> Fields {
+        Fields::from([("budget".to_owned(), value.to_owned())])
+    }
+
+    #[test]
+    fn amounts_become_micros_and_huge_ones_are_refused_without_panicking() {
+        assert_eq!(
+            micros(&one("12.5"), "budget", "Budget"),
+            Ok(Some(12_500_000))
+        );
+        assert_eq!(
+            micros(&one("1,000"), "budget", "Budget"),
+            Ok(Some(1_000_000_000))
+        );
+        assert_eq!(micros(&one(""), "budget", "Budget"), Ok(None));
+        for huge in [
+            "100000000000000000000000",
+            "79228162514264337593543950335",
+            "9300000000000",
+        ] {
+            assert_eq!(
+                micros(&one(huge), "budget", "Budget"),
+                Err("Budget: amount too large".to_owned()),
+                "{huge}"
+            );
+        }
+        assert!(micros(&one("lots"), "budget", "Budget").is_err());
+    }
 }
