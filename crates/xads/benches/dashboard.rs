@@ -60,7 +60,7 @@ fn start_service(rt: &tokio::runtime::Runtime, db_url: String) -> (String, Strin
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("http client");
-        let (_, key) = xads::store::tenants::create(&db, "Bench")
+        let (_, key) = xads::store::tenants::create(&db, "Bench", chrono::Utc::now())
             .await
             .expect("tenant");
         let key = key.0;

@@ -113,7 +113,7 @@ async fn run() {
         .expect("http client");
 
     // Connect a tenant, as the browser would.
-    let (_, key) = xads::store::tenants::create(&db, "Bench")
+    let (_, key) = xads::store::tenants::create(&db, "Bench", chrono::Utc::now())
         .await
         .expect("tenant");
     let key = key.0;

@@ -79,8 +79,8 @@ async fn run() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let db = xads::db::Db::connect(&db_url).await.expect("db");
-    db.migrate().await.expect("migrate");
-    let (tenant, key) = xads::store::tenants::create(&db, "Bench")
+    db.migrate(chrono::Utc::now()).await.expect("migrate");
+    let (tenant, key) = xads::store::tenants::create(&db, "Bench", chrono::Utc::now())
         .await
         .expect("tenant");
     let key = key.0;

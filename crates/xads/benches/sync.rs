@@ -77,7 +77,9 @@ async fn calls_per_entity() {
     .await
     .expect("state");
     state.clock.advance(t0() - Utc::now());
-    let (tenant, _) = tenants::create(&state.db, "bench").await.unwrap();
+    let (tenant, _) = tenants::create(&state.db, "bench", chrono::Utc::now())
+        .await
+        .unwrap();
     let pair = fake
         .state()
         .issue_tokens(&seed.user_id, "ads.read ads.write offline.access");
@@ -298,7 +300,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 async fn ingestion_on(name: &str, db: &Db, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
-    let (tenant, _) = tenants::create(db, "bench").await.unwrap();
+    let (tenant, _) = tenants::create(db, "bench", chrono::Utc::now())
+        .await
+        .unwrap();
     fx_rates::upsert(
         db,
         &xads::fx::parse_csv(
@@ -425,7 +429,7 @@ async fn ingestion() {
         return;
     };
     let pg = Db::connect(&url).await.unwrap();
-    pg.migrate().await.unwrap();
+    pg.migrate(chrono::Utc::now()).await.unwrap();
     let ours = ingestion_on("postgres", &pg, &bodies, start).await;
     pg.close().await;
     let copy = copy_rate(&url, &bodies, start).await;

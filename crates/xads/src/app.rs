@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use axum::extract::FromRef;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Sealer;
 use crate::db::Db;
@@ -62,8 +63,10 @@ impl AppState {
     pub async fn from_config(config: Config) -> anyhow::Result<AppState> {
         // Counters recorded from here on (calls to X, retries) reach `/metrics`.
         let _ = crate::web::metrics::handle();
+        // The one clock of this instance: the domain's (`Services::clock`) and the limiter's.
+        let clock = Clock::default();
         let db = Db::connect(&config.database_url).await?;
-        let applied = db.migrate().await?;
+        let applied = db.migrate(clock.now()).await?;
         tracing::info!(
             db.backend = db.backend().as_str(),
             migrations.applied = applied.len(),
@@ -92,15 +95,19 @@ impl AppState {
             Some(r) => {
                 RateLimiter::builder()
                     .limit(config.rate_limit_per_minute)
+                    .app_clock(clock.wall_clock())
                     .redis_with(r.manager())
                     .await
             }
-            None => RateLimiter::in_process(config.rate_limit_per_minute),
+            None => RateLimiter::builder()
+                .limit(config.rate_limit_per_minute)
+                .app_clock(clock.wall_clock())
+                .in_process(),
         };
         let gate: Arc<dyn xads_client::RateGate> = Arc::new(limiter.clone());
         let callers = crate::web::limits::CallerSlots::new(config.limits.tenant_concurrency);
         Ok(AppState {
-            services: Services::new(config, db, sealer, gate)?,
+            services: Services::new(config, db, sealer, gate, clock)?,
             redis,
             limiter,
             keys: Default::default(),

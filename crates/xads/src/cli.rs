@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::app::{Application, shutdown_signal};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
 
@@ -74,7 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::FakeX(args) => crate::commands::fake_x(args).await,
         Command::Migrate => {
             let db = connect_db().await?;
-            let applied = db.migrate().await?;
+            let applied = db.migrate(Clock::default().now()).await?;
             println!(
                 "{}: {} migration(s) applied",
                 db.backend().as_str(),
@@ -86,8 +87,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: TenantCommand::Create { name },
         } => {
             let db = connect_db().await?;
-            db.migrate().await?;
-            let (tenant, key) = crate::store::tenants::create(&db, &name).await?;
+            let clock = Clock::default();
+            db.migrate(clock.now()).await?;
+            let (tenant, key) = crate::store::tenants::create(&db, &name, clock.now()).await?;
             println!("tenant {} created: {}", tenant.id, tenant.name);
             println!("API key (shown once; keep it safe):");
             println!("{}", key.0);

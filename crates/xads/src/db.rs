@@ -150,8 +150,9 @@ impl Db {
         self.backend
     }
 
-    /// Applies every migration not yet applied; safe to run from several instances at once.
-    pub async fn migrate(&self) -> Result<Vec<i64>, DbError> {
+    /// Applies every migration not yet applied (recorded as applied at `now`); safe to run from
+    /// several instances at once.
+    pub async fn migrate(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<i64>, DbError> {
         let mut conn = self.pool.acquire().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_lock($1)")
@@ -159,7 +160,7 @@ impl Db {
                 .execute(&mut *conn)
                 .await?;
         }
-        let result = self.migrate_locked(&mut conn).await;
+        let result = self.migrate_locked(&mut conn, now).await;
         if self.backend == Backend::Postgres {
             // Released even when a migration failed, so another instance can retry.
             sqlx::query("SELECT pg_advisory_unlock($1)")
@@ -173,6 +174,7 @@ impl Db {
     async fn migrate_locked(
         &self,
         conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<i64>, DbError> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -196,7 +198,7 @@ impl Db {
             )
             .bind(m.version)
             .bind(m.name)
-            .bind(chrono::Utc::now().timestamp_millis())
+            .bind(now.timestamp_millis())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;

@@ -110,7 +110,9 @@ impl Demo {
         vars.remove("X_ADS_SCOPES");
         let config = Config::from_vars(&vars)?;
         let app = Application::build(config).await?;
-        let (_, login_key) = crate::store::tenants::create(&app.state().db, "Demo team").await?;
+        let (_, login_key) =
+            crate::store::tenants::create(&app.state().db, "Demo team", app.state().clock.now())
+                .await?;
         Ok(Demo {
             url: format!("http://{}", app.local_addr()),
             app,

@@ -32,12 +32,13 @@ pub struct Services {
 
 impl Services {
     /// Builds the services over an open database: the X clients of the configured apps, each
-    /// asking `gate` before every call to X.
+    /// asking `gate` before every call to X, and `clock` as the domain's only source of "now".
     pub fn new(
         config: Config,
         db: Db,
         sealer: Sealer,
         gate: Arc<dyn xads_client::RateGate>,
+        clock: Clock,
     ) -> anyhow::Result<Services> {
         let x = crate::x::build_client(&config, crate::x::oauth2_client_id(&config), gate.clone())?;
         let x1 = match &config.oauth1 {
@@ -54,7 +55,7 @@ impl Services {
             sealer,
             x,
             x1,
-            clock: Clock::default(),
+            clock,
         })
     }
 

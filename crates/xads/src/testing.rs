@@ -5,6 +5,7 @@
 //! `cargo test` passes for a newcomer — unless `XADS_TEST_REQUIRE_SERVICES=1` (CI sets it), in
 //! which case an unreachable service fails the test.
 
+use crate::clock::Clock;
 use crate::db::Db;
 
 /// True when CI demands that every backend really runs.
@@ -43,7 +44,9 @@ pub fn sqlite_url() -> String {
 /// A migrated SQLite database in a fresh temporary file.
 pub async fn sqlite_db() -> Db {
     let db = Db::connect(&sqlite_url()).await.expect("sqlite");
-    db.migrate().await.expect("migrate sqlite");
+    db.migrate(Clock::default().now())
+        .await
+        .expect("migrate sqlite");
     db
 }
 
@@ -52,7 +55,9 @@ pub async fn sqlite_db() -> Db {
 pub async fn postgres_db() -> Option<Db> {
     let url = postgres_schema_url().await?;
     let db = Db::connect(&url).await.expect("connect to test schema");
-    db.migrate().await.expect("migrate postgres");
+    db.migrate(Clock::default().now())
+        .await
+        .expect("migrate postgres");
     Some(db)
 }
 
@@ -67,7 +72,7 @@ pub async fn postgres_schema_url() -> Option<String> {
             return None;
         }
     };
-    let now = chrono::Utc::now().timestamp();
+    let now = Clock::default().now().timestamp();
     // Schemas are named by creation time so stale ones (from crashed runs) can be swept.
     let stale: Vec<String> = sqlx::query_scalar(
         "SELECT schema_name::text FROM information_schema.schemata WHERE schema_name LIKE 'xt\\_%'",

@@ -4,6 +4,9 @@
 //!
 //! The domain takes `&Services` (crates/xads/src/services.rs); `app::AppState` is the web
 //! layer's state and wraps it.
+//!
+//! Also checked here: no module but `clock.rs` reads the system time (`Utc::now`,
+//! `SystemTime::now`, `Local::now`); everything asks the injected `Clock`, so tests can move time.
 
 use std::path::{Path, PathBuf};
 
@@ -162,5 +165,74 @@ fn the_check_sees_each_form_of_import() {
         "use crate::{\n    store::{web_like, entities},\n    services,\n};",
     ] {
         assert!(violations(fine).is_empty(), "wrongly caught: {fine}");
+    }
+}
+
+/// Ways of reading the system time that must go through `clock::Clock`.
+const WALL_CLOCK_READS: &[&str] = &["Utc::now", "SystemTime::now", "Local::now"];
+
+/// Files under `crates/xads/src` allowed to read the system time, with the reason.
+const WALL_CLOCK_ALLOWED: &[(&str, &str)] = &[(
+    "clock.rs",
+    "the injected clock itself: system time plus the tests' offset",
+)];
+
+/// The lines of `text` (outside comments) that read the system time: (line number, line).
+fn wall_clock_reads(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .filter(|(_, line)| {
+            let squeezed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            WALL_CLOCK_READS.iter().any(|r| squeezed.contains(r))
+        })
+        .map(|(i, line)| (i + 1, line.to_string()))
+        .collect()
+}
+
+#[test]
+fn only_the_clock_reads_the_system_time() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    assert!(files.len() > 50, "too few files read: {files:?}");
+    let mut problems = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).expect("under src");
+        if WALL_CLOCK_ALLOWED
+            .iter()
+            .any(|(allowed, _)| relative == Path::new(allowed))
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("readable source file");
+        for (line, code) in wall_clock_reads(&text) {
+            problems.push(format!("{}:{line}: {}", file.display(), code.trim()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "the system time read outside clock.rs (use `Services::clock` or pass a `Clock`):\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn the_clock_check_sees_each_form_of_reading_the_time() {
+    for bad in [
+        "let now = Utc::now();",
+        "let now = chrono::Utc::now().timestamp();",
+        "let f: fn() -> DateTime<Utc> = Utc :: now;",
+        "let t = std::time::SystemTime::now();",
+        "let l = chrono::Local::now();",
+    ] {
+        assert_eq!(wall_clock_reads(bad).len(), 1, "not caught: {bad}");
+    }
+    for fine in [
+        "let now = state.clock.now();",
+        "// Utc::now() is read only by the clock",
+        "let started = std::time::Instant::now();",
+    ] {
+        assert!(wall_clock_reads(fine).is_empty(), "wrongly caught: {fine}");
     }
 }

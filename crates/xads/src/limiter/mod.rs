@@ -234,7 +234,7 @@ impl Default for RateLimiterBuilder {
             max_wait: Duration::from_secs(16 * 60),
             hold_jitter: Duration::from_secs(1),
             key_prefix: "rl".to_owned(),
-            app_clock: Arc::new(Utc::now),
+            app_clock: crate::clock::Clock::default().wall_clock(),
             redis_timeout: Duration::from_millis(500),
             redis_retry_interval: Duration::from_secs(1),
         }
@@ -284,7 +284,8 @@ impl RateLimiterBuilder {
         self
     }
 
-    /// The app's wall clock (default `Utc::now`); anchors the in-process clock.
+    /// The app's wall clock (default: the system time, read through `clock::Clock`); anchors the
+    /// in-process clock.
     pub fn app_clock(mut self, clock: WallClock) -> Self {
         self.app_clock = clock;
         self

@@ -64,7 +64,7 @@ pub async fn refresh(scope: &Scope, session: &XSession, kind: Kind) -> Result<us
     };
     let db = &scope.state.db;
     for e in &fresh {
-        entities::upsert(db, &scope.tenant.id, e).await?;
+        entities::upsert(db, &scope.tenant.id, e, scope.state.clock.now()).await?;
     }
     let seen: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
     entities::mark_missing_deleted(db, &scope.tenant.id, &scope.account_id, kind, &seen).await?;

@@ -139,7 +139,8 @@ impl Scope {
         before: Option<&Value>,
         x_request_id: Option<&str>,
     ) -> Result<(), ManageError> {
-        entities::upsert(&self.state.db, &self.tenant.id, entity).await?;
+        let now = self.state.clock.now();
+        entities::upsert(&self.state.db, &self.tenant.id, entity, now).await?;
         audit::record(
             &self.state.db,
             &AuditEntry {
@@ -152,6 +153,7 @@ impl Scope {
                 before,
                 after: (!entity.deleted).then_some(&entity.data),
                 x_request_id,
+                at: now,
             },
         )
         .await?;

@@ -284,6 +284,7 @@ async fn record(
     x_request_id: Option<&str>,
 ) -> Result<Answer, ManageError> {
     let db = &scope.state.db;
+    let now = scope.state.clock.now();
     let data = render(&scope.account_id, entry, dry_run);
     store::upsert(
         db,
@@ -296,6 +297,7 @@ async fn record(
             sha256: Some(key.sha256.clone()),
             data: data.clone(),
         },
+        now,
     )
     .await?;
     audit::record(
@@ -310,6 +312,7 @@ async fn record(
             before: None,
             after: Some(&data),
             x_request_id,
+            at: now,
         },
     )
     .await?;
@@ -586,6 +589,7 @@ pub async fn refresh(scope: &Scope, session: &XSession) -> Result<usize, ManageE
                 sha256: None,
                 data: render(&account, e, false),
             },
+            scope.state.clock.now(),
         )
         .await?;
     }

@@ -26,6 +26,8 @@ pub struct AuditEntry<'a> {
     pub after: Option<&'a Value>,
     /// X's `x-transaction`, when live.
     pub x_request_id: Option<&'a str>,
+    /// When it happened (the service's clock).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Appends an audit row.
@@ -45,7 +47,7 @@ pub async fn record(db: &Db, e: &AuditEntry<'_>) -> Result<(), DbError> {
     .bind(e.before.map(Value::to_string))
     .bind(e.after.map(Value::to_string))
     .bind(e.x_request_id)
-    .bind(millis(chrono::Utc::now()))
+    .bind(millis(e.at))
     .execute(db.pool())
     .await?;
     Ok(())

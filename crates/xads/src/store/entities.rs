@@ -48,8 +48,13 @@ pub struct Entity {
 }
 
 /// Inserts or replaces an entity (keeping its paging position when it exists).
-pub async fn upsert(db: &Db, tenant_id: &str, e: &Entity) -> Result<(), DbError> {
-    let now = millis(chrono::Utc::now());
+pub async fn upsert(
+    db: &Db,
+    tenant_id: &str,
+    e: &Entity,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbError> {
+    let now = millis(now);
     sqlx::query(
         "INSERT INTO entities (tenant_id, account_id, kind, id, parent_id, dry_run, deleted, data, seq, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8,

@@ -26,7 +26,12 @@ pub struct MediaRow {
 }
 
 /// Inserts or replaces a mirrored entry (keeping its paging position and a known hash).
-pub async fn upsert(db: &Db, tenant_id: &str, m: &MediaRow) -> Result<(), DbError> {
+pub async fn upsert(
+    db: &Db,
+    tenant_id: &str,
+    m: &MediaRow,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO media (tenant_id, account_id, media_key, dry_run, deleted, sha256, data, seq, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM media), $8)
@@ -41,7 +46,7 @@ pub async fn upsert(db: &Db, tenant_id: &str, m: &MediaRow) -> Result<(), DbErro
     .bind(i16::from(m.deleted))
     .bind(&m.sha256)
     .bind(m.data.to_string())
-    .bind(millis(Utc::now()))
+    .bind(millis(now))
     .execute(db.pool())
     .await?;
     Ok(())

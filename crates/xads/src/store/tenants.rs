@@ -49,7 +49,11 @@ impl From<sqlx::Error> for TenantError {
 }
 
 /// Creates a tenant and its first API key (returned once, never stored in clear).
-pub async fn create(db: &Db, name: &str) -> Result<(Tenant, NewApiKey), TenantError> {
+pub async fn create(
+    db: &Db,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Tenant, NewApiKey), TenantError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(TenantError::BadName);
@@ -61,7 +65,7 @@ pub async fn create(db: &Db, name: &str) -> Result<(Tenant, NewApiKey), TenantEr
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let key = format!("xads_{}", URL_SAFE_NO_PAD.encode(raw));
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = now.timestamp_millis();
     let mut tx = db.pool().begin().await?;
     sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
         .bind(&tenant.id)

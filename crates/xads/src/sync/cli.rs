@@ -146,8 +146,9 @@ pub async fn fx(command: FxCommand) -> anyhow::Result<()> {
         crate::fx::parse_file(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let config = Config::from_env()?;
     let db = crate::db::Db::connect(&config.database_url).await?;
-    db.migrate().await?;
-    let changed = crate::store::fx_rates::upsert(&db, &rates, Utc::now()).await?;
+    let clock = crate::clock::Clock::default();
+    db.migrate(clock.now()).await?;
+    let changed = crate::store::fx_rates::upsert(&db, &rates, clock.now()).await?;
     let mut rows = 0;
     for (currency, since) in &changed {
         let series = crate::store::fx_rates::series(&db, currency).await?;

@@ -801,8 +801,10 @@ async fn a_process_killed_between_send_and_record_resumes_with_exactly_one_entit
     }
     let key = {
         let db = xads::db::Db::connect(&db_url).await.unwrap();
-        db.migrate().await.unwrap();
-        let (_, key) = xads::store::tenants::create(&db, "Growth").await.unwrap();
+        db.migrate(chrono::Utc::now()).await.unwrap();
+        let (_, key) = xads::store::tenants::create(&db, "Growth", chrono::Utc::now())
+            .await
+            .unwrap();
         db.close().await;
         key.0
     };

@@ -124,7 +124,7 @@ impl TestApp {
 
     /// Creates a tenant and returns its API key.
     pub async fn tenant(&self, name: &str) -> String {
-        let (_, key) = xads::store::tenants::create(&self.state.db, name)
+        let (_, key) = xads::store::tenants::create(&self.state.db, name, self.state.clock.now())
             .await
             .expect("tenant");
         key.0

@@ -8,7 +8,7 @@ async fn migrations_apply_once_and_again_is_a_no_op() {
     for db in all_backends().await {
         // `all_backends` already migrated; a second run applies nothing and does not fail.
         assert_eq!(
-            db.migrate().await.unwrap(),
+            db.migrate(chrono::Utc::now()).await.unwrap(),
             Vec::<i64>::new(),
             "{:?}",
             db.backend()
@@ -25,7 +25,10 @@ async fn migrations_apply_once_and_again_is_a_no_op() {
 async fn concurrent_migrations_do_not_conflict() {
     // Two instances starting at once against a fresh database must both succeed.
     if let Some(db) = xads::testing::postgres_db().await {
-        let (a, b) = tokio::join!(db.migrate(), db.migrate());
+        let (a, b) = tokio::join!(
+            db.migrate(chrono::Utc::now()),
+            db.migrate(chrono::Utc::now())
+        );
         assert!(a.is_ok() && b.is_ok());
     }
 }
@@ -33,8 +36,12 @@ async fn concurrent_migrations_do_not_conflict() {
 #[tokio::test]
 async fn tenant_keys_are_stored_hashed_and_resolve_to_their_tenant() {
     for db in all_backends().await {
-        let (alpha, alpha_key) = tenants::create(&db, "Alpha Growth").await.unwrap();
-        let (beta, beta_key) = tenants::create(&db, "Beta").await.unwrap();
+        let (alpha, alpha_key) = tenants::create(&db, "Alpha Growth", chrono::Utc::now())
+            .await
+            .unwrap();
+        let (beta, beta_key) = tenants::create(&db, "Beta", chrono::Utc::now())
+            .await
+            .unwrap();
         assert!(alpha_key.0.starts_with("xads_") && alpha_key.0.len() > 40);
         assert_eq!(
             tenants::by_api_key(&db, &alpha_key.0).await.unwrap(),
@@ -60,7 +67,7 @@ async fn tenant_keys_are_stored_hashed_and_resolve_to_their_tenant() {
 async fn bad_tenant_names_change_nothing() {
     for db in all_backends().await {
         for bad in ["", "   ", &"x".repeat(101)] {
-            assert!(tenants::create(&db, bad).await.is_err());
+            assert!(tenants::create(&db, bad, chrono::Utc::now()).await.is_err());
         }
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
             .fetch_one(db.pool())
@@ -74,7 +81,9 @@ async fn bad_tenant_names_change_nothing() {
 async fn idempotency_keys_live_24_hours_then_start_afresh() {
     use xads::store::idempotency::{self, Claim};
     for db in all_backends().await {
-        let (t, _) = tenants::create(&db, "Keys").await.unwrap();
+        let (t, _) = tenants::create(&db, "Keys", chrono::Utc::now())
+            .await
+            .unwrap();
         let now = chrono::Utc::now();
         assert_eq!(
             idempotency::claim(&db, &t.id, "k", "fp1", now)
@@ -102,7 +111,9 @@ async fn idempotency_keys_live_24_hours_then_start_afresh() {
             Claim::Mismatch
         );
         // Another tenant's identical key is its own.
-        let (other, _) = tenants::create(&db, "Other").await.unwrap();
+        let (other, _) = tenants::create(&db, "Other", chrono::Utc::now())
+            .await
+            .unwrap();
         assert_eq!(
             idempotency::claim(&db, &other.id, "k", "fp2", later)
                 .await

@@ -846,7 +846,9 @@ async fn the_tile_shows_needs_reconnect_with_the_401_text_and_a_reconnect_button
 async fn sessions_store_only_hashes_and_expire_on_every_backend() {
     use xads::store::{sessions, tenants};
     for db in xads::testing::all_backends().await {
-        let (tenant, _) = tenants::create(&db, "Growth").await.unwrap();
+        let (tenant, _) = tenants::create(&db, "Growth", chrono::Utc::now())
+            .await
+            .unwrap();
         let now = chrono::Utc::now();
         let token = sessions::create(&db, &tenant.id, now).await.unwrap();
         let found = sessions::lookup(&db, &token, now)

@@ -10,7 +10,7 @@ use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use maud::html;
 use serde_json::json;
 
@@ -28,9 +28,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/reports.csv", get(csv))
 }
 
-/// The date range of a request: `from`/`to` (inclusive dates), default the last 14 days.
-fn range(qs: &Fields) -> (NaiveDate, NaiveDate) {
-    let today = Utc::now().date_naive();
+/// The date range of a request: `from`/`to` (inclusive dates), default the 14 days to `today`.
+fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let parse = |k: &str| {
         qs.get(k)
             .and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
@@ -68,7 +67,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     };
     let account_id = picker.current.id.as_str();
     let currency = picker.current.currency.as_str();
-    let (from, to) = range(&qs);
+    let (from, to) = range(&qs, state.clock.now().date_naive());
     let tenant = &user.0.tenant;
     let daily = api::get(&state, tenant, &stats_path(account_id, from, to, "day")).await;
     let totals = api::get(&state, tenant, &stats_path(account_id, from, to, "total")).await;
@@ -235,8 +234,8 @@ fn usd_f(v: f64) -> String {
 
 async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>) -> Response {
     let account = f.get("account").cloned().unwrap_or_default();
-    let (from, to) = range(&f);
-    let now = Utc::now();
+    let now = state.clock.now();
+    let (from, to) = range(&f, now.date_naive());
     let from_t = from
         .and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc())
@@ -246,7 +245,7 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
         .map(|t| t.and_utc())
         .unwrap_or(now)
         .min(now);
-    let hour = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:00:00Z").to_string();
+    let hour = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:00:00Z").to_string();
     let a = api::call(
         &state,
         &user.0.tenant,
@@ -280,7 +279,7 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
 
 async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
     let account = qs.get("account").cloned().unwrap_or_default();
-    let (from, to) = range(&qs);
+    let (from, to) = range(&qs, state.clock.now().date_naive());
     let Ok(req) = axum::http::Request::builder()
         .method(Method::GET)
         .uri(stats_path(&account, from, to, "day"))
