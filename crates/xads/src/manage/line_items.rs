@@ -1,5 +1,6 @@
 //! Line items (X's ad sets): list, read, create under a campaign, update, `paused`, delete.
 
+use chrono::SubsecRound;
 use serde_json::{Value, json};
 use xads_client::ListParams;
 use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate};
@@ -88,7 +89,11 @@ pub async fn create_validated(
         bid_amount_local_micro: input.bid_amount_local_micro,
         goal: input.goal,
         pay_by: input.pay_by,
-        start_time: input.start_time,
+        // X documents `start_time` as required on POST line_items: without one from the
+        // dashboard, the line item starts now.
+        start_time: input
+            .start_time
+            .or_else(|| Some(scope.state.clock.now().trunc_subsecs(0))),
         end_time: input.end_time,
         daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
         total_budget_amount_local_micro: input.total_budget_amount_local_micro,

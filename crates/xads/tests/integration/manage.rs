@@ -161,6 +161,13 @@ async fn line_items_and_promoted_tweets_round_trip() {
     assert_eq!(q["placements"], "ALL_ON_TWITTER,TWITTER_SEARCH");
     assert_eq!(q["entity_status"], "PAUSED");
     assert_eq!(q["bid_amount_local_micro"], "1500000");
+    // X requires start_time on POST line_items: without one from the dashboard, it starts now.
+    let start = chrono::DateTime::parse_from_rfc3339(&q["start_time"]).expect("start_time sent");
+    let now = c.app.state.clock.now();
+    assert!(
+        (now - start.to_utc()).num_seconds().abs() < 60,
+        "{start} is not now ({now})"
+    );
 
     let (status, body) = c
         .send(
