@@ -36,6 +36,15 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The first parameter name sent more than once, if any.
+    pub fn repeated(&self) -> Option<String> {
+        let mut seen = std::collections::HashSet::new();
+        self.pairs
+            .iter()
+            .find(|(k, _)| !seen.insert(k.as_str()))
+            .map(|(k, _)| k.clone())
+    }
+
     /// The value of `name`, `None` when absent or empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.raw(name).filter(|v| !v.is_empty())

@@ -160,22 +160,40 @@ pub struct Campaign {
     pub serving: ServingLog,
 }
 
-fn servable(status: &str, deleted: bool) -> (Value, Value, Value) {
-    match (status, deleted) {
-        ("ACTIVE", false) => (json!("RUNNING"), json!(true), json!([])),
-        ("DRAFT", _) => (json!("UNKNOWN"), json!(false), json!(["INCOMPLETE"])),
-        _ => (
-            json!("PAUSED"),
-            json!(false),
-            json!(["PAUSED_BY_ADVERTISER"]),
-        ),
+/// X's `effective_status`, `servable` and `reasons_not_servable` of a campaign. `incomplete` =
+/// it has no live line item. Shapes from X's fixtures: a new PAUSED campaign is `UNKNOWN` with
+/// `[PAUSED_BY_ADVERTISER, INCOMPLETE]` (docs-x campaigns_post), an ACTIVE one without line items is
+/// not servable with `[INCOMPLETE]` (SDK campaigns_all), a deleted one answers `servable: null` and
+/// no reasons (docs-x campaigns_delete).
+fn servable(status: &str, deleted: bool, incomplete: bool) -> (Value, Value, Value) {
+    if deleted {
+        return (json!("RUNNING"), Value::Null, json!([]));
     }
+    let mut reasons = Vec::new();
+    if status == "PAUSED" {
+        reasons.push("PAUSED_BY_ADVERTISER");
+    }
+    if incomplete || status == "DRAFT" {
+        reasons.push("INCOMPLETE");
+    }
+    let effective = match (status, incomplete || status == "DRAFT") {
+        ("ACTIVE", false) => "RUNNING",
+        ("PAUSED", false) => "PAUSED",
+        _ => "UNKNOWN",
+    };
+    (json!(effective), json!(reasons.is_empty()), json!(reasons))
 }
 
 impl Campaign {
-    /// X's JSON for this campaign.
+    /// X's JSON for this campaign, assuming it has live line items (see [`Campaign::to_json_with`]).
     pub fn to_json(&self) -> Value {
-        let (effective, servable, reasons) = servable(&self.entity_status, self.deleted);
+        self.to_json_with(false)
+    }
+
+    /// X's JSON for this campaign; `incomplete` = it has no live line item (not servable).
+    pub fn to_json_with(&self, incomplete: bool) -> Value {
+        let (effective, servable, reasons) =
+            servable(&self.entity_status, self.deleted, incomplete);
         json!({
             "name": self.name,
             "budget_optimization": "LINE_ITEM",
@@ -236,6 +254,8 @@ pub struct LineItem {
     pub daily_budget_amount_local_micro: Option<i64>,
     /// Total budget in local micros.
     pub total_budget_amount_local_micro: Option<i64>,
+    /// Standard (vs accelerated) delivery; `None` answers `null`.
+    pub standard_delivery: Option<bool>,
     /// ACTIVE, PAUSED or DRAFT.
     pub entity_status: String,
     /// Advertiser user (the account owner).
@@ -269,7 +289,7 @@ impl LineItem {
             "funding_instrument_id": self.funding_instrument_id,
             "bid_strategy": self.bid_strategy,
             "duration_in_days": null,
-            "standard_delivery": null,
+            "standard_delivery": self.standard_delivery,
             "total_budget_amount_local_micro": self.total_budget_amount_local_micro,
             "objective": self.objective,
             "id": self.id,
@@ -287,6 +307,40 @@ impl LineItem {
             "creative_source": "MANUAL",
             "deleted": self.deleted,
         })
+    }
+}
+
+impl LineItem {
+    /// X's JSON in the answer of a single POST, PUT or DELETE: X documents `funding_instrument_id`
+    /// for reads only, and its write examples leave it out (docs-x line_items_post/put/delete;
+    /// batch answers keep it, as docs-x batch_line_items_response does).
+    pub fn to_write_json(&self) -> Value {
+        let mut v = self.to_json();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("funding_instrument_id");
+        }
+        v
+    }
+
+    /// The analytics placements this line item delivers in: `ALL_ON_TWITTER` for any on-X
+    /// placement, `PUBLISHER_NETWORK` for the publisher network.
+    pub fn analytics_placements(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self
+            .placements
+            .iter()
+            .any(|p| p == "ALL_ON_TWITTER" || p.starts_with("TWITTER_"))
+        {
+            out.push("ALL_ON_TWITTER");
+        }
+        if self
+            .placements
+            .iter()
+            .any(|p| p == "PUBLISHER_NETWORK" || p.starts_with("TAP_"))
+        {
+            out.push("PUBLISHER_NETWORK");
+        }
+        out
     }
 }
 
@@ -343,13 +397,57 @@ pub struct Tweet {
 }
 
 impl Tweet {
-    /// A v12 `GET accounts/:id/tweets`-like JSON.
-    pub fn to_json(&self) -> Value {
+    /// X's `GET accounts/:id/tweets` JSON: the field set of the v12 docs example (creatives
+    /// reference, "GET accounts/:account_id/tweets"). The fake's tweets are published,
+    /// nullcasted, by the account's owner; `trim_user` leaves the user object with its ids only.
+    pub fn to_json(&self, user_id: &str, screen_name: &str, trim_user: bool) -> Value {
+        let uid: u64 = user_id.parse().unwrap_or(0);
+        let user = if trim_user {
+            json!({ "id": uid, "id_str": user_id })
+        } else {
+            json!({
+                "id": uid,
+                "id_str": user_id,
+                "name": screen_name,
+                "screen_name": screen_name,
+                "protected": false,
+                "verified": false,
+                "lang": null,
+                "time_zone": null,
+                "utc_offset": null,
+            })
+        };
         json!({
-            "id": self.id.parse::<u64>().unwrap_or(0),
+            "coordinates": null,
+            "retweeted": false,
+            "name": null,
+            "source": "<a href=\"https://ads-api.x.com\" rel=\"nofollow\">Ads API Internal Test App</a>",
+            "entities": { "hashtags": [], "symbols": [], "user_mentions": [], "urls": [] },
+            "display_text_range": [0, self.text.chars().count()],
+            "favorite_count": 0,
+            "in_reply_to_status_id_str": null,
+            "geo": null,
             "id_str": self.id,
-            "full_text": self.text,
+            "scopes": { "followers": false },
+            "in_reply_to_user_id": null,
+            "truncated": false,
+            "retweet_count": 0,
+            "id": self.id.parse::<u64>().unwrap_or(0),
+            "in_reply_to_status_id": null,
+            "conversation_settings": "EVERYONE",
+            "nullcast": true,
             "created_at": self.created_at.format("%a %b %d %H:%M:%S +0000 %Y").to_string(),
+            "place": null,
+            "scheduled_at": null,
+            "tweet_type": "PUBLISHED",
+            "favorited": false,
+            "full_text": self.text,
+            "lang": "en",
+            "contributors": null,
+            "in_reply_to_screen_name": null,
+            "in_reply_to_user_id_str": null,
+            "user": user,
+            "tweet_id": self.id,
         })
     }
 }
@@ -404,7 +502,23 @@ impl MediaItem {
             "deleted": self.deleted,
         });
         let m = v.as_object_mut().expect("object");
-        if self.media_type == "VIDEO" {
+        if self.media_type == "GIF" {
+            // X serves GIFs as looping videos: the video-like field set with no duration
+            // (docs-x media_library_put).
+            m.insert(
+                "media_url".into(),
+                json!(format!("https://video.twimg.com/tweet_video/{id}.mp4")),
+            );
+            m.insert("duration".into(), Value::Null);
+            m.insert("title".into(), json!(self.title));
+            m.insert("description".into(), json!(self.description));
+            m.insert("poster_media_key".into(), json!(self.poster_media_key));
+            m.insert(
+                "poster_media_url".into(),
+                json!(format!("https://pbs.twimg.com/tweet_video_thumb/{id}.jpg")),
+            );
+            m.insert("aspect_ratio".into(), json!("1:1"));
+        } else if self.media_type == "VIDEO" {
             m.insert(
                 "media_url".into(),
                 json!(format!(
@@ -449,6 +563,8 @@ pub struct TargetingCriterion {
     pub operator_type: String,
     /// Display name.
     pub name: String,
+    /// For LOCATION criteria, e.g. `CITY` or `COUNTRIES`.
+    pub location_type: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -458,9 +574,9 @@ pub struct TargetingCriterion {
 }
 
 impl TargetingCriterion {
-    /// X's JSON for this criterion.
+    /// X's JSON for this criterion (`location_type` only on locations, as in X's examples).
     pub fn to_json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "line_item_id": self.line_item_id,
             "name": self.name,
             "id": self.id,
@@ -470,7 +586,11 @@ impl TargetingCriterion {
             "updated_at": fmt_time(self.updated_at),
             "deleted": self.deleted,
             "targeting_type": self.targeting_type,
-        })
+        });
+        if let Some(t) = &self.location_type {
+            v["location_type"] = json!(t);
+        }
+        v
     }
 }
 
@@ -586,3 +706,27 @@ record!(
     |_, _| {},
     |_| false
 );
+impl Record for Tweet {
+    fn rid(&self) -> &str {
+        &self.id
+    }
+    fn account(&self) -> &str {
+        &self.account_id
+    }
+    fn created(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn updated(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    fn is_deleted(&self) -> bool {
+        false
+    }
+    fn mark_deleted(&mut self, _: DateTime<Utc>) {}
+    fn name_for_q(&self) -> Option<&str> {
+        None
+    }
+    fn json(&self) -> Value {
+        self.to_json("", "", true)
+    }
+}

@@ -345,7 +345,8 @@ pub async fn request_token(
     ])
 }
 
-/// `GET /oauth/authorize?oauth_token=…`: auto-approves and redirects to the callback (302).
+/// `GET /oauth/authorize?oauth_token=…`: auto-approves and redirects to the callback (302), or,
+/// for `oauth_callback=oob` (allowed when `oob` is a registered redirect URI), shows the PIN.
 pub async fn authorize(State(st): State<FakeState>, Extension(p): Extension<Params>) -> Response {
     let bad = || {
         (
@@ -369,6 +370,20 @@ pub async fn authorize(State(st): State<FakeState>, Extension(p): Extension<Para
     };
     if rt.used || now - rt.issued_at > Duration::seconds(REQUEST_TOKEN_TTL_SECS) {
         return bad();
+    }
+    if rt.callback == "oob" {
+        // The PIN flow (`oauth_callback=oob`): X shows a numeric PIN the user types into the app.
+        let pin = format!("{:07}", rand::random::<u32>() % 10_000_000);
+        rt.verifier = Some(pin.clone());
+        rt.user_id = Some(user);
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!(
+                "<!DOCTYPE html><html><body><p>Enter this PIN in the application:</p><code id=\"oauth_pin\">{pin}</code></body></html>"
+            ),
+        )
+            .into_response();
     }
     let verifier = random_token(32);
     rt.verifier = Some(verifier.clone());

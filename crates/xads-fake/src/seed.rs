@@ -248,7 +248,13 @@ fn seed_account(
                 name: Some(format!("Campaign {} / Ad group {}", c + 1, l + 1)),
                 objective: "WEBSITE_CLICKS".into(),
                 product_type: "PROMOTED_TWEETS".into(),
-                placements: vec!["ALL_ON_TWITTER".into()],
+                // Every second line item also runs on the publisher network, so active
+                // entities and stats show several placements, as X's examples do.
+                placements: if l % 2 == 1 {
+                    vec!["ALL_ON_TWITTER".into(), "PUBLISHER_NETWORK".into()]
+                } else {
+                    vec!["ALL_ON_TWITTER".into()]
+                },
                 bid_strategy: "AUTO".into(),
                 bid_amount_local_micro: None,
                 goal: Some("LINK_CLICKS".into()),
@@ -257,6 +263,7 @@ fn seed_account(
                 end_time: None,
                 daily_budget_amount_local_micro: None,
                 total_budget_amount_local_micro: None,
+                standard_delivery: None,
                 entity_status: li_status.into(),
                 advertiser_user_id: owner.into(),
                 created_at: at,

@@ -145,6 +145,9 @@ pub const ENTITIES: &[&str] = &[
 pub const PLACEMENTS: &[&str] = &["ALL_ON_TWITTER", "SPOTLIGHT", "TREND", "PUBLISHER_NETWORK"];
 /// Granularities.
 pub const GRANULARITIES: &[&str] = &["DAY", "HOUR", "TOTAL"];
+
+/// How far before an active-entities window delivery still counts as activity (hours).
+pub const ACTIVITY_LOOKBACK_HOURS: i64 = 24;
 /// Metric groups.
 pub const GROUPS: &[&str] = &[
     "ENGAGEMENT",
@@ -233,16 +236,50 @@ impl<'a> World<'a> {
             && l.end_time.is_none_or(|e| e > h)
     }
 
-    fn leaf_hour(&self, leaf: &Leaf<'_>, h: DateTime<Utc>) -> Option<HourMetrics> {
-        match leaf {
-            Leaf::Li(l, c) => self
-                .li_serves(l, *c, h)
-                .then(|| hourly_metrics(self.seed, &l.id, h, self.s.revision(&l.id, h)))
-                .flatten(),
-            Leaf::Pt(p, l, c) => (self.li_serves(l, *c, h)
-                && p.serving.served_during(h, Duration::hours(1)))
-            .then(|| hourly_metrics(self.seed, &p.id, h, self.s.revision(&p.id, h)))
-            .flatten(),
+    /// What `leaf` delivered in hour `h` on the analytics `placement`: `ALL_ON_TWITTER` uses the
+    /// generator keyed by the entity id, `PUBLISHER_NETWORK` the one keyed by
+    /// `<id>:PUBLISHER_NETWORK`; a line item delivers only on the placements it runs on.
+    fn leaf_hour(&self, leaf: &Leaf<'_>, h: DateTime<Utc>, placement: &str) -> Option<HourMetrics> {
+        let (li, id) = match leaf {
+            Leaf::Li(l, _) => (*l, l.id.as_str()),
+            Leaf::Pt(p, l, _) => (*l, p.id.as_str()),
+        };
+        if !li.analytics_placements().contains(&placement) {
+            return None;
+        }
+        let serves = match leaf {
+            Leaf::Li(l, c) => self.li_serves(l, *c, h),
+            Leaf::Pt(p, l, c) => {
+                self.li_serves(l, *c, h) && p.serving.served_during(h, Duration::hours(1))
+            }
+        };
+        if !serves {
+            return None;
+        }
+        let key = if placement == "ALL_ON_TWITTER" {
+            id.to_string()
+        } else {
+            format!("{id}:{placement}")
+        };
+        hourly_metrics(self.seed, &key, h, self.s.revision(id, h))
+    }
+
+    /// Whether `id` names an entity of this account (deleted ones included: they have history).
+    fn knows(&self, account_id: &str, entity: &str, id: &str) -> bool {
+        let s = self.s;
+        match entity {
+            "ACCOUNT" => id == account_id,
+            "CAMPAIGN" => self.campaigns.contains_key(id),
+            "LINE_ITEM" => self.line_items.contains_key(id),
+            "FUNDING_INSTRUMENT" => s
+                .funding
+                .iter()
+                .any(|f| f.account_id == account_id && f.id == id),
+            "PROMOTED_TWEET" => s
+                .promoted_tweets
+                .iter()
+                .any(|p| p.account_id == account_id && p.id == id),
+            _ => false,
         }
     }
 
@@ -521,15 +558,27 @@ pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
             return Err(ApiError::invalid("metric_groups", format!("{bad} is not supported for entity {entity}")));
         }
         let world = World::new(s, seed, &account_id);
+        // X does not document its answer for ids that are not the account's; the fake refuses
+        // them rather than answer nulls that look like "no delivery".
+        let unknown: Vec<&str> = ids
+            .iter()
+            .filter(|id| !world.knows(&account_id, &entity, id))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(ApiError::invalid(
+                "entity_ids",
+                format!(
+                    "Unknown {entity} id(s) for account {account_id}: {}",
+                    unknown.join(", ")
+                ),
+            ));
+        }
         let buckets = buckets(&granularity, start, end, tz);
         let data: Vec<Value> = ids
             .iter()
             .map(|id| {
-                let leaves = if placement == "ALL_ON_TWITTER" {
-                    world.leaves(&account_id, &entity, id)
-                } else {
-                    Vec::new()
-                };
+                let leaves = world.leaves(&account_id, &entity, id);
                 let values: Vec<Option<HourMetrics>> = buckets
                     .iter()
                     .map(|(from, to)| {
@@ -537,7 +586,7 @@ pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                         let mut h = *from;
                         while h < *to {
                             for leaf in &leaves {
-                                acc = add_opt(acc, world.leaf_hour(leaf, h));
+                                acc = add_opt(acc, world.leaf_hour(leaf, h, &placement));
                             }
                             h += Duration::hours(1);
                         }
@@ -651,6 +700,11 @@ pub async fn active_entities(ctx: Ctx, Path(account_id): Path<String>) -> Respon
             _ => Vec::new(),
         };
         let hour = Duration::hours(1);
+        // Metrics of an hour keep changing for a day after it (X: non-spend metrics are final
+        // after 24 h), so a window also reports delivery of the day before it, as X's examples
+        // do (activity starting before start_time).
+        let from = start - Duration::hours(ACTIVITY_LOOKBACK_HOURS);
+        let stop = end.min(floor_hour(world.now) + hour);
         let mut data = Vec::new();
         for id in candidates {
             let leaves: Vec<Leaf<'_>> = world
@@ -662,36 +716,50 @@ pub async fn active_entities(ctx: Ctx, Path(account_id): Path<String>) -> Respon
                 .collect();
             let mut first: Option<DateTime<Utc>> = None;
             let mut last: Option<DateTime<Utc>> = None;
-            let mut see = |h: DateTime<Utc>| {
+            let mut placements: Vec<&str> = Vec::new();
+            let mut see = |h: DateTime<Utc>, pl: &'static str| {
                 first = Some(first.map_or(h, |f| f.min(h)));
                 last = Some(last.map_or(h, |l| l.max(h)));
+                if !placements.contains(&pl) {
+                    placements.push(pl);
+                }
             };
             for leaf in &leaves {
-                let (created, leaf_id) = match leaf {
-                    Leaf::Li(l, _) => (l.created_at, World::leaf_id(leaf)),
-                    Leaf::Pt(p, _, _) => (p.created_at, World::leaf_id(leaf)),
+                let (created, leaf_id, li) = match leaf {
+                    Leaf::Li(l, _) => (l.created_at, World::leaf_id(leaf), *l),
+                    Leaf::Pt(p, l, _) => (p.created_at, World::leaf_id(leaf), *l),
                 };
-                let mut h = start.max(floor_hour(created));
-                let stop = end.min(floor_hour(world.now) + hour);
-                while h < stop {
-                    if world.leaf_hour(leaf, h).is_some() {
-                        see(h);
+                for pl in li.analytics_placements() {
+                    let mut h = from.max(floor_hour(created));
+                    while h < stop {
+                        if world.leaf_hour(leaf, h, pl).is_some() {
+                            see(h, pl);
+                        }
+                        h += hour;
                     }
-                    h += hour;
-                }
-                // Late data recorded in the window counts as activity for the hour it changed.
-                for r in s.revisions.iter().filter(|r| {
-                    r.entity_id == leaf_id && r.recorded_at >= start && r.recorded_at < end
-                }) {
-                    see(r.hour);
+                    // Late data recorded in the window counts as activity for the hour it changed.
+                    for r in s.revisions.iter().filter(|r| {
+                        r.entity_id == leaf_id && r.recorded_at >= start && r.recorded_at < end
+                    }) {
+                        see(r.hour, pl);
+                    }
                 }
             }
             if let (Some(f), Some(l)) = (first, last) {
+                // X reports the moments metrics changed, to the second, not whole hours.
+                let jitter = |h: DateTime<Utc>, salt: u64| {
+                    Duration::seconds(
+                        (mix(hash_str(seed, &id) ^ mix(h.timestamp() as u64 ^ salt)) % 1800) as i64,
+                    )
+                };
+                let activity_end = (l + Duration::minutes(30) + jitter(l, 2)).min(world.now);
+                let activity_start = (f + jitter(f, 1)).min(activity_end);
+                placements.sort_by_key(|p| *p != "ALL_ON_TWITTER");
                 data.push(json!({
                     "entity_id": id,
-                    "activity_start_time": fmt_time(f),
-                    "activity_end_time": fmt_time(l + hour),
-                    "placements": ["ALL_ON_TWITTER"],
+                    "activity_start_time": fmt_time(activity_start),
+                    "activity_end_time": fmt_time(activity_end),
+                    "placements": placements,
                 }));
             }
         }

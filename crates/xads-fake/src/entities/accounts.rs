@@ -3,9 +3,9 @@
 use axum::extract::Path;
 use axum::response::Response;
 
-use super::{Ctx, DEFAULT_LIST, account, find, ids_filter, page};
-use crate::envelope::{collection, single};
-use crate::model::{Account, FundingInstrument};
+use super::{Ctx, DEFAULT_LIST, account, find, ids_filter, one_of, page, page_by};
+use crate::envelope::{Params, collection, single};
+use crate::model::{Account, FundingInstrument, Tweet};
 
 /// `GET /12/accounts`.
 pub async fn list(ctx: Ctx) -> Response {
@@ -78,20 +78,53 @@ pub async fn get_funding(ctx: Ctx, Path((account_id, id)): Path<(String, String)
     })
 }
 
-/// `GET /12/accounts/:account_id/tweets`: the account's promotable tweets (simplified shape).
+/// `GET /12/accounts/:account_id/tweets`: the account's promotable tweets. `tweet_type` is
+/// required (the fake's tweets are all `PUBLISHED`, nullcasted, by the account's owner);
+/// `count`/`cursor` page them, `timeline_type`, `user_id`, `name` and `tweet_ids` filter them,
+/// `trim_user` keeps only the author's ids.
 pub async fn tweets(ctx: Ctx, Path(account_id): Path<String>) -> Response {
     let echo = ctx.p.echo(&[("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
-        account(s, &ctx.who, &account_id)?;
-        let ids = ids_filter(&ctx.p, "tweet_ids")?;
-        let data = s
+        let owner = account(s, &ctx.who, &account_id)?.owner_user_id.clone();
+        let p = &ctx.p;
+        p.require("tweet_type")?;
+        let tweet_type = one_of(p, "tweet_type", &["DRAFT", "PUBLISHED", "SCHEDULED"])?;
+        let timeline = one_of(p, "timeline_type", &["ALL", "NULLCAST", "ORGANIC"])?
+            .unwrap_or_else(|| "NULLCAST".into());
+        let trim_user = p.flag("trim_user")?;
+        p.flag("include_mentions_and_replies")?;
+        let name = super::text(p, "name", 80)?.filter(|n| !n.is_empty());
+        let user = p.int("user_id")?;
+        let ids = ids_filter(p, "tweet_ids")?;
+        let screen_name = if owner == s.seed.user_id {
+            s.seed.screen_name.clone()
+        } else {
+            format!("user_{owner}")
+        };
+        let items: Vec<&Tweet> = s
             .tweets
             .iter()
             .filter(|t| t.account_id == account_id)
+            .filter(|_| tweet_type.as_deref() == Some("PUBLISHED"))
+            // Every fake tweet is nullcasted (promoted-only).
+            .filter(|_| timeline != "ORGANIC")
+            // Fake tweets have no name, so a name filter matches none of them.
+            .filter(|_| name.is_none())
+            .filter(|_| user.is_none_or(|u| u.to_string() == owner))
             .filter(|t| ids.as_ref().is_none_or(|ids| ids.contains(&t.id)))
-            .map(|t| t.to_json())
             .collect();
-        Ok(collection(echo, data, None, None))
+        // Only the paging parameters go to the shared pager (it also knows `q`, `sort_by`…).
+        let paging = Params::new(
+            p.pairs()
+                .iter()
+                .filter(|(k, _)| k == "count" || k == "cursor")
+                .cloned()
+                .collect(),
+        );
+        let pg = page_by(items, &paging, &DEFAULT_LIST, |t| {
+            t.to_json(&owner, &screen_name, trim_user)
+        })?;
+        Ok(collection(echo, pg.data, pg.next_cursor, None))
     })
 }
 

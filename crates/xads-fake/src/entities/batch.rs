@@ -1,6 +1,7 @@
 //! Batch endpoints' shared machinery: a JSON array of `{operation_type, params}`, executed
-//! atomically (all or nothing), answered as `{data_type, data, request:[…]}`; per-item failures
-//! come back as `operation_errors` aligned with the input, without `errors`.
+//! atomically (all or nothing), answered as `{data, request:[…]}` (plus `data_type` where X's
+//! example has one: targeting criteria); per-item failures come back as `operation_errors`
+//! aligned with the input, without `errors`.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -74,7 +75,7 @@ pub fn parse(body: &[u8], max: usize, allowed: &[&str]) -> Result<Vec<Operation>
 pub fn run(
     s: &mut State,
     account_id: &str,
-    data_type: &str,
+    data_type: Option<&str>,
     ops: &[Operation],
     mut exec: impl FnMut(&mut State, &Operation) -> Result<Value, ApiError>,
 ) -> Response {
@@ -118,5 +119,9 @@ pub fn run(
             }
         }
     }
-    Json(json!({ "data_type": data_type, "data": data, "request": request })).into_response()
+    let mut body = json!({ "data": data, "request": request });
+    if let Some(t) = data_type {
+        body["data_type"] = json!(t);
+    }
+    Json(body).into_response()
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::{
     Ctx, ListSpec, account, check_budgets, entity_status, find, find_live_idx, ids_filter, micros,
-    one_of, page, text,
+    one_of, page_by, text,
 };
 use crate::envelope::{ApiError, Params, collection, single};
 use crate::model::{Campaign, Record, ServingLog};
@@ -17,6 +17,15 @@ const LIST: ListSpec = ListSpec {
     max_count: 1000,
     drafts: true,
 };
+
+/// X's JSON for `c`, its servability judged from its live line items.
+pub fn render(s: &State, c: &Campaign) -> Value {
+    let incomplete = !s
+        .line_items
+        .iter()
+        .any(|l| l.campaign_id == c.id && l.account_id == c.account_id && !l.deleted);
+    c.to_json_with(incomplete)
+}
 
 /// `GET /12/accounts/:account_id/campaigns`.
 pub async fn list(ctx: Ctx, Path(account_id): Path<String>) -> Response {
@@ -35,7 +44,7 @@ pub async fn list(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                     .is_none_or(|f| f.contains(&c.funding_instrument_id))
             })
             .collect();
-        let pg = page(items, &ctx.p, &LIST)?;
+        let pg = page_by(items, &ctx.p, &LIST, |c| render(s, c))?;
         Ok(collection(echo, pg.data, pg.next_cursor, pg.total_count))
     })
 }
@@ -48,7 +57,7 @@ pub async fn get(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) -> Re
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
         let c = find(&s.campaigns, &account_id, &id, ctx.p.flag("with_deleted")?)?;
-        Ok(single(echo, c.to_json()))
+        Ok(single(echo, render(s, c)))
     })
 }
 
@@ -125,9 +134,8 @@ fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiE
         updated_at: now,
         deleted: false,
     };
-    let json = c.to_json();
     s.campaigns.push(c);
-    Ok(json)
+    Ok(render(s, &s.campaigns[s.campaigns.len() - 1]))
 }
 
 /// Updates one campaign (single and batch routes).
@@ -181,7 +189,7 @@ fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<V
         c.funding_instrument_id = fi;
     }
     c.updated_at = now;
-    Ok(c.to_json())
+    Ok(render(s, &s.campaigns[idx]))
 }
 
 /// Deletes one campaign (single and batch routes).
@@ -190,7 +198,7 @@ fn delete_one(s: &mut State, account_id: &str, id: &str) -> Result<Value, ApiErr
     let now = s.clock.now();
     let c = &mut s.campaigns[idx];
     c.mark_deleted(now);
-    Ok(c.to_json())
+    Ok(render(s, &s.campaigns[idx]))
 }
 
 /// `POST /12/batch/accounts/:account_id/campaigns` (≤ 40 Create/Update/Delete, atomic).
@@ -202,7 +210,7 @@ pub async fn batch(ctx: Ctx, Path(account_id): Path<String>, body: bytes::Bytes)
         Ok(super::batch::run(
             s,
             &account_id,
-            "campaign",
+            None,
             &ops,
             |s, op| match op.kind.as_str() {
                 "Create" => create_one(s, &account_id, &op.params),

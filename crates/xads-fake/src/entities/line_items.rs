@@ -2,7 +2,6 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use serde_json::Value;
 
 use super::{
     Ctx, ListSpec, account, check_budgets, entity_status, find, find_live_idx, ids_filter, micros,
@@ -154,7 +153,8 @@ pub async fn create(ctx: Ctx, Path(account_id): Path<String>) -> Response {
     let echo = ctx.p.echo(&[("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        Ok(single(echo, create_one(s, &account_id, &ctx.p)?))
+        let i = create_one(s, &account_id, &ctx.p, false)?;
+        Ok(single(echo, s.line_items[i].to_write_json()))
     })
 }
 
@@ -165,7 +165,8 @@ pub async fn update(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         .echo(&[("line_item_id", &id), ("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        Ok(single(echo, update_one(s, &account_id, &id, &ctx.p)?))
+        let i = update_one(s, &account_id, &id, &ctx.p)?;
+        Ok(single(echo, s.line_items[i].to_write_json()))
     })
 }
 
@@ -176,12 +177,42 @@ pub async fn delete(ctx: Ctx, Path((account_id, id)): Path<(String, String)>) ->
         .echo(&[("line_item_id", &id), ("account_id", &account_id)]);
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
-        Ok(single(echo, delete_one(s, &account_id, &id)?))
+        let i = delete_one(s, &account_id, &id)?;
+        Ok(single(echo, s.line_items[i].to_write_json()))
     })
 }
 
-/// Creates one line item (single and batch routes).
-fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiError> {
+/// The goal X sets when none is sent ("default based on objective").
+fn default_goal(objective: &str) -> &'static str {
+    match objective {
+        "APP_ENGAGEMENTS" => "APP_CLICKS",
+        "APP_INSTALLS" => "APP_INSTALLS",
+        "REACH" => "MAX_REACH",
+        "FOLLOWERS" => "FOLLOWERS",
+        "ENGAGEMENTS" => "ENGAGEMENT",
+        "VIDEO_VIEWS" => "VIDEO_VIEW",
+        "PREROLL_VIEWS" => "PREROLL",
+        "WEBSITE_CONVERSIONS" => "WEBSITE_CONVERSIONS",
+        _ => "LINK_CLICKS",
+    }
+}
+
+/// The `pay_by` X sets when none is sent: `ENGAGEMENT` for the engagement goal (docs-x
+/// line_items_post), `APP_CLICK` for app clicks, `LINK_CLICK` for link clicks bid with `TARGET`,
+/// otherwise `IMPRESSION` (the documented default of APP_INSTALLS, LINK_CLICKS and SITE_VISITS).
+fn default_pay_by(goal: &str, bid_strategy: &str) -> &'static str {
+    match (goal, bid_strategy) {
+        ("ENGAGEMENT", _) => "ENGAGEMENT",
+        ("APP_CLICKS", _) => "APP_CLICK",
+        ("LINK_CLICKS", "TARGET") => "LINK_CLICK",
+        _ => "IMPRESSION",
+    }
+}
+
+/// Creates one line item (single and batch routes); answers its index. X documents `start_time`
+/// as required; its own batch example creates without one (and answers `start_time: null`), so
+/// only the single route requires it.
+fn create_one(s: &mut State, account_id: &str, p: &Params, batch: bool) -> Result<usize, ApiError> {
     let (tz, owner) = account_zone_owner(s, account_id)?;
     let campaign_id = p.require("campaign_id")?.to_string();
     p.require("objective")?;
@@ -192,16 +223,28 @@ fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiE
     let placements = placements(p)?.unwrap_or_default();
     let status = entity_status(p, true)?.unwrap_or_else(|| "ACTIVE".into());
     let name = text(p, "name", 255)?.filter(|n| !n.is_empty());
-    let bid_strategy = one_of(p, "bid_strategy", BID_STRATEGIES)?.unwrap_or_else(|| "AUTO".into());
     let bid = micros(p, "bid_amount_local_micro")?.flatten();
+    // A bid without a strategy is a maximum bid (docs-x line_items_post answers MAX).
+    let bid_strategy = one_of(p, "bid_strategy", BID_STRATEGIES)?
+        .unwrap_or_else(|| if bid.is_some() { "MAX" } else { "AUTO" }.into());
     if bid_strategy != "AUTO" && bid.is_none() {
         return Err(ApiError::missing("bid_amount_local_micro"));
     }
-    let pay_by = one_of(p, "pay_by", PAY_BY)?;
-    let goal = one_of(p, "goal", GOALS)?;
+    let goal = one_of(p, "goal", GOALS)?.unwrap_or_else(|| default_goal(&objective).into());
+    let pay_by =
+        one_of(p, "pay_by", PAY_BY)?.unwrap_or_else(|| default_pay_by(&goal, &bid_strategy).into());
     let daily = micros(p, "daily_budget_amount_local_micro")?.flatten();
     let total = micros(p, "total_budget_amount_local_micro")?.flatten();
     check_budgets(daily, total)?;
+    // Standard delivery paces a daily budget: on by default when there is one (docs-x
+    // line_items_post answers true with a daily budget; the examples without one answer null).
+    let standard_delivery = match p.has("standard_delivery") {
+        true => Some(p.flag("standard_delivery")?),
+        false => daily.map(|_| true),
+    };
+    if !batch {
+        p.require("start_time")?;
+    }
     let start = time_param(p, "start_time", tz)?.flatten();
     let end = time_param(p, "end_time", tz)?.flatten();
     if let (Some(a), Some(b)) = (start, end)
@@ -267,12 +310,13 @@ fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiE
         placements,
         bid_strategy,
         bid_amount_local_micro: bid,
-        goal,
-        pay_by,
+        goal: Some(goal),
+        pay_by: Some(pay_by),
         start_time: start,
         end_time: end,
         daily_budget_amount_local_micro: daily,
         total_budget_amount_local_micro: total,
+        standard_delivery,
         serving: ServingLog::starting(now, status == "ACTIVE"),
         entity_status: status,
         advertiser_user_id: owner,
@@ -280,13 +324,12 @@ fn create_one(s: &mut State, account_id: &str, p: &Params) -> Result<Value, ApiE
         updated_at: now,
         deleted: false,
     };
-    let json = l.to_json();
     s.line_items.push(l);
-    Ok(json)
+    Ok(s.line_items.len() - 1)
 }
 
-/// Updates one line item (single and batch routes).
-fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<Value, ApiError> {
+/// Updates one line item (single and batch routes); answers its index.
+fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<usize, ApiError> {
     let (tz, _) = account_zone_owner(s, account_id)?;
     let idx = find_live_idx(&s.line_items, account_id, id)?;
     let status = entity_status(p, false)?;
@@ -300,6 +343,10 @@ fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<V
     let total = micros(p, "total_budget_amount_local_micro")?;
     let start = time_param(p, "start_time", tz)?;
     let end = time_param(p, "end_time", tz)?;
+    let standard_delivery = p
+        .has("standard_delivery")
+        .then(|| p.flag("standard_delivery"))
+        .transpose()?;
     // Objective, product type and parent campaign are fixed once created.
     let current = &s.line_items[idx];
     for (fixed, value) in [
@@ -352,21 +399,23 @@ fn update_one(s: &mut State, account_id: &str, id: &str, p: &Params) -> Result<V
     if goal.is_some() {
         l.goal = goal;
     }
+    if let Some(sd) = standard_delivery {
+        l.standard_delivery = Some(sd);
+    }
     if let Some(st) = status {
         l.serving.record(now, st == "ACTIVE");
         l.entity_status = st;
     }
     l.updated_at = now;
-    Ok(l.to_json())
+    Ok(idx)
 }
 
-/// Deletes one line item (single and batch routes).
-fn delete_one(s: &mut State, account_id: &str, id: &str) -> Result<Value, ApiError> {
+/// Deletes one line item (single and batch routes); answers its index.
+fn delete_one(s: &mut State, account_id: &str, id: &str) -> Result<usize, ApiError> {
     let idx = find_live_idx(&s.line_items, account_id, id)?;
     let now = s.clock.now();
-    let l = &mut s.line_items[idx];
-    l.mark_deleted(now);
-    Ok(l.to_json())
+    s.line_items[idx].mark_deleted(now);
+    Ok(idx)
 }
 
 fn account_zone_owner(s: &State, account_id: &str) -> Result<(chrono_tz::Tz, String), ApiError> {
@@ -383,22 +432,19 @@ pub async fn batch(ctx: Ctx, Path(account_id): Path<String>, body: bytes::Bytes)
     ctx.run(echo, |s| {
         account(s, &ctx.who, &account_id)?;
         let ops = super::batch::parse(&body, 40, &["Create", "Update", "Delete"])?;
-        Ok(super::batch::run(
-            s,
-            &account_id,
-            "line_item",
-            &ops,
-            |s, op| match op.kind.as_str() {
-                "Create" => create_one(s, &account_id, &op.params),
+        Ok(super::batch::run(s, &account_id, None, &ops, |s, op| {
+            let i = match op.kind.as_str() {
+                "Create" => create_one(s, &account_id, &op.params, true)?,
                 kind => {
                     let id = op.params.require("line_item_id")?.to_string();
                     if kind == "Update" {
-                        update_one(s, &account_id, &id, &op.params)
+                        update_one(s, &account_id, &id, &op.params)?
                     } else {
-                        delete_one(s, &account_id, &id)
+                        delete_one(s, &account_id, &id)?
                     }
                 }
-            },
-        ))
+            };
+            Ok(s.line_items[i].to_json())
+        }))
     })
 }

@@ -21,6 +21,64 @@ use crate::envelope::{ApiError, ApiResult, Params};
 use crate::model::{Account, Record};
 use crate::state::{FakeState, State};
 
+/// Every request parameter a `/12` route of the fake reads; a repeated one is refused.
+const PARAMETERS: &[&str] = &[
+    "account_ids",
+    "bid_amount_local_micro",
+    "bid_strategy",
+    "budget_optimization",
+    "campaign_id",
+    "campaign_ids",
+    "count",
+    "cursor",
+    "daily_budget_amount_local_micro",
+    "description",
+    "end_time",
+    "entity",
+    "entity_ids",
+    "entity_status",
+    "file_name",
+    "funding_instrument_id",
+    "funding_instrument_ids",
+    "goal",
+    "granularity",
+    "include_mentions_and_replies",
+    "line_item_id",
+    "line_item_ids",
+    "media_category",
+    "media_key",
+    "media_type",
+    "metric_groups",
+    "name",
+    "objective",
+    "operator_type",
+    "pay_by",
+    "placement",
+    "placements",
+    "poster_media_key",
+    "product_type",
+    "promoted_tweet_ids",
+    "purchase_order_number",
+    "q",
+    "sort_by",
+    "standard_delivery",
+    "start_time",
+    "targeting_criterion_id",
+    "targeting_criterion_ids",
+    "targeting_type",
+    "targeting_value",
+    "timeline_type",
+    "title",
+    "total_budget_amount_local_micro",
+    "trim_user",
+    "tweet_ids",
+    "tweet_type",
+    "user_id",
+    "with_deleted",
+    "with_draft",
+    "with_total_count",
+];
+
 /// What every `/12` handler needs: the world, the caller and the merged parameters.
 pub struct Ctx {
     /// The world.
@@ -45,6 +103,19 @@ impl FromRequestParts<FakeState> for Ctx {
             .get::<Params>()
             .cloned()
             .unwrap_or_default();
+        if let Some(name) = p.repeated().filter(|n| PARAMETERS.contains(&n.as_str())) {
+            // X documents lists as one comma-separated value; what it does with a repeated key is
+            // not documented, so the fake refuses it instead of silently keeping one of them.
+            // Parameters the fake does not read are ignored, repeated or not: X's own SDK sends
+            // an object's read-only fields back on `save()` (`reasons_not_servable=A&…=B`).
+            return Err(ApiError::invalid(
+                &name,
+                format!(
+                    "{name} was sent more than once; send one comma-separated value (e.g. {name}=A,B)"
+                ),
+            )
+            .with_params(p.echo(&path_account(parts.uri.path()))));
+        }
         Ok(Ctx {
             st: st.clone(),
             who,
@@ -62,6 +133,18 @@ impl Ctx {
             Err(e) => axum::response::IntoResponse::into_response(e.with_params(echo)),
         }
     }
+}
+
+/// The `account_id` path parameter of a `/12/…/accounts/:id…` path, for errors raised before
+/// the route's own extractor runs.
+fn path_account(path: &str) -> Vec<(&'static str, &str)> {
+    let mut parts = path.split('/');
+    std::iter::from_fn(|| parts.next())
+        .skip_while(|p| *p != "accounts")
+        .nth(1)
+        .filter(|id| !id.is_empty())
+        .map(|id| vec![("account_id", id)])
+        .unwrap_or_default()
 }
 
 /// The account if the caller's user can access it; else 403 `ACCOUNT_NOT_FOUND`.
@@ -126,6 +209,16 @@ pub fn ids_filter(p: &Params, name: &str) -> Result<Option<Vec<String>>, ApiErro
 
 /// Filters deleted/draft/`q`, sorts by `sort_by`, and cuts the page given by `count`/`cursor`.
 pub fn page<T: Record>(items: Vec<&T>, p: &Params, spec: &ListSpec) -> Result<Page, ApiError> {
+    page_by(items, p, spec, |e| e.json())
+}
+
+/// [`page`] with the JSON of each item made by `render` (for shapes that need more than the item).
+pub fn page_by<T: Record>(
+    items: Vec<&T>,
+    p: &Params,
+    spec: &ListSpec,
+    render: impl Fn(&T) -> Value,
+) -> Result<Page, ApiError> {
     let with_deleted = p.flag("with_deleted")?;
     let with_draft = p.flag("with_draft")?;
     let with_total = p.flag("with_total_count")?;
@@ -202,7 +295,7 @@ pub fn page<T: Record>(items: Vec<&T>, p: &Params, spec: &ListSpec) -> Result<Pa
         .iter()
         .skip(offset)
         .take(count)
-        .map(|e| e.json())
+        .map(|e| render(e))
         .collect();
     let next_cursor = (offset + count < total).then(|| encode_cursor(offset + count));
     Ok(Page {

@@ -219,8 +219,15 @@ async fn validation_errors_name_the_parameter() {
         ("objective", "WEBSITE_CLICKS"),
         ("product_type", "PROMOTED_TWEETS"),
         ("placements", "ALL_ON_TWITTER,TWITTER_TIMELINE"),
+        ("start_time", "2026-06-01T00:00:00Z"),
     ];
-    for missing in ["campaign_id", "objective", "product_type", "placements"] {
+    for missing in [
+        "campaign_id",
+        "objective",
+        "product_type",
+        "placements",
+        "start_time",
+    ] {
         let q: Vec<_> = ok.iter().copied().filter(|(k, _)| *k != missing).collect();
         let a = t.post(&li, &q).await;
         assert_eq!(

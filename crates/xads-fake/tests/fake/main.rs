@@ -11,3 +11,4 @@ mod scale;
 mod stats;
 mod support;
 mod time;
+mod x_examples;

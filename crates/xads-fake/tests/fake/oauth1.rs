@@ -277,3 +277,88 @@ async fn signed_writes_with_form_bodies_are_verified() {
         Some(true)
     );
 }
+
+#[tokio::test]
+async fn oob_callback_shows_a_pin_that_the_access_token_exchange_takes() {
+    let t = T::with(xads_fake::FakeConfig {
+        redirect_uris: vec!["oob".into()],
+        ..crate::support::config()
+    })
+    .await;
+    let url = t.url("/oauth/request_token");
+    let auth = authorization(
+        "POST",
+        &url,
+        &[],
+        None,
+        &[("oauth_callback", "oob")],
+        "oob-1",
+    );
+    let r = t
+        .http
+        .post(&url)
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pairs = form(&r.text().await.unwrap());
+    let (rt, rs) = (
+        field(&pairs, "oauth_token"),
+        field(&pairs, "oauth_token_secret"),
+    );
+    let page = t
+        .http
+        .get(t.url(&format!("/oauth/authorize?oauth_token={rt}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the PIN flow shows a page, no redirect");
+    let html = page.text().await.unwrap();
+    let pin = html
+        .split("<code id=\"oauth_pin\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        pin.len() == 7 && pin.chars().all(|c| c.is_ascii_digit()),
+        "{pin}"
+    );
+    let url = t.url("/oauth/access_token");
+    let wrong = authorization(
+        "POST",
+        &url,
+        &[],
+        Some((&rt, &rs)),
+        &[("oauth_verifier", "0000000x")],
+        "oob-2",
+    );
+    let r = t
+        .http
+        .post(&url)
+        .header("authorization", wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a wrong PIN is refused");
+    let auth = authorization(
+        "POST",
+        &url,
+        &[],
+        Some((&rt, &rs)),
+        &[("oauth_verifier", &pin)],
+        "oob-3",
+    );
+    let r = t
+        .http
+        .post(&url)
+        .header("authorization", auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pairs = form(&r.text().await.unwrap());
+    assert_eq!(field(&pairs, "user_id"), t.fake.seed_info().user_id);
+    assert!(!field(&pairs, "oauth_token_secret").is_empty());
+}
