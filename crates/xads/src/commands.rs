@@ -83,15 +83,48 @@ pub struct CampaignId {
     id: String,
 }
 
-/// `xads fake-x` options.
+/// `xads fake-x` options. Every credential here is the fake's own, never X's.
 #[derive(Debug, Args)]
 pub struct FakeXArgs {
     /// Port on 127.0.0.1 (a free one is used when this one is taken).
     #[arg(long, default_value_t = 9090)]
     pub port: u16,
-    /// OAuth redirect URI(s) the fake accepts (repeatable).
+    /// OAuth redirect URI(s) the fake accepts (repeatable; `oob` allows the OAuth 1.0a PIN flow).
     #[arg(long = "redirect-uri")]
     pub redirect_uris: Vec<String>,
+    /// The fake app's OAuth 2.0 client id.
+    #[arg(long, default_value = "fake-client-id")]
+    pub client_id: String,
+    /// The fake app's OAuth 2.0 client secret.
+    #[arg(long, default_value = "fake-client-secret")]
+    pub client_secret: String,
+    /// The fake app's OAuth 1.0a consumer key.
+    #[arg(long, default_value = "fake-consumer-key")]
+    pub consumer_key: String,
+    /// The fake app's OAuth 1.0a consumer secret.
+    #[arg(long, default_value = "fake-consumer-secret")]
+    pub consumer_secret: String,
+    /// Seed of the generated world (ids and metrics): same seed, same world.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Campaigns seeded per ad account.
+    #[arg(long, default_value_t = 3)]
+    pub campaigns_per_account: usize,
+    /// Line items seeded per campaign.
+    #[arg(long, default_value_t = 2)]
+    pub line_items_per_campaign: usize,
+    /// Promoted tweets seeded per line item.
+    #[arg(long, default_value_t = 1)]
+    pub promoted_tweets_per_line_item: usize,
+    /// Promotable tweets seeded per ad account.
+    #[arg(long, default_value_t = 6)]
+    pub tweets_per_account: usize,
+    /// Media-library items seeded per ad account.
+    #[arg(long, default_value_t = 3)]
+    pub media_per_account: usize,
+    /// Days of stats history before now.
+    #[arg(long, default_value_t = 30)]
+    pub history_days: i64,
 }
 
 async fn state() -> anyhow::Result<AppState> {
@@ -283,25 +316,87 @@ async fn set_paused(scope: &Scope, id: &str, paused: bool, as_json: bool) -> any
     print_campaign(&a.body, as_json)
 }
 
-/// `xads fake-x`: the fake X standalone on loopback until Ctrl-C.
+/// `xads fake-x`: the fake X standalone on loopback until Ctrl-C. Prints the URL first, then what
+/// a client needs to connect: the fake app's credentials, ready-made tokens of the seeded user
+/// and the seeded accounts (all the fake's own; the service's configuration is never read).
 pub async fn fake_x(args: FakeXArgs) -> anyhow::Result<()> {
     let wanted = SocketAddr::from(([127, 0, 0, 1], args.port));
     let addr = crate::demo::pick_addr(wanted)?;
-    let mut config = xads_fake::FakeConfig::default();
+    let mut config = xads_fake::FakeConfig {
+        seed: args.seed,
+        client_id: args.client_id,
+        client_secret: args.client_secret,
+        consumer_key: args.consumer_key,
+        consumer_secret: args.consumer_secret,
+        campaigns_per_account: args.campaigns_per_account,
+        line_items_per_campaign: args.line_items_per_campaign,
+        promoted_tweets_per_line_item: args.promoted_tweets_per_line_item,
+        tweets_per_account: args.tweets_per_account,
+        media_per_account: args.media_per_account,
+        history_days: args.history_days,
+        ..xads_fake::FakeConfig::default()
+    };
     if !args.redirect_uris.is_empty() {
         config.redirect_uris = args.redirect_uris;
     }
-    let summary = format!(
-        "client id {}, client secret {}, consumer key {}, consumer secret {} (the fake's own, not X's)",
-        config.client_id, config.client_secret, config.consumer_key, config.consumer_secret
-    );
     let fake = xads_fake::FakeX::bind(addr, config).await?;
-    println!("{}", fake.base_url().as_str().trim_end_matches('/'));
-    println!("{summary}");
+    let url = fake.base_url().as_str().trim_end_matches('/').to_owned();
+    println!("{url}");
+    print!("{}", fake_x_connect_info(&fake, &url));
     println!(
-        "Point X_ADS_API_BASE_URL and X_API_BASE_URL at it, X_OAUTH_AUTHORIZE_URL at <url>/i/oauth2/authorize. Ctrl-C stops."
+        "Point X_ADS_API_BASE_URL and X_API_BASE_URL at it, X_OAUTH_AUTHORIZE_URL at {url}/i/oauth2/authorize. Ctrl-C stops."
     );
     crate::app::shutdown_signal().await;
     fake.shutdown().await;
     Ok(())
+}
+
+/// What `xads fake-x` prints after its URL: human lines, then `export FAKE_X_…=` lines a shell
+/// (or `scripts/sdk-conformance.sh`) can source.
+fn fake_x_connect_info(fake: &xads_fake::FakeX, url: &str) -> String {
+    let cfg = fake.config();
+    let seed = fake.seed_info();
+    let (token, token_secret) = fake.issue_oauth1_tokens(&seed.user_id);
+    let bearer = fake.issue_tokens(
+        &seed.user_id,
+        "ads.read ads.write offline.access media.write",
+    );
+    let mut out = format!(
+        "fake X (its own credentials, not X's):\n  OAuth 2.0 app: client id {}, client secret {}, redirect URIs {}\n  OAuth 1.0a app: consumer key {}, consumer secret {}\n  seeded user {} (@{}), seed {}\n",
+        cfg.client_id,
+        cfg.client_secret,
+        cfg.redirect_uris.join(" "),
+        cfg.consumer_key,
+        cfg.consumer_secret,
+        seed.user_id,
+        seed.screen_name,
+        cfg.seed,
+    );
+    for a in &seed.accounts {
+        let owner = if a.user_id == seed.user_id {
+            ""
+        } else {
+            " (another user's: 403 ACCOUNT_NOT_FOUND)"
+        };
+        out.push_str(&format!(
+            "  account {} {} {}, funding instrument {}{owner}\n",
+            a.id, a.currency, a.timezone, a.funding_instrument_id
+        ));
+    }
+    for (k, v) in [
+        ("URL", url),
+        ("CLIENT_ID", &cfg.client_id),
+        ("CLIENT_SECRET", &cfg.client_secret),
+        ("CONSUMER_KEY", &cfg.consumer_key),
+        ("CONSUMER_SECRET", &cfg.consumer_secret),
+        ("ACCESS_TOKEN", &token),
+        ("ACCESS_TOKEN_SECRET", &token_secret),
+        ("BEARER_TOKEN", &bearer.access_token),
+        ("USER_ID", &seed.user_id),
+        ("ACCOUNT_ID", &seed.usd_account_id),
+        ("FOREIGN_ACCOUNT_ID", &seed.foreign_account_id),
+    ] {
+        out.push_str(&format!("export FAKE_X_{k}={v}\n"));
+    }
+    out
 }

@@ -94,16 +94,55 @@ async fn demo_prints_url_and_login_key_serves_the_ui_and_stops_on_ctrl_c() {
 #[tokio::test]
 async fn fake_x_serves_the_fake_standalone() {
     let mut cmd = xads();
-    cmd.args(["fake-x", "--port", "0"]);
-    let (child, lines) = lines_until(cmd, |_| true).await;
+    cmd.args([
+        "fake-x",
+        "--port",
+        "0",
+        "--consumer-key",
+        "team-key",
+        "--client-id",
+        "team-client",
+        "--redirect-uri",
+        "oob",
+        "--seed",
+        "7",
+        "--campaigns-per-account",
+        "5",
+    ]);
+    let (child, lines) = lines_until(cmd, |l| l.contains("Ctrl-C stops")).await;
     let url = &lines[0];
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let resp = crate::http_client()
-        .get(format!("{url}/12/accounts"))
+    let http = crate::http_client();
+    let resp = http.get(format!("{url}/12/accounts")).send().await.unwrap();
+    assert_eq!(resp.status(), 401, "the fake wants a token");
+    // What a client needs, as `export FAKE_X_…=` lines: the fake's own credentials and tokens.
+    let export = |k: &str| {
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("export FAKE_X_{k}=")))
+            .unwrap_or_else(|| panic!("no FAKE_X_{k} in {lines:?}"))
+            .to_owned()
+    };
+    assert_eq!(export("URL"), *url);
+    assert_eq!(export("CONSUMER_KEY"), "team-key");
+    assert_eq!(export("CLIENT_ID"), "team-client");
+    assert!(lines.iter().any(|l| l.contains("redirect URIs oob")));
+    let account = export("ACCOUNT_ID");
+    let campaigns: Value = http
+        .get(format!("{url}/12/accounts/{account}/campaigns"))
+        .bearer_auth(export("BEARER_TOKEN"))
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert_eq!(resp.status(), 401, "the fake wants a token");
+    assert_eq!(
+        campaigns["data"].as_array().unwrap().len(),
+        5,
+        "the world's size from the command line"
+    );
+    assert!(!export("ACCESS_TOKEN_SECRET").is_empty());
     let status = interrupt_and_wait(child).await;
     assert!(status.success(), "{status}");
 }
