@@ -82,7 +82,6 @@ KNOWN = {
 # X's own DELETE example for line items leaves out fields every other v12 line-item example
 # has (docs-x line_items_delete vs line_items_get_one): the fake answers the full object.
 for _k in [
-    "advertiser_domain",
     "android_app_store_identifier",
     "automatic_tweet_promotion",
     "daily_budget_amount_local_micro",
