@@ -248,11 +248,12 @@ pub async fn campaigns(cmd: CampaignsCommand) -> anyhow::Result<()> {
             let page = manage::mirror::page(&scope, Kind::Campaign, None, None, Some(1000))
                 .await
                 .map_err(manage_err)?;
+            let rows = page.documents().map_err(manage_err)?;
             if as_json {
+                let page = json!({ "data": rows, "next_cursor": page.next_cursor });
                 println!("{}", serde_json::to_string_pretty(&page)?);
                 return Ok(());
             }
-            let rows = page["data"].as_array().cloned().unwrap_or_default();
             println!(
                 "{:<20} {:<8} {:>14} {:>14}  NAME",
                 "ID", "STATUS", "DAILY", "TOTAL"
@@ -293,27 +294,27 @@ pub async fn campaigns(cmd: CampaignsCommand) -> anyhow::Result<()> {
                 "total_budget_amount_local_micro": micros(total_budget)?,
                 "paused": paused,
             });
-            let a = manage::campaigns::create(&scope, &body)
+            let manage::Created(c) = manage::campaigns::create(&scope, &body)
                 .await
                 .map_err(manage_err)?;
-            print_campaign(&a.body, as_json)
+            print_campaign(&c.data, as_json)
         }
         CampaignsCommand::Pause(c) => set_paused(&scope, &c.id, true, as_json).await,
         CampaignsCommand::Resume(c) => set_paused(&scope, &c.id, false, as_json).await,
         CampaignsCommand::Delete(c) => {
-            let a = manage::campaigns::delete(&scope, &c.id)
+            let gone = manage::campaigns::delete(&scope, &c.id)
                 .await
                 .map_err(manage_err)?;
-            print_campaign(&a.body, as_json)
+            print_campaign(&gone.data, as_json)
         }
     }
 }
 
 async fn set_paused(scope: &Scope, id: &str, paused: bool, as_json: bool) -> anyhow::Result<()> {
-    let a = manage::campaigns::update(scope, id, &json!({ "paused": paused }))
+    let c = manage::campaigns::update(scope, id, &json!({ "paused": paused }))
         .await
         .map_err(manage_err)?;
-    print_campaign(&a.body, as_json)
+    print_campaign(&c.data, as_json)
 }
 
 /// `xads fake-x`: the fake X standalone on loopback until Ctrl-C. Prints the URL first, then what

@@ -91,20 +91,49 @@ pub enum CallbackOutcome {
         /// The integrations page.
         redirect_to: String,
     },
-    /// Failed: show this page text with this status.
+    /// Failed: what went wrong, and the §4.9 text the page shows.
     Failed {
-        /// 400 for a bad link, 502 when X failed.
-        status: u16,
+        /// Which kind of failure.
+        problem: CallbackProblem,
         /// The §4.9 text.
         message: String,
     },
 }
 
-fn failed(status: u16, message: impl Into<String>) -> CallbackOutcome {
+/// Why a callback did not connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackProblem {
+    /// The link is unusable: unknown, used or expired state, no code.
+    InvalidLink,
+    /// The user did not grant access at X.
+    Denied,
+    /// X refused the code or verifier (a PKCE mismatch, a bad OAuth 1.0a verifier).
+    Refused,
+    /// X failed the exchange (5xx, transport).
+    XFailed,
+    /// This instance cannot finish the flow (the app is not configured, no client).
+    NotConfigured,
+    /// Connected, but the token cannot use the Ads API (the tile shows `error`).
+    NoAdsAccess,
+    /// Connected, but X refused the new token (the tile shows `needs_reconnect`).
+    Unauthorized,
+}
+
+fn failed(problem: CallbackProblem, message: impl Into<String>) -> CallbackOutcome {
     CallbackOutcome::Failed {
-        status,
+        problem,
         message: message.into(),
     }
+}
+
+/// The callback failure of a failed `/accounts` probe, by the tile status it left.
+fn probe_failed(status: Status, problem: String) -> CallbackOutcome {
+    let kind = if status == Status::Error {
+        CallbackProblem::NoAdsAccess
+    } else {
+        CallbackProblem::Unauthorized
+    };
+    failed(kind, problem)
 }
 
 /// Completes an OAuth 2.0 connect: consumes the state, exchanges the code, stores the sealed
@@ -116,7 +145,7 @@ pub async fn finish_oauth2(
     denied: Option<&str>,
 ) -> Result<CallbackOutcome, crate::db::DbError> {
     let Some(state_value) = state_value.filter(|s| !s.is_empty()) else {
-        return Ok(failed(400, STATE_PROBLEM));
+        return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM));
     };
     let now = state.clock.now();
     let pending = match connections::consume_pending(
@@ -130,21 +159,24 @@ pub async fn finish_oauth2(
         Ok(p) if p.method == Method::OAuth2 => p,
         Ok(_) | Err(PendingError::Unknown | PendingError::Used | PendingError::Expired) => {
             tracing::info!("callback with an unknown, used or expired state");
-            return Ok(failed(400, STATE_PROBLEM));
+            return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM));
         }
     };
     if let Some(reason) = denied {
         tracing::info!(tenant.id = %pending.tenant_id, reason, "authorization denied at X");
         return Ok(failed(
-            400,
+            CallbackProblem::Denied,
             "X did not grant access (the request was denied). Restart the connect flow to try again.",
         ));
     }
     let Some(code) = code.filter(|c| !c.is_empty()) else {
-        return Ok(failed(400, STATE_PROBLEM));
+        return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM));
     };
     let Some(app) = state.config.oauth2.as_ref() else {
-        return Ok(failed(500, StartError::NotConfigured.to_string()));
+        return Ok(failed(
+            CallbackProblem::NotConfigured,
+            StartError::NotConfigured.to_string(),
+        ));
     };
     let client_secret = &app.client_secret;
     let tokens = match state
@@ -161,12 +193,12 @@ pub async fn finish_oauth2(
         Ok(t) => t,
         Err(e) if e.status() == Some(400) => {
             tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "token exchange refused");
-            return Ok(failed(400, PKCE_PROBLEM));
+            return Ok(failed(CallbackProblem::Refused, PKCE_PROBLEM));
         }
         Err(e) => {
             tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "token exchange failed");
             return Ok(failed(
-                502,
+                CallbackProblem::XFailed,
                 format!(
                     "Token exchange with X failed: {}. Restart the connect flow.",
                     e.public_message()
@@ -215,10 +247,7 @@ pub async fn finish_oauth2(
             let (status, problem) = probe_problem(&e);
             connections::mark_status(&state.db, &connection.id, status, Some(&problem), now)
                 .await?;
-            Ok(failed(
-                if status == Status::Error { 403 } else { 401 },
-                problem,
-            ))
+            Ok(probe_failed(status, problem))
         }
     }
 }
@@ -279,9 +308,9 @@ pub async fn deny_oauth1(
     {
         Ok(p) if p.method == Method::OAuth1 => {
             tracing::info!(tenant.id = %p.tenant_id, "OAuth 1.0a authorization denied at X");
-            Ok(failed(400, OAUTH1_DENIED_PROBLEM))
+            Ok(failed(CallbackProblem::Denied, OAUTH1_DENIED_PROBLEM))
         }
-        _ => Ok(failed(400, STATE_PROBLEM)),
+        _ => Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM)),
     }
 }
 
@@ -302,10 +331,13 @@ pub async fn finish_oauth1(
     .await?
     {
         Ok(p) if p.method == Method::OAuth1 => p,
-        _ => return Ok(failed(400, STATE_PROBLEM)),
+        _ => return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM)),
     };
     let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref()) else {
-        return Ok(failed(500, StartError::OAuth1NotConfigured.to_string()));
+        return Ok(failed(
+            CallbackProblem::NotConfigured,
+            StartError::OAuth1NotConfigured.to_string(),
+        ));
     };
     let request = xads_client::oauth1_flow::RequestToken {
         token: oauth_token.to_owned(),
@@ -321,9 +353,9 @@ pub async fn finish_oauth1(
             tracing::warn!(tenant.id = %pending.tenant_id, error = %e, "OAuth 1.0a access-token call refused");
             return Ok(failed(
                 if e.status().is_some_and(|s| s < 500) {
-                    400
+                    CallbackProblem::Refused
                 } else {
-                    502
+                    CallbackProblem::XFailed
                 },
                 format!(
                     "X refused the OAuth 1.0a verifier ({}). Restart the connect flow.",
@@ -358,7 +390,7 @@ pub async fn finish_oauth1(
         Ok(x) => x,
         Err(e) => {
             tracing::error!(tenant.id = %pending.tenant_id, error = %e, "no X client for the new OAuth 1.0a pair");
-            return Ok(failed(500, e.public_message()));
+            return Ok(failed(CallbackProblem::NotConfigured, e.public_message()));
         }
     };
     finish_probe(state, &pending, &connection, &x, now).await
@@ -384,10 +416,7 @@ async fn finish_probe(
             let (status, problem) = probe_problem(&e);
             connections::mark_status(&state.db, &connection.id, status, Some(&problem), now)
                 .await?;
-            Ok(failed(
-                if status == Status::Error { 403 } else { 401 },
-                problem,
-            ))
+            Ok(probe_failed(status, problem))
         }
     }
 }

@@ -19,14 +19,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::manage::input::{self, Invalid, LineItemInput, PromotedTweetsInput};
-use crate::manage::{Answer, ManageError, Scope};
+use crate::manage::{Created, ManageError, Scope};
 use crate::store::entities::{self, Kind};
 use crate::store::experiments::{self as store, Experiment, Variant};
 use schedule::Schedule;
 use stats::{PrimaryMetric, Rules, Totals, Verdict};
-use xads_client::vocab::COLUMNS;
-
-use crate::store::stats as stats_store;
 
 /// The note shown with every experiment (API and UI).
 pub const QUASI_EXPERIMENT_NOTE: &str = "Rotation under one campaign is a quasi-experiment: variants run at different times, so time of day, day of week and auction pressure are confounded with the variant. The switchback schedule shifts the order daily so every variant gets every time slot equally; intervals and a sequential verdict guard against the rest. Concurrent mode runs variants together, but X's auction then decides each variant's delivery.";
@@ -218,7 +215,7 @@ pub fn write_scope(scope: &Scope, e: &Experiment, suffix: &str) -> Scope {
 }
 
 /// `POST …/experiments`.
-pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+pub async fn create(scope: &Scope, body: &Value) -> Result<Created<ExperimentView>, ManageError> {
     let input = input::parse::<CreateInput>(body)?.validate()?;
     scope.check_account().await?;
     scope
@@ -282,10 +279,7 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
     .await?;
     build(scope, &e).await?;
     let e = load(scope, &e.id).await?;
-    Ok(Answer {
-        status: 201,
-        body: view(scope, &e).await?,
-    })
+    Ok(Created(view(scope, e).await?))
 }
 
 /// Creates whatever line items and promoted tweets of the experiment are missing.
@@ -331,14 +325,14 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
                 ManageError::Conflict(format!("stored variant settings are invalid: {e}"))
             })?;
             let s = write_scope(scope, e, "build");
-            let answer = crate::manage::line_items::create_validated(
+            let Created(line_item) = crate::manage::line_items::create_validated(
                 &s,
                 &li,
                 &json!({"experiment": e.id, "variant": v.idx}),
                 &format!("line_item:{}", v.idx),
             )
             .await?;
-            let id = answer.body["id"].as_str().unwrap_or_default().to_owned();
+            let id = line_item.id;
             store::set_variant_ids(db, &e.id, v.idx, Some(&id), None).await?;
             if !e.dry_run && !settings.targeting.is_empty() {
                 add_targeting(&s, &id, &settings.targeting).await?;
@@ -348,7 +342,7 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
     };
     if v.promoted_tweet_id.is_none() {
         let s = write_scope(scope, e, "build");
-        let answer = crate::manage::promoted_tweets::attach(
+        let Created(attached) = crate::manage::promoted_tweets::attach(
             &s,
             &PromotedTweetsInput {
                 line_item_id: line_item_id.clone(),
@@ -358,10 +352,7 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
             &format!("promoted_tweet:{}", v.idx),
         )
         .await?;
-        let id = answer.body["data"][0]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let id = attached.first().map(|p| p.id.clone()).unwrap_or_default();
         store::set_variant_ids(db, &e.id, v.idx, None, Some(&id)).await?;
     }
     Ok(())
@@ -410,11 +401,31 @@ async fn load(scope: &Scope, id: &str) -> Result<Experiment, ManageError> {
         .ok_or(ManageError::NotFound("experiment"))
 }
 
-/// The experiment as the API shows it: variants with line-item ids and live state, schedule,
-/// next switch.
-pub async fn view(scope: &Scope, e: &Experiment) -> Result<Value, ManageError> {
+/// An experiment as the API shows it: the stored experiment, its variants with the live state
+/// of their line items, and the next switch of the schedule.
+#[derive(Debug)]
+pub struct ExperimentView {
+    /// The experiment.
+    pub experiment: Experiment,
+    /// Its variants, in order.
+    pub variants: Vec<VariantView>,
+    /// When the runner next switches variants (running rotations only).
+    pub next_switch: Option<DateTime<Utc>>,
+}
+
+/// One variant of an [`ExperimentView`].
+#[derive(Debug)]
+pub struct VariantView {
+    /// The stored variant.
+    pub variant: Variant,
+    /// Whether its line item is paused at X (as mirrored), else as the runner wants it.
+    pub paused: bool,
+}
+
+/// The experiment with its variants' live state and next switch.
+pub async fn view(scope: &Scope, e: Experiment) -> Result<ExperimentView, ManageError> {
     let now = scope.state.clock.now();
-    let sched = schedule_of(e);
+    let sched = schedule_of(&e);
     let mut variants = Vec::new();
     for v in store::variants(&scope.state.db, &e.id).await? {
         let live_paused = match &v.line_item_id {
@@ -429,57 +440,41 @@ pub async fn view(scope: &Scope, e: &Experiment) -> Result<Value, ManageError> {
             .map(|l| l.data["paused"].as_bool().unwrap_or(true)),
             None => None,
         };
-        variants.push(json!({
-            "name": v.name, "control": v.control, "tweet_id": v.tweet_id,
-            "line_item_id": v.line_item_id, "promoted_tweet_id": v.promoted_tweet_id,
-            "paused": live_paused.unwrap_or(v.expected_paused),
-            "expected_paused": v.expected_paused, "drift": v.drift,
-            "line_item": v.line_item,
-        }));
+        variants.push(VariantView {
+            paused: live_paused.unwrap_or(v.expected_paused),
+            variant: v,
+        });
     }
     let next_switch = match (e.status.as_str(), e.started_at) {
-        ("running", Some(start)) => sched
-            .next_switch(start, now)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ("running", Some(start)) => sched.next_switch(start, now),
         _ => None,
     };
-    let ts =
-        |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    Ok(json!({
-        "id": e.id, "account_id": e.account_id, "name": e.name, "campaign_id": e.campaign_id,
-        "primary_metric": e.primary_metric, "schedule": e.schedule, "stop": e.rules,
-        "status": e.status, "dry_run": e.dry_run, "problem": e.problem,
-        "winner": e.winner, "conclusion": e.conclusion,
-        "created_at": ts(Some(e.created_at)), "started_at": ts(e.started_at), "stopped_at": ts(e.stopped_at),
-        "next_switch": next_switch, "variants": variants, "note": QUASI_EXPERIMENT_NOTE,
-    }))
+    Ok(ExperimentView {
+        experiment: e,
+        variants,
+        next_switch,
+    })
 }
 
 /// `GET …/experiments/{id}`.
-pub async fn get(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn get(scope: &Scope, id: &str) -> Result<ExperimentView, ManageError> {
     scope.check_account().await?;
     let e = load(scope, id).await?;
-    Ok(Answer {
-        status: 200,
-        body: view(scope, &e).await?,
-    })
+    view(scope, e).await
 }
 
-/// `GET …/experiments`.
-pub async fn list(scope: &Scope) -> Result<Answer, ManageError> {
+/// `GET …/experiments`: every experiment of the account (one page: no cursor).
+pub async fn list(scope: &Scope) -> Result<Vec<ExperimentView>, ManageError> {
     scope.check_account().await?;
     let mut data = Vec::new();
     for e in store::list(&scope.state.db, &scope.tenant.id, &scope.account_id).await? {
-        data.push(view(scope, &e).await?);
+        data.push(view(scope, e).await?);
     }
-    Ok(Answer {
-        status: 200,
-        body: json!({ "data": data, "next_cursor": null }),
-    })
+    Ok(data)
 }
 
 /// `POST …/experiments/{id}/start`: completes creation if needed, then the runner takes over.
-pub async fn start(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn start(scope: &Scope, id: &str) -> Result<ExperimentView, ManageError> {
     scope.check_account().await?;
     let e = load(scope, id).await?;
     match e.status.as_str() {
@@ -512,7 +507,7 @@ pub async fn start(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
 }
 
 /// `POST …/experiments/{id}/stop`: pauses every variant.
-pub async fn stop(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn stop(scope: &Scope, id: &str) -> Result<ExperimentView, ManageError> {
     scope.check_account().await?;
     let e = load(scope, id).await?;
     if matches!(e.status.as_str(), "concluded") {
@@ -534,7 +529,11 @@ pub async fn stop(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
 
 /// `POST …/experiments/{id}/conclude` (`{"winner": name?, "reason": text?}`): keeps the winner
 /// running, pauses the others, records why.
-pub async fn conclude(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+pub async fn conclude(
+    scope: &Scope,
+    id: &str,
+    body: &Value,
+) -> Result<ExperimentView, ManageError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -556,7 +555,7 @@ pub async fn conclude(scope: &Scope, id: &str, body: &Value) -> Result<Answer, M
     }
     let results = results_of(scope, &e).await?;
     let variants = store::variants(&scope.state.db, &e.id).await?;
-    let winner = match (&body.winner, results["winner"].as_str()) {
+    let winner = match (&body.winner, results.winner.as_deref()) {
         (Some(w), _) => variants
             .iter()
             .find(|v| &v.name == w)
@@ -568,7 +567,7 @@ pub async fn conclude(scope: &Scope, id: &str, body: &Value) -> Result<Answer, M
         (None, None) => {
             return Err(ManageError::Conflict(format!(
                 "no winner yet (verdict: {}); pass {{\"winner\": \"<variant>\"}} to conclude anyway",
-                results["verdict"].as_str().unwrap_or("unknown")
+                results.verdict.as_str()
             )));
         }
     };
@@ -576,7 +575,7 @@ pub async fn conclude(scope: &Scope, id: &str, body: &Value) -> Result<Answer, M
     let why = body.reason.unwrap_or_else(|| {
         format!(
             "verdict {} on {}; winner {} chosen {}",
-            results["verdict"].as_str().unwrap_or("?"),
+            results.verdict.as_str(),
             e.primary_metric,
             winner.name,
             if body.winner.is_some() {
@@ -598,13 +597,10 @@ pub async fn conclude(scope: &Scope, id: &str, body: &Value) -> Result<Answer, M
 }
 
 /// `GET …/experiments/{id}/results`.
-pub async fn results(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn results(scope: &Scope, id: &str) -> Result<Results, ManageError> {
     scope.check_account().await?;
     let e = load(scope, id).await?;
-    Ok(Answer {
-        status: 200,
-        body: results_of(scope, &e).await?,
-    })
+    results_of(scope, &e).await
 }
 
 fn decimal_sum(values: &[String]) -> f64 {
@@ -616,12 +612,8 @@ fn decimal_sum(values: &[String]) -> f64 {
         .unwrap_or(0.0)
 }
 
-fn round6(x: f64) -> f64 {
-    (x * 1e6).round() / 1e6
-}
-
 /// Per-variant figures, P(best) and the verdict, from the stored `LINE_ITEM` stats since start.
-pub async fn results_of(scope: &Scope, e: &Experiment) -> Result<Value, ManageError> {
+pub async fn results_of(scope: &Scope, e: &Experiment) -> Result<Results, ManageError> {
     let variants = store::variants(&scope.state.db, &e.id).await?;
     let ids: Vec<String> = variants
         .iter()
@@ -653,8 +645,48 @@ pub async fn results_of(scope: &Scope, e: &Experiment) -> Result<Value, ManageEr
     Ok(evaluate(e, &variants, &totals))
 }
 
-/// The results document for given totals (pure: the hand-calculation test calls it).
-pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Value {
+/// An experiment's results: per-variant figures, P(best) and the sequential verdict.
+#[derive(Debug)]
+pub struct Results {
+    /// The experiment.
+    pub experiment_id: String,
+    /// What decides the winner (`ctr`, `cpa`, …).
+    pub primary_metric: String,
+    /// The verdict so far.
+    pub verdict: Verdict,
+    /// The winning variant's name, when there is one.
+    pub winner: Option<String>,
+    /// One row per variant, in order.
+    pub variants: Vec<VariantResult>,
+}
+
+/// One variant's figures in [`Results`].
+#[derive(Debug)]
+pub struct VariantResult {
+    /// Its name.
+    pub name: String,
+    /// Whether it is the control.
+    pub control: bool,
+    /// Its line item, once created.
+    pub line_item_id: Option<String>,
+    /// Whether the runner keeps it paused now.
+    pub paused: bool,
+    /// Its totals since the start.
+    pub totals: Totals,
+    /// Every metric one can judge on, with its interval (Wilson 95 % for rates, delta method for
+    /// costs), in [`PrimaryMetric::ALL`] order.
+    pub estimates: [(PrimaryMetric, stats::Estimate); 4],
+    /// Always-valid p-value against the control (`None` for the control).
+    pub p_value_vs_control: Option<f64>,
+    /// Posterior probability of being the best.
+    pub p_best: f64,
+}
+
+/// How the figures and the verdict are computed (answered with every result).
+pub const RESULTS_METHOD: &str = "mSPRT always-valid p-values vs the control (α = 0.05, Bonferroni across treatments); Wilson 95% intervals for rates, delta-method for costs; P(best) from Beta/Gamma posteriors (4 000 seeded draws)";
+
+/// The results for given totals (pure: the hand-calculation test calls it).
+pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Results {
     let m = metric(e);
     let stop = stop_of(e);
     let rules = Rules {
@@ -668,40 +700,26 @@ pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Valu
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
     let p_best = stats::p_best(m, totals, seed, 4_000);
-    let est = |x: stats::Estimate| json!({"value": x.value.map(round6), "low": x.low.map(round6), "high": x.high.map(round6)});
-    let rows: Vec<Value> = variants
+    let rows = variants
         .iter()
         .zip(totals)
         .enumerate()
-        .map(|(i, (v, t))| {
-            let mut row = json!({
-                "name": v.name, "control": v.control, "line_item_id": v.line_item_id,
-                "paused": v.expected_paused,
-                "spend_usd": format!("{:.6}", t.spend_usd),
-                "p_value_vs_control": decision.p_values[i].map(round6),
-                "p_best": round6(p_best[i]),
-            });
-            // The stored metrics under their column names, and every metric one can judge on.
-            for (col, value) in [
-                (stats_store::IMPRESSIONS, t.impressions),
-                (stats_store::CLICKS, t.clicks),
-                (stats_store::CONVERSIONS, t.conversions),
-            ] {
-                row[COLUMNS[col].name] = json!(value);
-            }
-            for m in PrimaryMetric::ALL {
-                row[m.as_str()] = est(stats::estimate(m, t));
-            }
-            row
+        .map(|(i, (v, t))| VariantResult {
+            name: v.name.clone(),
+            control: v.control,
+            line_item_id: v.line_item_id.clone(),
+            paused: v.expected_paused,
+            totals: t.clone(),
+            estimates: PrimaryMetric::ALL.map(|m| (m, stats::estimate(m, t))),
+            p_value_vs_control: decision.p_values[i],
+            p_best: p_best[i],
         })
         .collect();
-    json!({
-        "experiment_id": e.id,
-        "primary_metric": e.primary_metric,
-        "verdict": match decision.verdict { Verdict::Winner => "winner", Verdict::NoDifference => "no_difference", Verdict::InsufficientData => "insufficient_data" },
-        "winner": decision.winner.map(|w| variants[w].name.clone()),
-        "variants": rows,
-        "method": "mSPRT always-valid p-values vs the control (α = 0.05, Bonferroni across treatments); Wilson 95% intervals for rates, delta-method for costs; P(best) from Beta/Gamma posteriors (4 000 seeded draws)",
-        "note": QUASI_EXPERIMENT_NOTE,
-    })
+    Results {
+        experiment_id: e.id.clone(),
+        primary_metric: e.primary_metric.clone(),
+        verdict: decision.verdict,
+        winner: decision.winner.map(|w| variants[w].name.clone()),
+        variants: rows,
+    }
 }

@@ -185,6 +185,17 @@ pub enum Verdict {
     InsufficientData,
 }
 
+impl Verdict {
+    /// The API's name of the verdict.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Winner => "winner",
+            Verdict::NoDifference => "no_difference",
+            Verdict::InsufficientData => "insufficient_data",
+        }
+    }
+}
+
 /// The rules the verdict applies.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rules {

@@ -6,7 +6,7 @@ use xads_client::models::{Campaign, CampaignCreate, CampaignUpdate, EntityStatus
 
 use super::exactly_once;
 use super::input::{self, CampaignInput, CampaignPatch};
-use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
+use super::{Created, ManageError, Scope, dry_id, render};
 use crate::store::entities::{Entity, Kind};
 
 const KIND: Kind = Kind::Campaign;
@@ -88,7 +88,7 @@ pub async fn recover(
 }
 
 /// `POST …/campaigns`.
-pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+pub async fn create(scope: &Scope, body: &Value) -> Result<Created<Entity>, ManageError> {
     let input = input::parse::<CampaignInput>(body)?.validate()?;
     scope.check_account().await?;
     if !scope.live() {
@@ -113,7 +113,7 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
         .expect("a dry-run campaign is a valid wire object");
         let e = entity(scope, &c, true);
         scope.record("create_campaign", &e, None, None).await?;
-        return Ok(write_answer(201, &e));
+        return Ok(Created(e));
     }
     let session = scope.session().await?;
     let req = to_create(&input);
@@ -146,18 +146,18 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> 
     scope
         .record("create_campaign", &e, None, request_id.as_deref())
         .await?;
-    Ok(write_answer(201, &e))
+    Ok(Created(e))
 }
 
 /// `GET …/campaigns/{id}`.
-pub async fn get(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn get(scope: &Scope, id: &str) -> Result<Entity, ManageError> {
     scope.check_account().await?;
     let e = scope.entity(KIND, id, "campaign").await?;
-    Ok(write_answer(200, &e))
+    Ok(e)
 }
 
 /// `PATCH …/campaigns/{id}`: name, budgets, `paused`.
-pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Entity, ManageError> {
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "campaign").await?;
     let patch = input::parse::<CampaignPatch>(body)?.validate(&current.data)?;
@@ -191,7 +191,7 @@ pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, Man
 }
 
 /// `DELETE …/campaigns/{id}` (irreversible at X).
-pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn delete(scope: &Scope, id: &str) -> Result<Entity, ManageError> {
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "campaign").await?;
     super::delete_entity(scope, current, "delete_campaign", |x, account, id, opts| async move {

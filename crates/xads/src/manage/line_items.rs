@@ -7,7 +7,7 @@ use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate
 
 use super::exactly_once;
 use super::input::{self, Invalid, LineItemChange, LineItemInput, LineItemPatch, NewLineItem};
-use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
+use super::{Created, ManageError, Scope, dry_id, render};
 use crate::store::entities::{Entity, Kind};
 
 const KIND: Kind = Kind::LineItem;
@@ -26,7 +26,7 @@ pub fn entity(scope: &Scope, l: &LineItem, dry_run: bool) -> Entity {
 }
 
 /// `POST …/line_items`.
-pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+pub async fn create(scope: &Scope, body: &Value) -> Result<Created<Entity>, ManageError> {
     let input = input::parse::<LineItemInput>(body)?.validate()?;
     scope.check_account().await?;
     create_validated(scope, &input, body, "create_line_item").await
@@ -38,7 +38,7 @@ pub async fn create_validated(
     input: &NewLineItem,
     request: &Value,
     step: &str,
-) -> Result<Answer, ManageError> {
+) -> Result<Created<Entity>, ManageError> {
     let campaign = scope
         .entity(Kind::Campaign, &input.campaign_id, "campaign")
         .await
@@ -80,7 +80,7 @@ pub async fn create_validated(
         .expect("a dry-run line item is a valid wire object");
         let e = entity(scope, &l, true);
         scope.record("create_line_item", &e, None, None).await?;
-        return Ok(write_answer(201, &e));
+        return Ok(Created(e));
     }
     let session = scope.session().await?;
     let req = LineItemCreate {
@@ -160,20 +160,17 @@ pub async fn create_validated(
     scope
         .record("create_line_item", &e, None, request_id.as_deref())
         .await?;
-    Ok(write_answer(201, &e))
+    Ok(Created(e))
 }
 
 /// `GET …/line_items/{id}`.
-pub async fn get(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn get(scope: &Scope, id: &str) -> Result<Entity, ManageError> {
     scope.check_account().await?;
-    Ok(write_answer(
-        200,
-        &scope.entity(KIND, id, "line item").await?,
-    ))
+    scope.entity(KIND, id, "line item").await
 }
 
 /// `PATCH …/line_items/{id}`.
-pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+pub async fn update(scope: &Scope, id: &str, body: &Value) -> Result<Entity, ManageError> {
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "line item").await?;
     let patch = input::parse::<LineItemPatch>(body)?.validate(&current.data)?;
@@ -186,7 +183,7 @@ pub async fn update_validated(
     current: Entity,
     patch: &LineItemChange,
     request: &Value,
-) -> Result<Answer, ManageError> {
+) -> Result<Entity, ManageError> {
     let update = LineItemUpdate {
         name: patch.name.clone(),
         placements: patch.placements.clone(),
@@ -221,7 +218,7 @@ pub async fn update_validated(
 }
 
 /// `DELETE …/line_items/{id}`.
-pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn delete(scope: &Scope, id: &str) -> Result<Entity, ManageError> {
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "line item").await?;
     super::delete_entity(scope, current, "delete_line_item", |x, account, id, opts| async move {

@@ -81,28 +81,37 @@ pub async fn refresh_all(scope: &Scope) -> Result<usize, ManageError> {
     Ok(n)
 }
 
-/// A page of the mirror: `{"data": […], "next_cursor": …}`.
+/// A page of the mirror: the entities' stored API documents, and the cursor of the next page.
+#[derive(Debug)]
+pub struct EntityPage {
+    /// Each entity's document as the mirror stores it: JSON text written by `entities::upsert`
+    /// from a `serde_json::Value`, answered without parsing (the hot path of every list).
+    pub items: Vec<String>,
+    /// The cursor of the next page, if any.
+    pub next_cursor: Option<String>,
+}
+
+impl EntityPage {
+    /// The documents, parsed.
+    pub fn documents(&self) -> Result<Vec<serde_json::Value>, ManageError> {
+        self.items
+            .iter()
+            .map(|i| {
+                serde_json::from_str(i)
+                    .map_err(|_| crate::db::DbError::Corrupt("mirror entity is not JSON").into())
+            })
+            .collect()
+    }
+}
+
+/// A page of the mirror's entities of `kind` (under `parent_id`), after `cursor`.
 pub async fn page(
     scope: &Scope,
     kind: Kind,
     parent_id: Option<&str>,
     cursor: Option<&str>,
     count: Option<u32>,
-) -> Result<serde_json::Value, ManageError> {
-    let body = page_json(scope, kind, parent_id, cursor, count).await?;
-    serde_json::from_str(&body)
-        .map_err(|_| crate::db::DbError::Corrupt("mirror page is not JSON").into())
-}
-
-/// The same page as JSON text, written from the stored entity JSON without parsing it (the hot
-/// path of every dashboard list).
-pub async fn page_json(
-    scope: &Scope,
-    kind: Kind,
-    parent_id: Option<&str>,
-    cursor: Option<&str>,
-    count: Option<u32>,
-) -> Result<String, ManageError> {
+) -> Result<EntityPage, ManageError> {
     let after = match cursor {
         None | Some("") => 0,
         Some(c) => c.parse::<i64>().map_err(|_| super::input::Invalid {
@@ -128,20 +137,8 @@ pub async fn page_json(
         count,
     )
     .await?;
-    let mut body = String::with_capacity(items.iter().map(|s| s.len() + 1).sum::<usize>() + 48);
-    body.push_str("{\"data\":[");
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        // Stored by `entities::upsert` from a `serde_json::Value`, so it is valid JSON.
-        body.push_str(item);
-    }
-    body.push_str("],\"next_cursor\":");
-    match next {
-        Some(n) => body.push_str(&format!("\"{n}\"")),
-        None => body.push_str("null"),
-    }
-    body.push('}');
-    Ok(body)
+    Ok(EntityPage {
+        items,
+        next_cursor: next.map(|n| n.to_string()),
+    })
 }

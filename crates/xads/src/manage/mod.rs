@@ -84,13 +84,53 @@ impl ManageError {
     }
 }
 
-/// A successful answer: status and body.
+/// A new entity (or entities) a write made. The web layer answers it 201; everything else a
+/// management operation returns (read, update, delete, pause) it answers 200.
+///
+/// Campaigns, line items and promoted tweets travel as the mirror's [`Entity`]: its typed
+/// `kind`, `id`, `parent_id`, `dry_run` and `deleted`, and `data`, the API document that
+/// [`render`] made from X's object — kept as JSON because it is stored, listed and answered as
+/// is (X's objects pass through).
 #[derive(Debug)]
-pub struct Answer {
-    /// 200 or 201.
-    pub status: u16,
-    /// The JSON body.
-    pub body: Value,
+pub struct Created<T>(pub T);
+
+/// The promoted tweets one request attached to a line item (one per tweet id, in order).
+#[derive(Debug)]
+pub struct Attached(pub Vec<Entity>);
+
+impl Attached {
+    /// The first one (the API's `id`).
+    pub fn first(&self) -> Option<&Entity> {
+        self.0.first()
+    }
+}
+
+/// How a promoted tweet's pause or resume reached X.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PausedVia {
+    /// A PUT of `entity_status` (and every dry-run change).
+    Put,
+    /// X refused the PUT: pause was a DELETE, resume a re-POST of the same tweet.
+    Delete,
+}
+
+impl PausedVia {
+    /// The API's `paused_via` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PausedVia::Put => "put",
+            PausedVia::Delete => "delete",
+        }
+    }
+}
+
+/// A promoted tweet after a pause or resume, and which way it went.
+#[derive(Debug)]
+pub struct Paused {
+    /// The promoted tweet as mirrored now (a resume by re-POST may carry a new id).
+    pub entity: Entity,
+    /// How X was told.
+    pub via: PausedVia,
 }
 
 impl Scope {
@@ -185,14 +225,6 @@ pub fn apply_patch(data: &mut Value, patch: &Value) {
     }
 }
 
-/// The body answered for a write: the entity plus `dry_run` (already in the entity).
-pub fn write_answer(status: u16, entity: &Entity) -> Answer {
-    Answer {
-        status,
-        body: entity.data.clone(),
-    }
-}
-
 /// The audit action of an update: pause, resume or plain update of `kind`.
 pub fn update_action(kind: Kind, paused: Option<bool>) -> &'static str {
     match (kind, paused) {
@@ -220,7 +252,7 @@ pub async fn update_entity<T, F, Fut>(
     request: &Value,
     send: F,
     to_entity: fn(&Scope, &T) -> Entity,
-) -> Result<Answer, ManageError>
+) -> Result<Entity, ManageError>
 where
     F: Fn(xads_client::XAds, String, String, xads_client::CallOptions) -> Fut,
     Fut: std::future::Future<Output = Result<xads_client::XResponse<T>, xads_client::XError>>,
@@ -235,7 +267,7 @@ where
                 .record(action, &next, Some(&current.data), None)
                 .await?;
         }
-        return Ok(write_answer(200, &next));
+        return Ok(next);
     }
     let session = scope.session().await?;
     let account = scope.account_id.clone();
@@ -256,16 +288,17 @@ where
     scope
         .record(action, &e, Some(&current.data), resp.request_id.as_deref())
         .await?;
-    Ok(write_answer(200, &e))
+    Ok(e)
 }
 
-/// Deletes an entity: locally for dry-run entities (or in dry-run mode), at X otherwise.
+/// Deletes an entity: locally for dry-run entities (or in dry-run mode), at X otherwise. Returns
+/// it as deleted.
 pub async fn delete_entity<F, Fut>(
     scope: &Scope,
     current: Entity,
     action: &'static str,
     send: F,
-) -> Result<Answer, ManageError>
+) -> Result<Entity, ManageError>
 where
     F: Fn(xads_client::XAds, String, String, xads_client::CallOptions) -> Fut,
     Fut: std::future::Future<Output = Result<(), xads_client::XError>>,
@@ -280,14 +313,14 @@ where
                 .record(action, &gone, Some(&current.data), None)
                 .await?;
         }
-        return Ok(write_answer(200, &gone));
+        return Ok(gone);
     }
     let session = scope.session().await?;
     delete_at_x(scope, &session, &current, action, send).await?;
     scope
         .record(action, &gone, Some(&current.data), None)
         .await?;
-    Ok(write_answer(200, &gone))
+    Ok(gone)
 }
 
 /// Sends a DELETE to X through the exactly-once record. A 404 (already gone, e.g. a retried

@@ -10,7 +10,7 @@ use xads_client::{ListParams, XError};
 
 use super::exactly_once::{self, WriteError};
 use super::input::{self, Invalid, PromotedTweetPatch, PromotedTweetsInput};
-use super::{Answer, ManageError, Scope, dry_id, render, write_answer};
+use super::{Attached, Created, ManageError, Paused, PausedVia, Scope, dry_id, render};
 use crate::store::entities::{Entity, Kind};
 use crate::x::XSessionError;
 
@@ -29,7 +29,7 @@ fn entity(scope: &Scope, p: &PromotedTweet, dry_run: bool) -> Entity {
 }
 
 /// `POST …/promoted_tweets`: one promoted tweet per tweet id.
-pub async fn create(scope: &Scope, body: &Value) -> Result<Answer, ManageError> {
+pub async fn create(scope: &Scope, body: &Value) -> Result<Created<Attached>, ManageError> {
     let input = input::parse::<PromotedTweetsInput>(body)?.validate()?;
     scope.check_account().await?;
     attach(scope, &input, body, "create_promoted_tweets").await
@@ -41,7 +41,7 @@ pub async fn attach(
     input: &PromotedTweetsInput,
     request: &Value,
     step: &str,
-) -> Result<Answer, ManageError> {
+) -> Result<Created<Attached>, ManageError> {
     let line_item = scope
         .entity(Kind::LineItem, &input.line_item_id, "line item")
         .await
@@ -115,16 +115,7 @@ pub async fn attach(
             made.push(e);
         }
     }
-    let data: Vec<Value> = made.iter().map(|e| e.data.clone()).collect();
-    Ok(Answer {
-        status: 201,
-        body: json!({
-            "id": made.first().map(|e| e.id.clone()),
-            "ids": made.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
-            "data": data,
-            "dry_run": made.first().is_none_or(|e| e.dry_run),
-        }),
-    })
+    Ok(Created(Attached(made)))
 }
 
 /// The promoted tweets of `req.line_item_id` for all of `req.tweet_ids`, if X has them all.
@@ -154,7 +145,7 @@ async fn find(
 }
 
 /// `PATCH …/promoted_tweets/{id}` with `{"paused": bool}`.
-pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer, ManageError> {
+pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Paused, ManageError> {
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "promoted tweet").await?;
     let patch = input::parse::<PromotedTweetPatch>(body)?;
@@ -167,13 +158,17 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer,
     next.data["paused"] = json!(patch.paused);
     if current.dry_run || !scope.live() {
         next.data["dry_run"] = json!(true);
-        next.data["paused_via"] = json!("put");
+        // The mirror keeps `paused_via` too: later reads show how the last change went.
+        next.data["paused_via"] = json!(PausedVia::Put.as_str());
         if current.dry_run {
             scope
                 .record(action, &next, Some(&current.data), None)
                 .await?;
         }
-        return Ok(write_answer(200, &next));
+        return Ok(Paused {
+            entity: next,
+            via: PausedVia::Put,
+        });
     }
     let session = scope.session().await?;
     let account = scope.account_id.clone();
@@ -198,10 +193,10 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer,
         },
     )
     .await;
-    match put {
+    let via = match put {
         Ok(resp) => {
             next = entity(scope, &resp.data, false);
-            next.data["paused_via"] = json!("put");
+            PausedVia::Put
         }
         Err(WriteError::Session(XSessionError::X(e)))
             if matches!(e.status(), Some(400 | 403 | 405)) =>
@@ -226,7 +221,7 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer,
                     .unwrap_or_default()
                     .to_owned();
                 let line_item_id = current.parent_id.clone().unwrap_or_default();
-                let answer = attach(
+                let Created(attached) = attach(
                     scope,
                     &PromotedTweetsInput {
                         line_item_id,
@@ -236,7 +231,10 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer,
                     &format!("{action}:post:{id}"),
                 )
                 .await?;
-                let restored = answer.body["data"][0].clone();
+                let restored = attached
+                    .first()
+                    .map(|e| e.data.clone())
+                    .unwrap_or(Value::Null);
                 if restored["id"] != json!(id) {
                     // X gave a new id: the old one stays deleted, the new one carries on.
                     let mut old = current.clone();
@@ -248,20 +246,21 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Answer,
                 }
                 next.data = restored;
             }
-            next.data["paused_via"] = json!("delete");
+            PausedVia::Delete
         }
         Err(e) => return Err(e.into()),
-    }
+    };
+    next.data["paused_via"] = json!(via.as_str());
     if next.data["id"] == json!(id) {
         scope
             .record(action, &next, Some(&current.data), None)
             .await?;
     }
-    Ok(write_answer(200, &next))
+    Ok(Paused { entity: next, via })
 }
 
 /// `DELETE …/promoted_tweets/{id}`.
-pub async fn delete(scope: &Scope, id: &str) -> Result<Answer, ManageError> {
+pub async fn delete(scope: &Scope, id: &str) -> Result<Entity, ManageError> {
     scope.check_account().await?;
     let current = scope.entity(KIND, id, "promoted tweet").await?;
     super::delete_entity(

@@ -31,7 +31,7 @@ use xads_client::{ListParams, XError};
 
 use crate::manage::exactly_once;
 use crate::manage::input::Invalid;
-use crate::manage::{Answer, ManageError, Scope};
+use crate::manage::{ManageError, Scope};
 use crate::store::audit::{self, AuditEntry};
 use crate::store::media::{self as store, MediaRow, Upload, UploadClaim, UploadKey, UploadState};
 use crate::x::{XSession, XSessionError};
@@ -184,10 +184,33 @@ fn spool_unreadable(e: std::io::Error) -> ManageError {
     ))
 }
 
+/// A media library entry as the API shows it: our rendering ([`render`]) of X's object, kept
+/// as JSON because the mirror stores and answers it as is (X's object passes through).
+#[derive(Debug)]
+pub struct MediaEntry(pub Value);
+
+/// What an upload did.
+#[derive(Debug)]
+pub enum Uploaded {
+    /// A new library entry (the web answers 201).
+    Created(MediaEntry),
+    /// This file was already in the account's library through us: that entry (answered 200).
+    Existing(MediaEntry),
+}
+
+/// A page of the media library mirror.
+#[derive(Debug)]
+pub struct MediaPage {
+    /// The entries, oldest first.
+    pub entries: Vec<MediaEntry>,
+    /// The cursor of the next page, if any.
+    pub next_cursor: Option<String>,
+}
+
 /// `POST …/media`: uploads a validated file (live) or stores it locally (dry-run). Answers 201
 /// with the new entry, or 200 with the existing one when this file is already in the account's
 /// library through us.
-pub async fn create(scope: &Scope, media: &NewMedia) -> Result<Answer, ManageError> {
+pub async fn create(scope: &Scope, media: &NewMedia) -> Result<Uploaded, ManageError> {
     scope.check_account().await?;
     check_fields(
         media.file.format,
@@ -220,10 +243,7 @@ pub async fn create(scope: &Scope, media: &NewMedia) -> Result<Answer, ManageErr
                 match store::get(db, &scope.tenant.id, &scope.account_id, &media_key).await? {
                     Some(row) if !row.deleted => {
                         tracing::info!(tenant.id = %scope.tenant.id, ad_account.id = %scope.account_id, media.key = %media_key, "same file uploaded before: answering the existing entry");
-                        return Ok(Answer {
-                            status: 200,
-                            body: row.data,
-                        });
+                        return Ok(Uploaded::Existing(MediaEntry(row.data)));
                     }
                     // The entry is gone at X: upload it again.
                     _ => {
@@ -273,7 +293,7 @@ pub async fn create(scope: &Scope, media: &NewMedia) -> Result<Answer, ManageErr
             _ => store::release(db, &key, now).await?,
         }
     }
-    result
+    result.map(Uploaded::Created)
 }
 
 async fn record(
@@ -282,7 +302,7 @@ async fn record(
     entry: &MediaLibraryEntry,
     dry_run: bool,
     x_request_id: Option<&str>,
-) -> Result<Answer, ManageError> {
+) -> Result<MediaEntry, ManageError> {
     let db = &scope.state.db;
     let now = scope.state.clock.now();
     let data = render(&scope.account_id, entry, dry_run);
@@ -330,13 +350,14 @@ async fn record(
         mode = if dry_run { "dry_run" } else { "live" },
         "write recorded"
     );
-    Ok(Answer {
-        status: 201,
-        body: data,
-    })
+    Ok(MediaEntry(data))
 }
 
-async fn dry_run(scope: &Scope, media: &NewMedia, key: &UploadKey) -> Result<Answer, ManageError> {
+async fn dry_run(
+    scope: &Scope,
+    media: &NewMedia,
+    key: &UploadKey,
+) -> Result<MediaEntry, ManageError> {
     let now = scope.state.clock.now();
     let format = media.file.format;
     let entry: MediaLibraryEntry = serde_json::from_value(json!({
@@ -500,7 +521,7 @@ async fn live(
     media: &NewMedia,
     key: &UploadKey,
     claimed: Upload,
-) -> Result<Answer, ManageError> {
+) -> Result<MediaEntry, ManageError> {
     let session = scope.session().await?;
     let media_key = match (claimed.state, claimed.media_key) {
         // X already has this file from an earlier attempt: only the library entry is missing.
@@ -606,7 +627,7 @@ pub async fn page(
     refresh_first: bool,
     cursor: Option<&str>,
     count: Option<u32>,
-) -> Result<Value, ManageError> {
+) -> Result<MediaPage, ManageError> {
     scope.check_account().await?;
     let after = match cursor {
         None | Some("") => 0,
@@ -636,8 +657,8 @@ pub async fn page(
         }
     }
     let (rows, next) = store::list(db, &scope.tenant.id, &scope.account_id, after, count).await?;
-    Ok(json!({
-        "data": rows.into_iter().map(|r| r.data).collect::<Vec<_>>(),
-        "next_cursor": next.map(|n| n.to_string()),
-    }))
+    Ok(MediaPage {
+        entries: rows.into_iter().map(|r| MediaEntry(r.data)).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    })
 }

@@ -10,7 +10,7 @@
 //! | domain: writes to X (`manage::exactly_once`) | [`WriteError`] | unresolved after reconciliation, session, DB |
 //! | domain: management, experiments, media (`manage`, `experiments`, `media`) | [`ManageError`] | invalid input ([`Invalid`]), not found, conflict, session, write, DB |
 //! | domain: sync (`sync`) | [`SyncError`] | not found, invalid window, session, mirror refresh, DB |
-//! | domain: connect (`connect`) | [`StartError`] for starting (a callback's failure is a value: [`crate::connect::CallbackOutcome`]) | not configured, X, DB |
+//! | domain: connect (`connect`) | [`StartError`] for starting (a callback's failure is a value, [`crate::connect::CallbackProblem`], whose status `web::integrations` picks) | not configured, X, DB |
 //! | below the domain: FX parsing (`fx`), uploads (`media::spool`) | [`FxError`], [`SpoolError`] | a bad field, a refused file |
 //! | web (`web::*`, `ui`) | [`ApiError`] | status, snake_case code, message, details |
 //!

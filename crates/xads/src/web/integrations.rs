@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
-use crate::connect::{self, CallbackOutcome};
+use crate::connect::{self, CallbackOutcome, CallbackProblem};
 use crate::store::connections::{self, Status};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -97,8 +97,16 @@ async fn callback(
         CallbackOutcome::Connected { redirect_to } => {
             Redirect::to(&format!("{redirect_to}?connected=x_ads")).into_response()
         }
-        CallbackOutcome::Failed { status, message } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        CallbackOutcome::Failed { problem, message } => {
+            let status = match problem {
+                CallbackProblem::InvalidLink
+                | CallbackProblem::Denied
+                | CallbackProblem::Refused => StatusCode::BAD_REQUEST,
+                CallbackProblem::XFailed => StatusCode::BAD_GATEWAY,
+                CallbackProblem::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+                CallbackProblem::NoAdsAccess => StatusCode::FORBIDDEN,
+                CallbackProblem::Unauthorized => StatusCode::UNAUTHORIZED,
+            };
             (status, Html(crate::ui::connect_failed_page(&message))).into_response()
         }
     })

@@ -14,10 +14,11 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::answer::Answer;
 use super::auth::AuthTenant;
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::manage::{self, Answer, ManageError, Scope};
+use crate::manage::{self, Scope};
 use crate::store::entities::Kind;
 use crate::store::idempotency::{self, Claim};
 
@@ -90,8 +91,9 @@ pub(super) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
 }
 
-pub(super) fn answer(a: Answer) -> (u16, String) {
-    (a.status, a.body.to_string())
+/// The status and body of a domain result.
+pub(super) fn answer(a: impl Answer) -> (u16, String) {
+    (a.status().as_u16(), a.body())
 }
 
 pub(super) fn json_response(status: u16, body: String, replayed: bool) -> Response {
@@ -112,7 +114,7 @@ pub(super) fn json_response(status: u16, body: String, replayed: bool) -> Respon
 }
 
 /// Runs a write under the request's `Idempotency-Key`, if any.
-pub(super) async fn idempotent<F, Fut>(
+pub(super) async fn idempotent<F, Fut, T, E>(
     scope: &Scope,
     method: &Method,
     path: &str,
@@ -121,7 +123,9 @@ pub(super) async fn idempotent<F, Fut>(
 ) -> Result<Response, ApiError>
 where
     F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Answer, ManageError>>,
+    Fut: Future<Output = Result<T, E>>,
+    T: Answer,
+    ApiError: From<E>,
 {
     let Some(key) = scope.idem_key.clone() else {
         let (status, body) = answer(run().await?);
@@ -209,9 +213,9 @@ async fn list(
         Kind::PromotedTweet => q.line_item_id.as_deref(),
         Kind::Campaign => None,
     };
-    let body =
-        manage::mirror::page_json(&scope, kind, parent, q.cursor.as_deref(), q.count).await?;
-    Ok(json_response(200, body, false))
+    let (status, body) =
+        answer(manage::mirror::page(&scope, kind, parent, q.cursor.as_deref(), q.count).await?);
+    Ok(json_response(status, body, false))
 }
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;

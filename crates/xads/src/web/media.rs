@@ -6,19 +6,18 @@
 //! completely received, validated file reaches [`crate::media::create`]. axum's default 2 MB
 //! body limit is lifted for this route alone, to the largest file X takes plus form overhead.
 
+use axum::Router;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::auth::AuthTenant;
 use super::error::ApiError;
-use super::manage::{idempotent, scope};
+use super::manage::{answer, idempotent, json_response, scope};
 use crate::app::AppState;
 use crate::media::sniff::VIDEO_LIMIT;
 use crate::media::spool::Spool;
@@ -54,18 +53,18 @@ async fn list(
     AuthTenant(tenant): AuthTenant,
     Path(account_id): Path<String>,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = q?;
     let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
-    Ok(Json(
-        media::page(
-            &scope,
-            q.refresh.unwrap_or(false),
-            q.cursor.as_deref(),
-            q.count,
-        )
-        .await?,
-    ))
+    let page = media::page(
+        &scope,
+        q.refresh.unwrap_or(false),
+        q.cursor.as_deref(),
+        q.count,
+    )
+    .await?;
+    let (status, body) = answer(page);
+    Ok(json_response(status, body, false))
 }
 
 async fn upload(

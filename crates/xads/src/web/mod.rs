@@ -1,5 +1,6 @@
 //! The HTTP surface: operations endpoints, the dashboard API (`/api/v1`), the OAuth callback.
 
+mod answer;
 pub mod auth;
 pub mod envelope;
 pub mod error;
