@@ -272,7 +272,9 @@ async fn ingest_all(
     start: DateTime<Utc>,
 ) -> (usize, f64) {
     let currencies = HashMap::new();
-    let rates = fx_rates::series_for(db, &["EUR".to_owned()]).await.unwrap();
+    let rates = fx_rates::series_for(db, tenant_id, &["EUR".to_owned()])
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut n = 0;
     for body in bodies {

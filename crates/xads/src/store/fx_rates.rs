@@ -1,4 +1,8 @@
 //! FX reference rates: USD per one unit of a currency, by date, with their source.
+//!
+//! Two tables: `fx_rates`, the global rates every tenant uses (the bundled table, ECB and CSV
+//! imports by operators), and `fx_rate_overrides`, the rates a tenant put in through the API,
+//! which apply to that tenant alone and win over a global rate of the same date.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,27 +84,113 @@ fn parse_row(r: &sqlx::any::AnyRow) -> Result<(NaiveDate, Decimal, String), DbEr
     Ok((date, value, r.get(2)))
 }
 
-/// The rates of several currencies at once (one query each), for an ingestion batch.
+/// The rates of several currencies at once as `tenant_id` converts with them, for an ingestion
+/// batch.
 pub async fn series_for(
     db: &Db,
+    tenant_id: &str,
     currencies: &[String],
 ) -> Result<HashMap<String, Series>, DbError> {
     let mut out = HashMap::new();
     for c in currencies {
         if !out.contains_key(c) {
-            out.insert(c.clone(), series(db, c).await?);
+            out.insert(c.clone(), tenant_series(db, tenant_id, c).await?);
         }
     }
     Ok(out)
 }
 
-/// Rates as the API lists them: `[(currency, date, usd_per_unit, source)]`, newest first.
-pub async fn list(db: &Db, currency: Option<&str>) -> Result<Vec<Rate>, DbError> {
+/// Stores a tenant's own rates (one for the same currency and date is replaced). Returns, per
+/// currency, the earliest date that changed.
+pub async fn upsert_overrides(
+    db: &Db,
+    tenant_id: &str,
+    rates: &[Rate],
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, NaiveDate>, DbError> {
+    let mut changed: BTreeMap<String, NaiveDate> = BTreeMap::new();
+    let mut tx = db.pool().begin().await?;
+    for r in rates {
+        let n = sqlx::query(
+            "INSERT INTO fx_rate_overrides (tenant_id, currency, rate_date, usd_per_unit, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id, currency, rate_date) DO UPDATE
+                SET usd_per_unit = excluded.usd_per_unit, updated_at = excluded.updated_at
+             WHERE fx_rate_overrides.usd_per_unit <> excluded.usd_per_unit",
+        )
+        .bind(tenant_id)
+        .bind(&r.currency)
+        .bind(r.date.to_string())
+        .bind(r.usd_per_unit.normalize().to_string())
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let e = changed.entry(r.currency.clone()).or_insert(r.date);
+            *e = (*e).min(r.date);
+        }
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// The rates of `currency` as `tenant_id` converts with them: the global series with the
+/// tenant's own rates put over it (same date: the tenant's wins), oldest first.
+pub async fn tenant_series(db: &Db, tenant_id: &str, currency: &str) -> Result<Series, DbError> {
+    let global = series(db, currency).await?;
     let rows = sqlx::query(
-        "SELECT rate_date, usd_per_unit, source, currency FROM fx_rates
-         WHERE ($1 = '' OR currency = $1) ORDER BY rate_date DESC, currency LIMIT 1000",
+        "SELECT rate_date, usd_per_unit, 'api' FROM fx_rate_overrides
+         WHERE tenant_id = $1 AND currency = $2 ORDER BY rate_date",
+    )
+    .bind(tenant_id)
+    .bind(currency)
+    .fetch_all(db.pool())
+    .await?;
+    if rows.is_empty() {
+        return Ok(global);
+    }
+    let mut merged: BTreeMap<NaiveDate, (Decimal, String)> =
+        global.into_iter().map(|(d, v, s)| (d, (v, s))).collect();
+    for r in &rows {
+        let (d, v, s) = parse_row(r)?;
+        merged.insert(d, (v, s));
+    }
+    Ok(merged.into_iter().map(|(d, (v, s))| (d, v, s)).collect())
+}
+
+/// The tenants with stored rows in `currency` from `since` on (whose USD a global rate change
+/// may alter).
+pub async fn tenants_with_rows(
+    db: &Db,
+    currency: &str,
+    since: NaiveDate,
+) -> Result<Vec<String>, DbError> {
+    let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    let rows = sqlx::query(
+        "SELECT DISTINCT tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2",
+    )
+    .bind(currency)
+    .bind(since_ms)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Rates as the API lists them to `tenant_id`: the global ones and the tenant's own (source
+/// `api`), newest first; other tenants' rates are never listed.
+pub async fn list(db: &Db, tenant_id: &str, currency: Option<&str>) -> Result<Vec<Rate>, DbError> {
+    let rows = sqlx::query(
+        "SELECT rate_date, usd_per_unit, source, currency FROM (
+            SELECT rate_date, usd_per_unit, source, currency FROM fx_rates
+             WHERE ($1 = '' OR currency = $1)
+            UNION ALL
+            SELECT rate_date, usd_per_unit, 'api', currency FROM fx_rate_overrides
+             WHERE tenant_id = $2 AND ($1 = '' OR currency = $1)
+         ) AS r ORDER BY rate_date DESC, currency, source LIMIT 1000",
     )
     .bind(currency.unwrap_or(""))
+    .bind(tenant_id)
     .fetch_all(db.pool())
     .await?;
     rows.iter()

@@ -397,55 +397,129 @@ pub async fn count(db: &Db, tenant_id: &str, account_id: &str) -> Result<i64, Db
     .await?)
 }
 
-/// Re-converts the rows of `currency` from `since` on (all tenants) with `rates`, writing only
-/// rows whose conversion changed: how new or corrected rates reach rows already stored,
-/// including rows that had none. Returns the number of rows updated.
+/// Rows read and re-converted per step of [`reconvert`]: each step is one read, one UPDATE and
+/// its own transaction, so a back-dated rate never rewrites years of rows in one transaction.
+pub const RECONVERT_CHUNK: usize = 1000;
+
+/// Re-converts `tenant_id`'s rows of `currency` from `since` on with `rates` (that tenant's
+/// series): pages through them in key order, `RECONVERT_CHUNK` rows at a time, and writes the
+/// rows whose conversion changed with one `UPDATE … FROM (VALUES …)` per page. Returns how many
+/// rows changed.
 pub async fn reconvert(
     db: &Db,
+    tenant_id: &str,
     currency: &str,
     since: NaiveDate,
     rates: &Series,
 ) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {}, tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2",
+    let select = format!(
+        "SELECT {} FROM stats_hourly
+         WHERE tenant_id = $1 AND currency = $2 AND hour >= $3
+           AND (hour, account_id, entity, entity_id, placement) > ($4, $5, $6, $7, $8)
+         ORDER BY hour, account_id, entity, entity_id, placement LIMIT $9",
         column_list()
-    )))
-    .bind(currency)
-    .bind(since_ms)
-    .fetch_all(db.pool())
-    .await?;
-    let mut tx = db.pool().begin().await?;
+    );
+    // The page cursor: the key of the last row read (a first "row" just before `since`).
+    let mut after: (i64, String, String, String, String) = (
+        since_ms - 1,
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
     let mut updated = 0;
-    for r in &rows {
-        let mut row = from_row(r)?;
-        let before = row.fx.clone();
-        row.convert(Some(rates));
-        if row.fx == before {
-            continue;
+    loop {
+        let page = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
+            .bind(tenant_id)
+            .bind(currency)
+            .bind(since_ms)
+            .bind(after.0)
+            .bind(after.1.as_str())
+            .bind(after.2.as_str())
+            .bind(after.3.as_str())
+            .bind(after.4.as_str())
+            .bind(RECONVERT_CHUNK as i64)
+            .fetch_all(db.pool())
+            .await?;
+        let mut changed = Vec::new();
+        for r in &page {
+            let mut row = from_row(r)?;
+            let before = row.fx.clone();
+            row.convert(Some(rates));
+            if row.fx != before {
+                changed.push(row);
+            }
         }
-        let fx = row.fx.as_ref();
-        updated += sqlx::query(
-            "UPDATE stats_hourly SET fx_rate = $1, fx_rate_date = $2, fx_source = $3, spend_usd = $4
-             WHERE tenant_id = $5 AND account_id = $6 AND entity = $7 AND entity_id = $8
-               AND hour = $9 AND placement = $10",
-        )
-        .bind(fx.map(|f| f.rate.to_string()))
-        .bind(fx.map(|f| f.date.to_string()))
-        .bind(fx.map(|f| f.source.clone()))
-        .bind(fx.map(|f| f.spend_usd.to_string()))
-        .bind(r.get::<String, _>(FX_AT + FX.len()))
-        .bind(&row.account_id)
-        .bind(row.entity.as_str())
-        .bind(&row.entity_id)
-        .bind(millis(row.hour))
-        .bind(row.placement.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        if let Some(last) = page.last() {
+            after = (
+                last.get(3),
+                last.get(0),
+                last.get(1),
+                last.get(2),
+                last.get(4),
+            );
+        }
+        if !changed.is_empty() {
+            updated += write_conversions(db, tenant_id, &changed).await?;
+        }
+        if page.len() < RECONVERT_CHUNK {
+            return Ok(updated);
+        }
     }
-    tx.commit().await?;
-    Ok(updated)
+}
+
+/// Writes the conversions of `rows` (one tenant's) in one statement.
+async fn write_conversions(db: &Db, tenant_id: &str, rows: &[StatRow]) -> Result<u64, DbError> {
+    const PER_ROW: usize = 9;
+    let backend = db.backend();
+    let mut n = 0;
+    let mut placeholder = |sql: &mut String| {
+        n += 1;
+        match backend {
+            Backend::Sqlite => sql.push('?'),
+            Backend::Postgres => {
+                let _ = write!(sql, "${n}");
+            }
+        }
+    };
+    let mut sql = String::from(
+        "UPDATE stats_hourly SET fx_rate = v.column1, fx_rate_date = v.column2,
+            fx_source = v.column3, spend_usd = v.column4
+         FROM (VALUES ",
+    );
+    for i in 0..rows.len() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for c in 0..PER_ROW {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            placeholder(&mut sql);
+        }
+        sql.push(')');
+    }
+    sql.push_str(") AS v WHERE stats_hourly.tenant_id = ");
+    placeholder(&mut sql);
+    sql.push_str(
+        " AND stats_hourly.account_id = v.column5 AND stats_hourly.entity = v.column6
+           AND stats_hourly.entity_id = v.column7 AND stats_hourly.hour = v.column8
+           AND stats_hourly.placement = v.column9",
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows {
+        let fx = row.fx.as_ref();
+        q = q
+            .bind(fx.map(|f| f.rate.to_string()))
+            .bind(fx.map(|f| f.date.to_string()))
+            .bind(fx.map(|f| f.source.clone()))
+            .bind(fx.map(|f| f.spend_usd.to_string()))
+            .bind(row.account_id.as_str())
+            .bind(row.entity.as_str())
+            .bind(row.entity_id.as_str())
+            .bind(millis(row.hour))
+            .bind(row.placement.as_str());
+    }
+    Ok(q.bind(tenant_id).execute(db.pool()).await?.rows_affected())
 }
 
 /// Per-account sync settings.

@@ -148,17 +148,12 @@ pub async fn fx(command: FxCommand) -> anyhow::Result<()> {
     let db = crate::db::Db::connect(&config.database_url).await?;
     let clock = crate::clock::Clock::default();
     db.migrate(clock.now()).await?;
-    let changed = crate::store::fx_rates::upsert(&db, &rates, clock.now()).await?;
-    let mut rows = 0;
-    for (currency, since) in &changed {
-        let series = crate::store::fx_rates::series(&db, currency).await?;
-        rows += crate::store::stats::reconvert(&db, currency, *since, &series).await?;
-    }
+    let (changed, rows) = super::import_global_rates(&db, &rates, clock.now()).await?;
     println!(
         "{}: {} rate(s) read, {} currenc(ies) changed, {} stored row(s) re-converted",
         file.display(),
         rates.len(),
-        changed.len(),
+        changed,
         rows
     );
     db.close().await;

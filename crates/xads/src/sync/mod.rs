@@ -276,7 +276,7 @@ async fn pull_stats(
     wanted.push(fallback.clone());
     wanted.sort();
     wanted.dedup();
-    let rates = fx_rates::series_for(&state.db, &wanted).await?;
+    let rates = fx_rates::series_for(&state.db, &t.scope.tenant.id, &wanted).await?;
     for (i, call) in calls.into_iter().enumerate() {
         let q = &call.query;
         progress.step(
@@ -361,17 +361,46 @@ async fn stats_call(
         .data)
 }
 
-/// Stores rates and re-converts the stored rows they affect (all tenants: rates are global).
-/// Returns (rates stored or changed, rows re-converted).
+/// Stores global rates (the bundled table, ECB, CSV: an operator's) and re-converts the stored
+/// rows they affect, tenant by tenant, each with its own series (its overrides keep winning).
+/// Returns (currencies changed, rows re-converted).
 pub async fn import_rates(
     state: &Services,
     rates: &[crate::fx::Rate],
 ) -> Result<(usize, u64), crate::db::DbError> {
-    let changed = fx_rates::upsert(&state.db, rates, state.clock.now()).await?;
+    import_global_rates(&state.db, rates, state.clock.now()).await
+}
+
+/// [`import_rates`] on a bare database (the `xads fx import` command has no X clients).
+pub async fn import_global_rates(
+    db: &crate::db::Db,
+    rates: &[crate::fx::Rate],
+    now: DateTime<Utc>,
+) -> Result<(usize, u64), crate::db::DbError> {
+    let changed = fx_rates::upsert(db, rates, now).await?;
     let mut rows = 0;
     for (currency, since) in &changed {
-        let series = fx_rates::series(&state.db, currency).await?;
-        rows += stats_store::reconvert(&state.db, currency, *since, &series).await?;
+        for tenant in fx_rates::tenants_with_rows(db, currency, *since).await? {
+            let series = fx_rates::tenant_series(db, &tenant, currency).await?;
+            rows += stats_store::reconvert(db, &tenant, currency, *since, &series).await?;
+        }
+    }
+    Ok((changed.len(), rows))
+}
+
+/// Stores a tenant's own rates (`POST /api/v1/fx_rates`) and re-converts that tenant's rows
+/// alone. Returns (currencies changed, rows re-converted).
+pub async fn import_tenant_rates(
+    state: &Services,
+    tenant_id: &str,
+    rates: &[crate::fx::Rate],
+) -> Result<(usize, u64), crate::db::DbError> {
+    let db = &state.db;
+    let changed = fx_rates::upsert_overrides(db, tenant_id, rates, state.clock.now()).await?;
+    let mut rows = 0;
+    for (currency, since) in &changed {
+        let series = fx_rates::tenant_series(db, tenant_id, currency).await?;
+        rows += stats_store::reconvert(db, tenant_id, currency, *since, &series).await?;
     }
     Ok((changed.len(), rows))
 }

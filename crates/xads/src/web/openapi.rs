@@ -260,13 +260,13 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/api/v1/fx_rates",
         "reports",
-        "FX rates known (?currency)"
+        "FX rates this tenant converts with (?currency): the global ones (bundled, ECB, operators' imports) and its own overrides (source api)"
     ),
     r!(
         "POST",
         "/api/v1/fx_rates",
         "reports",
-        "Add FX rates ({date, currency, usd_per_unit} or a list)",
+        "Add this tenant's own FX rates ({date, currency, usd_per_unit} or a list): each overrides a global rate of its date and re-converts only this tenant's rows",
         Body::Json("FxRates")
     ),
 ];

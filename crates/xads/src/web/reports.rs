@@ -460,7 +460,7 @@ fn rate_in(r: &RateIn, i: usize) -> Result<fx::Rate, ApiError> {
 
 async fn add_rates(
     State(state): State<AppState>,
-    AuthTenant(_): AuthTenant,
+    AuthTenant(tenant): AuthTenant,
     body: Result<Json<Value>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let Json(body) = body?;
@@ -484,7 +484,8 @@ async fn add_rates(
         })?;
         rates.push(rate_in(&r, i)?);
     }
-    let (changed, rows) = sync::import_rates(&state, &rates).await?;
+    // The tenant's own override: it converts this tenant's rows and no one else's.
+    let (changed, rows) = sync::import_tenant_rates(&state, &tenant.id, &rates).await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -500,7 +501,7 @@ struct RatesQuery {
 
 async fn list_rates(
     State(state): State<AppState>,
-    AuthTenant(_): AuthTenant,
+    AuthTenant(tenant): AuthTenant,
     q: Result<Query<RatesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
@@ -508,7 +509,7 @@ async fn list_rates(
         None | Some("") => None,
         Some(c) => Some(fx::currency(c).map_err(|e| e.at("currency"))?),
     };
-    let rates = fx_rates::list(&state.db, currency.as_deref()).await?;
+    let rates = fx_rates::list(&state.db, &tenant.id, currency.as_deref()).await?;
     Ok(Json(json!({
         "data": rates.iter().map(|r| json!({
             "date": r.date.to_string(),

@@ -343,3 +343,130 @@ async fn control_bytes_in_ids_and_filters_are_refused_at_the_edge_on_postgres() 
         assert_envelope(resp, status, code, &path).await;
     }
 }
+
+/// `n` hourly JPY rows of `tenant` from 2026-03-01, 1 000 JPY of spend each, not yet converted.
+async fn jpy_rows(state: &xads::app::AppState, tenant: &str, n: usize) {
+    use xads::store::stats::{SPEND_LOCAL_MICRO, StatRow};
+    use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let rows: Vec<StatRow> = (0..n)
+        .map(|i| {
+            let mut values = [0i64; COLUMNS.len()];
+            values[SPEND_LOCAL_MICRO] = 1_000_000_000;
+            StatRow {
+                account_id: "jpy_acct".into(),
+                entity: StatsEntityType::Campaign,
+                entity_id: format!("c{}", i % 7),
+                hour: start + chrono::Duration::hours((i / 7) as i64),
+                placement: Placement::AllOnTwitter,
+                values,
+                currency: "JPY".into(),
+                fx: None,
+            }
+        })
+        .collect();
+    xads::store::stats::upsert(&state.db, tenant, &rows, state.clock.now())
+        .await
+        .unwrap();
+}
+
+/// Each of `tenant`'s rows: (fx_source, fx_rate, spend_usd).
+async fn conversions(
+    state: &xads::app::AppState,
+    tenant: &str,
+) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+    sqlx::query_as(
+        "SELECT fx_source, fx_rate, spend_usd FROM stats_hourly WHERE tenant_id = $1 ORDER BY hour, entity_id",
+    )
+    .bind(tenant)
+    .fetch_all(state.db.pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_api_rate_is_its_tenants_own_and_reconverts_only_its_rows() {
+    for db in xads::testing::all_backend_urls().await {
+        let app = TestApp::spawn(&db, FakeConfig::default()).await;
+        let (a, a_key) = xads::store::tenants::create(&app.state.db, "A", app.state.clock.now())
+            .await
+            .unwrap();
+        let (b, b_key) = xads::store::tenants::create(&app.state.db, "B", app.state.clock.now())
+            .await
+            .unwrap();
+        // More rows than one re-conversion step, so paging is exercised.
+        let n = xads::store::stats::RECONVERT_CHUNK * 2 + 345;
+        jpy_rows(&app.state, &a.id, n).await;
+        jpy_rows(&app.state, &b.id, 500).await;
+        let b_before = conversions(&app.state, &b.id).await;
+
+        let (status, body) = app
+            .send(
+                reqwest::Method::POST,
+                &a_key.0,
+                "/api/v1/fx_rates",
+                Some(serde_json::json!({"date": "2026-02-27", "currency": "JPY", "usd_per_unit": "0.0125"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{db}: {body}");
+        assert_eq!(body["rows_reconverted"], n as u64, "{db}: {body}");
+        let a_rows = conversions(&app.state, &a.id).await;
+        assert_eq!(a_rows.len(), n);
+        assert!(
+            a_rows
+                .iter()
+                .all(|(src, rate, usd)| src.as_deref() == Some("api")
+                    && rate.as_deref() == Some("0.0125")
+                    && usd.as_deref() == Some("12.500000")),
+            "{db}: {:?}",
+            &a_rows[..3]
+        );
+        // B's rows and B's view of the rates are untouched by A's override.
+        assert_eq!(conversions(&app.state, &b.id).await, b_before, "{db}");
+        let (_, listed) = app.get(&b_key.0, "/api/v1/fx_rates?currency=JPY").await;
+        assert!(
+            listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| r["source"] != "api"),
+            "{db}: B sees A's rate: {listed}"
+        );
+        let (_, listed) = app.get(&a_key.0, "/api/v1/fx_rates?currency=JPY").await;
+        assert!(
+            listed["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["source"] == "api" && r["date"] == "2026-02-27"),
+            "{db}: A does not see its own rate: {listed}"
+        );
+
+        // An operator's global import converts both tenants; A's override keeps its own date.
+        let ecb = xads::fx::Rate {
+            currency: "JPY".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+            usd_per_unit: "0.0066".parse().unwrap(),
+            source: xads::fx::Source::Ecb,
+        };
+        xads::sync::import_rates(&app.state, &[ecb]).await.unwrap();
+        for (tenant, rows) in [(&a.id, n), (&b.id, 500)] {
+            let got = conversions(&app.state, tenant).await;
+            assert_eq!(got.len(), rows);
+            // Rows from 2026-03-02 on use ECB's rate; earlier ones keep what they had.
+            assert!(
+                got.iter().any(|(src, _, _)| src.as_deref() == Some("ecb")),
+                "{db}"
+            );
+        }
+        let a_rows = conversions(&app.state, &a.id).await;
+        assert!(
+            a_rows
+                .iter()
+                .any(|(src, _, _)| src.as_deref() == Some("api")),
+            "{db}"
+        );
+    }
+}
