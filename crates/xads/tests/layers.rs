@@ -1,6 +1,7 @@
 //! The layering rule of ARCHITECTURE.md, checked on the source: the domain (and everything below
 //! it) never reaches up into the wiring. A `use crate::app`, `crate::web`, `crate::ui`, … in a
-//! domain module, or a mention of the web layer's `AppState` or of axum, fails this test.
+//! domain module, or a mention of the web layer's `AppState`, of axum or of an HTTP status code,
+//! fails this test.
 //!
 //! The domain takes `&Services` (crates/xads/src/services.rs); `app::AppState` is the web
 //! layer's state and wraps it.
@@ -42,6 +43,10 @@ const FORBIDDEN: &[&str] = &[
     "crate::demo",
     "AppState",
     "axum",
+    // Status codes live in the web layer: the domain returns typed values and errors, and
+    // `web::answer` / `web::error` pick the status (issue 14, item 2).
+    "StatusCode",
+    "http::",
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {
@@ -155,6 +160,8 @@ fn the_check_sees_each_form_of_import() {
         "use crate::{\n    store::{self, entities},\n    web::error,\n};",
         "fn f(s: &crate::app::AppState) {}",
         "let r = axum::Router::new();",
+        "Ok(Answer { status: http::StatusCode::CREATED, body })",
+        "fn status(&self) -> StatusCode {",
     ] {
         assert!(!violations(bad).is_empty(), "not caught: {bad}");
     }
@@ -163,6 +170,7 @@ fn the_check_sees_each_form_of_import() {
         "// crate::app is the wiring",
         "use crate::{store, services};",
         "use crate::{\n    store::{web_like, entities},\n    services,\n};",
+        "let url = \"http://127.0.0.1:9/12/accounts\";",
     ] {
         assert!(violations(fine).is_empty(), "wrongly caught: {fine}");
     }

@@ -222,3 +222,77 @@ impl Answer for EntityPage {
         serde_json::from_str(&self.body()).unwrap_or(Value::Null)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manage::PausedVia;
+    use crate::store::entities::Kind;
+
+    fn tweet(id: &str, dry_run: bool) -> Entity {
+        Entity {
+            kind: Kind::PromotedTweet,
+            account_id: "18ce54d4x5t".into(),
+            id: id.into(),
+            parent_id: Some("8v7jo".into()),
+            dry_run,
+            deleted: false,
+            data: json!({"id": id, "paused": true, "dry_run": dry_run}),
+        }
+    }
+
+    #[test]
+    fn a_creation_is_201_with_the_inner_body() {
+        let e = tweet("1a2b", false);
+        let created = Created(tweet("1a2b", false));
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(created.body(), e.body());
+        assert_eq!(e.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn attached_tweets_answer_ids_data_and_mode() {
+        let a = Attached(vec![tweet("1a2b", true), tweet("3c4d", true)]);
+        assert_eq!(
+            a.body(),
+            r#"{"data":[{"dry_run":true,"id":"1a2b","paused":true},{"dry_run":true,"id":"3c4d","paused":true}],"dry_run":true,"id":"1a2b","ids":["1a2b","3c4d"]}"#
+        );
+        assert_eq!(
+            Attached(vec![]).body(),
+            r#"{"data":[],"dry_run":true,"id":null,"ids":[]}"#
+        );
+    }
+
+    #[test]
+    fn a_pause_says_which_way_it_went() {
+        let p = Paused {
+            entity: tweet("1a2b", false),
+            via: PausedVia::Delete,
+        };
+        assert_eq!(
+            p.body(),
+            r#"{"dry_run":false,"id":"1a2b","paused":true,"paused_via":"delete"}"#
+        );
+    }
+
+    #[test]
+    fn an_upload_of_a_known_file_is_200_a_new_one_201() {
+        let entry = || MediaEntry(json!({"id": "3_1"}));
+        assert_eq!(Uploaded::Created(entry()).status(), StatusCode::CREATED);
+        assert_eq!(Uploaded::Existing(entry()).status(), StatusCode::OK);
+        assert_eq!(Uploaded::Existing(entry()).body(), r#"{"id":"3_1"}"#);
+    }
+
+    #[test]
+    fn an_entity_page_is_written_from_the_stored_text() {
+        let page = EntityPage {
+            items: vec![r#"{"id":"a"}"#.into(), r#"{"id":"b"}"#.into()],
+            next_cursor: Some("2".into()),
+        };
+        assert_eq!(
+            page.body(),
+            r#"{"data":[{"id":"a"},{"id":"b"}],"next_cursor":"2"}"#
+        );
+        assert_eq!(page.json()["data"][1]["id"], "b");
+    }
+}

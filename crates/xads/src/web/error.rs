@@ -12,7 +12,9 @@
 //! | domain: sync (`sync`) | [`SyncError`] | not found, invalid window, session, mirror refresh, DB |
 //! | domain: connect (`connect`) | [`StartError`] for starting (a callback's failure is a value, [`crate::connect::CallbackProblem`], whose status `web::integrations` picks) | not configured, X, DB |
 //! | below the domain: FX parsing (`fx`), uploads (`media::spool`) | [`FxError`], [`SpoolError`] | a bad field, a refused file |
-//! | web (`web::*`, `ui`) | [`ApiError`] | status, snake_case code, message, details |
+//! | web (`web::*`) | [`ApiError`] | status, snake_case code, message, details |
+//! | UI pages (`ui`) | the API's answers as they read them; their own failures go to `ui::failure` | a generic HTML page, the cause logged |
+//! | CLI (`cli`, `commands`) | `anyhow::Error` with the domain error's text | the operator's own terminal |
 //!
 //! Every conversion into [`ApiError`] is a `From` impl in this module, so handlers write `?`;
 //! nowhere else does a handler pick a status or code for a domain failure.
