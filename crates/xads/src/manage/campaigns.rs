@@ -1,10 +1,11 @@
 //! Campaigns: list, read, create, update (name, budgets, `paused`), delete.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use xads_client::ListParams;
 use xads_client::models::{Campaign, CampaignCreate, CampaignUpdate, EntityStatus};
+use xads_client::{CallOptions, ListParams, XAds, XError, XResponse};
 
-use super::exactly_once;
+use super::exactly_once::{self, CreateAtX};
 use super::input::{self, CampaignInput, CampaignPatch};
 use super::{Created, ManageError, Scope, dry_id, render};
 use crate::store::entities::{Entity, Kind};
@@ -66,6 +67,33 @@ pub async fn find(
         .collect())
 }
 
+/// A campaign to create at X (the exactly-once protocol's view of it).
+struct CampaignCreation {
+    account: String,
+    req: CampaignCreate,
+}
+
+impl CreateAtX for CampaignCreation {
+    type Entity = Campaign;
+    const OPERATION: &'static str = "create_campaign";
+
+    async fn send(&self, x: XAds, opts: CallOptions) -> Result<XResponse<Campaign>, XError> {
+        x.create_campaign(&self.account, &self.req, &opts).await
+    }
+
+    async fn find(&self, x: XAds, since: DateTime<Utc>) -> Result<Vec<Campaign>, XError> {
+        find(&x, &self.account, &self.req, since).await
+    }
+
+    async fn fetch(&self, x: XAds, id: String) -> Result<Campaign, XError> {
+        Ok(x.get_campaign(&self.account, &id, false).await?.data)
+    }
+
+    fn id(c: &Campaign) -> &str {
+        c.id.as_str()
+    }
+}
+
 /// Recovery after a restart: the campaign an interrupted create made, if X has it.
 pub async fn recover(
     scope: &Scope,
@@ -76,14 +104,11 @@ pub async fn recover(
     let Ok(input) = input::parse::<CampaignInput>(request).and_then(CampaignInput::validate) else {
         return Ok(None);
     };
-    let req = to_create(&input);
-    let account = scope.account_id.clone();
-    let found = session
-        .call(|x| {
-            let (account, req) = (account.clone(), req.clone());
-            async move { find(&x, &account, &req, since).await }
-        })
-        .await?;
+    let kind = CampaignCreation {
+        account: scope.account_id.clone(),
+        req: to_create(&input),
+    };
+    let found = session.call(|x| kind.find(x, since)).await?;
     Ok(found.first().map(|c| entity(scope, c, false)))
 }
 
@@ -116,29 +141,14 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Created<Entity>, Mana
         return Ok(Created(e));
     }
     let session = scope.session().await?;
-    let req = to_create(&input);
-    let account = scope.account_id.clone();
     let created = exactly_once::create(
         &scope.state,
         &session,
-        &scope.tenant.id,
-        &scope.account_id,
-        "create_campaign",
-        scope.intent_id("create_campaign"),
-        body.clone(),
-        |x, opts| {
-            let (account, req) = (account.clone(), req.clone());
-            async move { x.create_campaign(&account, &req, &opts).await }
+        scope.write_request(scope.intent_id("create_campaign"), body.clone()),
+        &CampaignCreation {
+            account: scope.account_id.clone(),
+            req: to_create(&input),
         },
-        |x, since| {
-            let (account, req) = (account.clone(), req.clone());
-            async move { find(&x, &account, &req, since).await }
-        },
-        |x, id| {
-            let account = account.clone();
-            async move { Ok(x.get_campaign(&account, &id, false).await?.data) }
-        },
-        |c: &Campaign| c.id.as_str(),
     )
     .await?;
     let e = entity(scope, &created.entity, false);

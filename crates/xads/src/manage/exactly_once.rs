@@ -13,6 +13,10 @@
 //!    [`MAX_SENDS`] sends per intent).
 //! 5. An intent found `sent`/`unknown` at the start (a crash, or a request retried after a lost
 //!    answer) is reconciled the same way before anything is sent.
+//!
+//! Each kind of entity X creates implements [`CreateAtX`] once (send, find after an ambiguous
+//! failure, fetch by id, the id of an entity); [`create`] runs the protocol for any of them, given
+//! a [`WriteRequest`] (who, which intent, what the intent records).
 
 use std::future::Future;
 
@@ -71,6 +75,53 @@ impl WriteError {
     }
 }
 
+/// One kind of entity X creates (campaign, line item, promoted tweets, media library entry, …),
+/// as the exactly-once protocol needs it. A value carries the account and the request to X.
+pub trait CreateAtX {
+    /// What X answers: the entity (for promoted tweets, the list one call makes).
+    type Entity: Send;
+    /// Our name of the create (`create_campaign`): recorded in the intent and logged.
+    const OPERATION: &'static str;
+
+    /// Sends the create (`opts` carries the intent's id as X's `Idempotency-Key` label).
+    fn send(
+        &self,
+        x: XAds,
+        opts: CallOptions,
+    ) -> impl Future<Output = Result<XResponse<Self::Entity>, XError>> + Send;
+
+    /// Entities at X that match this request and were created at or after `since`, newest
+    /// first: what a send whose answer was lost may have made.
+    fn find(
+        &self,
+        x: XAds,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<Self::Entity>, XError>> + Send;
+
+    /// The entity an earlier execution of the same intent made, read back by its recorded id.
+    fn fetch(
+        &self,
+        x: XAds,
+        id: String,
+    ) -> impl Future<Output = Result<Self::Entity, XError>> + Send;
+
+    /// The id recorded for an entity.
+    fn id(entity: &Self::Entity) -> &str;
+}
+
+/// Who asks for a write and under which intent: what the protocol records besides the kind.
+#[derive(Clone, Debug)]
+pub struct WriteRequest<'a> {
+    /// The tenant.
+    pub tenant_id: &'a str,
+    /// The ad account at X.
+    pub account_id: &'a str,
+    /// The intent's id ([`intent_id`]): the same for a retried dashboard request.
+    pub intent_id: String,
+    /// The request as the intent records it (the dashboard's body, or what stands for it).
+    pub request: serde_json::Value,
+}
+
 /// The id of the intent for one step of a dashboard request: deterministic when the request came
 /// with an `Idempotency-Key` (a retry finds the same intent), random otherwise.
 pub fn intent_id(tenant_id: &str, inbound_key: Option<&str>, step: &str) -> String {
@@ -86,20 +137,17 @@ pub fn intent_id(tenant_id: &str, inbound_key: Option<&str>, step: &str) -> Stri
 /// Records an intent (or finds the one an earlier attempt recorded under the same id).
 async fn open_intent(
     state: &Services,
-    tenant_id: &str,
-    account_id: &str,
+    write: WriteRequest<'_>,
     operation: &str,
-    id: String,
-    request: serde_json::Value,
     entity_id: Option<&str>,
 ) -> Result<Intent, WriteError> {
     let now = state.clock.now();
     let intent = Intent {
-        id,
-        tenant_id: tenant_id.to_owned(),
-        account_id: account_id.to_owned(),
+        id: write.intent_id,
+        tenant_id: write.tenant_id.to_owned(),
+        account_id: write.account_id.to_owned(),
         operation: operation.to_owned(),
-        request,
+        request: write.request,
         state: WriteState::Pending,
         attempts: 0,
         entity_id: entity_id.map(str::to_owned),
@@ -108,40 +156,20 @@ async fn open_intent(
     Ok(x_writes::record(&state.db, &intent, now).await?)
 }
 
-/// Runs a create exactly once. `send` makes the call; `find` lists entities that match the
-/// request and were created at or after the given instant, newest first; `fetch` reads the entity
-/// an earlier execution recorded, by id.
-#[allow(clippy::too_many_arguments)]
-pub async fn create<T, S, SF, F, FF, G, GF>(
+/// Creates `kind` at X exactly once (the protocol of the module doc).
+pub async fn create<K: CreateAtX>(
     state: &Services,
     session: &XSession,
-    tenant_id: &str,
-    account_id: &str,
-    operation: &'static str,
-    intent_id: String,
-    request: serde_json::Value,
-    send: S,
-    find: F,
-    fetch: G,
-    id_of: fn(&T) -> &str,
-) -> Result<Created<T>, WriteError>
-where
-    S: Fn(XAds, CallOptions) -> SF,
-    SF: Future<Output = Result<XResponse<T>, XError>>,
-    F: Fn(XAds, DateTime<Utc>) -> FF,
-    FF: Future<Output = Result<Vec<T>, XError>>,
-    G: Fn(XAds, String) -> GF,
-    GF: Future<Output = Result<T, XError>>,
-{
+    write: WriteRequest<'_>,
+    kind: &K,
+) -> Result<Created<K::Entity>, WriteError> {
     let db = &state.db;
-    let intent = open_intent(
-        state, tenant_id, account_id, operation, intent_id, request, None,
-    )
-    .await?;
+    let operation = K::OPERATION;
+    let intent = open_intent(state, write, operation, None).await?;
     match intent.state {
         WriteState::Done => {
             if let Some(id) = intent.entity_id {
-                let entity = session.call(|x| fetch(x, id.clone())).await?;
+                let entity = session.call(|x| kind.fetch(x, id.clone())).await?;
                 return Ok(Created {
                     entity,
                     request_id: None,
@@ -149,13 +177,13 @@ where
             }
         }
         WriteState::Sent | WriteState::Unknown => {
-            if let Some(found) = reconcile(state, session, &intent, &find, id_of).await? {
+            if let Some(found) = reconcile(state, session, &intent, kind).await? {
                 return Ok(found);
             }
         }
         // An earlier execution gave up after ambiguous sends: a late commit may have landed since.
         WriteState::Failed if intent.attempts > 0 => {
-            if let Some(found) = reconcile(state, session, &intent, &find, id_of).await? {
+            if let Some(found) = reconcile(state, session, &intent, kind).await? {
                 return Ok(found);
             }
         }
@@ -189,10 +217,10 @@ where
         .await?;
         sends += 1;
         let opts = CallOptions::idempotency_key(intent.id.clone());
-        let result = session.call(|x| send(x, opts.clone())).await;
+        let result = session.call(|x| kind.send(x, opts.clone())).await;
         match result {
             Ok(resp) => {
-                let id = id_of(&resp.data).to_owned();
+                let id = K::id(&resp.data).to_owned();
                 x_writes::set_state(
                     db,
                     &intent.id,
@@ -218,7 +246,7 @@ where
                     state.clock.now(),
                 )
                 .await?;
-                if let Some(found) = reconcile(state, session, &intent, &find, id_of).await? {
+                if let Some(found) = reconcile(state, session, &intent, kind).await? {
                     return Ok(found);
                 }
             }
@@ -239,21 +267,16 @@ where
 }
 
 /// Looks for the entity an earlier send of `intent` may have created; records it when found.
-async fn reconcile<T, F, FF>(
+async fn reconcile<K: CreateAtX>(
     state: &Services,
     session: &XSession,
     intent: &Intent,
-    find: &F,
-    id_of: fn(&T) -> &str,
-) -> Result<Option<Created<T>>, WriteError>
-where
-    F: Fn(XAds, DateTime<Utc>) -> FF,
-    FF: Future<Output = Result<Vec<T>, XError>>,
-{
+    kind: &K,
+) -> Result<Option<Created<K::Entity>>, WriteError> {
     let since = intent.created_at - CREATED_SKEW;
-    let candidates = session.call(|x| find(x, since)).await?;
+    let candidates = session.call(|x| kind.find(x, since)).await?;
     for entity in candidates {
-        let id = id_of(&entity).to_owned();
+        let id = K::id(&entity).to_owned();
         if x_writes::entity_claimed(
             &state.db,
             &intent.tenant_id,
@@ -286,16 +309,12 @@ where
 /// Runs an update or delete, recorded like a create. These are idempotent at X (a PUT sets the
 /// same fields again; a repeated DELETE finds the entity gone), so ambiguous failures are simply
 /// retried by the client.
-#[allow(clippy::too_many_arguments)]
 pub async fn tracked<T, S, SF>(
     state: &Services,
     session: &XSession,
-    tenant_id: &str,
-    account_id: &str,
+    write: WriteRequest<'_>,
     operation: &'static str,
-    intent_id: String,
     entity_id: &str,
-    request: serde_json::Value,
     send: S,
 ) -> Result<XResponse<T>, WriteError>
 where
@@ -303,16 +322,7 @@ where
     SF: Future<Output = Result<XResponse<T>, XError>>,
 {
     let db = &state.db;
-    let intent = open_intent(
-        state,
-        tenant_id,
-        account_id,
-        operation,
-        intent_id,
-        request,
-        Some(entity_id),
-    )
-    .await?;
+    let intent = open_intent(state, write, operation, Some(entity_id)).await?;
     x_writes::set_state(
         db,
         &intent.id,

@@ -1,9 +1,9 @@
 //! Line items (X's ad sets): list, read, create under a campaign, update, `paused`, delete.
 
-use chrono::SubsecRound;
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
-use xads_client::ListParams;
 use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate};
+use xads_client::{CallOptions, ListParams, XAds, XError, XResponse};
 
 use super::exactly_once;
 use super::input::{self, Invalid, LineItemChange, LineItemInput, LineItemPatch, NewLineItem};
@@ -105,54 +105,14 @@ pub async fn create_validated(
             input.placements.clone(),
         )
     };
-    let account = scope.account_id.clone();
     let created = exactly_once::create(
         &scope.state,
         &session,
-        &scope.tenant.id,
-        &scope.account_id,
-        "create_line_item",
-        scope.intent_id(step),
-        request.clone(),
-        |x, opts| {
-            let (account, req) = (account.clone(), req.clone());
-            async move { x.create_line_item(&account, &req, &opts).await }
+        scope.write_request(scope.intent_id(step), request.clone()),
+        &LineItemCreation {
+            account: scope.account_id.clone(),
+            req,
         },
-        |x, since| {
-            let (account, req) = (account.clone(), req.clone());
-            async move {
-                let page = x
-                    .list_line_items(
-                        &account,
-                        &ListParams::new()
-                            .ids("campaign_ids", [req.campaign_id.clone()])
-                            .sort_by("created_at-desc")
-                            .count(200)
-                            .with_draft(true),
-                    )
-                    .await?;
-                Ok(page
-                    .data
-                    .into_iter()
-                    .filter(|l| {
-                        l.name == req.name
-                            && l.objective.as_deref() == Some(req.objective.as_str())
-                            && l.product_type.as_deref() == Some(req.product_type.as_str())
-                            && l.placements
-                                .iter()
-                                .map(String::as_str)
-                                .eq(req.placements.iter().map(|p| p.as_str()))
-                            && l.bid_amount_local_micro == req.bid_amount_local_micro
-                            && l.created_at.is_none_or(|t| t >= since)
-                    })
-                    .collect())
-            }
-        },
-        |x, id| {
-            let account = account.clone();
-            async move { Ok(x.get_line_item(&account, &id, false).await?.data) }
-        },
-        |l: &LineItem| l.id.as_str(),
     )
     .await?;
     let e = entity(scope, &created.entity, false);
@@ -161,6 +121,60 @@ pub async fn create_validated(
         .record("create_line_item", &e, None, request_id.as_deref())
         .await?;
     Ok(Created(e))
+}
+
+/// A line item to create at X (the exactly-once protocol's view of it).
+struct LineItemCreation {
+    account: String,
+    req: LineItemCreate,
+}
+
+impl exactly_once::CreateAtX for LineItemCreation {
+    type Entity = LineItem;
+    const OPERATION: &'static str = "create_line_item";
+
+    async fn send(&self, x: XAds, opts: CallOptions) -> Result<XResponse<LineItem>, XError> {
+        x.create_line_item(&self.account, &self.req, &opts).await
+    }
+
+    /// The campaign's line items with this name, objective, product type, placements and bid,
+    /// created at or after `since`, newest first.
+    async fn find(&self, x: XAds, since: DateTime<Utc>) -> Result<Vec<LineItem>, XError> {
+        let req = &self.req;
+        let page = x
+            .list_line_items(
+                &self.account,
+                &ListParams::new()
+                    .ids("campaign_ids", [req.campaign_id.clone()])
+                    .sort_by("created_at-desc")
+                    .count(200)
+                    .with_draft(true),
+            )
+            .await?;
+        Ok(page
+            .data
+            .into_iter()
+            .filter(|l| {
+                l.name == req.name
+                    && l.objective.as_deref() == Some(req.objective.as_str())
+                    && l.product_type.as_deref() == Some(req.product_type.as_str())
+                    && l.placements
+                        .iter()
+                        .map(String::as_str)
+                        .eq(req.placements.iter().map(|p| p.as_str()))
+                    && l.bid_amount_local_micro == req.bid_amount_local_micro
+                    && l.created_at.is_none_or(|t| t >= since)
+            })
+            .collect())
+    }
+
+    async fn fetch(&self, x: XAds, id: String) -> Result<LineItem, XError> {
+        Ok(x.get_line_item(&self.account, &id, false).await?.data)
+    }
+
+    fn id(l: &LineItem) -> &str {
+        l.id.as_str()
+    }
 }
 
 /// `GET …/line_items/{id}`.

@@ -157,6 +157,20 @@ impl Scope {
         exactly_once::intent_id(&self.tenant.id, self.idem_key.as_deref(), step)
     }
 
+    /// A write of this tenant on this account under `intent_id`, recording `request`.
+    pub fn write_request(
+        &self,
+        intent_id: String,
+        request: Value,
+    ) -> exactly_once::WriteRequest<'_> {
+        exactly_once::WriteRequest {
+            tenant_id: &self.tenant.id,
+            account_id: &self.account_id,
+            intent_id,
+            request,
+        }
+    }
+
     /// A mirrored entity of this account, or 404.
     pub async fn entity(
         &self,
@@ -275,12 +289,9 @@ where
     let resp = exactly_once::tracked(
         &scope.state,
         &session,
-        &scope.tenant.id,
-        &scope.account_id,
+        scope.write_request(scope.intent_id(&format!("{action}:{id}")), request.clone()),
         update_action(current.kind, None),
-        scope.intent_id(&format!("{action}:{id}")),
         &id,
-        request.clone(),
         |x, opts| send(x, account.clone(), id.clone(), opts),
     )
     .await?;
@@ -341,12 +352,12 @@ where
     let result = exactly_once::tracked(
         &scope.state,
         session,
-        &scope.tenant.id,
-        &scope.account_id,
+        scope.write_request(
+            scope.intent_id(&format!("{action}:{id}")),
+            serde_json::json!({ "id": id, "kind": current.kind.as_str() }),
+        ),
         "delete",
-        scope.intent_id(&format!("{action}:{id}")),
         &id,
-        serde_json::json!({ "id": id, "kind": current.kind.as_str() }),
         |x, opts| {
             let fut = send(x, account.clone(), id.clone(), opts);
             async move {

@@ -4,9 +4,10 @@
 //! a deleted promoted tweet as paused) and resume to re-POSTing the same tweet to the same line
 //! item, which makes X restore the same id. Answers say which way it went (`paused_via`).
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use xads_client::models::{EntityStatus, PromotedTweet, PromotedTweetsCreate};
-use xads_client::{ListParams, XError};
+use xads_client::{CallOptions, ListParams, XAds, XError, XResponse};
 
 use super::exactly_once::{self, WriteError};
 use super::input::{self, Invalid, PromotedTweetPatch, PromotedTweetsInput};
@@ -81,29 +82,14 @@ pub async fn attach(
             line_item_id: input.line_item_id.clone(),
             tweet_ids: input.tweet_ids.clone(),
         };
-        let account = scope.account_id.clone();
         let created = exactly_once::create(
             &scope.state,
             &session,
-            &scope.tenant.id,
-            &scope.account_id,
-            "create_promoted_tweets",
-            scope.intent_id(step),
-            request.clone(),
-            |x, opts| {
-                let (account, req) = (account.clone(), req.clone());
-                async move { x.create_promoted_tweets(&account, &req, &opts).await }
+            scope.write_request(scope.intent_id(step), request.clone()),
+            &PromotedTweetsCreation {
+                account: scope.account_id.clone(),
+                req,
             },
-            |x, _since| {
-                let (account, req) = (account.clone(), req.clone());
-                async move { Ok(find(&x, &account, &req).await?.into_iter().collect()) }
-            },
-            // Re-POSTing restores, so the earlier execution's tweets are found by tweet id.
-            |x, _id| {
-                let (account, req) = (account.clone(), req.clone());
-                async move { Ok(find(&x, &account, &req).await?.unwrap_or_default()) }
-            },
-            |v: &Vec<PromotedTweet>| v.first().map(|p| p.id.as_str()).unwrap_or(""),
         )
         .await?;
         let (tweets, request_id) = (created.entity, created.request_id);
@@ -116,6 +102,50 @@ pub async fn attach(
         }
     }
     Ok(Created(Attached(made)))
+}
+
+/// Promoted tweets to create at X: one call makes one per tweet (the exactly-once protocol's view).
+struct PromotedTweetsCreation {
+    account: String,
+    req: PromotedTweetsCreate,
+}
+
+impl exactly_once::CreateAtX for PromotedTweetsCreation {
+    type Entity = Vec<PromotedTweet>;
+    const OPERATION: &'static str = "create_promoted_tweets";
+
+    async fn send(
+        &self,
+        x: XAds,
+        opts: CallOptions,
+    ) -> Result<XResponse<Vec<PromotedTweet>>, XError> {
+        x.create_promoted_tweets(&self.account, &self.req, &opts)
+            .await
+    }
+
+    /// The line item's promoted tweets for every requested tweet, if X has them all (at most one
+    /// answer: what one call made).
+    async fn find(
+        &self,
+        x: XAds,
+        _since: DateTime<Utc>,
+    ) -> Result<Vec<Vec<PromotedTweet>>, XError> {
+        Ok(find(&x, &self.account, &self.req)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// Re-POSTing restores, so the earlier execution's tweets are found by tweet id.
+    async fn fetch(&self, x: XAds, _id: String) -> Result<Vec<PromotedTweet>, XError> {
+        Ok(find(&x, &self.account, &self.req)
+            .await?
+            .unwrap_or_default())
+    }
+
+    fn id(made: &Vec<PromotedTweet>) -> &str {
+        made.first().map(|p| p.id.as_str()).unwrap_or("")
+    }
 }
 
 /// The promoted tweets of `req.line_item_id` for all of `req.tweet_ids`, if X has them all.
@@ -181,12 +211,9 @@ pub async fn set_paused(scope: &Scope, id: &str, body: &Value) -> Result<Paused,
     let put = exactly_once::tracked(
         &scope.state,
         &session,
-        &scope.tenant.id,
-        &scope.account_id,
+        scope.write_request(scope.intent_id(&format!("{action}:put:{id}")), body.clone()),
         "update_promoted_tweet",
-        scope.intent_id(&format!("{action}:put:{id}")),
         id,
-        body.clone(),
         |x, opts| {
             let (account, id, status) = (account.clone(), id.to_owned(), status.clone());
             async move { x.update_promoted_tweet(&account, &id, status, &opts).await }

@@ -22,12 +22,12 @@ pub mod spool;
 use std::time::Duration as StdDuration;
 
 use bytes::{Bytes, BytesMut};
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 use xads_client::media::{MediaInit, ProcessingState};
 use xads_client::models::{MediaLibraryCreate, MediaLibraryEntry};
-use xads_client::{ListParams, XError};
+use xads_client::{CallOptions, ListParams, XAds, XError, XResponse};
 
 use crate::manage::exactly_once;
 use crate::manage::input::Invalid;
@@ -536,43 +536,67 @@ async fn live(
         description: for_x(media.file.format, &media.description),
         poster_media_key: None,
     };
-    let account = scope.account_id.clone();
     let created = exactly_once::create(
         &scope.state,
         &session,
-        &scope.tenant.id,
-        &scope.account_id,
-        "create_media_library_entry",
         // One intent per media key: every retry of this file's registration finds it.
-        exactly_once::intent_id(&scope.tenant.id, Some(&media_key), "media_library"),
-        json!({
-            "media_key": media_key, "name": create.name, "file_name": create.file_name,
-            "title": create.title, "description": create.description,
-        }),
-        |x, opts| {
-            let (account, create) = (account.clone(), create.clone());
-            async move { x.create_media_library_entry(&account, &create, &opts).await }
+        scope.write_request(
+            exactly_once::intent_id(&scope.tenant.id, Some(&media_key), "media_library"),
+            json!({
+                "media_key": media_key, "name": create.name, "file_name": create.file_name,
+                "title": create.title, "description": create.description,
+            }),
+        ),
+        &LibraryEntryCreation {
+            account: scope.account_id.clone(),
+            create,
         },
-        |x, _since| {
-            let (account, media_key) = (account.clone(), media_key.clone());
-            async move {
-                match x.get_media_library_entry(&account, &media_key).await {
-                    Ok(r) => Ok(vec![r.data]),
-                    Err(e) if e.status() == Some(404) => Ok(vec![]),
-                    Err(e) => Err(e),
-                }
-            }
-        },
-        |x, key| {
-            let account = account.clone();
-            async move { Ok(x.get_media_library_entry(&account, &key).await?.data) }
-        },
-        |e: &MediaLibraryEntry| e.media_key.as_str(),
     )
     .await?;
     let (mut entry, request_id) = (created.entity, created.request_id);
     keep_dashboard_fields(&mut entry, &media.title, &media.description);
     record(scope, key, &entry, false, request_id.as_deref()).await
+}
+
+/// A media library entry to create at X for an uploaded media key (the exactly-once protocol's
+/// view of it).
+struct LibraryEntryCreation {
+    account: String,
+    create: MediaLibraryCreate,
+}
+
+impl exactly_once::CreateAtX for LibraryEntryCreation {
+    type Entity = MediaLibraryEntry;
+    const OPERATION: &'static str = "create_media_library_entry";
+
+    async fn send(
+        &self,
+        x: XAds,
+        opts: CallOptions,
+    ) -> Result<XResponse<MediaLibraryEntry>, XError> {
+        x.create_media_library_entry(&self.account, &self.create, &opts)
+            .await
+    }
+
+    /// The entry of this media key, if X has one (a media key has at most one entry).
+    async fn find(&self, x: XAds, _since: DateTime<Utc>) -> Result<Vec<MediaLibraryEntry>, XError> {
+        match x
+            .get_media_library_entry(&self.account, &self.create.media_key)
+            .await
+        {
+            Ok(r) => Ok(vec![r.data]),
+            Err(e) if e.status() == Some(404) => Ok(vec![]),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fetch(&self, x: XAds, key: String) -> Result<MediaLibraryEntry, XError> {
+        Ok(x.get_media_library_entry(&self.account, &key).await?.data)
+    }
+
+    fn id(e: &MediaLibraryEntry) -> &str {
+        e.media_key.as_str()
+    }
 }
 
 /// Reads the account's whole media library from X (following cursors, X's maximum page of 50)
