@@ -36,7 +36,7 @@ const CREATED_SKEW: Duration = Duration::minutes(5);
 /// What a create produced: X's answer to our call, the entity reconciliation found, or the one an
 /// earlier execution of the same intent made (read back from X).
 #[derive(Debug)]
-pub struct Created<T> {
+pub struct CreatedAtX<T> {
     /// The entity.
     pub entity: T,
     /// X's request id, when we have its answer.
@@ -162,7 +162,7 @@ pub async fn create<K: CreateAtX>(
     session: &XSession,
     write: WriteRequest<'_>,
     kind: &K,
-) -> Result<Created<K::Entity>, WriteError> {
+) -> Result<CreatedAtX<K::Entity>, WriteError> {
     let db = &state.db;
     let operation = K::OPERATION;
     let intent = open_intent(state, write, operation, None).await?;
@@ -170,7 +170,7 @@ pub async fn create<K: CreateAtX>(
         WriteState::Done => {
             if let Some(id) = intent.entity_id {
                 let entity = session.call(|x| kind.fetch(x, id.clone())).await?;
-                return Ok(Created {
+                return Ok(CreatedAtX {
                     entity,
                     request_id: None,
                 });
@@ -230,7 +230,7 @@ pub async fn create<K: CreateAtX>(
                     state.clock.now(),
                 )
                 .await?;
-                return Ok(Created {
+                return Ok(CreatedAtX {
                     entity: resp.data,
                     request_id: resp.request_id,
                 });
@@ -272,7 +272,7 @@ async fn reconcile<K: CreateAtX>(
     session: &XSession,
     intent: &Intent,
     kind: &K,
-) -> Result<Option<Created<K::Entity>>, WriteError> {
+) -> Result<Option<CreatedAtX<K::Entity>>, WriteError> {
     let since = intent.created_at - CREATED_SKEW;
     let candidates = session.call(|x| kind.find(x, since)).await?;
     for entity in candidates {
@@ -298,7 +298,7 @@ async fn reconcile<K: CreateAtX>(
             state.clock.now(),
         )
         .await?;
-        return Ok(Some(Created {
+        return Ok(Some(CreatedAtX {
             entity,
             request_id: None,
         }));
