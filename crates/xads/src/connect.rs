@@ -46,7 +46,15 @@ pub enum StartError {
 }
 
 /// Starts an OAuth 2.0 + PKCE connect for the tenant.
-pub async fn start_oauth2(state: &Services, tenant: &Tenant) -> Result<Started, StartError> {
+///
+/// `bound_session` is the SHA-256 of the UI session that clicked Connect: the callback then
+/// completes only in a browser carrying that session. A start through the JSON API passes `None`
+/// (its caller, the dashboard's backend, authenticates its own users).
+pub async fn start_oauth2(
+    state: &Services,
+    tenant: &Tenant,
+    bound_session: Option<&str>,
+) -> Result<Started, StartError> {
     let app = state
         .config
         .oauth2
@@ -64,6 +72,7 @@ pub async fn start_oauth2(state: &Services, tenant: &Tenant) -> Result<Started, 
             method: Method::OAuth2,
             secret: pkce.verifier,
             redirect_to: INTEGRATIONS_PAGE.into(),
+            session_hash: bound_session.map(str::to_owned),
         },
         now,
     )
@@ -117,6 +126,24 @@ pub enum CallbackProblem {
     NoAdsAccess,
     /// Connected, but X refused the new token (the tile shows `needs_reconnect`).
     Unauthorized,
+    /// The connect was started from a UI session this browser does not carry.
+    OtherSession,
+}
+
+/// What the callback page says when the browser is not the session that clicked Connect.
+pub const OTHER_SESSION_PROBLEM: &str = "This connect was started from another dashboard session, so nothing was stored. Log in to the dashboard in this browser and click Connect again.";
+
+/// Refuses a pending authorization bound to a UI session that `presented` (the callback
+/// browser's session, hashed) is not.
+fn wrong_session(pending: &Pending, presented: Option<&str>) -> Option<CallbackOutcome> {
+    let expected = pending.session_hash.as_deref()?;
+    let same = presented
+        .is_some_and(|p| crate::crypto::constant_time_eq(p.as_bytes(), expected.as_bytes()));
+    if same {
+        return None;
+    }
+    tracing::warn!(tenant.id = %pending.tenant_id, "connect callback from another browser session refused");
+    Some(failed(CallbackProblem::OtherSession, OTHER_SESSION_PROBLEM))
 }
 
 fn failed(problem: CallbackProblem, message: impl Into<String>) -> CallbackOutcome {
@@ -143,6 +170,7 @@ pub async fn finish_oauth2(
     code: Option<&str>,
     state_value: Option<&str>,
     denied: Option<&str>,
+    presented_session: Option<&str>,
 ) -> Result<CallbackOutcome, crate::db::DbError> {
     let Some(state_value) = state_value.filter(|s| !s.is_empty()) else {
         return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM));
@@ -162,6 +190,9 @@ pub async fn finish_oauth2(
             return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM));
         }
     };
+    if let Some(refusal) = wrong_session(&pending, presented_session) {
+        return Ok(refusal);
+    }
     if let Some(reason) = denied {
         tracing::info!(tenant.id = %pending.tenant_id, reason, "authorization denied at X");
         return Ok(failed(
@@ -254,7 +285,12 @@ pub async fn finish_oauth2(
 
 /// Starts an OAuth 1.0a three-legged connect: a request token (its secret sealed server-side,
 /// single use, 10 minutes), then the browser goes to X's authorize page.
-pub async fn start_oauth1(state: &Services, tenant: &Tenant) -> Result<Started, StartError> {
+/// `bound_session` as for [`start_oauth2`].
+pub async fn start_oauth1(
+    state: &Services,
+    tenant: &Tenant,
+    bound_session: Option<&str>,
+) -> Result<Started, StartError> {
     let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref()) else {
         return Err(StartError::OAuth1NotConfigured);
     };
@@ -275,6 +311,7 @@ pub async fn start_oauth1(state: &Services, tenant: &Tenant) -> Result<Started, 
             method: Method::OAuth1,
             secret: request.secret.clone(),
             redirect_to: INTEGRATIONS_PAGE.into(),
+            session_hash: bound_session.map(str::to_owned),
         },
         now,
     )
@@ -320,6 +357,7 @@ pub async fn finish_oauth1(
     state: &Services,
     oauth_token: &str,
     verifier: &str,
+    presented_session: Option<&str>,
 ) -> Result<CallbackOutcome, crate::db::DbError> {
     let now = state.clock.now();
     let pending = match connections::consume_pending(
@@ -333,6 +371,9 @@ pub async fn finish_oauth1(
         Ok(p) if p.method == Method::OAuth1 => p,
         _ => return Ok(failed(CallbackProblem::InvalidLink, STATE_PROBLEM)),
     };
+    if let Some(refusal) = wrong_session(&pending, presented_session) {
+        return Ok(refusal);
+    }
     let (Some(app), Some(client)) = (state.config.oauth1.as_ref(), state.x1.as_ref()) else {
         return Ok(failed(
             CallbackProblem::NotConfigured,

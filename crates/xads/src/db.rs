@@ -61,6 +61,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_entities_seq"),
     migration!(9, "0009_sync_error_code"),
     migration!(10, "0010_fx_tenant_overrides"),
+    migration!(11, "0011_pending_session"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

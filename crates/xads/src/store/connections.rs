@@ -132,6 +132,9 @@ pub struct Pending {
     pub secret: Secret,
     /// Where to send the browser afterwards.
     pub redirect_to: String,
+    /// The SHA-256 of the UI session that started it, whose browser alone may finish it; `None`
+    /// for a start through the JSON API.
+    pub session_hash: Option<String>,
 }
 
 /// Why a pending authorization could not be consumed.
@@ -165,8 +168,8 @@ pub async fn insert_pending(
 ) -> Result<DateTime<Utc>, DbError> {
     let expires = now + PENDING_TTL;
     sqlx::query(
-        "INSERT INTO oauth_pending (state_hash, tenant_id, method, secret_ct, redirect_to, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO oauth_pending (state_hash, tenant_id, method, secret_ct, redirect_to, created_at, expires_at, session_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(state_hash)
     .bind(&pending.tenant_id)
@@ -175,6 +178,7 @@ pub async fn insert_pending(
     .bind(&pending.redirect_to)
     .bind(millis(now))
     .bind(millis(expires))
+    .bind(&pending.session_hash)
     .execute(db.pool())
     .await?;
     Ok(expires)
@@ -189,7 +193,7 @@ pub async fn consume_pending(
     now: DateTime<Utc>,
 ) -> Result<Result<Pending, PendingError>, DbError> {
     let row = sqlx::query(
-        "SELECT tenant_id, method, secret_ct, redirect_to, expires_at, used_at FROM oauth_pending WHERE state_hash = $1",
+        "SELECT tenant_id, method, secret_ct, redirect_to, expires_at, used_at, session_hash FROM oauth_pending WHERE state_hash = $1",
     )
     .bind(state_hash)
     .fetch_optional(db.pool())
@@ -223,6 +227,7 @@ pub async fn consume_pending(
         method: Method::parse(&row.get::<String, _>(1)),
         secret: Secret::new(secret),
         redirect_to: row.get(3),
+        session_hash: row.get(6),
     }))
 }
 

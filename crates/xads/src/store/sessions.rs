@@ -25,7 +25,9 @@ pub struct BrowserSession {
     pub csrf: String,
 }
 
-fn hash(token: &str) -> String {
+/// The stored SHA-256 of a session token (also what a connect started from that session is
+/// bound to).
+pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -49,7 +51,7 @@ pub async fn create(db: &Db, tenant_id: &str, now: DateTime<Utc>) -> Result<Stri
     sqlx::query(
         "INSERT INTO ui_sessions (token_hash, tenant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )
-    .bind(hash(&token))
+    .bind(token_hash(&token))
     .bind(tenant_id)
     .bind(millis(now))
     .bind(millis(now + TTL))
@@ -68,7 +70,7 @@ pub async fn lookup(
         "SELECT t.id, t.name FROM ui_sessions s JOIN tenants t ON t.id = s.tenant_id
          WHERE s.token_hash = $1 AND s.expires_at > $2",
     )
-    .bind(hash(token))
+    .bind(token_hash(token))
     .bind(millis(now))
     .fetch_optional(db.pool())
     .await?;
@@ -84,7 +86,7 @@ pub async fn lookup(
 /// Ends a session (logout).
 pub async fn delete(db: &Db, token: &str) -> Result<(), DbError> {
     sqlx::query("DELETE FROM ui_sessions WHERE token_hash = $1")
-        .bind(hash(token))
+        .bind(token_hash(token))
         .execute(db.pool())
         .await?;
     Ok(())

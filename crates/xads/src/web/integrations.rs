@@ -1,7 +1,7 @@
 //! The X (Twitter) Ads tile: connect, callback, disconnect, tile data, ad accounts, webhooks.
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -45,8 +45,9 @@ async fn connect_start(
             .map_err(|e| ApiError::invalid("method", format!("invalid body: {e}")))?,
     };
     let started = match body.method.as_deref().unwrap_or("oauth2") {
-        "oauth2" => connect::start_oauth2(&state, &tenant).await,
-        "oauth1" => connect::start_oauth1(&state, &tenant).await,
+        // Not bound to a browser: the dashboard's backend authenticates its own users (SECURITY.md).
+        "oauth2" => connect::start_oauth2(&state, &tenant, None).await,
+        "oauth1" => connect::start_oauth1(&state, &tenant, None).await,
         other => {
             return Err(ApiError::invalid(
                 "method",
@@ -74,11 +75,16 @@ struct CallbackQuery {
 
 async fn callback(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
+    // The browser's dashboard session, if any: a connect started from the UI completes only in it.
+    let session =
+        crate::ui::session::token(&headers).map(|t| crate::store::sessions::token_hash(&t));
+    let session = session.as_deref();
     let outcome = match (&q.oauth_token, &q.oauth_verifier, &q.denied) {
         (Some(token), Some(verifier), None) => {
-            connect::finish_oauth1(&state, token, verifier).await?
+            connect::finish_oauth1(&state, token, verifier, session).await?
         }
         // X's OAuth 1.0a "cancel" sends `denied=<request token>` (OAuth 2.0 denials come as
         // `error=access_denied` with the `state`).
@@ -89,6 +95,7 @@ async fn callback(
                 q.code.as_deref(),
                 q.state.as_deref(),
                 q.error.as_deref(),
+                session,
             )
             .await?
         }
@@ -104,7 +111,9 @@ async fn callback(
                 | CallbackProblem::Refused => StatusCode::BAD_REQUEST,
                 CallbackProblem::XFailed => StatusCode::BAD_GATEWAY,
                 CallbackProblem::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
-                CallbackProblem::NoAdsAccess => StatusCode::FORBIDDEN,
+                CallbackProblem::NoAdsAccess | CallbackProblem::OtherSession => {
+                    StatusCode::FORBIDDEN
+                }
                 CallbackProblem::Unauthorized => StatusCode::UNAUTHORIZED,
             };
             (status, Html(crate::ui::connect_failed_page(&message))).into_response()

@@ -470,3 +470,72 @@ async fn an_api_rate_is_its_tenants_own_and_reconverts_only_its_rows() {
         );
     }
 }
+
+/// Clicks Connect on the Integrations page as `cookie`'s session; returns the query X sends
+/// back to the callback after approval.
+async fn click_connect(app: &TestApp, cookie: &str) -> String {
+    use crate::ui::{csrf_of, page, post_form};
+    let (_, html) = page(app, cookie, "/integrations").await;
+    let resp = post_form(
+        app,
+        cookie,
+        "/integrations/x_ads/connect",
+        &[("csrf", &csrf_of(&html)), ("method", "oauth2")],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let authorize = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
+    app.approve_at_x(&authorize).await
+}
+
+async fn callback_in(app: &TestApp, query: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .http
+        .get(format!("{}/oauth/x_ads/callback?{query}", app.base));
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    req.send().await.unwrap()
+}
+
+async fn tile_status(app: &TestApp, key: &str) -> String {
+    let (_, tile) = app.get(key, "/api/v1/integrations").await;
+    tile["data"][0]["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_connect_clicked_in_the_ui_completes_only_in_that_browser_session() {
+    use crate::ui::login;
+    let app = app_with(&[]).await;
+    let key = app.tenant("Growth").await;
+    let other_key = app.tenant("Someone else").await;
+    let cookie = login(&app, &key).await;
+    let other_cookie = login(&app, &other_key).await;
+    let same_tenant_other_browser = login(&app, &key).await;
+
+    // The approval lands in a browser without a session, or with another one: refused, nothing
+    // stored for either tenant.
+    for elsewhere in [
+        None,
+        Some(other_cookie.as_str()),
+        Some(same_tenant_other_browser.as_str()),
+    ] {
+        let query = click_connect(&app, &cookie).await;
+        let resp = callback_in(&app, &query, elsewhere).await;
+        assert_eq!(resp.status(), 403, "{elsewhere:?}");
+        let page = resp.text().await.unwrap();
+        assert!(
+            page.contains("started from another dashboard session"),
+            "{page}"
+        );
+        assert_eq!(tile_status(&app, &key).await, "disconnected");
+        assert_eq!(tile_status(&app, &other_key).await, "disconnected");
+    }
+    // The same browser session completes it.
+    let query = click_connect(&app, &cookie).await;
+    let resp = callback_in(&app, &query, Some(&cookie)).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/integrations?connected=x_ads");
+    assert_eq!(tile_status(&app, &key).await, "connected");
+    assert_eq!(tile_status(&app, &other_key).await, "disconnected");
+}

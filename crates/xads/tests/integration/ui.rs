@@ -12,7 +12,7 @@ use xads_fake::FakeConfig;
 use crate::helpers::TestApp;
 
 /// Logs in with `key`; returns the cookie header value to send back.
-async fn login(app: &TestApp, key: &str) -> String {
+pub(crate) async fn login(app: &TestApp, key: &str) -> String {
     let resp = app
         .http
         .post(format!("{}/login", app.base))
@@ -26,7 +26,7 @@ async fn login(app: &TestApp, key: &str) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
+pub(crate) async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     let resp = app
         .http
         .get(format!("{}{path}", app.base))
@@ -37,7 +37,7 @@ async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     cookie: &str,
     path: &str,
@@ -60,7 +60,7 @@ async fn campaigns(app: &TestApp, key: &str, account: &str) -> Vec<Value> {
 }
 
 /// The CSRF token in a rendered page.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html
         .find("name=\"csrf\" value=\"")
         .expect("a form with a CSRF field")

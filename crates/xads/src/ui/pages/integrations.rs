@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -200,25 +200,24 @@ pub fn connect_failed_page(message: &str) -> String {
     .into_string()
 }
 
-async fn connect(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>) -> Response {
-    let method = f.get("method").map(String::as_str).unwrap_or("oauth2");
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::POST,
-        "/api/v1/integrations/x_ads/connect",
-        Some(&json!({ "method": method })),
-    )
-    .await;
-    match (a.error(), a.body["authorize_url"].as_str()) {
-        (None, Some(url)) => see_other(url),
-        (e, _) => {
-            tile_page(
-                &state,
-                &user,
-                Some(Err(e.unwrap_or_else(|| "X did not answer".into()))),
-            )
-            .await
+async fn connect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    CsrfForm(user, f): CsrfForm<Fields>,
+) -> Response {
+    // Bound to this browser's session: the callback completes only where this session is.
+    let session =
+        crate::ui::session::token(&headers).map(|t| crate::store::sessions::token_hash(&t));
+    let tenant = &user.0.tenant;
+    let started = match f.get("method").map(String::as_str).unwrap_or("oauth2") {
+        "oauth1" => crate::connect::start_oauth1(&state, tenant, session.as_deref()).await,
+        _ => crate::connect::start_oauth2(&state, tenant, session.as_deref()).await,
+    };
+    match started {
+        Ok(s) => see_other(s.authorize_url.as_str()),
+        Err(e) => {
+            let message = crate::web::error::ApiError::from(e).message;
+            tile_page(&state, &user, Some(Err(message))).await
         }
     }
 }
