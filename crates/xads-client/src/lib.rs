@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod error;
 pub mod gate;
 pub mod headers;
+pub mod ids;
 pub mod media;
 pub mod models;
 pub mod oauth1;

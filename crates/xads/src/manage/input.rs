@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use xads_client::ids::Micros;
 use xads_client::vocab::{
     BidStrategy, Goal, LineItemPlacement, Objective, PayBy, ProductType, UnknownValue,
 };
@@ -86,12 +87,13 @@ pub fn entity_id(field: &str, value: &str) -> Result<String, Invalid> {
     }
 }
 
-/// A positive amount in micros.
-pub fn micros(field: &str, value: i64) -> Result<i64, Invalid> {
-    if value <= 0 {
-        return Err(invalid(field, "must be a positive amount in micros"));
-    }
-    Ok(value)
+/// A positive amount in micros, as money from here on.
+pub fn micros(field: &str, value: i64) -> Result<Micros, Invalid> {
+    Micros::positive(value).ok_or_else(|| invalid(field, "must be a positive amount in micros"))
+}
+
+fn opt_micros(field: &str, value: Option<i64>) -> Result<Option<Micros>, Invalid> {
+    value.map(|v| micros(field, v)).transpose()
 }
 
 /// Daily ≤ total when both are set.
@@ -272,8 +274,8 @@ pub struct NewLineItem {
     pub placements: Vec<LineItemPlacement>,
     /// Bid strategy.
     pub bid_strategy: Option<BidStrategy>,
-    /// Micros; present for MAX/TARGET.
-    pub bid_amount_local_micro: Option<i64>,
+    /// Present for MAX/TARGET.
+    pub bid_amount_local_micro: Option<Micros>,
     /// Optimisation goal.
     pub goal: Option<Goal>,
     /// What is paid for.
@@ -282,10 +284,10 @@ pub struct NewLineItem {
     pub start_time: Option<DateTime<Utc>>,
     /// Flight end (after the start).
     pub end_time: Option<DateTime<Utc>>,
-    /// Micros.
-    pub daily_budget_amount_local_micro: Option<i64>,
-    /// Micros.
-    pub total_budget_amount_local_micro: Option<i64>,
+    /// Daily budget.
+    pub daily_budget_amount_local_micro: Option<Micros>,
+    /// Total budget (≥ daily).
+    pub total_budget_amount_local_micro: Option<Micros>,
     /// Create paused.
     pub paused: bool,
 }
@@ -314,9 +316,8 @@ impl LineItemInput {
             }
             None => None,
         };
-        if let Some(b) = self.bid_amount_local_micro {
-            micros("bid_amount_local_micro", b)?;
-        }
+        let bid_amount_local_micro =
+            opt_micros("bid_amount_local_micro", self.bid_amount_local_micro)?;
         let goal = match &self.goal {
             Some(g) => Some(term("goal", g)?),
             None => None,
@@ -341,13 +342,17 @@ impl LineItemInput {
             product_type,
             placements,
             bid_strategy,
-            bid_amount_local_micro: self.bid_amount_local_micro,
+            bid_amount_local_micro,
             goal,
             pay_by,
             start_time: self.start_time,
             end_time: self.end_time,
-            daily_budget_amount_local_micro: self.daily_budget_amount_local_micro,
-            total_budget_amount_local_micro: self.total_budget_amount_local_micro,
+            daily_budget_amount_local_micro: self
+                .daily_budget_amount_local_micro
+                .and_then(Micros::positive),
+            total_budget_amount_local_micro: self
+                .total_budget_amount_local_micro
+                .and_then(Micros::positive),
             paused: self.paused,
         })
     }
@@ -393,12 +398,12 @@ pub struct LineItemPatch {
 pub struct LineItemChange {
     /// New name.
     pub name: Option<String>,
-    /// New bid (micros).
-    pub bid_amount_local_micro: Option<i64>,
-    /// Micros.
-    pub daily_budget_amount_local_micro: Option<i64>,
-    /// Micros.
-    pub total_budget_amount_local_micro: Option<i64>,
+    /// New bid.
+    pub bid_amount_local_micro: Option<Micros>,
+    /// New daily budget.
+    pub daily_budget_amount_local_micro: Option<Micros>,
+    /// New total budget.
+    pub total_budget_amount_local_micro: Option<Micros>,
     /// New placements.
     pub placements: Option<Vec<LineItemPlacement>>,
     /// New flight end.
@@ -414,19 +419,20 @@ impl LineItemPatch {
             Some(n) => Some(name("name", n)?),
             None => None,
         };
-        if let Some(b) = self.bid_amount_local_micro {
-            micros("bid_amount_local_micro", b)?;
-        }
+        let bid_amount_local_micro =
+            opt_micros("bid_amount_local_micro", self.bid_amount_local_micro)?;
         let placements = match &self.placements {
             Some(p) => Some(placements(p)?),
             None => None,
         };
-        if let Some(d) = self.daily_budget_amount_local_micro {
-            micros("daily_budget_amount_local_micro", d)?;
-        }
-        if let Some(t) = self.total_budget_amount_local_micro {
-            micros("total_budget_amount_local_micro", t)?;
-        }
+        let daily_budget_amount_local_micro = opt_micros(
+            "daily_budget_amount_local_micro",
+            self.daily_budget_amount_local_micro,
+        )?;
+        let total_budget_amount_local_micro = opt_micros(
+            "total_budget_amount_local_micro",
+            self.total_budget_amount_local_micro,
+        )?;
         budgets(
             self.daily_budget_amount_local_micro
                 .or_else(|| current["daily_budget_amount_local_micro"].as_i64()),
@@ -445,9 +451,9 @@ impl LineItemPatch {
         }
         Ok(LineItemChange {
             name,
-            bid_amount_local_micro: self.bid_amount_local_micro,
-            daily_budget_amount_local_micro: self.daily_budget_amount_local_micro,
-            total_budget_amount_local_micro: self.total_budget_amount_local_micro,
+            bid_amount_local_micro,
+            daily_budget_amount_local_micro,
+            total_budget_amount_local_micro,
             placements,
             end_time: self.end_time,
             paused: self.paused,

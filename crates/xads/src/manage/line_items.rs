@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
+use xads_client::ids::Micros;
 use xads_client::models::{EntityStatus, LineItem, LineItemCreate, LineItemUpdate};
 use xads_client::{CallOptions, ListParams, XAds, XError, XResponse};
 
@@ -86,7 +87,7 @@ pub async fn create_validated(
     let req = LineItemCreate {
         name: input.name.clone(),
         bid_strategy: input.bid_strategy,
-        bid_amount_local_micro: input.bid_amount_local_micro,
+        bid_amount_local_micro: input.bid_amount_local_micro.map(Micros::get),
         goal: input.goal,
         pay_by: input.pay_by,
         // X documents `start_time` as required on POST line_items: without one from the
@@ -95,8 +96,8 @@ pub async fn create_validated(
             .start_time
             .or_else(|| Some(scope.state.clock.now().trunc_subsecs(0))),
         end_time: input.end_time,
-        daily_budget_amount_local_micro: input.daily_budget_amount_local_micro,
-        total_budget_amount_local_micro: input.total_budget_amount_local_micro,
+        daily_budget_amount_local_micro: input.daily_budget_amount_local_micro.map(Micros::get),
+        total_budget_amount_local_micro: input.total_budget_amount_local_micro.map(Micros::get),
         entity_status: Some(EntityStatus::from_paused(input.paused)),
         ..LineItemCreate::new(
             input.campaign_id.clone(),
@@ -201,10 +202,14 @@ pub async fn update_validated(
     let update = LineItemUpdate {
         name: patch.name.clone(),
         placements: patch.placements.clone(),
-        bid_amount_local_micro: patch.bid_amount_local_micro.map(Some),
+        bid_amount_local_micro: patch.bid_amount_local_micro.map(|m| Some(m.get())),
         end_time: patch.end_time.map(Some),
-        daily_budget_amount_local_micro: patch.daily_budget_amount_local_micro.map(Some),
-        total_budget_amount_local_micro: patch.total_budget_amount_local_micro.map(Some),
+        daily_budget_amount_local_micro: patch
+            .daily_budget_amount_local_micro
+            .map(|m| Some(m.get())),
+        total_budget_amount_local_micro: patch
+            .total_budget_amount_local_micro
+            .map(|m| Some(m.get())),
         entity_status: patch.paused.map(EntityStatus::from_paused),
         ..LineItemUpdate::default()
     };

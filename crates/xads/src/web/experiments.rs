@@ -2,16 +2,18 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::auth::AuthTenant;
 use super::error::ApiError;
+use super::ids::{self, PathIds};
 use super::manage::{answer, idempotent, json_response, parse_body, scope};
 use crate::app::AppState;
 use crate::experiments;
+use crate::manage::Scope;
 
 pub(super) fn routes() -> Router<AppState> {
     let base = "/api/v1/x_ads/accounts/{account_id}/experiments";
@@ -22,12 +24,29 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&format!("{base}/{{id}}/{{action}}"), post(act))
 }
 
+/// The path's experiment id, parsed at the edge; one that cannot be ours gets the answer an
+/// unknown one gets (the account checked first, then 404).
+async fn path_experiment(scope: &Scope, raw: &str) -> Result<String, ApiError> {
+    match ids::local_id(raw) {
+        Some(id) => Ok(id.to_owned()),
+        None => {
+            scope.check_account().await?;
+            Err(ApiError::not_found("experiment"))
+        }
+    }
+}
+
 async fn list(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path(account_id): Path<String>,
+    path: PathIds,
 ) -> Result<Response, ApiError> {
-    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let scope = scope(
+        state,
+        tenant,
+        path.account()?.into_string(),
+        &HeaderMap::new(),
+    )?;
     let (status, body) = answer(experiments::list(&scope).await?);
     Ok(json_response(status, body, false))
 }
@@ -35,13 +54,13 @@ async fn list(
 async fn create(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path(account_id): Path<String>,
+    path: PathIds,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let scope = scope(state, tenant, account_id, &headers)?;
+    let scope = scope(state, tenant, path.account()?.into_string(), &headers)?;
     let value = parse_body(&body)?;
     idempotent(&scope, &method, uri.path(), &body, || {
         experiments::create(&scope, &value)
@@ -52,9 +71,15 @@ async fn create(
 async fn read(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path((account_id, id)): Path<(String, String)>,
+    path: PathIds,
 ) -> Result<Response, ApiError> {
-    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let scope = scope(
+        state,
+        tenant,
+        path.account()?.into_string(),
+        &HeaderMap::new(),
+    )?;
+    let id = path_experiment(&scope, path.raw("id")).await?;
     let (status, body) = answer(experiments::get(&scope, &id).await?);
     Ok(json_response(status, body, false))
 }
@@ -62,9 +87,15 @@ async fn read(
 async fn results(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path((account_id, id)): Path<(String, String)>,
+    path: PathIds,
 ) -> Result<Response, ApiError> {
-    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let scope = scope(
+        state,
+        tenant,
+        path.account()?.into_string(),
+        &HeaderMap::new(),
+    )?;
+    let id = path_experiment(&scope, path.raw("id")).await?;
     let (status, body) = answer(experiments::results(&scope, &id).await?);
     Ok(json_response(status, body, false))
 }
@@ -72,19 +103,24 @@ async fn results(
 async fn act(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path((account_id, id, action)): Path<(String, String, String)>,
+    path: PathIds,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let scope = scope(state, tenant, account_id, &headers)?;
+    let scope = scope(state, tenant, path.account()?.into_string(), &headers)?;
     let value = if body.is_empty() {
         serde_json::Value::Null
     } else {
         parse_body(&body)?
     };
-    match action.as_str() {
+    let action = path.raw("action");
+    if !["start", "stop", "conclude"].contains(&action) {
+        return Err(ApiError::not_found("route"));
+    }
+    let id = path_experiment(&scope, path.raw("id")).await?;
+    match action {
         "start" => {
             idempotent(&scope, &method, uri.path(), &body, || {
                 experiments::start(&scope, &id)

@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use super::answer::Answer;
 use super::auth::AuthTenant;
 use super::error::ApiError;
+use super::ids::{self, PathIds};
 use crate::app::AppState;
 use crate::manage::{self, Scope};
 use crate::store::entities::Kind;
@@ -82,6 +83,23 @@ pub(super) fn scope(
         account_id,
         idem_key,
     })
+}
+
+/// The path's entity id, parsed at the edge. One that cannot be an id (a NUL or control byte,
+/// 300 characters, …) gets the answer an unknown id gets — the account checked first, then 404
+/// `{what} not found` — without reaching the domain or a database query with it.
+pub(super) async fn path_entity(
+    scope: &Scope,
+    raw: &str,
+    what: &'static str,
+) -> Result<String, ApiError> {
+    match ids::entity_id(raw) {
+        Some(id) => Ok(id.to_owned()),
+        None => {
+            scope.check_account().await?;
+            Err(ApiError::not_found(what))
+        }
+    }
 }
 
 pub(super) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
@@ -225,11 +243,11 @@ macro_rules! list_handler {
         async fn $name(
             State(state): State<AppState>,
             AuthTenant(tenant): AuthTenant,
-            Path(account_id): Path<String>,
+            path: PathIds,
             q: QueryResult<ListQuery>,
         ) -> Result<Response, ApiError> {
             let Query(q) = q?;
-            list(state, tenant, account_id, $kind, q).await
+            list(state, tenant, path.account()?.into_string(), $kind, q).await
         }
     };
 }
@@ -243,13 +261,13 @@ macro_rules! create_handler {
         async fn $name(
             State(state): State<AppState>,
             AuthTenant(tenant): AuthTenant,
-            Path(account_id): Path<String>,
+            path: PathIds,
             method: Method,
             uri: axum::http::Uri,
             headers: HeaderMap,
             body: Bytes,
         ) -> Result<Response, ApiError> {
-            let scope = scope(state, tenant, account_id, &headers)?;
+            let scope = scope(state, tenant, path.account()?.into_string(), &headers)?;
             let value = parse_body(&body)?;
             idempotent(&scope, &method, uri.path(), &body, || $op(&scope, &value)).await
         }
@@ -260,18 +278,19 @@ create_handler!(create_line_item, manage::line_items::create);
 create_handler!(create_promoted_tweets, manage::promoted_tweets::create);
 
 macro_rules! update_handler {
-    ($name:ident, $op:path) => {
+    ($name:ident, $op:path, $what:literal) => {
         async fn $name(
             State(state): State<AppState>,
             AuthTenant(tenant): AuthTenant,
-            Path((account_id, id)): Path<(String, String)>,
+            path: PathIds,
             method: Method,
             uri: axum::http::Uri,
             headers: HeaderMap,
             body: Bytes,
         ) -> Result<Response, ApiError> {
-            let scope = scope(state, tenant, account_id, &headers)?;
+            let scope = scope(state, tenant, path.account()?.into_string(), &headers)?;
             let value = parse_body(&body)?;
+            let id = path_entity(&scope, path.raw("id"), $what).await?;
             idempotent(&scope, &method, uri.path(), &body, || {
                 $op(&scope, &id, &value)
             })
@@ -279,21 +298,26 @@ macro_rules! update_handler {
         }
     };
 }
-update_handler!(update_campaign, manage::campaigns::update);
-update_handler!(update_line_item, manage::line_items::update);
-update_handler!(update_promoted_tweet, manage::promoted_tweets::set_paused);
+update_handler!(update_campaign, manage::campaigns::update, "campaign");
+update_handler!(update_line_item, manage::line_items::update, "line item");
+update_handler!(
+    update_promoted_tweet,
+    manage::promoted_tweets::set_paused,
+    "promoted tweet"
+);
 
 macro_rules! id_handler {
-    ($name:ident, $op:path, $write:expr) => {
+    ($name:ident, $op:path, $write:expr, $what:literal) => {
         async fn $name(
             State(state): State<AppState>,
             AuthTenant(tenant): AuthTenant,
-            Path((account_id, id)): Path<(String, String)>,
+            path: PathIds,
             method: Method,
             uri: axum::http::Uri,
             headers: HeaderMap,
         ) -> Result<Response, ApiError> {
-            let scope = scope(state, tenant, account_id, &headers)?;
+            let scope = scope(state, tenant, path.account()?.into_string(), &headers)?;
+            let id = path_entity(&scope, path.raw("id"), $what).await?;
             if $write {
                 idempotent(&scope, &method, uri.path(), b"", || $op(&scope, &id)).await
             } else {
@@ -303,8 +327,18 @@ macro_rules! id_handler {
         }
     };
 }
-id_handler!(get_campaign, manage::campaigns::get, false);
-id_handler!(delete_campaign, manage::campaigns::delete, true);
-id_handler!(get_line_item, manage::line_items::get, false);
-id_handler!(delete_line_item, manage::line_items::delete, true);
-id_handler!(delete_promoted_tweet, manage::promoted_tweets::delete, true);
+id_handler!(get_campaign, manage::campaigns::get, false, "campaign");
+id_handler!(delete_campaign, manage::campaigns::delete, true, "campaign");
+id_handler!(get_line_item, manage::line_items::get, false, "line item");
+id_handler!(
+    delete_line_item,
+    manage::line_items::delete,
+    true,
+    "line item"
+);
+id_handler!(
+    delete_promoted_tweet,
+    manage::promoted_tweets::delete,
+    true,
+    "promoted tweet"
+);

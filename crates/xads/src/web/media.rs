@@ -9,7 +9,7 @@
 use axum::Router;
 use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +17,7 @@ use serde::Deserialize;
 
 use super::auth::AuthTenant;
 use super::error::ApiError;
+use super::ids::PathIds;
 use super::manage::{answer, idempotent, json_response, scope};
 use crate::app::AppState;
 use crate::media::sniff::VIDEO_LIMIT;
@@ -51,11 +52,16 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path(account_id): Path<String>,
+    path: PathIds,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let scope = scope(
+        state,
+        tenant,
+        path.account()?.into_string(),
+        &HeaderMap::new(),
+    )?;
     let page = media::page(
         &scope,
         q.refresh.unwrap_or(false),
@@ -70,12 +76,16 @@ async fn list(
 async fn upload(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path(account_id): Path<String>,
+    path: PathIds,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
+    let account_id = match path.account() {
+        Ok(a) => a.into_string(),
+        Err(e) => return e.into_response(),
+    };
     let scope = match scope(state, tenant, account_id, &headers) {
         Ok(s) => s,
         Err(e) => return e.into_response(),

@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod error;
 mod experiments;
 mod health;
+pub mod ids;
 mod integrations;
 pub mod limits;
 mod manage;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,10 +14,12 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use xads_client::ids::Micros;
 use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
 
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
+use super::ids::{self, PathIds};
 use crate::app::AppState;
 use crate::fx::{self, Source};
 use crate::store::stats::{self as stats_store, COUNTS, StatRow, Values};
@@ -127,9 +129,17 @@ impl Out {
         }
     }
 
-    fn add(&mut self, r: &StatRow) {
-        for (slot, v) in self.m.iter_mut().zip(r.values) {
-            *slot += v;
+    /// Adds a stored hour; sums are checked (money as [`Micros`]), an overflow is an error.
+    fn add(&mut self, r: &StatRow) -> Result<(), ApiError> {
+        for ((slot, v), col) in self.m.iter_mut().zip(r.values).zip(&COLUMNS) {
+            let sum = if col.micros {
+                Micros::new(*slot)
+                    .checked_add(Micros::new(v))
+                    .map(Micros::get)
+            } else {
+                slot.checked_add(v)
+            };
+            *slot = sum.ok_or_else(|| ApiError::internal(format!("{} overflows", col.name)))?;
         }
         self.spend_usd = match (self.spend_usd, &r.fx) {
             (Some(sum), Some(f)) => Some(sum + f.spend_usd),
@@ -141,6 +151,7 @@ impl Out {
             self.mixed_fx = true;
         }
         self.last_hour = self.last_hour.max(r.hour);
+        Ok(())
     }
 
     fn is_final(&self, now: DateTime<Utc>) -> bool {
@@ -198,11 +209,12 @@ fn csv_field(v: &Value) -> String {
 async fn stats(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path(account_id): Path<String>,
+    path: PathIds,
     headers: HeaderMap,
     q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
+    let account_id = path.account()?.into_string();
     let (_, tz) = account_tz(&state, &tenant.id, &account_id).await?;
     let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("") | Some("CAMPAIGN") => StatsEntityType::Campaign,
@@ -258,7 +270,7 @@ async fn stats(
         buckets
             .entry((r.entity_id.clone(), r.placement.as_str(), start))
             .or_insert_with(|| Out::new(r, start))
-            .add(r);
+            .add(r)?;
     }
     let data: Vec<Value> = buckets.values().map(|o| o.json(now)).collect();
     let wants_csv = headers
@@ -332,13 +344,14 @@ fn run_json(run: &SyncRun) -> Value {
 async fn start_sync(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path(account_id): Path<String>,
+    path: PathIds,
     wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
     // Malformed JSON answers our JSON error shape, not axum's plain-text rejection.
     body: Result<Option<Json<Value>>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Query(wait) = wait?;
     let body = body?;
+    let account_id = path.account()?.into_string();
     let body: SyncBody = match body {
         None => SyncBody::default(),
         Some(Json(Value::Null)) => SyncBody::default(),
@@ -411,10 +424,16 @@ const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 async fn sync_status(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
-    Path((account_id, sync_id)): Path<(String, String)>,
+    path: PathIds,
     wait: Result<Query<WaitQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(wait) = wait?;
+    // A run is looked up by tenant and id and must be the path's account's: ids that cannot be
+    // an account's or a run's find nothing, as an unknown one does.
+    let (Ok(account), Some(sync_id)) = (path.account(), ids::local_id(path.raw("sync_id"))) else {
+        return Err(ApiError::not_found("sync"));
+    };
+    let (account_id, sync_id) = (account.into_string(), sync_id.to_owned());
     let started = tokio::time::Instant::now();
     loop {
         let run = sync_runs::get_run(&state.db, &tenant.id, &sync_id)
