@@ -47,12 +47,17 @@ pub async fn upsert(
         .await?
         .rows_affected();
         if n > 0 {
-            let e = changed.entry(r.currency.clone()).or_insert(r.date);
-            *e = (*e).min(r.date);
+            note_change(&mut changed, r);
         }
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Remembers that `r` changed its currency's rates from its date on (the earliest date wins).
+fn note_change(changed: &mut BTreeMap<String, NaiveDate>, r: &Rate) {
+    let since = changed.entry(r.currency.clone()).or_insert(r.date);
+    *since = (*since).min(r.date);
 }
 
 /// Loads the bundled table (on start; existing imported rates win).
@@ -127,8 +132,7 @@ pub async fn upsert_overrides(
         .await?
         .rows_affected();
         if n > 0 {
-            let e = changed.entry(r.currency.clone()).or_insert(r.date);
-            *e = (*e).min(r.date);
+            note_change(&mut changed, r);
         }
     }
     tx.commit().await?;
