@@ -11,9 +11,26 @@ use url::Url;
 
 use crate::error::XError;
 
-/// A secret string (token, client secret, refresh token) whose `Debug` and `Display` hide it.
+/// A secret string (token, client secret, refresh token, verifier, authorization code) whose
+/// `Debug` and `Display` hide it and whose bytes are overwritten with zeros when it is dropped
+/// (every clone wipes its own copy).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
+
+impl zeroize::Zeroize for Secret {
+    fn zeroize(&mut self) {
+        // Zeroes the whole allocation (capacity, not just length), then empties the string.
+        self.0.zeroize();
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Secret {}
 
 impl Secret {
     /// Wraps a secret.
@@ -188,6 +205,12 @@ mod tests {
         let s = BearerSigner::new("tok-123");
         assert_eq!(format!("{s:?}"), "BearerSigner { token: Bearer(***) }");
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");
+        // Dropping wipes: `Secret` is `ZeroizeOnDrop`, and the path `Drop` takes empties it.
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<Secret>();
+        let mut s = Secret::new("refresh-token-value");
+        zeroize::Zeroize::zeroize(&mut s);
+        assert_eq!(s.expose(), "");
         assert_eq!(Secret::new("x").to_string(), "***");
     }
 

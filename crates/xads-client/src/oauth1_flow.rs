@@ -159,3 +159,31 @@ impl XAdsClient {
         .map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_token_secrets() {
+        let request = RequestToken {
+            token: "req-token".into(),
+            secret: Secret::new("req-secret-1111"),
+            callback_confirmed: true,
+        };
+        let access = AccessToken {
+            token: Secret::new("acc-token-2222"),
+            secret: Secret::new("acc-secret-3333"),
+            user_id: Some("42".into()),
+            screen_name: None,
+        };
+        let shown = format!("{request:?} {access:?}");
+        for secret in ["req-secret-1111", "acc-token-2222", "acc-secret-3333"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("req-token") && shown.contains("42"),
+            "{shown}"
+        );
+    }
+}

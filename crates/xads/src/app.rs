@@ -81,8 +81,18 @@ impl AppState {
             None => None,
         };
         let sealer = match &config.encryption_key {
-            Some(key) => Sealer::from_base64(key.expose())
-                .map_err(|e| anyhow::anyhow!("XADS_ENCRYPTION_KEY: {e}"))?,
+            Some(key) => {
+                let sealer = Sealer::from_base64(key.expose())
+                    .map_err(|e| anyhow::anyhow!("XADS_ENCRYPTION_KEY: {e}"))?;
+                match &config.old_encryption_key {
+                    // During a rotation: open what the old key sealed, seal with the new one.
+                    Some(old) => sealer.with_previous(
+                        &Sealer::from_base64(old.expose())
+                            .map_err(|e| anyhow::anyhow!("XADS_OLD_ENCRYPTION_KEY: {e}"))?,
+                    ),
+                    None => sealer,
+                }
+            }
             None => {
                 let path = std::path::Path::new("xads.key");
                 tracing::warn!(path = %path.display(), "XADS_ENCRYPTION_KEY not set: using a generated key file (dry-run only)");

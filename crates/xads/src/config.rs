@@ -62,12 +62,15 @@ pub struct Config {
     pub authorize_url: Url,
     /// `X_ADS_RATE_LIMIT_PER_MINUTE`: our sliding-window budget per (client_id, account).
     pub rate_limit_per_minute: u32,
-    /// `DATABASE_URL`: SQLite or PostgreSQL.
-    pub database_url: String,
-    /// `REDIS_URL`: shared limiter and locks; `None` = in-process.
-    pub redis_url: Option<String>,
+    /// `DATABASE_URL`: SQLite or PostgreSQL (its password hidden from `Debug`).
+    pub database_url: ServiceUrl,
+    /// `REDIS_URL`: shared limiter and locks; `None` = in-process (its password hidden from `Debug`).
+    pub redis_url: Option<ServiceUrl>,
     /// `XADS_ENCRYPTION_KEY`: 32-byte key for tokens at rest; `None` = key file (dry-run only).
     pub encryption_key: Option<Secret>,
+    /// `XADS_OLD_ENCRYPTION_KEY`: during a key rotation, the previous key: secrets sealed under it
+    /// still open; nothing is sealed with it.
+    pub old_encryption_key: Option<Secret>,
     /// `XADS_BIND`: listen address.
     pub bind: SocketAddr,
     /// `XADS_SYNC_INTERVAL`: metrics-sync period.
@@ -91,6 +94,78 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Inbound limits of the public listener.
     pub limits: Limits,
+}
+
+/// A connection URL (`DATABASE_URL`, `REDIS_URL`) whose `Debug` hides the password:
+/// `postgres://user:***@host/db` (a `password=` query parameter too). Derefs to the full URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceUrl(String);
+
+impl ServiceUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> ServiceUrl {
+        ServiceUrl(url.into())
+    }
+
+    /// The full URL, password included: only for connecting.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `***` (for logs and `Debug`).
+    pub fn redacted(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl std::ops::Deref for ServiceUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<&str> for ServiceUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Debug for ServiceUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.redacted(), f)
+    }
+}
+
+/// `scheme://user:password@host/…?password=…` → `scheme://user:***@host/…?password=***`.
+/// Works on the text (no parsing that could fail or normalise), so any URL shape is covered.
+fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        // The authority ends at the first '/', '?' or '#' after the scheme; its userinfo at the
+        // last '@' inside it.
+        let end = out[start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@').map(|i| start + i)
+            && let Some(colon) = out[start..at].find(':').map(|i| start + i)
+        {
+            out.replace_range(colon + 1..at, "***");
+        }
+    }
+    if let Some(q) = out.find('?') {
+        let (head, query) = out.split_at(q + 1);
+        let query = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        out = format!("{head}{query}");
+    }
+    out
 }
 
 /// What one client may hold of the public listener (quality.md, security: slow clients).
@@ -169,6 +244,22 @@ impl Config {
             });
         }
 
+        let old_encryption_key = get("XADS_OLD_ENCRYPTION_KEY").map(Secret::new);
+        if let Some(old) = &old_encryption_key {
+            crate::crypto::decode_key(old.expose()).map_err(|problem| ConfigError {
+                var: "XADS_OLD_ENCRYPTION_KEY",
+                problem,
+            })?;
+            if encryption_key.is_none() {
+                return Err(ConfigError {
+                    var: "XADS_OLD_ENCRYPTION_KEY",
+                    problem:
+                        "set only during a key rotation, together with the new XADS_ENCRYPTION_KEY"
+                            .into(),
+                });
+            }
+        }
+
         let rate_limit_per_minute = match get("X_ADS_RATE_LIMIT_PER_MINUTE") {
             None => 50,
             Some(v) => match v.parse::<u32>() {
@@ -181,14 +272,14 @@ impl Config {
                 }
             },
         };
-        let database_url = get("DATABASE_URL").unwrap_or("sqlite://xads.db").to_owned();
+        let database_url = ServiceUrl::new(get("DATABASE_URL").unwrap_or("sqlite://xads.db"));
         if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
             return Err(ConfigError {
                 var: "DATABASE_URL",
                 problem: "expected sqlite://… or postgres://…".into(),
             });
         }
-        let redis_url = get("REDIS_URL").map(str::to_owned);
+        let redis_url = get("REDIS_URL").map(ServiceUrl::new);
         if let Some(r) = &redis_url
             && !(r.starts_with("redis://") || r.starts_with("rediss://"))
         {
@@ -284,6 +375,7 @@ impl Config {
             database_url,
             redis_url,
             encryption_key,
+            old_encryption_key,
             bind,
             sync_interval,
             sync_scheduler,
@@ -435,6 +527,23 @@ mod tests {
             (&[("X_ADS_CLIENT_ID", "id")], "X_ADS_CLIENT_SECRET"),
             (&[("X_ADS_CONSUMER_SECRET", "s")], "X_ADS_CONSUMER_KEY"),
             (&[("X_ADS_LIVE_MODE", "true")], "XADS_ENCRYPTION_KEY"),
+            (
+                &[(
+                    "XADS_OLD_ENCRYPTION_KEY",
+                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                )],
+                "XADS_OLD_ENCRYPTION_KEY",
+            ),
+            (
+                &[
+                    (
+                        "XADS_ENCRYPTION_KEY",
+                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                    ),
+                    ("XADS_OLD_ENCRYPTION_KEY", "short"),
+                ],
+                "XADS_OLD_ENCRYPTION_KEY",
+            ),
             (&[("XADS_METRICS_BIND", "9464")], "XADS_METRICS_BIND"),
             (&[("XADS_METRICS_TOKEN", "short")], "XADS_METRICS_TOKEN"),
             (&[("XADS_HEADER_TIMEOUT", "soon")], "XADS_HEADER_TIMEOUT"),
@@ -462,6 +571,59 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("client-1"));
         assert!(!shown.contains("very-secret-value"));
+
+        // Passwords in the database and Redis URLs, and the keys, never print either.
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let old = "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=";
+        let c = Config::from_vars(&vars(&[
+            (
+                "DATABASE_URL",
+                "postgres://app:db-pass-123@db.internal:5432/xads",
+            ),
+            ("REDIS_URL", "redis://:redis-pass-456@cache.internal:6379/0"),
+            ("XADS_ENCRYPTION_KEY", key),
+            ("XADS_OLD_ENCRYPTION_KEY", old),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.database_url.as_str(),
+            "postgres://app:db-pass-123@db.internal:5432/xads"
+        );
+        let shown = format!("{c:?}");
+        for secret in ["db-pass-123", "redis-pass-456", key, old] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("postgres://app:***@db.internal:5432/xads"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("redis://:***@cache.internal:6379/0"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn url_redaction() {
+        for (url, shown) in [
+            ("postgres://user:pw@host/db", "postgres://user:***@host/db"),
+            ("postgres://user@host/db", "postgres://user@host/db"),
+            (
+                "postgres://host/db?password=pw&sslmode=require",
+                "postgres://host/db?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:p%40ss@h:5432/db?user=u",
+                "postgres://u:***@h:5432/db?user=u",
+            ),
+            ("postgres://u:a@b@h/db", "postgres://u:***@h/db"),
+            ("rediss://default:pw@h:6380", "rediss://default:***@h:6380"),
+            ("sqlite://xads.db", "sqlite://xads.db"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(ServiceUrl::new(url).redacted(), shown, "{url}");
+            assert_eq!(format!("{:?}", ServiceUrl::new(url)), format!("{shown:?}"));
+        }
     }
 
     #[test]

@@ -220,12 +220,12 @@ pub async fn consume_pending(
         return Ok(Err(PendingError::Used));
     }
     let secret = sealer
-        .open_string(&row.get::<Vec<u8>, _>(2), &aad_pending(state_hash))
+        .open_secret(&row.get::<Vec<u8>, _>(2), None, &aad_pending(state_hash))
         .map_err(|_| DbError::Corrupt("pending authorization secret does not open"))?;
     Ok(Ok(Pending {
         tenant_id: row.get(0),
         method: Method::parse(&row.get::<String, _>(1)),
-        secret: Secret::new(secret),
+        secret,
         redirect_to: row.get(3),
         session_hash: row.get(6),
     }))
@@ -351,18 +351,18 @@ pub async fn load_tokens(db: &Db, sealer: &Sealer, id: &str) -> Result<Option<To
         return Ok(None);
     };
     let access = sealer
-        .open_string(&access_ct, &aad_access(id))
+        .open_secret(&access_ct, None, &aad_access(id))
         .map_err(|_| DbError::Corrupt("access token does not open with this key"))?;
     let refresh = match row.get::<Option<Vec<u8>>, _>(1) {
         None => None,
-        Some(ct) => Some(Secret::new(
+        Some(ct) => Some(
             sealer
-                .open_string(&ct, &aad_refresh(id))
+                .open_secret(&ct, None, &aad_refresh(id))
                 .map_err(|_| DbError::Corrupt("refresh token does not open with this key"))?,
-        )),
+        ),
     };
     Ok(Some(Tokens {
-        access: Secret::new(access),
+        access,
         refresh,
         version: row.get(2),
         access_expires_at: row.get::<Option<i64>, _>(3).map(from_millis),
@@ -568,4 +568,68 @@ pub async fn ad_account(db: &Db, tenant_id: &str, id: &str) -> Result<Option<AdA
         currency: r.get(3),
         approval_status: r.get(4),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every type of ours that carries a token, a verifier or a code prints it redacted.
+    #[test]
+    fn debug_never_shows_tokens_verifiers_or_codes() {
+        let access = Secret::new("access-AAAA1111");
+        let refresh = Secret::new("refresh-RRRR2222");
+        let shown = [
+            format!(
+                "{:?}",
+                Tokens {
+                    access: access.clone(),
+                    refresh: Some(refresh.clone()),
+                    version: 3,
+                    access_expires_at: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                NewTokens {
+                    access: &access,
+                    refresh: Some(&refresh),
+                    expires_at: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                Pending {
+                    tenant_id: "ten_1".into(),
+                    method: Method::OAuth2,
+                    secret: Secret::new("verifier-VVVV3333"),
+                    redirect_to: "/integrations".into(),
+                    session_hash: Some("session-hash-SSSS5555".into()),
+                }
+            ),
+            format!("{:?}", crate::pkce::Pkce::generate()),
+            format!(
+                "{:?}",
+                super::super::sessions::BrowserSession {
+                    tenant: crate::store::tenants::Tenant {
+                        id: "ten_1".into(),
+                        name: "t".into(),
+                    },
+                    csrf: "csrf-CCCC4444".into(),
+                }
+            ),
+        ]
+        .join("\n");
+        for secret in [
+            "access-AAAA1111",
+            "refresh-RRRR2222",
+            "verifier-VVVV3333",
+            "csrf-CCCC4444",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let pkce = crate::pkce::Pkce::generate();
+        assert!(!format!("{pkce:?}").contains(pkce.verifier.expose()));
+        assert!(shown.contains("ten_1"), "{shown}");
+    }
 }

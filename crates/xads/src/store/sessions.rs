@@ -16,13 +16,22 @@ use crate::db::{Db, DbError};
 pub const TTL: Duration = Duration::hours(12);
 
 /// A live browser session (the web UI's login, not `x::XSession`): its tenant and the CSRF
-/// token every form must carry.
-#[derive(Clone, Debug)]
+/// token every form must carry. `Debug` hides the token.
+#[derive(Clone)]
 pub struct BrowserSession {
     /// The logged-in tenant.
     pub tenant: Tenant,
     /// The session's CSRF token.
     pub csrf: String,
+}
+
+impl std::fmt::Debug for BrowserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserSession")
+            .field("tenant", &self.tenant)
+            .field("csrf", &"***")
+            .finish()
+    }
 }
 
 /// The stored SHA-256 of a session token (also what a connect started from that session is

@@ -7,6 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use xads_client::Secret;
 
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
@@ -62,14 +63,15 @@ async fn connect_start(
 }
 
 /// The callback serves both flows: OAuth 2.0 sends `code` + `state`, OAuth 1.0a sends
-/// `oauth_token` + `oauth_verifier`.
+/// `oauth_token` + `oauth_verifier`. The code, state and verifier are `Secret`s: hidden from
+/// `Debug`, wiped when the request is done.
 #[derive(Debug, Deserialize)]
 struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
+    code: Option<Secret>,
+    state: Option<Secret>,
     error: Option<String>,
     oauth_token: Option<String>,
-    oauth_verifier: Option<String>,
+    oauth_verifier: Option<Secret>,
     denied: Option<String>,
 }
 
@@ -84,7 +86,7 @@ async fn callback(
     let session = session.as_deref();
     let outcome = match (&q.oauth_token, &q.oauth_verifier, &q.denied) {
         (Some(token), Some(verifier), None) => {
-            connect::finish_oauth1(&state, token, verifier, session).await?
+            connect::finish_oauth1(&state, token, verifier.expose(), session).await?
         }
         // X's OAuth 1.0a "cancel" sends `denied=<request token>` (OAuth 2.0 denials come as
         // `error=access_denied` with the `state`).
@@ -92,8 +94,8 @@ async fn callback(
         _ => {
             connect::finish_oauth2(
                 &state,
-                q.code.as_deref(),
-                q.state.as_deref(),
+                q.code.as_ref().map(Secret::expose),
+                q.state.as_ref().map(Secret::expose),
                 q.error.as_deref(),
                 session,
             )
@@ -228,4 +230,22 @@ async fn accounts(
         "data": accounts.iter().map(account_json).collect::<Vec<_>>(),
         "next_cursor": null,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callback_query_hides_code_state_and_verifier() {
+        let q: CallbackQuery = serde_urlencoded::from_str(
+            "code=code-1234abcd&state=state-5678efgh&oauth_token=req-tok&oauth_verifier=verif-9999zzzz",
+        )
+        .unwrap();
+        assert_eq!(q.code.as_ref().map(Secret::expose), Some("code-1234abcd"));
+        let shown = format!("{q:?}");
+        for secret in ["code-1234abcd", "state-5678efgh", "verif-9999zzzz"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
 }
