@@ -62,19 +62,35 @@ pub(super) fn scope(
     account_id: String,
     headers: &HeaderMap,
 ) -> Result<Scope, ApiError> {
-    let idem_key = headers
+    let raw = headers
         .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .ok()
-                .map(str::trim)
-                .filter(|k| !k.is_empty() && k.len() <= 255)
-                .map(str::to_owned)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "Idempotency-Key must be 1 to 255 visible ASCII characters",
-                    )
+        .map(|v| v.to_str().map_err(|_| bad_idem_key()))
+        .transpose()?;
+    scope_for(state, tenant, account_id, raw)
+}
+
+fn bad_idem_key() -> ApiError {
+    ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
+}
+
+/// The scope of `tenant` on `account_id` with the dashboard's idempotency key (the API's header,
+/// the UI's form field), checked: 1 to 255 visible ASCII characters once trimmed.
+pub(crate) fn scope_for(
+    state: AppState,
+    tenant: crate::store::tenants::Tenant,
+    account_id: String,
+    idem_key: Option<&str>,
+) -> Result<Scope, ApiError> {
+    let idem_key = idem_key
+        .map(|k| {
+            Some(k.trim())
+                .filter(|k| {
+                    !k.is_empty()
+                        && k.len() <= 255
+                        && k.bytes().all(|b| (0x20..0x7f).contains(&b) || b == b'\t')
                 })
+                .map(str::to_owned)
+                .ok_or_else(bad_idem_key)
         })
         .transpose()?;
     Ok(Scope {
@@ -131,8 +147,9 @@ pub(super) fn json_response(status: u16, body: String, replayed: bool) -> Respon
     resp
 }
 
-/// Runs a write under the request's `Idempotency-Key`, if any.
-pub(super) async fn idempotent<F, Fut, T, E>(
+/// Runs a write under the request's `Idempotency-Key`, if any (the UI's forms too, with their
+/// `idem` field: same key, same fingerprint, same stored answer).
+pub(crate) async fn idempotent<F, Fut, T, E>(
     scope: &Scope,
     method: &Method,
     path: &str,

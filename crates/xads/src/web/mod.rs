@@ -1,6 +1,6 @@
 //! The HTTP surface: operations endpoints, the dashboard API (`/api/v1`), the OAuth callback.
 
-mod answer;
+pub(crate) mod answer;
 pub mod auth;
 pub mod envelope;
 pub mod error;
@@ -9,7 +9,7 @@ mod health;
 pub mod ids;
 mod integrations;
 pub mod limits;
-mod manage;
+pub(crate) mod manage;
 mod media;
 pub mod metrics;
 pub mod openapi;

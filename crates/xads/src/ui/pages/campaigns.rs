@@ -11,9 +11,13 @@ use serde_json::json;
 use xads_client::ListParams;
 
 use super::view::{Campaign, LineItem, PromotedTweet, Status};
-use super::{CreateForm, Fields, Picker, dry_tag, field, micros, render, see_other, status_badge};
+use super::{
+    CreateForm, Fields, Picker, dry_tag, entities_or_refresh, field, micros, problem, refuse,
+    render, scope, see_other, status_badge, write,
+};
 use crate::app::AppState;
-use crate::ui::api;
+use crate::manage;
+use crate::store::entities::Kind;
 use crate::ui::html::{Nav, button_form, csrf_field, flash, money, q};
 use crate::ui::session::{CsrfForm, User};
 
@@ -38,8 +42,23 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// The API path of the account's resources: the fingerprint of a form's idempotency key is
+/// the API request's (method, path, body), so a key means the same on either surface.
 fn base(account: &str) -> String {
     format!("/api/v1/x_ads/accounts/{}", q(account))
+}
+
+/// The campaign `id` of `account`, as the API's `GET …/campaigns/{id}` reads it.
+async fn campaign(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    id: &str,
+) -> Result<Campaign, String> {
+    let scope = scope(state, user, account, None)?;
+    refuse(id)?;
+    let entity = manage::campaigns::get(&scope, id).await.map_err(problem)?;
+    Ok(Campaign::from_api(&entity.data))
 }
 
 async fn list_page(
@@ -81,14 +100,14 @@ async fn campaigns_page(
         Err(page) => return page,
     };
     let account = &picker.current;
-    let path = format!("{}/campaigns?count=1000", base(&account.id));
-    let mut list = api::get(state, &user.0.tenant, &path).await;
     // An empty mirror (before the first sync) or an explicit refresh reads through to X.
-    if refresh || (list.error().is_none() && list.data().is_empty()) {
-        list = api::get(state, &user.0.tenant, &format!("{path}&refresh=true")).await;
-    }
+    let list = match scope(state, user, &account.id, None) {
+        Ok(scope) => entities_or_refresh(&scope, Kind::Campaign, None, refresh).await,
+        Err(e) => Err(e),
+    };
     let rows: Vec<Campaign> = list
-        .data()
+        .as_deref()
+        .unwrap_or_default()
         .iter()
         .map(Campaign::from_api)
         .filter(|c| c.status != Status::Deleted)
@@ -98,7 +117,7 @@ async fn campaigns_page(
         h1 { "Campaigns" }
         (picker.tabs())
         (flash(&msg))
-        @if let Some(e) = list.error() {
+        @if let Err(e) = &list {
             div class="problem" { (e) }
         }
         div class="card" {
@@ -245,16 +264,12 @@ async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Field
             "total_budget_amount_local_micro": micros(&f, "total_budget", "Total budget")?,
             "paused": f.contains_key("paused"),
         });
-        let a = api::send(
-            &state,
-            &user.0.tenant,
-            Method::POST,
-            &format!("{}/campaigns", base(&account)),
-            Some(&body),
-            field(&f, "idem"),
-        )
-        .await;
-        a.error().map_or(Ok(()), Err)
+        let scope = scope(&state, &user, &account, field(&f, "idem"))?;
+        let path = format!("{}/campaigns", base(&account));
+        write(&scope, Method::POST, &path, Some(&body), || {
+            manage::campaigns::create(&scope, &body)
+        })
+        .await
     }
     .await;
     match result {
@@ -273,21 +288,24 @@ async fn set_paused(
         "resume" => false,
         _ => return see_other("/campaigns"),
     };
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::PATCH,
-        &format!("{}/campaigns/{}", base(&account), q(&id)),
-        Some(&json!({ "paused": paused })),
-    )
-    .await;
-    match a.error() {
-        None => see_other(&format!(
+    let body = json!({ "paused": paused });
+    let path = format!("{}/campaigns/{}", base(&account), q(&id));
+    let result = match (scope(&state, &user, &account, None), refuse(&id)) {
+        (Ok(scope), Ok(())) => {
+            write(&scope, Method::PATCH, &path, Some(&body), || {
+                manage::campaigns::update(&scope, &id, &body)
+            })
+            .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(()) => see_other(&format!(
             "/campaigns?account={}&done={}",
             q(&account),
             if paused { "paused" } else { "resumed" }
         )),
-        Some(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+        Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
     }
 }
 
@@ -296,16 +314,10 @@ async fn confirm_delete(
     user: User,
     Path((account, id)): Path<(String, String)>,
 ) -> Response {
-    let c = api::get(
-        &state,
-        &user.0.tenant,
-        &format!("{}/campaigns/{}", base(&account), q(&id)),
-    )
-    .await;
-    if let Some(e) = c.error() {
-        return campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await;
-    }
-    let name = Campaign::from_api(&c.body).name;
+    let name = match campaign(&state, &user, &account, &id).await {
+        Ok(c) => c.name,
+        Err(e) => return campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+    };
     let body = html! {
         h1 { "Delete campaign?" }
         div class="card" {
@@ -329,17 +341,19 @@ async fn delete(
     Path((account, id)): Path<(String, String)>,
     CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::DELETE,
-        &format!("{}/campaigns/{}", base(&account), q(&id)),
-        None,
-    )
-    .await;
-    match a.error() {
-        None => see_other(&format!("/campaigns?account={}&done=deleted", q(&account))),
-        Some(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+    let path = format!("{}/campaigns/{}", base(&account), q(&id));
+    let result = match (scope(&state, &user, &account, None), refuse(&id)) {
+        (Ok(scope), Ok(())) => {
+            write(&scope, Method::DELETE, &path, None, || {
+                manage::campaigns::delete(&scope, &id)
+            })
+            .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(()) => see_other(&format!("/campaigns?account={}&done=deleted", q(&account))),
+        Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
     }
 }
 
@@ -363,36 +377,31 @@ async fn detail_page(
     msg: Option<Result<String, String>>,
 ) -> Response {
     let csrf = &user.0.csrf;
-    let tenant = &user.0.tenant;
-    let c = api::get(
-        state,
-        tenant,
-        &format!("{}/campaigns/{}", base(account), q(id)),
-    )
-    .await;
-    if let Some(e) = c.error() {
-        return campaigns_page(state, user, Some(&account.to_owned()), Some(Err(e)), false).await;
-    }
-    let campaign = Campaign::from_api(&c.body);
+    let campaign = match campaign(state, user, account, id).await {
+        Ok(c) => c,
+        Err(e) => {
+            return campaigns_page(state, user, Some(&account.to_owned()), Some(Err(e)), false)
+                .await;
+        }
+    };
     let cur = campaign.currency.as_deref().unwrap_or("");
     // Before the first sync the mirror may hold none of these: then read through to X once.
-    let items_path = format!(
-        "{}/line_items?campaign_id={}&count=1000",
-        base(account),
-        q(id)
-    );
-    let mut items = api::get(state, tenant, &items_path).await;
-    if items.error().is_none() && items.data().is_empty() {
-        items = api::get(state, tenant, &format!("{items_path}&refresh=true")).await;
-    }
-    let tweets_path = format!("{}/promoted_tweets?count=1000", base(account));
-    let mut tweets = api::get(state, tenant, &tweets_path).await;
-    if tweets.error().is_none() && tweets.data().is_empty() {
-        tweets = api::get(state, tenant, &format!("{tweets_path}&refresh=true")).await;
-    }
-    let tweets: Vec<PromotedTweet> = tweets.data().iter().map(PromotedTweet::from_api).collect();
+    let (items, tweets) = match scope(state, user, account, None) {
+        Ok(scope) => (
+            entities_or_refresh(&scope, Kind::LineItem, Some(id), false).await,
+            entities_or_refresh(&scope, Kind::PromotedTweet, None, false).await,
+        ),
+        Err(e) => (Err(e.clone()), Err(e)),
+    };
+    let tweets: Vec<PromotedTweet> = tweets
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(PromotedTweet::from_api)
+        .collect();
     let items: Vec<LineItem> = items
-        .data()
+        .as_deref()
+        .unwrap_or_default()
         .iter()
         .map(LineItem::from_api)
         .filter(|l| l.status != Status::Deleted)
@@ -491,17 +500,20 @@ async fn set_line_item_paused(
     CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
     let paused = action == "pause";
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::PATCH,
-        &format!("{}/line_items/{}", base(&account), q(&id)),
-        Some(&json!({ "paused": paused })),
-    )
-    .await;
-    match a.error() {
-        None => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
-        Some(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+    let body = json!({ "paused": paused });
+    let path = format!("{}/line_items/{}", base(&account), q(&id));
+    let result = match (scope(&state, &user, &account, None), refuse(&id)) {
+        (Ok(scope), Ok(())) => {
+            write(&scope, Method::PATCH, &path, Some(&body), || {
+                manage::line_items::update(&scope, &id, &body)
+            })
+            .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match result {
+        Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
+        Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
     }
 }
 
@@ -607,16 +619,12 @@ async fn create_line_item(
         if let Some(m) = micros(&f, "daily_budget", "Daily budget")? {
             body["daily_budget_amount_local_micro"] = json!(m);
         }
-        let a = api::send(
-            &state,
-            &user.0.tenant,
-            Method::POST,
-            &format!("{}/line_items", base(&account)),
-            Some(&body),
-            field(&f, "idem"),
-        )
-        .await;
-        a.error().map_or(Ok(()), Err)
+        let scope = scope(&state, &user, &account, field(&f, "idem"))?;
+        let path = format!("{}/line_items", base(&account));
+        write(&scope, Method::POST, &path, Some(&body), || {
+            manage::line_items::create(&scope, &body)
+        })
+        .await
     }
     .await;
     match result {
@@ -634,17 +642,18 @@ async fn promote(
         "line_item_id": field(&f, "line_item_id").unwrap_or_default(),
         "tweet_ids": [field(&f, "tweet_id").unwrap_or_default()],
     });
-    let a = api::send(
-        &state,
-        &user.0.tenant,
-        Method::POST,
-        &format!("{}/promoted_tweets", base(&account)),
-        Some(&body),
-        field(&f, "idem"),
-    )
-    .await;
-    match a.error() {
-        None => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
-        Some(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+    let path = format!("{}/promoted_tweets", base(&account));
+    let result = match scope(&state, &user, &account, field(&f, "idem")) {
+        Ok(scope) => {
+            write(&scope, Method::POST, &path, Some(&body), || {
+                manage::promoted_tweets::create(&scope, &body)
+            })
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
+        Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
     }
 }

@@ -22,10 +22,16 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
 
-use super::api;
+use axum::http::Method;
+
 use super::html::{self, Nav, csrf_field, q};
 use super::session::User;
 use crate::app::AppState;
+use crate::manage::{self, Scope};
+use crate::store::connections::{self, AdAccount};
+use crate::store::entities::Kind;
+use crate::web::{self, envelope::refuse_control_id, error::ApiError};
+use crate::x::XSession;
 
 /// A submitted form.
 pub(super) type Fields = HashMap<String, String>;
@@ -60,13 +66,23 @@ struct Account {
 }
 
 impl Account {
-    fn from_api(a: &Value) -> Account {
-        let id = a["id"].as_str().unwrap_or_default().to_owned();
+    fn from_domain(a: AdAccount) -> Account {
         Account {
-            name: a["name"].as_str().unwrap_or(&id).to_owned(),
-            currency: a["currency"].as_str().unwrap_or_default().to_owned(),
-            id,
+            id: a.id,
+            name: a.name,
+            currency: a.currency.unwrap_or_default(),
         }
+    }
+
+    /// The tenant's ad accounts, as the API's `GET /api/v1/x_ads/accounts` lists them: a
+    /// tenant without a usable connection to X gets that refusal's message.
+    async fn all(state: &AppState, user: &User) -> Result<Vec<Account>, String> {
+        let tenant = &user.0.tenant.id;
+        XSession::for_tenant(state, tenant).await.map_err(problem)?;
+        let accounts = connections::ad_accounts(&state.db, tenant)
+            .await
+            .map_err(problem)?;
+        Ok(accounts.into_iter().map(Account::from_domain).collect())
     }
 }
 
@@ -88,11 +104,10 @@ impl Picker {
         requested: Option<&String>,
         (path, title, nav): (&'static str, &str, Nav),
     ) -> Result<Picker, Response> {
-        let a = api::get(state, &user.0.tenant, "/api/v1/x_ads/accounts").await;
-        if let Some(e) = a.error() {
-            return Err(render(user, title, nav, not_connected(title, &e)));
-        }
-        let accounts: Vec<Account> = a.data().iter().map(Account::from_api).collect();
+        let accounts = match Account::all(state, user).await {
+            Ok(a) => a,
+            Err(e) => return Err(render(user, title, nav, not_connected(title, &e))),
+        };
         let current = requested
             .and_then(|r| accounts.iter().find(|a| &a.id == r))
             .or_else(|| accounts.first())
@@ -167,6 +182,93 @@ impl CreateForm<'_> {
             }
         }
     }
+}
+
+/// The page's text for a domain error: the API's message for it, from the one mapping
+/// (`web::error`), so a page and the API say the same.
+fn problem(e: impl Into<ApiError>) -> String {
+    e.into().message
+}
+
+/// The session tenant's management scope on `account`, with the form's idempotency key (an
+/// id with a control byte is refused as the API's edge refuses it).
+fn scope(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    idem_key: Option<&str>,
+) -> Result<Scope, String> {
+    refuse_control_id(account).map_err(problem)?;
+    web::manage::scope_for(
+        state.clone(),
+        user.0.tenant.clone(),
+        account.to_owned(),
+        idem_key,
+    )
+    .map_err(problem)
+}
+
+/// The documents of the account's `kind` (under `parent`) in the mirror, up to 1 000, as the
+/// API's list reads them (`refresh` reads through to X first).
+async fn entities(
+    scope: &Scope,
+    kind: Kind,
+    parent: Option<&str>,
+    refresh: bool,
+) -> Result<Vec<Value>, String> {
+    let run = async {
+        scope.check_account().await?;
+        if refresh {
+            let session = scope.session().await?;
+            manage::mirror::refresh(scope, &session, kind).await?;
+        }
+        manage::mirror::page(scope, kind, parent, None, Some(1000))
+            .await?
+            .documents()
+    };
+    run.await.map_err(problem)
+}
+
+/// [`entities`], reading through to X when the mirror holds none yet (before the first sync)
+/// or when `refresh` asks.
+async fn entities_or_refresh(
+    scope: &Scope,
+    kind: Kind,
+    parent: Option<&str>,
+    refresh: bool,
+) -> Result<Vec<Value>, String> {
+    let list = entities(scope, kind, parent, refresh).await;
+    match &list {
+        Ok(v) if v.is_empty() && !refresh => entities(scope, kind, parent, true).await,
+        _ => list,
+    }
+}
+
+/// An entity id from a page's path, refused as the API's edge refuses one with a control byte.
+fn refuse(id: &str) -> Result<(), String> {
+    refuse_control_id(id).map_err(problem)
+}
+
+/// Runs a write of `scope` the way the API's handler runs it: under the form's idempotency key
+/// (`method`, the API `path` and the JSON `body` are the request's fingerprint).
+async fn write<F, Fut, T, E>(
+    scope: &Scope,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    run: F,
+) -> Result<(), String>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: web::answer::Answer,
+    ApiError: From<E>,
+{
+    let bytes = body.map(Value::to_string).unwrap_or_default();
+    web::manage::idempotent(scope, &method, path, bytes.as_bytes(), run)
+        .await
+        .map(drop)
+        .map_err(problem)
 }
 
 /// A non-empty trimmed field.
