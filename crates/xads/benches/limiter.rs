@@ -14,7 +14,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
-use xads::limiter::{RateLimiter, Verdict};
+use xads::limiter::{Pace, RateLimiter};
 use xads_client::gate::{EndpointFamily, RateKey};
 
 const RUN: Duration = Duration::from_secs(2);
@@ -161,7 +161,7 @@ async fn redis_part(url: &str) {
                 let account = ((i >> 40) * 13 + (i & 0xff_ffff_ffff)) % 64;
                 Box::pin(async move {
                     let d = limiter.check(&key(account as usize)).await;
-                    admitted.set(admitted.get() + u64::from(d.verdict == Verdict::Admit));
+                    admitted.set(admitted.get() + u64::from(d.verdict == Pace::Admit));
                 })
             })
         };
@@ -227,7 +227,7 @@ async fn redis_part(url: &str) {
             let paced = paced.clone();
             async move {
                 let d = paced.check(&key(i % 40)).await;
-                d.verdict == Verdict::Admit
+                d.verdict == Pace::Admit
             }
         },
         |i| {
@@ -343,7 +343,7 @@ async fn in_process_rate(limiter: &RateLimiter, keys: &[RateKey]) -> (f64, usize
     while Instant::now() < deadline {
         for _ in 0..1024 {
             let d = limiter.check(&keys[n % keys.len()]).await;
-            admitted += usize::from(d.verdict == Verdict::Admit);
+            admitted += usize::from(d.verdict == Pace::Admit);
             n += 1;
         }
     }

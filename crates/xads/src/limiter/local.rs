@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 
 use xads_client::gate::{EndpointFamily, RateKey};
 
-use super::{Verdict, WaitCause};
+use super::{Pace, WaitCause};
 
 /// The account part of a key: X account ids are never `-`, so `None` cannot collide with one.
 pub(crate) fn account_part(key: &RateKey) -> &str {
@@ -57,13 +57,7 @@ impl LocalStore {
     ///
     /// Same rule as the Redis script: an admission at `t` counts while `now - t <= window_us`, so
     /// every closed interval of length `window_us` holds at most `limit` admissions.
-    pub(crate) fn decide(
-        &mut self,
-        key: &RateKey,
-        limit: usize,
-        window_us: i64,
-        now: i64,
-    ) -> Verdict {
+    pub(crate) fn decide(&mut self, key: &RateKey, limit: usize, window_us: i64, now: i64) -> Pace {
         self.since_sweep += 1;
         if self.since_sweep >= SWEEP_EVERY {
             self.sweep(window_us, now);
@@ -73,7 +67,7 @@ impl LocalStore {
             && let Some(&until) = self.holds.get(&HoldKey::of(key))
             && until > now
         {
-            return Verdict::wait_us(until - now, WaitCause::XHold);
+            return Pace::wait_us(until - now, WaitCause::XHold);
         }
         let accounts = match self.windows.get_mut(key.client_id.as_str()) {
             Some(accounts) => accounts,
@@ -89,10 +83,10 @@ impl LocalStore {
         }
         if log.len() < limit {
             log.push_back(now);
-            Verdict::Admit
+            Pace::Admit
         } else {
             let oldest = log.front().copied().unwrap_or(now);
-            Verdict::wait_us(oldest + window_us + 1 - now, WaitCause::Budget)
+            Pace::wait_us(oldest + window_us + 1 - now, WaitCause::Budget)
         }
     }
 
@@ -156,13 +150,13 @@ mod tests {
     fn an_admission_counts_for_exactly_the_closed_window() {
         let mut s = LocalStore::default();
         let k = key("a");
-        assert_eq!(s.decide(&k, 1, 100, 1_000), Verdict::Admit);
+        assert_eq!(s.decide(&k, 1, 100, 1_000), Pace::Admit);
         // Still counted at t + window (closed interval), free one µs later.
         assert_eq!(
             s.decide(&k, 1, 100, 1_100),
-            Verdict::wait_us(1, WaitCause::Budget)
+            Pace::wait_us(1, WaitCause::Budget)
         );
-        assert_eq!(s.decide(&k, 1, 100, 1_101), Verdict::Admit);
+        assert_eq!(s.decide(&k, 1, 100, 1_101), Pace::Admit);
     }
 
     #[test]
@@ -170,17 +164,17 @@ mod tests {
         let mut s = LocalStore::default();
         let k = key("a");
         for now in [0, 10, 20] {
-            assert_eq!(s.decide(&k, 3, 100, now), Verdict::Admit);
+            assert_eq!(s.decide(&k, 3, 100, now), Pace::Admit);
         }
         assert_eq!(
             s.decide(&k, 3, 100, 30),
-            Verdict::wait_us(71, WaitCause::Budget)
+            Pace::wait_us(71, WaitCause::Budget)
         );
         // A refused check records nothing: the next slot is still at 101.
-        assert_eq!(s.decide(&k, 3, 100, 101), Verdict::Admit);
+        assert_eq!(s.decide(&k, 3, 100, 101), Pace::Admit);
         assert_eq!(
             s.decide(&k, 3, 100, 101),
-            Verdict::wait_us(10, WaitCause::Budget)
+            Pace::wait_us(10, WaitCause::Budget)
         );
     }
 
@@ -189,10 +183,10 @@ mod tests {
         let mut s = LocalStore::default();
         let mut none = key("x");
         none.account_id = None;
-        assert_eq!(s.decide(&key("a"), 1, 100, 0), Verdict::Admit);
-        assert_eq!(s.decide(&key("b"), 1, 100, 0), Verdict::Admit);
-        assert_eq!(s.decide(&none, 1, 100, 0), Verdict::Admit);
-        assert!(matches!(s.decide(&none, 1, 100, 0), Verdict::Wait { .. }));
+        assert_eq!(s.decide(&key("a"), 1, 100, 0), Pace::Admit);
+        assert_eq!(s.decide(&key("b"), 1, 100, 0), Pace::Admit);
+        assert_eq!(s.decide(&none, 1, 100, 0), Pace::Admit);
+        assert!(matches!(s.decide(&none, 1, 100, 0), Pace::Wait { .. }));
     }
 
     #[test]
@@ -204,12 +198,12 @@ mod tests {
         assert_eq!(s.unsynced_hold(&k, 100), None, "Redis has it");
         assert_eq!(
             s.decide(&k, 10, 100, 100),
-            Verdict::wait_us(400, WaitCause::XHold)
+            Pace::wait_us(400, WaitCause::XHold)
         );
         let mut other_family = k.clone();
         other_family.family = EndpointFamily::Write;
-        assert_eq!(s.decide(&other_family, 10, 100, 100), Verdict::Admit);
-        assert_eq!(s.decide(&k, 10, 100, 500), Verdict::Admit);
+        assert_eq!(s.decide(&other_family, 10, 100, 100), Pace::Admit);
+        assert_eq!(s.decide(&k, 10, 100, 500), Pace::Admit);
     }
 
     #[test]

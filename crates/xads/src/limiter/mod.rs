@@ -73,7 +73,7 @@ pub type WallClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// The outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Pace {
     /// The call may go now; the admission was recorded.
     Admit,
     /// Nothing was recorded; a slot may free after `wait`.
@@ -85,9 +85,9 @@ pub enum Verdict {
     },
 }
 
-impl Verdict {
-    fn wait_us(us: i64, cause: WaitCause) -> Verdict {
-        Verdict::Wait {
+impl Pace {
+    fn wait_us(us: i64, cause: WaitCause) -> Pace {
+        Pace::Wait {
             wait: Duration::from_micros(us.max(1).unsigned_abs()),
             cause,
         }
@@ -105,7 +105,7 @@ pub enum WaitCause {
 
 /// Which backend took a decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
+pub enum Decider {
     /// The Redis script (time = Redis `TIME`).
     Redis,
     /// The in-process store (configured so, or failed over from Redis).
@@ -116,13 +116,13 @@ pub enum Source {
 
 /// One check's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Decision {
+pub struct PaceDecision {
     /// Admit or wait.
-    pub verdict: Verdict,
+    pub verdict: Pace,
     /// The deciding backend's clock, µs since the Unix epoch (Redis `TIME` for Redis).
     pub now_us: i64,
     /// Who decided.
-    pub source: Source,
+    pub source: Decider,
 }
 
 /// A granted call.
@@ -133,7 +133,7 @@ pub struct Admission {
     /// How long the caller waited for it.
     pub waited: Duration,
     /// Who decided.
-    pub source: Source,
+    pub source: Decider,
 }
 
 /// Counters since the limiter was built (shared by its clones).
@@ -411,13 +411,13 @@ impl RateLimiter {
     }
 
     /// One decision without waiting; records the admission when it admits.
-    pub async fn check(&self, key: &RateKey) -> Decision {
+    pub async fn check(&self, key: &RateKey) -> PaceDecision {
         let inner = &*self.inner;
         if key.family == EndpointFamily::OAuth {
-            return Decision {
-                verdict: Verdict::Admit,
+            return PaceDecision {
+                verdict: Pace::Admit,
                 now_us: inner.local_now_us(),
-                source: Source::Unpaced,
+                source: Decider::Unpaced,
             };
         }
         if let Some(redis) = &inner.redis {
@@ -432,10 +432,10 @@ impl RateLimiter {
                     .counters
                     .fallback_decisions
                     .fetch_add(1, Ordering::Relaxed);
-                return Decision {
-                    verdict: Verdict::wait_us(wait_us, WaitCause::XHold),
+                return PaceDecision {
+                    verdict: Pace::wait_us(wait_us, WaitCause::XHold),
                     now_us,
-                    source: Source::InProcess,
+                    source: Decider::InProcess,
                 };
             }
             if inner.redis_usable() {
@@ -445,10 +445,10 @@ impl RateLimiter {
                 {
                     Ok((verdict, now_us)) => {
                         inner.redis_answered();
-                        return Decision {
+                        return PaceDecision {
                             verdict,
                             now_us,
-                            source: Source::Redis,
+                            source: Decider::Redis,
                         };
                     }
                     Err(e) => inner.redis_failed(&e),
@@ -465,10 +465,10 @@ impl RateLimiter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .decide(key, inner.limit, inner.window_us, now_us);
-        Decision {
+        PaceDecision {
             verdict,
             now_us,
-            source: Source::InProcess,
+            source: Decider::InProcess,
         }
     }
 
@@ -481,14 +481,14 @@ impl RateLimiter {
         let mut held = false;
         loop {
             let decision = self.check(key).await;
-            let Verdict::Wait { wait, cause } = decision.verdict else {
+            let Pace::Wait { wait, cause } = decision.verdict else {
                 // Only sleeping counts as waiting, not the round trip of the check itself.
                 let waited = if slept {
                     start.elapsed()
                 } else {
                     Duration::ZERO
                 };
-                if decision.source != Source::Unpaced {
+                if decision.source != Decider::Unpaced {
                     inner.counters.admitted.fetch_add(1, Ordering::Relaxed);
                 }
                 inner.count_wait(slept, held, waited);

@@ -8,7 +8,7 @@ use redis::aio::ConnectionManager;
 use xads_client::gate::RateKey;
 
 use super::local::account_part;
-use super::{Verdict, WaitCause};
+use super::{Pace, WaitCause};
 
 /// Checks the X hold, then the sliding window, and admits if both allow.
 ///
@@ -110,7 +110,7 @@ impl RedisStore {
         key: &RateKey,
         limit: usize,
         window_us: i64,
-    ) -> redis::RedisResult<(Verdict, i64)> {
+    ) -> redis::RedisResult<(Pace, i64)> {
         let ttl_ms = window_us / 1000 + 1000;
         let mut conn = self.conn.clone();
         let (admitted, now, wait, held): (i64, i64, i64, i64) = self
@@ -123,11 +123,11 @@ impl RedisStore {
             .invoke_async(&mut conn)
             .await?;
         let verdict = if admitted == 1 {
-            Verdict::Admit
+            Pace::Admit
         } else if held == 1 {
-            Verdict::wait_us(wait, WaitCause::XHold)
+            Pace::wait_us(wait, WaitCause::XHold)
         } else {
-            Verdict::wait_us(wait, WaitCause::Budget)
+            Pace::wait_us(wait, WaitCause::Budget)
         };
         Ok((verdict, now))
     }

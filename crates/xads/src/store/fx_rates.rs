@@ -15,7 +15,7 @@ use crate::db::{Db, DbError};
 use crate::fx::{Rate, Source};
 
 /// The rates of one currency, sorted by date: (date, USD per unit, source).
-pub type Series = Vec<(NaiveDate, Decimal, String)>;
+pub type RateSeries = Vec<(NaiveDate, Decimal, String)>;
 
 /// Stores rates (a rate for the same currency and date is replaced), except that the bundled
 /// table never overwrites a rate that came from anywhere else. Returns, per currency, the
@@ -69,7 +69,7 @@ pub async fn load_bundled(
 }
 
 /// Every stored rate of `currency`, oldest first.
-pub async fn series(db: &Db, currency: &str) -> Result<Series, DbError> {
+pub async fn series(db: &Db, currency: &str) -> Result<RateSeries, DbError> {
     let rows = sqlx::query(
         "SELECT rate_date, usd_per_unit, source FROM fx_rates WHERE currency = $1 ORDER BY rate_date",
     )
@@ -95,7 +95,7 @@ pub async fn series_for(
     db: &Db,
     tenant_id: &str,
     currencies: &[String],
-) -> Result<HashMap<String, Series>, DbError> {
+) -> Result<HashMap<String, RateSeries>, DbError> {
     let mut out = HashMap::new();
     for c in currencies {
         if !out.contains_key(c) {
@@ -141,7 +141,11 @@ pub async fn upsert_overrides(
 
 /// The rates of `currency` as `tenant_id` converts with them: the global series with the
 /// tenant's own rates put over it (same date: the tenant's wins), oldest first.
-pub async fn tenant_series(db: &Db, tenant_id: &str, currency: &str) -> Result<Series, DbError> {
+pub async fn tenant_series(
+    db: &Db,
+    tenant_id: &str,
+    currency: &str,
+) -> Result<RateSeries, DbError> {
     let global = series(db, currency).await?;
     let rows = sqlx::query(
         "SELECT rate_date, usd_per_unit, 'api' FROM fx_rate_overrides

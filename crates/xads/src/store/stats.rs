@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use xads_client::vocab::{COLUMNS, MetricGroup, Placement, StatsEntityType, column_index};
 
-use super::fx_rates::Series;
+use super::fx_rates::RateSeries;
 use super::{from_millis, millis};
 use crate::db::{Backend, Db, DbError};
 
@@ -79,7 +79,7 @@ impl StatRow {
 
     /// Sets the conversion from the rates of the row's currency (the latest on or before the
     /// UTC date of its hour); clears it when there is none.
-    pub fn convert(&mut self, rates: Option<&Series>) {
+    pub fn convert(&mut self, rates: Option<&RateSeries>) {
         self.fx = rates
             .and_then(|s| crate::fx::rate_on(s, self.hour.date_naive()))
             .map(|(date, rate, source)| Fx {
@@ -410,7 +410,7 @@ pub async fn reconvert(
     tenant_id: &str,
     currency: &str,
     since: NaiveDate,
-    rates: &Series,
+    rates: &RateSeries,
 ) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     let select = format!(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use xads_client::models::StatsResponse;
 use xads_client::vocab::{self, COLUMNS, Placement, StatsEntityType};
 
-use crate::store::fx_rates::Series;
+use crate::store::fx_rates::RateSeries;
 use crate::store::stats::{StatRow, Values};
 
 /// What a response is about: the call's parameters that the rows need.
@@ -97,7 +97,7 @@ pub fn merge(rows: &mut Vec<StatRow>, more: Vec<StatRow>) {
 }
 
 /// Converts every row with the rates of its currency.
-pub fn convert(rows: &mut [StatRow], rates: &HashMap<String, Series>) {
+pub fn convert(rows: &mut [StatRow], rates: &HashMap<String, RateSeries>) {
     for r in rows {
         let series = rates.get(&r.currency);
         r.convert(series);

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::time::Instant;
 use xads::limiter::{
-    Admission, Decision, RateLimiter, RateLimiterBuilder, Source, Verdict, WaitCause,
+    Admission, Decider, Pace, PaceDecision, RateLimiter, RateLimiterBuilder, WaitCause,
 };
 use xads_client::gate::{EndpointFamily, GateError, RateGate, RateKey, RateLimitInfo};
 
@@ -108,14 +108,14 @@ impl Harness {
     }
 
     /// Who must take every decision (a silent failover would make a Redis test vacuous).
-    fn source(&self) -> Source {
+    fn source(&self) -> Decider {
         match self.backend {
-            Backend::InProcess => Source::InProcess,
-            Backend::Redis => Source::Redis,
+            Backend::InProcess => Decider::InProcess,
+            Backend::Redis => Decider::Redis,
         }
     }
 
-    async fn check(&self, limiter: &RateLimiter, key: &RateKey) -> Decision {
+    async fn check(&self, limiter: &RateLimiter, key: &RateKey) -> PaceDecision {
         let d = limiter.check(key).await;
         if key.family != EndpointFamily::OAuth {
             assert_eq!(d.source, self.source(), "decided by the backend under test");
@@ -189,9 +189,9 @@ async fn admits_the_limit_then_reports_the_wait_for_the_oldest_slot(h: &Harness)
     let limiter = h.build(h.builder().limit(3).window(window)).await;
     let k = key(Some("acct-1"));
     for _ in 0..3 {
-        assert_eq!(h.check(&limiter, &k).await.verdict, Verdict::Admit);
+        assert_eq!(h.check(&limiter, &k).await.verdict, Pace::Admit);
     }
-    let Verdict::Wait { wait, cause } = h.check(&limiter, &k).await.verdict else {
+    let Pace::Wait { wait, cause } = h.check(&limiter, &k).await.verdict else {
         panic!("the 4th call within the window must wait");
     };
     assert_eq!(cause, WaitCause::Budget);
@@ -202,7 +202,7 @@ async fn admits_the_limit_then_reports_the_wait_for_the_oldest_slot(h: &Harness)
     // Another account of the same client has its own budget.
     assert_eq!(
         h.check(&limiter, &key(Some("acct-2"))).await.verdict,
-        Verdict::Admit
+        Pace::Admit
     );
 }
 
@@ -316,9 +316,9 @@ async fn backends_agree_on_a_schedule(h: &Harness) {
             Step::Check(k) => {
                 let d = h.check(&limiter, &k).await;
                 match d.verdict {
-                    Verdict::Admit if d.source == Source::Unpaced => Outcome::Unpaced,
-                    Verdict::Admit => Outcome::Admit,
-                    Verdict::Wait { wait, cause } => {
+                    Pace::Admit if d.source == Decider::Unpaced => Outcome::Unpaced,
+                    Pace::Admit => Outcome::Admit,
+                    Pace::Wait { wait, cause } => {
                         Outcome::Wait(cause, (wait.as_millis() as u64 + 500) / 1000)
                     }
                 }
@@ -391,7 +391,7 @@ async fn retry_after_holds_the_key(h: &Harness) {
         .await;
     let k = key(Some("acct-9"));
     let before = h.check(&limiter, &k).await;
-    assert_eq!(before.verdict, Verdict::Admit);
+    assert_eq!(before.verdict, Pace::Admit);
     let info = RateLimitInfo {
         retry_after: Some(hold),
         ..RateLimitInfo::default()
@@ -447,13 +447,13 @@ async fn oauth_calls_are_never_paced(h: &Harness) {
         .await;
     for _ in 0..5 {
         let a = limiter.admit(&k).await.unwrap();
-        assert_eq!((a.source, a.waited), (Source::Unpaced, Duration::ZERO));
+        assert_eq!((a.source, a.waited), (Decider::Unpaced, Duration::ZERO));
     }
     assert_eq!(limiter.stats().admitted, 0);
     // And they took nothing from the account's budget.
     assert_eq!(
         h.check(&limiter, &key(Some("acct-1"))).await.verdict,
-        Verdict::Admit
+        Pace::Admit
     );
 }
 
@@ -555,7 +555,7 @@ async fn an_unreachable_redis_fails_over_to_in_process() {
         "the startup probe failed over"
     );
     let k = key(Some("acct-1"));
-    let verdicts: Vec<(Verdict, Source)> = {
+    let verdicts: Vec<(Pace, Decider)> = {
         let mut v = Vec::new();
         for _ in 0..3 {
             let d = limiter.check(&k).await;
@@ -563,16 +563,16 @@ async fn an_unreachable_redis_fails_over_to_in_process() {
         }
         v
     };
-    assert_eq!(verdicts[0], (Verdict::Admit, Source::InProcess));
-    assert_eq!(verdicts[1], (Verdict::Admit, Source::InProcess));
+    assert_eq!(verdicts[0], (Pace::Admit, Decider::InProcess));
+    assert_eq!(verdicts[1], (Pace::Admit, Decider::InProcess));
     assert!(matches!(
         verdicts[2],
         (
-            Verdict::Wait {
+            Pace::Wait {
                 cause: WaitCause::Budget,
                 ..
             },
-            Source::InProcess
+            Decider::InProcess
         )
     ));
     // X holds are honoured in-process too.
@@ -582,7 +582,7 @@ async fn an_unreachable_redis_fails_over_to_in_process() {
         .await;
     assert!(matches!(
         limiter.check(&k2).await.verdict,
-        Verdict::Wait {
+        Pace::Wait {
             cause: WaitCause::XHold,
             ..
         }
@@ -623,7 +623,7 @@ async fn a_redis_that_never_answers_fails_over_after_the_timeout() {
             "the startup probe timed out"
         );
         let d = limiter.check(&key(Some("acct-1"))).await;
-        assert_eq!((d.verdict, d.source), (Verdict::Admit, Source::InProcess));
+        assert_eq!((d.verdict, d.source), (Pace::Admit, Decider::InProcess));
     };
     tokio::time::timeout(Duration::from_secs(10), run)
         .await
@@ -651,13 +651,13 @@ async fn the_limiter_returns_to_redis_when_it_answers_again() {
         .await
         .unwrap();
     let k = key(Some("acct-1"));
-    assert_eq!(limiter.check(&k).await.source, Source::Redis);
+    assert_eq!(limiter.check(&k).await.source, Decider::Redis);
 
     proxy.stop().await;
     let down = limiter.check(&k).await;
     assert_eq!(
         (down.verdict, down.source),
-        (Verdict::Admit, Source::InProcess)
+        (Pace::Admit, Decider::InProcess)
     );
     // X says stop while Redis is away: only this instance knows.
     let held = key(Some("acct-held"));
@@ -673,7 +673,7 @@ async fn the_limiter_returns_to_redis_when_it_answers_again() {
     // The manager reconnects in the background; a few probes later Redis decides again.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if limiter.check(&k).await.source == Source::Redis {
+        if limiter.check(&k).await.source == Decider::Redis {
             break;
         }
         assert!(Instant::now() < deadline, "never went back to redis");
@@ -683,7 +683,7 @@ async fn the_limiter_returns_to_redis_when_it_answers_again() {
     // Back on Redis, the hold it never learnt still holds this instance's calls.
     assert!(matches!(
         limiter.check(&held).await.verdict,
-        Verdict::Wait {
+        Pace::Wait {
             cause: WaitCause::XHold,
             ..
         }

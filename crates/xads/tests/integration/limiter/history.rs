@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout};
-use xads::limiter::{RateLimiter, Source, Verdict};
+use xads::limiter::{Decider, Pace, RateLimiter};
 use xads_client::gate::RateKey;
 
 use super::{Backend, Harness, key, redis_url};
@@ -64,7 +64,7 @@ fn the_checker_sees_an_overfull_window() {
 /// Half the tasks go through `admit`, which sleeps exactly as long as told and so only ever
 /// checks when a slot frees; the other half poll `check` every few ms regardless, so the edges of
 /// the window are probed too (an off-by-some expiry would let them in early).
-async fn hammer(limiter: &RateLimiter, tasks: usize, source: Source) -> Vec<i64> {
+async fn hammer(limiter: &RateLimiter, tasks: usize, source: Decider) -> Vec<i64> {
     let mut handles = Vec::new();
     for task in 0..tasks {
         let limiter = limiter.clone();
@@ -83,8 +83,8 @@ async fn hammer(limiter: &RateLimiter, tasks: usize, source: Source) -> Vec<i64>
                 let d = limiter.check(&history_key()).await;
                 assert_eq!(d.source, source, "decided by the backend under test");
                 match d.verdict {
-                    Verdict::Admit => times.push(d.now_us),
-                    Verdict::Wait { wait, .. } => {
+                    Pace::Admit => times.push(d.now_us),
+                    Pace::Wait { wait, .. } => {
                         let poll = Duration::from_micros(rand::random_range(500..5_000));
                         tokio::time::sleep(wait.min(poll)).await;
                     }
@@ -121,10 +121,13 @@ pub(super) async fn run(h: &Harness) {
         )
         .await;
     let (mine, theirs) = match h.backend {
-        Backend::InProcess => (hammer(&limiter, TASKS, Source::InProcess).await, Vec::new()),
+        Backend::InProcess => (
+            hammer(&limiter, TASKS, Decider::InProcess).await,
+            Vec::new(),
+        ),
         Backend::Redis => {
             let mut child = ChildProcess::spawn(&h.prefix, window).await;
-            let mine = hammer(&limiter, TASKS / 2, Source::Redis).await;
+            let mine = hammer(&limiter, TASKS / 2, Decider::Redis).await;
             (mine, child.admissions().await)
         }
     };
@@ -229,7 +232,7 @@ pub(super) async fn child() {
         "the child reached redis"
     );
     println!("READY");
-    for at in hammer(&limiter, TASKS / 2, Source::Redis).await {
+    for at in hammer(&limiter, TASKS / 2, Decider::Redis).await {
         println!("ADMIT {at}");
     }
 }
