@@ -24,15 +24,6 @@ fn has_control(bytes: &[u8]) -> bool {
     bytes.iter().any(|b| *b < 0x20 || *b == 0x7f)
 }
 
-/// The API's refusal of a path segment with a control byte (404), for callers that take ids
-/// from elsewhere than an `/api/v1` path (the UI's pages call the domain directly).
-pub fn refuse_control_id(id: &str) -> Result<(), ApiError> {
-    if has_control(id.as_bytes()) {
-        return Err(ApiError::not_found("resource"));
-    }
-    Ok(())
-}
-
 /// A refusal for a path or query carrying control bytes, before any handler sees it.
 fn refuse_control_bytes(req: &Request) -> Option<ApiError> {
     let path: Vec<u8> = percent_decode_str(req.uri().path()).collect();

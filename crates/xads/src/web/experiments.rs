@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The path's experiment id, parsed at the edge; one that cannot be ours gets the answer an
 /// unknown one gets (the account checked first, then 404).
-async fn path_experiment(scope: &Scope, raw: &str) -> Result<String, ApiError> {
+pub(crate) async fn path_experiment(scope: &Scope, raw: &str) -> Result<String, ApiError> {
     match ids::local_id(raw) {
         Some(id) => Ok(id.to_owned()),
         None => {

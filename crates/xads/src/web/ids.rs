@@ -28,8 +28,14 @@ impl PathIds {
 
     /// The ad account: X's id, or 404 "ad account not found" as for an unknown one.
     pub fn account(&self) -> Result<AdAccountId, ApiError> {
-        AdAccountId::parse(self.raw("account_id")).map_err(|_| ApiError::not_found("ad account"))
+        account(self.raw("account_id"))
     }
+}
+
+/// An ad account id: X's, or 404 "ad account not found" as for an unknown one (the UI's pages
+/// take theirs from their own paths and check them here too).
+pub fn account(raw: &str) -> Result<AdAccountId, ApiError> {
+    AdAccountId::parse(raw).map_err(|_| ApiError::not_found("ad account"))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PathIds {

@@ -104,7 +104,7 @@ pub(crate) fn scope_for(
 /// The path's entity id, parsed at the edge. One that cannot be an id (a NUL or control byte,
 /// 300 characters, …) gets the answer an unknown id gets — the account checked first, then 404
 /// `{what} not found` — without reaching the domain or a database query with it.
-pub(super) async fn path_entity(
+pub(crate) async fn path_entity(
     scope: &Scope,
     raw: &str,
     what: &'static str,
@@ -162,9 +162,28 @@ where
     T: Answer,
     ApiError: From<E>,
 {
+    let (status, body, replayed) = idempotent_answer(scope, method, path, body, run).await?;
+    Ok(json_response(status, body, replayed))
+}
+
+/// [`idempotent`]'s status, JSON body and whether it is a replay, before they become a response
+/// (the UI's forms read the body: a created experiment's `id`).
+pub(crate) async fn idempotent_answer<F, Fut, T, E>(
+    scope: &Scope,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+    run: F,
+) -> Result<(u16, String, bool), ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: Answer,
+    ApiError: From<E>,
+{
     let Some(key) = scope.idem_key.clone() else {
         let (status, body) = answer(run().await?);
-        return Ok(json_response(status, body, false));
+        return Ok((status, body, false));
     };
     let mode = if scope.live() { "live" } else { "dry_run" };
     let mut h = Sha256::new();
@@ -181,7 +200,7 @@ where
     let db = &scope.state.db;
     let now = scope.state.clock.now();
     match idempotency::claim(db, &scope.tenant.id, &key, &fingerprint, now).await? {
-        Claim::Replay { status, body } => return Ok(json_response(status, body, true)),
+        Claim::Replay { status, body } => return Ok((status, body, true)),
         Claim::Mismatch => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -202,7 +221,7 @@ where
         Ok(a) => {
             let (status, body) = answer(a);
             idempotency::finish(db, &scope.tenant.id, &key, status, &body).await?;
-            Ok(json_response(status, body, false))
+            Ok((status, body, false))
         }
         Err(e) => {
             let err = ApiError::from(e);

@@ -4,7 +4,7 @@ pub(crate) mod answer;
 pub mod auth;
 pub mod envelope;
 pub mod error;
-mod experiments;
+pub(crate) mod experiments;
 mod health;
 pub mod ids;
 mod integrations;

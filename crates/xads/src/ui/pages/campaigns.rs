@@ -12,7 +12,7 @@ use xads_client::ListParams;
 
 use super::view::{Campaign, LineItem, PromotedTweet, Status};
 use super::{
-    CreateForm, Fields, Picker, dry_tag, entities_or_refresh, field, micros, problem, refuse,
+    CreateForm, Fields, Picker, dry_tag, entities_or_refresh, entity_id, field, micros, problem,
     render, scope, see_other, status_badge, write,
 };
 use crate::app::AppState;
@@ -56,8 +56,8 @@ async fn campaign(
     id: &str,
 ) -> Result<Campaign, String> {
     let scope = scope(state, user, account, None)?;
-    refuse(id)?;
-    let entity = manage::campaigns::get(&scope, id).await.map_err(problem)?;
+    let id = entity_id(&scope, id, "campaign").await?;
+    let entity = manage::campaigns::get(&scope, &id).await.map_err(problem)?;
     Ok(Campaign::from_api(&entity.data))
 }
 
@@ -290,15 +290,15 @@ async fn set_paused(
     };
     let body = json!({ "paused": paused });
     let path = format!("{}/campaigns/{}", base(&account), q(&id));
-    let result = match (scope(&state, &user, &account, None), refuse(&id)) {
-        (Ok(scope), Ok(())) => {
-            write(&scope, Method::PATCH, &path, Some(&body), || {
-                manage::campaigns::update(&scope, &id, &body)
-            })
-            .await
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
+    let result = async {
+        let scope = scope(&state, &user, &account, None)?;
+        let id = entity_id(&scope, &id, "campaign").await?;
+        write(&scope, Method::PATCH, &path, Some(&body), || {
+            manage::campaigns::update(&scope, &id, &body)
+        })
+        .await
+    }
+    .await;
     match result {
         Ok(()) => see_other(&format!(
             "/campaigns?account={}&done={}",
@@ -342,15 +342,15 @@ async fn delete(
     CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
     let path = format!("{}/campaigns/{}", base(&account), q(&id));
-    let result = match (scope(&state, &user, &account, None), refuse(&id)) {
-        (Ok(scope), Ok(())) => {
-            write(&scope, Method::DELETE, &path, None, || {
-                manage::campaigns::delete(&scope, &id)
-            })
-            .await
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
+    let result = async {
+        let scope = scope(&state, &user, &account, None)?;
+        let id = entity_id(&scope, &id, "campaign").await?;
+        write(&scope, Method::DELETE, &path, None, || {
+            manage::campaigns::delete(&scope, &id)
+        })
+        .await
+    }
+    .await;
     match result {
         Ok(()) => see_other(&format!("/campaigns?account={}&done=deleted", q(&account))),
         Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
@@ -502,15 +502,15 @@ async fn set_line_item_paused(
     let paused = action == "pause";
     let body = json!({ "paused": paused });
     let path = format!("{}/line_items/{}", base(&account), q(&id));
-    let result = match (scope(&state, &user, &account, None), refuse(&id)) {
-        (Ok(scope), Ok(())) => {
-            write(&scope, Method::PATCH, &path, Some(&body), || {
-                manage::line_items::update(&scope, &id, &body)
-            })
-            .await
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
+    let result = async {
+        let scope = scope(&state, &user, &account, None)?;
+        let id = entity_id(&scope, &id, "line item").await?;
+        write(&scope, Method::PATCH, &path, Some(&body), || {
+            manage::line_items::update(&scope, &id, &body)
+        })
+        .await
+    }
+    .await;
     match result {
         Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
         Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,

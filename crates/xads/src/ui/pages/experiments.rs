@@ -10,11 +10,17 @@ use maud::{Markup, html};
 use serde_json::{Value, json};
 
 use super::view::{Estimate, Experiment, Results};
-use super::{CreateForm, Fields, Picker, field, micros, render, see_other};
+use super::{
+    CreateForm, Fields, Picker, entities, field, micros, problem, render, scope, see_other, write,
+    write_answer,
+};
 use crate::app::AppState;
-use crate::ui::api;
+use crate::experiments;
+use crate::store::entities::Kind;
 use crate::ui::html::{self, Nav, button_form, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
+use crate::web::answer::Answer;
+use crate::web::experiments::path_experiment;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -68,37 +74,32 @@ async fn experiments_page(
         Err(page) => return page,
     };
     let account = &picker.current;
-    let tenant = &user.0.tenant;
-    let list = api::get(state, tenant, &base(&account.id)).await;
-    let rows: Vec<Experiment> = list.data().iter().map(Experiment::from_api).collect();
     // The create form offers the account's campaigns, and the tweets already promoted in it as
-    // suggestions.
-    let campaigns = api::get(
-        state,
-        tenant,
-        &format!(
-            "/api/v1/x_ads/accounts/{}/campaigns?count=1000",
-            q(&account.id)
+    // suggestions (each list empty when it cannot be read).
+    let (list, campaigns, promoted) = match scope(state, user, &account.id, None) {
+        Ok(scope) => (
+            experiments::list(&scope).await.map_err(problem),
+            entities(&scope, Kind::Campaign, None, false)
+                .await
+                .unwrap_or_default(),
+            entities(&scope, Kind::PromotedTweet, None, false)
+                .await
+                .unwrap_or_default(),
         ),
-    )
-    .await;
+        Err(e) => (Err(e), vec![], vec![]),
+    };
+    let rows: Vec<Experiment> = list
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|x| Experiment::from_api(&x.json()))
+        .collect();
     let campaigns: Vec<(String, String)> = campaigns
-        .data()
         .iter()
         .filter(|c| c["deleted"].as_bool() != Some(true))
         .map(|c| (s(&c["id"]), s(&c["name"])))
         .collect();
-    let promoted = api::get(
-        state,
-        tenant,
-        &format!(
-            "/api/v1/x_ads/accounts/{}/promoted_tweets?count=1000",
-            q(&account.id)
-        ),
-    )
-    .await;
     let mut tweet_ids: Vec<String> = promoted
-        .data()
         .iter()
         .filter_map(|p| p["tweet_id"].as_str().map(str::to_owned))
         .collect();
@@ -112,7 +113,7 @@ async fn experiments_page(
             "X has no experiment primitive: each variant is a line item with its own creative under one campaign; "
             "the control ships unpaused, treatments paused until the runner rotates them."
         }
-        @if let Some(e) = list.error() {
+        @if let Err(e) = &list {
             div class="problem" { (e) }
         }
         div class="card" {
@@ -281,11 +282,13 @@ async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Field
             "stop": stop,
             "variants": variants,
         });
-        let a = api::send(&state, &user.0.tenant, Method::POST, &base(&account), Some(&body), field(&f, "idem")).await;
-        match a.error() {
-            None => Ok(a.body["id"].as_str().unwrap_or_default().to_owned()),
-            Some(e) => Err(e),
-        }
+        let scope = scope(&state, &user, &account, field(&f, "idem"))?;
+        // The answer's `id`, fresh or replayed (a double submit answers the stored body).
+        let answer = write_answer(&scope, Method::POST, &base(&account), Some(&body), || {
+            experiments::create(&scope, &body)
+        })
+        .await?;
+        Ok(answer["id"].as_str().unwrap_or_default().to_owned())
     }
     .await;
     match result {
@@ -310,21 +313,25 @@ async fn detail_page(
     id: &str,
     msg: Option<Result<String, String>>,
 ) -> Response {
-    let tenant = &user.0.tenant;
-    let e = api::get(state, tenant, &format!("{}/{}", base(account), q(id))).await;
-    if let Some(err) = e.error() {
-        return experiments_page(state, user, Some(&account.to_owned()), Some(Err(err))).await;
-    }
-    let r = api::get(
-        state,
-        tenant,
-        &format!("{}/{}/results", base(account), q(id)),
-    )
-    .await;
-    let x = Experiment::from_api(&e.body);
-    let res = Results::from_api(&r.body);
-    let results = r.error().map_or(Ok(&res), Err);
-    let body = detail_body(account, id, &x, results, &msg, &user.0.csrf);
+    let read = async {
+        let scope = scope(state, user, account, None)?;
+        let id = path_experiment(&scope, id).await.map_err(problem)?;
+        let view = experiments::get(&scope, &id).await.map_err(problem)?;
+        Ok::<_, String>((scope, id, view))
+    };
+    let (scope, id, view) = match read.await {
+        Ok(read) => read,
+        Err(err) => {
+            return experiments_page(state, user, Some(&account.to_owned()), Some(Err(err))).await;
+        }
+    };
+    let x = Experiment::from_api(&view.json());
+    let res = experiments::results(&scope, &id)
+        .await
+        .map(|r| Results::from_api(&r.json()))
+        .map_err(problem);
+    let results = res.as_ref().map_err(String::clone);
+    let body = detail_body(account, &id, &x, results, &msg, &user.0.csrf);
     render(user, "Experiment", Nav::Experiments, body)
 }
 
@@ -506,21 +513,40 @@ async fn act(
         Some(w) if action == "conclude" => json!({ "winner": w }),
         _ => json!({}),
     };
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::POST,
-        &format!("{}/{}/{action}", base(&account), q(&id)),
-        Some(&body),
-    )
+    let path = format!("{}/{}/{action}", base(&account), q(&id));
+    let done = async {
+        let scope = scope(&state, &user, &account, None)?;
+        let id = path_experiment(&scope, &id).await.map_err(problem)?;
+        let post = Method::POST;
+        match action.as_str() {
+            "start" => {
+                write(&scope, post, &path, Some(&body), || {
+                    experiments::start(&scope, &id)
+                })
+                .await
+            }
+            "stop" => {
+                write(&scope, post, &path, Some(&body), || {
+                    experiments::stop(&scope, &id)
+                })
+                .await
+            }
+            _ => {
+                write(&scope, post, &path, Some(&body), || {
+                    experiments::conclude(&scope, &id, &body)
+                })
+                .await
+            }
+        }
+    }
     .await;
-    let msg = match a.error() {
-        None => Ok(match action.as_str() {
+    let msg = match done {
+        Ok(()) => Ok(match action.as_str() {
             "start" => "Experiment started.".to_owned(),
             "stop" => "Experiment stopped.".to_owned(),
             _ => "Experiment concluded: losers paused, the winner kept.".to_owned(),
         }),
-        Some(e) => Err(e),
+        Err(e) => Err(e),
     };
     detail_page(&state, &user, &account, &id, Some(msg)).await
 }

@@ -30,7 +30,7 @@ use crate::app::AppState;
 use crate::manage::{self, Scope};
 use crate::store::connections::{self, AdAccount};
 use crate::store::entities::Kind;
-use crate::web::{self, envelope::refuse_control_id, error::ApiError};
+use crate::web::{self, error::ApiError};
 use crate::x::XSession;
 
 /// A submitted form.
@@ -191,18 +191,18 @@ fn problem(e: impl Into<ApiError>) -> String {
 }
 
 /// The session tenant's management scope on `account`, with the form's idempotency key (an
-/// id with a control byte is refused as the API's edge refuses it).
+/// account id that cannot be X's refused as the API's edge refuses it).
 fn scope(
     state: &AppState,
     user: &User,
     account: &str,
     idem_key: Option<&str>,
 ) -> Result<Scope, String> {
-    refuse_control_id(account).map_err(problem)?;
+    let account = web::ids::account(account).map_err(problem)?;
     web::manage::scope_for(
         state.clone(),
         user.0.tenant.clone(),
-        account.to_owned(),
+        account.into_string(),
         idem_key,
     )
     .map_err(problem)
@@ -244,9 +244,12 @@ async fn entities_or_refresh(
     }
 }
 
-/// An entity id from a page's path, refused as the API's edge refuses one with a control byte.
-fn refuse(id: &str) -> Result<(), String> {
-    refuse_control_id(id).map_err(problem)
+/// An entity id from a page's path, checked as the API's edge checks it: one that cannot be an
+/// id answers as an unknown `what` does (the account checked first).
+async fn entity_id(scope: &Scope, raw: &str, what: &'static str) -> Result<String, String> {
+    web::manage::path_entity(scope, raw, what)
+        .await
+        .map_err(problem)
 }
 
 /// Runs a write of `scope` the way the API's handler runs it: under the form's idempotency key
@@ -269,6 +272,28 @@ where
         .await
         .map(drop)
         .map_err(problem)
+}
+
+/// [`write`], answering the API's JSON document of the result (the stored one on a replay).
+async fn write_answer<F, Fut, T, E>(
+    scope: &Scope,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+    run: F,
+) -> Result<Value, String>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: web::answer::Answer,
+    ApiError: From<E>,
+{
+    let bytes = body.map(Value::to_string).unwrap_or_default();
+    let (_, answer, _) =
+        web::manage::idempotent_answer(scope, &method, path, bytes.as_bytes(), run)
+            .await
+            .map_err(problem)?;
+    Ok(serde_json::from_str(&answer).unwrap_or(Value::Null))
 }
 
 /// A non-empty trimmed field.
