@@ -43,6 +43,12 @@ pub enum Command {
     FakeX(crate::commands::FakeXArgs),
     /// Sync stats from X now: every connected ad account, or `--account`; `--from/--to` backfill.
     Sync(crate::sync::cli::SyncArgs),
+    /// Encryption keys (`xads keys rotate`).
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// FX reference rates (`xads fx import FILE`).
     Fx {
         /// What to do with rates.
@@ -58,6 +64,22 @@ pub enum TenantCommand {
     Create {
         /// The tenant's display name.
         name: String,
+    },
+}
+
+/// `xads keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal every stored secret under XADS_ENCRYPTION_KEY (the new key). The old key comes
+    /// from XADS_OLD_ENCRYPTION_KEY or --old-key-file, never from the command line. Resumable:
+    /// run it again until nothing is left; safe while instances run with both keys.
+    Rotate {
+        /// A file (mode 0600) holding the old key, base64, instead of XADS_OLD_ENCRYPTION_KEY.
+        #[arg(long)]
+        old_key_file: Option<std::path::PathBuf>,
+        /// Re-seal at most this many rows, then stop.
+        #[arg(long)]
+        limit: Option<u64>,
     },
 }
 
@@ -100,6 +122,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::sync::cli::sync(&state, args).await
         }
         Command::Fx { command } => crate::sync::cli::fx(command).await,
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    old_key_file,
+                    limit,
+                },
+        } => crate::keys::rotate_command(old_key_file, limit).await,
     }
 }
 

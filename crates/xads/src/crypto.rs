@@ -142,20 +142,24 @@ impl Sealer {
         self.previous.as_ref().map(|k| k.id.as_str())
     }
 
+    /// Reads a key file (base64 key), refusing one that group or others may read or write.
+    pub fn read_key_file(path: &Path) -> std::io::Result<Sealer> {
+        let meta = std::fs::metadata(path)?;
+        check_key_file_mode(path, &meta)?;
+        let text = Zeroizing::new(std::fs::read_to_string(path)?);
+        Sealer::from_base64(&text).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("key file {}: {e}", path.display()),
+            )
+        })
+    }
+
     /// Reads the key file, or creates it with a fresh random key (dry-run convenience, mode 0600).
     /// An existing file that group or others may read or write is refused.
     pub fn from_key_file(path: &Path) -> std::io::Result<Sealer> {
         match std::fs::metadata(path) {
-            Ok(meta) => {
-                check_key_file_mode(path, &meta)?;
-                let text = Zeroizing::new(std::fs::read_to_string(path)?);
-                return Sealer::from_base64(&text).map_err(|e| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("key file {}: {e}", path.display()),
-                    )
-                });
-            }
+            Ok(_) => return Sealer::read_key_file(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }

@@ -62,6 +62,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_sync_error_code"),
     migration!(10, "0010_fx_tenant_overrides"),
     migration!(11, "0011_pending_session"),
+    migration!(12, "0012_seal_scheme"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -11,6 +11,7 @@ pub mod db;
 pub mod demo;
 pub mod experiments;
 pub mod fx;
+pub mod keys;
 pub mod limiter;
 pub mod manage;
 pub mod media;

@@ -26,6 +26,7 @@ const LOWER_LAYERS: &[&str] = &[
     "limiter",
     "fx.rs",
     "crypto.rs",
+    "keys.rs",
     "pkce.rs",
     "clock.rs",
     "db.rs",

@@ -1,7 +1,9 @@
 //! Pending authorizations, connections (with sealed tokens) and their ad accounts.
 //!
 //! Tokens never leave this module in clear except as return values of [`load_tokens`]; they are
-//! sealed with associated data naming their row and field (see [`crate::crypto`]).
+//! sealed with associated data naming their row, field and token version (see [`crate::crypto`]),
+//! and each sealed row records the id of the key that sealed it (`key_id`), which
+//! [`reseal_connection`] / [`reseal_pending`] (`xads keys rotate`) use to move rows to a new key.
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
@@ -151,11 +153,93 @@ pub enum PendingError {
 fn aad_pending(state_hash: &str) -> String {
     format!("oauth_pending:{state_hash}")
 }
-fn aad_access(connection_id: &str) -> String {
-    format!("connection:{connection_id}:access")
+
+/// `seal_scheme` of rows sealed before tokens were bound to their version (row and field only).
+pub const SCHEME_LEGACY: i16 = 1;
+/// `seal_scheme` of rows whose tokens are bound to row, field and `token_version`.
+pub const SCHEME_VERSIONED: i16 = 2;
+
+/// The associated data of a connection's token: `field` is `access` or `refresh`.
+pub fn aad_token(connection_id: &str, field: &str, scheme: i16, version: i64) -> String {
+    if scheme == SCHEME_LEGACY {
+        format!("connection:{connection_id}:{field}")
+    } else {
+        format!("connection:{connection_id}:{field}:v{version}")
+    }
 }
-fn aad_refresh(connection_id: &str) -> String {
-    format!("connection:{connection_id}:refresh")
+
+/// A token pair sealed for one version of a row.
+struct SealedPair {
+    access: Vec<u8>,
+    refresh: Option<Vec<u8>>,
+}
+
+fn seal_pair(
+    sealer: &Sealer,
+    id: &str,
+    version: i64,
+    access: &Secret,
+    refresh: Option<&Secret>,
+) -> SealedPair {
+    let aad = |field| aad_token(id, field, SCHEME_VERSIONED, version);
+    SealedPair {
+        access: sealer.seal(access.expose().as_bytes(), &aad("access")),
+        refresh: refresh.map(|r| sealer.seal(r.expose().as_bytes(), &aad("refresh"))),
+    }
+}
+
+/// The stored, sealed tokens of a connection row and how they were sealed.
+struct StoredPair {
+    access: Vec<u8>,
+    refresh: Option<Vec<u8>>,
+    version: i64,
+    scheme: i16,
+    key_id: Option<String>,
+}
+
+impl StoredPair {
+    /// Opens both tokens (with the associated data of the row's scheme and version).
+    fn open(&self, sealer: &Sealer, id: &str) -> Result<(Secret, Option<Secret>), DbError> {
+        let aad = |field| aad_token(id, field, self.scheme, self.version);
+        let key = self.key_id.as_deref();
+        let access = sealer
+            .open_secret(&self.access, key, &aad("access"))
+            .map_err(|_| DbError::Corrupt("access token does not open with this key"))?;
+        let refresh = match &self.refresh {
+            None => None,
+            Some(ct) => Some(
+                sealer
+                    .open_secret(ct, key, &aad("refresh"))
+                    .map_err(|_| DbError::Corrupt("refresh token does not open with this key"))?,
+            ),
+        };
+        Ok((access, refresh))
+    }
+}
+
+/// The sealed pair of a connection, `None` when it has no tokens (never connected, disconnected).
+async fn stored_pair(db: &Db, id: &str) -> Result<Option<(StoredPair, Option<i64>)>, DbError> {
+    let row = sqlx::query(
+        "SELECT access_ct, refresh_ct, token_version, seal_scheme, key_id, access_expires_at
+         FROM connections WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let Some(access) = row.get::<Option<Vec<u8>>, _>(0) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        StoredPair {
+            access,
+            refresh: row.get(1),
+            version: row.get(2),
+            scheme: row.get::<i16, _>(3),
+            key_id: row.get(4),
+        },
+        row.get::<Option<i64>, _>(5),
+    )))
 }
 
 /// Records a connect attempt keyed by the hash of its `state`.
@@ -168,8 +252,8 @@ pub async fn insert_pending(
 ) -> Result<DateTime<Utc>, DbError> {
     let expires = now + PENDING_TTL;
     sqlx::query(
-        "INSERT INTO oauth_pending (state_hash, tenant_id, method, secret_ct, redirect_to, created_at, expires_at, session_hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO oauth_pending (state_hash, tenant_id, method, secret_ct, redirect_to, created_at, expires_at, session_hash, key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(state_hash)
     .bind(&pending.tenant_id)
@@ -179,6 +263,7 @@ pub async fn insert_pending(
     .bind(millis(now))
     .bind(millis(expires))
     .bind(&pending.session_hash)
+    .bind(sealer.key_id())
     .execute(db.pool())
     .await?;
     Ok(expires)
@@ -193,7 +278,7 @@ pub async fn consume_pending(
     now: DateTime<Utc>,
 ) -> Result<Result<Pending, PendingError>, DbError> {
     let row = sqlx::query(
-        "SELECT tenant_id, method, secret_ct, redirect_to, expires_at, used_at, session_hash FROM oauth_pending WHERE state_hash = $1",
+        "SELECT tenant_id, method, secret_ct, redirect_to, expires_at, used_at, session_hash, key_id FROM oauth_pending WHERE state_hash = $1",
     )
     .bind(state_hash)
     .fetch_optional(db.pool())
@@ -220,7 +305,11 @@ pub async fn consume_pending(
         return Ok(Err(PendingError::Used));
     }
     let secret = sealer
-        .open_secret(&row.get::<Vec<u8>, _>(2), None, &aad_pending(state_hash))
+        .open_secret(
+            &row.get::<Vec<u8>, _>(2),
+            row.get::<Option<String>, _>(7).as_deref(),
+            &aad_pending(state_hash),
+        )
         .map_err(|_| DbError::Corrupt("pending authorization secret does not open"))?;
     Ok(Ok(Pending {
         tenant_id: row.get(0),
@@ -294,79 +383,193 @@ pub async fn save_grant(
         refresh,
         expires_at: access_expires_at,
     } = tokens;
-    let id = match for_tenant(db, tenant_id).await? {
-        Some(c) => c.id,
-        None => super::new_id("con"),
-    };
-    let access_ct = sealer.seal(access.expose().as_bytes(), &aad_access(&id));
-    let refresh_ct = refresh.map(|r| sealer.seal(r.expose().as_bytes(), &aad_refresh(&id)));
-    let updated = sqlx::query(
-        "UPDATE connections SET method = $1, status = 'connected', scopes = $2, access_ct = $3, refresh_ct = $4,
-            access_expires_at = $5, token_version = token_version + 1, refresh_lock_until = NULL,
-            problem = NULL, connected_at = $6, updated_at = $6
-         WHERE id = $7",
-    )
-    .bind(method.as_str())
-    .bind(scopes)
-    .bind(&access_ct)
-    .bind(&refresh_ct)
-    .bind(access_expires_at.map(millis))
-    .bind(millis(now))
-    .bind(&id)
-    .execute(db.pool())
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        sqlx::query(
-            "INSERT INTO connections (id, tenant_id, method, status, scopes, access_ct, refresh_ct,
-                access_expires_at, token_version, connected_at, updated_at)
-             VALUES ($1, $2, $3, 'connected', $4, $5, $6, $7, 1, $8, $8)",
+    // The tokens are bound to the version they are stored at, so the update is conditional on
+    // the version read; a concurrent refresh or disconnect makes it read and seal again.
+    for _ in 0..5 {
+        let Some(current) = for_tenant(db, tenant_id).await? else {
+            let id = super::new_id("con");
+            let sealed = seal_pair(sealer, &id, 1, access, refresh);
+            sqlx::query(
+                "INSERT INTO connections (id, tenant_id, method, status, scopes, access_ct, refresh_ct,
+                    access_expires_at, token_version, connected_at, updated_at, seal_scheme, key_id)
+                 VALUES ($1, $2, $3, 'connected', $4, $5, $6, $7, 1, $8, $8, $9, $10)",
+            )
+            .bind(&id)
+            .bind(tenant_id)
+            .bind(method.as_str())
+            .bind(scopes)
+            .bind(&sealed.access)
+            .bind(&sealed.refresh)
+            .bind(access_expires_at.map(millis))
+            .bind(millis(now))
+            .bind(SCHEME_VERSIONED)
+            .bind(sealer.key_id())
+            .execute(db.pool())
+            .await?;
+            return get(db, &id)
+                .await?
+                .ok_or(DbError::Corrupt("connection vanished after save"));
+        };
+        let version = current.token_version + 1;
+        let sealed = seal_pair(sealer, &current.id, version, access, refresh);
+        let updated = sqlx::query(
+            "UPDATE connections SET method = $1, status = 'connected', scopes = $2, access_ct = $3, refresh_ct = $4,
+                access_expires_at = $5, token_version = $6, refresh_lock_until = NULL,
+                problem = NULL, connected_at = $7, updated_at = $7, seal_scheme = $8, key_id = $9
+             WHERE id = $10 AND token_version = $11",
         )
-        .bind(&id)
-        .bind(tenant_id)
         .bind(method.as_str())
         .bind(scopes)
-        .bind(&access_ct)
-        .bind(&refresh_ct)
+        .bind(&sealed.access)
+        .bind(&sealed.refresh)
         .bind(access_expires_at.map(millis))
+        .bind(version)
         .bind(millis(now))
+        .bind(SCHEME_VERSIONED)
+        .bind(sealer.key_id())
+        .bind(&current.id)
+        .bind(current.token_version)
         .execute(db.pool())
-        .await?;
-    }
-    get(db, &id)
         .await?
-        .ok_or(DbError::Corrupt("connection vanished after save"))
+        .rows_affected();
+        if updated == 1 {
+            return get(db, &current.id)
+                .await?
+                .ok_or(DbError::Corrupt("connection vanished after save"));
+        }
+    }
+    Err(DbError::Corrupt(
+        "the connection's token version kept moving while saving a grant",
+    ))
 }
 
-/// The connection's tokens in clear.
+/// The connection's tokens in clear. A row sealed under the legacy scheme (bound to row and field
+/// only) is opened that way once and re-sealed bound to its token version.
 pub async fn load_tokens(db: &Db, sealer: &Sealer, id: &str) -> Result<Option<Tokens>, DbError> {
-    let row = sqlx::query(
-        "SELECT access_ct, refresh_ct, token_version, access_expires_at FROM connections WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let Some(access_ct) = row.get::<Option<Vec<u8>>, _>(0) else {
+    let Some((stored, expires)) = stored_pair(db, id).await? else {
         return Ok(None);
     };
-    let access = sealer
-        .open_secret(&access_ct, None, &aad_access(id))
-        .map_err(|_| DbError::Corrupt("access token does not open with this key"))?;
-    let refresh = match row.get::<Option<Vec<u8>>, _>(1) {
-        None => None,
-        Some(ct) => Some(
-            sealer
-                .open_secret(&ct, None, &aad_refresh(id))
-                .map_err(|_| DbError::Corrupt("refresh token does not open with this key"))?,
-        ),
-    };
+    let (access, refresh) = stored.open(sealer, id)?;
+    if stored.scheme == SCHEME_LEGACY {
+        let sealed = seal_pair(sealer, id, stored.version, &access, refresh.as_ref());
+        // Conditional: a refresh or another upgrade in between wins; nothing is lost either way.
+        let upgraded = sqlx::query(
+            "UPDATE connections SET access_ct = $1, refresh_ct = $2, seal_scheme = $3, key_id = $4
+             WHERE id = $5 AND token_version = $6 AND seal_scheme = $7 AND access_ct = $8",
+        )
+        .bind(&sealed.access)
+        .bind(&sealed.refresh)
+        .bind(SCHEME_VERSIONED)
+        .bind(sealer.key_id())
+        .bind(id)
+        .bind(stored.version)
+        .bind(SCHEME_LEGACY)
+        .bind(&stored.access)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if upgraded == 1 {
+            tracing::info!(connection.id = %id, "tokens re-sealed bound to their token version");
+        }
+    }
     Ok(Some(Tokens {
         access,
         refresh,
-        version: row.get(2),
-        access_expires_at: row.get::<Option<i64>, _>(3).map(from_millis),
+        version: stored.version,
+        access_expires_at: expires.map(from_millis),
     }))
+}
+
+/// Re-seals a connection's tokens under the sealer's current key and the versioned scheme, when
+/// they are sealed otherwise (`xads keys rotate`). Conditional on the row being unchanged since
+/// it was read (version and ciphertext), so a refresh racing it wins. `Ok(true)` when it wrote.
+pub async fn reseal_connection(db: &Db, sealer: &Sealer, id: &str) -> Result<bool, DbError> {
+    let Some((stored, _)) = stored_pair(db, id).await? else {
+        return Ok(false);
+    };
+    if stored.scheme == SCHEME_VERSIONED && stored.key_id.as_deref() == Some(sealer.key_id()) {
+        return Ok(false);
+    }
+    let (access, refresh) = stored.open(sealer, id)?;
+    let sealed = seal_pair(sealer, id, stored.version, &access, refresh.as_ref());
+    let n = sqlx::query(
+        "UPDATE connections SET access_ct = $1, refresh_ct = $2, seal_scheme = $3, key_id = $4
+         WHERE id = $5 AND token_version = $6 AND access_ct = $7",
+    )
+    .bind(&sealed.access)
+    .bind(&sealed.refresh)
+    .bind(SCHEME_VERSIONED)
+    .bind(sealer.key_id())
+    .bind(id)
+    .bind(stored.version)
+    .bind(&stored.access)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Re-seals a pending authorization's secret under the sealer's current key, when it is sealed
+/// under another one. Conditional on the ciphertext read. `Ok(true)` when it wrote.
+pub async fn reseal_pending(db: &Db, sealer: &Sealer, state_hash: &str) -> Result<bool, DbError> {
+    let row = sqlx::query("SELECT secret_ct, key_id FROM oauth_pending WHERE state_hash = $1")
+        .bind(state_hash)
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let ct: Vec<u8> = row.get(0);
+    let key_id: Option<String> = row.get(1);
+    if key_id.as_deref() == Some(sealer.key_id()) {
+        return Ok(false);
+    }
+    let aad = aad_pending(state_hash);
+    let secret = sealer
+        .open_secret(&ct, key_id.as_deref(), &aad)
+        .map_err(|_| DbError::Corrupt("pending authorization secret does not open"))?;
+    let n = sqlx::query(
+        "UPDATE oauth_pending SET secret_ct = $1, key_id = $2 WHERE state_hash = $3 AND secret_ct = $4",
+    )
+    .bind(sealer.seal(secret.expose().as_bytes(), &aad))
+    .bind(sealer.key_id())
+    .bind(state_hash)
+    .bind(&ct)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// Which sealed rows are not yet sealed under the key `key_id` with the current scheme: up to
+/// `limit` connection ids and pending state hashes after the given cursors (in id order).
+pub async fn sealed_elsewhere(
+    db: &Db,
+    key_id: &str,
+    after_connection: &str,
+    after_pending: &str,
+    limit: i64,
+) -> Result<(Vec<String>, Vec<String>), DbError> {
+    let connections = sqlx::query_scalar(
+        "SELECT id FROM connections
+         WHERE access_ct IS NOT NULL AND (key_id IS NULL OR key_id <> $1 OR seal_scheme <> $2) AND id > $3
+         ORDER BY id LIMIT $4",
+    )
+    .bind(key_id)
+    .bind(SCHEME_VERSIONED)
+    .bind(after_connection)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    let pending = sqlx::query_scalar(
+        "SELECT state_hash FROM oauth_pending
+         WHERE (key_id IS NULL OR key_id <> $1) AND state_hash > $2
+         ORDER BY state_hash LIMIT $3",
+    )
+    .bind(key_id)
+    .bind(after_pending)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    Ok((connections, pending))
 }
 
 /// Takes the refresh lock if the tokens are still at `version` and nobody holds it.
@@ -402,7 +605,28 @@ pub async fn unlock_refresh(db: &Db, id: &str) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Persists a refreshed pair (before anyone uses it) and releases the lock.
+/// How many connections and pending authorizations are not yet sealed under `key_id` with the
+/// current scheme.
+pub async fn count_sealed_elsewhere(db: &Db, key_id: &str) -> Result<(u64, u64), DbError> {
+    let connections: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM connections
+         WHERE access_ct IS NOT NULL AND (key_id IS NULL OR key_id <> $1 OR seal_scheme <> $2)",
+    )
+    .bind(key_id)
+    .bind(SCHEME_VERSIONED)
+    .fetch_one(db.pool())
+    .await?;
+    let pending: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM oauth_pending WHERE key_id IS NULL OR key_id <> $1",
+    )
+    .bind(key_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((connections as u64, pending as u64))
+}
+
+/// Persists a refreshed pair (before anyone uses it) and releases the lock. The pair is sealed
+/// bound to the new version; without a new refresh token the stored one is re-sealed for it.
 pub async fn save_refreshed(
     db: &Db,
     sealer: &Sealer,
@@ -416,18 +640,28 @@ pub async fn save_refreshed(
         refresh,
         expires_at: access_expires_at,
     } = tokens;
-    let access_ct = sealer.seal(access.expose().as_bytes(), &aad_access(id));
-    let refresh_ct = refresh.map(|r| sealer.seal(r.expose().as_bytes(), &aad_refresh(id)));
+    let version = from_version + 1;
     // Without a new refresh token (X rotates, but be safe) the old one is kept.
+    let kept = match refresh {
+        Some(_) => None,
+        None => match stored_pair(db, id).await? {
+            Some((stored, _)) if stored.version == from_version => stored.open(sealer, id)?.1,
+            _ => None,
+        },
+    };
+    let sealed = seal_pair(sealer, id, version, access, refresh.or(kept.as_ref()));
     let n = sqlx::query(
-        "UPDATE connections SET access_ct = $1, refresh_ct = COALESCE($2, refresh_ct), access_expires_at = $3,
-            token_version = token_version + 1, refresh_lock_until = NULL, updated_at = $4
-         WHERE id = $5 AND token_version = $6",
+        "UPDATE connections SET access_ct = $1, refresh_ct = $2, access_expires_at = $3,
+            token_version = $4, refresh_lock_until = NULL, updated_at = $5, seal_scheme = $6, key_id = $7
+         WHERE id = $8 AND token_version = $9",
     )
-    .bind(&access_ct)
-    .bind(&refresh_ct)
+    .bind(&sealed.access)
+    .bind(&sealed.refresh)
     .bind(access_expires_at.map(millis))
+    .bind(version)
     .bind(millis(now))
+    .bind(SCHEME_VERSIONED)
+    .bind(sealer.key_id())
     .bind(id)
     .bind(from_version)
     .execute(db.pool())
@@ -438,7 +672,7 @@ pub async fn save_refreshed(
             "token version moved while holding the refresh lock",
         ));
     }
-    Ok(from_version + 1)
+    Ok(version)
 }
 
 /// Marks the connection as needing a new grant, with the text the tile shows.

@@ -8,6 +8,7 @@ mod experiments;
 mod faults;
 mod hardening;
 mod helpers;
+mod keys;
 mod limiter;
 mod manage;
 mod media;
