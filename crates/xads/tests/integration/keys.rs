@@ -254,3 +254,74 @@ async fn rotation_moves_every_secret_to_the_new_key_resumably() {
         server.abort();
     }
 }
+
+async fn run_rotate(db: &str, env: &[(&str, &str)], args: &[&str]) -> (bool, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_xads"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", db)
+        .args(["keys", "rotate"])
+        .args(args)
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_rotate_command_takes_the_old_key_from_the_environment_or_a_private_file() {
+    let db = xads::testing::sqlite_url();
+    let (app, _key) = crate::helpers::TestApp::dry_run_connected(&db).await;
+    let old = vars_for(&db, &app.fake)["XADS_ENCRYPTION_KEY"].clone();
+    // No old key: refused, naming where to give it.
+    let (ok, _, err) = run_rotate(&db, &[("XADS_ENCRYPTION_KEY", NEW_KEY)], &[]).await;
+    assert!(!ok && err.contains("XADS_OLD_ENCRYPTION_KEY"), "{err}");
+    // An old-key file others may read: refused with the fix.
+    let dir = std::env::temp_dir().join(format!("xads-rotate-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("old.key");
+    std::fs::write(&file, &old).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (ok, _, err) = run_rotate(
+            &db,
+            &[("XADS_ENCRYPTION_KEY", NEW_KEY)],
+            &["--old-key-file", file.to_str().unwrap()],
+        )
+        .await;
+        assert!(!ok && err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (ok, out, err) = run_rotate(
+        &db,
+        &[("XADS_ENCRYPTION_KEY", NEW_KEY)],
+        &["--old-key-file", file.to_str().unwrap(), "--limit", "1"],
+    )
+    .await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("re-sealed 1 secret(s)") && out.contains("again"),
+        "{out}"
+    );
+    let env = [
+        ("XADS_ENCRYPTION_KEY", NEW_KEY),
+        ("XADS_OLD_ENCRYPTION_KEY", old.as_str()),
+    ];
+    let (ok, out, err) = run_rotate(&db, &env, &[]).await;
+    assert!(ok && out.contains("0 left"), "{out} {err}");
+    let (ok, out, _) = run_rotate(&db, &env, &[]).await;
+    assert!(
+        ok && out.contains("re-sealed 0 secret(s)") && out.contains("0 left"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
