@@ -7,13 +7,13 @@ pub mod error;
 pub(crate) mod experiments;
 mod health;
 pub mod ids;
-mod integrations;
+pub(crate) mod integrations;
 pub mod limits;
 pub(crate) mod manage;
 mod media;
 pub mod metrics;
 pub mod openapi;
-mod reports;
+pub(crate) mod reports;
 pub mod serve;
 
 use axum::Router;

@@ -386,24 +386,11 @@ async fn start_sync(
             Some((from, to))
         }
     };
-    // Refuse at once when X cannot be reached for this tenant, rather than a run that fails.
-    crate::x::XSession::for_tenant(&state, &tenant.id).await?;
-    let target = SyncTarget {
-        tenant_id: tenant.id.clone(),
-        account_id,
-    };
     let request = Request {
         window,
         line_item_campaigns: body.line_item_campaign_ids,
     };
-    let id = sync::begin(&state, &target, Trigger::OnDemand).await?;
-    let task = {
-        let (state, id, target) = (state.clone(), id.clone(), target.clone());
-        tokio::spawn(async move {
-            // The outcome is recorded on the run; the caller polls it.
-            let _ = sync::execute(&state, &id, &target, &request, &Silent).await;
-        })
-    };
+    let (id, task) = begin_on_demand(&state, &tenant.id, account_id, request).await?;
     if wait.wait.unwrap_or(false) {
         let _ = task.await;
         let run = sync_runs::get_run(&state.db, &tenant.id, &id)
@@ -420,6 +407,45 @@ async fn start_sync(
 
 /// How long `?wait=true` waits for a run (possibly on another instance) before answering.
 const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Starts an on-demand run of `request` on the tenant's `account_id` (its window already
+/// checked): refused at once when X cannot be reached for this tenant, rather than a run that
+/// fails. Answers the run's id and the task executing it.
+async fn begin_on_demand(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: String,
+    request: Request,
+) -> ApiResult<(String, tokio::task::JoinHandle<()>)> {
+    crate::x::XSession::for_tenant(state, tenant_id).await?;
+    let target = SyncTarget {
+        tenant_id: tenant_id.to_owned(),
+        account_id,
+    };
+    let id = sync::begin(state, &target, Trigger::OnDemand).await?;
+    let task = {
+        let (state, id) = (state.clone(), id.clone());
+        tokio::spawn(async move {
+            // The outcome is recorded on the run; the caller polls it.
+            let _ = sync::execute(&state, &id, &target, &request, &Silent).await;
+        })
+    };
+    Ok((id, task))
+}
+
+/// `POST …/accounts/{account_id}/stats/sync?wait=true` with no body, as the UI's "sync all"
+/// sends it: the default window, waited for. A run that ran and failed is still `Ok` (the API
+/// answers it 200 with its `error`); refusals (unknown account, X unreachable) are errors.
+pub(crate) async fn sync_now(state: &AppState, tenant_id: &str, account_id: &str) -> ApiResult<()> {
+    account_tz(state, tenant_id, account_id).await?;
+    let (id, task) =
+        begin_on_demand(state, tenant_id, account_id.to_owned(), Request::default()).await?;
+    let _ = task.await;
+    sync_runs::get_run(&state.db, tenant_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("sync"))?;
+    Ok(())
+}
 
 async fn sync_status(
     State(state): State<AppState>,

@@ -2,17 +2,15 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use serde_json::{Value, json};
 
 use super::view::Tile;
-use super::{Fields, render, see_other};
+use super::{Account, Fields, problem, render, see_other};
 use crate::app::AppState;
-use crate::ui::api;
-use crate::ui::html::{Nav, button_form, csrf_field, flash, q};
+use crate::ui::html::{Nav, button_form, csrf_field, flash};
 use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -43,11 +41,11 @@ async fn page(State(state): State<AppState>, user: User, Query(q): Query<Fields>
 }
 
 async fn tile_page(state: &AppState, user: &User, msg: Option<Result<String, String>>) -> Response {
-    let a = api::get(state, &user.0.tenant, "/api/v1/integrations").await;
-    if let Some(e) = a.error() {
-        return crate::ui::failure(&e);
-    }
-    let tile = a.data().into_iter().next().unwrap_or(Value::Null);
+    // The tile `GET /api/v1/integrations` answers, from the function its handler calls.
+    let tile = match crate::web::integrations::tile(state, &user.0.tenant.id).await {
+        Ok(t) => t,
+        Err(e) => return crate::ui::failure(&problem(e)),
+    };
     let body = html! {
         h1 { "Integrations" }
         div class="crumb" { "Paid UA → Integrations" }
@@ -226,37 +224,25 @@ async fn disconnect(
     State(state): State<AppState>,
     CsrfForm(user, _): CsrfForm<Fields>,
 ) -> Response {
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::DELETE,
-        "/api/v1/integrations/x_ads",
-        None,
-    )
-    .await;
-    match a.error() {
-        None => see_other("/integrations?disconnected=1"),
-        Some(e) => tile_page(&state, &user, Some(Err(e))).await,
+    // What `DELETE /api/v1/integrations/x_ads` does.
+    match crate::connect::disconnect(&state, &user.0.tenant).await {
+        Ok(_) => see_other("/integrations?disconnected=1"),
+        Err(e) => tile_page(&state, &user, Some(Err(problem(e)))).await,
     }
 }
 
-/// Syncs every ad account now (the hourly job does the same), through `POST …/stats/sync`.
+/// Syncs every ad account now (the hourly job does the same), as `POST …/stats/sync?wait=true`
+/// does for each.
 async fn sync_all(State(state): State<AppState>, CsrfForm(user, _): CsrfForm<Fields>) -> Response {
-    let accounts = api::get(&state, &user.0.tenant, "/api/v1/x_ads/accounts").await;
+    let accounts = match Account::all(&state, &user).await {
+        Ok(a) => a,
+        Err(e) => return tile_page(&state, &user, Some(Err(e))).await,
+    };
     let mut done = 0;
-    for a in accounts.data() {
-        let id = a["id"].as_str().unwrap_or_default();
-        let r = api::call(
-            &state,
-            &user.0.tenant,
-            Method::POST,
-            &format!("/api/v1/x_ads/accounts/{}/stats/sync?wait=true", q(id)),
-            Some(&json!({})),
-        )
-        .await;
-        match r.error() {
-            None => done += 1,
-            Some(e) => return tile_page(&state, &user, Some(Err(e))).await,
+    for a in &accounts {
+        match crate::web::reports::sync_now(&state, &user.0.tenant.id, &a.id).await {
+            Ok(()) => done += 1,
+            Err(e) => return tile_page(&state, &user, Some(Err(problem(e)))).await,
         }
     }
     see_other(&format!("/integrations?synced={done}"))
