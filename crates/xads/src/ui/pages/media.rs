@@ -11,9 +11,9 @@ use maud::html;
 use serde_json::Value;
 
 use super::view::Media;
-use super::{Fields, Picker, render, see_other};
+use super::{Fields, Picker, problem, render, scope, see_other};
 use crate::app::AppState;
-use crate::media::sniff;
+use crate::media::{self, sniff};
 use crate::ui::api;
 use crate::ui::html::{Nav, csrf_field, flash, q};
 use crate::ui::session::{CsrfMultipart, User};
@@ -42,19 +42,23 @@ async fn media_page(
         Err(page) => return page,
     };
     let account_id = &picker.current.id;
-    let list = api::get(
-        state,
-        &user.0.tenant,
-        &format!("/api/v1/x_ads/accounts/{}/media", q(account_id)),
-    )
-    .await;
-    let rows: Vec<Media> = list.data().iter().map(Media::from_api).collect();
+    // What `GET /api/v1/x_ads/accounts/{id}/media` lists (its first page of 200).
+    let list = match scope(state, user, account_id, None) {
+        Ok(scope) => media::page(&scope, false, None, None)
+            .await
+            .map_err(problem),
+        Err(e) => Err(e),
+    };
+    let rows: Vec<Media> = match &list {
+        Ok(page) => page.entries.iter().map(|e| Media::from_api(&e.0)).collect(),
+        Err(_) => vec![],
+    };
     let s = |v: &Option<String>| v.as_deref().unwrap_or("—").to_owned();
     let body = html! {
         h1 { "Media library" }
         (picker.tabs())
         (flash(&msg))
-        @if let Some(e) = list.error() {
+        @if let Err(e) = &list {
             div class="problem" { (e) }
         }
         div class="card" {
