@@ -89,13 +89,22 @@ async fn account_tz(
     Ok((account, tz))
 }
 
-#[derive(Debug, Deserialize)]
-struct StatsQuery {
-    entity: Option<String>,
-    ids: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    granularity: Option<String>,
+/// The query of `GET …/stats` (the UI's reports page builds one as its request would carry).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct StatsQuery {
+    pub entity: Option<String>,
+    pub ids: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub granularity: Option<String>,
+}
+
+/// What `GET …/stats` answers: the rows (as JSON) and the window and granularity read.
+pub(crate) struct Stats {
+    pub data: Vec<Value>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    granularity: String,
 }
 
 /// One reported row (an hour, a local day or the total of a stored series).
@@ -206,16 +215,15 @@ fn csv_field(v: &Value) -> String {
     }
 }
 
-async fn stats(
-    State(state): State<AppState>,
-    AuthTenant(tenant): AuthTenant,
-    path: PathIds,
-    headers: HeaderMap,
-    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Response> {
-    let Query(q) = q?;
-    let account_id = path.account()?.into_string();
-    let (_, tz) = account_tz(&state, &tenant.id, &account_id).await?;
+/// The rows `GET /api/v1/x_ads/accounts/{account_id}/stats` answers for `q` (its account id
+/// already checked at the edge).
+pub(crate) async fn stats_of(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    q: &StatsQuery,
+) -> ApiResult<Stats> {
+    let (_, tz) = account_tz(state, tenant_id, account_id).await?;
     let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("") | Some("CAMPAIGN") => StatsEntityType::Campaign,
         Some("LINE_ITEM") => StatsEntityType::LineItem,
@@ -258,8 +266,7 @@ async fn stats(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let rows =
-        stats_store::query(&state.db, &tenant.id, &account_id, entity, &ids, from, to).await?;
+    let rows = stats_store::query(&state.db, tenant_id, account_id, entity, &ids, from, to).await?;
     let mut buckets: BTreeMap<(String, &str, DateTime<Utc>), Out> = BTreeMap::new();
     for r in &rows {
         let start = match granularity.as_str() {
@@ -272,19 +279,47 @@ async fn stats(
             .or_insert_with(|| Out::new(r, start))
             .add(r)?;
     }
-    let data: Vec<Value> = buckets.values().map(|o| o.json(now)).collect();
+    Ok(Stats {
+        data: buckets.values().map(|o| o.json(now)).collect(),
+        from,
+        to,
+        granularity,
+    })
+}
+
+/// The CSV of `GET …/stats` with `Accept: text/csv`: a header line of [`csv_columns`], then a
+/// line per row.
+pub(crate) fn stats_csv(data: &[Value]) -> String {
+    let mut body = csv_columns().join(",");
+    body.push('\n');
+    for row in data {
+        let line: Vec<String> = csv_columns().iter().map(|c| csv_field(&row[*c])).collect();
+        body.push_str(&line.join(","));
+        body.push('\n');
+    }
+    body
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: PathIds,
+    headers: HeaderMap,
+    q: Result<Query<StatsQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q?;
+    let account_id = path.account()?.into_string();
+    let Stats {
+        data,
+        from,
+        to,
+        granularity,
+    } = stats_of(&state, &tenant.id, &account_id, &q).await?;
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
     if wants_csv {
-        let mut body = csv_columns().join(",");
-        body.push('\n');
-        for row in &data {
-            let line: Vec<String> = csv_columns().iter().map(|c| csv_field(&row[*c])).collect();
-            body.push_str(&line.join(","));
-            body.push('\n');
-        }
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -293,7 +328,7 @@ async fn stats(
                     format!("attachment; filename=\"x_ads_{account_id}_stats.csv\""),
                 ),
             ],
-            body,
+            stats_csv(&data),
         )
             .into_response());
     }

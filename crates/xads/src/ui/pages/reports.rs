@@ -4,22 +4,24 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::header::{ACCEPT, CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate};
 use maud::html;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::view::StatsRow;
-use super::{Fields, Picker, render, see_other};
+use super::{Fields, Picker, entities, render, scope, see_other};
 use crate::app::AppState;
+use crate::store::entities::Kind;
 use crate::ui::api;
 use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
+use crate::web::reports::StatsQuery;
+use crate::web::{self, error::ApiError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -39,11 +41,27 @@ fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     if from > to { (to, from) } else { (from, to) }
 }
 
-fn stats_path(account: &str, from: NaiveDate, to: NaiveDate, granularity: &str) -> String {
-    format!(
-        "/api/v1/x_ads/accounts/{}/stats?entity=campaign&from={from}&to={}&granularity={granularity}",
-        q(account),
-        to + Duration::days(1)
+/// The stats of `account` (campaigns, `granularity`) over the dates `from` to `to`, read as
+/// `GET …/stats?entity=campaign&from={from}&to={to + 1 day}&granularity=…` reads them.
+async fn stats(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    granularity: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let account = web::ids::account(account)?;
+    let q = StatsQuery {
+        entity: Some("campaign".to_owned()),
+        from: Some(from.to_string()),
+        to: Some((to + Duration::days(1)).to_string()),
+        granularity: Some(granularity.to_owned()),
+        ..StatsQuery::default()
+    };
+    Ok(
+        web::reports::stats_of(state, &user.0.tenant.id, account.as_str(), &q)
+            .await?
+            .data,
     )
 }
 
@@ -68,27 +86,27 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     let account_id = picker.current.id.as_str();
     let currency = picker.current.currency.as_str();
     let (from, to) = range(&qs, state.clock.now().date_naive());
-    let tenant = &user.0.tenant;
-    let daily = api::get(&state, tenant, &stats_path(account_id, from, to, "day")).await;
-    let totals = api::get(&state, tenant, &stats_path(account_id, from, to, "total")).await;
-    let campaigns = api::get(
-        &state,
-        tenant,
-        &format!(
-            "/api/v1/x_ads/accounts/{}/campaigns?count=1000",
-            q(account_id)
-        ),
-    )
-    .await;
+    let daily = stats(&state, &user, account_id, (from, to), "day")
+        .await
+        .map_err(|e| e.message);
+    let totals = stats(&state, &user, account_id, (from, to), "total")
+        .await
+        .unwrap_or_default();
+    // The campaigns' names, as `GET …/campaigns?count=1000` lists them.
+    let campaigns = match scope(&state, &user, account_id, None) {
+        Ok(scope) => entities(&scope, Kind::Campaign, None, false)
+            .await
+            .unwrap_or_default(),
+        Err(_) => vec![],
+    };
     let names: BTreeMap<String, String> = campaigns
-        .data()
         .iter()
         .filter_map(|c| Some((c["id"].as_str()?.to_owned(), c["name"].as_str()?.to_owned())))
         .collect();
 
     // Per day: spend in USD and impressions over all campaigns.
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
-    for r in daily.data().iter().map(StatsRow::from_api) {
+    for r in daily.iter().flatten().map(StatsRow::from_api) {
         let day = r.start.chars().take(10).collect::<String>();
         let e = days.entry(day).or_insert((0.0, 0.0, false));
         e.0 += r.spend_usd_value;
@@ -116,7 +134,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
             },
         ],
     );
-    let rows: Vec<StatsRow> = totals.data().iter().map(StatsRow::from_api).collect();
+    let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
     let total_impressions: f64 = rows.iter().map(|r| r.impressions).sum();
     let total_usd: f64 = rows.iter().map(|r| r.spend_usd_value).sum();
     let count = |n: f64| html::group(n as u64);
@@ -155,7 +173,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                 }
             }
         }
-        @if let Some(e) = daily.error() {
+        @if let Err(e) = &daily {
             div class="problem" { (e) }
         }
         div class="card" id="chart" {
@@ -279,30 +297,23 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
 
 async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
     let account = qs.get("account").cloned().unwrap_or_default();
-    let (from, to) = range(&qs, state.clock.now().date_naive());
-    let Ok(req) = axum::http::Request::builder()
-        .method(Method::GET)
-        .uri(stats_path(&account, from, to, "day"))
-        .header(ACCEPT, "text/csv")
-        .body(Body::empty())
-    else {
-        return StatusCode::BAD_REQUEST.into_response();
+    let range = range(&qs, state.clock.now().date_naive());
+    // What `GET …/stats` answers with `Accept: text/csv`, named for the range.
+    let data = match stats(&state, &user, &account, range, "day").await {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
     };
-    let resp = api::raw(&state, &user.0.tenant, req).await;
-    if !resp.status().is_success() {
-        return resp;
-    }
+    let (from, to) = range;
     let name = format!(
         "attachment; filename=\"x_ads_{}_{from}_{to}.csv\"",
         account.replace(|c: char| !c.is_ascii_alphanumeric(), "")
     );
-    let (mut parts, body) = resp.into_parts();
-    parts.headers.insert(
-        CONTENT_TYPE,
-        "text/csv; charset=utf-8".parse().expect("static"),
-    );
-    if let Ok(v) = name.parse() {
-        parts.headers.insert(CONTENT_DISPOSITION, v);
-    }
-    Response::from_parts(parts, body)
+    (
+        [
+            (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (CONTENT_DISPOSITION, name),
+        ],
+        web::reports::stats_csv(&data),
+    )
+        .into_response()
 }
