@@ -247,10 +247,7 @@ fn the_clock_check_sees_each_form_of_reading_the_time() {
 }
 
 /// Public type names that two different things still share, with the reason (to be emptied).
-const SHARED_NAMES_ALLOWED: &[(&str, &str)] = &[(
-    "Answer",
-    "web::answer::Answer (the trait) and ui::api::Answer: the UI's move onto the domain removes the second",
-)];
+const SHARED_NAMES_ALLOWED: &[(&str, &str)] = &[];
 
 /// The public types (`pub struct|enum|trait|type Name`) declared in `text`.
 fn public_types(text: &str) -> Vec<String> {

@@ -2,11 +2,11 @@
 //! JavaScript. Login with the tenant key starts a server-side session; every POST handler takes
 //! its form through [`session::CsrfForm`] (or [`session::CsrfMultipart`]), which checks the
 //! session's CSRF token before the handler runs. Pages are maud templates ([`html`]), so every
-//! outside value is escaped by construction. The campaigns and experiments pages and the
-//! account picker call the domain directly, with the API's scope, id checks, idempotency and
-//! error texts (`web::manage`, `web::ids`, `web::error`); the other pages still reach the
-//! `/api/v1` handlers dispatched in process ([`api`]). Either way the UI holds no business logic
-//! of its own.
+//! outside value is escaped by construction. The pages call the domain directly, with the
+//! API's scope, id checks, idempotency and error texts (`web::manage`, `web::ids`,
+//! `web::error`, and the functions the `web::integrations` / `web::reports` handlers answer
+//! from); only the media upload still streams its body to the `/api/v1` handler dispatched in
+//! process ([`api`]). Either way the UI holds no business logic of its own.
 
 pub mod api;
 pub mod html;

@@ -342,13 +342,14 @@ async fn stats(
     .into_response())
 }
 
+/// The body of `POST …/stats/sync` (the UI's "sync now" builds one as its request would carry).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SyncBody {
-    from: Option<String>,
-    to: Option<String>,
+pub(crate) struct SyncBody {
+    pub from: Option<String>,
+    pub to: Option<String>,
     #[serde(default)]
-    line_item_campaign_ids: Vec<String>,
+    pub line_item_campaign_ids: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -393,38 +394,7 @@ async fn start_sync(
         Some(Json(v)) => serde_json::from_value(v)
             .map_err(|e| ApiError::invalid("body", format!("invalid body: {e}")))?,
     };
-    let (_, tz) = account_tz(&state, &tenant.id, &account_id).await?;
-    let now = state.clock.now();
-    let window = match (body.from.as_deref(), body.to.as_deref()) {
-        (None, None) => None,
-        (from, to) => {
-            let to = match to {
-                Some(raw) => bound("to", raw, tz, true)?,
-                None => now,
-            };
-            let from = match from {
-                Some(raw) => bound("from", raw, tz, false)?,
-                None => to - sync::TRAILING,
-            };
-            if from >= to {
-                return Err(ApiError::invalid("from", "from must be before to"));
-            }
-            if to - from > sync::MAX_BACKFILL {
-                return Err(ApiError::invalid(
-                    "from",
-                    format!(
-                        "a backfill may span at most {} days; split it",
-                        sync::MAX_BACKFILL.num_days()
-                    ),
-                ));
-            }
-            Some((from, to))
-        }
-    };
-    let request = Request {
-        window,
-        line_item_campaigns: body.line_item_campaign_ids,
-    };
+    let request = on_demand_request(&state, &tenant.id, &account_id, body).await?;
     let (id, task) = begin_on_demand(&state, &tenant.id, account_id, request).await?;
     if wait.wait.unwrap_or(false) {
         let _ = task.await;
@@ -468,18 +438,64 @@ async fn begin_on_demand(
     Ok((id, task))
 }
 
-/// `POST …/accounts/{account_id}/stats/sync?wait=true` with no body, as the UI's "sync all"
-/// sends it: the default window, waited for. A run that ran and failed is still `Ok` (the API
-/// answers it 200 with its `error`); refusals (unknown account, X unreachable) are errors.
-pub(crate) async fn sync_now(state: &AppState, tenant_id: &str, account_id: &str) -> ApiResult<()> {
-    account_tz(state, tenant_id, account_id).await?;
-    let (id, task) =
-        begin_on_demand(state, tenant_id, account_id.to_owned(), Request::default()).await?;
+/// The run `body` asks of the tenant's `account_id` (a known account): its window read and
+/// checked in the account's time zone.
+async fn on_demand_request(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    body: SyncBody,
+) -> ApiResult<Request> {
+    let (_, tz) = account_tz(state, tenant_id, account_id).await?;
+    let now = state.clock.now();
+    let window = match (body.from.as_deref(), body.to.as_deref()) {
+        (None, None) => None,
+        (from, to) => {
+            let to = match to {
+                Some(raw) => bound("to", raw, tz, true)?,
+                None => now,
+            };
+            let from = match from {
+                Some(raw) => bound("from", raw, tz, false)?,
+                None => to - sync::TRAILING,
+            };
+            if from >= to {
+                return Err(ApiError::invalid("from", "from must be before to"));
+            }
+            if to - from > sync::MAX_BACKFILL {
+                return Err(ApiError::invalid(
+                    "from",
+                    format!(
+                        "a backfill may span at most {} days; split it",
+                        sync::MAX_BACKFILL.num_days()
+                    ),
+                ));
+            }
+            Some((from, to))
+        }
+    };
+    Ok(Request {
+        window,
+        line_item_campaigns: body.line_item_campaign_ids,
+    })
+}
+
+/// What `POST …/accounts/{account_id}/stats/sync?wait=true` with `body` runs (its account id
+/// already checked at the edge): the run, once done. A run that ran and failed is still `Ok`
+/// (the API answers it 200 with its `error`); refusals (unknown account, a bad window, X
+/// unreachable) are errors.
+pub(crate) async fn sync_now(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    body: SyncBody,
+) -> ApiResult<SyncRun> {
+    let request = on_demand_request(state, tenant_id, account_id, body).await?;
+    let (id, task) = begin_on_demand(state, tenant_id, account_id.to_owned(), request).await?;
     let _ = task.await;
     sync_runs::get_run(&state.db, tenant_id, &id)
         .await?
-        .ok_or_else(|| ApiError::not_found("sync"))?;
-    Ok(())
+        .ok_or_else(|| ApiError::not_found("sync"))
 }
 
 async fn sync_status(

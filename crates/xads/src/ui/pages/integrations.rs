@@ -240,8 +240,9 @@ async fn sync_all(State(state): State<AppState>, CsrfForm(user, _): CsrfForm<Fie
     };
     let mut done = 0;
     for a in &accounts {
-        match crate::web::reports::sync_now(&state, &user.0.tenant.id, &a.id).await {
-            Ok(()) => done += 1,
+        let body = crate::web::reports::SyncBody::default();
+        match crate::web::reports::sync_now(&state, &user.0.tenant.id, &a.id, body).await {
+            Ok(_) => done += 1,
             Err(e) => return tile_page(&state, &user, Some(Err(problem(e)))).await,
         }
     }

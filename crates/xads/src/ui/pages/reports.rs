@@ -5,22 +5,20 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::Method;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate};
 use maud::html;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::view::StatsRow;
 use super::{Fields, Picker, entities, render, scope, see_other};
 use crate::app::AppState;
 use crate::store::entities::Kind;
-use crate::ui::api;
 use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
-use crate::web::reports::StatsQuery;
+use crate::web::reports::{StatsQuery, SyncBody};
 use crate::web::{self, error::ApiError};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -264,32 +262,28 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
         .unwrap_or(now)
         .min(now);
     let hour = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:00:00Z").to_string();
-    let a = api::call(
-        &state,
-        &user.0.tenant,
-        Method::POST,
-        &format!(
-            "/api/v1/x_ads/accounts/{}/stats/sync?wait=true",
-            q(&account)
-        ),
-        Some(&json!({ "from": hour(from_t), "to": hour(to_t) })),
-    )
-    .await;
+    // What `POST …/stats/sync?wait=true` runs for this window.
+    let body = SyncBody {
+        from: Some(hour(from_t)),
+        to: Some(hour(to_t)),
+        ..SyncBody::default()
+    };
+    let run = match web::ids::account(&account) {
+        Ok(id) => web::reports::sync_now(&state, &user.0.tenant.id, id.as_str(), body).await,
+        Err(e) => Err(e),
+    };
     let back = format!("/reports?account={}&from={from}&to={to}", q(&account));
-    match a.error() {
-        None => {
-            let status = a.body["status"].as_str().unwrap_or("started");
-            let status = if status == "succeeded" {
-                "succeeded"
-            } else if status == "failed" {
-                "failed"
-            } else {
-                "started"
+    match run {
+        Ok(run) => {
+            let status = match run.status.as_str() {
+                "succeeded" => "succeeded",
+                "failed" => "failed",
+                _ => "started",
             };
             see_other(&format!("{back}&synced={status}"))
         }
-        Some(e) => {
-            tracing::info!(error = %e, "ui sync refused");
+        Err(e) => {
+            tracing::info!(error = %e.message, "ui sync refused");
             see_other(&format!("{back}&sync_error=1"))
         }
     }
