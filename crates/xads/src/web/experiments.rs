@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use super::auth::AuthTenant;
 use super::error::ApiError;
 use super::ids::{self, PathIds};
-use super::manage::{answer, idempotent, json_response, parse_body, scope};
+use super::manage::{answer, idempotent, json_response, parse_body, read_scope, scope};
 use crate::app::AppState;
 use crate::experiments;
 use crate::manage::Scope;
@@ -41,12 +41,7 @@ async fn list(
     AuthTenant(tenant): AuthTenant,
     path: PathIds,
 ) -> Result<Response, ApiError> {
-    let scope = scope(
-        state,
-        tenant,
-        path.account()?.into_string(),
-        &HeaderMap::new(),
-    )?;
+    let scope = read_scope(state, tenant, &path)?;
     let (status, body) = answer(experiments::list(&scope).await?);
     Ok(json_response(status, body, false))
 }
@@ -73,12 +68,7 @@ async fn read(
     AuthTenant(tenant): AuthTenant,
     path: PathIds,
 ) -> Result<Response, ApiError> {
-    let scope = scope(
-        state,
-        tenant,
-        path.account()?.into_string(),
-        &HeaderMap::new(),
-    )?;
+    let scope = read_scope(state, tenant, &path)?;
     let id = path_experiment(&scope, path.raw("id")).await?;
     let (status, body) = answer(experiments::get(&scope, &id).await?);
     Ok(json_response(status, body, false))
@@ -89,12 +79,7 @@ async fn results(
     AuthTenant(tenant): AuthTenant,
     path: PathIds,
 ) -> Result<Response, ApiError> {
-    let scope = scope(
-        state,
-        tenant,
-        path.account()?.into_string(),
-        &HeaderMap::new(),
-    )?;
+    let scope = read_scope(state, tenant, &path)?;
     let id = path_experiment(&scope, path.raw("id")).await?;
     let (status, body) = answer(experiments::results(&scope, &id).await?);
     Ok(json_response(status, body, false))

@@ -69,6 +69,15 @@ pub(super) fn scope(
     scope_for(state, tenant, account_id, raw)
 }
 
+/// The scope of a read: `tenant` on the path's account, no idempotency key.
+pub(super) fn read_scope(
+    state: AppState,
+    tenant: crate::store::tenants::Tenant,
+    path: &PathIds,
+) -> Result<Scope, ApiError> {
+    scope_for(state, tenant, path.account()?.into_string(), None)
+}
+
 fn bad_idem_key() -> ApiError {
     ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
 }
@@ -256,7 +265,7 @@ async fn list(
     kind: Kind,
     q: ListQuery,
 ) -> Result<Response, ApiError> {
-    let scope = scope(state, tenant, account_id, &HeaderMap::new())?;
+    let scope = scope_for(state, tenant, account_id, None)?;
     scope.check_account().await?;
     if q.refresh.unwrap_or(false) {
         let session = scope.session().await?;

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::auth::AuthTenant;
 use super::error::ApiError;
 use super::ids::PathIds;
-use super::manage::{answer, idempotent, json_response, scope};
+use super::manage::{answer, idempotent, json_response, read_scope, scope};
 use crate::app::AppState;
 use crate::media::sniff::VIDEO_LIMIT;
 use crate::media::spool::Spool;
@@ -56,12 +56,7 @@ async fn list(
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = q?;
-    let scope = scope(
-        state,
-        tenant,
-        path.account()?.into_string(),
-        &HeaderMap::new(),
-    )?;
+    let scope = read_scope(state, tenant, &path)?;
     let page = media::page(
         &scope,
         q.refresh.unwrap_or(false),

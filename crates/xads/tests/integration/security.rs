@@ -7,7 +7,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::helpers::{TestApp, secrets_seen};
+use crate::helpers::{TestApp, png, secrets_seen};
 
 /// Every `/api/v1` operation: from the OpenAPI document, plus the routes known here in case the
 /// document lags behind the router.
@@ -64,22 +64,6 @@ fn operations() -> Vec<(Method, String)> {
         }
     }
     ops
-}
-
-/// A minimal valid PNG (CRCs are not checked).
-fn png() -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
-        (b"IDAT", vec![0x78, 0x9c, 0x63, 7, 0, 0, 1, 0, 1]),
-        (b"IEND", vec![]),
-    ] {
-        v.extend((data.len() as u32).to_be_bytes());
-        v.extend(kind);
-        v.extend(&data);
-        v.extend([0u8; 4]);
-    }
-    v
 }
 
 #[tokio::test]

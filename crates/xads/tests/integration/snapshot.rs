@@ -32,7 +32,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use xads_fake::{FakeConfig, FakeX};
 
-use crate::helpers::{TestApp, vars_for};
+use crate::helpers::{TestApp, png, vars_for};
 
 const GOLDEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -44,22 +44,6 @@ fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-11-20T10:30:00Z")
         .unwrap()
         .to_utc()
-}
-
-/// A minimal valid PNG: signature, IHDR (1×1 RGB), one IDAT, IEND (CRCs are not checked).
-fn png() -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
-        (b"IDAT", vec![0x78, 0x9c, 0x63, 7, 0, 0, 1, 0, 1]),
-        (b"IEND", vec![]),
-    ] {
-        v.extend((data.len() as u32).to_be_bytes());
-        v.extend(kind);
-        v.extend(&data);
-        v.extend([0u8; 4]);
-    }
-    v
 }
 
 /// Replaces volatile values in raw text by placeholders numbered per kind by first appearance.

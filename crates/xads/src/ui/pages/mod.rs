@@ -267,11 +267,7 @@ where
     T: web::answer::Answer,
     ApiError: From<E>,
 {
-    let bytes = body.map(Value::to_string).unwrap_or_default();
-    web::manage::idempotent(scope, &method, path, bytes.as_bytes(), run)
-        .await
-        .map(drop)
-        .map_err(problem)
+    write_answer(scope, method, path, body, run).await.map(drop)
 }
 
 /// [`write`], answering the API's JSON document of the result (the stored one on a replay).
