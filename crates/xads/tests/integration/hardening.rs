@@ -452,22 +452,36 @@ async fn an_api_rate_is_its_tenants_own_and_reconverts_only_its_rows() {
             source: xads::fx::Source::Ecb,
         };
         xads::sync::import_rates(&app.state, &[ecb]).await.unwrap();
-        for (tenant, rows) in [(&a.id, n), (&b.id, 500)] {
-            let got = conversions(&app.state, tenant).await;
-            assert_eq!(got.len(), rows);
-            // Rows from 2026-03-02 on use ECB's rate; earlier ones keep what they had.
+        // Rows from 2026-03-02 on use ECB's rate (1 000 JPY = 6.6 USD); earlier ones keep what
+        // they had: A's its own override, B's no conversion (they were stored unconverted).
+        let march_2 = chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_millis();
+        for (tenant, rows, earlier) in [(&a.id, n, Some("api")), (&b.id, 500, None)] {
+            let by_day: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+                "SELECT hour, fx_source, spend_usd FROM stats_hourly WHERE tenant_id = $1",
+            )
+            .bind(tenant)
+            .fetch_all(app.state.db.pool())
+            .await
+            .unwrap();
+            assert_eq!(by_day.len(), rows, "{db}");
+            for (hour, source, usd) in &by_day {
+                if *hour >= march_2 {
+                    assert_eq!(source.as_deref(), Some("ecb"), "{db}: {hour}");
+                    assert_eq!(usd.as_deref(), Some("6.600000"), "{db}: {hour}");
+                } else {
+                    assert_eq!(source.as_deref(), earlier, "{db}: {hour}");
+                }
+            }
             assert!(
-                got.iter().any(|(src, _, _)| src.as_deref() == Some("ecb")),
-                "{db}"
+                by_day.iter().any(|(h, _, _)| *h < march_2),
+                "{db}: no row before the rate"
             );
         }
-        let a_rows = conversions(&app.state, &a.id).await;
-        assert!(
-            a_rows
-                .iter()
-                .any(|(src, _, _)| src.as_deref() == Some("api")),
-            "{db}"
-        );
     }
 }
 
