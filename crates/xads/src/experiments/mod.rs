@@ -678,12 +678,12 @@ pub struct VariantResult {
     pub estimates: [(PrimaryMetric, stats::Estimate); 4],
     /// Always-valid p-value against the control (`None` for the control).
     pub p_value_vs_control: Option<f64>,
-    /// Posterior probability of being the best.
-    pub p_best: f64,
+    /// Posterior probability of being the best; `None` until every variant has data.
+    pub p_best: Option<f64>,
 }
 
 /// How the figures and the verdict are computed (answered with every result).
-pub const RESULTS_METHOD: &str = "mSPRT always-valid p-values vs the control (α = 0.05, Bonferroni across treatments); Wilson 95% intervals for rates, delta-method for costs; P(best) from Beta/Gamma posteriors (4 000 seeded draws)";
+pub const RESULTS_METHOD: &str = "mSPRT always-valid p-values vs the control (α = 0.05, Bonferroni across treatments); Wilson 95% intervals for rates, delta-method for costs; P(best) from Beta/Gamma posteriors (4 000 seeded draws), null until every variant has data (impressions for CTR, clicks for conversion rate, spend for CPC/CPA), from one prior shared by all variants: centred on their pooled rate and worth one observation (Beta(p̄, 1−p̄), Gamma(1, 1/r̄)), so a variant with little evidence is pulled toward the pooled rate and never ranked above one with evidence by the prior alone";
 
 /// The results for given totals (pure: the hand-calculation test calls it).
 pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Results {
@@ -712,7 +712,7 @@ pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Resu
             totals: t.clone(),
             estimates: PrimaryMetric::ALL.map(|m| (m, stats::estimate(m, t))),
             p_value_vs_control: decision.p_values[i],
-            p_best: p_best[i],
+            p_best: p_best.as_ref().map(|p| p[i]),
         })
         .collect();
     Results {

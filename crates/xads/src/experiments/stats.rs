@@ -15,9 +15,12 @@
 //! as their inverse rates — clicks (or conversions) per USD, with Poisson variance — so "lower
 //! cost" means "higher rate"; their intervals come from the delta method.
 //!
-//! **P(best)** is Bayesian and descriptive only (never the verdict): Beta(1+x, 1+n−x) posteriors
-//! for proportions, Gamma(1+x, spend) for per-USD rates, 4 000 Monte-Carlo draws from a
-//! generator seeded by the experiment, so the same data always shows the same numbers.
+//! **P(best)** is Bayesian and descriptive only (never the verdict): Beta posteriors for
+//! proportions, Gamma for per-USD rates, from one prior shared by every variant (centred on the
+//! pooled rate, worth one observation: `experiments::RESULTS_METHOD` states it), 4 000 Monte-Carlo draws from a
+//! generator seeded by the experiment, so the same data always shows the same numbers. It is
+//! null until every variant has data: a uniform prior against a concentrated posterior once
+//! showed a variant with 0 impressions as 99 % likely best.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -287,9 +290,44 @@ pub fn decide(
     }
 }
 
+/// Whether a variant has any exposure for `metric` (impressions for CTR, clicks for conversion
+/// rate, spend for the costs): without it its posterior is the prior alone.
+pub fn has_data(metric: PrimaryMetric, t: &Totals) -> bool {
+    rate_terms(metric, t).1 > 0.0
+}
+
+/// The prior every variant shares for P(best): centred on the pooled rate of all variants and
+/// worth one unit of evidence, so it favours no variant and cannot outweigh any variant's own
+/// data. For proportions Beta(p̄, 1 − p̄) (one trial's worth), p̄ = (x + ½) / (n + 1) pooled
+/// over the variants; for per-USD rates Gamma(1, 1/r̄) (one expected event's worth, the spend
+/// that buys it at the pooled rate r̄ = (x + ½) / spend).
+fn shared_prior(metric: PrimaryMetric, variants: &[Totals]) -> (f64, f64) {
+    let (x, n) = variants.iter().fold((0.0, 0.0), |(x, n), t| {
+        let (xi, ni, _) = rate_terms(metric, t);
+        (x + xi, n + ni)
+    });
+    if rate_terms(metric, &Totals::default()).2 {
+        let p = (x + 0.5) / (n + 1.0);
+        (p, 1.0 - p)
+    } else {
+        let r = (x + 0.5) / n.max(1e-9);
+        (1.0, 1.0 / r)
+    }
+}
+
 /// Posterior probability that each variant is best (descriptive), from `draws` Monte-Carlo draws
-/// seeded by `seed`.
-pub fn p_best(metric: PrimaryMetric, variants: &[Totals], seed: u64, draws: usize) -> Vec<f64> {
+/// seeded by `seed`; `None` until every variant has data ([`has_data`]): before that the
+/// comparison would rank a prior against evidence. Posteriors start from [`shared_prior`].
+pub fn p_best(
+    metric: PrimaryMetric,
+    variants: &[Totals],
+    seed: u64,
+    draws: usize,
+) -> Option<Vec<f64>> {
+    if variants.is_empty() || !variants.iter().all(|t| has_data(metric, t)) {
+        return None;
+    }
+    let (a0, b0) = shared_prior(metric, variants);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut wins = vec![0usize; variants.len()];
     for _ in 0..draws {
@@ -297,11 +335,11 @@ pub fn p_best(metric: PrimaryMetric, variants: &[Totals], seed: u64, draws: usiz
         for (i, t) in variants.iter().enumerate() {
             let (x, n, prop) = rate_terms(metric, t);
             let draw = if prop {
-                let a = gamma(&mut rng, 1.0 + x);
-                let b = gamma(&mut rng, 1.0 + (n - x).max(0.0));
+                let a = gamma(&mut rng, a0 + x);
+                let b = gamma(&mut rng, b0 + (n - x).max(0.0));
                 a / (a + b)
             } else {
-                gamma(&mut rng, 1.0 + x) / n.max(1e-9)
+                gamma(&mut rng, a0 + x) / (b0 + n)
             };
             if draw > best.0 {
                 best = (draw, i);
@@ -309,7 +347,7 @@ pub fn p_best(metric: PrimaryMetric, variants: &[Totals], seed: u64, draws: usiz
         }
         wins[best.1] += 1;
     }
-    wins.iter().map(|&w| w as f64 / draws as f64).collect()
+    Some(wins.iter().map(|&w| w as f64 / draws as f64).collect())
 }
 
 /// A Gamma(shape, 1) draw (Marsaglia–Tsang; boosted for shape < 1).
@@ -491,6 +529,247 @@ mod tests {
         assert_eq!((d.verdict, d.winner), (Verdict::Winner, Some(1)));
     }
 
+    fn ctr(impressions: u64, clicks: u64) -> Totals {
+        Totals {
+            impressions,
+            clicks,
+            ..Default::default()
+        }
+    }
+
+    /// P(each variant best) by numerical integration, independent of the Monte-Carlo code:
+    /// P(i best) = ∫ f_i(x) Π_{j≠i} F_j(x) dx over densities `log_density` (unnormalised,
+    /// normalised here on the grid, taking x and ln x). `x_of(s)` maps the grid variable
+    /// s ∈ (0, 1) to (x, ln x, ln dx/ds), the logs computed without underflow.
+    fn integrate_p_best(
+        log_densities: &[&dyn Fn(f64, f64) -> f64],
+        x_of: &dyn Fn(f64) -> (f64, f64, f64),
+        cells: usize,
+    ) -> Vec<f64> {
+        let h = 1.0 / cells as f64;
+        // Each variant's probability mass per cell (midpoint rule), normalised.
+        let mass: Vec<Vec<f64>> = log_densities
+            .iter()
+            .map(|ld| {
+                let logs: Vec<f64> = (0..cells)
+                    .map(|c| {
+                        let (x, ln_x, ln_dxds) = x_of((c as f64 + 0.5) * h);
+                        ld(x, ln_x) + ln_dxds
+                    })
+                    .collect();
+                let top = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let w: Vec<f64> = logs.iter().map(|l| (l - top).exp()).collect();
+                let total: f64 = w.iter().sum();
+                w.into_iter().map(|m| m / total).collect()
+            })
+            .collect();
+        // CDF at each cell's midpoint: the mass below it plus half its own.
+        let cdf: Vec<Vec<f64>> = mass
+            .iter()
+            .map(|m| {
+                let mut below = 0.0;
+                m.iter()
+                    .map(|&mi| {
+                        let f = below + mi / 2.0;
+                        below += mi;
+                        f
+                    })
+                    .collect()
+            })
+            .collect();
+        (0..mass.len())
+            .map(|i| {
+                (0..cells)
+                    .map(|c| {
+                        let others: f64 = (0..mass.len())
+                            .filter(|&j| j != i)
+                            .map(|j| cdf[j][c])
+                            .product();
+                        mass[i][c] * others
+                    })
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// The CTR reference: Beta posteriors under the shared prior as the note states it
+    /// (Beta(p̄, 1 − p̄), p̄ = (clicks + ½) / (impressions + 1) pooled), integrated over
+    /// x = s^200 so that the spike near 0 of a Beta with a tiny first parameter is resolved.
+    fn ctr_reference(variants: &[Totals]) -> Vec<f64> {
+        let clicks: f64 = variants.iter().map(|t| t.clicks as f64).sum();
+        let imps: f64 = variants.iter().map(|t| t.impressions as f64).sum();
+        let p = (clicks + 0.5) / (imps + 1.0);
+        let params: Vec<(f64, f64)> = variants
+            .iter()
+            .map(|t| {
+                (
+                    p + t.clicks as f64,
+                    1.0 - p + (t.impressions - t.clicks) as f64,
+                )
+            })
+            .collect();
+        let densities: Vec<Box<dyn Fn(f64, f64) -> f64>> = params
+            .iter()
+            .map(|&(a, b)| {
+                Box::new(move |x: f64, ln_x: f64| (a - 1.0) * ln_x + (b - 1.0) * (-x).ln_1p())
+                    as Box<dyn Fn(f64, f64) -> f64>
+            })
+            .collect();
+        let refs: Vec<&dyn Fn(f64, f64) -> f64> = densities.iter().map(|d| d.as_ref()).collect();
+        const K: f64 = 200.0;
+        integrate_p_best(
+            &refs,
+            &|s: f64| {
+                let ln_x = K * s.ln();
+                (ln_x.exp(), ln_x, K.ln() + (K - 1.0) * s.ln())
+            },
+            400_000,
+        )
+    }
+
+    fn assert_matches(got: &[f64], want: &[f64]) {
+        println!("P(best): Monte Carlo {got:?}, numerical integration {want:?}");
+        // 4 000 draws: a standard error of at most 0.008; 0.03 is more than 3.5 of them.
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                close(*g, *w, 0.03),
+                "Monte Carlo {got:?}, integration {want:?}"
+            );
+        }
+        assert!(close(want.iter().sum::<f64>(), 1.0, 1e-3), "{want:?}");
+    }
+
+    #[test]
+    fn p_best_is_null_until_every_variant_has_data() {
+        // The issue's case: a treatment with 0 impressions was shown as 99 % likely best
+        // against a control with 386 impressions and 4 clicks.
+        let control = ctr(386, 4);
+        assert_eq!(
+            p_best(PrimaryMetric::Ctr, &[control.clone(), ctr(0, 0)], 7, 4_000),
+            None
+        );
+        // Before any data every variant showed ~50 %.
+        assert_eq!(
+            p_best(PrimaryMetric::Ctr, &[ctr(0, 0), ctr(0, 0)], 7, 4_000),
+            None
+        );
+        // Conversion rate needs clicks; the costs need spend.
+        let no_clicks = ctr(1_000, 0);
+        assert_eq!(
+            p_best(
+                PrimaryMetric::ConversionRate,
+                &[control.clone(), no_clicks.clone()],
+                7,
+                4_000
+            ),
+            None
+        );
+        assert_eq!(
+            p_best(PrimaryMetric::Cpc, &[control.clone(), no_clicks], 7, 4_000),
+            None
+        );
+        // Once the treatment has one impression, P(best) is defined again.
+        assert!(p_best(PrimaryMetric::Ctr, &[control, ctr(1, 0)], 7, 4_000).is_some());
+    }
+
+    #[test]
+    fn p_best_with_tiny_samples_matches_numerical_integration() {
+        for variants in [
+            // The treatment has seen 3 impressions, no click: the uniform prior ranked it
+            // first (Beta(1, 4) against 1 %); the shared prior keeps it below the control.
+            vec![ctr(386, 4), ctr(3, 0)],
+            // One impression, one click: real, if thin, evidence of a high CTR.
+            vec![ctr(386, 4), ctr(1, 1)],
+            // 20 impressions and a click against 386 and 4.
+            vec![ctr(386, 4), ctr(20, 1)],
+            // Three variants, each with a handful.
+            vec![ctr(10, 0), ctr(12, 1), ctr(9, 2)],
+        ] {
+            let got = p_best(PrimaryMetric::Ctr, &variants, 11, 4_000).unwrap();
+            assert_matches(&got, &ctr_reference(&variants));
+        }
+        let thin = p_best(PrimaryMetric::Ctr, &[ctr(386, 4), ctr(3, 0)], 11, 4_000).unwrap();
+        assert!(thin[1] < 0.5, "{thin:?}");
+    }
+
+    #[test]
+    fn a_variant_without_evidence_of_clicks_is_never_ranked_above_one_with_clicks() {
+        // Whatever the control's CTR, a treatment with one impression and no click is ranked
+        // below it (a uniform prior put it first whenever the control's CTR was below ~40 %).
+        for (n, x) in [
+            (386, 4),
+            (100, 1),
+            (10_000, 20),
+            (50, 5),
+            (5, 1),
+            (1_000_000, 3),
+        ] {
+            let p = p_best(PrimaryMetric::Ctr, &[ctr(n, x), ctr(1, 0)], 3, 4_000).unwrap();
+            assert!(p[1] < p[0], "control {x}/{n}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn p_best_with_equal_data_is_even_and_one_far_ahead_is_near_certain() {
+        let equal = vec![ctr(5_000, 100), ctr(5_000, 100)];
+        let got = p_best(PrimaryMetric::Ctr, &equal, 5, 4_000).unwrap();
+        let want = ctr_reference(&equal);
+        assert!(close(want[0], 0.5, 1e-3), "{want:?}");
+        assert_matches(&got, &want);
+
+        let ahead = vec![ctr(10_000, 200), ctr(10_000, 260), ctr(10_000, 190)];
+        let got = p_best(PrimaryMetric::Ctr, &ahead, 5, 4_000).unwrap();
+        let want = ctr_reference(&ahead);
+        assert!(want[1] > 0.99, "{want:?}");
+        assert_matches(&got, &want);
+    }
+
+    #[test]
+    fn p_best_of_costs_matches_numerical_integration() {
+        // CPC: clicks per USD with the shared Gamma(1, 1/r̄) prior, r̄ = (clicks + ½) / spend.
+        let variants = vec![
+            Totals {
+                clicks: 40,
+                spend_usd: 20.0,
+                ..Default::default()
+            },
+            Totals {
+                clicks: 55,
+                spend_usd: 22.0,
+                ..Default::default()
+            },
+            Totals {
+                clicks: 0,
+                spend_usd: 1.5,
+                ..Default::default()
+            },
+        ];
+        let r = (95.0 + 0.5) / 43.5;
+        let params: Vec<(f64, f64)> = variants
+            .iter()
+            .map(|t| (1.0 + t.clicks as f64, 1.0 / r + t.spend_usd))
+            .collect();
+        let densities: Vec<Box<dyn Fn(f64, f64) -> f64>> = params
+            .iter()
+            .map(|&(a, b)| {
+                Box::new(move |x: f64, ln_x: f64| (a - 1.0) * ln_x - b * x)
+                    as Box<dyn Fn(f64, f64) -> f64>
+            })
+            .collect();
+        let refs: Vec<&dyn Fn(f64, f64) -> f64> = densities.iter().map(|d| d.as_ref()).collect();
+        // Rates up to 40 clicks per USD (every posterior's mean is under 3).
+        let want = integrate_p_best(
+            &refs,
+            &|s: f64| (40.0 * s, (40.0 * s).ln(), 40f64.ln()),
+            400_000,
+        );
+        let got = p_best(PrimaryMetric::Cpc, &variants, 9, 4_000).unwrap();
+        assert_matches(&got, &want);
+        // The variant that spent 1.50 USD for no click is not ranked first.
+        assert!(got[2] < got[1], "{got:?}");
+    }
+
     #[test]
     fn p_best_is_deterministic_and_sums_to_one() {
         let a = Totals {
@@ -503,8 +782,11 @@ mod tests {
             clicks: 260,
             ..Default::default()
         };
-        let p = p_best(PrimaryMetric::Ctr, &[a.clone(), b.clone()], 7, 4_000);
-        assert_eq!(p, p_best(PrimaryMetric::Ctr, &[a, b], 7, 4_000));
+        let p = p_best(PrimaryMetric::Ctr, &[a.clone(), b.clone()], 7, 4_000).unwrap();
+        assert_eq!(
+            Some(p.clone()),
+            p_best(PrimaryMetric::Ctr, &[a, b], 7, 4_000)
+        );
         assert!(close(p.iter().sum::<f64>(), 1.0, 1e-9));
         // P(B best) for 2.6 % vs 2.0 % on 10 000 each is about 0.998.
         assert!(p[1] > 0.99, "{p:?}");

@@ -138,7 +138,7 @@ impl Answer for Results {
                     "paused": v.paused,
                     "spend_usd": format!("{:.6}", t.spend_usd),
                     "p_value_vs_control": v.p_value_vs_control.map(round6),
-                    "p_best": round6(v.p_best),
+                    "p_best": v.p_best.map(round6),
                 });
                 // The stored metrics under their column names, and every metric one can judge on.
                 for (col, value) in [

@@ -459,6 +459,11 @@ fn detail_body(
                     }
                 }
             }
+            @if variants.iter().any(|v| v.p_best.is_none()) {
+                p class="note" id="p-best-note" {
+                    "P(best) shows once every variant has data: before that it would rank a guess against evidence."
+                }
+            }
             @if let Some(m) = &res.method {
                 p class="note" { (m) }
             }
