@@ -63,6 +63,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_fx_tenant_overrides"),
     migration!(11, "0011_pending_session"),
     migration!(12, "0012_seal_scheme"),
+    migration!(15, "0015_paging_seq"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -63,9 +63,7 @@ pub async fn refresh(scope: &Scope, session: &XSession, kind: Kind) -> Result<us
             .collect(),
     };
     let db = &scope.state.db;
-    for e in &fresh {
-        entities::upsert(db, &scope.tenant.id, e, scope.state.clock.now()).await?;
-    }
+    entities::upsert_many(db, &scope.tenant.id, &fresh, scope.state.clock.now()).await?;
     let seen: Vec<String> = fresh.iter().map(|e| e.id.clone()).collect();
     entities::mark_missing_deleted(db, &scope.tenant.id, &scope.account_id, kind, &seen).await?;
     Ok(fresh.len())
@@ -112,21 +110,8 @@ pub async fn page(
     cursor: Option<&str>,
     count: Option<u32>,
 ) -> Result<EntityPage, ManageError> {
-    let after = match cursor {
-        None | Some("") => 0,
-        Some(c) => c.parse::<i64>().map_err(|_| super::input::Invalid {
-            field: "cursor".into(),
-            message: "not a cursor this API returned".into(),
-        })?,
-    };
-    let count = i64::from(count.unwrap_or(200));
-    if !(1..=1000).contains(&count) {
-        return Err(super::input::Invalid {
-            field: "count".into(),
-            message: "must be 1 to 1000".into(),
-        }
-        .into());
-    }
+    let after = super::paging::position(cursor)?;
+    let count = super::paging::count(count)?;
     let (items, next) = entities::list_raw(
         &scope.state.db,
         &scope.tenant.id,
@@ -139,6 +124,6 @@ pub async fn page(
     .await?;
     Ok(EntityPage {
         items,
-        next_cursor: next.map(|n| n.to_string()),
+        next_cursor: next.map(super::paging::position_cursor),
     })
 }

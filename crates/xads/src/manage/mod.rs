@@ -10,6 +10,7 @@ pub mod exactly_once;
 pub mod input;
 pub mod line_items;
 pub mod mirror;
+pub mod paging;
 pub mod promoted_tweets;
 pub mod recovery;
 pub mod render;

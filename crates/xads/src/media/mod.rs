@@ -653,16 +653,8 @@ pub async fn page(
     count: Option<u32>,
 ) -> Result<MediaPage, ManageError> {
     scope.check_account().await?;
-    let after = match cursor {
-        None | Some("") => 0,
-        Some(c) => c
-            .parse::<i64>()
-            .map_err(|_| invalid("cursor", "not a cursor this API returned"))?,
-    };
-    let count = i64::from(count.unwrap_or(200));
-    if !(1..=1000).contains(&count) {
-        return Err(invalid("count", "must be 1 to 1000").into());
-    }
+    let after = crate::manage::paging::position(cursor)?;
+    let count = crate::manage::paging::count(count)?;
     let db = &scope.state.db;
     if refresh_first {
         let session = scope.session().await?;
@@ -683,6 +675,6 @@ pub async fn page(
     let (rows, next) = store::list(db, &scope.tenant.id, &scope.account_id, after, count).await?;
     Ok(MediaPage {
         entries: rows.into_iter().map(|r| MediaEntry(r.data)).collect(),
-        next_cursor: next.map(|n| n.to_string()),
+        next_cursor: next.map(crate::manage::paging::position_cursor),
     })
 }

@@ -47,33 +47,55 @@ pub struct Entity {
     pub data: Value,
 }
 
-/// Inserts or replaces an entity (keeping its paging position when it exists).
+/// Inserts or replaces an entity. An existing one keeps its paging position (a reader sees it
+/// where it was), unless it comes back from deleted: then it moves to the end, where a reader
+/// still paging finds it.
 pub async fn upsert(
     db: &Db,
     tenant_id: &str,
     e: &Entity,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), DbError> {
+    upsert_many(db, tenant_id, std::slice::from_ref(e), now).await
+}
+
+/// [`upsert`] of several entities in one transaction (a mirror refresh).
+pub async fn upsert_many(
+    db: &Db,
+    tenant_id: &str,
+    es: &[Entity],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbError> {
+    if es.is_empty() {
+        return Ok(());
+    }
     let now = millis(now);
-    sqlx::query(
-        "INSERT INTO entities (tenant_id, account_id, kind, id, parent_id, dry_run, deleted, data, seq, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-                 (SELECT COALESCE(MAX(seq), 0) + 1 FROM entities), $9)
-         ON CONFLICT (tenant_id, kind, id) DO UPDATE SET parent_id = excluded.parent_id,
-            dry_run = excluded.dry_run, deleted = excluded.deleted, data = excluded.data,
-            updated_at = excluded.updated_at",
-    )
-    .bind(tenant_id)
-    .bind(&e.account_id)
-    .bind(e.kind.as_str())
-    .bind(&e.id)
-    .bind(&e.parent_id)
-    .bind(i16::from(e.dry_run))
-    .bind(i16::from(e.deleted))
-    .bind(e.data.to_string())
-    .bind(now)
-    .execute(db.pool())
-    .await?;
+    let mut tx = db.pool().begin().await?;
+    let first = super::paging::reserve(&mut tx, tenant_id, "entities", es.len() as i64).await?;
+    for (e, seq) in es.iter().zip(first..) {
+        sqlx::query(
+            "INSERT INTO entities (tenant_id, account_id, kind, id, parent_id, dry_run, deleted, data, seq, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (tenant_id, kind, id) DO UPDATE SET parent_id = excluded.parent_id,
+                dry_run = excluded.dry_run, deleted = excluded.deleted, data = excluded.data,
+                updated_at = excluded.updated_at,
+                seq = CASE WHEN entities.deleted <> 0 AND excluded.deleted = 0
+                           THEN excluded.seq ELSE entities.seq END",
+        )
+        .bind(tenant_id)
+        .bind(&e.account_id)
+        .bind(e.kind.as_str())
+        .bind(&e.id)
+        .bind(&e.parent_id)
+        .bind(i16::from(e.dry_run))
+        .bind(i16::from(e.deleted))
+        .bind(e.data.to_string())
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -112,7 +134,8 @@ pub async fn get(
 }
 
 /// A page of the account's entities of a kind, oldest first, not deleted, optionally under a
-/// parent, as their stored JSON text (no parsing). `after` is the `seq` cursor of the previous page.
+/// parent, as their stored JSON text (no parsing). `after` is the last position of the previous
+/// page (0 for the first); the second value is this page's last position when more follow.
 pub async fn list_raw(
     db: &Db,
     tenant_id: &str,

@@ -25,19 +25,24 @@ pub struct MediaRow {
     pub data: Value,
 }
 
-/// Inserts or replaces a mirrored entry (keeping its paging position and a known hash).
+/// Inserts or replaces a mirrored entry (keeping a known hash, and its paging position unless
+/// it comes back from deleted: `store::paging`).
 pub async fn upsert(
     db: &Db,
     tenant_id: &str,
     m: &MediaRow,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    let mut tx = db.pool().begin().await?;
+    let seq = super::paging::reserve(&mut tx, tenant_id, "media", 1).await?;
     sqlx::query(
         "INSERT INTO media (tenant_id, account_id, media_key, dry_run, deleted, sha256, data, seq, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM media), $8)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (tenant_id, account_id, media_key) DO UPDATE SET dry_run = excluded.dry_run,
             deleted = excluded.deleted, sha256 = COALESCE(excluded.sha256, media.sha256),
-            data = excluded.data, updated_at = excluded.updated_at",
+            data = excluded.data, updated_at = excluded.updated_at,
+            seq = CASE WHEN media.deleted <> 0 AND excluded.deleted = 0
+                       THEN excluded.seq ELSE media.seq END",
     )
     .bind(tenant_id)
     .bind(&m.account_id)
@@ -46,9 +51,11 @@ pub async fn upsert(
     .bind(i16::from(m.deleted))
     .bind(&m.sha256)
     .bind(m.data.to_string())
+    .bind(seq)
     .bind(millis(now))
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

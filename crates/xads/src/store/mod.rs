@@ -8,6 +8,7 @@ pub mod experiments;
 pub mod fx_rates;
 pub mod idempotency;
 pub mod media;
+pub mod paging;
 pub mod sessions;
 pub mod stats;
 pub mod sync_runs;

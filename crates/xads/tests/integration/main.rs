@@ -12,6 +12,7 @@ mod keys;
 mod limiter;
 mod manage;
 mod media;
+mod paging;
 mod props;
 mod reporting;
 mod security;
