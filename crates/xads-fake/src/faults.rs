@@ -33,6 +33,18 @@ pub enum FaultKind {
     DropBeforeCommit,
     /// Executes the request and answers a complete HTTP response whose JSON body is cut in half.
     TruncatedBody,
+    /// Holds the request until the named gate is opened ([`crate::FakeState::open_gate`]), then
+    /// executes and answers it normally: a write X keeps waiting for as long as a test needs.
+    Hold {
+        /// The gate's name.
+        gate: String,
+    },
+    /// Closes the connection at once without an answer, and executes the request only when the
+    /// named gate is opened: X committing a write after the caller gave up on it.
+    CommitLate {
+        /// The gate's name.
+        gate: String,
+    },
     /// Makes media processing (finalize/STATUS) end in `failed` with this message.
     MediaProcessingFailed {
         /// Error message shown in `processing_info.error`.
@@ -53,6 +65,8 @@ impl FaultKind {
             FaultKind::DropAfterCommit => "drop_after_commit",
             FaultKind::DropBeforeCommit => "drop_before_commit",
             FaultKind::TruncatedBody => "truncated_body",
+            FaultKind::Hold { .. } => "hold",
+            FaultKind::CommitLate { .. } => "commit_late",
             FaultKind::MediaProcessingFailed { .. } => "media_processing_failed",
         }
     }

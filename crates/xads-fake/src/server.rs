@@ -356,6 +356,10 @@ async fn pipeline(State(st): State<FakeState>, req: Request, next: Next) -> Resp
             tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
             None
         }
+        Some(FaultKind::Hold { gate }) => {
+            st.gate_opened(gate).await;
+            None
+        }
         Some(k @ FaultKind::MediaProcessingFailed { .. }) => {
             parts.extensions.insert(k.clone());
             None
@@ -426,6 +430,18 @@ async fn pipeline(State(st): State<FakeState>, req: Request, next: Next) -> Resp
         }
     }
 
+    if let Some(FaultKind::CommitLate { gate }) = &fault {
+        // The caller sees the connection close now; X executes the write when the gate opens.
+        let (late, gate, kind) = (st.clone(), gate.clone(), fault.clone());
+        tokio::spawn(async move {
+            late.gate_opened(&gate).await;
+            let resp = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            finish(&late, seq, Some(resp.status().as_u16()), kind.as_ref());
+        });
+        return drop_connection(kill, StatusCode::OK).await;
+    }
     let mut resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;

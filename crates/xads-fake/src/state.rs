@@ -104,6 +104,8 @@ impl State {
 pub(crate) struct Shared {
     pub(crate) config: FakeConfig,
     pub(crate) state: Mutex<State>,
+    /// Named gates of the `hold` and `commit_late` faults: closed until a test opens them.
+    pub(crate) gates: Mutex<std::collections::HashMap<String, tokio::sync::watch::Sender<bool>>>,
 }
 
 /// Shared handle on one fake world: the router's state and every test control. Cheap to clone.
@@ -152,6 +154,7 @@ impl FakeState {
         FakeState(Arc::new(Shared {
             config,
             state: Mutex::new(state),
+            gates: Mutex::new(std::collections::HashMap::new()),
         }))
     }
 
@@ -193,6 +196,26 @@ impl FakeState {
     /// Forgets the ledger.
     pub fn clear_ledger(&self) {
         self.lock().ledger.clear();
+    }
+
+    /// Opens the named gate: requests a `hold` fault keeps go on, writes a `commit_late` fault
+    /// dropped commit now. Stays open (later requests pass at once).
+    pub fn open_gate(&self, name: &str) {
+        self.gate(name).send_replace(true);
+    }
+
+    /// Waits until the named gate is open.
+    pub(crate) async fn gate_opened(&self, name: &str) {
+        let mut rx = self.gate(name).subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+
+    fn gate(&self, name: &str) -> tokio::sync::watch::Sender<bool> {
+        let mut gates = self.0.gates.lock().unwrap_or_else(|p| p.into_inner());
+        gates
+            .entry(name.to_owned())
+            .or_insert_with(|| tokio::sync::watch::channel(false).0)
+            .clone()
     }
 
     /// Adds a fault rule.

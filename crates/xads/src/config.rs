@@ -94,6 +94,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Inbound limits of the public listener.
     pub limits: Limits,
+    /// Lease durations of writes (not configurable from the environment; tests shorten them).
+    pub leases: Leases,
 }
 
 /// A connection URL (`DATABASE_URL`, `REDIS_URL`) whose `Debug` hides the password:
@@ -192,6 +194,43 @@ impl Default for Limits {
             max_connections: 1024,
             tenant_concurrency: 32,
         }
+    }
+}
+
+/// How long a write holds what it claimed, and how it looks for a create X may still be
+/// committing (ARCHITECTURE.md, "Leases and locks"). Fixed in production; tests shorten them so
+/// that a write can be held "past its lease" without waiting a minute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leases {
+    /// An inbound `Idempotency-Key` claim (60 s), renewed every third of it while its request
+    /// runs; another instance takes it over only once it lapsed (its holder died).
+    pub idempotency: Duration,
+    /// An outbound intent held by the execution calling X (60 s), renewed every third of it
+    /// while the call is in progress; recovery takes only intents whose lease lapsed.
+    pub x_write: Duration,
+    /// After an ambiguous failure of a create and a lookup that found nothing, the pause before
+    /// looking again (X may still be committing the write) and only then re-sending (10 s).
+    pub recheck_after: Duration,
+    /// How often an instance reconciles intents whose lease lapsed (besides once at start).
+    pub recovery_every: Duration,
+}
+
+impl Default for Leases {
+    fn default() -> Self {
+        Leases {
+            idempotency: Duration::from_secs(60),
+            x_write: Duration::from_secs(60),
+            recheck_after: Duration::from_secs(10),
+            recovery_every: Duration::from_secs(300),
+        }
+    }
+}
+
+impl Leases {
+    /// How often a lease of `length` is renewed: a third of it, so two renewals may fail (a slow
+    /// database) before it lapses.
+    pub fn renew_every(length: Duration) -> Duration {
+        (length / 3).max(Duration::from_millis(10))
     }
 }
 
@@ -385,6 +424,7 @@ impl Config {
             metrics_bind_explicit,
             metrics_token,
             limits,
+            leases: Leases::default(),
         })
     }
 }

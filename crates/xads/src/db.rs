@@ -63,6 +63,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_fx_tenant_overrides"),
     migration!(11, "0011_pending_session"),
     migration!(12, "0012_seal_scheme"),
+    migration!(13, "0013_write_leases"),
     migration!(15, "0015_paging_seq"),
 ];
 
@@ -214,6 +215,21 @@ impl Db {
             applied.push(m.version);
         }
         Ok(applied)
+    }
+
+    /// Now by the database's clock: the one clock leases shared between instances are measured
+    /// on (an instance's own clock may be off by more than a lease; the database is one).
+    pub async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, DbError> {
+        let sql = match self.backend {
+            Backend::Postgres => {
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+            }
+            Backend::Sqlite => {
+                "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+            }
+        };
+        let ms: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+        Ok(crate::store::from_millis(ms))
     }
 
     /// True when the database answers (for `/readyz`).

@@ -12,6 +12,7 @@ pub mod demo;
 pub mod experiments;
 pub mod fx;
 pub mod keys;
+pub mod lease;
 pub mod limiter;
 pub mod manage;
 pub mod media;

@@ -29,6 +29,7 @@ const LOWER_LAYERS: &[&str] = &[
     "keys.rs",
     "pkce.rs",
     "clock.rs",
+    "lease.rs",
     "db.rs",
     "config.rs",
     "redis_conn.rs",

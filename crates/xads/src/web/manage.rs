@@ -2,7 +2,8 @@
 //!
 //! Every write honours the dashboard's `Idempotency-Key` (PRODUCT.md §4.5): same key and same
 //! request → the stored answer, byte for byte, with `Idempotent-Replayed: true`; same key and
-//! another request (or another mode) → 422; same key still executing → 409.
+//! another request (or another mode) → 422; same key still executing → 409 (the claim is leased to
+//! the executing request and renewed while it runs; see `store::idempotency`).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -207,8 +208,10 @@ where
     }
     let fingerprint = hex::encode(h.finalize());
     let db = &scope.state.db;
+    let tenant = scope.tenant.id.as_str();
     let now = scope.state.clock.now();
-    match idempotency::claim(db, &scope.tenant.id, &key, &fingerprint, now).await? {
+    let lease = scope.state.config.leases.idempotency;
+    let holder = match idempotency::claim(db, tenant, &key, &fingerprint, now, lease).await? {
         Claim::Replay { status, body } => return Ok((status, body, true)),
         Claim::Mismatch => {
             return Err(ApiError::new(
@@ -217,6 +220,9 @@ where
                 "this Idempotency-Key was already used with a different request (method, path, body or dry-run/live mode)",
             ));
         }
+        // The first execution is alive (its lease is being renewed): answer at once rather than
+        // wait for it, since it may legitimately take many minutes (the limiter holds a call up
+        // to X's window reset); the retry after it finished gets the stored answer.
         Claim::InFlight => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -224,29 +230,60 @@ where
                 "a request with this Idempotency-Key is still being processed; retry later",
             ));
         }
-        Claim::Execute => {}
-    }
-    match run().await {
+        Claim::Execute(holder) => holder,
+    };
+    // The claim is renewed for as long as the request runs, however long X keeps it waiting.
+    let outcome = crate::lease::renewing(
+        run(),
+        crate::config::Leases::renew_every(lease),
+        || async {
+            match idempotency::renew(db, tenant, &key, &holder, lease).await {
+                Ok(true) => true,
+                Ok(false) => {
+                    tracing::error!(idempotency.tenant = %tenant, "lost an idempotency key's claim while its request ran");
+                    false
+                }
+                // A failed renewal is retried at the next period (the lease outlasts two).
+                Err(e) => {
+                    tracing::warn!(idempotency.tenant = %tenant, error = %e, "renewing an idempotency key's claim failed");
+                    true
+                }
+            }
+        },
+    )
+    .await;
+    match outcome {
         Ok(a) => {
             let (status, body) = answer(a);
-            idempotency::finish(db, &scope.tenant.id, &key, status, &body).await?;
+            if !idempotency::finish(db, tenant, &key, &holder, status, &body).await? {
+                lost_claim(tenant, "finish");
+            }
             Ok((status, body, false))
         }
         Err(e) => {
             let err = ApiError::from(e);
-            if err.status.is_client_error() && err.status != StatusCode::CONFLICT {
+            let kept = if err.status.is_client_error() && err.status != StatusCode::CONFLICT {
                 // A refusal is final: store the very body it answers (code, safe message and
                 // details), so a retry sees the same bytes.
-                idempotency::finish(db, &scope.tenant.id, &key, err.status.as_u16(), &err.body())
-                    .await?;
+                idempotency::finish(db, tenant, &key, &holder, err.status.as_u16(), &err.body())
+                    .await?
             } else {
                 // X unavailable, ambiguous or internal: let a retry execute again (the outbound
                 // intent makes that safe).
-                idempotency::release(db, &scope.tenant.id, &key).await?;
+                idempotency::release(db, tenant, &key, &holder).await?
+            };
+            if !kept {
+                lost_claim(tenant, "release");
             }
             Err(err)
         }
     }
+}
+
+/// A holder found its claim gone at the end (its lease lapsed and another execution took the key
+/// over): what the other holder stores stands; this one's answer goes only to its own caller.
+fn lost_claim(tenant: &str, step: &str) {
+    tracing::error!(idempotency.tenant = %tenant, idempotency.step = step, "the idempotency key's claim was lost before its answer was stored; the current holder's answer stands");
 }
 
 #[derive(Debug, Deserialize)]

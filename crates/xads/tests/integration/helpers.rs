@@ -105,8 +105,13 @@ impl TestApp {
 
     /// Starts the service with explicit variables against an already running fake.
     pub async fn spawn_with(fake: FakeX, vars: &HashMap<String, String>) -> TestApp {
-        crate::init_logs();
         let config = Config::from_vars(vars).expect("config");
+        Self::spawn_config(fake, config).await
+    }
+
+    /// Starts the service with an explicit configuration against an already running fake.
+    pub async fn spawn_config(fake: FakeX, config: Config) -> TestApp {
+        crate::init_logs();
         let app = Application::build(config).await.expect("app");
         let base = format!("http://{}", app.local_addr());
         let metrics_base = app.metrics_addr().map(|a| format!("http://{a}"));
@@ -273,6 +278,11 @@ impl AccountCtx {
         } else {
             TestApp::dry_run_connected(database_url).await
         };
+        Self::of(app, key)
+    }
+
+    /// The context of an already connected tenant.
+    pub fn of(app: TestApp, key: String) -> AccountCtx {
         let seed = app.fake.state().seed_info();
         let acct = seed.account(&seed.usd_account_id).unwrap().clone();
         AccountCtx {

@@ -9,6 +9,7 @@ mod faults;
 mod hardening;
 mod helpers;
 mod keys;
+mod leases;
 mod limiter;
 mod manage;
 mod media;

@@ -426,14 +426,23 @@ async fn a_write_interrupted_between_send_and_record_is_reconciled_on_retry() {
     let body = json!({"name": "Crashed", "funding_instrument_id": c.fi, "daily_budget_amount_local_micro": 3_000_000});
     let idem = "crash-test-key-1";
     // The process that crashed had claimed the key, recorded the intent and sent it; X committed.
-    let fp_claim =
-        xads::store::idempotency::claim(&state.db, &tenant.id, idem, "unused", state.clock.now())
+    let xads::store::idempotency::Claim::Execute(holder) = xads::store::idempotency::claim(
+        &state.db,
+        &tenant.id,
+        idem,
+        "unused",
+        state.clock.now(),
+        std::time::Duration::from_secs(60),
+    )
+    .await
+    .unwrap() else {
+        panic!("a new key is executed")
+    };
+    assert!(
+        xads::store::idempotency::release(&state.db, &tenant.id, idem, &holder)
             .await
-            .unwrap();
-    assert_eq!(fp_claim, xads::store::idempotency::Claim::Execute);
-    xads::store::idempotency::release(&state.db, &tenant.id, idem)
-        .await
-        .unwrap();
+            .unwrap()
+    );
     let intent_id =
         xads::manage::exactly_once::intent_id(&tenant.id, Some(idem), "create_campaign");
     let intent = xads::store::x_writes::record(

@@ -80,23 +80,26 @@ async fn bad_tenant_names_change_nothing() {
 #[tokio::test]
 async fn idempotency_keys_live_24_hours_then_start_afresh() {
     use xads::store::idempotency::{self, Claim};
+    let lease = std::time::Duration::from_secs(60);
     for db in all_backends().await {
         let (t, _) = tenants::create(&db, "Keys", chrono::Utc::now())
             .await
             .unwrap();
         let now = chrono::Utc::now();
-        assert_eq!(
-            idempotency::claim(&db, &t.id, "k", "fp1", now)
-                .await
-                .unwrap(),
-            Claim::Execute
-        );
-        idempotency::finish(&db, &t.id, "k", 201, "{\"id\":\"a\"}")
+        let Claim::Execute(holder) = idempotency::claim(&db, &t.id, "k", "fp1", now, lease)
             .await
-            .unwrap();
+            .unwrap()
+        else {
+            panic!("a new key is executed")
+        };
+        assert!(
+            idempotency::finish(&db, &t.id, "k", &holder, 201, "{\"id\":\"a\"}")
+                .await
+                .unwrap()
+        );
         let later = now + chrono::Duration::hours(23);
         assert_eq!(
-            idempotency::claim(&db, &t.id, "k", "fp1", later)
+            idempotency::claim(&db, &t.id, "k", "fp1", later, lease)
                 .await
                 .unwrap(),
             Claim::Replay {
@@ -105,7 +108,7 @@ async fn idempotency_keys_live_24_hours_then_start_afresh() {
             }
         );
         assert_eq!(
-            idempotency::claim(&db, &t.id, "k", "fp2", later)
+            idempotency::claim(&db, &t.id, "k", "fp2", later, lease)
                 .await
                 .unwrap(),
             Claim::Mismatch
@@ -114,20 +117,105 @@ async fn idempotency_keys_live_24_hours_then_start_afresh() {
         let (other, _) = tenants::create(&db, "Other", chrono::Utc::now())
             .await
             .unwrap();
-        assert_eq!(
-            idempotency::claim(&db, &other.id, "k", "fp2", later)
+        assert!(matches!(
+            idempotency::claim(&db, &other.id, "k", "fp2", later, lease)
                 .await
                 .unwrap(),
-            Claim::Execute
-        );
+            Claim::Execute(_)
+        ));
         let expired = now + chrono::Duration::hours(25);
         // Only the first key is past its 24 h (the other tenant's was made 23 h later).
         assert_eq!(idempotency::sweep(&db, expired).await.unwrap(), 1);
-        assert_eq!(
-            idempotency::claim(&db, &t.id, "k", "fp2", expired)
+        assert!(matches!(
+            idempotency::claim(&db, &t.id, "k", "fp2", expired, lease)
                 .await
                 .unwrap(),
-            Claim::Execute
+            Claim::Execute(_)
+        ));
+    }
+}
+
+/// Only the holder of a key in flight renews, finishes or releases it; a live holder's key is in
+/// flight for everyone else, and a lapsed one is taken over by exactly one claimant.
+#[tokio::test]
+async fn an_idempotency_key_is_finished_or_released_only_by_its_holder() {
+    use xads::store::idempotency::{self, Claim};
+    let lease = std::time::Duration::from_secs(60);
+    for db in all_backends().await {
+        let (t, _) = tenants::create(&db, "Holders", chrono::Utc::now())
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let Claim::Execute(first) = idempotency::claim(&db, &t.id, "k", "fp", now, lease)
+            .await
+            .unwrap()
+        else {
+            panic!("a new key is executed")
+        };
+        // While the first holder lives, the same request elsewhere is in flight.
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp", now, lease)
+                .await
+                .unwrap(),
+            Claim::InFlight
+        );
+        // Its lease lapses (the holder died: it stopped renewing). Played here by renewing it
+        // for nothing; the next claim takes it over, and only one of two racing claims does.
+        assert!(
+            idempotency::renew(&db, &t.id, "k", &first, std::time::Duration::ZERO)
+                .await
+                .unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let (a, b) = tokio::join!(
+            idempotency::claim(&db, &t.id, "k", "fp", now, lease),
+            idempotency::claim(&db, &t.id, "k", "fp", now, lease)
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let second = match (a, b) {
+            (Claim::Execute(h), Claim::InFlight) | (Claim::InFlight, Claim::Execute(h)) => h,
+            other => panic!("exactly one takes a lapsed key over: {other:?}"),
+        };
+        assert_ne!(first, second);
+        // The first holder woke up: it can neither renew, nor store its answer, nor release.
+        for refused in [
+            idempotency::renew(&db, &t.id, "k", &first, lease)
+                .await
+                .unwrap(),
+            idempotency::finish(&db, &t.id, "k", &first, 201, "{\"id\":\"first\"}")
+                .await
+                .unwrap(),
+            idempotency::release(&db, &t.id, "k", &first).await.unwrap(),
+        ] {
+            assert!(!refused, "a former holder is refused");
+        }
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp", now, lease)
+                .await
+                .unwrap(),
+            Claim::InFlight,
+            "still the second holder's"
+        );
+        // The holder finishes; its answer is the one replayed.
+        assert!(
+            idempotency::finish(&db, &t.id, "k", &second, 201, "{\"id\":\"second\"}")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !idempotency::release(&db, &t.id, "k", &second)
+                .await
+                .unwrap(),
+            "a finished key is not released"
+        );
+        assert_eq!(
+            idempotency::claim(&db, &t.id, "k", "fp", now, lease)
+                .await
+                .unwrap(),
+            Claim::Replay {
+                status: 201,
+                body: "{\"id\":\"second\"}".into()
+            }
         );
     }
 }
