@@ -8,7 +8,6 @@
 //! from); only the media upload still streams its body to the `/api/v1` handler dispatched in
 //! process ([`api`]). Either way the UI holds no business logic of its own.
 
-pub mod api;
 pub mod html;
 mod pages;
 pub use pages::connect_failed_page;

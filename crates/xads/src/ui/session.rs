@@ -11,10 +11,11 @@
 //! or [`CsrfMultipart`] (the media upload), and both check the token before they yield.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use futures::StreamExt as _;
 use serde::de::DeserializeOwned;
@@ -172,26 +173,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
 }
 
 /// A multipart form (the media upload) posted by the logged-in user whose first part is the
-/// `csrf` field, checked against the session before the handler runs. It yields the body with
-/// that part taken out, streaming: the rest (the file) is not read here.
+/// `csrf` field, checked against the session before the handler runs. It yields the rest of the
+/// form as axum's [`Multipart`], still streaming: the file is not read here. The route's
+/// `DefaultBodyLimit` applies to it as to any extractor.
 #[derive(Debug)]
 pub struct CsrfMultipart {
     /// The session.
     pub user: User,
-    /// The multipart body without the `csrf` part.
-    pub form: MultipartBody,
-}
-
-/// A `multipart/form-data` body to forward: its content type (with the boundary), its length
-/// when the client sent one, and the stream.
-#[derive(Debug)]
-pub struct MultipartBody {
-    /// `multipart/form-data; boundary=…`.
-    pub content_type: HeaderValue,
-    /// The remaining length, when the request had a `Content-Length`.
-    pub content_length: Option<u64>,
-    /// The parts after the `csrf` part.
-    pub body: Body,
+    /// The parts after the `csrf` part (a rejection when they are not a multipart body).
+    pub form: Result<Multipart, MultipartRejection>,
 }
 
 /// Most bytes read while looking for the end of the `csrf` part (the token is 43 characters;
@@ -228,21 +218,14 @@ impl FromRequest<AppState> for CsrfMultipart {
         if !user.csrf_matches(Some(&head[token])) {
             return Err(form_expired());
         }
-        let content_length = parts
-            .headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .map(|n| n.saturating_sub(rest_at as u64));
         let rest = Bytes::copy_from_slice(&head[rest_at..]);
         let body = Body::from_stream(futures::stream::once(async move { Ok(rest) }).chain(stream));
-        Ok(CsrfMultipart {
-            user,
-            form: MultipartBody {
-                content_type,
-                content_length,
-                body,
-            },
-        })
+        // The same request (headers, extensions such as the body limit) minus the `csrf` part,
+        // whose length no longer matches the client's `Content-Length`.
+        let mut parts = parts;
+        parts.headers.remove(CONTENT_LENGTH);
+        let form = Multipart::from_request(Request::from_parts(parts, body), state).await;
+        Ok(CsrfMultipart { user, form })
     }
 }
 

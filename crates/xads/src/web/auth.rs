@@ -46,18 +46,10 @@ impl KeyCache {
 #[derive(Clone, Debug)]
 pub struct AuthTenant(pub Tenant);
 
-/// A tenant the web UI already authenticated (by its session), attached as a request extension
-/// when the UI calls the API in process. Extensions never cross the wire, so no client can set it.
-#[derive(Clone, Debug)]
-pub struct InProcessTenant(pub Tenant);
-
 impl FromRequestParts<AppState> for AuthTenant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(InProcessTenant(t)) = parts.extensions.get::<InProcessTenant>() {
-            return Ok(AuthTenant(t.clone()));
-        }
         let key = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

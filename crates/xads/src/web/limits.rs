@@ -174,14 +174,6 @@ impl CallerSlots {
 
 /// Who is calling, as far as the limit cares: the API key or the UI session cookie, hashed.
 fn caller(req: &Request) -> Option<String> {
-    if req
-        .extensions()
-        .get::<super::auth::InProcessTenant>()
-        .is_some()
-    {
-        // The UI's in-process call: its page request already holds the session's slot.
-        return None;
-    }
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)

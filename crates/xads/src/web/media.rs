@@ -26,7 +26,7 @@ use crate::media::{self, NewMedia};
 
 /// The request body limit of the upload route: the largest file X takes, plus room for the
 /// multipart framing and the text fields.
-const BODY_LIMIT: usize = VIDEO_LIMIT as usize + 1024 * 1024;
+pub(crate) const BODY_LIMIT: usize = VIDEO_LIMIT as usize + 1024 * 1024;
 /// Most bytes read and discarded after a refusal so the client can read our answer; past this
 /// the connection is closed instead.
 const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
@@ -89,43 +89,80 @@ async fn upload(
     if let Err(e) = scope.check_account().await {
         return ApiError::from(e).into_response();
     }
-    let mut multipart = match multipart {
-        Ok(m) => m,
-        Err(r) => {
-            return ApiError::bad_request(format!(
-                "a multipart/form-data body is required: {}",
-                r.body_text()
-            ))
-            .into_response();
-        }
+    let new = match receive_form(multipart).await {
+        Ok(new) => new,
+        Err(refused) => return refused.into_response(),
     };
-    let mut budget = DRAIN_LIMIT;
-    let new = match receive(&mut multipart, &mut budget).await {
-        Ok(m) => m,
-        Err((err, may_drain)) => {
-            let drained = may_drain && drain(&mut multipart, &mut budget).await;
-            let mut resp = err.into_response();
-            if !drained {
-                resp.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            return resp;
-        }
-    };
-    if let Err(i) = media::check_fields(
-        new.file.format,
-        new.name.as_deref(),
-        new.title.as_deref(),
-        new.description.as_deref(),
-    ) {
-        return ApiError::from(i).into_response();
-    }
     let fingerprint = new.fingerprint();
     idempotent(&scope, &method, uri.path(), fingerprint.as_bytes(), || {
         media::create(&scope, &new)
     })
     .await
     .into_response()
+}
+
+/// An upload refused before it reached X: the error, and whether the rest of the request was
+/// read. When it was not (the client may still be sending), the answer closes the connection.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    /// What was wrong.
+    pub error: ApiError,
+    /// False when the body was left unread: answer with `Connection: close`.
+    pub drained: bool,
+}
+
+impl Refused {
+    /// Marks `resp`, the answer to this refusal, to close the connection when the body was
+    /// left unread.
+    pub(crate) fn closing(drained: bool, mut resp: Response) -> Response {
+        if !drained {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        Refused::closing(self.drained, self.error.into_response())
+    }
+}
+
+/// Receives an upload form (the API's and the Media page's): the file is spooled as it
+/// arrives and refused the moment it breaks X's rules, the text fields are checked, and a
+/// refusal drains what is left of the body within [`DRAIN_LIMIT`]. Only a complete, valid form
+/// comes back, ready for [`crate::media::create`]. The route that extracts `multipart` must
+/// carry `DefaultBodyLimit::max(`[`BODY_LIMIT`]`)`.
+pub(crate) async fn receive_form(
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<NewMedia, Refused> {
+    let mut multipart = multipart.map_err(|r| Refused {
+        error: ApiError::bad_request(format!(
+            "a multipart/form-data body is required: {}",
+            r.body_text()
+        )),
+        drained: true,
+    })?;
+    let mut budget = DRAIN_LIMIT;
+    let new = match receive(&mut multipart, &mut budget).await {
+        Ok(m) => m,
+        Err((error, may_drain)) => {
+            let drained = may_drain && drain(&mut multipart, &mut budget).await;
+            return Err(Refused { error, drained });
+        }
+    };
+    media::check_fields(
+        new.file.format,
+        new.name.as_deref(),
+        new.title.as_deref(),
+        new.description.as_deref(),
+    )
+    .map_err(|i| Refused {
+        error: ApiError::from(i),
+        drained: true,
+    })?;
+    Ok(new)
 }
 
 /// Reads a text field of at most [`TEXT_LIMIT`] bytes; empty means absent.

@@ -10,7 +10,7 @@ pub mod ids;
 pub(crate) mod integrations;
 pub mod limits;
 pub(crate) mod manage;
-mod media;
+pub(crate) mod media;
 pub mod metrics;
 pub mod openapi;
 pub(crate) mod reports;

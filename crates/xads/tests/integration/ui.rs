@@ -571,6 +571,48 @@ async fn the_upload_form_is_checked_from_its_first_part_and_streams_on() {
     let (_, html) = page(&app, &cookie, &format!("/media?account={account}")).await;
     assert!(html.contains("Checked upload"), "{html}");
     assert_eq!(listed().await, before + 1);
+
+    // The page receives the file itself, under the API route's limit rather than axum's
+    // default 2 MB: a 3 MB PNG goes through.
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [
+        (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
+        (b"IDAT", vec![0x5a; 3 << 20]),
+        (b"IEND", vec![]),
+    ] {
+        big.extend((data.len() as u32).to_be_bytes());
+        big.extend(kind);
+        big.extend(&data);
+        big.extend([0u8; 4]);
+    }
+    let form = Form::new().text("csrf", csrf.clone()).part(
+        "file",
+        Part::bytes(big)
+            .file_name("big.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let resp = upload(format!("account={account}"), form).await.unwrap();
+    assert_eq!(resp.status(), 303, "a 3 MB image is within X's 5 MB");
+    assert_eq!(listed().await, before + 2);
+
+    // A file whose bytes are not its declared type: the page says why, nothing is stored.
+    let form = Form::new().text("csrf", csrf.clone()).part(
+        "file",
+        Part::bytes(b"GIF89a not a png at all".to_vec())
+            .file_name("fake.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let resp = upload(format!("account={account}"), form).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains(r#"role="alert""#), "{html}");
+    assert!(
+        html.contains("Media library"),
+        "the page itself, with the error on it"
+    );
+    assert_eq!(listed().await, before + 2, "nothing stored");
 }
 
 #[tokio::test]

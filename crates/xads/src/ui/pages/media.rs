@@ -1,27 +1,27 @@
-//! The media library of an ad account, with upload (multipart, forwarded as is to the API once
-//! its leading `csrf` part is checked and taken out).
+//! The media library of an ad account, with upload: once the form's leading `csrf` part is
+//! checked, the rest streams through the API route's own receiver ([`web::media::receive_form`])
+//! into [`media::create`].
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Query, State};
-use axum::http::Method;
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::html;
-use serde_json::Value;
 
 use super::view::Media;
 use super::{Fields, Picker, problem, render, scope, see_other};
 use crate::app::AppState;
 use crate::media::{self, sniff};
-use crate::ui::api;
 use crate::ui::html::{Nav, csrf_field, flash, q};
 use crate::ui::session::{CsrfMultipart, User};
+use crate::web;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/media", get(page))
-        .route("/media/upload", post(upload))
+    Router::new().route("/media", get(page)).route(
+        "/media/upload",
+        post(upload).layer(DefaultBodyLimit::max(web::media::BODY_LIMIT)),
+    )
 }
 
 async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
@@ -121,28 +121,30 @@ async fn upload(
     CsrfMultipart { user, form }: CsrfMultipart,
 ) -> Response {
     let account = qs.get("account").cloned().unwrap_or_default();
-    let mut fwd = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/v1/x_ads/accounts/{}/media", q(&account)))
-        .header(CONTENT_TYPE, form.content_type);
-    if let Some(n) = form.content_length {
-        fwd = fwd.header(CONTENT_LENGTH, n);
-    }
-    let Ok(fwd) = fwd.body(form.body) else {
-        return see_other("/media");
+    let scope = match scope(&state, &user, &account, None) {
+        Ok(s) => s,
+        Err(e) => return media_page(&state, &user, Some(&account), Some(Err(e))).await,
     };
-    let resp = api::raw(&state, &user.0.tenant, fwd).await;
-    let status = resp.status();
-    if status.is_success() {
-        return see_other(&format!("/media?account={}&done=1", q(&account)));
+    // What `POST …/media` does, minus the Idempotency-Key (a page post has none): the unknown
+    // account is refused before the file is read, then the same receive and checks.
+    if let Err(e) = scope.check_account().await {
+        return media_page(&state, &user, Some(&account), Some(Err(problem(e)))).await;
     }
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let e = v["error"]["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("upload failed ({status})"));
-    media_page(&state, &user, Some(&account), Some(Err(e))).await
+    let new = match web::media::receive_form(form).await {
+        Ok(new) => new,
+        Err(refused) => {
+            let page = media_page(
+                &state,
+                &user,
+                Some(&account),
+                Some(Err(refused.error.message)),
+            )
+            .await;
+            return web::media::Refused::closing(refused.drained, page);
+        }
+    };
+    match media::create(&scope, &new).await {
+        Ok(_) => see_other(&format!("/media?account={}&done=1", q(&account))),
+        Err(e) => media_page(&state, &user, Some(&account), Some(Err(problem(e)))).await,
+    }
 }
