@@ -13,26 +13,41 @@ pub fn q(s: &str) -> String {
 
 /// The stylesheet, served at `/assets/app.css` (no CDN, no external fonts).
 pub const CSS: &str = r#"
-:root{--bg:#f5f6f8;--card:#fff;--ink:#1d2330;--mute:#667085;--line:#e3e6eb;--acc:#1d9bf0;--ok:#0b8a4a;--warn:#b54708;--bad:#c01c28}
+:root{--bg:#f5f6f8;--card:#fff;--ink:#1d2330;--mute:#5b6476;--line:#e3e6eb;--acc:#0b6fb8;--ok:#0b7a41;--warn:#b54708;--bad:#c01c28;--focus:#0b6fb8}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:var(--bg);color:var(--ink)}
-header{background:#0f1419;color:#fff;display:flex;align-items:center;gap:20px;padding:10px 24px}
-header .brand{font-weight:700;letter-spacing:.2px}header nav a{color:#cfd9de;text-decoration:none;margin-right:14px}
-header nav a.on{color:#fff;border-bottom:2px solid var(--acc);padding-bottom:2px}header .who{margin-left:auto;display:flex;gap:10px;align-items:center;color:#cfd9de}
-main{max-width:1100px;margin:24px auto;padding:0 24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:22px 0 8px}
-.crumb{color:var(--mute);margin-bottom:16px}.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 20px;margin-bottom:18px}
+a{color:#0a5ea8}a:hover{color:#08457a}
+:focus-visible{outline:3px solid var(--focus);outline-offset:2px;border-radius:3px}
+header :focus-visible{outline-color:#fff}
+.skip{position:absolute;left:8px;top:-60px;background:#fff;color:var(--ink);padding:8px 12px;border-radius:6px;z-index:10;font-weight:600}.skip:focus{top:8px}
+header{background:#0f1419;color:#fff;display:flex;flex-wrap:wrap;align-items:center;gap:6px 20px;padding:10px 24px}
+header .brand{font-weight:700;letter-spacing:.2px}header nav ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:2px 4px}
+header nav a{color:#cfd9de;text-decoration:none;display:inline-block;padding:6px 8px;min-height:32px}header nav a:hover{color:#fff}
+header nav a[aria-current=page]{color:#fff;box-shadow:inset 0 -2px 0 #4db5f7}header .who{margin-left:auto;display:flex;gap:10px;align-items:center;color:#cfd9de}
+main{max-width:1320px;margin:24px auto;padding:0 24px}main:focus{outline:none}h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:22px 0 8px}
+.crumb{color:var(--mute);margin-bottom:16px;overflow-wrap:anywhere}.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:18px 20px;margin-bottom:18px;min-width:0}
 .tile{max-width:640px}.tile .top{display:flex;align-items:center;gap:12px}.logo{width:40px;height:40px;border-radius:8px;background:#000;color:#fff;display:grid;place-items:center;font-weight:700;font-size:20px}
-.badge{display:inline-block;border-radius:999px;padding:1px 9px;font-size:12px;font-weight:600;border:1px solid transparent}
+.badge{display:inline-block;border-radius:999px;padding:1px 9px;font-size:12px;font-weight:600;border:1px solid transparent;white-space:nowrap}
 .b-ok{background:#e7f6ee;color:var(--ok)}.b-off{background:#eef0f3;color:var(--mute)}.b-warn{background:#fff4e5;color:var(--warn)}.b-bad{background:#fdecec;color:var(--bad)}.b-dry{background:#fff4e5;color:var(--warn);border-color:#f5c58a}.b-live{background:#e8f4fd;color:#0b6fb8;border-color:#9ccff5}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:middle}th{color:var(--mute);font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.3px}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-form.inline{display:inline}button,.btn{font:inherit;border:1px solid var(--line);background:#fff;border-radius:7px;padding:5px 12px;cursor:pointer;color:var(--ink);text-decoration:none;display:inline-block}
-button.primary,.btn.primary{background:var(--acc);border-color:var(--acc);color:#fff}button.danger{color:var(--bad);border-color:#f1b5b9}
-input,select{font:inherit;padding:5px 8px;border:1px solid #cfd4dc;border-radius:6px;background:#fff}label{display:block;font-size:12px;color:var(--mute);margin-bottom:2px}
-.row{display:flex;gap:12px;flex-wrap:wrap;align-items:flex-end}.row>div{min-width:120px}
+.scroll{overflow-x:auto;max-width:100%}.scroll:focus-visible{outline-offset:0}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:7px 8px;border-bottom:1px solid var(--line);vertical-align:middle}th{color:var(--mute);font-weight:600;font-size:12px;text-transform:uppercase;letter-spacing:.3px}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th a{color:inherit}th a[aria-sort]{color:var(--ink)}
+form.inline{display:inline}button,.btn{font:inherit;border:1px solid #8b94a3;background:#fff;border-radius:7px;padding:5px 12px;min-height:32px;cursor:pointer;color:var(--ink);text-decoration:none;display:inline-block}
+button.primary,.btn.primary{background:var(--acc);border-color:var(--acc);color:#fff}button.danger{color:var(--bad);border-color:#d9626b}
+input,select{font:inherit;padding:5px 8px;border:1px solid #8b94a3;border-radius:6px;background:#fff;max-width:100%;min-height:32px}label{display:block;font-size:12px;color:var(--mute);margin-bottom:2px}
+label.check{display:flex;gap:6px;align-items:center;font-size:14px;color:var(--ink)}
+[aria-invalid=true]{border-color:var(--bad);box-shadow:0 0 0 1px var(--bad)}.field-error{color:var(--bad);font-size:12px;margin:3px 0 0;max-width:32ch}
+.row{display:flex;gap:12px;flex-wrap:wrap;align-items:flex-end}.row>div{min-width:120px;max-width:100%}
 .note{color:var(--mute);font-size:13px}.problem{background:#fdecec;border:1px solid #f1b5b9;color:#7a1219;border-radius:8px;padding:10px 12px;margin:10px 0}
 .flash{background:#e7f6ee;border:1px solid #a6dcbc;color:#075e33;border-radius:8px;padding:10px 12px;margin-bottom:16px}
-.tabs a{margin-right:8px}.tabs a.on{font-weight:700}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-svg.chart{width:100%;height:auto;background:#fff}svg.chart text{font:11px system-ui,sans-serif;fill:#667085}
+.warning{background:#fff4e5;border:1px solid #f5c58a;color:#6b2a04;border-radius:8px;padding:10px 12px;margin:10px 0}
+td.mono{white-space:nowrap;overflow-wrap:normal}
+.tabs a{margin-right:8px;display:inline-block;padding:4px 0}.tabs a.on{font-weight:700}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
+svg.chart{width:100%;min-width:560px;height:auto;background:#fff;display:block}svg.chart text{font:13px system-ui,sans-serif;fill:#5b6476}
 .login{max-width:420px;margin:80px auto}.login input{width:100%}
+.pager{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-top:10px}
+.thumb{width:48px;height:48px;object-fit:cover;border-radius:6px;background:#eef0f3;vertical-align:middle}
+.tweet{max-width:46ch}.actions{white-space:nowrap}
+@media (max-width:700px){header{padding:8px 12px}header nav{order:3;flex-basis:100%}header .who{gap:6px}main{margin:14px auto;padding:0 10px}.card{padding:12px}.login{margin:24px auto}.row>div{min-width:0;flex:1 1 140px}.row>div input:not([type=checkbox]),.row>div select{width:100%}.actions{white-space:normal}}
 "#;
 
 /// A navigation section (highlighted in the header).
@@ -60,14 +75,18 @@ impl Nav {
     ];
 }
 
-/// The document around `content`: head with the title and the stylesheet.
-fn document(title: &str, content: Markup) -> Markup {
+/// The document around `content`: head with the title and the stylesheet (and a meta refresh
+/// every `refresh` seconds when set).
+fn document(title: &str, refresh: Option<u32>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width,initial-scale=1";
+                @if let Some(secs) = refresh {
+                    meta http-equiv="refresh" content=(secs);
+                }
                 title { (title) " · Paid UA" }
                 link rel="stylesheet" href="/assets/app.css";
             }
@@ -76,16 +95,35 @@ fn document(title: &str, content: Markup) -> Markup {
     }
 }
 
-/// A whole page: header with navigation and the logout form, then `body`.
+/// A whole page: a skip link, the header with navigation and the logout form, then `body`.
+/// The navigation wraps under the brand on narrow screens (no script, every link reachable).
 pub fn page(title: &str, nav: Nav, tenant: &str, csrf: &str, body: Markup) -> Markup {
+    page_with(title, nav, tenant, csrf, None, body)
+}
+
+/// [`page`], reloading itself every `refresh` seconds when set (a status that is still running).
+pub fn page_with(
+    title: &str,
+    nav: Nav,
+    tenant: &str,
+    csrf: &str,
+    refresh: Option<u32>,
+    body: Markup,
+) -> Markup {
     document(
         title,
+        refresh,
         html! {
+            a class="skip" href="#main" { "Skip to content" }
             header {
                 span class="brand" { "Paid UA" }
-                nav {
-                    @for (n, href, label) in Nav::ALL {
-                        a href=(href) class=[(n == nav).then_some("on")] { (label) }
+                nav aria-label="Main" {
+                    ul {
+                        @for (n, href, label) in Nav::ALL {
+                            li {
+                                a href=(href) aria-current=[(n == nav).then_some("page")] { (label) }
+                            }
+                        }
                     }
                 }
                 span class="who" {
@@ -96,14 +134,14 @@ pub fn page(title: &str, nav: Nav, tenant: &str, csrf: &str, body: Markup) -> Ma
                     }
                 }
             }
-            main { (body) }
+            main id="main" tabindex="-1" { (body) }
         },
     )
 }
 
 /// A page for visitors who are not logged in.
 pub fn bare_page(title: &str, body: Markup) -> Markup {
-    document(title, body)
+    document(title, None, body)
 }
 
 /// A page with one message box and a link back to Integrations (form expired, failures).
@@ -132,6 +170,14 @@ pub fn button_form(action: &str, csrf: &str, label: &str, class: &str) -> Markup
             (csrf_field(csrf))
             button type="submit" class=(class) { (label) }
         }
+    }
+}
+
+/// A table in a region that scrolls sideways inside its card on a narrow screen (focusable, so
+/// a keyboard can scroll it; named by `label`).
+pub fn scroll(label: &str, table: Markup) -> Markup {
+    html! {
+        div class="scroll" role="region" aria-label=(label) tabindex="0" { (table) }
     }
 }
 
@@ -262,6 +308,82 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
     }
 }
 
+/// Colours of a chart's series, each at least 3:1 against white (WCAG 2.2 non-text contrast).
+pub const PALETTE: [&str; 5] = ["#0b6fb8", "#b54708", "#0b7a41", "#7856ff", "#c01c28"];
+
+/// A line chart of several series on one shared scale (the variants of an experiment), with a
+/// legend; `unit` formats a value (`12.3%`, `$1.20`). Points are `<circle class="point">`,
+/// each with a tooltip; `None` values leave a gap in the line.
+pub fn shared_chart(
+    x_labels: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+    unit: impl Fn(f64) -> String,
+    label: &str,
+) -> Markup {
+    let (w, h) = (900.0_f64, 300.0_f64);
+    let (l, r, t, b) = (72.0, 24.0, 40.0, 44.0);
+    let (pw, ph) = (w - l - r, h - t - b);
+    let n = x_labels.len();
+    let f1 = |v: f64| format!("{v:.1}");
+    let x_at = |i: usize| {
+        if n <= 1 {
+            l + pw / 2.0
+        } else {
+            l + pw * i as f64 / (n - 1) as f64
+        }
+    };
+    let max = series
+        .iter()
+        .flat_map(|s| s.1.iter().flatten().copied())
+        .fold(0.0_f64, f64::max);
+    let max = if max <= 0.0 { 1.0 } else { max };
+    let y_at = |v: f64| t + ph - ph * (v / max);
+    let step = n.div_ceil(8).max(1);
+    html! {
+        svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label)
+            xmlns="http://www.w3.org/2000/svg" {
+            @for i in 0..=4 {
+                @let y = t + ph * f64::from(i) / 4.0;
+                line x1=(l) y1=(f1(y)) x2=(f1(l + pw)) y2=(f1(y)) stroke="#eef0f3" {}
+                text x=(f1(l - 6.0)) y=(f1(y + 4.0)) text-anchor="end" {
+                    (unit(max * f64::from(4 - i) / 4.0))
+                }
+            }
+            @if n == 0 || series.iter().all(|s| s.1.iter().all(Option::is_none)) {
+                text x=(f1(w / 2.0)) y=(f1(h / 2.0)) text-anchor="middle" {
+                    "No data yet: the chart fills in as the sync brings each day's figures."
+                }
+            } @else {
+                @for (i, x_label) in x_labels.iter().enumerate() {
+                    @if i % step == 0 || i == n - 1 {
+                        text x=(f1(x_at(i))) y=(f1(h - b + 18.0)) text-anchor="middle" { (x_label) }
+                    }
+                }
+                @for (si, (name, values)) in series.iter().enumerate() {
+                    @let color = PALETTE[si % PALETTE.len()];
+                    @let points = values
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, v)| v.map(|v| format!("{:.1},{:.1}", x_at(i), y_at(v))))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    polyline fill="none" stroke=(color) stroke-width="2" points=(points) {}
+                    @for (i, v) in values.iter().enumerate() {
+                        @if let Some(v) = v {
+                            circle class="point" cx=(f1(x_at(i))) cy=(f1(y_at(*v))) r="3" fill=(color) {
+                                title { (x_labels[i]) ": " (name) " " (unit(*v)) }
+                            }
+                        }
+                    }
+                    @let lx = l + 180.0 * si as f64;
+                    rect x=(f1(lx)) y="10" width="10" height="10" fill=(color) {}
+                    text x=(f1(lx + 14.0)) y="19" { (name) }
+                }
+            }
+        }
+    }
+}
+
 /// A compact number for axis labels (1.2k, 3.4M, 12.50).
 pub fn short(v: f64) -> String {
     let a = v.abs();
@@ -305,7 +427,7 @@ mod tests {
         );
         assert!(!page.contains("<script>") && !page.contains("<b>"));
         assert!(
-            page.contains("<a href=\"/media\" class=\"on\">Media</a>"),
+            page.contains("<a href=\"/media\" aria-current=\"page\">Media</a>"),
             "{page}"
         );
     }

@@ -480,22 +480,19 @@ async fn on_demand_request(
     })
 }
 
-/// What `POST …/accounts/{account_id}/stats/sync?wait=true` with `body` runs (its account id
-/// already checked at the edge): the run, once done. A run that ran and failed is still `Ok`
-/// (the API answers it 200 with its `error`); refusals (unknown account, a bad window, X
-/// unreachable) are errors.
-pub(crate) async fn sync_now(
+/// What `POST …/accounts/{account_id}/stats/sync` with `body` starts (its account id already
+/// checked at the edge), without waiting: the run's id, the run going on in the background (the
+/// UI follows it in `sync_runs`, as `GET …/stats/sync/{id}` does). Refusals (unknown account, a
+/// bad window, X unreachable) are errors.
+pub(crate) async fn sync_start(
     state: &AppState,
     tenant_id: &str,
     account_id: &str,
     body: SyncBody,
-) -> ApiResult<SyncRun> {
+) -> ApiResult<String> {
     let request = on_demand_request(state, tenant_id, account_id, body).await?;
-    let (id, task) = begin_on_demand(state, tenant_id, account_id.to_owned(), request).await?;
-    let _ = task.await;
-    sync_runs::get_run(&state.db, tenant_id, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("sync"))
+    let (id, _task) = begin_on_demand(state, tenant_id, account_id.to_owned(), request).await?;
+    Ok(id)
 }
 
 async fn sync_status(

@@ -605,7 +605,11 @@ async fn the_upload_form_is_checked_from_its_first_part_and_streams_on() {
             .unwrap(),
     );
     let resp = upload(format!("account={account}"), form).await.unwrap();
-    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.status(),
+        422,
+        "a refused form answers 422 with its page"
+    );
     let html = resp.text().await.unwrap();
     assert!(html.contains(r#"role="alert""#), "{html}");
     assert!(
@@ -925,4 +929,116 @@ async fn sessions_store_only_hashes_and_expire_on_every_backend() {
             "logged out"
         );
     }
+}
+
+/// Issue 20 item 1: a refused form keeps every field and shows the refusal beside the field it
+/// names (422, on the same page); a write that succeeded redirects (303), so a reload never
+/// posts again; the experiment form checks its slot length before anything is sent.
+#[tokio::test]
+async fn refused_forms_keep_their_input_and_name_the_field_and_writes_redirect() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.seed_info();
+    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
+    let a = acct.id.clone();
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/campaigns?account={a}")).await;
+    let csrf = csrf_of(&html);
+    let fi = acct.funding_instrument_id.clone();
+
+    // The UI's own check (an amount) and the API's (daily above total) each name their field.
+    for (daily, total, field, text) in [
+        ("lots", "100", "daily", "Daily budget: not an amount"),
+        ("500", "100", "daily", "daily"),
+    ] {
+        let resp = post_form(
+            &app,
+            &cookie,
+            "/campaigns/create",
+            &[
+                ("csrf", &csrf),
+                ("account", &a),
+                ("name", "Keep <me>"),
+                ("funding_instrument_id", &fi),
+                ("daily_budget", daily),
+                ("total_budget", total),
+                ("paused", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(resp.status(), 422);
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("value=\"Keep &lt;me&gt;\""), "{html}");
+        assert!(html.contains(&format!("value=\"{daily}\"")), "{html}");
+        assert!(html.contains(&format!("value=\"{total}\"")), "{html}");
+        assert!(
+            html.contains("name=\"paused\" value=\"1\" checked"),
+            "{html}"
+        );
+        let marked = format!(
+            "id=\"{field}\" name=\"{field}_budget\" type=\"text\" value=\"{daily}\" inputmode=\"decimal\" aria-invalid=\"true\" aria-describedby=\"{field}-error\""
+        );
+        assert!(html.contains(&marked), "{marked} in {html}");
+        let beside = html
+            .split(&format!("<p class=\"field-error\" id=\"{field}-error\">"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no error beside {field}: {html}"));
+        assert!(
+            beside.starts_with(text) || beside.contains(text),
+            "{beside}"
+        );
+    }
+
+    // Accepted: 303 to the list, which shows it.
+    let resp = post_form(
+        &app,
+        &cookie,
+        "/campaigns/create",
+        &[
+            ("csrf", &csrf),
+            ("account", &a),
+            ("name", "Kept campaign"),
+            ("funding_instrument_id", &fi),
+            ("daily_budget", "10"),
+            ("total_budget", "100"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let to = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(to, format!("/campaigns?account={a}&done=created"));
+    let (_, html) = page(&app, &cookie, &format!("/campaigns?account={a}&q=kept")).await;
+    assert!(html.contains("data-name=\"Kept campaign\""), "{html}");
+    assert!(
+        html.contains("1 campaigns"),
+        "the search found just it: {html}"
+    );
+
+    // A slot length that does not divide a day is refused before anything is sent.
+    let resp = post_form(
+        &app,
+        &cookie,
+        "/experiments/create",
+        &[
+            ("csrf", &csrf),
+            ("account", &a),
+            ("name", "Slots"),
+            ("campaign_id", "c1"),
+            ("mode", "rotate"),
+            ("slot_hours", "5"),
+            ("v0_name", "Control"),
+            ("v0_tweet", "1"),
+            ("v1_name", "Treatment"),
+            ("v1_tweet", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    assert!(
+        html.contains(
+            "<p class=\"field-error\" id=\"exp-slot-error\">Slot length must divide a day"
+        ),
+        "{html}"
+    );
+    assert!(html.contains("value=\"Slots\""), "{html}");
 }

@@ -1,24 +1,33 @@
-//! Campaigns per ad account: table, create, pause/resume, delete (with a confirmation page), and a
-//! campaign's line items and promoted tweets.
+//! Campaigns per ad account: a list with search, status filter, sorting, pages and the date
+//! range's metrics; create, edit, pause/resume, delete (with a confirmation page); and a
+//! campaign's line items (create, edit, pause) and promoted tweets.
+//!
+//! Every form keeps what was typed when it is refused (the refusal beside the field it names)
+//! and redirects after a write that succeeded, so a reload never posts again.
+
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
+use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde_json::json;
 use xads_client::ListParams;
 
-use super::view::{Campaign, LineItem, PromotedTweet, Status};
+use super::list::{Key, Listing, base_of, words};
+use super::view::{Campaign, LineItem, PromotedTweet, StatsRow, Status};
 use super::{
-    CreateForm, Fields, Picker, dry_tag, entities_or_refresh, entity_id, field, micros, problem,
-    render, scope, see_other, status_badge, write,
+    CreateForm, Fields, Input, Picker, Problem, Text, checkbox, dry_tag, entities_or_refresh,
+    entity_id, field, micros, problem, refused, render, scope, see_other, select, status_badge,
+    write, write_answer,
 };
 use crate::app::AppState;
 use crate::manage;
 use crate::store::entities::Kind;
-use crate::ui::html::{Nav, button_form, csrf_field, flash, money, q};
+use crate::ui::html::{self, Nav, button_form, csrf_field, flash, money, q, scroll};
 use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -26,6 +35,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/campaigns", get(list_page))
         .route("/campaigns/create", post(create))
         .route("/campaigns/{account}/{id}", get(detail))
+        .route("/campaigns/{account}/{id}/edit", post(edit))
         .route(
             "/campaigns/{account}/{id}/delete",
             get(confirm_delete).post(delete),
@@ -36,6 +46,10 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/campaigns/{account}/{id}/promote", post(promote))
         .route("/campaigns/{account}/{id}/{action}", post(set_paused))
+        .route(
+            "/line_items/{account}/{campaign}/{id}/edit",
+            get(line_item_edit_page).post(edit_line_item),
+        )
         .route(
             "/line_items/{account}/{campaign}/{id}/{action}",
             post(set_line_item_paused),
@@ -66,8 +80,7 @@ async fn list_page(
     user: User,
     Query(qs): Query<Fields>,
 ) -> Response {
-    let refresh = qs.contains_key("refresh");
-    campaigns_page(&state, &user, qs.get("account"), done_message(&qs), refresh).await
+    campaigns_page(&state, &user, &qs, done_message(&qs), Input::fresh()).await
 }
 
 fn done_message(qs: &Fields) -> Option<Result<String, String>> {
@@ -76,22 +89,81 @@ fn done_message(qs: &Fields) -> Option<Result<String, String>> {
         Some("paused") => "Paused.",
         Some("resumed") => "Resumed.",
         Some("deleted") => "Campaign deleted.",
+        Some("updated") => "Campaign saved.",
+        Some("line-item-created") => "Line item created.",
+        Some("line-item-updated") => "Line item saved.",
+        Some("line-item-paused") => "Line item paused.",
+        Some("line-item-resumed") => "Line item resumed.",
+        Some("promoted") => "Tweet promoted.",
         _ => return None,
     };
     Some(Ok(text.to_owned()))
 }
 
+/// A campaign's metrics over the page's date range (from `GET …/stats?granularity=total`).
+#[derive(Clone, Debug, Default)]
+struct Metrics {
+    spend_usd: Option<f64>,
+    spend_local_micros: Option<i64>,
+    impressions: f64,
+    clicks: f64,
+    conversions: f64,
+}
+
+impl Metrics {
+    fn of(r: &StatsRow) -> Metrics {
+        Metrics {
+            spend_usd: r.spend_usd_known.then_some(r.spend_usd_value),
+            spend_local_micros: r.spend_local_micros,
+            impressions: r.impressions,
+            clicks: r.clicks,
+            conversions: r.conversions,
+        }
+    }
+    fn ratio(a: Option<f64>, b: f64) -> Option<f64> {
+        a.filter(|_| b > 0.0).map(|a| a / b)
+    }
+    fn ctr(&self) -> Option<f64> {
+        Self::ratio(Some(self.clicks), self.impressions)
+    }
+    fn cpc(&self) -> Option<f64> {
+        Self::ratio(self.spend_usd, self.clicks)
+    }
+    fn cpa(&self) -> Option<f64> {
+        Self::ratio(self.spend_usd, self.conversions)
+    }
+}
+
+/// The sort key of a campaign row.
+fn campaign_key(c: &(Campaign, Metrics), key: &str) -> Key {
+    let (c, m) = c;
+    let n = |v: f64| Key::Num(Some(v));
+    match key {
+        "status" => Key::Text(c.status.key().to_owned()),
+        "daily" => Key::Num(c.daily_budget_micros.map(|v| v as f64)),
+        "total" => Key::Num(c.total_budget_micros.map(|v| v as f64)),
+        "spend" => Key::Num(m.spend_usd),
+        "impressions" => n(m.impressions),
+        "clicks" => n(m.clicks),
+        "ctr" => Key::Num(m.ctr()),
+        "cpc" => Key::Num(m.cpc()),
+        "conversions" => n(m.conversions),
+        "cpa" => Key::Num(m.cpa()),
+        _ => Key::Text(c.name.clone()),
+    }
+}
+
 async fn campaigns_page(
     state: &AppState,
     user: &User,
-    requested: Option<&String>,
+    qs: &Fields,
     msg: Option<Result<String, String>>,
-    refresh: bool,
+    input: Input,
 ) -> Response {
     let picker = match Picker::load(
         state,
         user,
-        requested,
+        qs.get("account"),
         ("/campaigns", "Campaigns", Nav::Campaigns),
     )
     .await
@@ -100,19 +172,43 @@ async fn campaigns_page(
         Err(page) => return page,
     };
     let account = &picker.current;
+    let refresh = qs.contains_key("refresh");
     // An empty mirror (before the first sync) or an explicit refresh reads through to X.
     let list = match scope(state, user, &account.id, None) {
         Ok(scope) => entities_or_refresh(&scope, Kind::Campaign, None, refresh).await,
         Err(e) => Err(e),
     };
-    let rows: Vec<Campaign> = list
+    let (from, to) = super::reports::range(qs, state.clock.now().date_naive());
+    let totals: BTreeMap<String, Metrics> =
+        super::reports::stats(state, user, &account.id, (from, to), "total")
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(StatsRow::from_api)
+            .map(|r| (r.entity_id.clone(), Metrics::of(&r)))
+            .collect();
+    let rows: Vec<(Campaign, Metrics)> = list
         .as_deref()
         .unwrap_or_default()
         .iter()
         .map(Campaign::from_api)
         .filter(|c| c.status != Status::Deleted)
+        .map(|c| {
+            let m = totals.get(&c.id).cloned().unwrap_or_default();
+            (c, m)
+        })
         .collect();
+    let listing = Listing::from_query(qs, "", "name");
+    let page = listing.apply(rows, |r| &r.0.name, |r| r.0.status.key(), campaign_key);
+    let (from_s, to_s) = (from.to_string(), to.to_string());
+    let hidden = [
+        ("account", account.id.as_str()),
+        ("from", from_s.as_str()),
+        ("to", to_s.as_str()),
+    ];
+    let here = base_of("/campaigns", &hidden);
     let fis = funding_instruments(state, user, &account.id).await;
+    let th = |key: &str, label: &str, numeric: bool| listing.th(&here, key, label, numeric);
     let body = html! {
         h1 { "Campaigns" }
         (picker.tabs())
@@ -121,33 +217,88 @@ async fn campaigns_page(
             div class="problem" { (e) }
         }
         div class="card" {
-            table id="campaigns" {
-                thead {
-                    tr {
-                        th { "Campaign" } th { "Status" } th class="n" { "Daily budget" }
-                        th class="n" { "Total budget" } th {}
-                    }
-                }
-                tbody {
-                    @if rows.is_empty() {
-                        tr { td colspan="5" class="note" { "No campaigns yet." } }
-                    }
-                    @for c in &rows {
-                        (campaign_row(c, account, &user.0.csrf))
-                    }
-                }
+            (range_form("/campaigns", &account.id, (from, to), &listing))
+            (listing.controls("/campaigns", &hidden, "campaigns", Status::OPTIONS))
+        }
+        div class="card" {
+            p class="note" style="margin-top:0" {
+                "Metrics from " (from) " to " (to) "; spend in USD and in the account's currency ("
+                (account.currency) "); CPC and CPA in USD; conversions include app installs."
             }
+            (scroll("Campaigns", html! {
+                table id="campaigns" {
+                    thead {
+                        tr {
+                            (th("name", "Campaign", false)) (th("status", "Status", false))
+                            (th("daily", "Daily budget", true)) (th("total", "Total budget", true))
+                            (th("spend", "Spend (USD)", true))
+                            th class="n" { "Spend (local)" }
+                            (th("impressions", "Impressions", true)) (th("clicks", "Clicks", true))
+                            (th("ctr", "CTR", true)) (th("cpc", "CPC", true))
+                            (th("conversions", "Conversions / installs", true))
+                            (th("cpa", "CPA / CPI", true))
+                            th { span class="note" { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @if page.rows.is_empty() {
+                            tr { td colspan="13" class="note" {
+                                @if listing.search.is_empty() && listing.status.is_empty() {
+                                    "No campaigns yet."
+                                } @else {
+                                    "No campaign matches."
+                                }
+                            } }
+                        }
+                        @for (c, m) in &page.rows {
+                            (campaign_row(c, m, account, &user.0.csrf))
+                        }
+                    }
+                }
+            }))
+            (listing.pager(&here, &page, "campaigns"))
             p class="note" {
                 "Listed from the local mirror (refreshed by every sync). "
                 a href={ "/campaigns?account=" (q(&account.id)) "&refresh=1" } { "Refresh from X" }
             }
         }
-        (create_form(&user.0.csrf, account, &fis))
+        (create_form(&user.0.csrf, account, &fis, &input))
     };
     render(user, "Campaigns", Nav::Campaigns, body)
 }
 
-fn campaign_row(c: &Campaign, account: &super::Account, csrf: &str) -> Markup {
+/// The date range of a list's metrics: a GET form keeping the list's view.
+fn range_form(
+    path: &str,
+    account: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    listing: &Listing,
+) -> Markup {
+    html! {
+        form method="get" action=(path) class="row" aria-label="Date range" {
+            input type="hidden" name="account" value=(account);
+            @if !listing.search.is_empty() { input type="hidden" name="q" value=(listing.search); }
+            @if !listing.status.is_empty() { input type="hidden" name="status" value=(listing.status); }
+            input type="hidden" name="sort" value=(listing.sort);
+            input type="hidden" name="dir" value=(if listing.desc { "desc" } else { "asc" });
+            div { label for="from" { "Metrics from" } input id="from" type="date" name="from" value=(from); }
+            div { label for="to" { "To" } input id="to" type="date" name="to" value=(to); }
+            div { button type="submit" { "Show" } }
+        }
+    }
+}
+
+fn usd(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| {
+        format!("${}", money(Some((v * 1e6).round() as i64)))
+    })
+}
+
+fn count(v: f64) -> String {
+    html::group(v.max(0.0) as u64)
+}
+
+fn campaign_row(c: &Campaign, m: &Metrics, account: &super::Account, csrf: &str) -> Markup {
     let cur = c.currency.as_deref().unwrap_or(&account.currency);
     let href = format!("/campaigns/{}/{}", q(&account.id), q(&c.id));
     let (action, label) = if c.paused {
@@ -165,10 +316,22 @@ fn campaign_row(c: &Campaign, account: &super::Account, csrf: &str) -> Markup {
             td class="status" { (status_badge(c.status)) }
             td class="n" { (money(c.daily_budget_micros)) " " (cur) }
             td class="n" { (money(c.total_budget_micros)) " " (cur) }
-            td {
+            td class="n" { (usd(m.spend_usd)) }
+            td class="n" {
+                @if m.spend_local_micros.is_some() {
+                    (money(m.spend_local_micros)) " " (cur)
+                } @else { "—" }
+            }
+            td class="n" { (count(m.impressions)) }
+            td class="n" { (count(m.clicks)) }
+            td class="n" { (m.ctr().map_or("—".into(), |v| format!("{:.2}%", v * 100.0))) }
+            td class="n" { (usd(m.cpc())) }
+            td class="n" { (count(m.conversions)) }
+            td class="n" { (usd(m.cpa())) }
+            td class="actions" {
                 (button_form(&format!("{href}/{action}"), csrf, label, ""))
                 " "
-                a class="btn" href={ (href) "/delete" } { "Delete…" }
+                a class="btn" href={ (href) "/delete" } aria-label={ "Delete " (c.name) "…" } { "Delete…" }
             }
         }
     }
@@ -198,7 +361,7 @@ async fn funding_instruments(
                 .map(|f| {
                     let label = format!(
                         "{} {} ({})",
-                        f.kind.as_deref().unwrap_or("funding"),
+                        words(f.kind.as_deref().unwrap_or("funding")),
                         f.description.as_deref().unwrap_or(""),
                         f.currency.as_deref().unwrap_or("")
                     );
@@ -210,7 +373,12 @@ async fn funding_instruments(
 }
 
 /// The new-campaign form; a select of the account's funding instruments when X listed them.
-fn create_form(csrf: &str, account: &super::Account, fis: &[(String, String)]) -> Markup {
+fn create_form(
+    csrf: &str,
+    account: &super::Account,
+    fis: &[(String, String)],
+    input: &Input,
+) -> Markup {
     let cur = &account.currency;
     let form = CreateForm {
         heading: "New campaign",
@@ -218,36 +386,22 @@ fn create_form(csrf: &str, account: &super::Account, fis: &[(String, String)]) -
         id: Some("create-campaign"),
         hidden: &[("account", &account.id)],
     };
+    let daily = format!("Daily budget ({cur})");
+    let total = format!("Total budget ({cur})");
     form.render(
         csrf,
         html! {
+            (input.general(&["name", "funding_instrument_id", "daily_budget", "total_budget"]))
             div class="row" {
-                div {
-                    label for="name" { "Name" }
-                    input id="name" name="name" required maxlength="255";
+                (Text::new("name", "name", "Name").required().render(input))
+                @if fis.is_empty() {
+                    (Text::new("fi", "funding_instrument_id", "Funding instrument id").required().render(input))
+                } @else {
+                    (select(input, ("fi", "funding_instrument_id", "Funding instrument"), fis, ""))
                 }
-                div {
-                    label for="fi" { "Funding instrument" }
-                    @if fis.is_empty() {
-                        input id="fi" name="funding_instrument_id" required
-                            placeholder="funding instrument id";
-                    } @else {
-                        select id="fi" name="funding_instrument_id" {
-                            @for (id, label) in fis {
-                                option value=(id) { (label) }
-                            }
-                        }
-                    }
-                }
-                div {
-                    label for="daily" { "Daily budget (" (cur) ")" }
-                    input id="daily" name="daily_budget" inputmode="decimal" size="10";
-                }
-                div {
-                    label for="total" { "Total budget (" (cur) ")" }
-                    input id="total" name="total_budget" inputmode="decimal" size="10";
-                }
-                div { label { input type="checkbox" name="paused" value="1"; " start paused" } }
+                (Text::new("daily", "daily_budget", &daily).amount().render(input))
+                (Text::new("total", "total_budget", &total).amount().render(input))
+                (checkbox(input, ("paused", "paused", "Start paused"), false))
                 div { button class="primary" type="submit" id="create" { "Create campaign" } }
             }
         },
@@ -266,15 +420,18 @@ async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Field
         });
         let scope = scope(&state, &user, &account, field(&f, "idem"))?;
         let path = format!("{}/campaigns", base(&account));
-        write(&scope, Method::POST, &path, Some(&body), || {
+        write_answer(&scope, Method::POST, &path, Some(&body), || {
             manage::campaigns::create(&scope, &body)
         })
         .await
     }
     .await;
     match result {
-        Ok(()) => see_other(&format!("/campaigns?account={}&done=created", q(&account))),
-        Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+        Ok(_) => see_other(&format!("/campaigns?account={}&done=created", q(&account))),
+        Err(p) => {
+            let qs = Fields::from([("account".to_owned(), account)]);
+            refused(campaigns_page(&state, &user, &qs, None, Input::kept(f, p)).await)
+        }
     }
 }
 
@@ -305,8 +462,14 @@ async fn set_paused(
             q(&account),
             if paused { "paused" } else { "resumed" }
         )),
-        Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+        Err(e) => account_page_with(&state, &user, &account, e).await,
     }
+}
+
+/// The campaigns page of `account` with a problem shown.
+async fn account_page_with(state: &AppState, user: &User, account: &str, e: String) -> Response {
+    let qs = Fields::from([("account".to_owned(), account.to_owned())]);
+    campaigns_page(state, user, &qs, Some(Err(e)), Input::fresh()).await
 }
 
 async fn confirm_delete(
@@ -316,7 +479,7 @@ async fn confirm_delete(
 ) -> Response {
     let name = match campaign(&state, &user, &account, &id).await {
         Ok(c) => c.name,
-        Err(e) => return campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+        Err(e) => return account_page_with(&state, &user, &account, e).await,
     };
     let body = html! {
         h1 { "Delete campaign?" }
@@ -353,7 +516,7 @@ async fn delete(
     .await;
     match result {
         Ok(()) => see_other(&format!("/campaigns?account={}&done=deleted", q(&account))),
-        Err(e) => campaigns_page(&state, &user, Some(&account), Some(Err(e)), false).await,
+        Err(e) => account_page_with(&state, &user, &account, e).await,
     }
 }
 
@@ -363,10 +526,52 @@ async fn detail(
     Path((account, id)): Path<(String, String)>,
     Query(qs): Query<Fields>,
 ) -> Response {
-    let msg = qs
-        .get("err")
-        .map(|_| Err("The change was refused.".to_owned()));
-    detail_page(&state, &user, &account, &id, msg).await
+    let msg = done_message(&qs);
+    detail_page(&state, &user, &account, &id, &qs, msg, Refused::None).await
+}
+
+/// Which form of the campaign page was refused, with what was typed.
+enum Refused {
+    None,
+    Edit(Input),
+    LineItem(Input),
+    Promote(Input),
+}
+
+impl Refused {
+    fn edit(&self) -> Input {
+        match self {
+            Refused::Edit(i) => i.clone(),
+            _ => Input::fresh(),
+        }
+    }
+    fn line_item(&self) -> Input {
+        match self {
+            Refused::LineItem(i) => i.clone(),
+            _ => Input::fresh(),
+        }
+    }
+    fn promote(&self) -> Input {
+        match self {
+            Refused::Promote(i) => i.clone(),
+            _ => Input::fresh(),
+        }
+    }
+}
+
+fn campaign_href(account: &str, campaign: &str) -> String {
+    format!("/campaigns/{}/{}", q(account), q(campaign))
+}
+
+/// The sort key of a line-item row.
+fn line_item_key(l: &LineItem, key: &str) -> Key {
+    match key {
+        "status" => Key::Text(l.status.key().to_owned()),
+        "objective" => Key::Text(l.objective.clone().unwrap_or_default()),
+        "bid" => Key::Num(l.bid_micros.map(|v| v as f64)),
+        "daily" => Key::Num(l.daily_budget_micros.map(|v| v as f64)),
+        _ => Key::Text(l.name.clone()),
+    }
 }
 
 async fn detail_page(
@@ -374,15 +579,14 @@ async fn detail_page(
     user: &User,
     account: &str,
     id: &str,
+    qs: &Fields,
     msg: Option<Result<String, String>>,
+    refused: Refused,
 ) -> Response {
     let csrf = &user.0.csrf;
     let campaign = match campaign(state, user, account, id).await {
         Ok(c) => c,
-        Err(e) => {
-            return campaigns_page(state, user, Some(&account.to_owned()), Some(Err(e)), false)
-                .await;
-        }
+        Err(e) => return account_page_with(state, user, account, e).await,
     };
     let cur = campaign.currency.as_deref().unwrap_or("");
     // Before the first sync the mirror may hold none of these: then read through to X once.
@@ -393,12 +597,6 @@ async fn detail_page(
         ),
         Err(e) => (Err(e.clone()), Err(e)),
     };
-    let tweets: Vec<PromotedTweet> = tweets
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(PromotedTweet::from_api)
-        .collect();
     let items: Vec<LineItem> = items
         .as_deref()
         .unwrap_or_default()
@@ -406,9 +604,49 @@ async fn detail_page(
         .map(LineItem::from_api)
         .filter(|l| l.status != Status::Deleted)
         .collect();
+    let names: BTreeMap<String, String> = items
+        .iter()
+        .map(|l| (l.id.clone(), l.name.clone()))
+        .collect();
+    let tweets: Vec<PromotedTweet> = tweets
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(PromotedTweet::from_api)
+        .filter(|p| {
+            p.status != Status::Deleted
+                && p.line_item_id
+                    .as_ref()
+                    .is_some_and(|l| names.contains_key(l))
+        })
+        .collect();
+    let here = campaign_href(account, id);
+    let li_list = Listing::from_query(qs, "li_", "name");
+    let pt_list = Listing::from_query(qs, "pt_", "tweet");
+    let all_items = items.clone();
+    let all_tweets = tweets.clone();
+    let li_page = li_list.apply(items, |l| &l.name, |l| l.status.key(), line_item_key);
+    let pt_page = pt_list.apply(
+        tweets,
+        |p| p.tweet_id.as_deref().unwrap_or_default(),
+        |p| p.status.key(),
+        |p, key| match key {
+            "line_item" => Key::Text(
+                p.line_item_id
+                    .as_ref()
+                    .and_then(|l| names.get(l))
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+            "status" => Key::Text(p.status.key().to_owned()),
+            _ => Key::Text(p.tweet_id.clone().unwrap_or_default()),
+        },
+    );
+    let li_th = |key: &str, label: &str, numeric: bool| li_list.th(&here, key, label, numeric);
+    let pt_th = |key: &str, label: &str| pt_list.th(&here, key, label, false);
     let body = html! {
         div class="crumb" {
-            a href={ "/campaigns?account=" (q(account)) } { "Campaigns" } " → " (id)
+            a href={ "/campaigns?account=" (q(account)) } { "Campaigns" } " → " (campaign.name)
         }
         h1 { (campaign.name) (dry_tag(campaign.dry_run)) }
         (flash(&msg))
@@ -416,29 +654,129 @@ async fn detail_page(
             (status_badge(campaign.status))
             " · daily " (money(campaign.daily_budget_micros)) " " (cur)
             " · total " (money(campaign.total_budget_micros)) " " (cur)
+            " · " span class="mono" { (campaign.id) }
         }
+        (edit_form(csrf, account, &campaign, cur, &refused.edit()))
         h2 { "Line items" }
         div class="card" {
-            table id="line-items" {
-                thead {
-                    tr {
-                        th { "Line item" } th { "Status" } th { "Objective" } th { "Placements" }
-                        th class="n" { "Bid" } th { "Promoted tweets" } th {}
+            (li_list.controls(&here, &[], "line items", Status::OPTIONS))
+            (scroll("Line items", html! {
+                table id="line-items" {
+                    thead {
+                        tr {
+                            (li_th("name", "Line item", false)) (li_th("status", "Status", false))
+                            (li_th("objective", "Objective", false)) th { "Placements" }
+                            (li_th("bid", "Bid", true)) (li_th("daily", "Daily budget", true))
+                            th { "Promoted tweets" } th { span class="note" { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @if li_page.rows.is_empty() {
+                            tr { td colspan="8" class="note" { "No line items." } }
+                        }
+                        @for l in &li_page.rows {
+                            (line_item_row(l, &all_tweets, account, id, cur, csrf))
+                        }
                     }
                 }
-                tbody {
-                    @if items.is_empty() {
-                        tr { td colspan="7" class="note" { "No line items." } }
+            }))
+            (li_list.pager(&here, &li_page, "line items"))
+        }
+        h2 { "Promoted tweets" }
+        div class="card" {
+            (pt_list.controls(&here, &[], "promoted tweets", &[("active", "Active"), ("paused", "Paused")]))
+            (scroll("Promoted tweets", html! {
+                table id="promoted-tweets" {
+                    thead {
+                        tr {
+                            (pt_th("tweet", "Tweet")) (pt_th("line_item", "Line item"))
+                            (pt_th("status", "Status"))
+                        }
                     }
-                    @for l in &items {
-                        (line_item_row(l, &tweets, account, id, cur, csrf))
+                    tbody {
+                        @if pt_page.rows.is_empty() {
+                            tr { td colspan="3" class="note" { "No promoted tweets." } }
+                        }
+                        @for p in &pt_page.rows {
+                            tr data-id=(p.id) {
+                                td class="mono" { "Tweet " (p.tweet_id.as_deref().unwrap_or("—")) }
+                                td { (p.line_item_id.as_ref().and_then(|l| names.get(l)).map_or("—", String::as_str)) }
+                                td { (status_badge(p.status)) }
+                            }
+                        }
                     }
+                }
+            }))
+            (pt_list.pager(&here, &pt_page, "promoted tweets"))
+        }
+        (line_item_forms(csrf, account, id, cur, &all_items, &refused))
+    };
+    render(user, "Campaign", Nav::Campaigns, body)
+}
+
+/// The campaign's edit form: name and budgets (pause and delete have their own buttons).
+fn edit_form(csrf: &str, account: &str, c: &Campaign, cur: &str, input: &Input) -> Markup {
+    let amount = |m: Option<i64>| {
+        m.map(|m| money(Some(m)).replace(',', ""))
+            .unwrap_or_default()
+    };
+    let (daily, total) = (amount(c.daily_budget_micros), amount(c.total_budget_micros));
+    let daily_label = format!("Daily budget ({cur})");
+    let total_label = format!("Total budget ({cur})");
+    html! {
+        details class="card" open[input.problem.is_some()] {
+            summary { strong { "Edit campaign" } }
+            form method="post" action={ (campaign_href(account, &c.id)) "/edit" } id="edit-campaign" {
+                (csrf_field(csrf))
+                (input.general(&["name", "daily_budget", "total_budget"]))
+                div class="row" {
+                    (Text::new("edit-name", "name", "Name").value(&c.name).required().render(input))
+                    (Text::new("edit-daily", "daily_budget", &daily_label).value(&daily).amount().render(input))
+                    (Text::new("edit-total", "total_budget", &total_label).value(&total).amount().render(input))
+                    div { button class="primary" type="submit" { "Save campaign" } }
                 }
             }
         }
-        (line_item_forms(csrf, account, id, cur, &items))
-    };
-    render(user, "Campaign", Nav::Campaigns, body)
+    }
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    Path((account, id)): Path<(String, String)>,
+    CsrfForm(user, f): CsrfForm<Fields>,
+) -> Response {
+    let path = format!("{}/campaigns/{}", base(&account), q(&id));
+    let result = async {
+        let mut body = json!({ "name": field(&f, "name").unwrap_or_default() });
+        if let Some(m) = micros(&f, "daily_budget", "Daily budget")? {
+            body["daily_budget_amount_local_micro"] = json!(m);
+        }
+        if let Some(m) = micros(&f, "total_budget", "Total budget")? {
+            body["total_budget_amount_local_micro"] = json!(m);
+        }
+        let scope = scope(&state, &user, &account, None)?;
+        let id = entity_id(&scope, &id, "campaign").await?;
+        write_answer(&scope, Method::PATCH, &path, Some(&body), || {
+            manage::campaigns::update(&scope, &id, &body)
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other(&format!("{}?done=updated", campaign_href(&account, &id))),
+        Err(p) => refused(
+            detail_page(
+                &state,
+                &user,
+                &account,
+                &id,
+                &Fields::new(),
+                None,
+                Refused::Edit(Input::kept(f, p)),
+            )
+            .await,
+        ),
+    }
 }
 
 fn line_item_row(
@@ -451,32 +789,33 @@ fn line_item_row(
 ) -> Markup {
     let promoted: Vec<&PromotedTweet> = tweets
         .iter()
-        .filter(|p| p.line_item_id.as_deref() == Some(&l.id) && p.status != Status::Deleted)
+        .filter(|p| p.line_item_id.as_deref() == Some(&l.id))
         .collect();
     let (action, label) = if l.paused {
         ("resume", "Resume")
     } else {
         ("pause", "Pause")
     };
-    let toggle = format!(
-        "/line_items/{}/{}/{}/{action}",
-        q(account),
-        q(campaign),
-        q(&l.id)
-    );
+    let item = format!("/line_items/{}/{}/{}", q(account), q(campaign), q(&l.id));
     html! {
-        tr {
+        tr data-id=(l.id) {
             td {
                 (l.name) (dry_tag(l.dry_run))
                 div class="note mono" { (l.id) }
             }
             td { (status_badge(l.status)) }
-            td { (l.objective.as_deref().unwrap_or("")) }
-            td { (l.placements.join(", ")) }
+            td { (l.objective.as_deref().map(words).unwrap_or_default()) }
+            td { (l.placements.iter().map(|p| words(p)).collect::<Vec<_>>().join(", ")) }
             td class="n" {
                 @match l.bid_micros {
-                    None => { "auto" }
+                    None => { "Automatic" }
                     Some(bid) => { (money(Some(bid))) " " (l.currency.as_deref().unwrap_or(cur)) }
+                }
+            }
+            td class="n" {
+                @match l.daily_budget_micros {
+                    None => { "—" }
+                    Some(b) => { (money(Some(b))) " " (l.currency.as_deref().unwrap_or(cur)) }
                 }
             }
             td {
@@ -485,11 +824,15 @@ fn line_item_row(
                 }
                 @for p in &promoted {
                     div class="mono" {
-                        "tweet " (p.tweet_id.as_deref().unwrap_or("")) " " (status_badge(p.status))
+                        "Tweet " (p.tweet_id.as_deref().unwrap_or("")) " " (status_badge(p.status))
                     }
                 }
             }
-            td { (button_form(&toggle, csrf, label, "")) }
+            td class="actions" {
+                (button_form(&format!("{item}/{action}"), csrf, label, ""))
+                " "
+                a class="btn" href={ (item) "/edit" } aria-label={ "Edit " (l.name) } { "Edit" }
+            }
         }
     }
 }
@@ -511,18 +854,34 @@ async fn set_line_item_paused(
         .await
     }
     .await;
+    let here = campaign_href(&account, &campaign);
     match result {
-        Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
-        Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+        Ok(()) => see_other(&format!(
+            "{here}?done={}",
+            if paused {
+                "line-item-paused"
+            } else {
+                "line-item-resumed"
+            }
+        )),
+        Err(e) => {
+            detail_page(
+                &state,
+                &user,
+                &account,
+                &campaign,
+                &Fields::new(),
+                Some(Err(e)),
+                Refused::None,
+            )
+            .await
+        }
     }
 }
 
-fn options(values: &[&str], selected: &str) -> Markup {
-    html! {
-        @for v in values {
-            option selected[*v == selected] { (v) }
-        }
-    }
+/// `(value, words)` options of a vocabulary.
+fn vocab(values: &[&str]) -> Vec<(String, String)> {
+    values.iter().map(|v| ((*v).to_owned(), words(v))).collect()
 }
 
 /// The forms under a campaign: a new line item, and a tweet to promote on one of its line items.
@@ -532,6 +891,7 @@ fn line_item_forms(
     campaign: &str,
     cur: &str,
     items: &[LineItem],
+    refused: &Refused,
 ) -> Markup {
     use crate::manage::input::{BID_STRATEGIES, OBJECTIVES, PLACEMENTS, PRODUCT_TYPES};
     // X wants one objective per campaign: offer the one its line items already have.
@@ -539,7 +899,7 @@ fn line_item_forms(
         .first()
         .and_then(|l| l.objective.as_deref())
         .unwrap_or("WEBSITE_CLICKS");
-    let action = format!("/campaigns/{}/{}", q(account), q(campaign));
+    let action = campaign_href(account, campaign);
     let new_line_item = CreateForm {
         heading: "New line item",
         action: &format!("{action}/line_items"),
@@ -552,41 +912,36 @@ fn line_item_forms(
         id: Some("promote"),
         hidden: &[],
     };
+    let li = refused.line_item();
+    let pr = refused.promote();
+    let bid = format!("Bid ({cur})");
+    let daily = format!("Daily budget ({cur})");
+    let item_options: Vec<(String, String)> = items
+        .iter()
+        .map(|l| (l.id.clone(), l.name.clone()))
+        .collect();
     html! {
         (new_line_item.render(csrf, html! {
+            (li.general(&["name", "objective", "product_type", "placement", "bid_strategy", "bid", "daily_budget"]))
             div class="row" {
-                div {
-                    label for="li-name" { "Name" }
-                    input id="li-name" name="name" maxlength="255";
-                }
-                div { label { "Objective" } select name="objective" { (options(OBJECTIVES, objective)) } }
-                div { label { "Product" } select name="product_type" { (options(PRODUCT_TYPES, "PROMOTED_TWEETS")) } }
-                div { label { "Placement" } select name="placement" { (options(PLACEMENTS, "ALL_ON_TWITTER")) } }
-                div { label { "Bidding" } select name="bid_strategy" { (options(BID_STRATEGIES, "AUTO")) } }
-                div { label { "Bid (" (cur) ")" } input name="bid" inputmode="decimal" size="7"; }
-                div {
-                    label { "Daily budget (" (cur) ")" }
-                    input name="daily_budget" inputmode="decimal" size="8";
-                }
-                div { label { input type="checkbox" name="paused" value="1"; " paused" } }
+                (Text::new("li-name", "name", "Name").render(&li))
+                (select(&li, ("li-objective", "objective", "Objective"), &vocab(OBJECTIVES), objective))
+                (select(&li, ("li-product", "product_type", "Product"), &vocab(PRODUCT_TYPES), "PROMOTED_TWEETS"))
+                (select(&li, ("li-placement", "placement", "Placement"), &vocab(PLACEMENTS), "ALL_ON_TWITTER"))
+                (select(&li, ("li-bidding", "bid_strategy", "Bidding"), &vocab(BID_STRATEGIES), "AUTO"))
+                (Text::new("li-bid", "bid", &bid).amount().render(&li))
+                (Text::new("li-daily", "daily_budget", &daily).amount().render(&li))
+                (checkbox(&li, ("li-paused", "paused", "Paused"), false))
                 div { button class="primary" type="submit" { "Create line item" } }
             }
         }))
         @if !items.is_empty() {
             (promote.render(csrf, html! {
+                (pr.general(&["line_item_id", "tweet_id"]))
                 div class="row" {
-                    div {
-                        label { "Line item" }
-                        select name="line_item_id" {
-                            @for l in items {
-                                option value=(l.id) { (l.name) }
-                            }
-                        }
-                    }
-                    div {
-                        label for="tweet" { "Tweet id" }
-                        input id="tweet" name="tweet_id" required pattern="[0-9]+";
-                    }
+                    (select(&pr, ("promote-line-item", "line_item_id", "Line item"), &item_options, ""))
+                    (Text::new("tweet", "tweet_id", "Tweet id").required()
+                        .pattern("[0-9]+", "the tweet's number (digits only)").render(&pr))
                     div { button type="submit" { "Promote" } }
                 }
             }))
@@ -621,15 +976,29 @@ async fn create_line_item(
         }
         let scope = scope(&state, &user, &account, field(&f, "idem"))?;
         let path = format!("{}/line_items", base(&account));
-        write(&scope, Method::POST, &path, Some(&body), || {
+        write_answer(&scope, Method::POST, &path, Some(&body), || {
             manage::line_items::create(&scope, &body)
         })
         .await
     }
     .await;
     match result {
-        Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
-        Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+        Ok(_) => see_other(&format!(
+            "{}?done=line-item-created",
+            campaign_href(&account, &campaign)
+        )),
+        Err(p) => refused(
+            detail_page(
+                &state,
+                &user,
+                &account,
+                &campaign,
+                &Fields::new(),
+                None,
+                Refused::LineItem(Input::kept(f, p)),
+            )
+            .await,
+        ),
     }
 }
 
@@ -645,15 +1014,200 @@ async fn promote(
     let path = format!("{}/promoted_tweets", base(&account));
     let result = match scope(&state, &user, &account, field(&f, "idem")) {
         Ok(scope) => {
-            write(&scope, Method::POST, &path, Some(&body), || {
+            write_answer(&scope, Method::POST, &path, Some(&body), || {
                 manage::promoted_tweets::create(&scope, &body)
             })
             .await
         }
-        Err(e) => Err(e),
+        Err(e) => Err(Problem::general(e)),
     };
     match result {
-        Ok(()) => see_other(&format!("/campaigns/{}/{}", q(&account), q(&campaign))),
-        Err(e) => detail_page(&state, &user, &account, &campaign, Some(Err(e))).await,
+        Ok(_) => see_other(&format!(
+            "{}?done=promoted",
+            campaign_href(&account, &campaign)
+        )),
+        Err(p) => refused(
+            detail_page(
+                &state,
+                &user,
+                &account,
+                &campaign,
+                &Fields::new(),
+                None,
+                Refused::Promote(Input::kept(f, p)),
+            )
+            .await,
+        ),
+    }
+}
+
+/// The line item `id` of `account`, as the API's `GET …/line_items/{id}` reads it.
+async fn line_item(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    id: &str,
+) -> Result<LineItem, String> {
+    let scope = scope(state, user, account, None)?;
+    let id = entity_id(&scope, id, "line item").await?;
+    let entity = manage::line_items::get(&scope, &id)
+        .await
+        .map_err(problem)?;
+    Ok(LineItem::from_api(&entity.data))
+}
+
+async fn line_item_edit_page(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, campaign, id)): Path<(String, String, String)>,
+) -> Response {
+    edit_line_item_page(&state, &user, (&account, &campaign, &id), Input::fresh()).await
+}
+
+/// The line item's edit page: name, bid, budgets and the flight's end date.
+async fn edit_line_item_page(
+    state: &AppState,
+    user: &User,
+    (account, campaign, id): (&str, &str, &str),
+    input: Input,
+) -> Response {
+    let l = match line_item(state, user, account, id).await {
+        Ok(l) => l,
+        Err(e) => {
+            return detail_page(
+                state,
+                user,
+                account,
+                campaign,
+                &Fields::new(),
+                Some(Err(e)),
+                Refused::None,
+            )
+            .await;
+        }
+    };
+    let cur = l.currency.clone().unwrap_or_default();
+    let amount = |m: Option<i64>| {
+        m.map(|m| money(Some(m)).replace(',', ""))
+            .unwrap_or_default()
+    };
+    let (bid, daily, total) = (
+        amount(l.bid_micros),
+        amount(l.daily_budget_micros),
+        amount(l.total_budget_micros),
+    );
+    let end = l
+        .end_time
+        .as_deref()
+        .map(|t| t.chars().take(10).collect::<String>())
+        .unwrap_or_default();
+    let back = campaign_href(account, campaign);
+    let labels = (
+        format!("Bid ({cur}; empty: automatic)"),
+        format!("Daily budget ({cur})"),
+        format!("Total budget ({cur})"),
+    );
+    let body = html! {
+        div class="crumb" {
+            a href={ "/campaigns?account=" (q(account)) } { "Campaigns" } " → "
+            a href=(back) { "Campaign" } " → " (l.name)
+        }
+        h1 { "Edit line item" }
+        div class="card" {
+            form method="post" action={ "/line_items/" (q(account)) "/" (q(campaign)) "/" (q(id)) "/edit" } id="edit-line-item" {
+                (csrf_field(&user.0.csrf))
+                (input.general(&["name", "bid", "daily_budget", "total_budget", "end_date"]))
+                div class="row" {
+                    (Text::new("li-edit-name", "name", "Name").value(&l.name).required().render(&input))
+                    (Text::new("li-edit-bid", "bid", &labels.0).value(&bid).amount().render(&input))
+                    (Text::new("li-edit-daily", "daily_budget", &labels.1).value(&daily).amount().render(&input))
+                    (Text::new("li-edit-total", "total_budget", &labels.2).value(&total).amount().render(&input))
+                    (Text::new("li-edit-end", "end_date", "Flight ends (UTC date)").value(&end).kind("date").render(&input))
+                }
+                p {
+                    button class="primary" type="submit" { "Save line item" }
+                    " "
+                    a class="btn" href=(back) { "Cancel" }
+                }
+            }
+        }
+    };
+    render(user, "Edit line item", Nav::Campaigns, body)
+}
+
+async fn edit_line_item(
+    State(state): State<AppState>,
+    Path((account, campaign, id)): Path<(String, String, String)>,
+    CsrfForm(user, f): CsrfForm<Fields>,
+) -> Response {
+    let path = format!("{}/line_items/{}", base(&account), q(&id));
+    let result = async {
+        let mut body = json!({ "name": field(&f, "name").unwrap_or_default() });
+        for (name, label, key) in [
+            ("bid", "Bid", "bid_amount_local_micro"),
+            (
+                "daily_budget",
+                "Daily budget",
+                "daily_budget_amount_local_micro",
+            ),
+            (
+                "total_budget",
+                "Total budget",
+                "total_budget_amount_local_micro",
+            ),
+        ] {
+            if let Some(m) = micros(&f, name, label)? {
+                body[key] = json!(m);
+            }
+        }
+        if let Some(d) = field(&f, "end_date") {
+            let day = NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| Problem::at("end_date", format!("Flight end: not a date: {d}")))?;
+            body["end_time"] = json!(format!("{day}T00:00:00Z"));
+        }
+        let scope = scope(&state, &user, &account, None)?;
+        let id = entity_id(&scope, &id, "line item").await?;
+        write_answer(&scope, Method::PATCH, &path, Some(&body), || {
+            manage::line_items::update(&scope, &id, &body)
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok(_) => see_other(&format!(
+            "{}?done=line-item-updated",
+            campaign_href(&account, &campaign)
+        )),
+        Err(mut p) => {
+            if p.field.as_deref() == Some("end_time") {
+                p.field = Some("end_date".into());
+            }
+            refused(
+                edit_line_item_page(&state, &user, (&account, &campaign, &id), Input::kept(f, p))
+                    .await,
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_divide_only_where_there_is_data() {
+        let m = Metrics {
+            spend_usd: Some(30.0),
+            spend_local_micros: Some(30_000_000),
+            impressions: 1000.0,
+            clicks: 20.0,
+            conversions: 0.0,
+        };
+        assert_eq!(m.ctr(), Some(0.02));
+        assert_eq!(m.cpc(), Some(1.5));
+        assert_eq!(m.cpa(), None, "no conversions: no CPA");
+        assert_eq!(Metrics::default().cpc(), None);
+        assert_eq!(usd(Some(1234.5)), "$1,234.50");
+        assert_eq!(usd(None), "—");
     }
 }

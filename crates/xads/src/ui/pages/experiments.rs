@@ -9,15 +9,17 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
-use super::view::{Estimate, Experiment, Results};
+use super::list::{Key, Listing, base_of};
+use super::view::{Estimate, Experiment, Results, StatsRow};
 use super::{
-    CreateForm, Fields, Picker, entities, field, micros, problem, render, scope, see_other, write,
-    write_answer,
+    CreateForm, Fields, Input, Picker, Problem, Text, entities, field, micros, problem, render,
+    scope, see_other, select, write, write_answer,
 };
 use crate::app::AppState;
 use crate::experiments;
+use crate::experiments::schedule::SLOT_HOURS;
 use crate::store::entities::Kind;
-use crate::ui::html::{self, Nav, button_form, csrf_field, flash, q};
+use crate::ui::html::{self, Nav, button_form, csrf_field, flash, q, scroll};
 use crate::ui::session::{CsrfForm, User};
 use crate::web::answer::Answer;
 use crate::web::experiments::path_experiment;
@@ -53,19 +55,61 @@ async fn list_page(
     user: User,
     Query(qs): Query<Fields>,
 ) -> Response {
-    experiments_page(&state, &user, qs.get("account"), None).await
+    experiments_page(&state, &user, &qs, None, Input::fresh()).await
 }
+
+/// An experiment's status in words.
+fn status_words(status: Option<&str>) -> &'static str {
+    match status {
+        Some("creating") => "Being created",
+        Some("ready") => "Ready to start",
+        Some("running") => "Running",
+        Some("stopped") => "Stopped",
+        Some("concluded") => "Concluded",
+        Some("failed") => "Failed",
+        _ => "—",
+    }
+}
+
+/// A primary metric in words.
+fn metric_words(metric: Option<&str>) -> &'static str {
+    match metric {
+        Some("ctr") => "Click-through rate",
+        Some("conversion_rate") => "Conversion rate",
+        Some("cpc") => "Cost per click",
+        Some("cpa") => "Cost per conversion",
+        _ => "—",
+    }
+}
+
+/// A schedule in words.
+fn schedule_words(mode: Option<&str>) -> &'static str {
+    match mode {
+        Some("rotate") => "Rotation (switchback)",
+        Some("concurrent") => "Side by side",
+        _ => "—",
+    }
+}
+
+const STATUSES: &[(&str, &str)] = &[
+    ("ready", "Ready to start"),
+    ("running", "Running"),
+    ("stopped", "Stopped"),
+    ("concluded", "Concluded"),
+    ("failed", "Failed"),
+];
 
 async fn experiments_page(
     state: &AppState,
     user: &User,
-    requested: Option<&String>,
+    qs: &Fields,
     msg: Option<Result<String, String>>,
+    input: Input,
 ) -> Response {
     let picker = match Picker::load(
         state,
         user,
-        requested,
+        qs.get("account"),
         ("/experiments", "Experiments", Nav::Experiments),
     )
     .await
@@ -105,6 +149,19 @@ async fn experiments_page(
         .collect();
     tweet_ids.sort();
     tweet_ids.dedup();
+    let listing = Listing::from_query(qs, "", "name");
+    let page = listing.apply(
+        rows,
+        |e| &e.name,
+        |e| e.status.as_deref().unwrap_or_default(),
+        |e, key| match key {
+            "status" => Key::Text(e.status.clone().unwrap_or_default()),
+            "created" => Key::Text(e.created_at.clone().unwrap_or_default()),
+            _ => Key::Text(e.name.clone()),
+        },
+    );
+    let hidden = [("account", account.id.as_str())];
+    let here = base_of("/experiments", &hidden);
     let body = html! {
         h1 { "Experiments" }
         (picker.tabs())
@@ -117,67 +174,81 @@ async fn experiments_page(
             div class="problem" { (e) }
         }
         div class="card" {
-            table id="experiments" {
-                thead {
-                    tr {
-                        th { "Experiment" } th { "Status" } th { "Metric" } th { "Schedule" }
-                        th { "Variants" }
-                    }
-                }
-                tbody {
-                    @if rows.is_empty() {
-                        tr { td colspan="5" class="note" { "No experiments yet." } }
-                    }
-                    @for e in &rows {
+            (listing.controls("/experiments", &hidden, "experiments", STATUSES))
+            (scroll("Experiments", html! {
+                table id="experiments" {
+                    thead {
                         tr {
-                            td {
-                                a href={ "/experiments/" (q(&account.id)) "/" (q(&e.id)) } {
-                                    (e.name)
+                            (listing.th(&here, "name", "Experiment", false))
+                            (listing.th(&here, "status", "Status", false))
+                            th { "Metric" } th { "Schedule" }
+                            th class="n" { "Variants" }
+                            (listing.th(&here, "created", "Created", false))
+                        }
+                    }
+                    tbody {
+                        @if page.rows.is_empty() {
+                            tr { td colspan="6" class="note" { "No experiments yet." } }
+                        }
+                        @for e in &page.rows {
+                            tr {
+                                td {
+                                    a href={ "/experiments/" (q(&account.id)) "/" (q(&e.id)) } {
+                                        (e.name)
+                                    }
                                 }
-                                div class="note mono" { (e.id) }
+                                td { (status_words(e.status.as_deref())) }
+                                td { (metric_words(e.primary_metric.as_deref())) }
+                                td { (schedule_words(e.schedule_mode.as_deref())) }
+                                td class="n" { (e.variants.len()) }
+                                td { (e.created_at.as_deref().map(|t| t.get(..10).unwrap_or(t)).unwrap_or("—")) }
                             }
-                            td { (dash(&e.status)) }
-                            td { (dash(&e.primary_metric)) }
-                            td { (dash(&e.schedule_mode)) }
-                            td { (e.variants.len()) }
                         }
                     }
                 }
-            }
+            }))
+            (listing.pager(&here, &page, "experiments"))
         }
         datalist id="tweets" {
             @for t in &tweet_ids {
                 option value=(t);
             }
         }
-        (create_form(&user.0.csrf, account, &campaigns))
+        (create_form(&user.0.csrf, account, &campaigns, &input))
     };
     render(user, "Experiments", Nav::Experiments, body)
 }
 
 /// The create form: a campaign, the metric, the schedule, and two variants (first = control).
-fn create_form(csrf: &str, account: &super::Account, campaigns: &[(String, String)]) -> Markup {
+fn create_form(
+    csrf: &str,
+    account: &super::Account,
+    campaigns: &[(String, String)],
+    input: &Input,
+) -> Markup {
     let cur = &account.currency;
+    let bid = format!("Bid ({cur})");
+    let daily = format!("Daily budget ({cur})");
     let variant = |i: usize, name: &str| {
+        let ids = [
+            format!("v{i}_name"),
+            format!("v{i}_tweet"),
+            format!("v{i}_bid"),
+            format!("v{i}_daily"),
+        ];
+        let label = if i == 0 {
+            format!("Variant {} name (control)", i + 1)
+        } else {
+            format!("Variant {} name", i + 1)
+        };
         html! {
-            div class="row" style="margin-top:8px" {
-                div {
-                    label { "Variant " (i + 1) @if i == 0 { " (control)" } }
-                    input name={ "v" (i) "_name" } value=(name) required;
-                }
-                div {
-                    label { "Tweet id" }
-                    input name={ "v" (i) "_tweet" } id={ "v" (i) "_tweet" } list="tweets" required
-                        pattern="[0-9]+";
-                }
-                div {
-                    label { "Bid (" (cur) ")" }
-                    input name={ "v" (i) "_bid" } inputmode="decimal" size="8" value="1.50";
-                }
-                div {
-                    label { "Daily budget (" (cur) ")" }
-                    input name={ "v" (i) "_daily" } inputmode="decimal" size="8" value="50";
-                }
+            fieldset class="row" style="margin-top:8px;border:0;padding:0" {
+                legend class="note" { "Variant " (i + 1) @if i == 0 { " (control)" } }
+                (Text::new(&ids[0], &ids[0], &label).value(name).required().render(input))
+                (Text::new(&ids[1], &ids[1], "Tweet id").required().list("tweets")
+                    .pattern("[0-9]+", "the tweet's number (digits only)").render(input))
+                (Text::new(&ids[2], &ids[2], &bid).value("1.50").amount().render(input))
+                (Text::new(&ids[3], &ids[3], &daily).value("50").amount().render(input))
             }
         }
     };
@@ -187,46 +258,52 @@ fn create_form(csrf: &str, account: &super::Account, campaigns: &[(String, Strin
         id: None,
         hidden: &[("account", &account.id)],
     };
+    let opts = |v: &[&str], words: fn(Option<&str>) -> &'static str| -> Vec<(String, String)> {
+        v.iter()
+            .map(|m| ((*m).to_owned(), words(Some(m)).to_owned()))
+            .collect()
+    };
+    let objectives: Vec<(String, String)> = crate::manage::input::OBJECTIVES
+        .iter()
+        .map(|o| ((*o).to_owned(), super::list::words(o)))
+        .collect();
+    let slots: Vec<(String, String)> = SLOT_HOURS
+        .iter()
+        .map(|h| (h.to_string(), format!("{h} h")))
+        .collect();
+    let fields = [
+        "name",
+        "campaign_id",
+        "objective",
+        "primary_metric",
+        "mode",
+        "slot_hours",
+        "min_impressions",
+        "max_days",
+        "v0_name",
+        "v0_tweet",
+        "v0_bid",
+        "v0_daily",
+        "v1_name",
+        "v1_tweet",
+        "v1_bid",
+        "v1_daily",
+    ];
     form.render(
         csrf,
         html! {
+            (input.general(&fields))
             div class="row" {
-                div { label { "Name" } input name="name" id="exp-name" required; }
-                div {
-                    label { "Campaign" }
-                    select name="campaign_id" {
-                        @for (id, name) in campaigns {
-                            option value=(id) { (name) }
-                        }
-                    }
-                }
-                div {
-                    label for="objective" { "Objective (as the campaign's line items)" }
-                    select name="objective" id="objective" {
-                        @for o in ["WEBSITE_CLICKS", "ENGAGEMENTS", "AWARENESS", "FOLLOWERS",
-                            "APP_INSTALLS", "APP_ENGAGEMENTS", "VIDEO_VIEWS", "REACH"] {
-                            option { (o) }
-                        }
-                    }
-                }
-                div {
-                    label { "Primary metric" }
-                    select name="primary_metric" {
-                        @for m in ["ctr", "conversion_rate", "cpc", "cpa"] {
-                            option { (m) }
-                        }
-                    }
-                }
-                div {
-                    label { "Schedule" }
-                    select name="mode" {
-                        option value="rotate" { "rotate" }
-                        option value="concurrent" { "concurrent" }
-                    }
-                }
-                div { label { "Slot hours" } input name="slot_hours" value="6" size="4"; }
-                div { label { "Min impressions" } input name="min_impressions" value="1000" size="7"; }
-                div { label { "Max days" } input name="max_days" value="14" size="4"; }
+                (Text::new("exp-name", "name", "Name").required().render(input))
+                (select(input, ("exp-campaign", "campaign_id", "Campaign"), campaigns, ""))
+                (select(input, ("objective", "objective", "Objective (as the campaign's line items)"), &objectives, "WEBSITE_CLICKS"))
+                (select(input, ("exp-metric", "primary_metric", "Primary metric"),
+                    &opts(&["ctr", "conversion_rate", "cpc", "cpa"], metric_words), "ctr"))
+                (select(input, ("exp-mode", "mode", "Schedule"),
+                    &opts(&["rotate", "concurrent"], schedule_words), "rotate"))
+                (select(input, ("exp-slot", "slot_hours", "Slot length (rotation)"), &slots, "6"))
+                (Text::new("exp-min-imp", "min_impressions", "Min impressions").value("1000").whole().render(input))
+                (Text::new("exp-max-days", "max_days", "Max days (1–90)").value("14").whole().render(input))
             }
             (variant(0, "Control"))
             (variant(1, "Treatment"))
@@ -235,11 +312,11 @@ fn create_form(csrf: &str, account: &super::Account, campaigns: &[(String, Strin
     )
 }
 
-fn int(f: &Fields, name: &str) -> Result<Option<i64>, String> {
+fn int(f: &Fields, name: &str, label: &str) -> Result<Option<i64>, Problem> {
     field(f, name)
         .map(|v| {
             v.parse::<i64>()
-                .map_err(|_| format!("{name}: not a whole number"))
+                .map_err(|_| Problem::at(name, format!("{label}: not a whole number: {v}")))
         })
         .transpose()
 }
@@ -266,11 +343,23 @@ async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Field
         let schedule = if field(&f, "mode") == Some("concurrent") {
             json!({"mode": "concurrent"})
         } else {
-            json!({"mode": "rotate", "slot_hours": int(&f, "slot_hours")?.unwrap_or(6)})
+            // Checked here as the select offers them: a slot length must divide a day.
+            let hours = int(&f, "slot_hours", "Slot length")?.unwrap_or(6);
+            if !u32::try_from(hours).is_ok_and(|h| SLOT_HOURS.contains(&h)) {
+                return Err(Problem::at(
+                    "slot_hours",
+                    format!("Slot length must divide a day: one of {SLOT_HOURS:?} hours"),
+                ));
+            }
+            json!({"mode": "rotate", "slot_hours": hours})
         };
         let mut stop = serde_json::Map::new();
-        for k in ["min_impressions", "min_conversions", "max_days"] {
-            if let Some(n) = int(&f, k)? {
+        for (k, label) in [
+            ("min_impressions", "Min impressions"),
+            ("min_conversions", "Min conversions"),
+            ("max_days", "Max days"),
+        ] {
+            if let Some(n) = int(&f, k, label)? {
                 stop.insert(k.to_owned(), json!(n));
             }
         }
@@ -294,7 +383,11 @@ async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Field
     match result {
         Ok(id) if !id.is_empty() => see_other(&format!("/experiments/{}/{}", q(&account), q(&id))),
         Ok(_) => see_other(&format!("/experiments?account={}", q(&account))),
-        Err(e) => experiments_page(&state, &user, Some(&account), Some(Err(e))).await,
+        Err(p) => {
+            let qs = Fields::from([("account".to_owned(), account)]);
+            let page = experiments_page(&state, &user, &qs, None, Input::kept(f, p)).await;
+            super::refused(page)
+        }
     }
 }
 
@@ -302,8 +395,110 @@ async fn detail(
     State(state): State<AppState>,
     user: User,
     Path((account, id)): Path<(String, String)>,
+    Query(qs): Query<Fields>,
 ) -> Response {
-    detail_page(&state, &user, &account, &id, None).await
+    let msg = match qs.get("done").map(String::as_str) {
+        Some("start") => Some(Ok("Experiment started.".to_owned())),
+        Some("stop") => Some(Ok("Experiment stopped: every variant is paused.".to_owned())),
+        Some("conclude") => Some(Ok(
+            "Experiment concluded: the kept variant runs on, the others are paused.".to_owned(),
+        )),
+        _ => None,
+    };
+    detail_page(&state, &user, &account, &id, msg).await
+}
+
+/// A variant's name and its primary metric per day (`None`: no data that day).
+type VariantSeries = (String, Vec<Option<f64>>);
+
+/// Each variant's primary metric per day since the experiment started (or was created), from
+/// its line item's daily stats (`GET …/stats?entity=line_item&granularity=day`).
+async fn daily_series(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    x: &Experiment,
+) -> (Vec<String>, Vec<VariantSeries>) {
+    let ids: Vec<&str> = x
+        .variants
+        .iter()
+        .filter_map(|v| v.line_item_id.as_deref())
+        .collect();
+    let today = state.clock.now().date_naive();
+    let since = x
+        .started_at
+        .as_deref()
+        .or(x.created_at.as_deref())
+        .and_then(|t| chrono::NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok())
+        .unwrap_or(today)
+        .max(today - chrono::Duration::days(89));
+    let query = crate::web::reports::StatsQuery {
+        entity: Some("line_item".to_owned()),
+        ids: Some(ids.join(",")),
+        from: Some(since.to_string()),
+        to: Some((today + chrono::Duration::days(1)).to_string()),
+        granularity: Some("day".to_owned()),
+    };
+    let rows: Vec<StatsRow> = if ids.is_empty() {
+        vec![]
+    } else {
+        match crate::web::ids::account(account) {
+            Ok(a) => crate::web::reports::stats_of(state, &user.0.tenant.id, a.as_str(), &query)
+                .await
+                .map(|s| s.data.iter().map(StatsRow::from_api).collect())
+                .unwrap_or_default(),
+            Err(_) => vec![],
+        }
+    };
+    let mut days: Vec<String> = rows
+        .iter()
+        .map(|r| r.start.chars().take(10).collect())
+        .collect();
+    days.sort();
+    days.dedup();
+    let metric = x.primary_metric.as_deref().unwrap_or("ctr");
+    let series = x
+        .variants
+        .iter()
+        .map(|v| {
+            let name = v.name.clone().unwrap_or_default();
+            let values = days
+                .iter()
+                .map(|d| {
+                    let r = rows.iter().find(|r| {
+                        v.line_item_id.as_deref() == Some(&r.entity_id) && r.start.starts_with(d)
+                    })?;
+                    let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
+                    match metric {
+                        "conversion_rate" => ratio(r.conversions, r.clicks),
+                        "cpc" => ratio(r.spend_usd_value, r.clicks),
+                        "cpa" => ratio(r.spend_usd_value, r.conversions),
+                        _ => ratio(r.clicks, r.impressions),
+                    }
+                })
+                .collect();
+            (name, values)
+        })
+        .collect();
+    let labels = days
+        .iter()
+        .map(|d| d.get(5..).unwrap_or(d).to_owned())
+        .collect();
+    (labels, series)
+}
+
+/// Whether the experiment's campaign is paused (or gone) in the mirror.
+async fn campaign_paused(scope: &crate::manage::Scope, x: &Experiment) -> Option<&'static str> {
+    let id = x.campaign_id.as_deref()?;
+    let campaigns = entities(scope, Kind::Campaign, None, false).await.ok()?;
+    let c = campaigns.iter().find(|c| c["id"].as_str() == Some(id))?;
+    if c["deleted"].as_bool() == Some(true) {
+        Some("deleted")
+    } else if c["paused"].as_bool() == Some(true) {
+        Some("paused")
+    } else {
+        None
+    }
 }
 
 async fn detail_page(
@@ -322,7 +517,8 @@ async fn detail_page(
     let (scope, id, view) = match read.await {
         Ok(read) => read,
         Err(err) => {
-            return experiments_page(state, user, Some(&account.to_owned()), Some(Err(err))).await;
+            let qs = Fields::from([("account".to_owned(), account.to_owned())]);
+            return experiments_page(state, user, &qs, Some(Err(err)), Input::fresh()).await;
         }
     };
     let x = Experiment::from_api(&view.json());
@@ -331,20 +527,58 @@ async fn detail_page(
         .map(|r| Results::from_api(&r.json()))
         .map_err(problem);
     let results = res.as_ref().map_err(String::clone);
-    let body = detail_body(account, &id, &x, results, &msg, &user.0.csrf);
+    let campaign = campaign_paused(&scope, &x).await;
+    let (labels, series) = daily_series(state, user, account, &x).await;
+    let ctx = Detail {
+        account,
+        id: &id,
+        x: &x,
+        campaign_state: campaign,
+        chart: (labels, series),
+    };
+    let body = detail_body(&ctx, results, &msg, &user.0.csrf);
     render(user, "Experiment", Nav::Experiments, body)
 }
 
-/// The detail page's body: the experiment, the actions its state allows, and the results (or
-/// the problem reading them).
+/// What the detail page shows besides the results.
+struct Detail<'a> {
+    account: &'a str,
+    id: &'a str,
+    x: &'a Experiment,
+    /// `paused` or `deleted` when the experiment's campaign is.
+    campaign_state: Option<&'static str>,
+    chart: (Vec<String>, Vec<VariantSeries>),
+}
+
+/// The conclusion in words: which variant was kept and who chose it.
+fn conclusion_words(x: &Experiment) -> Option<String> {
+    let raw = x.conclusion.as_deref()?;
+    let kept = x.winner.as_deref().unwrap_or("the chosen variant");
+    let who = if raw.contains("chosen by the user") {
+        "you chose it".to_owned()
+    } else if raw.contains("chosen by the verdict") {
+        format!(
+            "the results picked it on {}",
+            metric_words(x.primary_metric.as_deref()).to_lowercase()
+        )
+    } else {
+        // A reason given through the API, in its author's words.
+        raw.to_owned()
+    };
+    Some(format!(
+        "Concluded: “{kept}” keeps running and the other variants are paused ({who})."
+    ))
+}
+
+/// The detail page's body: the experiment, the actions its state allows, warnings, and the
+/// results (or the problem reading them) with a per-variant chart over time.
 fn detail_body(
-    account: &str,
-    id: &str,
-    x: &Experiment,
+    d: &Detail<'_>,
     results: Result<&Results, String>,
     msg: &Option<Result<String, String>>,
     csrf: &str,
 ) -> Markup {
+    let (account, id, x) = (d.account, d.id, d.x);
     let no_results = Results {
         verdict: None,
         winner: None,
@@ -354,56 +588,102 @@ fn detail_body(
     let res = results.as_ref().copied().unwrap_or(&no_results);
     let variants = res.variants.as_ref().unwrap_or(&x.variants);
     let path = format!("/experiments/{}/{}", q(account), q(id));
+    let verdict_winner = (res.verdict.as_deref() == Some("winner"))
+        .then(|| res.winner.clone())
+        .flatten();
     let verdict = match res.verdict.as_deref() {
         Some("winner") => format!("Winner: {}", dash(&res.winner)),
         Some("no_difference") => "No difference yet".into(),
         Some("insufficient_data") => "Not enough data yet".into(),
         _ => dash(&res.verdict).to_owned(),
     };
+    let status = x.status.as_deref().unwrap_or_default();
+    let can_start = matches!(status, "creating" | "ready" | "stopped" | "failed");
+    let can_stop = status == "running";
+    let can_conclude = matches!(status, "running" | "stopped");
+    let rotation = x.schedule_mode.as_deref() == Some("rotate");
+    let drifted: Vec<(&str, &str)> = x
+        .variants
+        .iter()
+        .filter_map(|v| Some((v.name.as_deref().unwrap_or("?"), v.drift.as_deref()?)))
+        .collect();
+    let metric = x.primary_metric.as_deref().unwrap_or("ctr");
+    let unit = move |v: f64| match metric {
+        "cpc" | "cpa" => format!("${v:.2}"),
+        _ => format!("{:.2}%", v * 100.0),
+    };
     html! {
         div class="crumb" {
-            a href={ "/experiments?account=" (q(account)) } { "Experiments" } " → " (id)
+            a href={ "/experiments?account=" (q(account)) } { "Experiments" } " → " (x.name)
         }
         h1 { (x.name) }
         (flash(msg))
         p {
-            "Status " (dash(&x.status)) " · metric " (dash(&x.primary_metric))
-            " · schedule " (dash(&x.schedule_mode))
-            @if let Some(h) = x.slot_hours {
-                " (" (h) " h slots)"
+            strong { (status_words(x.status.as_deref())) }
+            " · judged on " (metric_words(x.primary_metric.as_deref()).to_lowercase())
+            " · " (schedule_words(x.schedule_mode.as_deref()))
+            @if let (true, Some(h)) = (rotation, x.slot_hours) {
+                ", " (h) " h slots"
             }
         }
         @if let Some(next) = &x.next_switch {
-            p id="next-switch" { "Next switch: " strong { (next) } }
+            p id="next-switch" {
+                "Next switch: "
+                strong { (next.get(..16).unwrap_or(next).replace('T', " ")) " UTC" }
+            }
         }
-        @if let Some(p) = &x.problem {
+        @if let Some(state) = d.campaign_state {
+            div class="warning" role="status" id="campaign-warning" {
+                "The experiment's campaign is " (state)
+                ": no variant is delivering, so results will not move until it runs again."
+            }
+        }
+        @if !drifted.is_empty() {
+            div class="warning" role="status" id="drift" {
+                "Changed outside the dashboard (for example in X Ads Manager); the runner leaves these as they are:"
+                ul {
+                    @for (name, note) in &drifted {
+                        li { strong { (name) } ": " (note) }
+                    }
+                }
+            }
+        }
+        @if let Some(p) = x.problem.as_deref().filter(|p| !p.starts_with("drift:") || drifted.is_empty()) {
             div class="problem" { (p) }
         }
-        @if let Some(c) = &x.conclusion {
-            div class="flash" { (c) }
+        @if let Some(c) = conclusion_words(x) {
+            div class="flash" id="conclusion" { (c) }
         }
-        p {
-            @if x.status.as_deref() != Some("concluded") {
-                (button_form(&format!("{path}/start"), csrf, "Start", ""))
-                " "
-                (button_form(&format!("{path}/stop"), csrf, "Stop", ""))
-                " "
-                // Conclude keeps one variant running and pauses the others: the verdict's
-                // winner, or the one the user picks.
-                form class="inline" method="post" action={ (path) "/conclude" } id="conclude" {
-                    (csrf_field(csrf))
-                    label class="inline" style="display:inline" {
-                        "Keep "
-                        select name="winner" {
-                            option value="" { "the verdict's winner" }
-                            @for v in &x.variants {
-                                @let name = v.name.as_deref().unwrap_or_default();
-                                option value=(name) { (name) }
+        @if can_start || can_stop || can_conclude {
+            div class="row" id="actions" {
+                @if can_start {
+                    div { (button_form(&format!("{path}/start"), csrf,
+                        if status == "stopped" { "Start again" } else { "Start" }, "primary")) }
+                }
+                @if can_stop {
+                    div { (button_form(&format!("{path}/stop"), csrf, "Stop (pause every variant)", "")) }
+                }
+                @if can_conclude {
+                    // Conclude keeps one variant running and pauses the others: the verdict's
+                    // winner, or the one the user picks.
+                    form class="row" method="post" action={ (path) "/conclude" } id="conclude" {
+                        (csrf_field(csrf))
+                        div {
+                            label for="winner" { "Variant to keep" }
+                            select name="winner" id="winner" required[verdict_winner.is_none()] {
+                                @if let Some(w) = &verdict_winner {
+                                    option value="" { (w) " (the results' winner)" }
+                                } @else {
+                                    option value="" { "Choose a variant…" }
+                                }
+                                @for v in &x.variants {
+                                    @let name = v.name.as_deref().unwrap_or_default();
+                                    option value=(name) { (name) }
+                                }
                             }
                         }
+                        div { button class="primary" type="submit" { "Conclude" } }
                     }
-                    " "
-                    button class="primary" type="submit" { "Conclude" }
                 }
             }
         }
@@ -415,49 +695,55 @@ fn detail_body(
             } @else {
                 p id="verdict" { strong { "Verdict:" } " " (verdict) }
             }
-            table id="variants" {
-                thead {
-                    tr {
-                        th { "Variant" } th { "Live" } th class="n" { "Impressions" }
-                        th class="n" { "Clicks" } th class="n" { "CTR (95% interval)" }
-                        th class="n" { "Spend (USD)" } th class="n" { "Conversions" }
-                        th class="n" { "CPC" } th class="n" { "CPA" } th class="n" { "P(best)" }
-                    }
-                }
-                tbody {
-                    @for v in variants {
+            (scroll("Variants", html! {
+                table id="variants" {
+                    thead {
                         tr {
-                            td {
-                                (dash(&v.name))
-                                @if v.control {
-                                    " " span class="badge b-off" { "control" }
+                            th { "Variant" } th { "Live" } th class="n" { "Impressions" }
+                            th class="n" { "Clicks" } th class="n" { "CTR (95% interval)" }
+                            th class="n" { "Spend (USD)" } th class="n" { "Conversions" }
+                            th class="n" { "CPC" } th class="n" { "CPA" } th class="n" { "P(best)" }
+                        }
+                    }
+                    tbody {
+                        @for v in variants {
+                            tr {
+                                td {
+                                    (dash(&v.name))
+                                    @if v.control {
+                                        " " span class="badge b-off" { "control" }
+                                    }
                                 }
-                                div class="note mono" { (dash(&v.line_item_id)) }
-                            }
-                            td {
-                                @match x.paused(v.name.as_deref()).or(v.paused) {
-                                    Some(true) => { span class="badge b-warn" { "paused" } }
-                                    Some(false) => { span class="badge b-ok" { "live" } }
-                                    None => { "—" }
+                                td {
+                                    @match x.paused(v.name.as_deref()).or(v.paused) {
+                                        Some(true) => { span class="badge b-warn" { "paused" } }
+                                        Some(false) => { span class="badge b-ok" { "live" } }
+                                        None => { "—" }
+                                    }
                                 }
-                            }
-                            td class="n" { (html::group(v.impressions)) }
-                            td class="n" { (html::group(v.clicks)) }
-                            td class="n" { (ctr_cell(v.ctr)) }
-                            td class="n" {
-                                (v.spend_usd.map_or("—".into(), |x| format!("${x:.2}")))
-                            }
-                            td class="n" { (dash(&v.conversions)) }
-                            td class="n" { (estimate(v.cpc)) }
-                            td class="n" { (estimate(v.cpa)) }
-                            td class="n" {
-                                (v.p_best
-                                    .map(|p| format!("{:.0}%", p * 100.0))
-                                    .unwrap_or_else(|| "—".into()))
+                                td class="n" { (html::group(v.impressions)) }
+                                td class="n" { (html::group(v.clicks)) }
+                                td class="n" { (ctr_cell(v.ctr)) }
+                                td class="n" {
+                                    (v.spend_usd.map_or("—".into(), |x| format!("${x:.2}")))
+                                }
+                                td class="n" { (dash(&v.conversions)) }
+                                td class="n" { (estimate(v.cpc)) }
+                                td class="n" { (estimate(v.cpa)) }
+                                td class="n" {
+                                    (v.p_best
+                                        .map(|p| format!("{:.0}%", p * 100.0))
+                                        .unwrap_or_else(|| "—".into()))
+                                }
                             }
                         }
                     }
                 }
+            }))
+            h3 { (metric_words(x.primary_metric.as_deref())) " per day, by variant" }
+            div id="variant-chart" {
+                (scroll("Chart", html::shared_chart(&d.chart.0, &d.chart.1, unit,
+                    &format!("{} per day for each variant", metric_words(x.primary_metric.as_deref())))))
             }
             @if variants.iter().any(|v| v.p_best.is_none()) {
                 p class="note" id="p-best-note" {
@@ -467,8 +753,10 @@ fn detail_body(
             @if let Some(m) = &res.method {
                 p class="note" { (m) }
             }
-            @if let Some(n) = &x.note {
-                p class="note" { (n) }
+            @if rotation {
+                @if let Some(n) = &x.note {
+                    p class="note" id="rotation-caveat" { (n) }
+                }
             }
         }
     }
@@ -545,13 +833,19 @@ async fn act(
         }
     }
     .await;
-    let msg = match done {
-        Ok(()) => Ok(match action.as_str() {
-            "start" => "Experiment started.".to_owned(),
-            "stop" => "Experiment stopped.".to_owned(),
-            _ => "Experiment concluded: losers paused, the winner kept.".to_owned(),
-        }),
-        Err(e) => Err(e),
-    };
-    detail_page(&state, &user, &account, &id, Some(msg)).await
+    match done {
+        Ok(()) => see_other(&format!(
+            "/experiments/{}/{}?done={action}",
+            q(&account),
+            q(&id)
+        )),
+        Err(e) => {
+            let e = if action == "conclude" && e.starts_with("no winner yet") {
+                "There is no winner yet: choose the variant to keep.".to_owned()
+            } else {
+                e
+            };
+            super::refused(detail_page(&state, &user, &account, &id, Some(Err(e))).await)
+        }
+    }
 }

@@ -8,9 +8,9 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 
 use super::view::Tile;
-use super::{Account, Fields, problem, render, see_other};
+use super::{Account, Fields, problem, render_refreshing, see_other};
 use crate::app::AppState;
-use crate::ui::html::{Nav, button_form, csrf_field, flash};
+use crate::ui::html::{Nav, button_form, csrf_field, flash, scroll};
 use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -27,20 +27,27 @@ const REVOKE_NOTE: &str = "Tokens were deleted from the dashboard. To fully revo
 async fn page(State(state): State<AppState>, user: User, Query(q): Query<Fields>) -> Response {
     let msg = if q.get("connected").map(String::as_str) == Some("x_ads") {
         Some(Ok("X (Twitter) Ads is connected.".to_owned()))
-    } else if let Some(n) = q.get("synced") {
-        Some(Ok(format!(
-            "Synced {} ad account(s); see Reports.",
-            n.parse::<u32>().unwrap_or(0)
-        )))
     } else if q.contains_key("disconnected") {
         Some(Ok(REVOKE_NOTE.to_owned()))
     } else {
         None
     };
-    tile_page(&state, &user, msg).await
+    let progress = match q.get("sync") {
+        Some(ids) => {
+            let again = format!("/integrations?sync={}", crate::ui::html::q(ids));
+            Some(super::reports::sync_progress(&state, &user, ids, &again).await)
+        }
+        None => None,
+    };
+    tile_page(&state, &user, msg, progress).await
 }
 
-async fn tile_page(state: &AppState, user: &User, msg: Option<Result<String, String>>) -> Response {
+async fn tile_page(
+    state: &AppState,
+    user: &User,
+    msg: Option<Result<String, String>>,
+    progress: Option<(Markup, bool)>,
+) -> Response {
     // The tile `GET /api/v1/integrations` answers, from the function its handler calls.
     let tile = match crate::web::integrations::tile(state, &user.0.tenant.id).await {
         Ok(t) => t,
@@ -50,9 +57,13 @@ async fn tile_page(state: &AppState, user: &User, msg: Option<Result<String, Str
         h1 { "Integrations" }
         div class="crumb" { "Paid UA → Integrations" }
         (flash(&msg))
+        @if let Some((status, _)) = &progress {
+            (status)
+        }
         (tile_html(&Tile::from_api(&tile), &user.0.csrf))
     };
-    render(user, "Integrations", Nav::Integrations, body)
+    let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
+    render_refreshing(user, "Integrations", Nav::Integrations, refresh, body)
 }
 
 fn tile_html(t: &Tile, csrf: &str) -> Markup {
@@ -109,7 +120,7 @@ fn tile_html(t: &Tile, csrf: &str) -> Markup {
             }
             @if !accounts.is_empty() {
                 h2 { "Ad accounts" }
-                table id="accounts" {
+                (scroll("Ad accounts", html! { table id="accounts" {
                     thead { tr { th { "Name" } th { "Id" } th { "Currency" } th { "Time zone" } } }
                     tbody {
                         @for a in accounts {
@@ -121,7 +132,7 @@ fn tile_html(t: &Tile, csrf: &str) -> Markup {
                             }
                         }
                     }
-                }
+                } }))
             }
             @if status != "disconnected" {
                 p class="note" id="sync" {
@@ -215,7 +226,7 @@ async fn connect(
         Ok(s) => see_other(s.authorize_url.as_str()),
         Err(e) => {
             let message = crate::web::error::ApiError::from(e).message;
-            tile_page(&state, &user, Some(Err(message))).await
+            tile_page(&state, &user, Some(Err(message)), None).await
         }
     }
 }
@@ -227,24 +238,27 @@ async fn disconnect(
     // What `DELETE /api/v1/integrations/x_ads` does.
     match crate::connect::disconnect(&state, &user.0.tenant).await {
         Ok(_) => see_other("/integrations?disconnected=1"),
-        Err(e) => tile_page(&state, &user, Some(Err(problem(e)))).await,
+        Err(e) => tile_page(&state, &user, Some(Err(problem(e))), None).await,
     }
 }
 
-/// Syncs every ad account now (the hourly job does the same), as `POST …/stats/sync?wait=true`
-/// does for each.
+/// Starts a sync of every ad account now (the hourly job does the same), as `POST …/stats/sync`
+/// does for each; the page then follows the runs.
 async fn sync_all(State(state): State<AppState>, CsrfForm(user, _): CsrfForm<Fields>) -> Response {
     let accounts = match Account::all(&state, &user).await {
         Ok(a) => a,
-        Err(e) => return tile_page(&state, &user, Some(Err(e))).await,
+        Err(e) => return tile_page(&state, &user, Some(Err(e)), None).await,
     };
-    let mut done = 0;
+    let mut runs = vec![];
     for a in &accounts {
         let body = crate::web::reports::SyncBody::default();
-        match crate::web::reports::sync_now(&state, &user.0.tenant.id, &a.id, body).await {
-            Ok(_) => done += 1,
-            Err(e) => return tile_page(&state, &user, Some(Err(problem(e)))).await,
+        match crate::web::reports::sync_start(&state, &user.0.tenant.id, &a.id, body).await {
+            Ok(id) => runs.push(id),
+            Err(e) => return tile_page(&state, &user, Some(Err(problem(e))), None).await,
         }
     }
-    see_other(&format!("/integrations?synced={done}"))
+    see_other(&format!(
+        "/integrations?sync={}",
+        crate::ui::html::q(&runs.join(","))
+    ))
 }

@@ -9,11 +9,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use maud::html;
 
+use super::list::{Key, Listing, base_of, words};
 use super::view::Media;
-use super::{Fields, Picker, problem, render, scope, see_other};
+use super::{Fields, Picker, dry_tag, problem, render, scope, see_other};
 use crate::app::AppState;
 use crate::media::{self, sniff};
-use crate::ui::html::{Nav, csrf_field, flash, q};
+use crate::ui::html::{Nav, csrf_field, flash, q, scroll};
 use crate::ui::session::{CsrfMultipart, User};
 use crate::web;
 
@@ -28,15 +29,31 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     let msg = qs
         .get("done")
         .map(|_| Ok("Uploaded to the media library.".to_owned()));
-    media_page(&state, &user, qs.get("account"), msg).await
+    media_page(&state, &user, &qs, msg).await
+}
+
+/// A duration in milliseconds as `m:ss`.
+fn duration(ms: i64) -> String {
+    let s = (ms + 500) / 1000;
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
+/// The status filter's value of an item: ready, processing or failed.
+fn state_of(m: &Media) -> &'static str {
+    match m.status.as_deref() {
+        Some("TRANSCODE_COMPLETED") | None => "ready",
+        Some(s) if s.contains("FAIL") => "failed",
+        Some(_) => "processing",
+    }
 }
 
 async fn media_page(
     state: &AppState,
     user: &User,
-    requested: Option<&String>,
+    qs: &Fields,
     msg: Option<Result<String, String>>,
 ) -> Response {
+    let requested = qs.get("account");
     let picker = match Picker::load(state, user, requested, ("/media", "Media", Nav::Media)).await {
         Ok(p) => p,
         Err(page) => return page,
@@ -54,6 +71,21 @@ async fn media_page(
         Err(_) => vec![],
     };
     let s = |v: &Option<String>| v.as_deref().unwrap_or("—").to_owned();
+    let listing = Listing::from_query(qs, "", "added");
+    let page = listing.apply(
+        rows,
+        |m| m.name.as_deref().unwrap_or_default(),
+        |m| state_of(m),
+        |m, key| match key {
+            "name" => Key::Text(m.name.clone().unwrap_or_default()),
+            "type" => Key::Text(m.kind.clone().unwrap_or_default()),
+            "duration" => Key::Num(m.duration_ms.map(|d| d as f64)),
+            "status" => Key::Text(state_of(m).to_owned()),
+            _ => Key::Text(m.created_at.clone().unwrap_or_default()),
+        },
+    );
+    let hidden = [("account", account_id.as_str())];
+    let here = base_of("/media", &hidden);
     let body = html! {
         h1 { "Media library" }
         (picker.tabs())
@@ -62,27 +94,47 @@ async fn media_page(
             div class="problem" { (e) }
         }
         div class="card" {
-            table id="media" {
-                thead {
-                    tr {
-                        th { "Name" } th { "Media key" } th { "Kind" } th { "Status" } th { "Added" }
-                    }
-                }
-                tbody {
-                    @if rows.is_empty() {
-                        tr { td colspan="5" class="note" { "No media yet." } }
-                    }
-                    @for m in &rows {
+            (listing.controls("/media", &hidden, "media",
+                &[("ready", "Ready"), ("processing", "Processing"), ("failed", "Failed")]))
+            (scroll("Media library", html! {
+                table id="media" {
+                    thead {
                         tr {
-                            td { (s(&m.name)) }
-                            td class="mono" { (s(&m.media_key)) }
-                            td { (s(&m.kind)) }
-                            td { (s(&m.status)) }
-                            td { (s(&m.created_at)) }
+                            (listing.th(&here, "name", "Name", false))
+                            (listing.th(&here, "type", "Type", false))
+                            (listing.th(&here, "duration", "Duration", true))
+                            th { "Aspect ratio" }
+                            (listing.th(&here, "status", "Status", false))
+                            (listing.th(&here, "added", "Added", false))
+                        }
+                    }
+                    tbody {
+                        @if page.rows.is_empty() {
+                            tr { td colspan="6" class="note" { "No media yet." } }
+                        }
+                        @for m in &page.rows {
+                            tr {
+                                td {
+                                    (s(&m.name)) (dry_tag(m.dry_run))
+                                    div class="note mono" { (s(&m.media_key)) }
+                                }
+                                td { (m.kind.as_deref().or(m.media_type.as_deref()).map(words).unwrap_or_else(|| "—".into())) }
+                                td class="n" { (m.duration_ms.map(duration).unwrap_or_else(|| "—".into())) }
+                                td { (s(&m.aspect_ratio)) }
+                                td {
+                                    @match state_of(m) {
+                                        "ready" => { span class="badge b-ok" { "Ready" } }
+                                        "failed" => { span class="badge b-bad" { "Failed" } }
+                                        _ => { span class="badge b-warn" { (m.status.as_deref().map(words).unwrap_or_default()) } }
+                                    }
+                                }
+                                td { (m.created_at.as_deref().map(|t| t.get(..10).unwrap_or(t)).unwrap_or("—")) }
+                            }
                         }
                     }
                 }
-            }
+            }))
+            (listing.pager(&here, &page, "media items"))
         }
         div class="card" {
             h2 style="margin-top:0" { "Upload" }
@@ -121,30 +173,26 @@ async fn upload(
     CsrfMultipart { user, form }: CsrfMultipart,
 ) -> Response {
     let account = qs.get("account").cloned().unwrap_or_default();
+    let qs = Fields::from([("account".to_owned(), account.clone())]);
     let scope = match scope(&state, &user, &account, None) {
         Ok(s) => s,
-        Err(e) => return media_page(&state, &user, Some(&account), Some(Err(e))).await,
+        Err(e) => return super::refused(media_page(&state, &user, &qs, Some(Err(e))).await),
     };
     // What `POST …/media` does, minus the Idempotency-Key (a page post has none): the unknown
     // account is refused before the file is read, then the same receive and checks.
     if let Err(e) = scope.check_account().await {
-        return media_page(&state, &user, Some(&account), Some(Err(problem(e)))).await;
+        return super::refused(media_page(&state, &user, &qs, Some(Err(problem(e)))).await);
     }
     let new = match web::media::receive_form(form).await {
         Ok(new) => new,
         Err(refused) => {
-            let page = media_page(
-                &state,
-                &user,
-                Some(&account),
-                Some(Err(refused.error.message)),
-            )
-            .await;
+            let page = media_page(&state, &user, &qs, Some(Err(refused.error.message))).await;
+            let page = super::refused(page);
             return web::media::Refused::closing(refused.drained, page);
         }
     };
     match media::create(&scope, &new).await {
         Ok(_) => see_other(&format!("/media?account={}&done=1", q(&account))),
-        Err(e) => media_page(&state, &user, Some(&account), Some(Err(problem(e)))).await,
+        Err(e) => super::refused(media_page(&state, &user, &qs, Some(Err(problem(e)))).await),
     }
 }

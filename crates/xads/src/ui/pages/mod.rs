@@ -4,6 +4,7 @@
 mod campaigns;
 mod experiments;
 mod integrations;
+mod list;
 mod login;
 mod media;
 mod reports;
@@ -48,8 +49,29 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// A full page for a logged-in user.
 fn render(user: &User, title: &str, nav: Nav, body: Markup) -> Response {
-    Html(html::page(title, nav, &user.0.tenant.name, &user.0.csrf, body).into_string())
-        .into_response()
+    render_refreshing(user, title, nav, None, body)
+}
+
+/// [`render`], reloading every `refresh` seconds when set (work still running in the
+/// background: the page follows it without a script).
+fn render_refreshing(
+    user: &User,
+    title: &str,
+    nav: Nav,
+    refresh: Option<u32>,
+    body: Markup,
+) -> Response {
+    let page = html::page_with(title, nav, &user.0.tenant.name, &user.0.csrf, refresh, body);
+    Html(page.into_string()).into_response()
+}
+
+/// A page answered for a refused form: the same page, its input kept, as 422.
+fn refused(page: Response) -> Response {
+    let (mut parts, body) = page.into_parts();
+    if parts.status == StatusCode::OK {
+        parts.status = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Response::from_parts(parts, body)
 }
 
 /// 303 to `to`.
@@ -190,6 +212,273 @@ fn problem(e: impl Into<ApiError>) -> String {
     e.into().message
 }
 
+/// A refusal shown on a form: the API's message, and the form field it names when it names one
+/// (a validation failure's `field`, or the `parameter` of X's first error).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Problem {
+    message: String,
+    field: Option<String>,
+}
+
+impl Problem {
+    /// A refusal of the form as a whole.
+    fn general(message: impl Into<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// A refusal naming the form field `field`.
+    fn at(field: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            field: Some(field.to_owned()),
+        }
+    }
+
+    /// A domain error as the API answers it, with the field it names mapped to the form's.
+    fn of(e: impl Into<ApiError>) -> Problem {
+        let e: ApiError = e.into();
+        let details = e.details.unwrap_or(Value::Null);
+        let named = details["field"]
+            .as_str()
+            .or_else(|| details["x_errors"][0]["parameter"].as_str());
+        Problem {
+            field: named.map(form_field),
+            message: e.message,
+        }
+    }
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Problem {
+        Problem::general(message)
+    }
+}
+
+/// The form field of an API field (`daily_budget_amount_local_micro` → `daily_budget`,
+/// `variants[1].tweet_id` → `v1_tweet`, `schedule.slot_hours` → `slot_hours`).
+fn form_field(api: &str) -> String {
+    let plain = |f: &str| -> String {
+        let f = f.split('[').next().unwrap_or(f);
+        match f {
+            "daily_budget_amount_local_micro" => "daily_budget",
+            "total_budget_amount_local_micro" => "total_budget",
+            "bid_amount_local_micro" => "bid",
+            "placements" => "placement",
+            "tweet_ids" => "tweet_id",
+            other => other,
+        }
+        .to_owned()
+    };
+    if let Some(rest) = api.strip_prefix("variants[")
+        && let Some((i, tail)) = rest.split_once("].")
+    {
+        let tail = tail.strip_prefix("line_item.").unwrap_or(tail);
+        let short = match plain(tail).as_str() {
+            "tweet_id" => "tweet".to_owned(),
+            "daily_budget" => "daily".to_owned(),
+            other => other.to_owned(),
+        };
+        return format!("v{i}_{short}");
+    }
+    let tail = api.rsplit('.').next().unwrap_or(api);
+    plain(tail)
+}
+
+/// What a form shows: the values it was submitted with (kept when it was refused) and the
+/// refusal, placed beside the field it names or above the form when it names none here.
+#[derive(Clone, Debug, Default)]
+struct Input {
+    values: Option<Fields>,
+    problem: Option<Problem>,
+}
+
+impl Input {
+    /// An empty form, with its defaults.
+    fn fresh() -> Input {
+        Input::default()
+    }
+
+    /// The submitted `values`, refused with `problem`.
+    fn kept(values: Fields, problem: Problem) -> Input {
+        Input {
+            values: Some(values),
+            problem: Some(problem),
+        }
+    }
+
+    /// The submitted value of `name`, else `default`.
+    fn value<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        match &self.values {
+            Some(v) => v.get(name).map_or("", String::as_str),
+            None => default,
+        }
+    }
+
+    /// Whether a checkbox is ticked: as submitted, else `default`.
+    fn checked(&self, name: &str, default: bool) -> bool {
+        match &self.values {
+            Some(v) => v.contains_key(name),
+            None => default,
+        }
+    }
+
+    fn names(&self, name: &str) -> bool {
+        self.problem
+            .as_ref()
+            .and_then(|p| p.field.as_deref())
+            .is_some_and(|f| f == name)
+    }
+
+    /// `aria-invalid` of the input `name`.
+    fn invalid(&self, name: &str) -> Option<&'static str> {
+        self.names(name).then_some("true")
+    }
+
+    /// `aria-describedby` of the input `name` whose element id is `id`.
+    fn described(&self, name: &str, id: &str) -> Option<String> {
+        self.names(name).then(|| format!("{id}-error"))
+    }
+
+    /// The refusal beside the input `name` (element id `id`), when it names that field.
+    fn error(&self, name: &str, id: &str) -> Markup {
+        html! {
+            @if let Some(p) = self.problem.as_ref().filter(|_| self.names(name)) {
+                p class="field-error" id={ (id) "-error" } { (p.message) }
+            }
+        }
+    }
+
+    /// The refusal above the form when none of its `fields` is the one it names.
+    fn general(&self, fields: &[&str]) -> Markup {
+        html! {
+            @if let Some(p) = &self.problem {
+                @if !p.field.as_deref().is_some_and(|f| fields.contains(&f)) {
+                    div class="problem" role="alert" { (p.message) }
+                } @else {
+                    div class="problem" role="alert" {
+                        "The form was not saved: see the field marked below."
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A labelled text input of a form: label, input (value kept after a refusal, marked invalid
+/// when the refusal names it), and the refusal beside it.
+struct Text<'a> {
+    id: &'a str,
+    name: &'a str,
+    label: &'a str,
+    default: &'a str,
+    /// `inputmode="decimal"` (amounts) or `"numeric"` (whole numbers), or none.
+    mode: Option<&'static str>,
+    required: bool,
+    /// A `pattern` the browser checks before posting, with its explanation as the title.
+    pattern: Option<(&'a str, &'a str)>,
+    list: Option<&'a str>,
+    kind: &'static str,
+}
+
+impl<'a> Text<'a> {
+    fn new(id: &'a str, name: &'a str, label: &'a str) -> Text<'a> {
+        Text {
+            id,
+            name,
+            label,
+            default: "",
+            mode: None,
+            required: false,
+            pattern: None,
+            list: None,
+            kind: "text",
+        }
+    }
+    fn value(mut self, default: &'a str) -> Self {
+        self.default = default;
+        self
+    }
+    fn amount(mut self) -> Self {
+        self.mode = Some("decimal");
+        self
+    }
+    fn whole(mut self) -> Self {
+        self.mode = Some("numeric");
+        self.pattern = Some(("[0-9]+", "a whole number"));
+        self
+    }
+    fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+    fn pattern(mut self, pattern: &'a str, title: &'a str) -> Self {
+        self.pattern = Some((pattern, title));
+        self
+    }
+    fn list(mut self, list: &'a str) -> Self {
+        self.list = Some(list);
+        self
+    }
+    fn kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    fn render(&self, input: &Input) -> Markup {
+        html! {
+            div {
+                label for=(self.id) { (self.label) }
+                input id=(self.id) name=(self.name) type=(self.kind)
+                    value=(input.value(self.name, self.default))
+                    inputmode=[self.mode] required[self.required]
+                    pattern=[self.pattern.map(|p| p.0)] title=[self.pattern.map(|p| p.1)]
+                    list=[self.list]
+                    aria-invalid=[input.invalid(self.name)]
+                    aria-describedby=[input.described(self.name, self.id)];
+                (input.error(self.name, self.id))
+            }
+        }
+    }
+}
+
+/// A labelled select of `(value, text)` options, the submitted (or `default`) one selected.
+fn select(
+    input: &Input,
+    (id, name, label): (&str, &str, &str),
+    options: &[(String, String)],
+    default: &str,
+) -> Markup {
+    let chosen = input.value(name, default);
+    html! {
+        div {
+            label for=(id) { (label) }
+            select id=(id) name=(name) aria-invalid=[input.invalid(name)]
+                aria-describedby=[input.described(name, id)] {
+                @for (value, text) in options {
+                    option value=(value) selected[value == chosen] { (text) }
+                }
+            }
+            (input.error(name, id))
+        }
+    }
+}
+
+/// A labelled checkbox, ticked as submitted (or `default`).
+fn checkbox(input: &Input, (id, name, label): (&str, &str, &str), default: bool) -> Markup {
+    html! {
+        div {
+            label class="check" for=(id) {
+                input type="checkbox" id=(id) name=(name) value="1"
+                    checked[input.checked(name, default)];
+                (label)
+            }
+        }
+    }
+}
+
 /// The session tenant's management scope on `account`, with the form's idempotency key (an
 /// account id that cannot be X's refused as the API's edge refuses it).
 fn scope(
@@ -267,17 +556,21 @@ where
     T: web::answer::Answer,
     ApiError: From<E>,
 {
-    write_answer(scope, method, path, body, run).await.map(drop)
+    write_answer(scope, method, path, body, run)
+        .await
+        .map(drop)
+        .map_err(|p| p.message)
 }
 
-/// [`write`], answering the API's JSON document of the result (the stored one on a replay).
+/// [`write`], answering the API's JSON document of the result (the stored one on a replay), or
+/// the refusal with the form field it names.
 async fn write_answer<F, Fut, T, E>(
     scope: &Scope,
     method: Method,
     path: &str,
     body: Option<&Value>,
     run: F,
-) -> Result<Value, String>
+) -> Result<Value, Problem>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -288,7 +581,7 @@ where
     let (_, answer, _) =
         web::manage::idempotent_answer(scope, &method, path, bytes.as_bytes(), run)
             .await
-            .map_err(problem)?;
+            .map_err(Problem::of)?;
     Ok(serde_json::from_str(&answer).unwrap_or(Value::Null))
 }
 
@@ -297,20 +590,20 @@ fn field<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
     f.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
-/// An amount in currency units (`12.5`) as micros; empty is `None`.
-fn micros(f: &Fields, name: &str, label: &str) -> Result<Option<i64>, String> {
+/// An amount in currency units (`12.5`) as micros; empty is `None`. A refusal names the field.
+fn micros(f: &Fields, name: &str, label: &str) -> Result<Option<i64>, Problem> {
     let Some(raw) = field(f, name) else {
         return Ok(None);
     };
     let d: Decimal = raw
         .replace(',', "")
         .parse()
-        .map_err(|_| format!("{label}: not an amount: {raw}"))?;
+        .map_err(|_| Problem::at(name, format!("{label}: not an amount: {raw}")))?;
     // Checked: an amount past Decimal's range (e.g. 10^23 units) is an error, not a panic.
     d.checked_mul(Decimal::from(1_000_000))
         .and_then(|m| m.trunc().to_i64())
         .map(Some)
-        .ok_or_else(|| format!("{label}: amount too large"))
+        .ok_or_else(|| Problem::at(name, format!("{label}: amount too large")))
 }
 
 /// An entity's state as a badge.
@@ -365,10 +658,91 @@ mod tests {
         ] {
             assert_eq!(
                 micros(&one(huge), "budget", "Budget"),
-                Err("Budget: amount too large".to_owned()),
+                Err(Problem::at("budget", "Budget: amount too large")),
                 "{huge}"
             );
         }
-        assert!(micros(&one("lots"), "budget", "Budget").is_err());
+        assert_eq!(
+            micros(&one("lots"), "budget", "Budget")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("budget")
+        );
+    }
+
+    #[test]
+    fn api_fields_name_the_forms_fields() {
+        for (api, form) in [
+            ("name", "name"),
+            ("daily_budget_amount_local_micro", "daily_budget"),
+            ("total_budget_amount_local_micro", "total_budget"),
+            ("bid_amount_local_micro", "bid"),
+            ("placements[0]", "placement"),
+            ("tweet_ids[0]", "tweet_id"),
+            ("schedule.slot_hours", "slot_hours"),
+            ("stop.max_days", "max_days"),
+            ("variants[1].tweet_id", "v1_tweet"),
+            ("variants[0].name", "v0_name"),
+            ("variants[0].line_item.bid_amount_local_micro", "v0_bid"),
+            (
+                "variants[1].line_item.daily_budget_amount_local_micro",
+                "v1_daily",
+            ),
+        ] {
+            assert_eq!(form_field(api), form, "{api}");
+        }
+    }
+
+    #[test]
+    fn a_refused_form_keeps_its_values_and_marks_the_named_field() {
+        let values = Fields::from([
+            ("name".to_owned(), "Spring <push>".to_owned()),
+            ("daily_budget".to_owned(), "lots".to_owned()),
+        ]);
+        let input = Input::kept(
+            values,
+            Problem::at("daily_budget", "Daily budget: not an amount"),
+        );
+        let name = Text::new("name", "name", "Name")
+            .render(&input)
+            .into_string();
+        assert!(name.contains("value=\"Spring &lt;push&gt;\""), "{name}");
+        assert!(!name.contains("aria-invalid"), "{name}");
+        let daily = Text::new("daily", "daily_budget", "Daily budget")
+            .value("10")
+            .render(&input)
+            .into_string();
+        assert!(daily.contains("value=\"lots\""), "{daily}");
+        assert!(
+            daily.contains("aria-invalid=\"true\"")
+                && daily.contains("aria-describedby=\"daily-error\"")
+                && daily.contains(
+                    "<p class=\"field-error\" id=\"daily-error\">Daily budget: not an amount</p>"
+                ),
+            "{daily}"
+        );
+        // A fresh form shows its defaults; an unticked box stays unticked once submitted.
+        let fresh = Text::new("daily", "daily_budget", "Daily budget").value("10");
+        assert!(
+            fresh
+                .render(&Input::fresh())
+                .into_string()
+                .contains("value=\"10\"")
+        );
+        let boxed = checkbox(&input, ("p", "paused", "Paused"), true).into_string();
+        assert!(!boxed.contains("checked"), "{boxed}");
+        assert!(
+            input
+                .general(&["name", "daily_budget"])
+                .into_string()
+                .contains("marked below")
+        );
+        assert!(
+            input
+                .general(&["name"])
+                .into_string()
+                .contains("not an amount")
+        );
     }
 }

@@ -9,13 +9,14 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate};
-use maud::html;
+use maud::{Markup, html};
 use serde_json::Value;
 
 use super::view::StatsRow;
-use super::{Fields, Picker, entities, render, scope, see_other};
+use super::{Fields, Picker, entities, render_refreshing, scope, see_other};
 use crate::app::AppState;
 use crate::store::entities::Kind;
+use crate::store::sync_runs;
 use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
 use crate::web::reports::{StatsQuery, SyncBody};
@@ -29,7 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The date range of a request: `from`/`to` (inclusive dates), default the 14 days to `today`.
-fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+pub(super) fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let parse = |k: &str| {
         qs.get(k)
             .and_then(|v| NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok())
@@ -41,7 +42,7 @@ fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
 
 /// The stats of `account` (campaigns, `granularity`) over the dates `from` to `to`, read as
 /// `GET …/stats?entity=campaign&from={from}&to={to + 1 day}&granularity=…` reads them.
-async fn stats(
+pub(super) async fn stats(
     state: &AppState,
     user: &User,
     account: &str,
@@ -63,13 +64,58 @@ async fn stats(
     )
 }
 
-async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
-    let msg = match qs.get("synced").map(String::as_str) {
-        Some(s) => Some(Ok(format!("Sync {s}."))),
-        None => qs.get("sync_error").map(|_| {
-            Err("The sync failed; see the Integrations tile for the last sync error.".to_owned())
-        }),
+/// The progress of the sync runs `ids` (comma-separated, the tenant's own): a status region
+/// that says what is running and what it did, and whether the page should reload to follow it.
+pub(super) async fn sync_progress(
+    state: &AppState,
+    user: &User,
+    ids: &str,
+    again: &str,
+) -> (Markup, bool) {
+    let mut runs = vec![];
+    for id in ids.split(',').filter(|i| !i.is_empty()).take(20) {
+        if let Ok(Some(run)) = sync_runs::get_run(&state.db, &user.0.tenant.id, id).await {
+            runs.push(run);
+        }
+    }
+    let running = runs.iter().any(|r| r.status == "running");
+    let failed: Vec<&sync_runs::SyncRun> = runs.iter().filter(|r| r.status == "failed").collect();
+    let rows: i64 = runs.iter().map(|r| r.counts.rows_upserted).sum();
+    let calls: i64 = runs.iter().map(|r| r.counts.x_calls).sum();
+    let done = runs.len() - runs.iter().filter(|r| r.status == "running").count();
+    let state_attr = if running { "running" } else { "done" };
+    let markup = html! {
+        div id="sync-status" role="status" aria-live="polite" data-state=(state_attr)
+            class=(if !failed.is_empty() && !running { "problem" } else if running { "warning" } else { "flash" }) {
+            @if runs.is_empty() {
+                "That sync is not known here."
+            } @else if running {
+                strong { "Syncing from X… " }
+                (done) " of " (runs.len()) " account(s) done; "
+                (calls) " call(s) to X, " (rows) " row(s) written so far. "
+                "This page refreshes every few seconds; you can leave it, the sync goes on. "
+                a href=(again) { "Check now" }
+            } @else if failed.is_empty() {
+                strong { "Sync succeeded." } " "
+                (runs.len()) " account(s), " (calls) " call(s) to X, " (rows) " row(s) written."
+            } @else {
+                strong { "Sync failed." } " "
+                @for r in &failed {
+                    (r.error.as_deref().unwrap_or("see the Integrations tile for the last sync error")) " "
+                }
+            }
+        }
     };
+    (markup, running)
+}
+
+async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
+    let msg = qs.get("sync_error").map(|_| {
+        Err(
+            "The sync could not start; see the Integrations tile for the last sync error."
+                .to_owned(),
+        )
+    });
     let picker = match Picker::load(
         &state,
         &user,
@@ -84,6 +130,14 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     let account_id = picker.current.id.as_str();
     let currency = picker.current.currency.as_str();
     let (from, to) = range(&qs, state.clock.now().date_naive());
+    let again = format!("/reports?account={}&from={from}&to={to}", q(account_id));
+    let progress = match qs.get("sync") {
+        Some(ids) => {
+            let again = format!("{again}&sync={}", q(ids));
+            Some(sync_progress(&state, &user, ids, &again).await)
+        }
+        None => None,
+    };
     let daily = stats(&state, &user, account_id, (from, to), "day")
         .await
         .map_err(|e| e.message);
@@ -120,7 +174,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         &[
             Series {
                 label: "Spend (USD)",
-                color: "#1d9bf0",
+                color: "#0b6fb8",
                 prefix: "$",
                 values: days.values().map(|v| v.0).collect(),
             },
@@ -141,6 +195,9 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         h1 { "Reports" }
         (picker.tabs())
         (flash(&msg))
+        @if let Some((status, _)) = &progress {
+            (status)
+        }
         div class="card" {
             form method="get" action="/reports" class="row" {
                 input type="hidden" name="account" value=(account_id);
@@ -176,7 +233,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         }
         div class="card" id="chart" {
             h2 style="margin-top:0" { "Spend and impressions per day" }
-            (chart)
+            (html::scroll("Chart", chart))
             @if days.values().any(|v| v.2) {
                 p class="note" {
                     "Some days have no FX rate yet: their USD spend is empty until the rate arrives."
@@ -185,7 +242,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         }
         div class="card" {
             h2 style="margin-top:0" { "By campaign" }
-            table id="by-campaign" {
+            (html::scroll("By campaign", html! { table id="by-campaign" {
                 thead {
                     tr {
                         th { "Campaign" } th class="n" { "Impressions" } th class="n" { "Clicks" }
@@ -233,10 +290,11 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                         }
                     }
                 }
-            }
+            } }))
         }
     };
-    render(&user, "Reports", Nav::Reports, body)
+    let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
+    render_refreshing(&user, "Reports", Nav::Reports, refresh, body)
 }
 
 /// A USD decimal string rounded to cents for display (`11,245.00`).
@@ -268,20 +326,14 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
         to: Some(hour(to_t)),
         ..SyncBody::default()
     };
+    // What `POST …/stats/sync` starts for this window; the page follows the run.
     let run = match web::ids::account(&account) {
-        Ok(id) => web::reports::sync_now(&state, &user.0.tenant.id, id.as_str(), body).await,
+        Ok(id) => web::reports::sync_start(&state, &user.0.tenant.id, id.as_str(), body).await,
         Err(e) => Err(e),
     };
     let back = format!("/reports?account={}&from={from}&to={to}", q(&account));
     match run {
-        Ok(run) => {
-            let status = match run.status.as_str() {
-                "succeeded" => "succeeded",
-                "failed" => "failed",
-                _ => "started",
-            };
-            see_other(&format!("{back}&synced={status}"))
-        }
+        Ok(id) => see_other(&format!("{back}&sync={}", q(&id))),
         Err(e) => {
             tracing::info!(error = %e.message, "ui sync refused");
             see_other(&format!("{back}&sync_error=1"))

@@ -22,6 +22,23 @@ pub(super) enum Status {
 }
 
 impl Status {
+    /// The status filter's value of this state.
+    pub fn key(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Paused => "paused",
+            Status::Draft => "draft",
+            Status::Deleted => "deleted",
+        }
+    }
+
+    /// The status filter's options for entities.
+    pub const OPTIONS: &'static [(&'static str, &'static str)] = &[
+        ("active", "Active"),
+        ("paused", "Paused"),
+        ("draft", "Draft"),
+    ];
+
     fn from_api(e: &Value) -> Status {
         if flag(&e["deleted"]) {
             Status::Deleted
@@ -79,6 +96,10 @@ pub(super) struct LineItem {
     /// `None`: X bids automatically.
     pub bid_micros: Option<i64>,
     pub currency: Option<String>,
+    pub daily_budget_micros: Option<i64>,
+    pub total_budget_micros: Option<i64>,
+    /// The flight's end (RFC 3339), when set.
+    pub end_time: Option<String>,
 }
 
 impl LineItem {
@@ -96,6 +117,9 @@ impl LineItem {
                 .unwrap_or_default(),
             bid_micros: l["bid_amount_local_micro"].as_i64(),
             currency: text(&l["currency"]),
+            daily_budget_micros: l["daily_budget_amount_local_micro"].as_i64(),
+            total_budget_micros: l["total_budget_amount_local_micro"].as_i64(),
+            end_time: text(&l["end_time"]),
             id,
         }
     }
@@ -104,6 +128,7 @@ impl LineItem {
 /// A promoted tweet.
 #[derive(Clone, Debug)]
 pub(super) struct PromotedTweet {
+    pub id: String,
     pub line_item_id: Option<String>,
     pub tweet_id: Option<String>,
     pub status: Status,
@@ -112,6 +137,7 @@ pub(super) struct PromotedTweet {
 impl PromotedTweet {
     pub fn from_api(p: &Value) -> PromotedTweet {
         PromotedTweet {
+            id: text(&p["id"]).unwrap_or_default(),
             line_item_id: text(&p["line_item_id"]),
             tweet_id: text(&p["tweet_id"]),
             status: Status::from_api(p),
@@ -129,6 +155,12 @@ pub(super) struct Media {
     pub kind: Option<String>,
     pub status: Option<String>,
     pub created_at: Option<String>,
+    /// `IMAGE`, `GIF` or `VIDEO`.
+    pub media_type: Option<String>,
+    /// Milliseconds (videos).
+    pub duration_ms: Option<i64>,
+    pub aspect_ratio: Option<String>,
+    pub dry_run: bool,
 }
 
 impl Media {
@@ -146,6 +178,10 @@ impl Media {
             kind: either("media_category", "media_type"),
             status: text(&m["media_status"]),
             created_at: text(&m["created_at"]),
+            media_type: text(&m["media_type"]),
+            duration_ms: m["duration"].as_i64(),
+            aspect_ratio: text(&m["aspect_ratio"]),
+            dry_run: flag(&m["dry_run"]),
         }
     }
 }
@@ -174,6 +210,11 @@ pub(super) struct Experiment {
     pub conclusion: Option<String>,
     pub note: Option<String>,
     pub variants: Vec<Variant>,
+    pub campaign_id: Option<String>,
+    pub winner: Option<String>,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    pub started_at: Option<String>,
 }
 
 impl Experiment {
@@ -193,6 +234,10 @@ impl Experiment {
                 .as_array()
                 .map(|v| v.iter().map(Variant::from_api).collect())
                 .unwrap_or_default(),
+            campaign_id: text(&x["campaign_id"]),
+            winner: text(&x["winner"]),
+            created_at: text(&x["created_at"]),
+            started_at: text(&x["started_at"]),
             id,
         }
     }
@@ -231,6 +276,8 @@ pub(super) struct Variant {
     pub control: bool,
     pub line_item_id: Option<String>,
     pub paused: Option<bool>,
+    /// What changed outside xads (X Ads Manager), when the runner saw it.
+    pub drift: Option<String>,
     pub impressions: u64,
     pub clicks: u64,
     pub ctr: Estimate,
@@ -248,6 +295,7 @@ impl Variant {
             control: flag(&v["control"]),
             line_item_id: shown(&v["line_item_id"]),
             paused: v["paused"].as_bool(),
+            drift: text(&v["drift"]),
             impressions: v["impressions"].as_u64().unwrap_or(0),
             clicks: v["clicks"].as_u64().unwrap_or(0),
             ctr: Estimate::from_api(&v["ctr"]),
