@@ -32,6 +32,7 @@ fn start_service(rt: &tokio::runtime::Runtime, db_url: String) -> (String, Strin
         let vars: HashMap<String, String> = [
             ("XADS_BIND", "127.0.0.1:0".to_owned()),
             ("XADS_RUNNER_INTERVAL", "off".to_owned()),
+            ("XADS_FX_URL", "off".to_owned()),
             ("DATABASE_URL", db_url),
             ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
             ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),

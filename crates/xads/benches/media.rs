@@ -81,6 +81,7 @@ async fn run() {
     let vars: HashMap<String, String> = [
         ("XADS_BIND", "127.0.0.1:0".to_owned()),
         ("DATABASE_URL", xads::testing::sqlite_url()),
+        ("XADS_FX_URL", "off".to_owned()),
         ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
         ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
         ("X_ADS_REDIRECT_URI", REDIRECT_URI.to_owned()),

@@ -57,6 +57,7 @@ async fn run() {
     let vars: HashMap<String, String> = [
         ("XADS_BIND", format!("127.0.0.1:{port}")),
         ("DATABASE_URL", db_url.clone()),
+        ("XADS_FX_URL", "off".to_owned()),
         ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
         ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
         (

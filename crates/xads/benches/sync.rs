@@ -39,6 +39,7 @@ fn vars(db: &str, fake: &FakeX) -> HashMap<String, String> {
     [
         ("XADS_BIND", "127.0.0.1:0".to_owned()),
         ("DATABASE_URL", db.to_owned()),
+        ("XADS_FX_URL", "off".to_owned()),
         ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
         ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
         ("X_ADS_API_BASE_URL", base.clone()),

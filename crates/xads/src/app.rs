@@ -209,6 +209,14 @@ impl Application {
                 .await;
             }
         };
+        // ECB's reference rates: fetched at start and daily, by whichever instance wins the day.
+        let (stop_fx, fx_stopped) = tokio::sync::oneshot::channel::<()>();
+        let fx_fetch = self.state.config.fx_url.clone().map(|url| {
+            let services = self.state.services.clone();
+            tokio::spawn(crate::sync::ecb::run_forever(services, url, async move {
+                let _ = fx_stopped.await;
+            }))
+        });
         // Writes a crash left open are reconciled with X once at start.
         let recovery_state = self.state.clone();
         tokio::spawn(async move {
@@ -274,6 +282,10 @@ impl Application {
         let served = tokio::join!(serve, scheduler).0;
         if let Some(r) = runner {
             r.abort();
+        }
+        let _ = stop_fx.send(());
+        if let Some(f) = fx_fetch {
+            let _ = f.await;
         }
         housekeeping.abort();
         if let Some(m) = metrics {

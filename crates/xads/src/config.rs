@@ -13,6 +13,12 @@ use xads_client::Secret;
 /// Scopes requested on connect: the seed's three plus `media.write`, which v2 media upload needs.
 pub const DEFAULT_SCOPES: &str = "ads.read ads.write offline.access media.write";
 
+/// The default of `XADS_FX_URL`: ECB's daily reference rates.
+pub const DEFAULT_FX_URL: &str = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml";
+
+/// The default of `XADS_BUDGET_CONFIRM_USD`: daily budgets above 1 000 USD ask for confirmation.
+pub const DEFAULT_BUDGET_CONFIRM_USD: u32 = 1_000;
+
 /// A configuration problem, naming the variable at fault.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{var}: {problem}")]
@@ -96,6 +102,12 @@ pub struct Config {
     pub limits: Limits,
     /// Lease durations of writes (not configurable from the environment; tests shorten them).
     pub leases: Leases,
+    /// `XADS_FX_URL`: ECB's daily reference-rate file, fetched at start and daily (the 90-day
+    /// history beside it fills gaps); `None` when set to `off`.
+    pub fx_url: Option<Url>,
+    /// `XADS_BUDGET_CONFIRM_USD`: a daily budget worth more USD than this asks the UI user to
+    /// confirm (showing the USD equivalent) before the campaign is created or changed.
+    pub budget_confirm_usd: rust_decimal::Decimal,
 }
 
 /// A connection URL (`DATABASE_URL`, `REDIS_URL`) whose `Debug` hides the password:
@@ -393,6 +405,22 @@ impl Config {
             )?,
         };
 
+        let fx_url = match get("XADS_FX_URL") {
+            Some(v) if v.eq_ignore_ascii_case("off") => None,
+            _ => Some(url_var(get, "XADS_FX_URL", DEFAULT_FX_URL)?),
+        };
+        let budget_confirm_usd = match get("XADS_BUDGET_CONFIRM_USD") {
+            None => rust_decimal::Decimal::from(DEFAULT_BUDGET_CONFIRM_USD),
+            Some(v) => v
+                .parse::<rust_decimal::Decimal>()
+                .ok()
+                .filter(|d| !d.is_sign_negative())
+                .ok_or_else(|| ConfigError {
+                    var: "XADS_BUDGET_CONFIRM_USD",
+                    problem: format!("expected a USD amount such as 1000, got {v:?}"),
+                })?,
+        };
+
         Ok(Config {
             oauth2,
             oauth1,
@@ -425,6 +453,8 @@ impl Config {
             metrics_token,
             limits,
             leases: Leases::default(),
+            fx_url,
+            budget_confirm_usd,
         })
     }
 }
@@ -543,6 +573,13 @@ mod tests {
         assert_eq!(c.limits, Limits::default());
         assert_eq!(c.limits.header_timeout, Duration::from_secs(30));
         assert_eq!(c.limits.body_timeout, Duration::from_secs(30));
+        assert_eq!(
+            c.fx_url.as_ref().map(Url::as_str),
+            Some("https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml")
+        );
+        assert_eq!(c.budget_confirm_usd, rust_decimal::Decimal::from(1_000));
+        let off = Config::from_vars(&vars(&[("XADS_FX_URL", "off")])).unwrap();
+        assert!(off.fx_url.is_none());
     }
 
     #[test]
@@ -562,6 +599,11 @@ mod tests {
             (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
             (&[("REDIS_URL", "http://x")], "REDIS_URL"),
             (&[("XADS_BIND", "8080")], "XADS_BIND"),
+            (&[("XADS_FX_URL", "ftp://ecb")], "XADS_FX_URL"),
+            (
+                &[("XADS_BUDGET_CONFIRM_USD", "lots")],
+                "XADS_BUDGET_CONFIRM_USD",
+            ),
             (&[("XADS_SYNC_INTERVAL", "an hour")], "XADS_SYNC_INTERVAL"),
             (&[("XADS_ENCRYPTION_KEY", "short")], "XADS_ENCRYPTION_KEY"),
             (&[("X_ADS_CLIENT_ID", "id")], "X_ADS_CLIENT_SECRET"),

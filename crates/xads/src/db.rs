@@ -65,6 +65,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(12, "0012_seal_scheme"),
     migration!(13, "0013_write_leases"),
     migration!(15, "0015_paging_seq"),
+    migration!(16, "0016_fx_fetches"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

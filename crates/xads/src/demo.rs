@@ -98,6 +98,11 @@ impl Demo {
             ("X_ADS_CONSUMER_KEY", consumer_key),
             ("X_ADS_CONSUMER_SECRET", consumer_secret),
             ("X_ADS_REDIRECT_URI", callback),
+            // The demo makes no call outside this machine: no ECB fetch. Its USD comes from the
+            // bundled table, and the pages mark USD converted with an old rate as estimated,
+            // with the rate and its date (what a new user should see, rather than fresh-looking
+            // rates a stand-in would invent).
+            ("XADS_FX_URL", "off".into()),
             ("X_ADS_API_BASE_URL", fake_base.clone()),
             ("X_API_BASE_URL", fake_base.clone()),
             (

@@ -261,6 +261,16 @@ pub fn bundled() -> Vec<Rate> {
     parse_csv(BUNDLED_CSV, Source::Bundled).expect("the bundled FX table parses")
 }
 
+/// How old a rate may be, before the date it converts, and still count as current.
+pub const STALE_AFTER: chrono::Duration = chrono::Duration::days(7);
+
+/// Whether a rate of `currency` dated `rate_date` is stale for a row of `row_date` (PRODUCT.md
+/// §5.1 `fx_stale`: dated more than 7 days before the row's own date). USD per USD is 1 on
+/// every date, so a USD row is never stale.
+pub fn is_stale(currency: &str, rate_date: NaiveDate, row_date: NaiveDate) -> bool {
+    currency != "USD" && row_date - rate_date > STALE_AFTER
+}
+
 /// The rate in force on `date`: the latest of `rates` (sorted by date) on or before it.
 pub fn rate_on(
     rates: &[(NaiveDate, Decimal, String)],
@@ -276,6 +286,18 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_rate_is_stale_when_dated_more_than_7_days_before_the_row() {
+        let day = |s: &str| date(s).unwrap();
+        assert!(!is_stale("JPY", day("2026-12-01"), day("2026-12-08")));
+        assert!(is_stale("JPY", day("2026-12-01"), day("2026-12-09")));
+        // The case: December 2026 converted with the bundled rate of 2025-10-01.
+        assert!(is_stale("KWD", day("2025-10-01"), day("2026-12-15")));
+        assert!(!is_stale("KWD", day("2026-12-15"), day("2026-12-15")));
+        // USD per USD is 1 whatever the date of the row that says so.
+        assert!(!is_stale("USD", day("1999-01-04"), day("2026-12-15")));
     }
 
     #[test]

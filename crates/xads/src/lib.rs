@@ -16,6 +16,7 @@ pub mod lease;
 pub mod limiter;
 pub mod manage;
 pub mod media;
+pub mod money;
 pub mod pkce;
 pub mod redis_conn;
 pub mod services;

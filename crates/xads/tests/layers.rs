@@ -25,6 +25,7 @@ const LOWER_LAYERS: &[&str] = &[
     "store",
     "limiter",
     "fx.rs",
+    "money.rs",
     "crypto.rs",
     "keys.rs",
     "pkce.rs",

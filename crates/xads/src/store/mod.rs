@@ -5,6 +5,7 @@ pub mod audit;
 pub mod connections;
 pub mod entities;
 pub mod experiments;
+pub mod fx_fetches;
 pub mod fx_rates;
 pub mod idempotency;
 pub mod media;

@@ -7,6 +7,7 @@
 //! trailing 72 h, where X still revises data.
 
 pub mod cli;
+pub mod ecb;
 pub mod ingest;
 pub mod plan;
 pub mod scheduler;

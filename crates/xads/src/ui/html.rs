@@ -206,6 +206,30 @@ pub fn money(micros: Option<i64>) -> String {
     }
 }
 
+/// An instant in `tz`, readable: `6 Dec 2026, 18:58 JST`.
+pub fn local_instant(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%-d %b %Y, %H:%M %Z")
+        .to_string()
+}
+
+/// An RFC 3339 instant as [`local_instant`] shows it (the text itself when it is not one).
+pub fn local_rfc3339(t: &str, tz: chrono_tz::Tz) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|t| local_instant(t.to_utc(), tz))
+        .unwrap_or_else(|_| t.to_owned())
+}
+
+/// A lag in words: `3 min`, `2 h 5 min`, `3 days`.
+pub fn lag(seconds: i64) -> String {
+    let m = seconds.max(0) / 60;
+    match m {
+        0..60 => format!("{m} min"),
+        60..2880 => format!("{} h {} min", m / 60, m % 60),
+        _ => format!("{} days", m / 1440),
+    }
+}
+
 /// A whole number with thousands separators.
 pub fn group(n: u64) -> String {
     let s = n.to_string();
@@ -429,6 +453,26 @@ mod tests {
         assert!(
             page.contains("<a href=\"/media\" aria-current=\"page\">Media</a>"),
             "{page}"
+        );
+    }
+
+    #[test]
+    fn instants_read_in_the_accounts_zone() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-30T15:00:00Z")
+            .unwrap()
+            .to_utc();
+        // Tokyo's 1 December starts at 15:00 UTC on 30 November.
+        assert_eq!(
+            local_instant(t, chrono_tz::Tz::Asia__Tokyo),
+            "1 Dec 2026, 00:00 JST"
+        );
+        assert_eq!(
+            local_rfc3339("2026-11-30T15:00:00Z", chrono_tz::Tz::Asia__Kuwait),
+            "30 Nov 2026, 18:00 +03"
+        );
+        assert_eq!(
+            (lag(59), lag(3_900), lag(3 * 86_400)),
+            ("0 min".into(), "1 h 5 min".into(), "3 days".into())
         );
     }
 

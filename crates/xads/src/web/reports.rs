@@ -1,7 +1,7 @@
 //! Reports (PRODUCT.md §5.1): stored stats rows by hour, local day or total, as JSON or CSV; the
 //! on-demand sync and its status; FX rates in; the sync health of the integrations tile.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use axum::extract::{Query, State};
@@ -65,7 +65,8 @@ fn bound(field: &str, raw: &str, tz: Tz, end_of_day: bool) -> Result<DateTime<Ut
     Ok(local_midnight(d, tz))
 }
 
-fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+/// The instant the account's local day `d` starts.
+pub(crate) fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
     let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
     match naive.and_local_timezone(tz) {
         chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => t.to_utc(),
@@ -120,6 +121,8 @@ struct Out {
     spend_usd: Option<Decimal>,
     last_hour: DateTime<Utc>,
     mixed_fx: bool,
+    /// Some hour was converted with a rate dated more than [`fx::STALE_AFTER`] before its date.
+    fx_stale: bool,
 }
 
 impl Out {
@@ -135,6 +138,7 @@ impl Out {
             spend_usd: Some(Decimal::ZERO),
             last_hour: r.hour,
             mixed_fx: false,
+            fx_stale: false,
         }
     }
 
@@ -154,6 +158,9 @@ impl Out {
             (Some(sum), Some(f)) => Some(sum + f.spend_usd),
             _ => None,
         };
+        self.fx_stale |=
+            r.fx.as_ref()
+                .is_some_and(|f| fx::is_stale(&r.currency, f.date, r.hour.date_naive()));
         let fx = r.fx.as_ref().map(|f| (f.rate, f.date, f.source.clone()));
         if fx != self.fx {
             // Several rates in one bucket: the USD sum stays exact, a single rate would lie.
@@ -167,18 +174,21 @@ impl Out {
         self.last_hour + Duration::hours(1) <= now - sync::FINAL_AFTER
     }
 
-    fn json(&self, now: DateTime<Utc>) -> Value {
+    fn json(&self, now: DateTime<Utc>, tz: Tz) -> Value {
         let fx = self.fx.as_ref().filter(|_| !self.mixed_fx);
         let mut row = json!({
             "entity": self.entity,
             "entity_id": self.entity_id,
             "start": rfc3339(self.start),
+            // The account's local day of `start`: what a day row is, and what reports show.
+            "date": self.start.with_timezone(&tz).date_naive().to_string(),
             "placement": self.placement,
             "currency": self.currency,
             "fx_rate": fx.map(|f| f.0.normalize().to_string()),
             "fx_rate_date": fx.map(|f| f.1.to_string()),
             "fx_source": fx.map(|f| f.2.clone()),
             "spend_usd": self.spend_usd.map(|d| { let mut d = d; d.rescale(fx::USD_PLACES); d.to_string() }),
+            "fx_stale": self.fx_stale,
             "final": self.is_final(now),
         });
         for (c, v) in COLUMNS.iter().zip(self.m) {
@@ -188,18 +198,47 @@ impl Out {
     }
 }
 
-/// The CSV's columns: the row's key, the counts, `currency`, the money (the metric columns from
-/// the client's table), the conversion and `final`.
+/// The CSV's columns: the account's local date, the row's key with the entity's name, the
+/// counts, `currency`, the money (the metric columns from the client's table, each in micros
+/// and beside it as a decimal in the currency's minor units, named without `_micro`), the
+/// conversion and `final`.
 fn csv_columns() -> &'static [&'static str] {
     static ALL: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-        let mut cols = vec!["entity", "entity_id", "start", "placement"];
+        let mut cols = vec![
+            "date",
+            "entity",
+            "entity_id",
+            ENTITY_NAME,
+            "start",
+            "placement",
+        ];
         cols.extend(COLUMNS[..COUNTS].iter().map(|c| c.name));
         cols.push("currency");
-        cols.extend(COLUMNS[COUNTS..].iter().map(|c| c.name));
-        cols.extend(["fx_rate", "fx_rate_date", "fx_source", "spend_usd", "final"]);
+        for c in &COLUMNS[COUNTS..] {
+            cols.push(c.name);
+            cols.push(decimal_column(c.name));
+        }
+        cols.extend([
+            "fx_rate",
+            "fx_rate_date",
+            "fx_source",
+            "spend_usd",
+            "fx_stale",
+            "final",
+        ]);
         cols
     });
     &ALL
+}
+
+/// The CSV column of an entity's name (from the mirror; empty when unknown).
+const ENTITY_NAME: &str = "entity_name";
+
+/// The decimal column beside a micros column: `spend_local_micro` → `spend_local`.
+fn decimal_column(micros_column: &'static str) -> &'static str {
+    micros_column
+        .strip_suffix("_micro")
+        .unwrap_or(micros_column)
 }
 
 fn csv_field(v: &Value) -> String {
@@ -280,7 +319,7 @@ pub(crate) async fn stats_of(
             .add(r)?;
     }
     Ok(Stats {
-        data: buckets.values().map(|o| o.json(now)).collect(),
+        data: buckets.values().map(|o| o.json(now, tz)).collect(),
         from,
         to,
         granularity,
@@ -288,12 +327,32 @@ pub(crate) async fn stats_of(
 }
 
 /// The CSV of `GET …/stats` with `Accept: text/csv`: a header line of [`csv_columns`], then a
-/// line per row.
-pub(crate) fn stats_csv(data: &[Value]) -> String {
+/// line per row; `names` are the entities' names by id.
+pub(crate) fn stats_csv(data: &[Value], names: &HashMap<String, String>) -> String {
     let mut body = csv_columns().join(",");
     body.push('\n');
     for row in data {
-        let line: Vec<String> = csv_columns().iter().map(|c| csv_field(&row[*c])).collect();
+        let currency = row["currency"].as_str().unwrap_or_default();
+        let line: Vec<String> = csv_columns()
+            .iter()
+            .map(|c| {
+                if *c == ENTITY_NAME {
+                    let id = row["entity_id"].as_str().unwrap_or_default();
+                    return csv_field(&json!(names.get(id)));
+                }
+                match COLUMNS[COUNTS..]
+                    .iter()
+                    .find(|m| decimal_column(m.name) == *c)
+                {
+                    Some(m) if m.name != *c => csv_field(&json!(
+                        row[m.name]
+                            .as_i64()
+                            .map(|v| crate::money::plain(v, currency))
+                    )),
+                    _ => csv_field(&row[*c]),
+                }
+            })
+            .collect();
         body.push_str(&line.join(","));
         body.push('\n');
     }
@@ -320,6 +379,7 @@ async fn stats(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
     if wants_csv {
+        let names = stats_store::entity_names(&state.db, &tenant.id, &account_id).await?;
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -328,7 +388,7 @@ async fn stats(
                     format!("attachment; filename=\"x_ads_{account_id}_stats.csv\""),
                 ),
             ],
-            stats_csv(&data),
+            stats_csv(&data, &names),
         )
             .into_response());
     }

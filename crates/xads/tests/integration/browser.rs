@@ -491,6 +491,30 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
     assert!(csv.unwrap_or_default().starts_with("/reports.csv?"));
     audit(&c, axe, "07-reports").await;
 
+    // Tokyo and Kuwait: the account's zone named, each currency in its own units, and the USD
+    // of the bundled rate (the demo fetches no ECB rates) marked as estimated with its date.
+    for (tab, zone, money, name) in [
+        ("Tokyo Growth", "Asia/Tokyo", "¥", "07b-reports-jpy"),
+        ("Kuwait Growth", "Asia/Kuwait", " KWD", "07c-reports-kwd"),
+    ] {
+        click_to_next_page(&c, &format!("p.tabs a[href*='account='][title='{tab}']")).await;
+        click_to_next_page(&c, "#sync-now").await;
+        let status = text_of(&c, "#sync-status[data-state=done]").await;
+        assert!(status.contains("Sync succeeded"), "{status}");
+        assert!(text_of(&c, "#timezone").await.contains(zone));
+        let table = text_of(&c, "#by-campaign").await;
+        assert!(table.contains(money), "{table}");
+        assert!(table.contains("est."), "{table}");
+        assert!(
+            text_of(&c, "#fx-stale").await.contains(" of 20"),
+            "the rate's date"
+        );
+        audit(&c, axe, name).await;
+        let card = wait_css(&c, "#by-campaign").await;
+        let png = card.screenshot().await.expect("table screenshot");
+        std::fs::write(screenshots_dir().join(format!("{name}-table.png")), png).unwrap();
+    }
+
     // Experiments: create one (control + treatment on a seeded campaign), start it, read results.
     c.goto(&format!("{base}/experiments")).await.unwrap();
     wait_css(&c, "#experiments").await;

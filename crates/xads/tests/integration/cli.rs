@@ -16,6 +16,7 @@ fn xads() -> Command {
     c.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "warn")
+        .env("XADS_FX_URL", "off")
         .kill_on_drop(true)
         .stdin(Stdio::null())
         .stderr(Stdio::null());

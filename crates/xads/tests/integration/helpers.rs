@@ -40,6 +40,9 @@ pub fn vars_for(database_url: &str, fake: &FakeX) -> HashMap<String, String> {
             // Tests drive the experiment runner by hand, at the instants they choose.
             ("XADS_RUNNER_INTERVAL", "off".to_owned()),
             ("XADS_SYNC_INTERVAL", "off".to_owned()),
+            // Tests never reach the internet: ECB's rates come from a loopback stand-in where a
+            // test wants them (reporting's FX tests set XADS_FX_URL themselves).
+            ("XADS_FX_URL", "off".to_owned()),
             // These tests compress hours of X traffic into a second (a week of rotation is ~80
             // calls); at the default 50/min an unlucky split between two instances waited a whole
             // window. The limiter has its own suite.

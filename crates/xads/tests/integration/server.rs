@@ -9,6 +9,7 @@ fn config(database_url: &str, redis_url: Option<&str>) -> Config {
     let mut vars = HashMap::from([
         ("XADS_BIND".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_URL".to_owned(), database_url.to_owned()),
+        ("XADS_FX_URL".to_owned(), "off".to_owned()),
     ]);
     if let Some(r) = redis_url {
         vars.insert("REDIS_URL".into(), r.into());

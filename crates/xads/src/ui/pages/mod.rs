@@ -15,8 +15,9 @@ pub use integrations::connect_failed_page;
 use std::collections::HashMap;
 
 use axum::Router;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::LOCATION;
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
@@ -79,12 +80,61 @@ fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, to.to_owned())]).into_response()
 }
 
+/// The cookie carrying a flash message to the next page: shown once, then cleared.
+const FLASH_COOKIE: &str = "xads_flash";
+
+/// 303 to `to` with a flash `code` ([a-z0-9_-], a key of a page's fixed texts, never the text
+/// itself: a cookie someone else set can only pick one of our messages) for the next page.
+fn see_other_flash(to: &str, code: &str) -> Response {
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .take(64)
+        .collect();
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (LOCATION, to.to_owned()),
+            (
+                SET_COOKIE,
+                format!("{FLASH_COOKIE}={code}; Path=/; HttpOnly; SameSite=Lax; Max-Age=300"),
+            ),
+        ],
+    )
+        .into_response()
+}
+
+/// The flash code the previous answer left, if any.
+fn flash_code(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == FLASH_COOKIE)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// `page` with the flash cookie cleared when one was shown: a reload shows no message.
+fn shown_once(mut page: Response, had_flash: bool) -> Response {
+    if had_flash
+        && let Ok(v) = format!("{FLASH_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0").parse()
+    {
+        page.headers_mut().append(SET_COOKIE, v);
+    }
+    page
+}
+
 /// An ad account as the pages show it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Account {
     id: String,
     name: String,
     currency: String,
+    /// IANA time zone (days and times on the pages are the account's).
+    timezone: String,
 }
 
 impl Account {
@@ -93,7 +143,31 @@ impl Account {
             id: a.id,
             name: a.name,
             currency: a.currency.unwrap_or_default(),
+            timezone: a.timezone,
         }
+    }
+
+    /// The account's time zone (UTC when X named none we know).
+    fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::Tz::UTC)
+    }
+
+    /// The tenant's stored ad accounts, whether or not X can be reached now: the history stays
+    /// readable after a disconnect (PRODUCT.md §4.2). With them, why X cannot be reached (the
+    /// refusal's message), when it cannot.
+    async fn stored(
+        state: &AppState,
+        user: &User,
+    ) -> Result<(Vec<Account>, Option<String>), String> {
+        let tenant = &user.0.tenant.id;
+        let offline = XSession::for_tenant(state, tenant).await.err().map(problem);
+        let accounts = connections::ad_accounts(&state.db, tenant)
+            .await
+            .map_err(problem)?;
+        Ok((
+            accounts.into_iter().map(Account::from_domain).collect(),
+            offline,
+        ))
     }
 
     /// The tenant's ad accounts, as the API's `GET /api/v1/x_ads/accounts` lists them: a
@@ -115,6 +189,8 @@ struct Picker {
     path: &'static str,
     accounts: Vec<Account>,
     current: Account,
+    /// Why X cannot be reached now (pages of stored data only: see [`Picker::load_stored`]).
+    offline: Option<String>,
 }
 
 impl Picker {
@@ -139,8 +215,42 @@ impl Picker {
                 path,
                 accounts,
                 current,
+                offline: None,
             }),
             None => Err(render(
+                user,
+                title,
+                nav,
+                html! { h1 { (title) } p { "No ad accounts yet." } },
+            )),
+        }
+    }
+
+    /// Like [`Picker::load`], for pages of stored data (Reports): the stored accounts are shown
+    /// even when X cannot be reached (after a disconnect), with `offline` saying why.
+    async fn load_stored(
+        state: &AppState,
+        user: &User,
+        requested: Option<&String>,
+        (path, title, nav): (&'static str, &str, Nav),
+    ) -> Result<Picker, Response> {
+        let (accounts, offline) = match Account::stored(state, user).await {
+            Ok(a) => a,
+            Err(e) => return Err(render(user, title, nav, not_connected(title, &e))),
+        };
+        let current = requested
+            .and_then(|r| accounts.iter().find(|a| &a.id == r))
+            .or_else(|| accounts.first())
+            .cloned();
+        match (current, offline) {
+            (Some(current), offline) => Ok(Picker {
+                path,
+                accounts,
+                current,
+                offline,
+            }),
+            (None, Some(problem)) => Err(render(user, title, nav, not_connected(title, &problem))),
+            (None, None) => Err(render(
                 user,
                 title,
                 nav,
@@ -155,7 +265,7 @@ impl Picker {
             p class="tabs" {
                 "Ad account: "
                 @for a in &self.accounts {
-                    a href={ (self.path) "?account=" (q(&a.id)) }
+                    a href={ (self.path) "?account=" (q(&a.id)) } title=(a.name)
                         class=[(a.id == self.current.id).then_some("on")] {
                         (a.name) " "
                         span class="note" {

@@ -1,21 +1,29 @@
-//! Reports: spend (USD) and impressions per day as an SVG chart, a table by campaign, a date
-//! range, on-demand sync and CSV download — all from `GET …/stats` and `POST …/stats/sync`.
+//! Reports: spend (USD) and impressions per local day of the account as an SVG chart, a table
+//! by campaign (each currency in its own units, USD estimated where the rate is stale), the
+//! account's sync state, a date range, on-demand sync and CSV download — all from
+//! `GET …/stats` and `POST …/stats/sync`. A disconnected account's stored history stays
+//! readable, under a banner saying it is no longer refreshed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Router;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate};
+use chrono_tz::Tz;
 use maud::{Markup, html};
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::view::StatsRow;
-use super::{Fields, Picker, entities, render_refreshing, scope, see_other};
+use super::{
+    Fields, Picker, flash_code, render_refreshing, see_other, see_other_flash, shown_once,
+};
 use crate::app::AppState;
-use crate::store::entities::Kind;
+use crate::money;
 use crate::store::sync_runs;
 use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
@@ -40,8 +48,9 @@ pub(super) fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     if from > to { (to, from) } else { (from, to) }
 }
 
-/// The stats of `account` (campaigns, `granularity`) over the dates `from` to `to`, read as
-/// `GET …/stats?entity=campaign&from={from}&to={to + 1 day}&granularity=…` reads them.
+/// The stats of `account` (campaigns, `granularity`) over the local dates `from` to `to`
+/// (both included), read as `GET …/stats?entity=campaign&from={from}&to={to}&granularity=…`
+/// reads them.
 pub(super) async fn stats(
     state: &AppState,
     user: &User,
@@ -53,7 +62,8 @@ pub(super) async fn stats(
     let q = StatsQuery {
         entity: Some("campaign".to_owned()),
         from: Some(from.to_string()),
-        to: Some((to + Duration::days(1)).to_string()),
+        // A date `to` includes its whole local day (the API moves it to the next midnight).
+        to: Some(to.to_string()),
         granularity: Some(granularity.to_owned()),
         ..StatsQuery::default()
     };
@@ -109,14 +119,27 @@ pub(super) async fn sync_progress(
     (markup, running)
 }
 
-async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
-    let msg = qs.get("sync_error").map(|_| {
-        Err(
-            "The sync could not start; see the Integrations tile for the last sync error."
+/// The fixed texts of the flash codes this page's actions leave.
+fn flash_text(code: &str) -> Option<Result<String, String>> {
+    match code {
+        "sync-refused" => Some(Err(
+            "The sync could not start; the reason is under Sync below or on the Integrations tile."
                 .to_owned(),
-        )
-    });
-    let picker = match Picker::load(
+        )),
+        _ => None,
+    }
+}
+
+async fn page(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    Query(qs): Query<Fields>,
+) -> Response {
+    let flash_code = flash_code(&headers);
+    let msg = flash_code.as_deref().and_then(flash_text);
+    // History stays readable after a disconnect: the stored accounts, with why X is offline.
+    let picker = match Picker::load_stored(
         &state,
         &user,
         qs.get("account"),
@@ -125,11 +148,13 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     .await
     {
         Ok(p) => p,
-        Err(page) => return page,
+        Err(page) => return shown_once(page, flash_code.is_some()),
     };
     let account_id = picker.current.id.as_str();
     let currency = picker.current.currency.as_str();
-    let (from, to) = range(&qs, state.clock.now().date_naive());
+    let tz = picker.current.tz();
+    let now = state.clock.now();
+    let (from, to) = range(&qs, now.with_timezone(&tz).date_naive());
     let again = format!("/reports?account={}&from={from}&to={to}", q(account_id));
     let progress = match qs.get("sync") {
         Some(ids) => {
@@ -144,26 +169,28 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     let totals = stats(&state, &user, account_id, (from, to), "total")
         .await
         .unwrap_or_default();
-    // The campaigns' names, as `GET …/campaigns?count=1000` lists them.
-    let campaigns = match scope(&state, &user, account_id, None) {
-        Ok(scope) => entities(&scope, Kind::Campaign, None, false)
-            .await
-            .unwrap_or_default(),
-        Err(_) => vec![],
-    };
-    let names: BTreeMap<String, String> = campaigns
-        .iter()
-        .filter_map(|c| Some((c["id"].as_str()?.to_owned(), c["name"].as_str()?.to_owned())))
-        .collect();
+    // The campaigns' names from the mirror (kept after a disconnect).
+    let names = crate::store::stats::entity_names(&state.db, &user.0.tenant.id, account_id)
+        .await
+        .unwrap_or_default();
+    let health = crate::store::sync_runs::health(&state.db, &user.0.tenant.id, account_id)
+        .await
+        .unwrap_or_default();
 
-    // Per day: spend in USD and impressions over all campaigns.
+    // Per local day: spend in USD and impressions over all campaigns.
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
+    // The stale rates used (rate, its date), for the estimate's footnote.
+    let mut stale: BTreeSet<(String, String)> = BTreeSet::new();
     for r in daily.iter().flatten().map(StatsRow::from_api) {
-        let day = r.start.chars().take(10).collect::<String>();
-        let e = days.entry(day).or_insert((0.0, 0.0, false));
+        let e = days.entry(r.date.clone()).or_insert((0.0, 0.0, false));
         e.0 += r.spend_usd_value;
         e.1 += r.impressions;
         e.2 |= !r.spend_usd_known && r.spend_local_micros.is_some_and(|m| m > 0);
+        if r.fx_stale
+            && let (Some(rate), Some(date)) = (&r.fx_rate, &r.fx_rate_date)
+        {
+            stale.insert((rate.clone(), date.clone()));
+        }
     }
     let labels: Vec<String> = days
         .keys()
@@ -173,7 +200,11 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         &labels,
         &[
             Series {
-                label: "Spend (USD)",
+                label: if stale.is_empty() {
+                    "Spend (USD)"
+                } else {
+                    "Spend (USD, est.)"
+                },
                 color: "#0b6fb8",
                 prefix: "$",
                 values: days.values().map(|v| v.0).collect(),
@@ -188,8 +219,13 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
     );
     let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
     let total_impressions: f64 = rows.iter().map(|r| r.impressions).sum();
-    let total_usd: f64 = rows.iter().map(|r| r.spend_usd_value).sum();
+    let total_usd: Decimal = rows
+        .iter()
+        .filter_map(|r| r.spend_usd.as_deref()?.parse::<Decimal>().ok())
+        .sum();
+    let any_stale = rows.iter().any(|r| r.fx_stale);
     let count = |n: f64| html::group(n as u64);
+    let lag = health.last_success_at.map(|t| (now - t).num_seconds());
 
     let body = html! {
         h1 { "Reports" }
@@ -197,6 +233,41 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
         (flash(&msg))
         @if let Some((status, _)) = &progress {
             (status)
+        }
+        @if let Some(why) = &picker.offline {
+            div class="problem" id="history-banner" role="status" {
+                "Not connected to X: " (why) " This is the history synced before; it is no longer refreshed. Connect again on "
+                a href="/integrations" { "Integrations" } " to resume syncing."
+            }
+        }
+        p class="note" id="timezone" {
+            "Days and times are the account's: " strong { (picker.current.timezone) }
+            " (now " (html::local_instant(now, tz)) ")."
+        }
+        div class="card" id="sync-state" {
+            h2 style="margin-top:0" { "Sync" }
+            p {
+                "Last success: "
+                @match health.last_success_at {
+                    Some(t) => { (html::local_instant(t, tz)) }
+                    None => { "never" }
+                }
+                @if let Some(s) = lag {
+                    " · lag " (html::lag(s))
+                }
+                @if let Some(t) = health.synced_until {
+                    " · data up to " (html::local_instant(t, tz))
+                }
+            }
+            @if let (Some(e), Some(at)) = (&health.last_error, health.last_error_at) {
+                @if health.last_success_at.is_none_or(|s| s < at) {
+                    div class="problem" id="sync-error" {
+                        "Last sync error (" (html::local_instant(at, tz)) "): " (e)
+                    }
+                } @else {
+                    p class="note" { "Earlier error, since recovered (" (html::local_instant(at, tz)) "): " (e) }
+                }
+            }
         }
         div class="card" {
             form method="get" action="/reports" class="row" {
@@ -217,14 +288,16 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                     }
                 }
             }
-            form method="post" action="/reports/sync" class="row" style="margin-top:10px" {
-                (csrf_field(&user.0.csrf))
-                input type="hidden" name="account" value=(account_id);
-                input type="hidden" name="from" value=(from);
-                input type="hidden" name="to" value=(to);
-                div { button type="submit" id="sync-now" { "Sync now from X" } }
-                div class="note" {
-                    "Syncs run hourly; X revises data for up to 3 days, so recent rows may still change."
+            @if picker.offline.is_none() {
+                form method="post" action="/reports/sync" class="row" style="margin-top:10px" {
+                    (csrf_field(&user.0.csrf))
+                    input type="hidden" name="account" value=(account_id);
+                    input type="hidden" name="from" value=(from);
+                    input type="hidden" name="to" value=(to);
+                    div { button type="submit" id="sync-now" { "Sync now from X" } }
+                    div class="note" {
+                        "Syncs run hourly; X revises data for up to 3 days, so recent rows may still change."
+                    }
                 }
             }
         }
@@ -232,7 +305,7 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
             div class="problem" { (e) }
         }
         div class="card" id="chart" {
-            h2 style="margin-top:0" { "Spend and impressions per day" }
+            h2 style="margin-top:0" { "Spend and impressions per day (" (picker.current.timezone) ")" }
             (html::scroll("Chart", chart))
             @if days.values().any(|v| v.2) {
                 p class="note" {
@@ -247,14 +320,19 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                     tr {
                         th { "Campaign" } th class="n" { "Impressions" } th class="n" { "Clicks" }
                         th class="n" { "Engagements" } th class="n" { "Conversions" }
-                        th class="n" { "Spend (local)" } th class="n" { "Spend (USD)" }
+                        th class="n" { "Spend (" (if currency.is_empty() { "local" } else { currency }) ")" }
+                        th class="n" { "Spend (USD)" }
                     }
                 }
                 tbody {
                     @if rows.is_empty() {
                         tr {
                             td colspan="7" class="note" {
-                                "No stats in this range. Use “Sync now from X” to pull them."
+                                @if picker.offline.is_some() {
+                                    "No stats stored in this range."
+                                } @else {
+                                    "No stats in this range. Use “Sync now from X” to pull them."
+                                }
                             }
                         }
                     }
@@ -270,12 +348,19 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                             td class="n" { (count(r.engagements)) }
                             td class="n" { (count(r.conversions)) }
                             td class="n" {
-                                (html::money(r.spend_local_micros)) " "
-                                (r.currency.as_deref().unwrap_or(currency))
+                                @match r.spend_local_micros {
+                                    Some(m) => { (money::format(m, r.currency.as_deref().unwrap_or(currency))) }
+                                    None => { "—" }
+                                }
                             }
                             td class="n" {
                                 @match &r.spend_usd {
-                                    Some(s) => { "$" (usd(s)) }
+                                    Some(s) if r.fx_stale => {
+                                        span class="estimate" title="estimated: converted with a rate more than 7 days older than the data" {
+                                            "≈ " (usd(s)) " est."
+                                        }
+                                    }
+                                    Some(s) => { (usd(s)) }
                                     None => { "—" }
                                 }
                             }
@@ -286,39 +371,62 @@ async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields
                             th { "Total" }
                             th class="n" { (html::group(total_impressions as u64)) }
                             th colspan="4" {}
-                            th class="n" { "$" (usd_f(total_usd)) }
+                            th class="n" {
+                                @if any_stale { "≈ " }
+                                (money::with_currency(total_usd, "USD"))
+                                @if any_stale { " est." }
+                            }
                         }
                     }
                 }
             } }))
+            @if any_stale || !stale.is_empty() {
+                p class="note" id="fx-stale" {
+                    "≈ est.: USD estimated with a rate more than 7 days older than the data (no newer rate is stored"
+                    @if !currency.is_empty() && currency != "USD" { " for " (currency) }
+                    "): "
+                    @for (i, (rate, date)) in stale.iter().enumerate() {
+                        @if i > 0 { "; " }
+                        "1 " (currency) " = " (rate) " USD of " (date)
+                    }
+                    "."
+                }
+            }
         }
     };
     let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
-    render_refreshing(&user, "Reports", Nav::Reports, refresh, body)
+    shown_once(
+        render_refreshing(&user, "Reports", Nav::Reports, refresh, body),
+        flash_code.is_some(),
+    )
 }
 
-/// A USD decimal string rounded to cents for display (`11,245.00`).
+/// A USD decimal string as money (`$11,245.00`).
 fn usd(s: &str) -> String {
-    s.parse::<f64>().map(usd_f).unwrap_or_else(|_| s.to_owned())
+    s.parse::<Decimal>()
+        .map(|d| money::with_currency(d, "USD"))
+        .unwrap_or_else(|_| s.to_owned())
 }
 
-fn usd_f(v: f64) -> String {
-    html::money(Some((v * 1e6).round() as i64))
+/// The account's time zone (UTC for an unknown account: its request is refused anyway).
+async fn account_tz(state: &AppState, user: &User, account: &str) -> Tz {
+    crate::store::connections::ad_account(&state.db, &user.0.tenant.id, account)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|a| a.timezone.parse().ok())
+        .unwrap_or(Tz::UTC)
 }
 
 async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>) -> Response {
     let account = f.get("account").cloned().unwrap_or_default();
     let now = state.clock.now();
-    let (from, to) = range(&f, now.date_naive());
-    let from_t = from
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or(now);
-    let to_t = (to + Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .unwrap_or(now)
-        .min(now);
+    let tz = account_tz(&state, &user, &account).await;
+    // The page's dates are the account's local days: the window runs from the first one's local
+    // midnight to the end of the last one (or now), in whole hours.
+    let (from, to) = range(&f, now.with_timezone(&tz).date_naive());
+    let from_t = web::reports::local_midnight(from, tz);
+    let to_t = web::reports::local_midnight(to + Duration::days(1), tz).min(now);
     let hour = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:00:00Z").to_string();
     // What `POST …/stats/sync?wait=true` runs for this window.
     let body = SyncBody {
@@ -336,19 +444,24 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
         Ok(id) => see_other(&format!("{back}&sync={}", q(&id))),
         Err(e) => {
             tracing::info!(error = %e.message, "ui sync refused");
-            see_other(&format!("{back}&sync_error=1"))
+            see_other_flash(&back, "sync-refused")
         }
     }
 }
 
 async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
     let account = qs.get("account").cloned().unwrap_or_default();
-    let range = range(&qs, state.clock.now().date_naive());
-    // What `GET …/stats` answers with `Accept: text/csv`, named for the range.
+    let tz = account_tz(&state, &user, &account).await;
+    let range = range(&qs, state.clock.now().with_timezone(&tz).date_naive());
+    // What `GET …/stats` answers with `Accept: text/csv`, named for the range: one line per
+    // campaign and local day, with the campaign's name and decimal amounts beside the micros.
     let data = match stats(&state, &user, &account, range, "day").await {
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
+    let names = crate::store::stats::entity_names(&state.db, &user.0.tenant.id, &account)
+        .await
+        .unwrap_or_default();
     let (from, to) = range;
     let name = format!(
         "attachment; filename=\"x_ads_{}_{from}_{to}.csv\"",
@@ -359,7 +472,7 @@ async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>
             (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (CONTENT_DISPOSITION, name),
         ],
-        web::reports::stats_csv(&data),
+        web::reports::stats_csv(&data, &names),
     )
         .into_response()
 }

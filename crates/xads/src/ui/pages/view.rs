@@ -342,8 +342,8 @@ fn number(v: &Value) -> f64 {
 #[derive(Clone, Debug)]
 pub(super) struct StatsRow {
     pub entity_id: String,
-    /// The row's start instant (RFC 3339).
-    pub start: String,
+    /// The account's local day of `start`.
+    pub date: String,
     pub impressions: f64,
     pub clicks: f64,
     pub engagements: f64,
@@ -355,13 +355,18 @@ pub(super) struct StatsRow {
     /// The same as a number (0 when unknown), and whether it is known at all.
     pub spend_usd_value: f64,
     pub spend_usd_known: bool,
+    /// USD converted with a rate dated more than 7 days before the data (an estimate).
+    pub fx_stale: bool,
+    /// The rate (USD per unit) and its date, when the row has one rate.
+    pub fx_rate: Option<String>,
+    pub fx_rate_date: Option<String>,
 }
 
 impl StatsRow {
     pub fn from_api(r: &Value) -> StatsRow {
         StatsRow {
             entity_id: text(&r["entity_id"]).unwrap_or_default(),
-            start: text(&r["start"]).unwrap_or_default(),
+            date: text(&r["date"]).unwrap_or_default(),
             impressions: number(&r["impressions"]),
             clicks: number(&r["clicks"]),
             engagements: number(&r["engagements"]),
@@ -371,6 +376,9 @@ impl StatsRow {
             spend_usd: text(&r["spend_usd"]),
             spend_usd_value: number(&r["spend_usd"]),
             spend_usd_known: !r["spend_usd"].is_null(),
+            fx_stale: r["fx_stale"].as_bool().unwrap_or(false),
+            fx_rate: text(&r["fx_rate"]),
+            fx_rate_date: text(&r["fx_rate_date"]),
         }
     }
 }

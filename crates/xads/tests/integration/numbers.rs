@@ -1,0 +1,258 @@
+//! Numbers a marketer can trust on the pages (issue 19): days in the account's time zone, money
+//! in each currency's own units, USD marked as estimated where its rate is stale, flash messages
+//! shown once, and the history of a disconnected account still served.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::json;
+use xads_fake::FakeConfig;
+
+use crate::helpers::TestApp;
+use crate::ui::{csrf_of, login, page};
+
+/// The fake's and the service's "now": 5 December 2026, 10:30 UTC (19:30 in Tokyo).
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-05T10:30:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// Connected (dry-run), clocks on `t0`, the JPY and KWD accounts synced for 1–4 December
+/// (local days); answers the app, the API key and the (JPY, KWD) account ids.
+async fn synced() -> (TestApp, String, String, String) {
+    let app = TestApp::spawn(
+        &xads::testing::sqlite_url(),
+        FakeConfig {
+            start_time: Some(t0()),
+            history_days: 20,
+            ..FakeConfig::default()
+        },
+    )
+    .await;
+    app.state.clock.advance(t0() - Utc::now());
+    let key = app.tenant("Growth").await;
+    app.connect(&key).await;
+    let seed = app.fake.seed_info();
+    for account in [&seed.jpy_account_id, &seed.kwd_account_id] {
+        let (status, run) = app
+            .send(
+                Method::POST,
+                &key,
+                &format!("/api/v1/x_ads/accounts/{account}/stats/sync?wait=true"),
+                Some(json!({"from": "2026-12-01", "to": "2026-12-04"})),
+            )
+            .await;
+        assert_eq!(
+            (status, run["status"].as_str()),
+            (200, Some("succeeded")),
+            "{run}"
+        );
+    }
+    (
+        app,
+        key,
+        seed.jpy_account_id.clone(),
+        seed.kwd_account_id.clone(),
+    )
+}
+
+async fn csv(app: &TestApp, cookie: &str, path: &str) -> String {
+    let resp = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+/// The CSV's value of `column` in each data line.
+fn column(csv: &str, column: &str) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let at = header.iter().position(|c| *c == column).unwrap();
+    lines
+        .map(|l| l.split(',').nth(at).unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn reports_show_the_accounts_local_days_and_each_currency_in_its_own_units() {
+    let (app, key, jpy, kwd) = synced().await;
+    let cookie = login(&app, &key).await;
+
+    // Tokyo's 1 December starts at 15:00 UTC on 30 November: the chart's first day is 12-01,
+    // the zone is named, and no label is the UTC date of the local midnight.
+    let (status, html) = page(
+        &app,
+        &cookie,
+        &format!("/reports?account={jpy}&from=2026-12-01&to=2026-12-03"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Asia/Tokyo"), "the zone is named");
+    assert!(html.contains(">12-01</text>"), "{html}");
+    assert!(!html.contains(">11-30</text>"), "{html}");
+    // Yen without a minor unit, with its symbol; the USD from the bundled rate of 2025-10-01
+    // (more than 7 days before December 2026) marked as an estimate with the rate and its date.
+    assert!(html.contains("¥"), "{html}");
+    assert!(!html.contains(".00 JPY"), "{html}");
+    assert!(html.contains("est."), "{html}");
+    assert!(
+        html.contains("1 JPY = 0.006773 USD of 2025-10-01"),
+        "{html}"
+    );
+
+    // The CSV: local dates, the campaign's name, yen as whole units beside the micros.
+    let text = csv(
+        &app,
+        &cookie,
+        &format!("/reports.csv?account={jpy}&from=2026-12-01&to=2026-12-03"),
+    )
+    .await;
+    let dates = column(&text, "date");
+    assert!(!dates.is_empty());
+    assert!(
+        dates
+            .iter()
+            .all(|d| ["2026-12-01", "2026-12-02", "2026-12-03"].contains(&d.as_str())),
+        "{dates:?}"
+    );
+    assert!(
+        column(&text, "entity_name").iter().all(|n| !n.is_empty()),
+        "{text}"
+    );
+    let micros = column(&text, "spend_local_micro");
+    let yen = column(&text, "spend_local");
+    for (m, y) in micros.iter().zip(&yen) {
+        assert!(!y.contains('.'), "{y}");
+        assert_eq!(
+            y.parse::<i64>().unwrap(),
+            m.parse::<i64>().unwrap() / 1_000_000
+        );
+    }
+    assert!(
+        column(&text, "fx_stale").iter().all(|s| s == "true"),
+        "{text}"
+    );
+
+    // Kuwaiti dinar: three decimals, and the code.
+    let text = csv(
+        &app,
+        &cookie,
+        &format!("/reports.csv?account={kwd}&from=2026-12-01&to=2026-12-03"),
+    )
+    .await;
+    let dinars = column(&text, "spend_local");
+    assert!(!dinars.is_empty());
+    assert!(
+        dinars
+            .iter()
+            .all(|d| d.split_once('.').is_some_and(|(_, f)| f.len() == 3)),
+        "{dinars:?}"
+    );
+    let (_, html) = page(
+        &app,
+        &cookie,
+        &format!("/reports?account={kwd}&from=2026-12-01&to=2026-12-03"),
+    )
+    .await;
+    assert!(html.contains(" KWD<") || html.contains(" KWD\n"), "{html}");
+    assert!(html.contains("Asia/Kuwait"));
+}
+
+#[tokio::test]
+async fn a_message_shows_once_and_not_after_a_reload() {
+    let (app, key, jpy, _) = synced().await;
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/reports?account={jpy}")).await;
+    // A sync that cannot start (an account that is not the tenant's) leaves a message.
+    let resp = crate::ui::post_form(
+        &app,
+        &cookie,
+        "/reports/sync",
+        &[("csrf", &csrf_of(&html)), ("account", "nope0"), ("from", "2026-12-04"), ("to", "2026-12-05")],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(!location.contains("error"), "the message is not in the URL: {location}");
+    let flash = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let flash = flash.split(';').next().unwrap().to_owned();
+    assert_eq!(flash, "xads_flash=sync-refused");
+
+    // The next page shows it and clears it; the reload (no flash cookie left) does not.
+    let next = format!("/reports?account={jpy}");
+    let resp = app
+        .http
+        .get(format!("{}{next}", app.base))
+        .header(COOKIE, format!("{cookie}; {flash}"))
+        .send()
+        .await
+        .unwrap();
+    let cleared = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cleared.starts_with("xads_flash=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(resp.text().await.unwrap().contains("The sync could not start"));
+    let (_, reloaded) = page(&app, &cookie, &next).await;
+    assert!(!reloaded.contains("The sync could not start"));
+    // A forged code shows nothing of its own.
+    let (_, forged) = page(&app, &format!("{cookie}; xads_flash=<b>hi</b>"), &next).await;
+    assert!(!forged.contains("hi</b>"), "{forged}");
+}
+
+#[tokio::test]
+async fn a_disconnected_accounts_history_is_still_served_with_a_banner() {
+    let (app, key, jpy, _) = synced().await;
+    let path =
+        format!("/api/v1/x_ads/accounts/{jpy}/stats?from=2026-12-01&to=2026-12-03&granularity=day");
+    let (status, before) = app.get(&key, &path).await;
+    assert_eq!(status, 200);
+    assert!(!before["data"].as_array().unwrap().is_empty());
+
+    let (status, _) = app
+        .send(Method::DELETE, &key, "/api/v1/integrations/x_ads", None)
+        .await;
+    assert!(status < 300, "{status}");
+
+    // The API keeps answering the stored rows, as JSON and as CSV.
+    let (status, after) = app.get(&key, &path).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["data"], before["data"]);
+    let resp = app
+        .http
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(&key)
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().lines().count() > 1);
+
+    // The Reports page: the rows, under a banner saying they are no longer refreshed.
+    let cookie = login(&app, &key).await;
+    let (status, html) = page(
+        &app,
+        &cookie,
+        &format!("/reports?account={jpy}&from=2026-12-01&to=2026-12-03"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"history-banner\""), "{html}");
+    assert!(html.contains("no longer refreshed"), "{html}");
+    assert!(
+        html.contains("data-id") || html.contains("class=\"note mono\""),
+        "campaign rows: {html}"
+    );
+    assert!(!html.contains("id=\"sync-now\""), "nothing to sync from");
+    let text = csv(
+        &app,
+        &cookie,
+        &format!("/reports.csv?account={jpy}&from=2026-12-01&to=2026-12-03"),
+    )
+    .await;
+    assert!(text.lines().count() > 1, "{text}");
+}
