@@ -174,12 +174,20 @@ async fn a_message_shows_once_and_not_after_a_reload() {
         &app,
         &cookie,
         "/reports/sync",
-        &[("csrf", &csrf_of(&html)), ("account", "nope0"), ("from", "2026-12-04"), ("to", "2026-12-05")],
+        &[
+            ("csrf", &csrf_of(&html)),
+            ("account", "nope0"),
+            ("from", "2026-12-04"),
+            ("to", "2026-12-05"),
+        ],
     )
     .await;
     assert_eq!(resp.status(), 303);
     let location = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-    assert!(!location.contains("error"), "the message is not in the URL: {location}");
+    assert!(
+        !location.contains("error"),
+        "the message is not in the URL: {location}"
+    );
     let flash = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     let flash = flash.split(';').next().unwrap().to_owned();
     assert_eq!(flash, "xads_flash=sync-refused");
@@ -194,8 +202,16 @@ async fn a_message_shows_once_and_not_after_a_reload() {
         .await
         .unwrap();
     let cleared = resp.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-    assert!(cleared.starts_with("xads_flash=;") && cleared.contains("Max-Age=0"), "{cleared}");
-    assert!(resp.text().await.unwrap().contains("The sync could not start"));
+    assert!(
+        cleared.starts_with("xads_flash=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("The sync could not start")
+    );
     let (_, reloaded) = page(&app, &cookie, &next).await;
     assert!(!reloaded.contains("The sync could not start"));
     // A forged code shows nothing of its own.

@@ -452,7 +452,8 @@ async fn daily_series(
     };
     let mut days: Vec<String> = rows
         .iter()
-        .map(|r| r.start.chars().take(10).collect())
+        // The account's local days (as the API's day rows name them).
+        .map(|r| r.date.clone())
         .collect();
     days.sort();
     days.dedup();
@@ -466,7 +467,7 @@ async fn daily_series(
                 .iter()
                 .map(|d| {
                     let r = rows.iter().find(|r| {
-                        v.line_item_id.as_deref() == Some(&r.entity_id) && r.start.starts_with(d)
+                        v.line_item_id.as_deref() == Some(&r.entity_id) && r.date == *d
                     })?;
                     let ratio = |a: f64, b: f64| (b > 0.0).then(|| a / b);
                     match metric {
