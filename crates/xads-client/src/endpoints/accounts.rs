@@ -7,7 +7,7 @@ use crate::config::XAds;
 use crate::envelope::XResponse;
 use crate::error::XError;
 use crate::gate::EndpointFamily;
-use crate::models::{Account, FundingInstrument};
+use crate::models::{Account, FundingInstrument, Tweet};
 use crate::params::{ListParams, Params, ToParams};
 use crate::request::Call;
 
@@ -89,5 +89,29 @@ impl XAds {
             false,
         )
         .await
+    }
+
+    /// `GET /12/accounts/:id/tweets?tweet_type=PUBLISHED&tweet_ids=…`: the account's published
+    /// tweets among `tweet_ids` (at most 200 a call), to show a creative by its text.
+    pub async fn list_tweets(
+        &self,
+        account_id: &str,
+        tweet_ids: &[String],
+    ) -> Result<XResponse<Vec<Tweet>>, XError> {
+        let mut query = Params::new();
+        query.push("tweet_type", "PUBLISHED");
+        query.push("timeline_type", "ALL");
+        query.push("trim_user", "true");
+        query.push("count", tweet_ids.len().clamp(1, 200).to_string());
+        query.push("tweet_ids", tweet_ids.join(","));
+        let call = Call::ads(
+            "list_tweets",
+            Method::GET,
+            &[API_VERSION, "accounts", account_id, "tweets"],
+        )
+        .account(account_id)
+        .family(EndpointFamily::OtherRead)
+        .query(query);
+        self.envelope(call).await
     }
 }

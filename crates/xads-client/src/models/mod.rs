@@ -18,7 +18,7 @@ pub(crate) use common::lenient_id;
 pub use funding_instrument::FundingInstrument;
 pub use line_item::{LineItem, LineItemCreate, LineItemUpdate};
 pub use media_library::{MediaLibraryCreate, MediaLibraryEntry};
-pub use promoted_tweet::{MAX_TWEET_IDS, PromotedTweet, PromotedTweetsCreate};
+pub use promoted_tweet::{MAX_TWEET_IDS, PromotedTweet, PromotedTweetsCreate, Tweet};
 pub use stats::{
     ActiveEntitiesQuery, ActiveEntity, Granularity, IdData, MetricGroup, Metrics, Placement,
     StatsEntity, StatsEntityType, StatsQuery, StatsResponse,

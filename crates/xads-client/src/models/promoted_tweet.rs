@@ -56,6 +56,28 @@ impl ToParams for PromotedTweetsCreate {
     }
 }
 
+/// A tweet as `GET /12/accounts/:id/tweets` answers it: what a page shows of a creative (its
+/// text and, where it has one, its first image). X sends far more; the rest is ignored.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Tweet {
+    /// The tweet id, a decimal string.
+    #[serde(default, deserialize_with = "lenient_opt_id")]
+    pub id_str: Option<String>,
+    /// The text.
+    #[serde(default)]
+    pub full_text: Option<String>,
+    /// Hashtags, URLs, media: `media[0].media_url_https` is the first image.
+    #[serde(default)]
+    pub entities: Option<serde_json::Value>,
+}
+
+impl Tweet {
+    /// The first image's URL, when the tweet has one.
+    pub fn image_url(&self) -> Option<&str> {
+        self.entities.as_ref()?["media"][0]["media_url_https"].as_str()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +100,18 @@ mod tests {
         }
         .to_params();
         assert_eq!(p.encode(), "line_item_id=8v7jo&tweet_ids=1%2C2");
+    }
+
+    #[test]
+    fn a_tweet_reads_its_id_text_and_first_image_among_xs_many_fields() {
+        let t: Tweet = serde_json::from_value(serde_json::json!({
+            "id": 1_600_000_000_283_332_431_u64, "id_str": "1600000000283332431",
+            "tweet_id": "1600000000283332431", "full_text": "Spring sale", "lang": "en",
+            "entities": {"media": [{"media_url_https": "https://pbs.twimg.com/media/a.jpg"}]},
+        }))
+        .unwrap();
+        assert_eq!(t.id_str.as_deref(), Some("1600000000283332431"));
+        assert_eq!(t.full_text.as_deref(), Some("Spring sale"));
+        assert_eq!(t.image_url(), Some("https://pbs.twimg.com/media/a.jpg"));
     }
 }

@@ -396,7 +396,9 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
     )
     .await;
     wait_css(&c, "#line-items tbody tr").await;
-    assert!(text_of(&c, "#line-items").await.contains("Tweet"));
+    // Promoted tweets read as their text (from X's GET …/tweets), not as ids.
+    let items = text_of(&c, "#line-items").await;
+    assert!(items.contains('“'), "{items}");
     c.find(Locator::Css("#li-name"))
         .await
         .unwrap()
@@ -416,8 +418,9 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
         .await
         .unwrap();
     click_to_next_page(&c, "#promote button").await;
-    let items = text_of(&c, "#line-items").await;
-    assert!(items.contains(&tweets[3]), "{items}");
+    let promoted = text_of(&c, "#promoted-tweets").await;
+    assert!(promoted.contains(&tweets[3]), "{promoted}");
+    assert!(promoted.contains('“'), "{promoted}");
     audit(&c, axe, "05-campaign-line-items").await;
 
     // Delete asks first.

@@ -1042,3 +1042,114 @@ async fn refused_forms_keep_their_input_and_name_the_field_and_writes_redirect()
     );
     assert!(html.contains("value=\"Slots\""), "{html}");
 }
+
+/// Issue 20 item 4: the experiment page offers the actions its state allows, keeps the
+/// rotation caveat for rotations, warns when the campaign is paused, and says the conclusion in
+/// words; its actions redirect (a reload does not post again).
+#[tokio::test]
+async fn the_experiment_page_reads_like_a_decision() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.seed_info();
+    let acct = seed.account(&seed.usd_account_id).unwrap().clone();
+    let a = acct.id.clone();
+    let (status, c) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/campaigns"),
+            Some(json!({"name": "Exp campaign", "funding_instrument_id": acct.funding_instrument_id})),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let campaign = c["id"].as_str().unwrap().to_owned();
+    let variants: Vec<Value> = (0..2)
+        .map(|i| {
+            let name = ["Control", "Treatment"][i];
+            json!({"name": name, "control": i == 0,
+                "tweet_id": acct.tweet_ids[i],
+                "line_item": {"objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+                    "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 1_000_000}})
+        })
+        .collect();
+    let (status, e) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/experiments"),
+            Some(json!({"name": "Side by side", "campaign_id": campaign,
+                "primary_metric": "ctr", "schedule": {"mode": "concurrent"},
+                "variants": variants})),
+        )
+        .await;
+    assert_eq!(status, 201, "{e}");
+    let id = e["id"].as_str().unwrap().to_owned();
+    let cookie = login(&app, &key).await;
+    let path = format!("/experiments/{a}/{id}");
+
+    let (_, html) = page(&app, &cookie, &path).await;
+    assert!(html.contains(&format!("action=\"{path}/start\"")), "{html}");
+    assert!(
+        !html.contains("/stop\"") && !html.contains("id=\"conclude\""),
+        "{html}"
+    );
+    assert!(
+        !html.contains("rotation-caveat"),
+        "no rotation caveat on a concurrent one"
+    );
+    assert!(html.contains("Side by side") && html.contains("click-through rate"));
+    assert!(html.contains("id=\"variant-chart\""), "{html}");
+
+    let csrf = csrf_of(&html);
+    let resp = post_form(&app, &cookie, &format!("{path}/start"), &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], format!("{path}?done=start"));
+    let (_, html) = page(&app, &cookie, &format!("{path}?done=start")).await;
+    assert!(html.contains("Experiment started."), "{html}");
+    assert!(!html.contains("/start\""), "running: no start button");
+    assert!(
+        html.contains("/stop\"") && html.contains("id=\"conclude\""),
+        "{html}"
+    );
+
+    // The campaign paused elsewhere: the page warns.
+    let (status, _) = app
+        .send(
+            reqwest::Method::PATCH,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/campaigns/{campaign}"),
+            Some(json!({"paused": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, html) = page(&app, &cookie, &path).await;
+    assert!(html.contains("id=\"campaign-warning\""), "{html}");
+
+    // Concluding without a winner and without a choice asks for the choice, in words.
+    let resp = post_form(
+        &app,
+        &cookie,
+        &format!("{path}/conclude"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("choose the variant to keep"), "{html}");
+    let resp = post_form(
+        &app,
+        &cookie,
+        &format!("{path}/conclude"),
+        &[("csrf", &csrf), ("winner", "Treatment")],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let (_, html) = page(&app, &cookie, &path).await;
+    assert!(
+        html.contains("“Treatment” keeps running and the other variants are paused (you chose it)"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("id=\"actions\""),
+        "concluded: no actions left"
+    );
+}

@@ -337,6 +337,56 @@ fn campaign_row(c: &Campaign, m: &Metrics, account: &super::Account, csrf: &str)
     }
 }
 
+/// The text of the account's tweets `ids` (read from X: `GET …/tweets`), by tweet id; empty
+/// when X cannot be asked (the page then shows the ids alone).
+async fn tweet_texts(
+    state: &AppState,
+    user: &User,
+    account_id: &str,
+    ids: Vec<String>,
+) -> BTreeMap<String, String> {
+    if ids.is_empty() {
+        return BTreeMap::new();
+    }
+    let Ok(session) = crate::x::XSession::for_tenant(state, &user.0.tenant.id).await else {
+        return BTreeMap::new();
+    };
+    let account = account_id.to_owned();
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(200) {
+        let chunk = chunk.to_vec();
+        let got = session
+            .call(|x| {
+                let (account, chunk) = (account.clone(), chunk.clone());
+                async move { x.list_tweets(&account, &chunk).await }
+            })
+            .await;
+        match got {
+            Ok(r) => out.extend(
+                r.data
+                    .into_iter()
+                    .filter_map(|t| Some((t.id_str?, t.full_text?))),
+            ),
+            Err(e) => {
+                tracing::info!(error = %e, "tweet texts not read");
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// A tweet's text cut to `max` characters.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut t: String = text.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
 /// The account's funding instruments (read from X), for the create form.
 async fn funding_instruments(
     state: &AppState,
@@ -620,17 +670,29 @@ async fn detail_page(
                     .is_some_and(|l| names.contains_key(l))
         })
         .collect();
+    let mut tweet_ids: Vec<String> = tweets.iter().filter_map(|p| p.tweet_id.clone()).collect();
+    tweet_ids.sort();
+    tweet_ids.dedup();
+    let texts = tweet_texts(state, user, account, tweet_ids).await;
+    let text_of = |p: &PromotedTweet| -> String {
+        p.tweet_id
+            .as_ref()
+            .and_then(|t| texts.get(t))
+            .cloned()
+            .unwrap_or_default()
+    };
     let here = campaign_href(account, id);
     let li_list = Listing::from_query(qs, "li_", "name");
     let pt_list = Listing::from_query(qs, "pt_", "tweet");
     let all_items = items.clone();
-    let all_tweets = tweets.clone();
+    let all_tweets: Vec<(PromotedTweet, String)> =
+        tweets.iter().map(|p| (p.clone(), text_of(p))).collect();
     let li_page = li_list.apply(items, |l| &l.name, |l| l.status.key(), line_item_key);
     let pt_page = pt_list.apply(
-        tweets,
-        |p| p.tweet_id.as_deref().unwrap_or_default(),
-        |p| p.status.key(),
-        |p, key| match key {
+        all_tweets.clone(),
+        |(_, text)| text,
+        |(p, _)| p.status.key(),
+        |(p, text), key| match key {
             "line_item" => Key::Text(
                 p.line_item_id
                     .as_ref()
@@ -639,7 +701,7 @@ async fn detail_page(
                     .unwrap_or_default(),
             ),
             "status" => Key::Text(p.status.key().to_owned()),
-            _ => Key::Text(p.tweet_id.clone().unwrap_or_default()),
+            _ => Key::Text(text.clone()),
         },
     );
     let li_th = |key: &str, label: &str, numeric: bool| li_list.th(&here, key, label, numeric);
@@ -684,7 +746,7 @@ async fn detail_page(
         }
         h2 { "Promoted tweets" }
         div class="card" {
-            (pt_list.controls(&here, &[], "promoted tweets", &[("active", "Active"), ("paused", "Paused")]))
+            (pt_list.controls(&here, &[], "promoted tweets by text", &[("active", "Active"), ("paused", "Paused")]))
             (scroll("Promoted tweets", html! {
                 table id="promoted-tweets" {
                     thead {
@@ -697,9 +759,12 @@ async fn detail_page(
                         @if pt_page.rows.is_empty() {
                             tr { td colspan="3" class="note" { "No promoted tweets." } }
                         }
-                        @for p in &pt_page.rows {
+                        @for (p, text) in &pt_page.rows {
                             tr data-id=(p.id) {
-                                td class="mono" { "Tweet " (p.tweet_id.as_deref().unwrap_or("—")) }
+                                td class="tweet" {
+                                    @if !text.is_empty() { "“" (cut(text, 140)) "”" }
+                                    div class="note mono" { "Tweet " (p.tweet_id.as_deref().unwrap_or("—")) }
+                                }
                                 td { (p.line_item_id.as_ref().and_then(|l| names.get(l)).map_or("—", String::as_str)) }
                                 td { (status_badge(p.status)) }
                             }
@@ -781,15 +846,15 @@ async fn edit(
 
 fn line_item_row(
     l: &LineItem,
-    tweets: &[PromotedTweet],
+    tweets: &[(PromotedTweet, String)],
     account: &str,
     campaign: &str,
     cur: &str,
     csrf: &str,
 ) -> Markup {
-    let promoted: Vec<&PromotedTweet> = tweets
+    let promoted: Vec<&(PromotedTweet, String)> = tweets
         .iter()
-        .filter(|p| p.line_item_id.as_deref() == Some(&l.id))
+        .filter(|(p, _)| p.line_item_id.as_deref() == Some(&l.id))
         .collect();
     let (action, label) = if l.paused {
         ("resume", "Resume")
@@ -822,9 +887,14 @@ fn line_item_row(
                 @if promoted.is_empty() {
                     "—"
                 }
-                @for p in &promoted {
-                    div class="mono" {
-                        "Tweet " (p.tweet_id.as_deref().unwrap_or("")) " " (status_badge(p.status))
+                @for (p, text) in &promoted {
+                    div class="tweet" {
+                        @if text.is_empty() {
+                            span class="mono" { "Tweet " (p.tweet_id.as_deref().unwrap_or("")) }
+                        } @else {
+                            "“" (cut(text, 60)) "”"
+                        }
+                        " " (status_badge(p.status))
                     }
                 }
             }
