@@ -473,6 +473,58 @@ pub async fn list(scope: &Scope) -> Result<Vec<ExperimentView>, ManageError> {
     Ok(data)
 }
 
+/// A page of the account's experiments, newest first, and the cursor of the next page.
+#[derive(Debug)]
+pub struct ExperimentPage {
+    /// The experiments of this page.
+    pub items: Vec<ExperimentView>,
+    /// The cursor of the next page, if any.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET …/experiments?cursor=&count=`: a page of the account's experiments, newest first.
+pub async fn page(
+    scope: &Scope,
+    cursor: Option<&str>,
+    count: Option<u32>,
+) -> Result<ExperimentPage, ManageError> {
+    use crate::manage::paging;
+    let count = paging::count(count)?;
+    let after = match paging::decode(cursor, 2)? {
+        None => None,
+        Some(key) => {
+            let ms = key[0]
+                .parse::<i64>()
+                .map_err(|_| crate::manage::input::Invalid {
+                    field: "cursor".into(),
+                    message: "not a cursor this API returned".into(),
+                })?;
+            Some((crate::store::from_millis(ms), key[1].clone()))
+        }
+    };
+    scope.check_account().await?;
+    let mut rows = store::page(
+        &scope.state.db,
+        &scope.tenant.id,
+        &scope.account_id,
+        after.as_ref().map(|(t, id)| (*t, id.as_str())),
+        count + 1,
+    )
+    .await?;
+    let next_cursor = if rows.len() as i64 > count {
+        rows.truncate(count as usize);
+        rows.last()
+            .map(|e| paging::encode(&[&crate::store::millis(e.created_at).to_string(), &e.id]))
+    } else {
+        None
+    };
+    let mut items = Vec::with_capacity(rows.len());
+    for e in rows {
+        items.push(view(scope, e).await?);
+    }
+    Ok(ExperimentPage { items, next_cursor })
+}
+
 /// `POST …/experiments/{id}/start`: completes creation if needed, then the runner takes over.
 pub async fn start(scope: &Scope, id: &str) -> Result<ExperimentView, ManageError> {
     scope.check_account().await?;

@@ -36,12 +36,9 @@ pub fn count(count: Option<u32>) -> Result<i64, Invalid> {
 
 /// The cursor after a page whose last key is `parts`.
 pub fn encode(parts: &[&str]) -> String {
-    let mut raw = String::from(TAG);
-    for p in parts {
-        raw.push('\n');
-        raw.push_str(p);
-    }
-    URL_SAFE_NO_PAD.encode(raw)
+    let mut raw = vec![TAG];
+    raw.extend_from_slice(parts);
+    URL_SAFE_NO_PAD.encode(serde_json::Value::from(raw).to_string())
 }
 
 /// The key a cursor carries (`None` for no cursor or an empty one: the first page), which
@@ -52,15 +49,11 @@ pub fn decode(cursor: Option<&str>, n: usize) -> Result<Option<Vec<String>>, Inv
     };
     let bad = || invalid("cursor", "not a cursor this API returned");
     let raw = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let mut parts = raw.split('\n');
-    if parts.next() != Some(TAG) {
+    let mut parts: Vec<String> = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    if parts.len() != n + 1 || parts[0] != TAG {
         return Err(bad());
     }
-    let parts: Vec<String> = parts.map(str::to_owned).collect();
-    if parts.len() != n {
-        return Err(bad());
-    }
+    parts.remove(0);
     Ok(Some(parts))
 }
 
@@ -95,6 +88,9 @@ mod tests {
             decode(Some(&c), 3).unwrap().unwrap(),
             ["2026-01-02", "EUR", "ecb"]
         );
+        // Any text survives, separators and quotes included.
+        let odd = ["a\nb", "\"quoted\", [1]"];
+        assert_eq!(decode(Some(&encode(&odd)), 2).unwrap().unwrap(), odd);
         // The old numeric cursors, foreign text, the wrong arity, a zero position: 422 `cursor`.
         for bad in [
             "17",

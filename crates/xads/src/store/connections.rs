@@ -761,11 +761,28 @@ pub async fn replace_ad_accounts(
 
 /// The tenant's (not deleted) ad accounts, by name.
 pub async fn ad_accounts(db: &Db, tenant_id: &str) -> Result<Vec<AdAccount>, DbError> {
+    ad_accounts_page(db, tenant_id, None, i64::MAX).await
+}
+
+/// At most `limit` of the tenant's (not deleted) ad accounts, by name and id, after the
+/// `(name, id)` key of the previous page.
+pub async fn ad_accounts_page(
+    db: &Db,
+    tenant_id: &str,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<AdAccount>, DbError> {
     let rows = sqlx::query(
         "SELECT id, name, timezone, currency, approval_status FROM ad_accounts
-         WHERE tenant_id = $1 AND deleted = 0 ORDER BY name, id",
+         WHERE tenant_id = $1 AND deleted = 0
+           AND ($2 = 0 OR name > $3 OR (name = $3 AND id > $4))
+         ORDER BY name, id LIMIT $5",
     )
     .bind(tenant_id)
+    .bind(i16::from(after.is_some()))
+    .bind(after.map(|a| a.0).unwrap_or(""))
+    .bind(after.map(|a| a.1).unwrap_or(""))
+    .bind(limit)
     .fetch_all(db.pool())
     .await?;
     Ok(rows

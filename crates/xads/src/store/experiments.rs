@@ -159,12 +159,30 @@ pub async fn get(
 
 /// The tenant's experiments in the account, newest first.
 pub async fn list(db: &Db, tenant_id: &str, account_id: &str) -> Result<Vec<Experiment>, DbError> {
+    page(db, tenant_id, account_id, None, i64::MAX).await
+}
+
+/// At most `limit` of the tenant's experiments in the account, newest first (creation time, then
+/// id), after the `(created_at, id)` of the previous page's last one.
+pub async fn page(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+    after: Option<(DateTime<Utc>, &str)>,
+    limit: i64,
+) -> Result<Vec<Experiment>, DbError> {
     let sql = format!(
-        "SELECT {COLS} FROM experiments WHERE tenant_id = $1 AND account_id = $2 ORDER BY created_at DESC, id"
+        "SELECT {COLS} FROM experiments WHERE tenant_id = $1 AND account_id = $2
+           AND ($3 = 0 OR created_at < $4 OR (created_at = $4 AND id > $5))
+         ORDER BY created_at DESC, id LIMIT $6"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant_id)
         .bind(account_id)
+        .bind(i16::from(after.is_some()))
+        .bind(after.map(|a| millis(a.0)).unwrap_or(0))
+        .bind(after.map(|a| a.1).unwrap_or(""))
+        .bind(limit)
         .fetch_all(db.pool())
         .await?
         .iter()

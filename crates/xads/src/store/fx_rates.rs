@@ -188,17 +188,40 @@ pub async fn tenants_with_rows(
 /// Rates as the API lists them to `tenant_id`: the global ones and the tenant's own (source
 /// `api`), newest first; other tenants' rates are never listed.
 pub async fn list(db: &Db, tenant_id: &str, currency: Option<&str>) -> Result<Vec<Rate>, DbError> {
+    page(db, tenant_id, currency, None, 1000).await
+}
+
+/// The key of a listed rate: its date, currency and source (`bundled`, `ecb`, `csv`, `api`).
+pub type ListedRateKey<'a> = (NaiveDate, &'a str, &'a str);
+
+/// At most `limit` rates as [`list`] orders them (newest first, then currency and source),
+/// after the key of the previous page's last one.
+pub async fn page(
+    db: &Db,
+    tenant_id: &str,
+    currency: Option<&str>,
+    after: Option<ListedRateKey<'_>>,
+    limit: i64,
+) -> Result<Vec<Rate>, DbError> {
     let rows = sqlx::query(
         "SELECT rate_date, usd_per_unit, source, currency FROM (
             SELECT rate_date, usd_per_unit, source, currency FROM fx_rates
              WHERE ($1 = '' OR currency = $1)
             UNION ALL
-            SELECT rate_date, usd_per_unit, 'api', currency FROM fx_rate_overrides
+            SELECT rate_date, usd_per_unit, 'api' AS source, currency FROM fx_rate_overrides
              WHERE tenant_id = $2 AND ($1 = '' OR currency = $1)
-         ) AS r ORDER BY rate_date DESC, currency, source LIMIT 1000",
+         ) AS r
+         WHERE $3 = 0 OR rate_date < $4 OR (rate_date = $4 AND (currency > $5
+               OR (currency = $5 AND source > $6)))
+         ORDER BY rate_date DESC, currency, source LIMIT $7",
     )
     .bind(currency.unwrap_or(""))
     .bind(tenant_id)
+    .bind(i16::from(after.is_some()))
+    .bind(after.map(|a| a.0.to_string()).unwrap_or_default())
+    .bind(after.map(|a| a.1).unwrap_or(""))
+    .bind(after.map(|a| a.2).unwrap_or(""))
+    .bind(limit)
     .fetch_all(db.pool())
     .await?;
     rows.iter()

@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use crate::experiments::{
-    ExperimentView, QUASI_EXPERIMENT_NOTE, RESULTS_METHOD, Results, stats::Estimate,
+    ExperimentPage, ExperimentView, QUASI_EXPERIMENT_NOTE, RESULTS_METHOD, Results, stats::Estimate,
 };
 use crate::manage::mirror::EntityPage;
 use crate::manage::{Attached, Created, Paused};
@@ -110,10 +110,13 @@ impl Answer for ExperimentView {
     }
 }
 
-/// `{"data": [...], "next_cursor": null}`: every experiment of the account.
-impl Answer for Vec<ExperimentView> {
+/// `{"data": [...], "next_cursor": …}`: a page of the account's experiments.
+impl Answer for ExperimentPage {
     fn json(&self) -> Value {
-        json!({ "data": self.iter().map(Answer::json).collect::<Vec<_>>(), "next_cursor": null })
+        json!({
+            "data": self.items.iter().map(Answer::json).collect::<Vec<_>>(),
+            "next_cursor": self.next_cursor,
+        })
     }
 }
 

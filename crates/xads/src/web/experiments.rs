@@ -36,13 +36,23 @@ pub(crate) async fn path_experiment(scope: &Scope, raw: &str) -> Result<String, 
     }
 }
 
+/// `GET …/experiments`' query.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ListQuery {
+    pub(super) cursor: Option<String>,
+    pub(super) count: Option<u32>,
+}
+
 async fn list(
     State(state): State<AppState>,
     AuthTenant(tenant): AuthTenant,
     path: PathIds,
+    q: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let axum::extract::Query(q) = q?;
     let scope = read_scope(state, tenant, &path)?;
-    let (status, body) = answer(experiments::list(&scope).await?);
+    let page = experiments::page(&scope, q.cursor.as_deref(), q.count).await?;
+    let (status, body) = answer(page);
     Ok(json_response(status, body, false))
 }
 

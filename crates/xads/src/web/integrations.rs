@@ -13,6 +13,7 @@ use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
 use crate::app::AppState;
 use crate::connect::{self, CallbackOutcome, CallbackProblem};
+use crate::manage::paging;
 use crate::store::connections::{self, Status};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -205,10 +206,13 @@ async fn tiles(
     Ok(Json(json!({ "data": [tile(&state, &tenant.id).await?] })))
 }
 
+/// `GET /api/v1/x_ads/accounts`' query.
 #[derive(Debug, Deserialize)]
-struct AccountsQuery {
+pub(super) struct AccountsQuery {
     #[serde(default)]
-    refresh: Option<bool>,
+    pub(super) refresh: Option<bool>,
+    pub(super) cursor: Option<String>,
+    pub(super) count: Option<u32>,
 }
 
 async fn accounts(
@@ -217,6 +221,8 @@ async fn accounts(
     q: Result<Query<AccountsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q?;
+    let count = paging::count(q.count)?;
+    let after = paging::decode(q.cursor.as_deref(), 2)?;
     let session = crate::x::XSession::for_tenant(&state, &tenant.id).await?;
     if q.refresh.unwrap_or(false) {
         let accounts = session
@@ -225,10 +231,22 @@ async fn accounts(
         connections::replace_ad_accounts(&state.db, &tenant.id, &accounts, state.clock.now())
             .await?;
     }
-    let accounts = connections::ad_accounts(&state.db, &tenant.id).await?;
+    let mut accounts = connections::ad_accounts_page(
+        &state.db,
+        &tenant.id,
+        after.as_ref().map(|k| (k[0].as_str(), k[1].as_str())),
+        count + 1,
+    )
+    .await?;
+    let next_cursor = if accounts.len() as i64 > count {
+        accounts.truncate(count as usize);
+        accounts.last().map(|a| paging::encode(&[&a.name, &a.id]))
+    } else {
+        None
+    };
     Ok(Json(json!({
         "data": accounts.iter().map(account_json).collect::<Vec<_>>(),
-        "next_cursor": null,
+        "next_cursor": next_cursor,
     })))
 }
 

@@ -286,13 +286,14 @@ fn lost_claim(tenant: &str, step: &str) {
     tracing::error!(idempotency.tenant = %tenant, idempotency.step = step, "the idempotency key's claim was lost before its answer was stored; the current holder's answer stands");
 }
 
+/// The query of the campaign, line-item and promoted-tweet lists.
 #[derive(Debug, Deserialize)]
-struct ListQuery {
-    refresh: Option<bool>,
-    cursor: Option<String>,
-    count: Option<u32>,
-    campaign_id: Option<String>,
-    line_item_id: Option<String>,
+pub(super) struct ListQuery {
+    pub(super) refresh: Option<bool>,
+    pub(super) cursor: Option<String>,
+    pub(super) count: Option<u32>,
+    pub(super) campaign_id: Option<String>,
+    pub(super) line_item_id: Option<String>,
 }
 
 async fn list(

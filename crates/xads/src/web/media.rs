@@ -42,11 +42,12 @@ pub(super) fn routes() -> Router<AppState> {
     )
 }
 
+/// `GET …/media`' query.
 #[derive(Debug, Deserialize)]
-struct ListQuery {
-    refresh: Option<bool>,
-    cursor: Option<String>,
-    count: Option<u32>,
+pub(super) struct ListQuery {
+    pub(super) refresh: Option<bool>,
+    pub(super) cursor: Option<String>,
+    pub(super) count: Option<u32>,
 }
 
 async fn list(

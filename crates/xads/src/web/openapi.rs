@@ -271,6 +271,111 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// A query parameter: name, JSON schema, description.
+type Param = (&'static str, Value, &'static str);
+
+fn cursor_and_count() -> [Param; 2] {
+    [
+        (
+            "cursor",
+            json!({"type": "string"}),
+            "the next_cursor of the previous page (opaque); absent or empty: the first page",
+        ),
+        (
+            "count",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000, "default": 200}),
+            "entries per page",
+        ),
+    ]
+}
+
+fn refresh() -> Param {
+    (
+        "refresh",
+        json!({"type": "boolean", "default": false}),
+        "read through to X first (following X's cursors to the end), then answer from the local mirror",
+    )
+}
+
+fn wait() -> Param {
+    (
+        "wait",
+        json!({"type": "boolean", "default": false}),
+        "answer when the sync has finished instead of at once",
+    )
+}
+
+/// The query parameters of a route (`tests` hold them to the handlers' query types).
+pub fn query_params(r: &Route) -> Vec<Param> {
+    let list = |extra: Vec<Param>| -> Vec<Param> {
+        let mut v = extra;
+        v.extend(cursor_and_count());
+        v
+    };
+    let account = |rest: &str| format!("{A}/{rest}");
+    match (r.method, r.path) {
+        ("GET", "/api/v1/x_ads/accounts") => list(vec![refresh()]),
+        ("GET", p) if p == account("campaigns") || p == account("media") => list(vec![refresh()]),
+        ("GET", p) if p == account("line_items") => list(vec![
+            (
+                "campaign_id",
+                json!({"type": "string"}),
+                "only the line items of this campaign",
+            ),
+            refresh(),
+        ]),
+        ("GET", p) if p == account("promoted_tweets") => list(vec![
+            (
+                "line_item_id",
+                json!({"type": "string"}),
+                "only the promoted tweets of this line item",
+            ),
+            refresh(),
+        ]),
+        ("GET", p) if p == account("experiments") => list(vec![]),
+        ("GET", "/api/v1/fx_rates") => list(vec![(
+            "currency",
+            json!({"type": "string", "pattern": "^[A-Za-z]{3}$"}),
+            "only this ISO 4217 currency",
+        )]),
+        ("GET", p) if p == account("stats") => vec![
+            (
+                "entity",
+                json!({"type": "string", "default": "campaign"}),
+                "campaign or line_item (case-insensitive)",
+            ),
+            (
+                "ids",
+                json!({"type": "string"}),
+                "comma-separated entity ids; absent: every entity of the type",
+            ),
+            (
+                "from",
+                json!({"type": "string"}),
+                "start of the window: an RFC 3339 time, or YYYY-MM-DD (that day's midnight in the ad account's time zone); default 7 days before `to`",
+            ),
+            (
+                "to",
+                json!({"type": "string"}),
+                "end of the window, exclusive: an RFC 3339 time, or YYYY-MM-DD (that day included, in the ad account's time zone); default the end of the current hour",
+            ),
+            (
+                "granularity",
+                json!({"type": "string", "enum": ["hour", "day", "total"], "default": "hour"}),
+                "hour (UTC hours), day (the ad account's local days) or total (one row per entity and placement over the window); the rows are bounded by the window, not paged",
+            ),
+        ],
+        ("POST", p) if p == account("stats/sync") => vec![wait()],
+        ("GET", p) if p == account("stats/sync/{sync_id}") => vec![wait()],
+        _ => vec![],
+    }
+}
+
+/// The routes that answer a page `{data, next_cursor}` of a list with `cursor` and `count`.
+fn is_list(r: &Route) -> bool {
+    query_params(r).iter().any(|(name, _, _)| *name == "cursor")
+}
+
 fn path_params(path: &str) -> Vec<&str> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -352,9 +457,16 @@ pub fn document() -> Value {
             "summary": r.summary,
             "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "default": {"description": "An error (PRODUCT.md §5.1 statuses)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "default": {"description": "An error: 400 malformed request, 401 missing or bad API key, 404 unknown or another tenant's id, 409 not connected to X or Idempotency-Key in flight, 422 validation failed or Idempotency-Key reused with another body, 429/502/503 X refused after retries", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
             },
         });
+        if is_list(r) {
+            op["responses"]["200"]["content"]["application/json"]["schema"] =
+                json!({"$ref": "#/components/schemas/List"});
+        }
+        if r.method == "GET" && r.path == format!("{A}/stats") {
+            op["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
+        }
         if r.method == "POST" {
             // Creates answer 201, a started sync 202 (schemathesis validated them against
             // `default`, the error shape, while they were undocumented).
@@ -365,6 +477,9 @@ pub fn document() -> Value {
             .into_iter()
             .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
+        params.extend(query_params(r).into_iter().map(|(name, schema, description)| {
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema})
+        }));
         if matches!(r.method, "POST" | "PATCH" | "DELETE") && r.path.starts_with(A) {
             params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false,
                 "description": "same key + same body replays the stored answer; another body → 422; in flight → 409",
@@ -409,4 +524,154 @@ pub fn document() -> Value {
             "schemas": schemas(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeOwned, Visitor};
+
+    use super::*;
+
+    /// Stops a deserialization at its struct and keeps the field names serde asked for.
+    #[derive(Debug)]
+    struct Fields(Option<&'static [&'static str]>);
+
+    impl fmt::Display for Fields {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("fields")
+        }
+    }
+    impl std::error::Error for Fields {}
+    impl de::Error for Fields {
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Fields(None)
+        }
+    }
+
+    struct Grab;
+
+    impl<'de> de::Deserializer<'de> for Grab {
+        type Error = Fields;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(None))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(Some(fields)))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    /// The query parameters a handler's query type reads.
+    fn fields_of<T: DeserializeOwned>() -> Vec<&'static str> {
+        match T::deserialize(Grab) {
+            Err(Fields(Some(f))) => f.to_vec(),
+            _ => panic!("not a struct"),
+        }
+    }
+
+    fn documented(method: &str, path: &str) -> Vec<&'static str> {
+        let path = path.replace("{A}", A);
+        let doc = document();
+        let op = &doc["paths"][&path][method.to_ascii_lowercase()];
+        assert!(op.is_object(), "{method} {path} is documented");
+        let mut names: Vec<&'static str> = ROUTES
+            .iter()
+            .find(|r| r.method == method && r.path == path)
+            .map(query_params)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect();
+        let in_doc = op["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().filter(|p| p["in"] == "query").count())
+            .unwrap_or(0);
+        assert_eq!(in_doc, names.len(), "{method} {path}");
+        names.sort_unstable();
+        names
+    }
+
+    fn sorted(mut v: Vec<&'static str>, without: &[&str]) -> Vec<&'static str> {
+        v.retain(|f| !without.contains(f));
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn every_query_parameter_a_handler_reads_is_documented() {
+        use crate::web::{experiments, integrations, manage, media, reports};
+        let list = fields_of::<manage::ListQuery>();
+        for (method, path, fields) in [
+            (
+                "GET",
+                "/api/v1/x_ads/accounts",
+                fields_of::<integrations::AccountsQuery>(),
+            ),
+            (
+                "GET",
+                "{A}/campaigns",
+                sorted(list.clone(), &["campaign_id", "line_item_id"]),
+            ),
+            (
+                "GET",
+                "{A}/line_items",
+                sorted(list.clone(), &["line_item_id"]),
+            ),
+            (
+                "GET",
+                "{A}/promoted_tweets",
+                sorted(list.clone(), &["campaign_id"]),
+            ),
+            ("GET", "{A}/media", fields_of::<media::ListQuery>()),
+            (
+                "GET",
+                "{A}/experiments",
+                fields_of::<experiments::ListQuery>(),
+            ),
+            ("GET", "{A}/stats", fields_of::<reports::StatsQuery>()),
+            ("POST", "{A}/stats/sync", fields_of::<reports::WaitQuery>()),
+            (
+                "GET",
+                "{A}/stats/sync/{sync_id}",
+                fields_of::<reports::WaitQuery>(),
+            ),
+            (
+                "GET",
+                "/api/v1/fx_rates",
+                fields_of::<reports::RatesQuery>(),
+            ),
+        ] {
+            assert_eq!(
+                documented(method, path),
+                sorted(fields, &[]),
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn lists_take_cursor_and_count_and_nothing_points_at_internal_documents() {
+        let doc = document();
+        for r in ROUTES.iter().filter(|r| r.method == "GET") {
+            let answers_a_list = r.summary.starts_with("List")
+                || matches!(r.path, "/api/v1/x_ads/accounts" | "/api/v1/fx_rates")
+                || r.path.ends_with("/media");
+            assert_eq!(is_list(r), answers_a_list, "{}", r.path);
+        }
+        let text = doc.to_string();
+        for internal in [".md", "PRODUCT", "ARCHITECTURE", "§"] {
+            assert!(!text.contains(internal), "the document names {internal}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ use super::error::{ApiError, ApiResult};
 use super::ids::{self, PathIds};
 use crate::app::AppState;
 use crate::fx::{self, Source};
+use crate::manage::paging;
 use crate::store::stats::{self as stats_store, COUNTS, StatRow, Values};
 use crate::store::sync_runs::{self, SyncRun, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates};
@@ -412,9 +413,10 @@ pub(crate) struct SyncBody {
     pub line_item_campaign_ids: Vec<String>,
 }
 
+/// `?wait=` of `POST …/stats/sync` and `GET …/stats/sync/{sync_id}`.
 #[derive(Debug, Default, Deserialize)]
-struct WaitQuery {
-    wait: Option<bool>,
+pub(super) struct WaitQuery {
+    pub(super) wait: Option<bool>,
 }
 
 fn run_json(run: &SyncRun) -> Value {
@@ -647,9 +649,12 @@ async fn add_rates(
     ))
 }
 
+/// `GET /api/v1/fx_rates`' query.
 #[derive(Debug, Deserialize)]
-struct RatesQuery {
-    currency: Option<String>,
+pub(super) struct RatesQuery {
+    pub(super) currency: Option<String>,
+    pub(super) cursor: Option<String>,
+    pub(super) count: Option<u32>,
 }
 
 async fn list_rates(
@@ -662,7 +667,36 @@ async fn list_rates(
         None | Some("") => None,
         Some(c) => Some(fx::currency(c).map_err(|e| e.at("currency"))?),
     };
-    let rates = fx_rates::list(&state.db, &tenant.id, currency.as_deref()).await?;
+    let count = paging::count(q.count)?;
+    let after = match paging::decode(q.cursor.as_deref(), 3)? {
+        None => None,
+        Some(k) => Some((
+            chrono::NaiveDate::parse_from_str(&k[0], "%Y-%m-%d").map_err(|_| {
+                crate::manage::input::Invalid {
+                    field: "cursor".into(),
+                    message: "not a cursor this API returned".into(),
+                }
+            })?,
+            k[1].clone(),
+            k[2].clone(),
+        )),
+    };
+    let mut rates = fx_rates::page(
+        &state.db,
+        &tenant.id,
+        currency.as_deref(),
+        after.as_ref().map(|(d, c, s)| (*d, c.as_str(), s.as_str())),
+        count + 1,
+    )
+    .await?;
+    let next_cursor = if rates.len() as i64 > count {
+        rates.truncate(count as usize);
+        rates
+            .last()
+            .map(|r| paging::encode(&[&r.date.to_string(), &r.currency, r.source.as_str()]))
+    } else {
+        None
+    };
     Ok(Json(json!({
         "data": rates.iter().map(|r| json!({
             "date": r.date.to_string(),
@@ -670,7 +704,7 @@ async fn list_rates(
             "usd_per_unit": r.usd_per_unit.normalize().to_string(),
             "source": r.source.as_str(),
         })).collect::<Vec<_>>(),
-        "next_cursor": null,
+        "next_cursor": next_cursor,
     })))
 }
 

@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
+use reqwest::Method;
+use serde_json::{Value, json};
 use xads::db::Db;
 use xads::manage::paging;
 use xads::store::entities::{self, Entity, Kind};
@@ -176,5 +177,138 @@ async fn a_row_back_from_deleted_moves_to_the_end_where_a_reader_still_finds_it(
         let (page, _) = list(pos).await.unwrap();
         assert_eq!(page.len(), 1);
         assert!(page[0].contains("c0-0"), "{page:?}");
+    }
+}
+
+/// Follows `next_cursor` from the first page of `path` (`count` per page) to the end.
+async fn pages(ctx: &crate::helpers::AccountCtx, path: &str, count: u32) -> (Vec<Value>, usize) {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut cursor = String::new();
+    let (mut all, mut n) = (Vec::new(), 0);
+    loop {
+        let (status, page) = ctx
+            .app
+            .get(
+                &ctx.key,
+                &format!("{path}{sep}count={count}&cursor={cursor}"),
+            )
+            .await;
+        assert_eq!(status, 200, "{path}: {page}");
+        let data = page["data"].as_array().unwrap();
+        assert!(
+            data.len() <= count as usize,
+            "{path}: {} > {count}",
+            data.len()
+        );
+        all.extend(data.iter().cloned());
+        n += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => {
+                assert!(!data.is_empty(), "{path}: an empty page with a next cursor");
+                cursor = c.to_owned();
+            }
+            None => return (all, n),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_list_honours_count_and_cursor() {
+    for url in xads::testing::all_backend_urls().await {
+        lists_page(crate::helpers::AccountCtx::new(&url, false).await).await;
+    }
+}
+
+async fn lists_page(ctx: crate::helpers::AccountCtx) {
+    // Three experiments (dry-run) on a new campaign, so their list has more than a page.
+    let (status, c) = ctx
+        .send(
+            Method::POST,
+            "campaigns",
+            Some(json!({"name": "Paging home", "funding_instrument_id": ctx.fi})),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    for i in 0..3 {
+        let variants: Vec<Value> = (0..2)
+            .map(|v| {
+                json!({"name": format!("V{v}"), "control": v == 0, "tweet_id": ctx.tweets[v],
+                "line_item": {"objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+                    "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 1_000_000,
+                    "daily_budget_amount_local_micro": 5_000_000}})
+            })
+            .collect();
+        let (status, e) = ctx
+            .send(
+                Method::POST,
+                "experiments",
+                Some(json!({"name": format!("Test {i}"), "campaign_id": c["id"],
+                    "primary_metric": "ctr", "schedule": {"mode": "concurrent"},
+                    "stop": {"min_impressions": 1000, "max_days": 14}, "variants": variants})),
+            )
+            .await;
+        assert_eq!(status, 201, "{e}");
+    }
+    // The tenant's own EUR rates beside the bundled ones, one on a bundled rate's date too.
+    let (_, bundled) = ctx.app.get(&ctx.key, "/api/v1/fx_rates?currency=EUR").await;
+    let mut rates: Vec<Value> = (1..=5)
+        .map(|d| json!({"date": format!("2024-03-{d:02}"), "currency": "EUR", "usd_per_unit": "1.08"}))
+        .collect();
+    rates.push(
+        json!({"date": bundled["data"][0]["date"], "currency": "EUR", "usd_per_unit": "1.1"}),
+    );
+    let (status, body) = ctx
+        .app
+        .send(
+            Method::POST,
+            &ctx.key,
+            "/api/v1/fx_rates",
+            Some(Value::Array(rates)),
+        )
+        .await;
+    assert!(status < 300, "{body}");
+    let account = |rest: &str| ctx.path(rest);
+    for kind in ["campaigns", "line_items", "promoted_tweets"] {
+        let (status, _) = ctx
+            .app
+            .get(&ctx.key, &account(&format!("{kind}?refresh=true")))
+            .await;
+        assert_eq!(status, 200, "{kind}: the mirror filled from X");
+    }
+    for (path, count) in [
+        (account("campaigns"), 2),
+        (account("line_items"), 2),
+        (account("promoted_tweets"), 2),
+        (account("media"), 2),
+        (account("experiments"), 2),
+        ("/api/v1/x_ads/accounts".to_owned(), 1),
+        ("/api/v1/fx_rates?currency=EUR".to_owned(), 3),
+    ] {
+        let (all, _) = pages(&ctx, &path, 1000).await;
+        assert!(
+            all.len() > count as usize,
+            "{path}: only {} entries",
+            all.len()
+        );
+        let (paged, n) = pages(&ctx, &path, count).await;
+        assert_eq!(
+            paged, all,
+            "{path}: the pages add up to the whole list, in order"
+        );
+        assert_eq!(n, all.len().div_ceil(count as usize), "{path}");
+        // A cursor we did not write, and counts out of range: 422 on the parameter.
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for (query, field) in [
+            ("cursor=17", "cursor"),
+            ("count=0", "count"),
+            ("count=1001", "count"),
+        ] {
+            let (status, body) = ctx.app.get(&ctx.key, &format!("{path}{sep}{query}")).await;
+            assert_eq!(
+                (status, body["error"]["field"].as_str()),
+                (422, Some(field)),
+                "{path}?{query}: {body}"
+            );
+        }
     }
 }
