@@ -11,9 +11,44 @@ use crate::db::Db;
 #[derive(Debug, Parser)]
 #[command(name = "xads", version, about)]
 pub struct Cli {
+    /// Log lines on stderr as text or JSON. `serve` logs JSON by default; other commands log
+    /// nothing unless this or RUST_LOG asks.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        ignore_case = true,
+        env = "XADS_LOG_FORMAT"
+    )]
+    pub log_format: Option<crate::telemetry::LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Installs the logs this command writes (`telemetry::choose`).
+    pub fn init_logs(&self) {
+        crate::telemetry::init_for(matches!(self.command, Command::Serve), self.log_format);
+    }
+}
+
+/// The text of a failure for a person: each cause once. A message that repeats what the one
+/// before it already said (an error wrapping another and printing it too) is left out.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let text = text.trim();
+        if text.is_empty() || out.contains(text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text);
+    }
+    out
 }
 
 /// The subcommands.
@@ -64,6 +99,15 @@ pub enum TenantCommand {
     Create {
         /// The tenant's display name.
         name: String,
+    },
+    /// List the tenants: id, name, created, current key issued, ad accounts.
+    List,
+    /// Replace the tenant's API key: prints the new key once, alone on the last line. The old
+    /// key stops working at once on the database (and within 30 s on every running instance,
+    /// which trusts a key it verified for that long); the tenant's web UI sessions end.
+    RotateKey {
+        /// The tenant, by id (`ten_…`) or name.
+        tenant: String,
     },
 }
 
@@ -117,6 +161,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", key.0);
             Ok(())
         }
+        Command::Tenant {
+            command: TenantCommand::List,
+        } => {
+            let db = connect_db().await?;
+            db.migrate(Clock::default().now()).await?;
+            let tenants = crate::store::tenants::list(&db).await?;
+            print!("{}", crate::commands::tenant_table(&tenants));
+            Ok(())
+        }
+        Command::Tenant {
+            command: TenantCommand::RotateKey { tenant },
+        } => {
+            let db = connect_db().await?;
+            let clock = Clock::default();
+            db.migrate(clock.now()).await?;
+            let tenant = crate::commands::find_tenant(&db, &tenant).await?;
+            let key = crate::store::tenants::rotate_key(&db, &tenant.id, clock.now()).await?;
+            println!(
+                "tenant {} ({}): new API key issued; the old one no longer works (running instances may accept it for up to {} s more) and its web sessions were ended",
+                tenant.id,
+                tenant.name,
+                crate::web::auth::KEY_CACHE_TTL.as_secs()
+            );
+            println!("API key (shown once; keep it safe):");
+            println!("{}", key.0);
+            Ok(())
+        }
         Command::Sync(args) => {
             let state = crate::app::AppState::from_config(Config::from_env()?).await?;
             crate::sync::cli::sync(&state, args).await
@@ -135,4 +206,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn connect_db() -> anyhow::Result<Db> {
     let config = Config::from_env()?;
     Ok(Db::connect(&config.database_url).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_says_each_cause_once() {
+        // What `xads` printed before: the driver's text three times over.
+        let inner = anyhow::anyhow!("(code: 14) unable to open database file");
+        let e = inner
+            .context("error returned from database: (code: 14) unable to open database file")
+            .context(
+                "database: error returned from database: (code: 14) unable to open database file",
+            );
+        assert_eq!(
+            error_text(&e),
+            "database: error returned from database: (code: 14) unable to open database file"
+        );
+        let e = anyhow::anyhow!("connection refused").context("sync of 18ce54d4x5t failed");
+        assert_eq!(
+            error_text(&e),
+            "sync of 18ce54d4x5t failed: connection refused"
+        );
+    }
 }

@@ -133,10 +133,15 @@ async fn state() -> anyhow::Result<AppState> {
 
 /// The tenant named by id or name (a name must be unique).
 pub async fn resolve_tenant(state: &AppState, which: &str) -> anyhow::Result<Tenant> {
-    if let Some(t) = tenants::get(&state.db, which).await? {
+    find_tenant(&state.db, which).await
+}
+
+/// [`resolve_tenant`] on a bare database.
+pub async fn find_tenant(db: &crate::db::Db, which: &str) -> anyhow::Result<Tenant> {
+    if let Some(t) = tenants::get(db, which).await? {
         return Ok(t);
     }
-    let mut found = tenants::by_name(&state.db, which).await?;
+    let mut found = tenants::by_name(db, which).await?;
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => anyhow::bail!("no tenant with id or name {which:?} (see `xads tenant create`)"),
@@ -158,8 +163,39 @@ fn micros(d: Option<Decimal>) -> anyhow::Result<Option<i64>> {
     .transpose()
 }
 
-fn amount(v: &Value) -> String {
-    crate::ui::html::money(v.as_i64())
+/// An amount of the campaign's currency: `50.00 USD`, `-` when unset.
+fn amount(v: &Value, currency: &Value) -> String {
+    match (v.as_i64(), currency.as_str()) {
+        (None, _) => "-".into(),
+        (Some(_), c) => format!(
+            "{} {}",
+            crate::ui::html::money(v.as_i64()),
+            c.unwrap_or("(currency unknown)")
+        ),
+    }
+}
+
+/// `xads tenant list`: one line per tenant under a header (or a hint when there is none).
+pub fn tenant_table(list: &[tenants::TenantSummary]) -> String {
+    if list.is_empty() {
+        return "no tenants (create one with `xads tenant create NAME`)\n".into();
+    }
+    let mut out = format!(
+        "{:<24} {:<17} {:<17} {:>8}  NAME\n",
+        "ID", "CREATED (UTC)", "KEY ISSUED (UTC)", "ACCOUNTS"
+    );
+    let when = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M").to_string();
+    for t in list {
+        out.push_str(&format!(
+            "{:<24} {:<17} {:<17} {:>8}  {}\n",
+            t.tenant.id,
+            when(t.created_at),
+            t.key_issued_at.map(when).unwrap_or_else(|| "no key".into()),
+            t.ad_accounts,
+            t.tenant.name
+        ));
+    }
+    out
 }
 
 /// `xads accounts`.
@@ -255,20 +291,20 @@ pub async fn campaigns(cmd: CampaignsCommand) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!(
-                "{:<20} {:<8} {:>14} {:>14}  NAME",
+                "{:<20} {:<8} {:>18} {:>18}  NAME",
                 "ID", "STATUS", "DAILY", "TOTAL"
             );
             for c in rows.iter().filter(|c| c["deleted"].as_bool() != Some(true)) {
                 println!(
-                    "{:<20} {:<8} {:>14} {:>14}  {}{}",
+                    "{:<20} {:<8} {:>18} {:>18}  {}{}",
                     c["id"].as_str().unwrap_or(""),
                     if c["paused"].as_bool() == Some(true) {
                         "paused"
                     } else {
                         "active"
                     },
-                    amount(&c["daily_budget_amount_local_micro"]),
-                    amount(&c["total_budget_amount_local_micro"]),
+                    amount(&c["daily_budget_amount_local_micro"], &c["currency"]),
+                    amount(&c["total_budget_amount_local_micro"], &c["currency"]),
                     c["name"].as_str().unwrap_or(""),
                     if c["dry_run"].as_bool() == Some(true) {
                         " [dry-run]"

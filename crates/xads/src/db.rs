@@ -77,6 +77,15 @@ pub enum DbError {
     /// The URL is not one we support.
     #[error("DATABASE_URL: {0}")]
     Url(String),
+    /// The database could not be reached or opened: where (a SQLite path, or a PostgreSQL
+    /// host, port and database; never the credentials) and why, once.
+    #[error("database {target}: {cause}")]
+    Connect {
+        /// The SQLite file or `host:port/database`.
+        target: String,
+        /// Why, in a few words (`connection refused`, `no such directory /x`, the server's text).
+        cause: String,
+    },
     /// The database refused or failed.
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
@@ -93,6 +102,68 @@ impl DbError {
     /// The text a client may be shown: never the SQL or the driver's message.
     pub fn public_message(&self) -> String {
         INTERNAL_MESSAGE.into()
+    }
+}
+
+/// What a connection error names: the SQLite file, or PostgreSQL's `host:port/database` (no
+/// user, no password).
+fn target_of(backend: Backend, url: &str) -> String {
+    match backend {
+        Backend::Sqlite => sqlite_path(url).unwrap_or_else(|| "sqlite (in memory)".into()),
+        Backend::Postgres => match url::Url::parse(url) {
+            Ok(u) => format!(
+                "postgres {}:{}{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "postgres (unparsable URL)".into(),
+        },
+    }
+}
+
+/// The file of a `sqlite:` URL (`None` in memory).
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.to_owned())
+}
+
+/// The SQLite file's folder must exist (SQLite only says "unable to open database file").
+fn check_sqlite_dir(url: &str) -> Result<(), String> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    let dir = std::path::Path::new(&path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty());
+    match dir {
+        Some(d) if !d.is_dir() => Err(format!("no such directory {}", d.display())),
+        _ => Ok(()),
+    }
+}
+
+/// The reason of a failed connection in a few words: the OS's for a socket (`connection
+/// refused`), the server's message for a refusal, else the driver's, once.
+fn connect_cause(e: &sqlx::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::TimedOut => "connection timed out".into(),
+                std::io::ErrorKind::NotFound => "host or file not found".into(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+                _ => io.to_string(),
+            };
+        }
+        source = s.source();
+    }
+    match e {
+        sqlx::Error::Database(d) => d.message().to_owned(),
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -119,7 +190,33 @@ impl Db {
         } else {
             return Err(DbError::Url("expected sqlite://… or postgres://…".into()));
         };
+        let target = target_of(backend, &url);
+        if backend == Backend::Sqlite {
+            check_sqlite_dir(&url).map_err(|cause| DbError::Connect {
+                target: target.clone(),
+                cause,
+            })?;
+        }
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        // One plain attempt first: the pool retries until its timeout and then says only that
+        // it timed out, hiding the reason (a refused connection, a bad password, a missing file).
+        match tokio::time::timeout(Duration::from_secs(10), options.connect()).await {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+            }
+            Ok(Err(e)) => {
+                return Err(DbError::Connect {
+                    target,
+                    cause: connect_cause(&e),
+                });
+            }
+            Err(_) => {
+                return Err(DbError::Connect {
+                    target,
+                    cause: "no answer within 10 s".into(),
+                });
+            }
+        }
         let pool_options = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(10))
             .max_connections(match backend {

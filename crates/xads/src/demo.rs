@@ -1,6 +1,7 @@
 //! `xads demo`: the whole product on loopback with no X account. Starts the fake X (seeded with
 //! USD, JPY and KWD ad accounts, funding instruments, tweets, campaigns and two weeks of stats),
-//! the service in live mode against it, creates a tenant, and prints the URL and login key.
+//! the service in live mode against it, creates a tenant, and prints the URL, its data folder and
+//! the login key. The folder's `demo.env` lets other `xads` commands act on the running demo.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -37,8 +38,49 @@ pub struct Demo {
     pub url: String,
     /// The demo tenant's login (API) key.
     pub login_key: String,
-    /// The temporary directory of the SQLite file, removed by [`Demo::cleanup`].
+    /// The demo's data folder (the SQLite file unless `DATABASE_URL` named another database,
+    /// and [`ENV_FILE`]), removed by [`Demo::cleanup`].
     pub temp_dir: Option<std::path::PathBuf>,
+}
+
+/// The file in the data folder that holds the demo's configuration as `NAME='value'` lines, so
+/// `xads` commands (`tenant list`, `sync`, …) run against the demo's database and fake X while
+/// it runs: `set -a; . <folder>/demo.env; set +a`. Mode 0600: it holds the demo's throwaway
+/// encryption key and the fake's credentials.
+pub const ENV_FILE: &str = "demo.env";
+
+/// The variables a command needs to act on the demo, from the demo's configuration.
+const ENV_FILE_VARS: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "XADS_ENCRYPTION_KEY",
+    "X_ADS_LIVE_MODE",
+    "X_ADS_CLIENT_ID",
+    "X_ADS_CLIENT_SECRET",
+    "X_ADS_CONSUMER_KEY",
+    "X_ADS_CONSUMER_SECRET",
+    "X_ADS_REDIRECT_URI",
+    "X_ADS_API_BASE_URL",
+    "X_API_BASE_URL",
+    "X_OAUTH_AUTHORIZE_URL",
+    "XADS_FX_URL",
+];
+
+fn write_env_file(dir: &std::path::Path, vars: &HashMap<String, String>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut text = String::from(
+        "# xads demo: `set -a; . THIS_FILE; set +a` runs xads commands against the demo while it runs.\n",
+    );
+    for name in ENV_FILE_VARS {
+        if let Some(v) = vars.get(*name).filter(|v| !v.is_empty()) {
+            text.push_str(&format!("{name}='{}'\n", v.replace('\'', r"'\''")));
+        }
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(dir.join(ENV_FILE))?.write_all(text.as_bytes())
 }
 
 impl Demo {
@@ -71,19 +113,20 @@ impl Demo {
         let fake = FakeX::start(fake_config).await?;
         let fake_base = fake.base_url().as_str().trim_end_matches('/').to_owned();
 
-        let (database_url, temp_dir) =
-            match env.get("DATABASE_URL").filter(|v| !v.trim().is_empty()) {
-                Some(u) => (u.clone(), None),
-                None => {
-                    let dir = std::env::temp_dir().join(format!(
-                        "xads-demo-{}-{:08x}",
-                        std::process::id(),
-                        rand::random::<u32>()
-                    ));
-                    std::fs::create_dir_all(&dir)?;
-                    (format!("sqlite://{}/xads.db", dir.display()), Some(dir))
-                }
-            };
+        let dir = std::env::temp_dir().join(format!(
+            "xads-demo-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.recursive(true).create(&dir)?;
+        let database_url = match env.get("DATABASE_URL").filter(|v| !v.trim().is_empty()) {
+            Some(u) => u.clone(),
+            None => format!("sqlite://{}/xads.db", dir.display()),
+        };
+        let temp_dir = Some(dir.clone());
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
 
@@ -113,6 +156,7 @@ impl Demo {
             vars.insert(k.to_owned(), v);
         }
         vars.remove("X_ADS_SCOPES");
+        write_env_file(&dir, &vars)?;
         let config = Config::from_vars(&vars)?;
         let app = Application::build(config).await?;
         let (_, login_key) =
@@ -141,8 +185,18 @@ pub async fn run() -> anyhow::Result<()> {
     let demo = Demo::start(&env).await?;
     println!("xads demo: the service in live mode against a built-in fake X (no X account needed)");
     println!("{}", demo.url);
+    if let Some(dir) = &demo.temp_dir {
+        println!("data folder: {}", dir.display());
+    }
     println!("login key: {}", demo.login_key);
-    println!("Open the URL, log in with the key, then Integrations → Connect. Ctrl-C stops.");
+    println!("Open the URL, log in with the key, then Integrations → Connect.");
+    if let Some(dir) = &demo.temp_dir {
+        println!(
+            "Commands against this demo while it runs: set -a; . {}; set +a; then e.g. `xads tenant list`, `xads sync`.",
+            dir.join(ENV_FILE).display()
+        );
+    }
+    println!("Ctrl-C stops (and removes the data folder).");
     let Demo {
         app,
         fake,

@@ -128,3 +128,71 @@ pub async fn by_name(db: &Db, name: &str) -> Result<Vec<Tenant>, DbError> {
         })
         .collect())
 }
+
+/// A tenant as `xads tenant list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantSummary {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// When it was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When its current API key was issued (`None`: it has none).
+    pub key_issued_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Its connected (or failing) X connections' ad accounts.
+    pub ad_accounts: i64,
+}
+
+/// Every tenant, oldest first.
+pub async fn list(db: &Db) -> Result<Vec<TenantSummary>, DbError> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.name, t.created_at,
+                (SELECT MAX(k.created_at) FROM api_keys k WHERE k.tenant_id = t.id),
+                (SELECT COUNT(*) FROM ad_accounts a WHERE a.tenant_id = t.id AND a.deleted = 0)
+         FROM tenants t ORDER BY t.created_at, t.id",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TenantSummary {
+            tenant: Tenant {
+                id: r.get(0),
+                name: r.get(1),
+            },
+            created_at: super::from_millis(r.get(2)),
+            key_issued_at: r.get::<Option<i64>, _>(3).map(super::from_millis),
+            ad_accounts: r.get(4),
+        })
+        .collect())
+}
+
+/// Replaces every API key of the tenant by a new one (returned once) and ends the tenant's web
+/// UI sessions, in one transaction: from its commit the old keys resolve to no tenant. (An
+/// instance that verified an old key shortly before still trusts it from its cache for at most
+/// `web::auth::KEY_CACHE_TTL`.)
+pub async fn rotate_key(
+    db: &Db,
+    tenant_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<NewApiKey, DbError> {
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let key = format!("xads_{}", URL_SAFE_NO_PAD.encode(raw));
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("DELETE FROM api_keys WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM ui_sessions WHERE tenant_id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES ($1, $2, $3)")
+        .bind(hash_key(&key))
+        .bind(tenant_id)
+        .bind(now.timestamp_millis())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(NewApiKey(key))
+}

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -11,34 +13,38 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::store::tenants::{self, Tenant};
 
-/// How long a verified key is trusted without asking the database again. Keys cannot be revoked
-/// through the API today; when they can, revocation must clear this cache.
+/// How long a verified key is trusted without asking the database again: the bound on how long
+/// a key replaced by `xads tenant rotate-key` keeps working on an instance that verified it just
+/// before (the rotation runs in another process and cannot reach the instances' caches; after
+/// this long no instance accepts the old key).
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Most keys remembered; past this the cache starts over (it only saves a query).
 const KEY_CACHE_MAX: usize = 10_000;
 
-/// Recently verified API keys (by SHA-256, never the key itself) → their tenant. Saves a database
-/// round trip on every API call; only successes are cached, so unknown keys cannot fill it.
+/// Recently verified API keys (by SHA-256, never the key itself) → their tenant and when they
+/// were verified (the service's clock). Saves a database round trip on every API call; only
+/// successes are cached, so unknown keys cannot fill it.
 #[derive(Clone, Debug, Default)]
 pub struct KeyCache {
-    entries: Arc<Mutex<HashMap<String, (Tenant, Instant)>>>,
+    entries: Arc<Mutex<HashMap<String, (Tenant, DateTime<Utc>)>>>,
 }
 
 impl KeyCache {
-    fn get(&self, key_hash: &str) -> Option<Tenant> {
+    fn get(&self, key_hash: &str, now: DateTime<Utc>) -> Option<Tenant> {
+        let ttl = chrono::Duration::from_std(KEY_CACHE_TTL).unwrap_or_default();
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key_hash)
-            .filter(|(_, at)| at.elapsed() < KEY_CACHE_TTL)
+            .filter(|(_, at)| now >= *at && now - *at < ttl)
             .map(|(t, _)| t.clone())
     }
 
-    fn put(&self, key_hash: String, tenant: Tenant) {
+    fn put(&self, key_hash: String, tenant: Tenant, now: DateTime<Utc>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= KEY_CACHE_MAX {
             entries.clear();
         }
-        entries.insert(key_hash, (tenant, Instant::now()));
+        entries.insert(key_hash, (tenant, now));
     }
 }
 
@@ -62,12 +68,13 @@ impl FromRequestParts<AppState> for AuthTenant {
             .filter(|k| !k.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
         let key_hash = tenants::hash_key(key);
-        if let Some(t) = state.keys.get(&key_hash) {
+        let now = state.clock.now();
+        if let Some(t) = state.keys.get(&key_hash, now) {
             return Ok(AuthTenant(t));
         }
         match tenants::by_key_hash(&state.db, &key_hash).await? {
             Some(t) => {
-                state.keys.put(key_hash, t.clone());
+                state.keys.put(key_hash, t.clone(), now);
                 Ok(AuthTenant(t))
             }
             None => Err(ApiError::unauthorized()),
