@@ -26,8 +26,11 @@ const KEY_CACHE_MAX: usize = 10_000;
 /// successes are cached, so unknown keys cannot fill it.
 #[derive(Clone, Debug, Default)]
 pub struct KeyCache {
-    entries: Arc<Mutex<HashMap<String, (Tenant, DateTime<Utc>)>>>,
+    entries: Arc<Mutex<HashMap<String, Verified>>>,
 }
+
+/// A cached key's tenant and when it was verified.
+type Verified = (Tenant, DateTime<Utc>);
 
 impl KeyCache {
     fn get(&self, key_hash: &str, now: DateTime<Utc>) -> Option<Tenant> {
