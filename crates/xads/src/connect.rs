@@ -533,6 +533,9 @@ pub async fn disconnect(state: &Services, tenant: &Tenant) -> Result<bool, crate
         }
     }
     connections::disconnect(&state.db, &conn.id, state.clock.now()).await?;
-    tracing::info!(tenant.id = %tenant.id, connection.id = %conn.id, "disconnected");
+    // Without tokens the runner cannot switch line items: stop it rather than leave
+    // experiments `running` that nothing runs.
+    let stopped = crate::experiments::stop_for_disconnect(state, &tenant.id).await?;
+    tracing::info!(tenant.id = %tenant.id, connection.id = %conn.id, experiments_stopped = stopped.len(), "disconnected");
     Ok(true)
 }

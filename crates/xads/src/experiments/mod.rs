@@ -558,6 +558,31 @@ pub async fn start(scope: &Scope, id: &str) -> Result<ExperimentView, ManageErro
     get(scope, id).await
 }
 
+/// What an experiment stopped by a disconnect says (its `problem`).
+pub const STOPPED_BY_DISCONNECT: &str = "Stopped because X was disconnected: the runner no longer switches its line items, which stay as they were at X (a live variant keeps delivering until it is paused at X, or here after re-connecting).";
+
+/// On disconnect: stops the runner of every running experiment of the tenant (the runner could
+/// not reach X any more). Their line items are left as they are at X — no call can be made
+/// without the tokens — and each experiment says so. Answers the stopped experiments' names.
+pub async fn stop_for_disconnect(
+    state: &crate::services::Services,
+    tenant_id: &str,
+) -> Result<Vec<String>, crate::db::DbError> {
+    let mut names = Vec::new();
+    for e in store::running_of_tenant(&state.db, tenant_id).await? {
+        store::set_status(
+            &state.db,
+            &e.id,
+            "stopped",
+            Some(STOPPED_BY_DISCONNECT),
+            state.clock.now(),
+        )
+        .await?;
+        names.push(e.name);
+    }
+    Ok(names)
+}
+
 /// `POST …/experiments/{id}/stop`: pauses every variant.
 pub async fn stop(scope: &Scope, id: &str) -> Result<ExperimentView, ManageError> {
     scope.check_account().await?;

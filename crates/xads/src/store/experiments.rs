@@ -201,6 +201,20 @@ pub async fn running(db: &Db) -> Result<Vec<Experiment>, DbError> {
         .collect()
 }
 
+/// The tenant's running experiments in every account (a disconnect stops them).
+pub async fn running_of_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Experiment>, DbError> {
+    let sql = format!(
+        "SELECT {COLS} FROM experiments WHERE tenant_id = $1 AND status = 'running' ORDER BY id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(experiment)
+        .collect()
+}
+
 /// The variants, in order.
 pub async fn variants(db: &Db, experiment_id: &str) -> Result<Vec<Variant>, DbError> {
     sqlx::query(

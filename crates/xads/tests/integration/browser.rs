@@ -330,10 +330,8 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
         .await
         .unwrap();
     wait_css(&c, "#x_ads[data-status=connected]").await;
-    assert_eq!(
-        c.current_url().await.unwrap().query(),
-        Some("connected=x_ads")
-    );
+    // The callback's `?connected=x_ads` became a one-shot message: the URL is clean.
+    assert_eq!(c.current_url().await.unwrap().query(), None);
     let accounts = text_of(&c, "#accounts").await;
     for currency in ["USD", "JPY", "KWD"] {
         assert!(accounts.contains(currency), "{accounts}");
@@ -370,15 +368,23 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
         .unwrap();
     assert!(text_of(&c, ".flash").await.contains("Campaign created"));
     let row = "#campaigns tr[data-name='Browser spring push']";
+    // Created paused: "Start now" was not ticked.
+    assert!(
+        text_of(&c, &format!("{row} .status"))
+            .await
+            .contains("Paused")
+    );
+    let row_text = text_of(&c, row).await;
+    assert!(
+        row_text.contains("$40.00") && row_text.contains("$400.00"),
+        "{row_text}"
+    );
+    click_to_next_page(&c, &format!("{row} button")).await;
+    assert!(text_of(&c, ".flash").await.contains("Resumed"));
     assert!(
         text_of(&c, &format!("{row} .status"))
             .await
             .contains("Active")
-    );
-    let row_text = text_of(&c, row).await;
-    assert!(
-        row_text.contains("40.00 USD") && row_text.contains("400.00 USD"),
-        "{row_text}"
     );
     click_to_next_page(&c, &format!("{row} button")).await;
     assert!(text_of(&c, ".flash").await.contains("Paused"));
@@ -388,6 +394,37 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
             .contains("Paused")
     );
     audit(&c, axe, "04-campaigns").await;
+
+    // Kuwait: 5 000 KWD a day asks for confirmation, with its USD equivalent, before creating.
+    click_to_next_page(&c, "p.tabs a[title='Kuwait Growth']").await;
+    assert!(text_of(&c, "#budget-note").await.contains("1 KWD = "));
+    c.find(Locator::Css("#name"))
+        .await
+        .unwrap()
+        .send_keys("Dinar push")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#daily"))
+        .await
+        .unwrap()
+        .send_keys("5000")
+        .await
+        .unwrap();
+    click_to_next_page(&c, "#create").await;
+    let confirm = text_of(&c, "#budget-confirm").await;
+    assert!(
+        confirm.contains("5,000.000 KWD") && confirm.contains("≈ $"),
+        "{confirm}"
+    );
+    audit(&c, axe, "04b-budget-confirm").await;
+    click_to_next_page(&c, "#confirm-budget").await;
+    assert!(text_of(&c, ".flash").await.contains("Campaign created"));
+    let dinar = text_of(&c, "#campaigns tr[data-name='Dinar push']").await;
+    assert!(
+        dinar.contains("5,000.000 KWD") && dinar.contains("Paused"),
+        "{dinar}"
+    );
+    click_to_next_page(&c, "p.tabs a[title='API McTestface']").await;
 
     // A seeded campaign's line items and promoted tweets.
     click_to_next_page(
@@ -590,12 +627,39 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
     assert!(!sync.contains("never"), "{sync}");
     audit(&c, axe, "11-integrations-synced").await;
 
-    // Disconnect shows the note about X's connected apps.
-    wait_css(&c, "form[action='/integrations/x_ads/disconnect'] button")
-        .await
-        .click()
-        .await
-        .unwrap();
+    // Each account's own sync state on the tile.
+    let accounts = text_of(&c, "#accounts").await;
+    assert!(
+        !accounts.contains("never"),
+        "every account synced: {accounts}"
+    );
+
+    // Disconnect asks first, saying what happens to running experiments; then the note about
+    // X's connected apps, shown once.
+    click_to_next_page(&c, "#disconnect").await;
+    assert!(
+        text_of(&c, "#disconnect-confirm")
+            .await
+            .contains("history stays readable")
+    );
+    audit(&c, axe, "12-disconnect-confirm").await;
+    click_to_next_page(&c, "#confirm-disconnect").await;
     wait_css(&c, "#x_ads[data-status=disconnected]").await;
     assert!(text_of(&c, ".flash").await.contains("connected apps"));
+    c.refresh().await.unwrap();
+    wait_css(&c, "#x_ads[data-status=disconnected]").await;
+    assert!(
+        c.find(Locator::Css(".flash")).await.is_err(),
+        "the message came back on reload"
+    );
+
+    // The synced history stays readable, under a banner.
+    c.goto(&format!("{base}/reports")).await.unwrap();
+    assert!(
+        text_of(&c, "#history-banner")
+            .await
+            .contains("no longer refreshed")
+    );
+    assert!(text_of(&c, "#by-campaign").await.contains("Campaign"));
+    audit(&c, axe, "13-reports-after-disconnect").await;
 }

@@ -272,3 +272,216 @@ async fn a_disconnected_accounts_history_is_still_served_with_a_banner() {
     .await;
     assert!(text.lines().count() > 1, "{text}");
 }
+
+/// The campaigns of `account` as the API lists them, by name.
+async fn campaign_named(
+    app: &TestApp,
+    key: &str,
+    account: &str,
+    name: &str,
+) -> Option<serde_json::Value> {
+    let (status, list) = app
+        .get(
+            key,
+            &format!("/api/v1/x_ads/accounts/{account}/campaigns?count=1000"),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+}
+
+#[tokio::test]
+async fn the_ui_creates_paused_unless_started_and_confirms_a_large_budget_in_usd() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.seed_info();
+    let kwd = seed.kwd_account_id.clone();
+    let fi = seed.account(&kwd).unwrap().funding_instrument_id.clone();
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/campaigns?account={kwd}")).await;
+    // The form says what it does and what a dinar is worth in USD.
+    assert!(html.contains("Created paused unless"), "{html}");
+    assert!(html.contains("1 KWD = "), "{html}");
+    let csrf = csrf_of(&html);
+    let create =
+        |name: &'static str, daily: &'static str, extra: Vec<(&'static str, &'static str)>| {
+            let mut form = vec![
+                ("csrf", csrf.clone()),
+                ("account", kwd.clone()),
+                ("name", name.to_owned()),
+                ("funding_instrument_id", fi.clone()),
+                ("daily_budget", daily.to_owned()),
+                ("idem", format!("idem-{name}").replace(' ', "-")),
+            ];
+            form.extend(extra.into_iter().map(|(k, v)| (k, v.to_owned())));
+            form
+        };
+    let post = |form: Vec<(&'static str, String)>| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            crate::ui::post_form(app, &cookie, "/campaigns/create", &pairs).await
+        }
+    };
+
+    // Without "start now": paused. With it: active.
+    let resp = post(create("Quiet start", "10", vec![])).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        campaign_named(&app, &key, &kwd, "Quiet start")
+            .await
+            .unwrap()["paused"],
+        true
+    );
+    let resp = post(create("Loud start", "10", vec![("start_now", "1")])).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        campaign_named(&app, &key, &kwd, "Loud start")
+            .await
+            .unwrap()["paused"],
+        false
+    );
+
+    // 5 000 KWD a day is worth far more than 1 000 USD: a confirmation with the USD equivalent,
+    // and nothing created until it is given.
+    let resp = post(create("Big spender", "5000", vec![("start_now", "1")])).await;
+    assert_eq!(resp.status(), 200);
+    let confirm = resp.text().await.unwrap();
+    assert!(confirm.contains("Confirm the daily budget"), "{confirm}");
+    assert!(confirm.contains("5,000.000 KWD"), "{confirm}");
+    assert!(confirm.contains("≈ <strong>$16,"), "{confirm}");
+    assert!(
+        campaign_named(&app, &key, &kwd, "Big spender")
+            .await
+            .is_none()
+    );
+    let resp = post(create(
+        "Big spender",
+        "5000",
+        vec![("start_now", "1"), ("confirm_budget", "1")],
+    ))
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert!(
+        campaign_named(&app, &key, &kwd, "Big spender")
+            .await
+            .is_some()
+    );
+
+    // The JSON API keeps its contract: `paused` as sent, no confirmation.
+    let (status, made) = app
+        .send(
+            Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{kwd}/campaigns"),
+            Some(json!({"name": "API big", "funding_instrument_id": fi, "daily_budget_amount_local_micro": 5_000_000_000_i64, "paused": false})),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["paused"], false);
+
+    // Lists show each currency in its own units, with the USD equivalent beside.
+    let (_, list) = page(&app, &cookie, &format!("/campaigns?account={kwd}")).await;
+    assert!(list.contains("5,000.000 KWD"), "{list}");
+    assert!(list.contains("≈ $16,"), "{list}");
+}
+
+#[tokio::test]
+async fn disconnect_asks_first_and_stops_the_runner_of_running_experiments() {
+    let c = crate::helpers::AccountCtx::new(&xads::testing::sqlite_url(), false).await;
+    let (status, campaign) = c
+        .send(Method::POST, "campaigns", Some(json!({"name": "Experiment home", "funding_instrument_id": c.fi, "daily_budget_amount_local_micro": 50_000_000})))
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let variants: Vec<serde_json::Value> = (0..2)
+        .map(|i| {
+            json!({
+                "name": format!("V{i}"), "control": i == 0, "tweet_id": c.tweets[i],
+                "line_item": {"objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+                    "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 1_000_000,
+                    "daily_budget_amount_local_micro": 5_000_000}
+            })
+        })
+        .collect();
+    let (status, exp) = c
+        .send(Method::POST, "experiments", Some(json!({"name": "Headline test", "campaign_id": campaign["id"], "primary_metric": "ctr",
+            "schedule": {"mode": "rotate", "slot_hours": 6}, "stop": {"min_impressions": 1000, "max_days": 14}, "variants": variants})))
+        .await;
+    assert_eq!(status, 201, "{exp}");
+    let id = exp["id"].as_str().unwrap().to_owned();
+    let (status, _) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200);
+
+    let cookie = login(&c.app, &c.key).await;
+    // The tile's Disconnect is a link to a confirmation, which names the running experiment and
+    // says its line items stay as they are at X.
+    let (_, tile) = page(&c.app, &cookie, "/integrations").await;
+    assert!(
+        tile.contains("href=\"/integrations/x_ads/disconnect\""),
+        "{tile}"
+    );
+    let (status, confirm) = page(&c.app, &cookie, "/integrations/x_ads/disconnect").await;
+    assert_eq!(status, 200);
+    assert!(confirm.contains("Headline test"), "{confirm}");
+    assert!(confirm.contains("stay as they are at X"), "{confirm}");
+    // A post without the confirmation does nothing but send the browser to it.
+    let csrf = csrf_of(&confirm);
+    let resp = crate::ui::post_form(
+        &c.app,
+        &cookie,
+        "/integrations/x_ads/disconnect",
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()[LOCATION], "/integrations/x_ads/disconnect");
+    let (_, still) = c.app.get(&c.key, "/api/v1/integrations").await;
+    assert_eq!(still["data"][0]["status"], "connected");
+
+    let resp = crate::ui::post_form(
+        &c.app,
+        &cookie,
+        "/integrations/x_ads/disconnect",
+        &[("csrf", &csrf), ("confirm", "1")],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let flash = resp.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(flash, "xads_flash=disconnected-1");
+    let (_, gone) = c.app.get(&c.key, "/api/v1/integrations").await;
+    assert_eq!(gone["data"][0]["status"], "disconnected");
+    // The experiment's runner is stopped, and the experiment says why and what stays at X.
+    let db = &c.app.state.db;
+    let tenant = xads::store::tenants::by_api_key(db, &c.key)
+        .await
+        .unwrap()
+        .unwrap();
+    let e = xads::store::experiments::get(db, &tenant.id, &c.account, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.status, "stopped");
+    assert_eq!(
+        e.problem.as_deref(),
+        Some(xads::experiments::STOPPED_BY_DISCONNECT)
+    );
+    assert!(
+        xads::store::experiments::running(db)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing left for the runner"
+    );
+}

@@ -961,7 +961,7 @@ async fn refused_forms_keep_their_input_and_name_the_field_and_writes_redirect()
                 ("funding_instrument_id", &fi),
                 ("daily_budget", daily),
                 ("total_budget", total),
-                ("paused", "1"),
+                ("start_now", "1"),
             ],
         )
         .await;
@@ -971,7 +971,7 @@ async fn refused_forms_keep_their_input_and_name_the_field_and_writes_redirect()
         assert!(html.contains(&format!("value=\"{daily}\"")), "{html}");
         assert!(html.contains(&format!("value=\"{total}\"")), "{html}");
         assert!(
-            html.contains("name=\"paused\" value=\"1\" checked"),
+            html.contains("name=\"start_now\" value=\"1\" checked"),
             "{html}"
         );
         let marked = format!(

@@ -20,12 +20,13 @@ use xads_client::ListParams;
 use super::list::{Key, Listing, base_of, words};
 use super::view::{Campaign, LineItem, PromotedTweet, StatsRow, Status};
 use super::{
-    CreateForm, Fields, Input, Picker, Problem, Text, checkbox, dry_tag, entities_or_refresh,
-    entity_id, field, micros, problem, refused, render, scope, see_other, select, status_badge,
-    write, write_answer,
+    CreateForm, Fields, Input, Picker, Problem, Text, UsdHint, budget_confirmation, checkbox,
+    dry_tag, entities_or_refresh, entity_id, field, micros, problem, refused, render, scope,
+    see_other, select, status_badge, write, write_answer,
 };
 use crate::app::AppState;
 use crate::manage;
+use crate::money;
 use crate::store::entities::Kind;
 use crate::ui::html::{self, Nav, button_form, csrf_field, flash, money, q, scroll};
 use crate::ui::session::{CsrfForm, User};
@@ -208,6 +209,7 @@ async fn campaigns_page(
     ];
     let here = base_of("/campaigns", &hidden);
     let fis = funding_instruments(state, user, &account.id).await;
+    let hint = UsdHint::load(state, user, &account.currency).await;
     let th = |key: &str, label: &str, numeric: bool| listing.th(&here, key, label, numeric);
     let body = html! {
         h1 { "Campaigns" }
@@ -251,7 +253,7 @@ async fn campaigns_page(
                             } }
                         }
                         @for (c, m) in &page.rows {
-                            (campaign_row(c, m, account, &user.0.csrf))
+                            (campaign_row(c, m, account, &user.0.csrf, &hint))
                         }
                     }
                 }
@@ -262,7 +264,7 @@ async fn campaigns_page(
                 a href={ "/campaigns?account=" (q(&account.id)) "&refresh=1" } { "Refresh from X" }
             }
         }
-        (create_form(&user.0.csrf, account, &fis, &input))
+        (create_form(&user.0.csrf, account, &fis, &input, (&hint, state.config.budget_confirm_usd)))
     };
     render(user, "Campaigns", Nav::Campaigns, body)
 }
@@ -298,7 +300,28 @@ fn count(v: f64) -> String {
     html::group(v.max(0.0) as u64)
 }
 
-fn campaign_row(c: &Campaign, m: &Metrics, account: &super::Account, csrf: &str) -> Markup {
+/// An amount in its currency's own units (`¥300,000`, `600.500 KWD`), `—` when absent.
+fn amount_in(micros: Option<i64>, currency: &str) -> String {
+    micros.map_or_else(|| "—".to_owned(), |m| money::format(m, currency))
+}
+
+/// The account's currency (empty when unknown).
+async fn account_currency(state: &AppState, user: &User, account: &str) -> String {
+    crate::store::connections::ad_account(&state.db, &user.0.tenant.id, account)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|a| a.currency)
+        .unwrap_or_default()
+}
+
+fn campaign_row(
+    c: &Campaign,
+    m: &Metrics,
+    account: &super::Account,
+    csrf: &str,
+    hint: &UsdHint,
+) -> Markup {
     let cur = c.currency.as_deref().unwrap_or(&account.currency);
     let href = format!("/campaigns/{}/{}", q(&account.id), q(&c.id));
     let (action, label) = if c.paused {
@@ -314,13 +337,11 @@ fn campaign_row(c: &Campaign, m: &Metrics, account: &super::Account, csrf: &str)
                 div class="note mono" { (c.id) }
             }
             td class="status" { (status_badge(c.status)) }
-            td class="n" { (money(c.daily_budget_micros)) " " (cur) }
-            td class="n" { (money(c.total_budget_micros)) " " (cur) }
+            td class="n" { (amount_in(c.daily_budget_micros, cur)) (hint.beside(c.daily_budget_micros)) }
+            td class="n" { (amount_in(c.total_budget_micros, cur)) (hint.beside(c.total_budget_micros)) }
             td class="n" { (usd(m.spend_usd)) }
             td class="n" {
-                @if m.spend_local_micros.is_some() {
-                    (money(m.spend_local_micros)) " " (cur)
-                } @else { "—" }
+                (amount_in(m.spend_local_micros, cur))
             }
             td class="n" { (count(m.impressions)) }
             td class="n" { (count(m.clicks)) }
@@ -428,6 +449,7 @@ fn create_form(
     account: &super::Account,
     fis: &[(String, String)],
     input: &Input,
+    (hint, confirm_above): (&UsdHint, rust_decimal::Decimal),
 ) -> Markup {
     let cur = &account.currency;
     let form = CreateForm {
@@ -451,8 +473,14 @@ fn create_form(
                 }
                 (Text::new("daily", "daily_budget", &daily).amount().render(input))
                 (Text::new("total", "total_budget", &total).amount().render(input))
-                (checkbox(input, ("paused", "paused", "Start paused"), false))
+                (checkbox(input, ("start-now", "start_now", "Start now"), false))
                 div { button class="primary" type="submit" id="create" { "Create campaign" } }
+            }
+            p class="note" id="budget-note" {
+                "Created paused unless “Start now” is ticked. "
+                @if cur != "USD" { (hint.sentence()) ". " }
+                "A daily budget above " (money::with_currency(confirm_above, "USD"))
+                " asks for confirmation."
             }
         },
     )
@@ -460,13 +488,28 @@ fn create_form(
 
 async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>) -> Response {
     let account = f.get("account").cloned().unwrap_or_default();
+    // A large daily budget is confirmed first, with its USD equivalent.
+    let hint = UsdHint::load(
+        &state,
+        &user,
+        &account_currency(&state, &user, &account).await,
+    )
+    .await;
+    let daily = micros(&f, "daily_budget", "Daily budget").ok().flatten();
+    let back = format!("/campaigns?account={}", q(&account));
+    if let Some(page) =
+        budget_confirmation(&state, &user, &hint, daily, "/campaigns/create", &back, &f)
+    {
+        return page;
+    }
     let result = async {
         let body = json!({
             "name": field(&f, "name").unwrap_or_default(),
             "funding_instrument_id": field(&f, "funding_instrument_id").unwrap_or_default(),
             "daily_budget_amount_local_micro": micros(&f, "daily_budget", "Daily budget")?,
             "total_budget_amount_local_micro": micros(&f, "total_budget", "Total budget")?,
-            "paused": f.contains_key("paused"),
+            // The UI's default is paused: a campaign spends only once asked to.
+            "paused": !f.contains_key("start_now"),
         });
         let scope = scope(&state, &user, &account, field(&f, "idem"))?;
         let path = format!("{}/campaigns", base(&account));
@@ -639,6 +682,7 @@ async fn detail_page(
         Err(e) => return account_page_with(state, user, account, e).await,
     };
     let cur = campaign.currency.as_deref().unwrap_or("");
+    let hint = UsdHint::load(state, user, cur).await;
     // Before the first sync the mirror may hold none of these: then read through to X once.
     let (items, tweets) = match scope(state, user, account, None) {
         Ok(scope) => (
@@ -714,11 +758,14 @@ async fn detail_page(
         (flash(&msg))
         p {
             (status_badge(campaign.status))
-            " · daily " (money(campaign.daily_budget_micros)) " " (cur)
-            " · total " (money(campaign.total_budget_micros)) " " (cur)
+            " · daily " (amount_in(campaign.daily_budget_micros, cur)) (hint.beside(campaign.daily_budget_micros))
+            " · total " (amount_in(campaign.total_budget_micros, cur)) (hint.beside(campaign.total_budget_micros))
             " · " span class="mono" { (campaign.id) }
         }
         (edit_form(csrf, account, &campaign, cur, &refused.edit()))
+        @if cur != "USD" && !cur.is_empty() {
+            p class="note" id="edit-usd" { "Budgets are in " (cur) ": " (hint.sentence()) "." }
+        }
         h2 { "Line items" }
         div class="card" {
             (li_list.controls(&here, &[], "line items", Status::OPTIONS))
@@ -874,13 +921,13 @@ fn line_item_row(
             td class="n" {
                 @match l.bid_micros {
                     None => { "Automatic" }
-                    Some(bid) => { (money(Some(bid))) " " (l.currency.as_deref().unwrap_or(cur)) }
+                    Some(bid) => { (money::format(bid, l.currency.as_deref().unwrap_or(cur))) }
                 }
             }
             td class="n" {
                 @match l.daily_budget_micros {
                     None => { "—" }
-                    Some(b) => { (money(Some(b))) " " (l.currency.as_deref().unwrap_or(cur)) }
+                    Some(b) => { (money::format(b, l.currency.as_deref().unwrap_or(cur))) }
                 }
             }
             td {
@@ -1001,9 +1048,10 @@ fn line_item_forms(
                 (select(&li, ("li-bidding", "bid_strategy", "Bidding"), &vocab(BID_STRATEGIES), "AUTO"))
                 (Text::new("li-bid", "bid", &bid).amount().render(&li))
                 (Text::new("li-daily", "daily_budget", &daily).amount().render(&li))
-                (checkbox(&li, ("li-paused", "paused", "Paused"), false))
+                (checkbox(&li, ("li-start-now", "start_now", "Start now"), false))
                 div { button class="primary" type="submit" { "Create line item" } }
             }
+            p class="note" { "Created paused unless “Start now” is ticked." }
         }))
         @if !items.is_empty() {
             (promote.render(csrf, html! {
@@ -1024,13 +1072,33 @@ async fn create_line_item(
     Path((account, campaign)): Path<(String, String)>,
     CsrfForm(user, f): CsrfForm<Fields>,
 ) -> Response {
+    let hint = UsdHint::load(
+        &state,
+        &user,
+        &account_currency(&state, &user, &account).await,
+    )
+    .await;
+    let daily = micros(&f, "daily_budget", "Daily budget").ok().flatten();
+    let back = campaign_href(&account, &campaign);
+    if let Some(page) = budget_confirmation(
+        &state,
+        &user,
+        &hint,
+        daily,
+        &format!("{back}/line_items"),
+        &back,
+        &f,
+    ) {
+        return page;
+    }
     let result = async {
         let mut body = json!({
             "campaign_id": campaign,
             "objective": field(&f, "objective").unwrap_or_default(),
             "product_type": field(&f, "product_type").unwrap_or_default(),
             "placements": [field(&f, "placement").unwrap_or_default()],
-            "paused": f.contains_key("paused"),
+            // The UI's default is paused: a line item spends only once asked to.
+            "paused": !f.contains_key("start_now"),
         });
         if let Some(n) = field(&f, "name") {
             body["name"] = json!(n);

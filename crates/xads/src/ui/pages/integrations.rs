@@ -5,33 +5,62 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::view::Tile;
-use super::{Account, Fields, problem, render_refreshing, see_other};
+use super::{
+    Account, Fields, flash_code, problem, render, render_refreshing, see_other, see_other_flash,
+    shown_once,
+};
 use crate::app::AppState;
-use crate::ui::html::{Nav, button_form, csrf_field, flash, scroll};
+use crate::store::sync_runs::Health;
+use crate::ui::html::{self, Nav, button_form, csrf_field, flash, scroll};
 use crate::ui::session::{CsrfForm, User};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/integrations", get(page))
         .route("/integrations/x_ads/connect", post(connect))
-        .route("/integrations/x_ads/disconnect", post(disconnect))
+        .route(
+            "/integrations/x_ads/disconnect",
+            get(confirm_disconnect).post(disconnect),
+        )
         .route("/integrations/x_ads/sync", post(sync_all))
 }
 
 /// The note shown on disconnect (PRODUCT.md §4.2).
 const REVOKE_NOTE: &str = "Tokens were deleted from the dashboard. To fully revoke access, also remove the app from your X account's connected apps (X → Settings → Security and account access → Apps and sessions → Connected apps).";
 
-async fn page(State(state): State<AppState>, user: User, Query(q): Query<Fields>) -> Response {
-    let msg = if q.get("connected").map(String::as_str) == Some("x_ads") {
-        Some(Ok("X (Twitter) Ads is connected.".to_owned()))
-    } else if q.contains_key("disconnected") {
-        Some(Ok(REVOKE_NOTE.to_owned()))
-    } else {
-        None
+/// The fixed texts of this page's flash codes (`connected`, `disconnected-1`, …).
+fn flash_text(code: &str) -> Option<Result<String, String>> {
+    let (what, n) = match code.rsplit_once('-') {
+        Some((w, n)) => (w, n.parse::<u32>().ok()),
+        None => (code, None),
     };
+    Some(Ok(match (what, n) {
+        ("connected", _) => "X (Twitter) Ads is connected.".to_owned(),
+        ("disconnected", Some(0) | None) => REVOKE_NOTE.to_owned(),
+        ("disconnected", Some(n)) => format!(
+            "{REVOKE_NOTE} {n} running experiment(s) stopped: their line items stay as they are at X."
+        ),
+        _ => return None,
+    }))
+}
+
+async fn page(
+    State(state): State<AppState>,
+    user: User,
+    headers: HeaderMap,
+    Query(q): Query<Fields>,
+) -> Response {
+    // The OAuth callback lands here with `?connected=x_ads`: its message moves to the one-shot
+    // cookie, so a reload does not repeat it.
+    if q.get("connected").map(String::as_str) == Some("x_ads") {
+        return see_other_flash("/integrations", "connected");
+    }
+    let code = flash_code(&headers);
+    let msg = code.as_deref().and_then(flash_text);
     let progress = match q.get("sync") {
         Some(ids) => {
             let again = format!("/integrations?sync={}", crate::ui::html::q(ids));
@@ -39,7 +68,10 @@ async fn page(State(state): State<AppState>, user: User, Query(q): Query<Fields>
         }
         None => None,
     };
-    tile_page(&state, &user, msg, progress).await
+    shown_once(
+        tile_page(&state, &user, msg, progress).await,
+        code.is_some(),
+    )
 }
 
 async fn tile_page(
@@ -53,6 +85,11 @@ async fn tile_page(
         Ok(t) => t,
         Err(e) => return crate::ui::failure(&problem(e)),
     };
+    // Each account's own sync state (the tile's `sync` sums them up).
+    let health = crate::store::sync_runs::all_health(&state.db, &user.0.tenant.id)
+        .await
+        .unwrap_or_default();
+    let now = state.clock.now();
     let body = html! {
         h1 { "Integrations" }
         div class="crumb" { "Paid UA → Integrations" }
@@ -60,13 +97,42 @@ async fn tile_page(
         @if let Some((status, _)) = &progress {
             (status)
         }
-        (tile_html(&Tile::from_api(&tile), &user.0.csrf))
+        (tile_html(&Tile::from_api(&tile), &user.0.csrf, &health, now))
     };
     let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
     render_refreshing(user, "Integrations", Nav::Integrations, refresh, body)
 }
 
-fn tile_html(t: &Tile, csrf: &str) -> Markup {
+/// One account's sync state: last success (local time), lag, and the error while it lasts.
+fn sync_cells(h: Option<&Health>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Markup {
+    let h = h.cloned().unwrap_or_default();
+    let failing = h
+        .last_error_at
+        .is_some_and(|e| h.last_success_at.is_none_or(|s| s < e));
+    html! {
+        td class="sync-last" {
+            @match h.last_success_at {
+                Some(t) => { (html::local_instant(t, tz)) }
+                None => { "never" }
+            }
+        }
+        td class="sync-lag" {
+            @match h.last_success_at {
+                Some(t) => { (html::lag((now - t).num_seconds())) }
+                None => { "—" }
+            }
+        }
+        td class="sync-error" {
+            @if failing {
+                span class="badge b-bad" { "failing" } " " (h.last_error.as_deref().unwrap_or(""))
+            } @else {
+                "—"
+            }
+        }
+    }
+}
+
+fn tile_html(t: &Tile, csrf: &str, health: &[(String, Health)], now: DateTime<Utc>) -> Markup {
     let status = t.status.as_str();
     let (badge, label) = match status {
         "connected" => ("badge b-ok", "Connected"),
@@ -121,14 +187,21 @@ fn tile_html(t: &Tile, csrf: &str) -> Markup {
             @if !accounts.is_empty() {
                 h2 { "Ad accounts" }
                 (scroll("Ad accounts", html! { table id="accounts" {
-                    thead { tr { th { "Name" } th { "Id" } th { "Currency" } th { "Time zone" } } }
+                    thead {
+                        tr {
+                            th { "Name" } th { "Id" } th { "Currency" } th { "Time zone" }
+                            th { "Last sync" } th { "Lag" } th { "Last error" }
+                        }
+                    }
                     tbody {
                         @for a in accounts {
-                            tr {
+                            @let tz = a.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::Tz::UTC);
+                            tr data-account=(a.id) {
                                 td { (a.name) }
                                 td class="mono" { (a.id) }
                                 td { (a.currency.as_deref().unwrap_or("—")) }
                                 td { (a.timezone.as_deref().unwrap_or("—")) }
+                                (sync_cells(health.iter().find(|(id, _)| *id == a.id).map(|(_, h)| h), tz, now))
                             }
                         }
                     }
@@ -136,7 +209,7 @@ fn tile_html(t: &Tile, csrf: &str) -> Markup {
             }
             @if status != "disconnected" {
                 p class="note" id="sync" {
-                    "Sync: last success " (t.last_sync_success.as_deref().unwrap_or("never"))
+                    "Sync: last success " (t.last_sync_success.as_deref().map_or_else(|| "never".to_owned(), |t| html::local_rfc3339(t, chrono_tz::Tz::UTC)))
                     @if let Some(s) = t.sync_lag_seconds {
                         " (" (s / 60) " min ago)"
                     }
@@ -146,7 +219,7 @@ fn tile_html(t: &Tile, csrf: &str) -> Markup {
                     div class="problem" { "Last sync error: " (e) }
                 }
                 @if let Some(at) = &t.connected_at {
-                    p class="note" { "Connected since " (at) "." }
+                    p class="note" { "Connected since " (html::local_rfc3339(at, chrono_tz::Tz::UTC)) "." }
                 }
             }
             div class="row" style="margin-top:12px" {
@@ -167,7 +240,7 @@ fn tile_html(t: &Tile, csrf: &str) -> Markup {
                     (button_form("/integrations/x_ads/sync", csrf, "Sync all accounts now", ""))
                 }
                 @if status != "disconnected" {
-                    (button_form("/integrations/x_ads/disconnect", csrf, "Disconnect", "danger"))
+                    a class="btn danger" id="disconnect" href="/integrations/x_ads/disconnect" { "Disconnect…" }
                     p class="note" style="flex-basis:100%" {
                         "Disconnect deletes the tokens here and keeps the synced history. Full revocation also needs removing the app from the X account's connected apps."
                     }
@@ -231,13 +304,65 @@ async fn connect(
     }
 }
 
+/// Disconnect asks first: what it deletes, what stays, and which running experiments stop
+/// (their line items staying as they are at X).
+async fn confirm_disconnect(State(state): State<AppState>, user: User) -> Response {
+    let running = crate::store::experiments::running_of_tenant(&state.db, &user.0.tenant.id)
+        .await
+        .unwrap_or_default();
+    let body = html! {
+        h1 { "Disconnect X (Twitter) Ads?" }
+        div class="card" id="disconnect-confirm" {
+            p {
+                "The tokens are deleted here. The synced history stays readable on Reports, "
+                "no longer refreshed."
+            }
+            @if running.is_empty() {
+                p id="running-experiments" { "No experiment is running." }
+            } @else {
+                div class="problem" id="running-experiments" {
+                    p {
+                        (running.len()) " running experiment(s) stop: the runner no longer switches their line items, "
+                        "which stay as they are at X right now. A live variant keeps delivering, and spending, "
+                        "until you pause it at X (or here, after re-connecting)."
+                    }
+                    ul {
+                        @for e in &running {
+                            li { (e.name) " " span class="note mono" { "(account " (e.account_id) ")" } }
+                        }
+                    }
+                }
+            }
+            p class="note" {
+                "To fully revoke access, also remove the app from your X account's connected apps "
+                "(X → Settings → Security and account access → Apps and sessions → Connected apps)."
+            }
+            form method="post" action="/integrations/x_ads/disconnect" class="row" {
+                (csrf_field(&user.0.csrf))
+                input type="hidden" name="confirm" value="1";
+                button class="danger" type="submit" id="confirm-disconnect" { "Disconnect" }
+                a class="btn" href="/integrations" { "Cancel" }
+            }
+        }
+    };
+    render(&user, "Disconnect", Nav::Integrations, body)
+}
+
 async fn disconnect(
     State(state): State<AppState>,
-    CsrfForm(user, _): CsrfForm<Fields>,
+    CsrfForm(user, f): CsrfForm<Fields>,
 ) -> Response {
+    // One click is not enough: the confirmation page says what happens first.
+    if f.get("confirm").map(String::as_str) != Some("1") {
+        return see_other("/integrations/x_ads/disconnect");
+    }
+    let running = crate::store::experiments::running_of_tenant(&state.db, &user.0.tenant.id)
+        .await
+        .map(|r| r.len())
+        .unwrap_or(0);
     // What `DELETE /api/v1/integrations/x_ads` does.
     match crate::connect::disconnect(&state, &user.0.tenant).await {
-        Ok(_) => see_other("/integrations?disconnected=1"),
+        Ok(_) => see_other_flash("/integrations", &format!("disconnected-{running}")),
         Err(e) => tile_page(&state, &user, Some(Err(problem(e))), None).await,
     }
 }

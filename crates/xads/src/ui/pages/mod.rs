@@ -279,6 +279,116 @@ impl Picker {
     }
 }
 
+/// The USD equivalent of an account's currency, for budgets on forms and lists: the tenant's
+/// rate in force today (its own override, else the global one), if any.
+#[derive(Clone, Debug)]
+struct UsdHint {
+    currency: String,
+    /// USD per unit and the rate's date.
+    rate: Option<(Decimal, chrono::NaiveDate)>,
+}
+
+impl UsdHint {
+    async fn load(state: &AppState, user: &User, currency: &str) -> UsdHint {
+        let currency = currency.trim().to_ascii_uppercase();
+        let series = crate::store::fx_rates::tenant_series(&state.db, &user.0.tenant.id, &currency)
+            .await
+            .unwrap_or_default();
+        let today = state.clock.now().date_naive();
+        let rate = crate::fx::rate_on(&series, today).map(|(d, r, _)| (*r, *d));
+        UsdHint { currency, rate }
+    }
+
+    /// USD for `micros` of the currency, when a rate is known.
+    fn usd(&self, micros: i64) -> Option<Decimal> {
+        self.rate.map(|(r, _)| crate::fx::spend_usd(micros, r))
+    }
+
+    /// `≈ $16,215.00` beside a local amount (nothing for USD or without a rate).
+    fn beside(&self, micros: Option<i64>) -> Markup {
+        match (micros, self.currency.as_str()) {
+            (Some(m), c) if c != "USD" => match self.usd(m) {
+                Some(usd) => {
+                    html! { " " span class="note usd" { "≈ " (crate::money::with_currency(usd, "USD")) } }
+                }
+                None => html! {},
+            },
+            _ => html! {},
+        }
+    }
+
+    /// The rate as a sentence for forms: `1 KWD = 3.243 USD (rate of 2025-10-01)`.
+    fn sentence(&self) -> String {
+        match (&self.rate, self.currency.as_str()) {
+            (_, "USD") => String::new(),
+            (Some((r, d)), c) => format!("1 {c} = {} USD (rate of {d})", r.normalize()),
+            (None, c) => format!("no USD rate is known for {c} yet"),
+        }
+    }
+}
+
+/// The confirmation asked before a daily budget worth more than `XADS_BUDGET_CONFIRM_USD` (or
+/// of unknown worth) is created: `None` when no confirmation is needed. The page re-posts the
+/// same fields (the same idempotency key included) with `confirm_budget=1` to `action`.
+fn budget_confirmation(
+    state: &AppState,
+    user: &User,
+    hint: &UsdHint,
+    daily_micros: Option<i64>,
+    action: &str,
+    back: &str,
+    f: &Fields,
+) -> Option<Response> {
+    let micros = daily_micros.filter(|m| *m > 0)?;
+    if f.get("confirm_budget").map(String::as_str) == Some("1") {
+        return None;
+    }
+    let threshold = state.config.budget_confirm_usd;
+    let usd = if hint.currency == "USD" {
+        Some(Decimal::from_i128_with_scale(i128::from(micros), 6))
+    } else {
+        hint.usd(micros)
+    };
+    if usd.is_some_and(|u| u <= threshold) {
+        return None;
+    }
+    let local = crate::money::format(micros, &hint.currency);
+    let body = html! {
+        h1 { "Confirm the daily budget" }
+        div class="card" id="budget-confirm" {
+            p class="problem" {
+                "Daily budget " strong { (local) }
+                @match usd {
+                    Some(u) => { " ≈ " strong { (crate::money::with_currency(u, "USD")) } " a day" }
+                    None => { " (its USD worth is unknown: " (hint.sentence()) ")" }
+                }
+                ", above the " (crate::money::with_currency(threshold, "USD"))
+                " a day that asks for confirmation."
+            }
+            @if usd.is_some() && hint.currency != "USD" {
+                p class="note" { (hint.sentence()) "." }
+            }
+            form method="post" action=(action) class="row" {
+                (csrf_field(&user.0.csrf))
+                @for (k, v) in f {
+                    @if k != "csrf" && k != "confirm_budget" {
+                        input type="hidden" name=(k) value=(v);
+                    }
+                }
+                input type="hidden" name="confirm_budget" value="1";
+                button class="primary" type="submit" id="confirm-budget" { "Yes, create with this budget" }
+                a class="btn" href=(back) { "Change it" }
+            }
+        }
+    };
+    Some(render(
+        user,
+        "Confirm the daily budget",
+        Nav::Campaigns,
+        body,
+    ))
+}
+
 /// The body of a per-account page when the accounts cannot be read (not connected, …).
 fn not_connected(title: &str, problem: &str) -> Markup {
     html! {
