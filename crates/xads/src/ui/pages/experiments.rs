@@ -726,7 +726,7 @@ fn detail_body(
                                 td class="n" { (html::group(v.clicks)) }
                                 td class="n" { (ctr_cell(v.ctr)) }
                                 td class="n" {
-                                    (v.spend_usd.map_or("—".into(), |x| format!("${x:.2}")))
+                                    (v.spend_usd.map_or("—".into(), usd))
                                 }
                                 td class="n" { (dash(&v.conversions)) }
                                 td class="n" { (estimate(v.cpc)) }
@@ -782,13 +782,21 @@ fn ctr_cell(ctr: Estimate) -> Markup {
 }
 
 /// An estimate with two decimals and its interval, or `—`.
+/// USD as money (`$1,234.50`): CPC, CPA and spend are USD figures.
+fn usd(x: f64) -> String {
+    rust_decimal::Decimal::try_from(x)
+        .map(|d| crate::money::with_currency(d, "USD"))
+        .unwrap_or_else(|_| format!("${x:.2}"))
+}
+
+/// A USD cost (CPC, CPA) with its interval, each with the currency.
 fn estimate(e: Estimate) -> Markup {
-    let two = |v: Option<f64>| v.map_or("—".into(), |x| format!("{x:.2}"));
+    let two = |v: Option<f64>| v.map_or("—".into(), usd);
     html! {
         @match e.value {
             None => { "—" }
             Some(v) => {
-                (format!("{v:.2}")) " "
+                (usd(v)) " "
                 span class="note" { "[" (two(e.low)) " – " (two(e.high)) "]" }
             }
         }
