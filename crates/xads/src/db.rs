@@ -66,6 +66,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(13, "0013_write_leases"),
     migration!(15, "0015_paging_seq"),
     migration!(16, "0016_fx_fetches"),
+    migration!(18, "0018_stats_window_index"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.
@@ -172,6 +173,9 @@ fn connect_cause(e: &sqlx::Error) -> String {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: a native pool beside the `Any` one, for the paths `Any` cannot take
+    /// (`COPY`, see `store::stats::upsert`). Lazy: it opens connections only when used.
+    pg: Option<sqlx::PgPool>,
 }
 
 impl Db {
@@ -240,12 +244,29 @@ impl Db {
             pool_options
         };
         let pool = pool_options.connect_with(options).await?;
-        Ok(Db { pool, backend })
+        let pg = match backend {
+            Backend::Postgres => Some(
+                sqlx::postgres::PgPoolOptions::new()
+                    .acquire_timeout(Duration::from_secs(10))
+                    .max_connections(4)
+                    .connect_lazy_with(
+                        sqlx::postgres::PgConnectOptions::from_str(&url)?
+                            .disable_statement_logging(),
+                    ),
+            ),
+            Backend::Sqlite => None,
+        };
+        Ok(Db { pool, backend, pg })
     }
 
     /// The pool, for repositories.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The native PostgreSQL pool (same database and options as [`Db::pool`]); `None` on SQLite.
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        self.pg.as_ref()
     }
 
     /// Which backend this is.
@@ -338,5 +359,8 @@ impl Db {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.pg {
+            pg.close().await;
+        }
     }
 }

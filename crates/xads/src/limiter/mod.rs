@@ -13,6 +13,12 @@
 //!   A call is never let through before the hold ends. A later hold extends an earlier one, never
 //!   the other way round. `remaining == 0` without a `reset` holds nothing (the client's 429 backoff
 //!   covers that case).
+//! - **X's user-level windows** (module `token`): X caps synchronous analytics per user token
+//!   across all of its accounts (250 / 15 min) and reports the window in `x-rate-limit-*`. Once
+//!   it has, calls of that token and family go while X's window has calls left (less the calls
+//!   in flight), then wait for `reset`; the next window starts with one probe call whose answer
+//!   tells the rest how many may go. Per `(token, family)`: another token never waits for it.
+//!   Checked before our own budget; a call our budget makes wait gives its place back.
 //! - `EndpointFamily::OAuth` calls are never paced.
 //!
 //! # Waiting
@@ -54,6 +60,7 @@
 
 mod local;
 mod redis_store;
+mod token;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -190,6 +197,10 @@ struct Inner {
     /// The in-process store; a std mutex because it is never held across an await and a
     /// decision takes well under a microsecond.
     local: Mutex<LocalStore>,
+    /// X's user-level windows, by token (in-process on every backend: see `token`).
+    tokens: Mutex<token::TokenWindows>,
+    /// Decisions since the token windows were last swept.
+    token_checks: AtomicU64,
     /// The app's wall clock at construction (µs) and the monotonic instant it was read at: the
     /// in-process clock is their sum with the elapsed monotonic time.
     anchor_wall_us: i64,
@@ -348,6 +359,8 @@ impl RateLimiterBuilder {
                 redis_retry_us: micros(self.redis_retry_interval),
                 redis_timeout: self.redis_timeout,
                 local: Mutex::new(LocalStore::default()),
+                tokens: Mutex::new(token::TokenWindows::default()),
+                token_checks: AtomicU64::new(0),
                 anchor_wall_us,
                 anchor,
                 redis,
@@ -420,6 +433,42 @@ impl RateLimiter {
                 source: Decider::Unpaced,
             };
         }
+        let now_us = inner.local_now_us();
+        let margin = i64::try_from(inner.hold_jitter_us).unwrap_or(i64::MAX);
+        let reserved = {
+            let mut tokens = inner.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+            if inner.token_checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+                tokens.sweep(now_us);
+            }
+            tokens.reserve(key, now_us, margin)
+        };
+        let wait = match reserved {
+            token::Verdict::Go => None,
+            token::Verdict::UntilReset(us) => Some(Pace::wait_us(us, WaitCause::XHold)),
+            token::Verdict::ForProbe(us) => Some(Pace::wait_us(us, WaitCause::Budget)),
+        };
+        if let Some(verdict) = wait {
+            return PaceDecision {
+                verdict,
+                now_us,
+                source: Decider::InProcess,
+            };
+        }
+        let decision = self.check_budget(key).await;
+        if decision.verdict != Pace::Admit {
+            inner
+                .tokens
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .release(key);
+        }
+        decision
+    }
+
+    /// Our own budget's decision (and X's per-account holds), after the token window let the
+    /// call through.
+    async fn check_budget(&self, key: &RateKey) -> PaceDecision {
+        let inner = &*self.inner;
         if let Some(redis) = &inner.redis {
             let now_us = inner.local_now_us();
             let unsynced = inner
@@ -542,6 +591,12 @@ impl RateLimiter {
         if key.family == EndpointFamily::OAuth {
             return;
         }
+        let inner = &*self.inner;
+        inner
+            .tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .observe(key, info, inner.local_now_us());
         let until_us = if info.exhausted() {
             info.reset.map(|reset| reset.timestamp_micros())
         } else {
@@ -551,7 +606,6 @@ impl RateLimiter {
         if until_us.is_none() && for_us.is_none() {
             return;
         }
-        let inner = &*self.inner;
         tracing::debug!(
             ad_account.id = key.account_id.as_deref().unwrap_or("-"),
             x.family = key.family.as_str(),

@@ -205,9 +205,6 @@ pub async fn upsert(
     Ok(rows.len())
 }
 
-/// Rows per statement on Postgres, sent as one JSON document.
-const PG_BATCH: usize = 5000;
-
 /// The conflict clause: a row's key stays, everything else takes the new values.
 fn update_set() -> &'static str {
     static SQL: LazyLock<String> = LazyLock::new(|| {
@@ -221,92 +218,136 @@ fn update_set() -> &'static str {
     &SQL
 }
 
-fn push_json_str(out: &mut String, s: Option<&str>) {
-    match s {
-        None => out.push_str("null"),
-        Some(s) => out.push_str(&serde_json::Value::from(s).to_string()),
+/// One text-format `COPY` field: `\N` for NULL, backslash escapes for the characters that
+/// would end a field or a line.
+fn push_copy_text(out: &mut String, s: Option<&str>) {
+    let Some(s) = s else {
+        out.push_str("\\N");
+        return;
+    };
+    if !s.contains(['\\', '\t', '\n', '\r']) {
+        out.push_str(s);
+        return;
+    }
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
     }
 }
 
-/// Postgres: the rows travel as one JSON parameter expanded by `json_to_recordset`. Thousands of
-/// separate bound values per statement cost Postgres far more to plan and bind (measured ~5×
-/// slower) than parsing one document.
+/// The rows as `COPY … FROM STDIN` text in [`sql_columns`] order, after the tenant and fetch
+/// time. When a key repeats, the last row wins (as SQLite's row-by-row upsert has it), so the
+/// one `INSERT … ON CONFLICT` never meets a key twice.
+fn copy_text(tenant_id: &str, rows: &[StatRow], now: DateTime<Utc>) -> String {
+    let mut last: HashMap<(&str, &str, &str, i64, &str), usize> =
+        HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(
+            (
+                r.account_id.as_str(),
+                r.entity.as_str(),
+                r.entity_id.as_str(),
+                millis(r.hour),
+                r.placement.as_str(),
+            ),
+            i,
+        );
+    }
+    let unique = last.len() == rows.len();
+    let mut text = String::with_capacity(rows.len() * 200);
+    let fetched = millis(now);
+    for (i, r) in rows.iter().enumerate() {
+        if !unique {
+            let key = (
+                r.account_id.as_str(),
+                r.entity.as_str(),
+                r.entity_id.as_str(),
+                millis(r.hour),
+                r.placement.as_str(),
+            );
+            if last.get(&key) != Some(&i) {
+                continue;
+            }
+        }
+        push_copy_text(&mut text, Some(tenant_id));
+        let _ = write!(text, "\t{fetched}\t");
+        push_copy_text(&mut text, Some(&r.account_id));
+        text.push('\t');
+        push_copy_text(&mut text, Some(r.entity.as_str()));
+        text.push('\t');
+        push_copy_text(&mut text, Some(&r.entity_id));
+        let _ = write!(text, "\t{}\t", millis(r.hour));
+        push_copy_text(&mut text, Some(r.placement.as_str()));
+        for v in &r.values[..COUNTS] {
+            let _ = write!(text, "\t{v}");
+        }
+        text.push('\t');
+        push_copy_text(&mut text, Some(&r.currency));
+        for v in &r.values[COUNTS..] {
+            let _ = write!(text, "\t{v}");
+        }
+        match &r.fx {
+            Some(f) => {
+                let _ = write!(text, "\t{}\t{}\t", f.rate, f.date);
+                push_copy_text(&mut text, Some(&f.source));
+                let _ = write!(text, "\t{}", f.spend_usd);
+            }
+            None => text.push_str("\t\\N\t\\N\t\\N\t\\N"),
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// PostgreSQL: the rows go by `COPY` into a session-temporary staging table, then into
+/// `stats_hourly` with one `INSERT … SELECT … ON CONFLICT`, in one transaction on the native
+/// pool (`Any` has no `COPY`). Binding values row by row cost more than the upsert itself
+/// (measured 39 k rows/s; `COPY` alone runs at ~300 k rows/s on the same machine).
 async fn upsert_pg(
     db: &Db,
     tenant_id: &str,
     rows: &[StatRow],
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
-    // The document's keys are c0, c1, … in column order; the metric columns are bigint, the
-    // hour is epoch ms, everything else text.
-    let cols = sql_columns();
-    let picks: Vec<String> = (0..cols.len()).map(|i| format!("t.c{i}")).collect();
-    let types: Vec<String> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let bigint = *c == "hour" || COLUMNS.iter().any(|m| m.name == *c);
-            format!("c{i} {}", if bigint { "bigint" } else { "text" })
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO stats_hourly (tenant_id, fetched_at, {})
-         SELECT $1, $2, {} FROM json_to_recordset($3::json) AS t({}) {}",
-        column_list(),
-        picks.join(", "),
-        types.join(", "),
-        update_set()
-    );
-    let mut tx = db.pool().begin().await?;
-    for chunk in rows.chunks(PG_BATCH) {
-        let mut doc = String::with_capacity(chunk.len() * 320);
-        doc.push('[');
-        for (i, r) in chunk.iter().enumerate() {
-            if i > 0 {
-                doc.push(',');
-            }
-            let fx = r.fx.as_ref();
-            doc.push_str("{\"c0\":");
-            push_json_str(&mut doc, Some(&r.account_id));
-            doc.push_str(",\"c1\":");
-            push_json_str(&mut doc, Some(r.entity.as_str()));
-            doc.push_str(",\"c2\":");
-            push_json_str(&mut doc, Some(&r.entity_id));
-            let _ = write!(doc, ",\"c3\":{},\"c4\":", millis(r.hour));
-            push_json_str(&mut doc, Some(r.placement.as_str()));
-            let mut col = KEY.len();
-            for v in &r.values[..COUNTS] {
-                let _ = write!(doc, ",\"c{col}\":{v}");
-                col += 1;
-            }
-            let _ = write!(doc, ",\"c{col}\":");
-            push_json_str(&mut doc, Some(&r.currency));
-            col += 1;
-            for v in &r.values[COUNTS..] {
-                let _ = write!(doc, ",\"c{col}\":{v}");
-                col += 1;
-            }
-            let fx_values = [
-                fx.map(|f| f.rate.to_string()),
-                fx.map(|f| f.date.to_string()),
-                fx.map(|f| f.source.clone()),
-                fx.map(|f| f.spend_usd.to_string()),
-            ];
-            for v in &fx_values {
-                let _ = write!(doc, ",\"c{col}\":");
-                push_json_str(&mut doc, v.as_deref());
-                col += 1;
-            }
-            doc.push('}');
-        }
-        doc.push(']');
-        sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(tenant_id)
-            .bind(millis(now))
-            .bind(doc)
-            .execute(&mut *tx)
-            .await?;
-    }
+    static INSERT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO stats_hourly (tenant_id, fetched_at, {0})
+             SELECT tenant_id, fetched_at, {0} FROM stats_in {1}",
+            column_list(),
+            update_set()
+        )
+    });
+    static COPY: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "COPY stats_in (tenant_id, fetched_at, {}) FROM STDIN",
+            column_list()
+        )
+    });
+    let Some(pool) = db.pg_pool() else {
+        return Err(DbError::Corrupt("no native PostgreSQL pool"));
+    };
+    let text = copy_text(tenant_id, rows, now);
+    let mut tx = pool.begin().await?;
+    // Created once per connection; emptied by every commit. The notice that it exists already
+    // is not worth a log line.
+    sqlx::raw_sql(
+        "SET LOCAL client_min_messages = warning;
+         CREATE TEMP TABLE IF NOT EXISTS stats_in (LIKE stats_hourly INCLUDING DEFAULTS)
+            ON COMMIT DELETE ROWS",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut copy = tx.copy_in_raw(COPY.as_str()).await?;
+    copy.send(text.as_bytes()).await?;
+    copy.finish().await?;
+    sqlx::query(sqlx::AssertSqlSafe(INSERT.as_str()))
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -384,6 +425,244 @@ pub async fn query(
         }
     }
     Ok(out)
+}
+
+/// How [`aggregate`] buckets the hours of a series.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bucketing {
+    /// One bucket per stored hour; a bucket's key is the hour (epoch ms).
+    Hour,
+    /// One bucket per local day; a bucket's key is the local date as days since 1970-01-01.
+    /// The zone is given as its UTC offsets over the window: `(from_ms, offset_ms)` sorted by
+    /// `from_ms`, each offset holding from its instant to the next one's (the first one also
+    /// before it).
+    Day(Vec<(i64, i64)>),
+    /// One bucket for the whole window; its key is 0.
+    Total,
+}
+
+/// What [`aggregate`] reads: one account's stored series of one entity type in `[from, to)`,
+/// only `ids` when some are given.
+#[derive(Clone, Debug)]
+pub struct Aggregate {
+    /// The tenant.
+    pub tenant_id: String,
+    /// The ad account.
+    pub account_id: String,
+    /// `CAMPAIGN` or `LINE_ITEM`.
+    pub entity: StatsEntityType,
+    /// Only these entities (all when empty).
+    pub ids: Vec<String>,
+    /// The first hour read.
+    pub from: DateTime<Utc>,
+    /// The end of the window (exclusive).
+    pub to: DateTime<Utc>,
+    /// The buckets.
+    pub bucketing: Bucketing,
+}
+
+/// The sum of one entity's stored hours in one placement and bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bucket {
+    /// X's id.
+    pub entity_id: String,
+    /// The stats placement.
+    pub placement: Placement,
+    /// The bucket's key (see [`Bucketing`]).
+    pub key: i64,
+    /// Every stored metric, summed.
+    pub values: Values,
+    /// The currency (the smallest code when the bucket's hours have several).
+    pub currency: String,
+    /// The conversion every hour of the bucket has: rate, its date, its source. `None` when
+    /// none has one, or when they differ (then `mixed_fx`).
+    pub fx: Option<(Decimal, NaiveDate, String)>,
+    /// The hours were converted with different rates (or only some of them were).
+    pub mixed_fx: bool,
+    /// The USD sum, exact; `None` when an hour has no conversion.
+    pub spend_usd: Option<Decimal>,
+    /// The bucket's latest stored hour.
+    pub last_hour: DateTime<Utc>,
+    /// Some hour was converted with a stale rate (`fx::is_stale`: not USD, and the rate dated
+    /// more than `fx::STALE_AFTER` before the hour's UTC date).
+    pub fx_stale: bool,
+}
+
+/// Milliseconds in a day: local days are `(hour + offset) / DAY_MS`.
+const DAY_MS: i64 = 86_400_000;
+
+/// The SQL of [`aggregate`]: the grouping is done by the database, filtered by the key's
+/// columns (and ids) in SQL, so only the buckets cross the wire. `spend_usd` is stored with
+/// exactly six places (`fx::spend_usd` rescales), so it sums exactly as micros.
+pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
+    let bucket = match &q.bucketing {
+        Bucketing::Hour => "hour".to_owned(),
+        Bucketing::Total => "0".to_owned(),
+        Bucketing::Day(offsets) => {
+            let mut offset = match offsets.as_slice() {
+                [] => "0".to_owned(),
+                [(_, only)] => only.to_string(),
+                [(_, first), rest @ ..] => {
+                    let mut case = String::from("CASE");
+                    let mut before = *first;
+                    for (from, o) in rest {
+                        let _ = write!(case, " WHEN hour < {from} THEN {before}");
+                        before = *o;
+                    }
+                    let _ = write!(case, " ELSE {before} END");
+                    case
+                }
+            };
+            if offset.starts_with('-') {
+                offset = format!("({offset})");
+            }
+            format!("(hour + {offset}) / {DAY_MS}")
+        }
+    };
+    let mut sql = format!("SELECT entity_id, placement, CAST({bucket} AS BIGINT)");
+    for c in &COLUMNS {
+        let _ = write!(sql, ", CAST(SUM({}) AS BIGINT)", c.name);
+    }
+    // The rate's date as days since 1970-01-01, to compare with the hour's UTC day.
+    let rate_day = match backend {
+        Backend::Sqlite => "CAST(julianday(fx_rate_date) - 2440587.5 AS INTEGER)",
+        Backend::Postgres => "(CAST(fx_rate_date AS DATE) - DATE '1970-01-01')",
+    };
+    let _ = write!(
+        sql,
+        ", MIN(currency), MAX(hour), COUNT(*), COUNT(fx_rate), MIN(fx_rate), MAX(fx_rate),
+           MIN(fx_rate_date), MAX(fx_rate_date), MIN(fx_source), MAX(fx_source),
+           COUNT(spend_usd), CAST(SUM(CAST(REPLACE(spend_usd, '.', '') AS BIGINT)) AS BIGINT),
+           CAST(MAX(CASE WHEN fx_rate_date IS NOT NULL AND currency <> 'USD'
+               AND hour / {DAY_MS} - {rate_day} > {stale} THEN 1 ELSE 0 END) AS BIGINT)",
+        stale = crate::fx::STALE_AFTER.num_days()
+    );
+    sql.push_str(
+        "
+         FROM stats_hourly
+         WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5",
+    );
+    if !q.ids.is_empty() {
+        sql.push_str(" AND entity_id IN (");
+        for i in 0..q.ids.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", i + 6);
+        }
+        sql.push(')');
+    }
+    sql.push_str(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    sql
+}
+
+fn bucket_from(r: &AnyRow) -> Result<Bucket, DbError> {
+    let n = COLUMNS.len();
+    let mut values: Values = [0; COLUMNS.len()];
+    for (i, v) in values.iter_mut().enumerate() {
+        *v = r.try_get(3 + i)?;
+    }
+    let at = 3 + n;
+    let rows: i64 = r.try_get(at + 2)?;
+    let with_fx: i64 = r.try_get(at + 3)?;
+    let pair = |k: usize| -> Result<(Option<String>, Option<String>), DbError> {
+        Ok((r.try_get(at + k)?, r.try_get(at + k + 1)?))
+    };
+    let (rate_lo, rate_hi) = pair(4)?;
+    let (date_lo, date_hi) = pair(6)?;
+    let (source_lo, source_hi) = pair(8)?;
+    let same = rate_lo == rate_hi && date_lo == date_hi && source_lo == source_hi;
+    let mixed_fx = (with_fx != 0 && with_fx != rows) || !same;
+    let corrupt = |_| DbError::Corrupt("stats_hourly holds a malformed FX value");
+    let fx = match (rate_lo, date_lo, source_lo) {
+        (Some(rate), Some(date), Some(source)) if !mixed_fx => Some((
+            rate.parse().map_err(corrupt)?,
+            NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                .map_err(|_| DbError::Corrupt("stats_hourly.fx_rate_date is not a date"))?,
+            source,
+        )),
+        _ => None,
+    };
+    let with_usd: i64 = r.try_get(at + 10)?;
+    let usd_micros: Option<i64> = r.try_get(at + 11)?;
+    let stale: i64 = r.try_get(at + 12)?;
+    Ok(Bucket {
+        entity_id: r.try_get(0)?,
+        placement: r
+            .try_get::<String, _>(1)?
+            .parse()
+            .map_err(|_| DbError::Corrupt("stats_hourly.placement is not a placement"))?,
+        key: r.try_get(2)?,
+        values,
+        currency: r.try_get(at)?,
+        fx,
+        mixed_fx,
+        spend_usd: (with_usd == rows).then(|| Decimal::new(usd_micros.unwrap_or(0), 6)),
+        last_hour: from_millis(r.try_get(at + 1)?),
+        fx_stale: stale != 0,
+    })
+}
+
+/// Buckets per fetch handed from the database task to the reader of [`aggregate`].
+const AGGREGATE_CHUNK: usize = 256;
+
+/// The buckets of `q`, ordered by entity id, placement and key, as a stream: the rows are read
+/// from a database cursor by a task of their own and handed over a few hundred at a time, so
+/// memory stays flat however many buckets there are (a CSV export of years of hours). Dropping
+/// the stream stops the read.
+pub fn aggregate(
+    db: &Db,
+    q: Aggregate,
+) -> impl futures::Stream<Item = Result<Bucket, DbError>> + Send + 'static {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bucket>, DbError>>(4);
+    let db = db.clone();
+    tokio::spawn(async move {
+        let sql = aggregate_sql(&q, db.backend());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(q.tenant_id.as_str())
+            .bind(q.account_id.as_str())
+            .bind(q.entity.as_str())
+            .bind(millis(q.from))
+            .bind(millis(q.to));
+        for id in &q.ids {
+            query = query.bind(id.as_str());
+        }
+        let mut rows = query.fetch(db.pool());
+        let mut chunk = Vec::with_capacity(AGGREGATE_CHUNK);
+        loop {
+            let next = match rows.try_next().await {
+                Ok(Some(r)) => bucket_from(&r),
+                Ok(None) => break,
+                Err(e) => Err(e.into()),
+            };
+            match next {
+                Ok(b) => chunk.push(b),
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+            if chunk.len() == AGGREGATE_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(AGGREGATE_CHUNK));
+                if tx.send(Ok(full)).await.is_err() {
+                    return; // the reader is gone
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(Ok(chunk)).await;
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .flat_map(|item| {
+        futures::stream::iter(match item {
+            Ok(chunk) => chunk.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        })
+    })
 }
 
 /// How many rows are stored for the account (tests and the CLI's summary).

@@ -1,7 +1,7 @@
 //! Reports (PRODUCT.md §5.1): stored stats rows by hour, local day or total, as JSON or CSV; the
 //! on-demand sync and its status; FX rates in; the sync health of the integrations tile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use axum::extract::{Query, State};
@@ -11,11 +11,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use xads_client::ids::Micros;
-use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
+use xads_client::vocab::{COLUMNS, StatsEntityType};
 
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
@@ -23,7 +21,7 @@ use super::ids::{self, PathIds};
 use crate::app::AppState;
 use crate::fx::{self, Source};
 use crate::manage::paging;
-use crate::store::stats::{self as stats_store, COUNTS, StatRow, Values};
+use crate::store::stats::{self as stats_store, COUNTS};
 use crate::store::sync_runs::{self, SyncRun, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates};
 use crate::sync::{self, Request, Silent};
@@ -109,90 +107,38 @@ pub(crate) struct Stats {
     granularity: String,
 }
 
-/// One reported row (an hour, a local day or the total of a stored series).
+/// One reported row (an hour, a local day or the total of a stored series): a bucket the
+/// database summed, and the instant it starts.
 struct Out {
     entity: StatsEntityType,
-    entity_id: String,
     start: DateTime<Utc>,
-    placement: Placement,
-    /// Every stored metric, summed, by the client's `COLUMNS`.
-    m: Values,
-    currency: String,
-    fx: Option<(Decimal, NaiveDate, String)>,
-    spend_usd: Option<Decimal>,
-    last_hour: DateTime<Utc>,
-    mixed_fx: bool,
-    /// Some hour was converted with a rate dated more than [`fx::STALE_AFTER`] before its date.
-    fx_stale: bool,
+    b: stats_store::Bucket,
 }
 
 impl Out {
-    fn new(r: &StatRow, start: DateTime<Utc>) -> Out {
-        Out {
-            entity: r.entity,
-            entity_id: r.entity_id.clone(),
-            start,
-            placement: r.placement,
-            m: [0; COLUMNS.len()],
-            currency: r.currency.clone(),
-            fx: r.fx.as_ref().map(|f| (f.rate, f.date, f.source.clone())),
-            spend_usd: Some(Decimal::ZERO),
-            last_hour: r.hour,
-            mixed_fx: false,
-            fx_stale: false,
-        }
-    }
-
-    /// Adds a stored hour; sums are checked (money as [`Micros`]), an overflow is an error.
-    fn add(&mut self, r: &StatRow) -> Result<(), ApiError> {
-        for ((slot, v), col) in self.m.iter_mut().zip(r.values).zip(&COLUMNS) {
-            let sum = if col.micros {
-                Micros::new(*slot)
-                    .checked_add(Micros::new(v))
-                    .map(Micros::get)
-            } else {
-                slot.checked_add(v)
-            };
-            *slot = sum.ok_or_else(|| ApiError::internal(format!("{} overflows", col.name)))?;
-        }
-        self.spend_usd = match (self.spend_usd, &r.fx) {
-            (Some(sum), Some(f)) => Some(sum + f.spend_usd),
-            _ => None,
-        };
-        self.fx_stale |=
-            r.fx.as_ref()
-                .is_some_and(|f| fx::is_stale(&r.currency, f.date, r.hour.date_naive()));
-        let fx = r.fx.as_ref().map(|f| (f.rate, f.date, f.source.clone()));
-        if fx != self.fx {
-            // Several rates in one bucket: the USD sum stays exact, a single rate would lie.
-            self.mixed_fx = true;
-        }
-        self.last_hour = self.last_hour.max(r.hour);
-        Ok(())
-    }
-
     fn is_final(&self, now: DateTime<Utc>) -> bool {
-        self.last_hour + Duration::hours(1) <= now - sync::FINAL_AFTER
+        self.b.last_hour + Duration::hours(1) <= now - sync::FINAL_AFTER
     }
 
     fn json(&self, now: DateTime<Utc>, tz: Tz) -> Value {
-        let fx = self.fx.as_ref().filter(|_| !self.mixed_fx);
+        let b = &self.b;
+        let fx = b.fx.as_ref().filter(|_| !b.mixed_fx);
         let mut row = json!({
             "entity": self.entity,
-            "entity_id": self.entity_id,
+            "entity_id": b.entity_id,
             "start": rfc3339(self.start),
             // The account's local day of `start`: what a day row is, and what reports show.
             "date": self.start.with_timezone(&tz).date_naive().to_string(),
-            "placement": self.placement,
-            "currency": self.currency,
+            "placement": b.placement,
+            "currency": b.currency,
             "fx_rate": fx.map(|f| f.0.normalize().to_string()),
             "fx_rate_date": fx.map(|f| f.1.to_string()),
             "fx_source": fx.map(|f| f.2.clone()),
-            "spend_usd": self.spend_usd.map(|d| { let mut d = d; d.rescale(fx::USD_PLACES); d.to_string() }),
-            "fx_stale": self.fx_stale,
+            "spend_usd": b.spend_usd.map(|d| { let mut d = d; d.rescale(fx::USD_PLACES); d.to_string() }),
+            "fx_stale": b.fx_stale,
             "final": self.is_final(now),
         });
-        for (c, v) in COLUMNS.iter().zip(self.m) {
+        for (c, v) in COLUMNS.iter().zip(b.values) {
             row[c.name] = json!(v);
         }
         row
@@ -255,14 +201,86 @@ fn csv_field(v: &Value) -> String {
     }
 }
 
-/// The rows `GET /api/v1/x_ads/accounts/{account_id}/stats` answers for `q` (its account id
-/// already checked at the edge).
-pub(crate) async fn stats_of(
+/// What a `GET …/stats` query reads, checked: the aggregate to run and how to label it.
+struct Read {
+    agg: stats_store::Aggregate,
+    tz: Tz,
+    granularity: String,
+    now: DateTime<Utc>,
+}
+
+impl Read {
+    /// The reported row of a bucket.
+    fn out(&self, b: stats_store::Bucket) -> Out {
+        let start = match self.agg.bucketing {
+            stats_store::Bucketing::Hour => from_millis_utc(b.key),
+            stats_store::Bucketing::Day(_) => {
+                let day = NaiveDate::from_num_days_from_ce_opt(EPOCH_DAYS_FROM_CE + b.key as i32)
+                    .unwrap_or_default();
+                local_midnight(day, self.tz)
+            }
+            stats_store::Bucketing::Total => self.agg.from,
+        };
+        Out {
+            entity: self.agg.entity,
+            start,
+            b,
+        }
+    }
+
+    /// The buckets as reported rows, streamed from the database in the answer's order.
+    fn rows(
+        self,
+        state: &AppState,
+    ) -> impl futures::Stream<Item = Result<Value, crate::db::DbError>> + Send + 'static {
+        use futures::StreamExt as _;
+        let stream = stats_store::aggregate(&state.db, self.agg.clone());
+        stream.map(move |b| b.map(|b| self.out(b).json(self.now, self.tz)))
+    }
+}
+
+/// Days from 0001-01-01 (CE day 1) to 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+fn from_millis_utc(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The zone's UTC offsets over `[from, to)` as `(from_ms, offset_ms)`, each from the instant it
+/// starts: stepped a day at a time, and an hour at a time through a day whose offset changed
+/// (no zone changes twice within a day).
+fn offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i64, i64)> {
+    use chrono::{Offset as _, TimeZone as _};
+    let offset_at = |t: DateTime<Utc>| {
+        i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()) * 1000
+    };
+    let mut t = sync::floor_hour(from);
+    let mut out = vec![(t.timestamp_millis(), offset_at(t))];
+    while t < to {
+        let next = t + Duration::days(1);
+        let current = out.last().map_or(0, |o| o.1);
+        if offset_at(next) != current {
+            let mut h = t + Duration::hours(1);
+            while h <= next {
+                let o = offset_at(h);
+                if o != out.last().map_or(0, |o| o.1) {
+                    out.push((h.timestamp_millis(), o));
+                }
+                h += Duration::hours(1);
+            }
+        }
+        t = next;
+    }
+    out
+}
+
+/// Checks `q` for the tenant's `account_id`: the aggregate it asks for.
+async fn read_of(
     state: &AppState,
     tenant_id: &str,
     account_id: &str,
     q: &StatsQuery,
-) -> ApiResult<Stats> {
+) -> ApiResult<Read> {
     let (_, tz) = account_tz(state, tenant_id, account_id).await?;
     let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("") | Some("CAMPAIGN") => StatsEntityType::Campaign,
@@ -297,7 +315,7 @@ pub(crate) async fn stats_of(
     if from >= to {
         return Err(ApiError::invalid("from", "from must be before to"));
     }
-    let ids: Vec<String> = q
+    let mut ids: Vec<String> = q
         .ids
         .as_deref()
         .unwrap_or("")
@@ -306,25 +324,84 @@ pub(crate) async fn stats_of(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    let rows = stats_store::query(&state.db, tenant_id, account_id, entity, &ids, from, to).await?;
-    let mut buckets: BTreeMap<(String, &str, DateTime<Utc>), Out> = BTreeMap::new();
-    for r in &rows {
-        let start = match granularity.as_str() {
-            "hour" => r.hour,
-            "day" => local_midnight(r.hour.with_timezone(&tz).date_naive(), tz),
-            _ => from,
-        };
-        buckets
-            .entry((r.entity_id.clone(), r.placement.as_str(), start))
-            .or_insert_with(|| Out::new(r, start))
-            .add(r)?;
+    ids.sort();
+    ids.dedup();
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::invalid(
+            "ids",
+            format!("at most {MAX_IDS} ids per request"),
+        ));
     }
+    let bucketing = match granularity.as_str() {
+        "hour" => stats_store::Bucketing::Hour,
+        "day" => stats_store::Bucketing::Day(offsets(tz, from, to)),
+        _ => stats_store::Bucketing::Total,
+    };
+    Ok(Read {
+        agg: stats_store::Aggregate {
+            tenant_id: tenant_id.to_owned(),
+            account_id: account_id.to_owned(),
+            entity,
+            ids,
+            from,
+            to,
+            bucketing,
+        },
+        tz,
+        granularity,
+        now,
+    })
+}
+
+/// The most ids one stats request may name.
+const MAX_IDS: usize = 1000;
+
+/// The rows `GET /api/v1/x_ads/accounts/{account_id}/stats` answers for `q` (its account id
+/// already checked at the edge). The database sums the buckets; only they are held here.
+pub(crate) async fn stats_of(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    q: &StatsQuery,
+) -> ApiResult<Stats> {
+    use futures::TryStreamExt as _;
+    let read = read_of(state, tenant_id, account_id, q).await?;
+    let (from, to, granularity) = (read.agg.from, read.agg.to, read.granularity.clone());
+    let data: Vec<Value> = read.rows(state).try_collect().await?;
     Ok(Stats {
-        data: buckets.values().map(|o| o.json(now, tz)).collect(),
+        data,
         from,
         to,
         granularity,
     })
+}
+
+/// One CSV line of a reported row; `names` are the entities' names by id.
+fn csv_line(row: &Value, names: &HashMap<String, String>, out: &mut String) {
+    let currency = row["currency"].as_str().unwrap_or_default();
+    for (i, c) in csv_columns().iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let field = if *c == ENTITY_NAME {
+            let id = row["entity_id"].as_str().unwrap_or_default();
+            csv_field(&json!(names.get(id)))
+        } else {
+            match COLUMNS[COUNTS..]
+                .iter()
+                .find(|m| decimal_column(m.name) == *c)
+            {
+                Some(m) if m.name != *c => csv_field(&json!(
+                    row[m.name]
+                        .as_i64()
+                        .map(|v| crate::money::plain(v, currency))
+                )),
+                _ => csv_field(&row[*c]),
+            }
+        };
+        out.push_str(&field);
+    }
+    out.push('\n');
 }
 
 /// The CSV of `GET …/stats` with `Accept: text/csv`: a header line of [`csv_columns`], then a
@@ -333,31 +410,42 @@ pub(crate) fn stats_csv(data: &[Value], names: &HashMap<String, String>) -> Stri
     let mut body = csv_columns().join(",");
     body.push('\n');
     for row in data {
-        let currency = row["currency"].as_str().unwrap_or_default();
-        let line: Vec<String> = csv_columns()
-            .iter()
-            .map(|c| {
-                if *c == ENTITY_NAME {
-                    let id = row["entity_id"].as_str().unwrap_or_default();
-                    return csv_field(&json!(names.get(id)));
-                }
-                match COLUMNS[COUNTS..]
-                    .iter()
-                    .find(|m| decimal_column(m.name) == *c)
-                {
-                    Some(m) if m.name != *c => csv_field(&json!(
-                        row[m.name]
-                            .as_i64()
-                            .map(|v| crate::money::plain(v, currency))
-                    )),
-                    _ => csv_field(&row[*c]),
-                }
-            })
-            .collect();
-        body.push_str(&line.join(","));
-        body.push('\n');
+        csv_line(row, names, &mut body);
     }
     body
+}
+
+/// Bytes of CSV gathered before they are handed to the connection.
+const CSV_CHUNK: usize = 32 * 1024;
+
+/// [`stats_csv`] as a streamed body: lines are written as the database hands over buckets, in
+/// chunks of about [`CSV_CHUNK`] bytes, so an export of any length holds one chunk in memory.
+/// A database error after the first bytes ends the body early (the client sees a cut answer).
+fn stats_csv_body(
+    read: Read,
+    names: HashMap<String, String>,
+    state: &AppState,
+) -> axum::body::Body {
+    use futures::StreamExt as _;
+    let mut header = csv_columns().join(",");
+    header.push('\n');
+    let rows = read.rows(state).ready_chunks(64);
+    let lines = rows.map(move |chunk| {
+        let mut out = String::with_capacity(CSV_CHUNK);
+        for row in chunk {
+            match row {
+                Ok(row) => csv_line(&row, &names, &mut out),
+                Err(e) => {
+                    tracing::error!(error = %e, "stats CSV export failed");
+                    return Err(std::io::Error::other("stats export failed"));
+                }
+            }
+        }
+        Ok(bytes::Bytes::from(out))
+    });
+    axum::body::Body::from_stream(
+        futures::stream::once(async move { Ok(bytes::Bytes::from(header)) }).chain(lines),
+    )
 }
 
 async fn stats(
@@ -369,17 +457,12 @@ async fn stats(
 ) -> ApiResult<Response> {
     let Query(q) = q?;
     let account_id = path.account()?.into_string();
-    let Stats {
-        data,
-        from,
-        to,
-        granularity,
-    } = stats_of(&state, &tenant.id, &account_id, &q).await?;
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/csv"));
     if wants_csv {
+        let read = read_of(&state, &tenant.id, &account_id, &q).await?;
         let names = stats_store::entity_names(&state.db, &tenant.id, &account_id).await?;
         return Ok((
             [
@@ -389,10 +472,16 @@ async fn stats(
                     format!("attachment; filename=\"x_ads_{account_id}_stats.csv\""),
                 ),
             ],
-            stats_csv(&data, &names),
+            stats_csv_body(read, names, &state),
         )
             .into_response());
     }
+    let Stats {
+        data,
+        from,
+        to,
+        granularity,
+    } = stats_of(&state, &tenant.id, &account_id, &q).await?;
     Ok(Json(json!({
         "data": data,
         "next_cursor": null,
