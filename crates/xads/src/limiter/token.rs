@@ -58,6 +58,20 @@ struct Window {
     in_flight: VecDeque<i64>,
     /// Until when (µs) the probe of a new window is awaited.
     probe_until: i64,
+    /// X has not reported this window yet: calls go, and are counted as in flight.
+    untracked: bool,
+}
+
+impl Window {
+    fn new() -> Window {
+        Window {
+            reset: None,
+            left: 0,
+            in_flight: VecDeque::new(),
+            probe_until: 0,
+            untracked: true,
+        }
+    }
 }
 
 /// The user-level windows of one process, by `(token, family)`.
@@ -74,14 +88,20 @@ impl TokenWindows {
     /// Takes one call of `key`'s window at `now` (µs), or says how long to wait. A window is
     /// taken as over `margin` µs after X's `reset` (clocks differ; X counts by its own).
     pub(crate) fn reserve(&mut self, key: &RateKey, now: i64, margin: i64) -> Verdict {
-        if !tracked(key) || self.windows.is_empty() {
+        if !tracked(key) {
             return Verdict::Go;
         }
-        let Some(w) = self.windows.get_mut(&(key.token_id.clone(), key.family)) else {
-            return Verdict::Go;
-        };
+        let w = self
+            .windows
+            .entry((key.token_id.clone(), key.family))
+            .or_insert_with(Window::new);
         while w.in_flight.front().is_some_and(|&t| t < now - IN_FLIGHT_TTL_US) {
             w.in_flight.pop_front();
+        }
+        if w.untracked {
+            // Nothing known yet; the calls are counted so X's first answer can allow for them.
+            w.in_flight.push_back(now);
+            return Verdict::Go;
         }
         if w.reset.is_some_and(|reset| now >= reset + margin) {
             // X's window is over; its next one starts with our next call.
@@ -110,7 +130,7 @@ impl TokenWindows {
     /// Gives back a reservation whose call did not go (our own budget made it wait).
     pub(crate) fn release(&mut self, key: &RateKey) {
         if let Some(w) = self.windows.get_mut(&(key.token_id.clone(), key.family)) {
-            if w.in_flight.pop_back().is_some() && w.reset.is_some() {
+            if w.in_flight.pop_back().is_some() && w.reset.is_some() && !w.untracked {
                 w.left += 1;
             } else {
                 w.probe_until = 0;
@@ -131,12 +151,8 @@ impl TokenWindows {
         let w = self
             .windows
             .entry((key.token_id.clone(), key.family))
-            .or_insert(Window {
-                reset: None,
-                left: 0,
-                in_flight: VecDeque::new(),
-                probe_until: 0,
-            });
+            .or_insert_with(Window::new);
+        w.untracked = false;
         // This call is answered (the oldest in flight stands in for it: only the count matters).
         w.in_flight.pop_front();
         let others = w.in_flight.len() as i64;
@@ -154,10 +170,11 @@ impl TokenWindows {
         }
     }
 
-    /// Drops windows that ended more than a window's length ago with nothing in flight.
+    /// Drops the windows of tokens idle for an hour (nothing in flight, no recent reset).
     pub(crate) fn sweep(&mut self, now: i64) {
         self.windows.retain(|_, w| {
-            !w.in_flight.is_empty() || w.reset.is_none_or(|r| r > now - 3_600_000_000)
+            w.in_flight.back().is_some_and(|&t| t > now - IN_FLIGHT_TTL_US)
+                || w.reset.is_some_and(|r| r > now - 3_600_000_000)
         });
     }
 }

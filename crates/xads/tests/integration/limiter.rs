@@ -702,3 +702,140 @@ async fn no_window_ever_holds_more_than_the_limit(h: &Harness) {
 async fn history_child() {
     history::child().await;
 }
+
+/// X's fixed user-level window as the fake keeps it (quality.md, "X budget in a backfill"): a
+/// window starts at the first call after the last one ended, counts in whole seconds, and
+/// answers `x-rate-limit-*` (user scope) on every call, 429 past the limit.
+struct XWindow {
+    limit: u64,
+    window_s: i64,
+    start_s: Option<i64>,
+    count: u64,
+    /// Calls per window, in order (the last one may be cut short by the end of the work).
+    per_window: Vec<u64>,
+    refused: u64,
+}
+
+impl XWindow {
+    fn hit(&mut self, now_s: i64) -> (bool, RateLimitInfo) {
+        if self.start_s.is_none_or(|s| now_s >= s + self.window_s) {
+            self.start_s = Some(now_s);
+            self.count = 0;
+            self.per_window.push(0);
+        }
+        let ok = self.count < self.limit;
+        if ok {
+            self.count += 1;
+            *self.per_window.last_mut().unwrap() += 1;
+        } else {
+            self.refused += 1;
+        }
+        let reset = self.start_s.unwrap() + self.window_s;
+        let info = RateLimitInfo {
+            limit: Some(self.limit),
+            remaining: Some(self.limit - self.count),
+            reset: chrono::DateTime::from_timestamp(reset, 0),
+            scope: Some(xads_client::gate::LimitScope::User),
+            retry_after: None,
+        };
+        (ok, info)
+    }
+}
+
+/// A backfill of 12 accounts under one token, 8 calls in flight at a time, against X's 250 calls
+/// per 15 s window (the fake's scaled-down 15 min): not one call refused in 1 200, every window
+/// but the last filled to ≥ 90 % (in fact to the last call), and a second token's calls, made
+/// while the first one's window is spent, never wait.
+#[tokio::test(start_paused = true)]
+async fn a_backfill_under_one_token_fills_x_s_window_without_a_429_and_never_delays_another_token()
+{
+    use std::sync::{Arc, Mutex};
+    let t0 = Utc::now();
+    let limiter = RateLimiter::builder()
+        .limit(10_000)
+        .hold_jitter(Duration::from_millis(50))
+        .app_clock(Arc::new(move || t0))
+        .in_process();
+    let started = Instant::now();
+    // The limiter's clock and X's are the same here: t0 plus the (paused) elapsed time.
+    let now_s = move || (t0 + (Instant::now() - started)).timestamp();
+    let x = Arc::new(Mutex::new(XWindow {
+        limit: 250,
+        window_s: 15,
+        start_s: None,
+        count: 0,
+        per_window: vec![],
+        refused: 0,
+    }));
+    let analytics = |token: &str, account: String| RateKey {
+        client_id: "client-1".into(),
+        account_id: Some(account),
+        token_id: token.into(),
+        family: EndpointFamily::Analytics,
+    };
+    let work = Arc::new(std::sync::atomic::AtomicU64::new(1_200));
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (limiter, x, work) = (limiter.clone(), x.clone(), work.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while work
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |left| left.checked_sub(1),
+                )
+                .is_ok()
+            {
+                let key = analytics("token-a", format!("acct-{}", (w + n) % 12));
+                n += 1;
+                limiter.admit(&key).await.expect("admitted");
+                // On the way to X, X counts it, on the way back.
+                tokio::time::sleep(Duration::from_millis(20 + (n % 7) * 10)).await;
+                let (ok, info) = x.lock().unwrap().hit(now_s());
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                limiter.observe(&key, &info).await;
+                assert!(ok, "X refused a call of the backfill");
+            }
+        }));
+    }
+    // The other token: one call a second for 40 s, while token A's windows fill and wait.
+    let mut other_waits = 0;
+    let mut other_during_a_hold = 0;
+    for i in 0..40 {
+        let key = analytics("token-b", format!("acct-b{}", i % 3));
+        let a_held = matches!(
+            limiter
+                .check(&analytics("token-a", "acct-probe".into()))
+                .await
+                .verdict,
+            Pace::Wait { .. }
+        );
+        match limiter.check(&key).await.verdict {
+            Pace::Admit => {
+                if a_held {
+                    other_during_a_hold += 1;
+                }
+            }
+            Pace::Wait { .. } => other_waits += 1,
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    let x = x.lock().unwrap();
+    assert_eq!(x.refused, 0, "0 × 429");
+    assert_eq!(x.per_window.iter().sum::<u64>(), 1_200 + 0);
+    let (last, full) = x.per_window.split_last().unwrap();
+    assert!(full.len() >= 4, "{:?}", x.per_window);
+    for used in full {
+        assert!(*used >= 225, "a window used {used} of 250: {:?}", x.per_window);
+    }
+    assert!(*last <= 250);
+    assert_eq!(other_waits, 0, "token B never waited");
+    assert!(
+        other_during_a_hold > 0,
+        "token B went while token A waited for its window"
+    );
+}

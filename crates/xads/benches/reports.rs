@@ -1,0 +1,336 @@
+//! Reports at 1 M stored rows (quality.md, performance: "reports at 1 M stored rows"):
+//! `cargo bench -p xads --bench reports`.
+//!
+//! One account with 100 campaigns × 400 days of hourly rows (960 000 rows) on each backend
+//! (SQLite; PostgreSQL when reachable). Side by side in one run, median of 5 each:
+//! `GET …/stats?granularity=day` over 90 days for the 100 campaigns (also with the 100 ids
+//! named), `granularity=total`, and the Reports page (its day and total aggregates, names,
+//! chart and table) through the running service over HTTP, against the same aggregate SQL
+//! (`store::stats::aggregate_sql`) run directly on the database with the native driver (bar:
+//! ≤ 2 × its time). Then the CSV export of hourly rows over 30 and over 120 days, with the peak
+//! heap above the baseline (a counting allocator in this binary): flat means streamed.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures::StreamExt as _;
+use xads::app::Application;
+use xads::config::Config;
+use xads::store::stats::{self, Aggregate, Bucketing, StatRow};
+use xads::store::{connections, sessions, tenants};
+use xads_client::Secret;
+use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let live = LIVE.fetch_add(l.size() as isize, Ordering::Relaxed) + l.size() as isize;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let delta = new as isize - l.size() as isize;
+        let live = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const CAMPAIGNS: usize = 100;
+const DAYS: i64 = 400;
+const ACCOUNT: &str = "18ce54d4x5t";
+const RUNS: usize = 5;
+
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0).unwrap().and_utc()
+}
+
+fn campaign(i: usize) -> String {
+    format!("c{:05}", i)
+}
+
+/// 100 campaigns × 24 hours of one day.
+fn day_rows(day: NaiveDate) -> Vec<StatRow> {
+    let mut rows = Vec::with_capacity(CAMPAIGNS * 24);
+    for c in 0..CAMPAIGNS {
+        for h in 0..24 {
+            let v = (c * 31 + h * 7) as i64 + day.to_epoch_days() as i64;
+            let spend = v * 10_000;
+            rows.push(StatRow {
+                account_id: ACCOUNT.into(),
+                entity: StatsEntityType::Campaign,
+                entity_id: campaign(c),
+                hour: midnight(day) + Duration::hours(h as i64),
+                placement: Placement::AllOnTwitter,
+                values: std::array::from_fn(|i| {
+                    if COLUMNS[i].micros { spend } else { v + i as i64 }
+                }),
+                currency: "EUR".into(),
+                fx: Some(stats::Fx {
+                    rate: "1.0854".parse().unwrap(),
+                    date: day,
+                    source: "ecb".into(),
+                    spend_usd: xads::fx::spend_usd(spend, "1.0854".parse().unwrap()),
+                }),
+            });
+        }
+    }
+    rows
+}
+
+fn median(mut v: Vec<StdDuration>) -> StdDuration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// The aggregate run directly on the database with the native driver (an open connection, the
+/// rows fetched and dropped): the reference.
+async fn direct(url: &str, q: &Aggregate) -> StdDuration {
+    let sql = stats::aggregate_sql(q);
+    macro_rules! run_on {
+        ($conn:ty) => {{
+            let mut conn = <$conn as sqlx::Connection>::connect(url).await.unwrap();
+            let started = Instant::now();
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(&q.tenant_id)
+                .bind(&q.account_id)
+                .bind(q.entity.as_str())
+                .bind(q.from.timestamp_millis())
+                .bind(q.to.timestamp_millis());
+            for id in &q.ids {
+                query = query.bind(id);
+            }
+            let rows = query.fetch_all(&mut conn).await.unwrap();
+            assert!(!rows.is_empty());
+            started.elapsed()
+        }};
+    }
+    if url.starts_with("postgres") {
+        run_on!(sqlx::PgConnection)
+    } else {
+        run_on!(sqlx::SqliteConnection)
+    }
+}
+
+async fn timed_get(http: &reqwest::Client, url: &str, auth: (&str, &str)) -> (StdDuration, usize) {
+    let started = Instant::now();
+    let resp = http
+        .get(url)
+        .header(auth.0, auth.1)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let body = resp.bytes().await.expect("body");
+    assert!(status.is_success(), "{url}: {status}");
+    (started.elapsed(), body.len())
+}
+
+async fn run(name: &str, db_url: String) {
+    let vars: HashMap<String, String> = [
+        ("XADS_BIND", "127.0.0.1:0".to_owned()),
+        ("XADS_RUNNER_INTERVAL", "off".to_owned()),
+        ("DATABASE_URL", db_url.clone()),
+        ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
+        ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
+        (
+            "XADS_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let app = Application::build(Config::from_vars(&vars).expect("config"))
+        .await
+        .expect("app");
+    let base = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    tokio::spawn(app.run(std::future::pending()));
+    let db = state.db.clone();
+    let (tenant, key) = tenants::create(&db, "Bench", Utc::now()).await.unwrap();
+    connections::save_grant(
+        &db,
+        &state.sealer,
+        &tenant.id,
+        connections::Method::OAuth2,
+        "ads.read ads.write offline.access",
+        connections::NewTokens {
+            access: &Secret::new("bench-access"),
+            refresh: None,
+            expires_at: Some(Utc::now() + Duration::hours(2)),
+        },
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    connections::replace_ad_accounts(
+        &db,
+        &tenant.id,
+        &[connections::AdAccount {
+            id: ACCOUNT.into(),
+            name: "Bench".into(),
+            timezone: "UTC".into(),
+            currency: Some("EUR".into()),
+            approval_status: None,
+        }],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    let seeding = Instant::now();
+    for d in 0..DAYS {
+        let rows = day_rows(first_day() + Duration::days(d));
+        stats::upsert(&db, &tenant.id, &rows, Utc::now()).await.unwrap();
+    }
+    let stored = stats::count(&db, &tenant.id, ACCOUNT).await.unwrap();
+    if db.backend() == xads::db::Backend::Postgres {
+        sqlx::query("ANALYZE stats_hourly").execute(db.pool()).await.unwrap();
+    } else {
+        sqlx::query("ANALYZE").execute(db.pool()).await.unwrap();
+    }
+    println!(
+        "### {name}: {stored} rows stored ({CAMPAIGNS} campaigns × {DAYS} days × 24 h) in {:.1?}",
+        seeding.elapsed()
+    );
+
+    let http = reqwest::Client::new();
+    let bearer = format!("Bearer {}", key.0);
+    let session = sessions::create(&db, &tenant.id, Utc::now()).await.unwrap();
+    let cookie = format!("xads_session={session}");
+    let to_day = first_day() + Duration::days(DAYS - 1);
+    let from_day = to_day - Duration::days(89);
+    let agg = |bucketing: Bucketing, ids: Vec<String>| Aggregate {
+        tenant_id: tenant.id.clone(),
+        account_id: ACCOUNT.into(),
+        entity: StatsEntityType::Campaign,
+        ids,
+        from: midnight(from_day),
+        to: midnight(to_day + Duration::days(1)),
+        bucketing,
+    };
+    let all_ids: Vec<String> = (0..CAMPAIGNS).map(campaign).collect();
+    let stats_url = format!(
+        "{base}/api/v1/x_ads/accounts/{ACCOUNT}/stats?entity=campaign&from={from_day}&to={to_day}"
+    );
+    let cases: Vec<(&str, String, (&str, &str), Vec<Aggregate>)> = vec![
+        (
+            "GET …/stats?granularity=day, 90 days, 100 campaigns",
+            format!("{stats_url}&granularity=day"),
+            ("authorization", bearer.as_str()),
+            vec![agg(Bucketing::Day(vec![(0, 0)]), vec![])],
+        ),
+        (
+            "GET …/stats?granularity=day&ids=<the 100>",
+            format!("{stats_url}&granularity=day&ids={}", all_ids.join(",")),
+            ("authorization", bearer.as_str()),
+            vec![agg(Bucketing::Day(vec![(0, 0)]), all_ids.clone())],
+        ),
+        (
+            "GET …/stats?granularity=total, 90 days",
+            format!("{stats_url}&granularity=total"),
+            ("authorization", bearer.as_str()),
+            vec![agg(Bucketing::Total, vec![])],
+        ),
+        (
+            "Reports page (day + total aggregates), 90 days",
+            format!("{base}/reports?account={ACCOUNT}&from={from_day}&to={to_day}"),
+            ("cookie", cookie.as_str()),
+            vec![
+                agg(Bucketing::Day(vec![(0, 0)]), vec![]),
+                agg(Bucketing::Total, vec![]),
+            ],
+        ),
+    ];
+    let url = db_url.clone();
+    for (label, target, auth, refs) in &cases {
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let mut bytes = 0;
+        // One warm-up of each, then interleaved runs.
+        let _ = timed_get(&http, target, *auth).await;
+        for _ in 0..RUNS {
+            let (t, n) = timed_get(&http, target, *auth).await;
+            ours.push(t);
+            bytes = n;
+            let mut d = StdDuration::ZERO;
+            for q in refs {
+                d += direct(&url, q).await;
+            }
+            theirs.push(d);
+        }
+        let (o, t) = (median(ours), median(theirs));
+        println!(
+            "{label}: {o:.1?} ({bytes} bytes) vs the same aggregate on the database {t:.1?} = {:.2} ×  [bar ≤ 2]",
+            o.as_secs_f64() / t.as_secs_f64()
+        );
+    }
+
+    // CSV export of hourly rows: peak heap above the baseline, for 30 and for 120 days.
+    for days in [30, 120] {
+        let from = to_day - Duration::days(days - 1);
+        let url = format!(
+            "{base}/api/v1/x_ads/accounts/{ACCOUNT}/stats?entity=campaign&from={from}&to={to_day}&granularity=hour"
+        );
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+        let baseline = LIVE.load(Ordering::Relaxed);
+        PEAK.store(baseline, Ordering::Relaxed);
+        let started = Instant::now();
+        let resp = http
+            .get(&url)
+            .header("authorization", &bearer)
+            .header("accept", "text/csv")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        let mut body = resp.bytes_stream();
+        let (mut n, mut lines) = (0usize, 0usize);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.unwrap();
+            n += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        let peak = PEAK.load(Ordering::Relaxed) - baseline;
+        println!(
+            "CSV export, hourly, {days} days: {} lines, {:.1} MB in {:.1?}; peak heap above baseline {:.2} MB",
+            lines - 1,
+            n as f64 / 1e6,
+            started.elapsed(),
+            peak as f64 / 1e6
+        );
+    }
+    db.close().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        println!("## Reports at 1 M stored rows");
+        run("sqlite", xads::testing::sqlite_url()).await;
+        if let Some(url) = xads::testing::postgres_schema_url().await {
+            run("postgres", url).await;
+        }
+    });
+}
