@@ -54,7 +54,9 @@ fn vars(fake: &FakeX) -> HashMap<String, String> {
 
 /// A tenant connected as `user_id` with `accounts`; its session.
 async fn connect(state: &AppState, fake: &FakeX, user_id: &str, accounts: &[String]) -> XSession {
-    let (tenant, _) = tenants::create(&state.db, user_id, Utc::now()).await.unwrap();
+    let (tenant, _) = tenants::create(&state.db, user_id, Utc::now())
+        .await
+        .unwrap();
     let pair = fake
         .state()
         .issue_tokens(user_id, "ads.read ads.write offline.access");
@@ -153,7 +155,7 @@ fn main() {
         ];
         let a = connect(&state, &fake, &seed.user_id, &a_accounts).await;
         let b_account = seed.foreign_account_id.clone();
-        let b = connect(&state, &fake, &seed.other_user_id, &[b_account.clone()]).await;
+        let b = connect(&state, &fake, &seed.other_user_id, std::slice::from_ref(&b_account)).await;
 
         // Token B alone: the reference for its calls' time.
         let mut alone = Vec::new();

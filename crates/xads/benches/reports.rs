@@ -49,6 +49,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+/// A measured target: label, URL, auth header, and the aggregates it runs (the reference).
+type Case<'a> = (&'a str, String, (&'a str, &'a str), Vec<Aggregate>);
+
 const CAMPAIGNS: usize = 100;
 const DAYS: i64 = 400;
 const ACCOUNT: &str = "18ce54d4x5t";
@@ -80,7 +83,11 @@ fn day_rows(day: NaiveDate) -> Vec<StatRow> {
                 hour: midnight(day) + Duration::hours(h as i64),
                 placement: Placement::AllOnTwitter,
                 values: std::array::from_fn(|i| {
-                    if COLUMNS[i].micros { spend } else { v + i as i64 }
+                    if COLUMNS[i].micros {
+                        spend
+                    } else {
+                        v + i as i64
+                    }
                 }),
                 currency: "EUR".into(),
                 fx: Some(stats::Fx {
@@ -198,11 +205,16 @@ async fn run(name: &str, db_url: String) {
     let seeding = Instant::now();
     for d in 0..DAYS {
         let rows = day_rows(first_day() + Duration::days(d));
-        stats::upsert(&db, &tenant.id, &rows, Utc::now()).await.unwrap();
+        stats::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
     }
     let stored = stats::count(&db, &tenant.id, ACCOUNT).await.unwrap();
     if db.backend() == xads::db::Backend::Postgres {
-        sqlx::query("ANALYZE stats_hourly").execute(db.pool()).await.unwrap();
+        sqlx::query("ANALYZE stats_hourly")
+            .execute(db.pool())
+            .await
+            .unwrap();
     } else {
         sqlx::query("ANALYZE").execute(db.pool()).await.unwrap();
     }
@@ -230,7 +242,7 @@ async fn run(name: &str, db_url: String) {
     let stats_url = format!(
         "{base}/api/v1/x_ads/accounts/{ACCOUNT}/stats?entity=campaign&from={from_day}&to={to_day}"
     );
-    let cases: Vec<(&str, String, (&str, &str), Vec<Aggregate>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "GET …/stats?granularity=day, 90 days, 100 campaigns",
             format!("{stats_url}&granularity=day"),

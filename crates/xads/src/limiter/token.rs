@@ -95,7 +95,11 @@ impl TokenWindows {
             .windows
             .entry((key.token_id.clone(), key.family))
             .or_insert_with(Window::new);
-        while w.in_flight.front().is_some_and(|&t| t < now - IN_FLIGHT_TTL_US) {
+        while w
+            .in_flight
+            .front()
+            .is_some_and(|&t| t < now - IN_FLIGHT_TTL_US)
+        {
             w.in_flight.pop_front();
         }
         if w.untracked {
@@ -173,7 +177,9 @@ impl TokenWindows {
     /// Drops the windows of tokens idle for an hour (nothing in flight, no recent reset).
     pub(crate) fn sweep(&mut self, now: i64) {
         self.windows.retain(|_, w| {
-            w.in_flight.back().is_some_and(|&t| t > now - IN_FLIGHT_TTL_US)
+            w.in_flight
+                .back()
+                .is_some_and(|&t| t > now - IN_FLIGHT_TTL_US)
                 || w.reset.is_some_and(|r| r > now - 3_600_000_000)
         });
     }
@@ -216,7 +222,10 @@ mod tests {
         for account in ["a", "b", "c"] {
             assert_eq!(w.reserve(&key("t", account), now, 0), Verdict::Go);
         }
-        assert_eq!(w.reserve(&key("t", "d"), now, 0), Verdict::UntilReset(15 * S));
+        assert_eq!(
+            w.reserve(&key("t", "d"), now, 0),
+            Verdict::UntilReset(15 * S)
+        );
         // Another token is not affected.
         assert_eq!(w.reserve(&key("u", "d"), now, 0), Verdict::Go);
         // A reservation given back can be taken again.
@@ -267,6 +276,9 @@ mod tests {
         let mut w = TokenWindows::default();
         w.observe(&key("t", "a"), &info(0, 115), 100 * S);
         assert_eq!(w.reserve(&key("t", "a"), now, 0), Verdict::Go);
-        assert_eq!(w.reserve(&key("t", "a"), now + PROBE_TTL_US, 0), Verdict::Go);
+        assert_eq!(
+            w.reserve(&key("t", "a"), now + PROBE_TTL_US, 0),
+            Verdict::Go
+        );
     }
 }

@@ -252,7 +252,11 @@ fn from_millis_utc(ms: i64) -> DateTime<Utc> {
 fn offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i64, i64)> {
     use chrono::{Offset as _, TimeZone as _};
     let offset_at = |t: DateTime<Utc>| {
-        i64::from(tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()) * 1000
+        i64::from(
+            tz.offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        ) * 1000
     };
     let mut t = sync::floor_hour(from);
     let mut out = vec![(t.timestamp_millis(), offset_at(t))];

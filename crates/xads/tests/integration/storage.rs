@@ -280,7 +280,9 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
             row("c\t1", 0, 4, false),
         ];
         assert_eq!(
-            stats::upsert(&db, &tenant.id, &rows, Utc::now()).await.unwrap(),
+            stats::upsert(&db, &tenant.id, &rows, Utc::now())
+                .await
+                .unwrap(),
             4
         );
         let read = |db: xads::db::Db, tenant: String| async move {
@@ -303,15 +305,124 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
             "{:?}",
             db.backend()
         );
-        assert_eq!(stored[0].values[COLUMNS.len() - 1], 40 + COLUMNS.len() as i64 - 1);
+        assert_eq!(
+            stored[0].values[COLUMNS.len() - 1],
+            40 + COLUMNS.len() as i64 - 1
+        );
         // Re-ingesting the same rows is idempotent; new values replace the old ones in place.
-        stats::upsert(&db, &tenant.id, &rows, Utc::now()).await.unwrap();
+        stats::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
         assert_eq!(read(db.clone(), tenant.id.clone()).await, stored);
         let newer = vec![row("c\n2", 0, 7, true)];
-        stats::upsert(&db, &tenant.id, &newer, Utc::now()).await.unwrap();
+        stats::upsert(&db, &tenant.id, &newer, Utc::now())
+            .await
+            .unwrap();
         let after = read(db.clone(), tenant.id.clone()).await;
         assert_eq!(after.len(), 3);
         assert_eq!(after[2], newer[0]);
         assert_eq!(stats::count(&db, &tenant.id, "acct\\1").await.unwrap(), 3);
+    }
+}
+
+/// `stats::aggregate` sums in SQL on both backends: only the ids asked for, local days cut at
+/// the zone's offsets (here one that changes inside the window), the USD sum exact, a bucket
+/// with two rates (or an hour without one) marked and left without a single rate.
+#[tokio::test]
+async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_backends() {
+    use chrono::{Duration, TimeZone, Utc};
+    use futures::TryStreamExt;
+    use xads::store::stats::{self, Aggregate, Bucketing, Fx, StatRow};
+    use xads_client::vocab::{Placement, StatsEntityType};
+
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+    let row = |id: &str, h: i64, rate: Option<&str>| StatRow {
+        account_id: "acct".into(),
+        entity: StatsEntityType::Campaign,
+        entity_id: id.into(),
+        hour: t0 + Duration::hours(h),
+        placement: Placement::AllOnTwitter,
+        values: std::array::from_fn(|i| 1 + i as i64),
+        currency: "EUR".into(),
+        fx: rate.map(|r| Fx {
+            rate: r.parse().unwrap(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 2, 27).unwrap(),
+            source: "ecb".into(),
+            spend_usd: "0.100001".parse().unwrap(),
+        }),
+    };
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        let mut rows = Vec::new();
+        for h in 0..48 {
+            rows.push(row("a", h, Some("1.08")));
+            rows.push(row(
+                "b",
+                h,
+                if h == 30 { Some("1.09") } else { Some("1.08") },
+            ));
+            rows.push(row("c", h, (h != 5).then_some("1.08")));
+        }
+        stats::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
+        let read = |ids: &[&str], bucketing: Bucketing| {
+            let q = Aggregate {
+                tenant_id: tenant.id.clone(),
+                account_id: "acct".into(),
+                entity: StatsEntityType::Campaign,
+                ids: ids.iter().map(|s| s.to_string()).collect(),
+                from: t0,
+                to: t0 + Duration::hours(48),
+                bucketing,
+            };
+            stats::aggregate(&db, q).try_collect::<Vec<_>>()
+        };
+        // UTC+1 until hour 10, then UTC+2: local days end at hour 23 (+1) and 46 (+2).
+        let h = 3_600_000;
+        let offsets = vec![
+            (t0.timestamp_millis(), h),
+            (t0.timestamp_millis() + 10 * h, 2 * h),
+        ];
+        let days = read(&["b", "c"], Bucketing::Day(offsets)).await.unwrap();
+        let keys: Vec<(&str, i64, i64)> = days
+            .iter()
+            .map(|b| {
+                (
+                    b.entity_id.as_str(),
+                    b.key - t0.timestamp_millis() / 86_400_000,
+                    b.values[0],
+                )
+            })
+            .collect();
+        // b and c: day 0 has hours 0..=21 (22), day 1 hours 22..=45 (24), day 2 hours 46, 47.
+        assert_eq!(
+            keys,
+            [
+                ("b", 0, 22),
+                ("b", 1, 24),
+                ("b", 2, 2),
+                ("c", 0, 22),
+                ("c", 1, 24),
+                ("c", 2, 2)
+            ],
+            "{:?}",
+            db.backend()
+        );
+        assert!(days.iter().all(|b| b.entity_id != "a"), "ids filter in SQL");
+        // b's day 1 holds hour 30 at another rate; c's day 0 holds hour 5 without one.
+        assert!(days[1].mixed_fx && days[1].fx.is_none());
+        assert_eq!(days[1].spend_usd, Some("2.400024".parse().unwrap()));
+        assert!(!days[0].mixed_fx && days[0].fx.is_some());
+        assert!(days[3].mixed_fx && days[3].spend_usd.is_none());
+        assert_eq!(days[4].spend_usd, Some("2.400024".parse().unwrap()));
+        let total = read(&[], Bucketing::Total).await.unwrap();
+        assert_eq!(total.len(), 3);
+        assert_eq!(total[0].values[1], 2 * 48);
+        assert_eq!(total[0].spend_usd, Some("4.800048".parse().unwrap()));
+        assert_eq!(total[0].last_hour, t0 + Duration::hours(47));
+        let hours = read(&["a"], Bucketing::Hour).await.unwrap();
+        assert_eq!(hours.len(), 48);
+        assert_eq!(hours[47].key, (t0 + Duration::hours(47)).timestamp_millis());
     }
 }
