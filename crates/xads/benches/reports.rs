@@ -110,7 +110,12 @@ fn median(mut v: Vec<StdDuration>) -> StdDuration {
 /// The aggregate run directly on the database with the native driver (an open connection, the
 /// rows fetched and dropped): the reference.
 async fn direct(url: &str, q: &Aggregate) -> StdDuration {
-    let sql = stats::aggregate_sql(q);
+    let backend = if url.starts_with("postgres") {
+        xads::db::Backend::Postgres
+    } else {
+        xads::db::Backend::Sqlite
+    };
+    let sql = stats::aggregate_sql(q, backend);
     macro_rules! run_on {
         ($conn:ty) => {{
             let mut conn = <$conn as sqlx::Connection>::connect(url).await.unwrap();
