@@ -217,19 +217,26 @@ impl Application {
                 let _ = fx_stopped.await;
             }))
         });
-        // Writes a crash left open are reconciled with X once at start.
+        // Writes nobody holds any more (a crash, an unresolved execution) are reconciled with X
+        // at start and then periodically: only intents whose lease lapsed are touched, so
+        // another instance's write in progress is left alone.
         let recovery_state = self.state.clone();
-        tokio::spawn(async move {
-            match crate::manage::recovery::run(&recovery_state).await {
-                Ok(r) if r == Default::default() => {}
-                Ok(r) => tracing::info!(
-                    found = r.found,
-                    not_found = r.not_found,
-                    deferred = r.deferred,
-                    "open writes reconciled"
-                ),
-                Err(e) => {
-                    tracing::warn!(error = %e, "reconciling open writes failed; retried at next start")
+        let recovery = tokio::spawn(async move {
+            let mut every = tokio::time::interval(recovery_state.config.leases.recovery_every);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match crate::manage::recovery::run(&recovery_state).await {
+                    Ok(r) if r == Default::default() => {}
+                    Ok(r) => tracing::info!(
+                        found = r.found,
+                        not_found = r.not_found,
+                        deferred = r.deferred,
+                        "open writes reconciled"
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reconciling open writes failed; retried at the next pass")
+                    }
                 }
             }
         });
@@ -288,6 +295,7 @@ impl Application {
             let _ = f.await;
         }
         housekeeping.abort();
+        recovery.abort();
         if let Some(m) = metrics {
             let _ = m.await;
         }

@@ -221,7 +221,7 @@ pub struct Leases {
     /// while the call is in progress; recovery takes only intents whose lease lapsed.
     pub x_write: Duration,
     /// After an ambiguous failure of a create and a lookup that found nothing, the pause before
-    /// looking again (X may still be committing the write) and only then re-sending (10 s).
+    /// looking again (X may still be committing the write) and only then re-sending (5 s).
     pub recheck_after: Duration,
     /// How often an instance reconciles intents whose lease lapsed (besides once at start).
     pub recovery_every: Duration,
@@ -232,7 +232,7 @@ impl Default for Leases {
         Leases {
             idempotency: Duration::from_secs(60),
             x_write: Duration::from_secs(60),
-            recheck_after: Duration::from_secs(10),
+            recheck_after: Duration::from_secs(5),
             recovery_every: Duration::from_secs(300),
         }
     }

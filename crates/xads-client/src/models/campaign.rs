@@ -68,8 +68,8 @@ pub struct Campaign {
     pub deleted: bool,
 }
 
-/// `POST /12/accounts/:id/campaigns` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// `POST /12/accounts/:id/campaigns` parameters (serde: how an outbound intent records them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CampaignCreate {
     /// Required.
     pub funding_instrument_id: String,

@@ -113,7 +113,7 @@ pub struct LineItem {
 }
 
 /// `POST /12/accounts/:id/line_items` parameters (build with [`LineItemCreate::new`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LineItemCreate {
     /// Required.
     pub campaign_id: String,

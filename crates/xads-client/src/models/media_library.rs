@@ -63,7 +63,7 @@ pub struct MediaLibraryEntry {
 }
 
 /// `POST /12/accounts/:id/media_library` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MediaLibraryCreate {
     /// Required: the key from the upload.
     pub media_key: String,

@@ -39,7 +39,7 @@ pub struct PromotedTweet {
 }
 
 /// `POST /12/accounts/:id/promoted_tweets` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PromotedTweetsCreate {
     /// The line item.
     pub line_item_id: String,

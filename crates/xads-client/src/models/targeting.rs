@@ -39,7 +39,7 @@ pub struct TargetingCriterion {
 }
 
 /// `POST /12/accounts/:id/targeting_criteria` parameters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetingCriterionCreate {
     /// The line item.
     pub line_item_id: String,

@@ -18,6 +18,10 @@ use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use xads_client::models::{TargetingCriterion, TargetingCriterionCreate};
+use xads_client::{CallOptions, ListParams, XAds, XError, XResponse};
+
+use crate::manage::exactly_once::CreateAtX;
 use crate::manage::input::{self, Invalid, LineItemInput, PromotedTweetsInput};
 use crate::manage::{Created, ManageError, Scope};
 use crate::store::entities::{self, Kind};
@@ -364,35 +368,108 @@ async fn add_targeting(
     targeting: &[Targeting],
 ) -> Result<(), ManageError> {
     let session = scope.session().await?;
-    let account = scope.account_id.clone();
     for t in targeting {
-        let create = xads_client::models::TargetingCriterionCreate {
+        let create = TargetingCriterionCreate {
             line_item_id: line_item_id.to_owned(),
             targeting_type: t.targeting_type.clone(),
             targeting_value: t.targeting_value.clone(),
             ..Default::default()
         };
-        let key = format!(
-            "{}:targeting:{line_item_id}:{}:{}",
-            scope.idem_key.clone().unwrap_or_default(),
-            t.targeting_type,
-            t.targeting_value
+        let step = format!(
+            "targeting:{line_item_id}:{}:{}",
+            t.targeting_type, t.targeting_value
         );
-        session
-            .call(|x| {
-                let (account, create, key) = (account.clone(), create.clone(), key.clone());
-                async move {
-                    x.create_targeting_criterion(
-                        &account,
-                        &create,
-                        &xads_client::CallOptions::idempotency_key(key),
-                    )
-                    .await
-                }
-            })
-            .await?;
+        crate::manage::exactly_once::create(
+            &scope.state,
+            &session,
+            scope.write_request(
+                scope.intent_id(&step),
+                json!({"line_item_id": line_item_id}),
+            ),
+            &TargetingCreation {
+                account: scope.account_id.clone(),
+                create,
+            },
+        )
+        .await?;
     }
     Ok(())
+}
+
+/// A targeting criterion to add to a line item at X (the exactly-once protocol's view of it).
+pub(crate) struct TargetingCreation {
+    account: String,
+    create: TargetingCriterionCreate,
+}
+
+impl TargetingCreation {
+    /// The line item's criteria of this type and value created at or after `since`, newest first.
+    async fn matching(
+        &self,
+        x: &XAds,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<TargetingCriterion>, XError> {
+        let c = &self.create;
+        let mut found: Vec<TargetingCriterion> = x
+            .list_all_targeting_criteria(
+                &self.account,
+                std::slice::from_ref(&c.line_item_id),
+                &ListParams::new(),
+            )
+            .await?
+            .into_iter()
+            .filter(|t| {
+                t.targeting_type.as_deref() == Some(c.targeting_type.as_str())
+                    && t.targeting_value.as_deref() == Some(c.targeting_value.as_str())
+                    && since.is_none_or(|s| t.created_at.is_none_or(|at| at >= s))
+            })
+            .collect();
+        found.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+        Ok(found)
+    }
+}
+
+impl CreateAtX for TargetingCreation {
+    type Entity = TargetingCriterion;
+    type Request = TargetingCriterionCreate;
+    const OPERATION: &'static str = "create_targeting_criterion";
+
+    async fn send(
+        &self,
+        x: XAds,
+        opts: CallOptions,
+    ) -> Result<XResponse<TargetingCriterion>, XError> {
+        x.create_targeting_criterion(&self.account, &self.create, &opts)
+            .await
+    }
+
+    async fn find(&self, x: XAds, since: DateTime<Utc>) -> Result<Vec<TargetingCriterion>, XError> {
+        self.matching(&x, Some(since)).await
+    }
+
+    async fn fetch(&self, x: XAds, id: String) -> Result<TargetingCriterion, XError> {
+        self.matching(&x, None)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or_else(|| XError::Decode {
+                operation: "targeting_criteria",
+                status: 404,
+                message: format!("targeting criterion {id} not listed by X"),
+            })
+    }
+
+    fn id(t: &TargetingCriterion) -> &str {
+        t.id.as_str()
+    }
+
+    fn new(account: String, create: TargetingCriterionCreate) -> Self {
+        TargetingCreation { account, create }
+    }
+
+    fn request(&self) -> &TargetingCriterionCreate {
+        &self.create
+    }
 }
 
 async fn load(scope: &Scope, id: &str) -> Result<Experiment, ManageError> {

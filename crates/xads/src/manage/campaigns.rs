@@ -12,7 +12,7 @@ use crate::store::entities::{Entity, Kind};
 
 const KIND: Kind = Kind::Campaign;
 
-fn entity(scope: &Scope, c: &Campaign, dry_run: bool) -> Entity {
+pub(crate) fn entity(scope: &Scope, c: &Campaign, dry_run: bool) -> Entity {
     Entity {
         kind: KIND,
         account_id: scope.account_id.clone(),
@@ -68,14 +68,39 @@ pub async fn find(
 }
 
 /// A campaign to create at X (the exactly-once protocol's view of it).
-struct CampaignCreation {
+pub(crate) struct CampaignCreation {
     account: String,
     req: CampaignCreate,
 }
 
 impl CreateAtX for CampaignCreation {
     type Entity = Campaign;
+    type Request = CampaignCreate;
     const OPERATION: &'static str = "create_campaign";
+
+    fn new(account: String, req: CampaignCreate) -> Self {
+        CampaignCreation { account, req }
+    }
+
+    fn request(&self) -> &CampaignCreate {
+        &self.req
+    }
+
+    /// Also an intent recorded before X's parameters were (the dashboard's body).
+    fn from_intent(intent: &crate::store::x_writes::Intent) -> Option<Self> {
+        let request = match intent.request.get("x") {
+            Some(x) => serde_json::from_value(x.clone()).ok()?,
+            None => to_create(
+                &input::parse::<CampaignInput>(&intent.request)
+                    .and_then(CampaignInput::validate)
+                    .ok()?,
+            ),
+        };
+        Some(CampaignCreation {
+            account: intent.account_id.clone(),
+            req: request,
+        })
+    }
 
     async fn send(&self, x: XAds, opts: CallOptions) -> Result<XResponse<Campaign>, XError> {
         x.create_campaign(&self.account, &self.req, &opts).await
@@ -92,24 +117,6 @@ impl CreateAtX for CampaignCreation {
     fn id(c: &Campaign) -> &str {
         c.id.as_str()
     }
-}
-
-/// Recovery after a restart: the campaign an interrupted create made, if X has it.
-pub async fn recover(
-    scope: &Scope,
-    session: &crate::x::XSession,
-    request: &Value,
-    since: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Entity>, ManageError> {
-    let Ok(input) = input::parse::<CampaignInput>(request).and_then(CampaignInput::validate) else {
-        return Ok(None);
-    };
-    let kind = CampaignCreation {
-        account: scope.account_id.clone(),
-        req: to_create(&input),
-    };
-    let found = session.call(|x| kind.find(x, since)).await?;
-    Ok(found.first().map(|c| entity(scope, c, false)))
 }
 
 /// `POST …/campaigns`.

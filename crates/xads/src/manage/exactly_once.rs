@@ -9,10 +9,17 @@
 //! 3. Success → `done` with the entity id. A refusal (4xx) → `failed`.
 //! 4. An ambiguous failure (timeout, dropped connection, 5xx) → `unknown`; then **look for the
 //!    entity the call may have created** (the kind's `find`: same parameters, created after the
-//!    intent, not claimed by another intent). Found → `done`. Not found → send again (at most
-//!    [`MAX_SENDS`] sends per intent).
+//!    intent, not claimed by another intent). Found → `done`. Not found → X may still be
+//!    committing it: **look again after a pause** (`Leases::recheck_after`), and only then send
+//!    again (at most [`MAX_SENDS`] sends per execution). Still nothing after the last send → the
+//!    intent stays `unknown` and the caller is told it is unknown whether X created it.
 //! 5. An intent found `sent`/`unknown` at the start (a crash, or a request retried after a lost
 //!    answer) is reconciled the same way before anything is sent.
+//!
+//! The execution holds its intent under a lease (a holder token, `Leases::x_write` on the
+//! database's clock) renewed while it runs — however long X or the limiter keeps a call — and
+//! released at the end. Another execution of the same intent (a retry on another instance)
+//! gets [`WriteError::InFlight`] while the lease is alive; recovery takes only lapsed ones.
 //!
 //! Each kind of entity X creates implements [`CreateAtX`] once (send, find after an ambiguous
 //! failure, fetch by id, the id of an entity); [`create`] runs the protocol for any of them, given
@@ -51,13 +58,19 @@ pub enum WriteError {
     Session(#[from] XSessionError),
     /// Every send was ambiguous and reconciliation found nothing: X's state is unknown.
     #[error(
-        "X Ads {operation}: no answer from X after {sends} attempts and the entity was not found; it was not created"
+        "X Ads {operation}: no answer from X after {sends} attempts, and the entity was not found at X when looked for; it is unknown whether X created it (retry with the same Idempotency-Key: X is searched again before anything is sent)"
     )]
     Unresolved {
         /// The operation.
         operation: &'static str,
         /// How many sends were made.
         sends: i32,
+    },
+    /// Another execution (a retry on another instance) holds this write's intent right now.
+    #[error("X Ads {operation}: this write is still being executed by another request")]
+    InFlight {
+        /// The operation.
+        operation: &'static str,
     },
     /// The database failed.
     #[error(transparent)]
@@ -77,9 +90,11 @@ impl WriteError {
 
 /// One kind of entity X creates (campaign, line item, promoted tweets, media library entry, …),
 /// as the exactly-once protocol needs it. A value carries the account and the request to X.
-pub trait CreateAtX {
+pub trait CreateAtX: Sized {
     /// What X answers: the entity (for promoted tweets, the list one call makes).
     type Entity: Send;
+    /// X's parameters of the create (recorded in the intent, so recovery can rebuild it).
+    type Request: serde::Serialize + serde::de::DeserializeOwned;
     /// Our name of the create (`create_campaign`): recorded in the intent and logged.
     const OPERATION: &'static str;
 
@@ -107,6 +122,19 @@ pub trait CreateAtX {
 
     /// The id recorded for an entity.
     fn id(entity: &Self::Entity) -> &str;
+
+    /// The create on `account` with X's parameters `request`.
+    fn new(account: String, request: Self::Request) -> Self;
+
+    /// X's parameters of this create.
+    fn request(&self) -> &Self::Request;
+
+    /// The create an intent recorded (`{"x": <X's parameters>, …}`), or `None` when its request
+    /// cannot be read back.
+    fn from_intent(intent: &Intent) -> Option<Self> {
+        let request = serde_json::from_value(intent.request.get("x")?.clone()).ok()?;
+        Some(Self::new(intent.account_id.clone(), request))
+    }
 }
 
 /// Who asks for a write and under which intent: what the protocol records besides the kind.
@@ -134,13 +162,15 @@ pub fn intent_id(tenant_id: &str, inbound_key: Option<&str>, step: &str) -> Stri
     }
 }
 
-/// Records an intent (or finds the one an earlier attempt recorded under the same id).
+/// Records an intent (or finds the one an earlier attempt recorded under the same id), held by
+/// `holder`; `None` when another execution holds it.
 async fn open_intent(
     state: &Services,
     write: WriteRequest<'_>,
     operation: &str,
     entity_id: Option<&str>,
-) -> Result<Intent, WriteError> {
+    holder: &str,
+) -> Result<Option<Intent>, WriteError> {
     let now = state.clock.now();
     let intent = Intent {
         id: write.intent_id,
@@ -153,7 +183,41 @@ async fn open_intent(
         entity_id: entity_id.map(str::to_owned),
         created_at: now,
     };
-    Ok(x_writes::record(&state.db, &intent, now).await?)
+    Ok(x_writes::record(&state.db, &intent, holder, state.config.leases.x_write, now).await?)
+}
+
+/// Runs `work` while `holder` holds intent `id`, renewing its lease, then releases it.
+async fn holding<T>(
+    state: &Services,
+    id: &str,
+    holder: &str,
+    work: impl Future<Output = Result<T, WriteError>>,
+) -> Result<T, WriteError> {
+    let lease = state.config.leases.x_write;
+    let out = crate::lease::renewing(
+        work,
+        crate::config::Leases::renew_every(lease),
+        || async move {
+            match x_writes::renew(&state.db, id, holder, lease).await {
+                Ok(held) => {
+                    if !held {
+                        tracing::error!(intent.id = %id, "lost the lease of an intent while its write ran");
+                    }
+                    held
+                }
+                Err(e) => {
+                    tracing::warn!(intent.id = %id, error = %e, "renewing an intent's lease failed");
+                    true
+                }
+            }
+        },
+    )
+    .await;
+    if let Err(e) = x_writes::release(&state.db, id, holder).await {
+        // The lease then lapses by itself.
+        tracing::warn!(intent.id = %id, error = %e, "releasing an intent's lease failed");
+    }
+    out
 }
 
 /// Creates `kind` at X exactly once (the protocol of the module doc).
@@ -163,12 +227,40 @@ pub async fn create<K: CreateAtX>(
     write: WriteRequest<'_>,
     kind: &K,
 ) -> Result<CreatedAtX<K::Entity>, WriteError> {
+    let operation = K::OPERATION;
+    let holder = crate::store::new_id("xwh");
+    let write = WriteRequest {
+        request: serde_json::json!({
+            "x": serde_json::to_value(kind.request()).unwrap_or_default(),
+            "from": write.request,
+        }),
+        ..write
+    };
+    let Some(intent) = open_intent(state, write, operation, None, &holder).await? else {
+        return Err(WriteError::InFlight { operation });
+    };
+    holding(
+        state,
+        &intent.id,
+        &holder,
+        create_held(state, session, &intent, &holder, kind),
+    )
+    .await
+}
+
+/// [`create`] once the intent is held.
+async fn create_held<K: CreateAtX>(
+    state: &Services,
+    session: &XSession,
+    intent: &Intent,
+    holder: &str,
+    kind: &K,
+) -> Result<CreatedAtX<K::Entity>, WriteError> {
     let db = &state.db;
     let operation = K::OPERATION;
-    let intent = open_intent(state, write, operation, None).await?;
     match intent.state {
         WriteState::Done => {
-            if let Some(id) = intent.entity_id {
+            if let Some(id) = &intent.entity_id {
                 let entity = session.call(|x| kind.fetch(x, id.clone())).await?;
                 return Ok(CreatedAtX {
                     entity,
@@ -176,14 +268,15 @@ pub async fn create<K: CreateAtX>(
                 });
             }
         }
+        // A crash, a lost answer, or an earlier execution that gave up after ambiguous sends: a
+        // late commit may have landed since.
         WriteState::Sent | WriteState::Unknown => {
-            if let Some(found) = reconcile(state, session, &intent, kind).await? {
+            if let Some(found) = reconcile(state, session, intent, holder, kind).await? {
                 return Ok(found);
             }
         }
-        // An earlier execution gave up after ambiguous sends: a late commit may have landed since.
         WriteState::Failed if intent.attempts > 0 => {
-            if let Some(found) = reconcile(state, session, &intent, kind).await? {
+            if let Some(found) = reconcile(state, session, intent, holder, kind).await? {
                 return Ok(found);
             }
         }
@@ -195,12 +288,15 @@ pub async fn create<K: CreateAtX>(
     let mut sends = 0;
     loop {
         if sends >= MAX_SENDS {
+            // Not `failed`: X may yet show the entity. Released, the intent is looked up again
+            // by recovery, and a retry with the same key searches X before sending.
             x_writes::set_state(
                 db,
                 &intent.id,
-                WriteState::Failed,
+                holder,
+                WriteState::Unknown,
                 None,
-                Some("no answer from X; entity not found"),
+                Some("no answer from X and not found at X: unknown whether X created it"),
                 state.clock.now(),
             )
             .await?;
@@ -209,6 +305,7 @@ pub async fn create<K: CreateAtX>(
         x_writes::set_state(
             db,
             &intent.id,
+            holder,
             WriteState::Sent,
             None,
             None,
@@ -224,6 +321,7 @@ pub async fn create<K: CreateAtX>(
                 x_writes::set_state(
                     db,
                     &intent.id,
+                    holder,
                     WriteState::Done,
                     Some(&id),
                     None,
@@ -240,13 +338,21 @@ pub async fn create<K: CreateAtX>(
                 x_writes::set_state(
                     db,
                     &intent.id,
+                    holder,
                     WriteState::Unknown,
                     None,
                     Some(&e.to_string()),
                     state.clock.now(),
                 )
                 .await?;
-                if let Some(found) = reconcile(state, session, &intent, kind).await? {
+                if let Some(found) = reconcile(state, session, intent, holder, kind).await? {
+                    return Ok(found);
+                }
+                // Not there yet: X may still be committing the write. Look once more after a
+                // pause before sending it again.
+                tokio::time::sleep(state.config.leases.recheck_after).await;
+                if let Some(found) = reconcile(state, session, intent, holder, kind).await? {
+                    tracing::info!(x.operation = operation, intent.id = %intent.id, "X committed the write after its answer was lost");
                     return Ok(found);
                 }
             }
@@ -254,6 +360,7 @@ pub async fn create<K: CreateAtX>(
                 x_writes::set_state(
                     db,
                     &intent.id,
+                    holder,
                     WriteState::Failed,
                     None,
                     Some(&e.to_string()),
@@ -266,11 +373,58 @@ pub async fn create<K: CreateAtX>(
     }
 }
 
+/// Recovery of an intent nobody holds any more (its holder's lease lapsed), now held by
+/// `holder`: the entity an earlier send may have made, looked up at X (found → `done`), else the
+/// intent is `failed` (X did not execute it: after a lapsed lease X has long answered, so a
+/// retry of the dashboard request sends it afresh, after searching X once more). `None` from
+/// [`CreateAtX::from_intent`] (a request recorded in a form it cannot read back) fails it with
+/// that said.
+pub async fn recover<K: CreateAtX>(
+    state: &Services,
+    session: &XSession,
+    intent: &Intent,
+    holder: &str,
+) -> Result<Option<K::Entity>, WriteError> {
+    let Some(kind) = K::from_intent(intent) else {
+        x_writes::set_state(
+            &state.db,
+            &intent.id,
+            holder,
+            WriteState::Failed,
+            None,
+            Some(
+                "its request cannot be read back to look for it at X: unknown whether X created it",
+            ),
+            state.clock.now(),
+        )
+        .await?;
+        return Ok(None);
+    };
+    let found = holding(state, &intent.id, holder, async {
+        reconcile(state, session, intent, holder, &kind).await
+    })
+    .await?;
+    if found.is_none() {
+        x_writes::set_state(
+            &state.db,
+            &intent.id,
+            holder,
+            WriteState::Failed,
+            None,
+            Some("not found at X after its holder's lease lapsed"),
+            state.clock.now(),
+        )
+        .await?;
+    }
+    Ok(found.map(|f| f.entity))
+}
+
 /// Looks for the entity an earlier send of `intent` may have created; records it when found.
 async fn reconcile<K: CreateAtX>(
     state: &Services,
     session: &XSession,
     intent: &Intent,
+    holder: &str,
     kind: &K,
 ) -> Result<Option<CreatedAtX<K::Entity>>, WriteError> {
     let since = intent.created_at - CREATED_SKEW;
@@ -292,6 +446,7 @@ async fn reconcile<K: CreateAtX>(
         x_writes::set_state(
             &state.db,
             &intent.id,
+            holder,
             WriteState::Done,
             Some(&id),
             None,
@@ -321,11 +476,33 @@ where
     S: Fn(XAds, CallOptions) -> SF,
     SF: Future<Output = Result<XResponse<T>, XError>>,
 {
+    let holder = crate::store::new_id("xwh");
+    let Some(intent) = open_intent(state, write, operation, Some(entity_id), &holder).await? else {
+        return Err(WriteError::InFlight { operation });
+    };
+    holding(state, &intent.id, &holder, async {
+        tracked_held(state, session, &intent, &holder, entity_id, &send).await
+    })
+    .await
+}
+
+async fn tracked_held<T, S, SF>(
+    state: &Services,
+    session: &XSession,
+    intent: &Intent,
+    holder: &str,
+    entity_id: &str,
+    send: &S,
+) -> Result<XResponse<T>, WriteError>
+where
+    S: Fn(XAds, CallOptions) -> SF,
+    SF: Future<Output = Result<XResponse<T>, XError>>,
+{
     let db = &state.db;
-    let intent = open_intent(state, write, operation, Some(entity_id)).await?;
     x_writes::set_state(
         db,
         &intent.id,
+        holder,
         WriteState::Sent,
         Some(entity_id),
         None,
@@ -338,6 +515,7 @@ where
             x_writes::set_state(
                 db,
                 &intent.id,
+                holder,
                 WriteState::Done,
                 None,
                 None,
@@ -356,6 +534,7 @@ where
             x_writes::set_state(
                 db,
                 &intent.id,
+                holder,
                 st,
                 None,
                 Some(&e.to_string()),

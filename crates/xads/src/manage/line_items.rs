@@ -14,7 +14,7 @@ use crate::store::entities::{Entity, Kind};
 const KIND: Kind = Kind::LineItem;
 
 /// The mirror entity of a line item.
-pub fn entity(scope: &Scope, l: &LineItem, dry_run: bool) -> Entity {
+pub(crate) fn entity(scope: &Scope, l: &LineItem, dry_run: bool) -> Entity {
     Entity {
         kind: KIND,
         account_id: scope.account_id.clone(),
@@ -125,14 +125,23 @@ pub async fn create_validated(
 }
 
 /// A line item to create at X (the exactly-once protocol's view of it).
-struct LineItemCreation {
+pub(crate) struct LineItemCreation {
     account: String,
     req: LineItemCreate,
 }
 
 impl exactly_once::CreateAtX for LineItemCreation {
     type Entity = LineItem;
+    type Request = LineItemCreate;
     const OPERATION: &'static str = "create_line_item";
+
+    fn new(account: String, req: LineItemCreate) -> Self {
+        LineItemCreation { account, req }
+    }
+
+    fn request(&self) -> &LineItemCreate {
+        &self.req
+    }
 
     async fn send(&self, x: XAds, opts: CallOptions) -> Result<XResponse<LineItem>, XError> {
         x.create_line_item(&self.account, &self.req, &opts).await

@@ -17,7 +17,7 @@ use crate::x::XSessionError;
 
 const KIND: Kind = Kind::PromotedTweet;
 
-fn entity(scope: &Scope, p: &PromotedTweet, dry_run: bool) -> Entity {
+pub(crate) fn entity(scope: &Scope, p: &PromotedTweet, dry_run: bool) -> Entity {
     Entity {
         kind: KIND,
         account_id: scope.account_id.clone(),
@@ -105,14 +105,23 @@ pub async fn attach(
 }
 
 /// Promoted tweets to create at X: one call makes one per tweet (the exactly-once protocol's view).
-struct PromotedTweetsCreation {
+pub(crate) struct PromotedTweetsCreation {
     account: String,
     req: PromotedTweetsCreate,
 }
 
 impl exactly_once::CreateAtX for PromotedTweetsCreation {
     type Entity = Vec<PromotedTweet>;
+    type Request = PromotedTweetsCreate;
     const OPERATION: &'static str = "create_promoted_tweets";
+
+    fn new(account: String, req: PromotedTweetsCreate) -> Self {
+        PromotedTweetsCreation { account, req }
+    }
+
+    fn request(&self) -> &PromotedTweetsCreate {
+        &self.req
+    }
 
     async fn send(
         &self,

@@ -560,14 +560,23 @@ async fn live(
 
 /// A media library entry to create at X for an uploaded media key (the exactly-once protocol's
 /// view of it).
-struct LibraryEntryCreation {
+pub(crate) struct LibraryEntryCreation {
     account: String,
     create: MediaLibraryCreate,
 }
 
 impl exactly_once::CreateAtX for LibraryEntryCreation {
     type Entity = MediaLibraryEntry;
+    type Request = MediaLibraryCreate;
     const OPERATION: &'static str = "create_media_library_entry";
+
+    fn new(account: String, create: MediaLibraryCreate) -> Self {
+        LibraryEntryCreation { account, create }
+    }
+
+    fn request(&self) -> &MediaLibraryCreate {
+        &self.create
+    }
 
     async fn send(
         &self,

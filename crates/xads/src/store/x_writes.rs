@@ -1,5 +1,11 @@
 //! Outbound write intents (PRODUCT.md §4.5): recorded before every write to X, so an ambiguous
 //! failure or a crash can be reconciled instead of blindly repeated.
+//!
+//! An intent is held by the execution working on it (`holder`, a token per execution) under a
+//! lease on the database's clock, renewed while its call to X is in progress; only the holder
+//! moves its state, and recovery takes only intents whose lease lapsed.
+
+use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -66,23 +72,89 @@ pub struct Intent {
     pub created_at: DateTime<Utc>,
 }
 
-/// Records the intent if new; returns it as stored (an earlier attempt's, when the id exists).
-pub async fn record(db: &Db, intent: &Intent, now: DateTime<Utc>) -> Result<Intent, DbError> {
-    sqlx::query(
-        "INSERT INTO x_writes (id, tenant_id, account_id, operation, request, state, attempts, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6) ON CONFLICT (id) DO NOTHING",
+/// Records the intent if new, held by `holder` for `lease` (the database's clock); returns it as
+/// stored (an earlier attempt's, when the id exists), or `None` when another execution holds it
+/// under a lease that has not lapsed.
+pub async fn record(
+    db: &Db,
+    intent: &Intent,
+    holder: &str,
+    lease: StdDuration,
+    now: DateTime<Utc>,
+) -> Result<Option<Intent>, DbError> {
+    let db_now = db.now().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO x_writes (id, tenant_id, account_id, operation, request, state, attempts, holder, lease_until, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING",
     )
     .bind(&intent.id)
     .bind(&intent.tenant_id)
     .bind(&intent.account_id)
     .bind(&intent.operation)
     .bind(intent.request.to_string())
+    .bind(holder)
+    .bind(lease_end(db_now, lease))
     .bind(millis(now))
     .execute(db.pool())
-    .await?;
-    get(db, &intent.id)
-        .await?
-        .ok_or(DbError::Corrupt("write intent vanished"))
+    .await?
+    .rows_affected();
+    if inserted == 0 && !acquire(db, &intent.id, holder, lease).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        get(db, &intent.id)
+            .await?
+            .ok_or(DbError::Corrupt("write intent vanished"))?,
+    ))
+}
+
+fn lease_end(db_now: DateTime<Utc>, lease: StdDuration) -> i64 {
+    millis(db_now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// Takes the intent for `holder` if nobody holds it: released, written before leases existed,
+/// or its holder's lease lapsed (the condition is re-checked by the update, so of two
+/// executions racing for it one wins).
+pub async fn acquire(db: &Db, id: &str, holder: &str, lease: StdDuration) -> Result<bool, DbError> {
+    let db_now = db.now().await?;
+    Ok(sqlx::query(
+        "UPDATE x_writes SET holder = $1, lease_until = $2
+         WHERE id = $3 AND (holder IS NULL OR holder = $1 OR lease_until < $4)",
+    )
+    .bind(holder)
+    .bind(lease_end(db_now, lease))
+    .bind(id)
+    .bind(millis(db_now))
+    .execute(db.pool())
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Extends `holder`'s lease by `lease` from now; false when the intent is no longer its.
+pub async fn renew(db: &Db, id: &str, holder: &str, lease: StdDuration) -> Result<bool, DbError> {
+    let db_now = db.now().await?;
+    Ok(
+        sqlx::query("UPDATE x_writes SET lease_until = $1 WHERE id = $2 AND holder = $3")
+            .bind(lease_end(db_now, lease))
+            .bind(id)
+            .bind(holder)
+            .execute(db.pool())
+            .await?
+            .rows_affected()
+            == 1,
+    )
+}
+
+/// Ends `holder`'s lease (its execution is over): a retry, or recovery if the intent is still
+/// open, may take it at once.
+pub async fn release(db: &Db, id: &str, holder: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE x_writes SET lease_until = 0 WHERE id = $1 AND holder = $2")
+        .bind(id)
+        .bind(holder)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// An intent by id.
@@ -112,19 +184,21 @@ fn intent_from_row(r: &sqlx::any::AnyRow) -> Result<Intent, DbError> {
     })
 }
 
-/// Moves an intent to `state`, optionally recording the entity or error.
+/// Moves an intent to `state`, optionally recording the entity or error, if `holder` holds
+/// it. False (nothing written) when it does not: another execution took the intent over.
 pub async fn set_state(
     db: &Db,
     id: &str,
+    holder: &str,
     state: WriteState,
     entity_id: Option<&str>,
     error: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
+) -> Result<bool, DbError> {
     let bump = i32::from(state == WriteState::Sent);
-    sqlx::query(
+    let moved = sqlx::query(
         "UPDATE x_writes SET state = $1, attempts = attempts + $2, entity_id = COALESCE($3, entity_id),
-            error = $4, updated_at = $5 WHERE id = $6",
+            error = $4, updated_at = $5 WHERE id = $6 AND holder = $7",
     )
     .bind(state.as_str())
     .bind(bump)
@@ -132,9 +206,15 @@ pub async fn set_state(
     .bind(error)
     .bind(millis(now))
     .bind(id)
+    .bind(holder)
     .execute(db.pool())
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected()
+        == 1;
+    if !moved {
+        tracing::error!(intent.id = %id, intent.state = state.as_str(), "an intent taken over by another execution was not updated");
+    }
+    Ok(moved)
 }
 
 /// True when another finished intent already claimed `entity_id` for `operation` (so a
@@ -158,13 +238,19 @@ pub async fn entity_claimed(
     Ok(n > 0)
 }
 
-/// Intents left `sent` or `unknown` before `older_than` (a crash or a lost answer).
-pub async fn open_before(db: &Db, older_than: DateTime<Utc>) -> Result<Vec<Intent>, DbError> {
+/// Open intents (`pending`, `sent`, `unknown`) nobody holds: their holder's lease lapsed on the
+/// database's clock (it died, or released the intent unresolved), or — rows written before
+/// leases existed — last touched before `legacy_before`.
+pub async fn open_unheld(db: &Db, legacy_before: DateTime<Utc>) -> Result<Vec<Intent>, DbError> {
+    let db_now = db.now().await?;
     let rows = sqlx::query(
         "SELECT id, tenant_id, account_id, operation, request, state, attempts, entity_id, created_at
-         FROM x_writes WHERE state IN ('pending', 'sent', 'unknown') AND updated_at < $1 ORDER BY created_at",
+         FROM x_writes WHERE state IN ('pending', 'sent', 'unknown')
+           AND ((holder IS NOT NULL AND lease_until < $1) OR (holder IS NULL AND updated_at < $2))
+         ORDER BY created_at",
     )
-    .bind(millis(older_than))
+    .bind(millis(db_now))
+    .bind(millis(legacy_before))
     .fetch_all(db.pool())
     .await?;
     rows.iter().map(intent_from_row).collect()

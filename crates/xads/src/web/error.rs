@@ -7,7 +7,7 @@
 //! | X client (`xads-client`) | [`xads_client::XError`] | X's refusal (status, X's codes), transport, decode, local refusal |
 //! | store (`store::*`, `db`) | [`DbError`] | the database failed; its text may hold SQL |
 //! | domain: X session (`x`) | [`XSessionError`] | not connected, needs reconnect, refresh timeout, X, DB |
-//! | domain: writes to X (`manage::exactly_once`) | [`WriteError`] | unresolved after reconciliation, session, DB |
+//! | domain: writes to X (`manage::exactly_once`) | [`WriteError`] | unresolved after reconciliation, in flight elsewhere, session, DB |
 //! | domain: management, experiments, media (`manage`, `experiments`, `media`) | [`ManageError`] | invalid input ([`Invalid`]), not found, conflict, session, write, DB |
 //! | domain: sync (`sync`) | [`SyncError`] | not found, invalid window, session, mirror refresh, DB |
 //! | domain: connect (`connect`) | [`StartError`] for starting (a callback's failure is a value, [`crate::connect::CallbackProblem`], whose status `web::integrations` picks) | not configured, X, DB |
@@ -269,6 +269,13 @@ impl From<WriteError> for ApiError {
             w @ WriteError::Unresolved { .. } => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "x_unresolved", w.to_string())
             }
+            // The same request still executing elsewhere: the client's view is the in-flight
+            // Idempotency-Key's (the inbound claim normally answers this first).
+            WriteError::InFlight { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_in_flight",
+                "a request with this Idempotency-Key is still being processed; retry later",
+            ),
         }
     }
 }

@@ -458,13 +458,17 @@ async fn a_write_interrupted_between_send_and_record_is_reconciled_on_retry() {
             entity_id: None,
             created_at: state.clock.now(),
         },
+        "crashed",
+        std::time::Duration::ZERO,
         state.clock.now(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .expect("a new intent is held");
     xads::store::x_writes::set_state(
         &state.db,
         &intent.id,
+        "crashed",
         xads::store::x_writes::WriteState::Sent,
         None,
         None,
@@ -472,6 +476,8 @@ async fn a_write_interrupted_between_send_and_record_is_reconciled_on_retry() {
     )
     .await
     .unwrap();
+    // The crashed holder's lease (zero here) has lapsed by the time the dashboard retries.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let session = xads::x::XSession::for_tenant(state, &tenant.id)
         .await
         .unwrap();
@@ -872,12 +878,20 @@ async fn writes_left_open_by_a_crash_are_reconciled_at_start() {
         ("xw_crashed_after_send", "Made before the crash"),
         ("xw_crashed_before_send", "Never sent"),
     ] {
-        xads::store::x_writes::record(&state.db, &open(id, name), state.clock.now())
-            .await
-            .unwrap();
+        xads::store::x_writes::record(
+            &state.db,
+            &open(id, name),
+            "crashed",
+            std::time::Duration::from_secs(60),
+            state.clock.now(),
+        )
+        .await
+        .unwrap()
+        .expect("a new intent is held");
         xads::store::x_writes::set_state(
             &state.db,
             id,
+            "crashed",
             xads::store::x_writes::WriteState::Sent,
             None,
             None,
@@ -906,12 +920,16 @@ async fn writes_left_open_by_a_crash_are_reconciled_at_start() {
         .await
         .unwrap();
 
-    // Fresh intents are left alone (another instance may be mid-write).
+    // Intents whose holder's lease runs are left alone (another instance may be mid-write).
     assert_eq!(
         xads::manage::recovery::run(state).await.unwrap(),
         Default::default()
     );
-    state.clock.advance(chrono::Duration::minutes(3));
+    // The crashed holder stops renewing: its leases lapse (played by ending them now).
+    sqlx::query("UPDATE x_writes SET lease_until = 0 WHERE holder = 'crashed'")
+        .execute(state.db.pool())
+        .await
+        .unwrap();
     let r = xads::manage::recovery::run(state).await.unwrap();
     assert_eq!((r.found, r.not_found, r.deferred), (1, 1, 0));
     let done = xads::store::x_writes::get(&state.db, "xw_crashed_after_send")
