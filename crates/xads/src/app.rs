@@ -262,6 +262,8 @@ impl Application {
                 services, holder, every,
             ))
         });
+        // Connections left in `error` by a failed probe are probed again in the background.
+        let reprobe = tokio::spawn(crate::connect::reprobe_forever(self.state.services.clone()));
         let listener = self.listener;
         let limits = self.state.config.limits;
         // The operators' listener stops with the public one.
@@ -296,6 +298,7 @@ impl Application {
         }
         housekeeping.abort();
         recovery.abort();
+        reprobe.abort();
         if let Some(m) = metrics {
             let _ = m.await;
         }

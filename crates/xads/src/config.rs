@@ -100,7 +100,8 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Inbound limits of the public listener.
     pub limits: Limits,
-    /// Lease durations of writes (not configurable from the environment; tests shorten them).
+    /// How long the leases and locks shared by instances last (not configurable from the
+    /// environment; tests shorten them).
     pub leases: Leases,
     /// `XADS_FX_URL`: ECB's daily reference-rate file, fetched at start and daily (the 90-day
     /// history beside it fills gaps); `None` when set to `off`.
@@ -209,8 +210,8 @@ impl Default for Limits {
     }
 }
 
-/// How long a write holds what it claimed, and how it looks for a create X may still be
-/// committing (ARCHITECTURE.md, "Leases and locks"). Fixed in production; tests shorten them so
+/// How long a write, a token refresh, a re-probe or a sync holds what it claimed, and how a
+/// write looks for a create X may still be committing (ARCHITECTURE.md, "Leases and locks"). Fixed in production; tests shorten them so
 /// that a write can be held "past its lease" without waiting a minute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Leases {
@@ -225,6 +226,10 @@ pub struct Leases {
     pub recheck_after: Duration,
     /// How often an instance reconciles intents whose lease lapsed (besides once at start).
     pub recovery_every: Duration,
+    /// A connection's token-refresh lock (60 s), renewed while its refresh runs.
+    pub refresh_lock: Duration,
+    /// A background re-probe of a connection in `error` (2 min).
+    pub probe: Duration,
 }
 
 impl Default for Leases {
@@ -234,6 +239,8 @@ impl Default for Leases {
             x_write: Duration::from_secs(60),
             recheck_after: Duration::from_secs(5),
             recovery_every: Duration::from_secs(300),
+            refresh_lock: Duration::from_secs(60),
+            probe: Duration::from_secs(120),
         }
     }
 }
@@ -580,6 +587,7 @@ mod tests {
         assert_eq!(c.budget_confirm_usd, rust_decimal::Decimal::from(1_000));
         let off = Config::from_vars(&vars(&[("XADS_FX_URL", "off")])).unwrap();
         assert!(off.fx_url.is_none());
+        assert_eq!(c.leases, Leases::default());
     }
 
     #[test]

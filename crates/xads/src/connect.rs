@@ -498,6 +498,124 @@ pub async fn probe_accounts(x: &xads_client::XAds) -> Result<Vec<AdAccount>, XEr
     Ok(out)
 }
 
+/// Lists the ad accounts through the tenant's session (refreshing its token as needed) and
+/// stores them. A connection in `error` that answers is `connected` again: no new OAuth round
+/// trip is needed after X was down during the connect's probe. Used by the background
+/// re-probe ([`reprobe_tick`]) and `GET /api/v1/x_ads/accounts?refresh=true`.
+pub async fn list_accounts(
+    state: &Services,
+    session: &crate::x::XSession,
+) -> Result<Vec<AdAccount>, crate::x::XSessionError> {
+    let accounts = session
+        .call(|x| async move { probe_accounts(&x).await })
+        .await?;
+    let conn = session.connection();
+    let now = state.clock.now();
+    connections::replace_ad_accounts(&state.db, &conn.tenant_id, &accounts, now).await?;
+    if connections::mark_recovered(&state.db, &conn.id, now).await? {
+        tracing::info!(tenant.id = %conn.tenant_id, connection.id = %conn.id, accounts = accounts.len(), "connection recovered from error");
+    }
+    Ok(accounts)
+}
+
+/// How often an instance looks for connections in `error` whose re-probe is due.
+pub const REPROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What one re-probe did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reprobed {
+    /// The connection.
+    pub connection_id: String,
+    /// The status it was left in.
+    pub status: Status,
+}
+
+/// One pass of the background re-probe: claims (a lease on the database's clock, renewed while
+/// it runs) the connections in `error` whose re-probe is due, so each is probed once across
+/// instances, and probes each through its session (its tokens kept, refreshed when due). Success
+/// lists the accounts and makes it `connected`; a 401 after a refresh makes it
+/// `needs_reconnect`; any other failure keeps it in `error` and backs off (30 s, doubling, ≤ 1 h).
+pub async fn reprobe_tick(
+    state: &Services,
+    holder: &str,
+) -> Result<Vec<Reprobed>, crate::db::DbError> {
+    let hold = state.config.leases.probe;
+    let claimed =
+        connections::claim_reprobes(&state.db, holder, state.clock.now(), hold, 16).await?;
+    let mut out = Vec::with_capacity(claimed.len());
+    for conn in claimed {
+        let probe = async {
+            match crate::x::XSession::for_tenant(state, &conn.tenant_id).await {
+                Ok(session) if session.connection().id == conn.id => {
+                    list_accounts(state, &session).await.map(|_| ())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            }
+        };
+        let renew = || async {
+            connections::renew_reprobe(&state.db, &conn.id, holder, hold)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(connection.id = %conn.id, error = %e, "renewing a re-probe lease failed");
+                    true
+                })
+        };
+        let outcome =
+            crate::lease::renewing(probe, crate::config::Leases::renew_every(hold), renew).await;
+        let now = state.clock.now();
+        match outcome {
+            Ok(()) => {}
+            Err(crate::x::XSessionError::X(e)) => {
+                tracing::warn!(connection.id = %conn.id, error = %e, "re-probing /12/accounts failed");
+                match probe_problem(&e) {
+                    (Status::Error, problem) => {
+                        connections::reprobe_failed(&state.db, &conn.id, holder, &problem, now)
+                            .await?
+                    }
+                    (status, problem) => {
+                        connections::mark_status(&state.db, &conn.id, status, Some(&problem), now)
+                            .await?
+                    }
+                }
+            }
+            // Marked by the session itself.
+            Err(
+                crate::x::XSessionError::NeedsReconnect(_) | crate::x::XSessionError::NotConnected,
+            ) => {}
+            Err(e) => {
+                tracing::warn!(connection.id = %conn.id, error = %e, "re-probe failed");
+                let problem = format!("Probing X Ads /accounts failed: {}", e.public_message());
+                connections::reprobe_failed(&state.db, &conn.id, holder, &problem, now).await?;
+            }
+        }
+        let status = connections::get(&state.db, &conn.id)
+            .await?
+            .map_or(Status::Disconnected, |c| c.status);
+        out.push(Reprobed {
+            connection_id: conn.id,
+            status,
+        });
+    }
+    Ok(out)
+}
+
+/// Runs [`reprobe_tick`] every [`REPROBE_EVERY`] (each instance; the leases make each re-probe
+/// happen once), until the task is dropped.
+pub async fn reprobe_forever(state: Services) {
+    let holder = crate::store::new_id("probe");
+    loop {
+        tokio::time::sleep(REPROBE_EVERY).await;
+        match reprobe_tick(&state, &holder).await {
+            Ok(done) if !done.is_empty() => {
+                tracing::debug!(connections = done.len(), "re-probe tick")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "re-probe tick failed"),
+        }
+    }
+}
+
 /// Disconnects: deletes the tokens (best-effort revoke at X first), keeps the history.
 pub async fn disconnect(state: &Services, tenant: &Tenant) -> Result<bool, crate::db::DbError> {
     let Some(conn) = connections::for_tenant(&state.db, &tenant.id).await? else {

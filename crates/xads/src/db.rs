@@ -64,6 +64,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(11, "0011_pending_session"),
     migration!(12, "0012_seal_scheme"),
     migration!(13, "0013_write_leases"),
+    migration!(14, "0014_leases_sync"),
     migration!(15, "0015_paging_seq"),
     migration!(16, "0016_fx_fetches"),
     migration!(18, "0018_stats_window_index"),
@@ -272,6 +273,15 @@ impl Db {
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// [`Db::now`] as a SQL expression (epoch milliseconds), for a statement that writes or
+    /// compares a lease expiry in one step.
+    pub fn now_ms_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT",
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+        }
     }
 
     /// Applies every migration not yet applied (recorded as applied at `now`); safe to run from

@@ -3,10 +3,14 @@
 //! instances (PRODUCT.md §4.1 step 5).
 //!
 //! Refresh protocol: read the tokens and their `token_version`; if a refresh is due, take the
-//! refresh lock with a conditional `UPDATE … WHERE token_version = v AND lock free`. The winner
-//! calls X, persists the new pair (version v+1) before anyone uses it, and releases the lock;
-//! everyone else waits briefly and re-reads until the version moves. X's refresh tokens are
-//! single-use, so a second refresh with the same token would make X revoke the whole grant.
+//! refresh lock with a conditional `UPDATE … WHERE token_version = v AND lock free`, its expiry
+//! on the database's clock. The winner renews the lock while it works (so the lock outlives the
+//! refresh however long X takes), calls X once (bounded by [`refresh_bound`]; the client never
+//! repeats a refresh that may have reached X), persists the new pair (version v+1) before
+//! anyone uses it, and releases the lock; everyone else waits and re-reads until the version
+//! moves. X's refresh tokens are single-use, so a second refresh with the same token would make
+//! X revoke the whole grant: after an outcome we cannot know (a timeout, a 5xx), the lock is
+//! kept for a cool-down instead of released, and nobody retries blindly.
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -19,10 +23,15 @@ use crate::store::connections::{self, Connection, Method, Status, Tokens};
 
 /// Refresh when less than this remains on the access token.
 pub const REFRESH_AHEAD: Duration = Duration::minutes(5);
-/// How long a refresh lock is held at most (if its holder dies, another may refresh after this).
-const REFRESH_LOCK_HOLD: Duration = Duration::seconds(30);
-/// How long a caller waits for another instance's refresh before giving up.
-const REFRESH_WAIT: StdDuration = StdDuration::from_secs(20);
+/// How many times a refreshed pair is written before giving up (X already rotated: losing the
+/// new pair loses the grant, so a database blip is waited out, with the lock still renewed).
+const SAVE_ATTEMPTS: u32 = 5;
+
+/// The longest one refresh may take: twice the per-attempt timeout (`XADS_X_TIMEOUT`), room for
+/// a retry of a call that never reached X. Past it, the refresh counts as of unknown outcome.
+pub fn refresh_bound(config: &crate::config::Config) -> StdDuration {
+    config.x_timeout.saturating_mul(2)
+}
 
 /// The user-facing text for a grant that no longer works (PRODUCT.md §4.9).
 pub const PROBLEM_401: &str = "X Ads /accounts returned 401";
@@ -224,6 +233,10 @@ impl XSession {
     async fn tokens(&self, stale_version: Option<i64>) -> Result<Tokens, XSessionError> {
         let state = &self.state;
         let id = &self.connection.id;
+        let hold = state.config.leases.refresh_lock;
+        // A live lock is renewed while its refresh runs, which is bounded: wait that long (and a
+        // lock's length more, for a holder that died) before giving up.
+        let wait_limit = refresh_bound(&state.config) + hold;
         let started = tokio::time::Instant::now();
         loop {
             let now = state.clock.now();
@@ -256,12 +269,26 @@ impl XSession {
                 self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
                 return Err(XSessionError::NeedsReconnect(PROBLEM_401.into()));
             }
-            if connections::try_lock_refresh(&state.db, id, tokens.version, now, REFRESH_LOCK_HOLD)
-                .await?
-            {
-                return self.refresh_locked(tokens).await;
+            let holder = crate::store::new_id("rfl");
+            if connections::try_lock_refresh(&state.db, id, tokens.version, &holder, hold).await? {
+                let renew = || async {
+                    connections::renew_refresh_lock(&state.db, id, &holder, hold)
+                        .await
+                        .unwrap_or_else(|e| {
+                            // Tried again at the next beat; the lock may lapse, as it should
+                            // when its holder cannot reach the database.
+                            tracing::warn!(connection.id = %id, error = %e, "renewing the refresh lock failed");
+                            true
+                        })
+                };
+                return crate::lease::renewing(
+                    self.refresh_locked(tokens, &holder),
+                    crate::config::Leases::renew_every(hold),
+                    renew,
+                )
+                .await;
             }
-            if started.elapsed() > REFRESH_WAIT {
+            if started.elapsed() > wait_limit {
                 return Err(XSessionError::RefreshTimeout);
             }
             let jitter = rand::random_range(20..80);
@@ -269,11 +296,12 @@ impl XSession {
         }
     }
 
-    async fn refresh_locked(&self, tokens: Tokens) -> Result<Tokens, XSessionError> {
+    /// The refresh itself, under the lock `holder` took (and renews meanwhile).
+    async fn refresh_locked(&self, tokens: Tokens, holder: &str) -> Result<Tokens, XSessionError> {
         let state = &self.state;
         let id = &self.connection.id;
         let Some(app) = state.config.oauth2.as_ref() else {
-            connections::unlock_refresh(&state.db, id).await?;
+            connections::unlock_refresh(&state.db, id, holder).await?;
             return Err(XSessionError::NeedsReconnect(
                 "X_ADS_CLIENT_ID / X_ADS_CLIENT_SECRET are not set, so tokens cannot be refreshed"
                     .into(),
@@ -281,7 +309,23 @@ impl XSession {
         };
         let refresh = tokens.refresh.as_ref().expect("checked by caller");
         let secret = &app.client_secret;
-        let result = state.x.refresh(refresh, &app.client_id, Some(secret)).await;
+        let bound = refresh_bound(&state.config);
+        // The client repeats a refresh only when it surely never reached X (nothing sent, or a
+        // 429); a timeout or a 5xx after sending ends it, and so does this bound.
+        let result = match tokio::time::timeout(
+            bound,
+            state.x.refresh(refresh, &app.client_id, Some(secret)),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(XError::Transport {
+                operation: "refresh_token",
+                ambiguous: true,
+                timeout: true,
+                message: format!("no answer within {}s", bound.as_secs()),
+            }),
+        };
         let now = state.clock.now();
         match result {
             Ok(t) => {
@@ -290,19 +334,35 @@ impl XSession {
                 let expires = t
                     .expires_in
                     .map(|s| now + Duration::seconds(s.min(i64::MAX as u64) as i64));
-                let version = connections::save_refreshed(
-                    &state.db,
-                    &state.sealer,
-                    id,
-                    tokens.version,
-                    connections::NewTokens {
-                        access: &access,
-                        refresh: new_refresh.as_ref(),
-                        expires_at: expires,
-                    },
-                    now,
-                )
-                .await?;
+                let new = connections::NewTokens {
+                    access: &access,
+                    refresh: new_refresh.as_ref(),
+                    expires_at: expires,
+                };
+                // Persisted before anyone uses it: X has spent the old refresh token.
+                let mut attempt = 0;
+                let version = loop {
+                    attempt += 1;
+                    match connections::save_refreshed(
+                        &state.db,
+                        &state.sealer,
+                        id,
+                        tokens.version,
+                        new,
+                        now,
+                    )
+                    .await
+                    {
+                        Ok(v) => break v,
+                        Err(e @ crate::db::DbError::Corrupt(_)) => return Err(e.into()),
+                        Err(e) if attempt >= SAVE_ATTEMPTS => return Err(e.into()),
+                        Err(e) => {
+                            tracing::warn!(connection.id = %id, error = %e, attempt, "saving refreshed tokens failed; retrying");
+                            tokio::time::sleep(StdDuration::from_millis(200 * u64::from(attempt)))
+                                .await;
+                        }
+                    }
+                };
                 tracing::info!(connection.id = %id, token.version = version, "access token refreshed");
                 Ok(Tokens {
                     access,
@@ -316,8 +376,20 @@ impl XSession {
                 self.mark(Status::NeedsReconnect, PROBLEM_401).await?;
                 Err(XSessionError::NeedsReconnect(PROBLEM_401.into()))
             }
+            Err(e) if e.is_ambiguous() => {
+                // X may have rotated the token: no retry now, by anyone, for a lock's length.
+                tracing::warn!(connection.id = %id, error = %e, "token refresh outcome unknown; not retried for a cool-down");
+                connections::cool_down_refresh(
+                    &state.db,
+                    id,
+                    holder,
+                    state.config.leases.refresh_lock,
+                )
+                .await?;
+                Err(e.into())
+            }
             Err(e) => {
-                connections::unlock_refresh(&state.db, id).await?;
+                connections::unlock_refresh(&state.db, id, holder).await?;
                 Err(e.into())
             }
         }

@@ -415,6 +415,8 @@ pub async fn save_grant(
         let updated = sqlx::query(
             "UPDATE connections SET method = $1, status = 'connected', scopes = $2, access_ct = $3, refresh_ct = $4,
                 access_expires_at = $5, token_version = $6, refresh_lock_until = NULL,
+                refresh_lock_holder = NULL, probe_due_at = NULL, probe_attempts = 0,
+                probe_lease_until = NULL, probe_holder = NULL,
                 problem = NULL, connected_at = $7, updated_at = $7, seal_scheme = $8, key_id = $9
              WHERE id = $10 AND token_version = $11",
         )
@@ -572,34 +574,87 @@ pub async fn sealed_elsewhere(
     Ok((connections, pending))
 }
 
-/// Takes the refresh lock if the tokens are still at `version` and nobody holds it.
-/// Across instances exactly one caller wins; the lock lapses after `hold` if its holder dies.
+/// Takes the refresh lock for `holder` if the tokens are still at `version` and nobody holds it
+/// (a connection in `error` may refresh too). Across instances exactly one caller wins; the lock
+/// lasts `hold` by the database's clock, and its holder renews it ([`renew_refresh_lock`]) while
+/// the refresh runs, so it lapses only when the holder died.
 pub async fn try_lock_refresh(
     db: &Db,
     id: &str,
     version: i64,
-    now: DateTime<Utc>,
-    hold: Duration,
+    holder: &str,
+    hold: std::time::Duration,
 ) -> Result<bool, DbError> {
-    let n = sqlx::query(
-        "UPDATE connections SET refresh_lock_until = $1
-         WHERE id = $2 AND token_version = $3 AND status = 'connected'
-           AND (refresh_lock_until IS NULL OR refresh_lock_until < $4)",
-    )
-    .bind(millis(now + hold))
-    .bind(id)
-    .bind(version)
-    .bind(millis(now))
-    .execute(db.pool())
-    .await?
-    .rows_affected();
+    let now = db.now_ms_sql();
+    let sql = format!(
+        "UPDATE connections SET refresh_lock_until = {now} + $1, refresh_lock_holder = $2
+         WHERE id = $3 AND token_version = $4 AND status IN ('connected', 'error')
+           AND (refresh_lock_until IS NULL OR refresh_lock_until < {now})"
+    );
+    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(super::lease_ms(hold))
+        .bind(holder)
+        .bind(id)
+        .bind(version)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
     Ok(n == 1)
 }
 
-/// Releases the refresh lock without new tokens (the refresh failed in a way worth retrying).
-pub async fn unlock_refresh(db: &Db, id: &str) -> Result<(), DbError> {
-    sqlx::query("UPDATE connections SET refresh_lock_until = NULL WHERE id = $1")
+/// Extends the refresh lock by `hold` from the database's now, if `holder` still holds it.
+pub async fn renew_refresh_lock(
+    db: &Db,
+    id: &str,
+    holder: &str,
+    hold: std::time::Duration,
+) -> Result<bool, DbError> {
+    let sql = format!(
+        "UPDATE connections SET refresh_lock_until = {} + $1 WHERE id = $2 AND refresh_lock_holder = $3",
+        db.now_ms_sql()
+    );
+    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(super::lease_ms(hold))
         .bind(id)
+        .bind(holder)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Releases the refresh lock without new tokens, when X surely did not spend the refresh token
+/// (the call never reached X, or X said 429). Only its holder releases it.
+pub async fn unlock_refresh(db: &Db, id: &str, holder: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE connections SET refresh_lock_until = NULL, refresh_lock_holder = NULL
+         WHERE id = $1 AND refresh_lock_holder = $2",
+    )
+    .bind(id)
+    .bind(holder)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// After a refresh whose outcome is unknown (a timeout or a 5xx once the request was sent: X may
+/// have rotated the token), keeps anyone from refreshing for `cool_down` (database clock), instead
+/// of a blind retry with a token X may already have spent. Only its holder does this.
+pub async fn cool_down_refresh(
+    db: &Db,
+    id: &str,
+    holder: &str,
+    cool_down: std::time::Duration,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE connections SET refresh_lock_until = {} + $1, refresh_lock_holder = NULL
+         WHERE id = $2 AND refresh_lock_holder = $3",
+        db.now_ms_sql()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(super::lease_ms(cool_down))
+        .bind(id)
+        .bind(holder)
         .execute(db.pool())
         .await?;
     Ok(())
@@ -652,7 +707,8 @@ pub async fn save_refreshed(
     let sealed = seal_pair(sealer, id, version, access, refresh.or(kept.as_ref()));
     let n = sqlx::query(
         "UPDATE connections SET access_ct = $1, refresh_ct = $2, access_expires_at = $3,
-            token_version = $4, refresh_lock_until = NULL, updated_at = $5, seal_scheme = $6, key_id = $7
+            token_version = $4, refresh_lock_until = NULL, refresh_lock_holder = NULL, updated_at = $5,
+            seal_scheme = $6, key_id = $7
          WHERE id = $8 AND token_version = $9",
     )
     .bind(&sealed.access)
@@ -675,7 +731,9 @@ pub async fn save_refreshed(
     Ok(version)
 }
 
-/// Marks the connection as needing a new grant, with the text the tile shows.
+/// Sets the connection's status and the text the tile shows. `error` (a failed probe: X down,
+/// the app not approved) keeps the tokens and schedules a background re-probe
+/// [`FIRST_REPROBE`] from `now`; any other status cancels a scheduled one.
 pub async fn mark_status(
     db: &Db,
     id: &str,
@@ -683,11 +741,16 @@ pub async fn mark_status(
     problem: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
+    let due = (status == Status::Error).then(|| millis(now + FIRST_REPROBE));
     sqlx::query(
-        "UPDATE connections SET status = $1, problem = $2, refresh_lock_until = NULL, updated_at = $3 WHERE id = $4",
+        "UPDATE connections SET status = $1, problem = $2, refresh_lock_until = NULL,
+            refresh_lock_holder = NULL, probe_due_at = $3, probe_attempts = 0,
+            probe_lease_until = NULL, probe_holder = NULL, updated_at = $4
+         WHERE id = $5",
     )
     .bind(status.as_str())
     .bind(problem)
+    .bind(due)
     .bind(millis(now))
     .bind(id)
     .execute(db.pool())
@@ -695,12 +758,155 @@ pub async fn mark_status(
     Ok(())
 }
 
+/// The first background re-probe of a connection left in `error` comes this long after it.
+pub const FIRST_REPROBE: Duration = Duration::seconds(30);
+/// Re-probes back off up to this.
+pub const MAX_REPROBE_GAP: Duration = Duration::hours(1);
+
+/// The wait before the next re-probe once `failed` re-probes failed: 30 s, then doubling, at
+/// most an hour.
+pub fn reprobe_gap(failed: i64) -> Duration {
+    let exp = u32::try_from(failed.clamp(0, 12)).unwrap_or(12);
+    (FIRST_REPROBE * 2i32.pow(exp)).min(MAX_REPROBE_GAP)
+}
+
+/// Claims for `holder`, until `hold` from the database's now, up to `limit` connections in
+/// `error` whose re-probe is due at `now` and that no live lease covers: each is claimed by a
+/// conditional update, so one instance probes it however many look.
+pub async fn claim_reprobes(
+    db: &Db,
+    holder: &str,
+    now: DateTime<Utc>,
+    hold: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<Connection>, DbError> {
+    let db_now = db.now_ms_sql();
+    let free = format!(
+        "status = 'error' AND probe_due_at IS NOT NULL AND probe_due_at <= $1
+         AND (probe_lease_until IS NULL OR probe_lease_until < {db_now})"
+    );
+    let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT id FROM connections WHERE {free} ORDER BY probe_due_at, id LIMIT $2"
+    )))
+    .bind(millis(now))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    let mut claimed = Vec::new();
+    for id in ids {
+        let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE connections SET probe_lease_until = {db_now} + $2, probe_holder = $3
+             WHERE id = $4 AND {free}"
+        )))
+        .bind(millis(now))
+        .bind(super::lease_ms(hold))
+        .bind(holder)
+        .bind(&id)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if n == 1
+            && let Some(c) = get(db, &id).await?
+        {
+            claimed.push(c);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Extends `holder`'s re-probe lease by `hold` from the database's now.
+pub async fn renew_reprobe(
+    db: &Db,
+    id: &str,
+    holder: &str,
+    hold: std::time::Duration,
+) -> Result<bool, DbError> {
+    let sql = format!(
+        "UPDATE connections SET probe_lease_until = {} + $1 WHERE id = $2 AND probe_holder = $3",
+        db.now_ms_sql()
+    );
+    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(super::lease_ms(hold))
+        .bind(id)
+        .bind(holder)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// A connection in `error` answered a call: it is `connected` again (problem cleared, no
+/// re-probe scheduled). Conditional on the status still being `error`, so it never undoes a
+/// disconnect or a `needs_reconnect` that happened meanwhile. `Ok(true)` when it changed.
+pub async fn mark_recovered(db: &Db, id: &str, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let n = sqlx::query(
+        "UPDATE connections SET status = 'connected', problem = NULL, probe_due_at = NULL,
+            probe_attempts = 0, probe_lease_until = NULL, probe_holder = NULL, updated_at = $1
+         WHERE id = $2 AND status = 'error'",
+    )
+    .bind(millis(now))
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// `holder`'s re-probe failed and the connection stays in `error` with `problem`: the next one
+/// is due after [`reprobe_gap`] of the attempts so far, and the lease is released.
+pub async fn reprobe_failed(
+    db: &Db,
+    id: &str,
+    holder: &str,
+    problem: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let Some(attempts) = sqlx::query_scalar::<_, i64>(
+        "SELECT probe_attempts FROM connections WHERE id = $1 AND probe_holder = $2",
+    )
+    .bind(id)
+    .bind(holder)
+    .fetch_optional(db.pool())
+    .await?
+    else {
+        return Ok(());
+    };
+    let failed = attempts + 1;
+    sqlx::query(
+        "UPDATE connections SET probe_attempts = $1, probe_due_at = $2, probe_lease_until = NULL,
+            probe_holder = NULL, problem = $3, updated_at = $4
+         WHERE id = $5 AND probe_holder = $6 AND status = 'error'",
+    )
+    .bind(failed)
+    .bind(millis(now + reprobe_gap(failed)))
+    .bind(problem)
+    .bind(millis(now))
+    .bind(id)
+    .bind(holder)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The re-probe schedule of a connection: (due at, failed attempts), for tests and the tile.
+pub async fn reprobe_schedule(
+    db: &Db,
+    id: &str,
+) -> Result<Option<(Option<DateTime<Utc>>, i64)>, DbError> {
+    let row = sqlx::query("SELECT probe_due_at, probe_attempts FROM connections WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|r| (r.get::<Option<i64>, _>(0).map(from_millis), r.get(1))))
+}
+
 /// Deletes the tokens and marks the connection disconnected; history stays.
 pub async fn disconnect(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE connections SET status = 'disconnected', access_ct = NULL, refresh_ct = NULL,
-            access_expires_at = NULL, refresh_lock_until = NULL, problem = NULL,
-            token_version = token_version + 1, updated_at = $1
+            access_expires_at = NULL, refresh_lock_until = NULL, refresh_lock_holder = NULL,
+            problem = NULL, probe_due_at = NULL, probe_attempts = 0, probe_lease_until = NULL,
+            probe_holder = NULL, token_version = token_version + 1, updated_at = $1
          WHERE id = $2",
     )
     .bind(millis(now))

@@ -21,6 +21,11 @@ pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_millis()
 }
 
+/// A lease length in milliseconds, added in SQL to the database's now (`Db::now_ms_sql`).
+pub fn lease_ms(hold: std::time::Duration) -> i64 {
+    i64::try_from(hold.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The instant stored as epoch milliseconds.
 pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()

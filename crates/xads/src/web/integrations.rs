@@ -225,11 +225,7 @@ async fn accounts(
     let after = paging::decode(q.cursor.as_deref(), 2)?;
     let session = crate::x::XSession::for_tenant(&state, &tenant.id).await?;
     if q.refresh.unwrap_or(false) {
-        let accounts = session
-            .call(|x| async move { connect::probe_accounts(&x).await })
-            .await?;
-        connections::replace_ad_accounts(&state.db, &tenant.id, &accounts, state.clock.now())
-            .await?;
+        connect::list_accounts(&state, &session).await?;
     }
     let mut accounts = connections::ad_accounts_page(
         &state.db,

@@ -25,6 +25,7 @@ fn short_leases() -> Leases {
         x_write: StdDuration::from_millis(300),
         recheck_after: StdDuration::from_secs(2),
         recovery_every: StdDuration::from_secs(3600),
+        ..Leases::default()
     }
 }
 

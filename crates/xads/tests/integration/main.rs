@@ -11,6 +11,7 @@ mod hardening;
 mod helpers;
 mod keys;
 mod leases;
+mod leases_sync;
 mod limiter;
 mod manage;
 mod media;
