@@ -230,6 +230,12 @@ pub struct Leases {
     pub refresh_lock: Duration,
     /// A background re-probe of a connection in `error` (2 min).
     pub probe: Duration,
+    /// A running sync's own lease, which makes it the account's one running run, and a
+    /// scheduled sync's (account, slot) lease (2 min).
+    pub sync: Duration,
+    /// How long `?wait=true` on `POST …/stats/sync` (and on `GET …/stats/sync/{sync_id}`)
+    /// waits for the run before answering it as it is: 202 with its `sync_id` (120 s).
+    pub sync_wait: Duration,
 }
 
 impl Default for Leases {
@@ -241,6 +247,8 @@ impl Default for Leases {
             recovery_every: Duration::from_secs(300),
             refresh_lock: Duration::from_secs(60),
             probe: Duration::from_secs(120),
+            sync: Duration::from_secs(120),
+            sync_wait: Duration::from_secs(120),
         }
     }
 }

@@ -173,27 +173,90 @@ pub struct SyncRun {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// Records a run as started.
+/// How [`start_run`] ended: a new run, or the one already running for the account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Begun {
+    /// The run was recorded as `running`, with its lease; the caller executes it.
+    New(String),
+    /// Another run of the account is running (its lease live): its id. Nothing was recorded.
+    Running(String),
+}
+
+/// Records a run as started, unless one of the account is running: at most one `running` run per
+/// account (a partial unique index). A run holds a lease of `hold` by the database's clock,
+/// renewed by [`renew_run`] while it executes; a run whose lease lapsed (its instance died) is
+/// failed as interrupted here first, so it does not block the account.
 pub async fn start_run(
     db: &Db,
     id: &str,
     target: &SyncTarget,
     trigger: Trigger,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO sync_runs (id, tenant_id, account_id, trigger_kind, status, started_at)
-         VALUES ($1, $2, $3, $4, 'running', $5)",
-    )
-    .bind(id)
-    .bind(&target.tenant_id)
-    .bind(&target.account_id)
-    .bind(trigger.as_str())
-    .bind(millis(now))
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    hold: std::time::Duration,
+) -> Result<Begun, DbError> {
+    let db_now = db.now_ms_sql();
+    for _ in 0..5 {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE sync_runs SET status = 'failed', error = $1, error_code = 'interrupted',
+                finished_at = $2
+             WHERE tenant_id = $3 AND account_id = $4 AND status = 'running'
+               AND lease_until IS NOT NULL AND lease_until < {db_now}"
+        )))
+        .bind(INTERRUPTED)
+        .bind(millis(now))
+        .bind(&target.tenant_id)
+        .bind(&target.account_id)
+        .execute(db.pool())
+        .await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO sync_runs (id, tenant_id, account_id, trigger_kind, status, started_at, lease_until)
+             VALUES ($1, $2, $3, $4, 'running', $5, {db_now} + $6)
+             ON CONFLICT DO NOTHING"
+        )))
+        .bind(id)
+        .bind(&target.tenant_id)
+        .bind(&target.account_id)
+        .bind(trigger.as_str())
+        .bind(millis(now))
+        .bind(super::lease_ms(hold))
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(Begun::New(id.to_owned()));
+        }
+        let running: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM sync_runs WHERE tenant_id = $1 AND account_id = $2 AND status = 'running'",
+        )
+        .bind(&target.tenant_id)
+        .bind(&target.account_id)
+        .fetch_optional(db.pool())
+        .await?;
+        if let Some(running) = running {
+            return Ok(Begun::Running(running));
+        }
+        // It ended between the insert and the read: try again.
+    }
+    Err(DbError::Corrupt("a running sync kept starting and ending"))
 }
+
+/// Extends a running run's lease by `hold` from the database's now; `false` once it is no
+/// longer running (finished, or failed as interrupted by another instance).
+pub async fn renew_run(db: &Db, id: &str, hold: std::time::Duration) -> Result<bool, DbError> {
+    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sync_runs SET lease_until = {} + $1 WHERE id = $2 AND status = 'running'",
+        db.now_ms_sql()
+    )))
+    .bind(super::lease_ms(hold))
+    .bind(id)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// The error text of a run whose instance stopped.
+const INTERRUPTED: &str = "the instance running this sync stopped";
 
 /// Why a run failed, as it is kept: the API's error code and a message safe to show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,16 +389,21 @@ pub async fn runs(db: &Db, tenant_id: &str, account_id: &str) -> Result<Vec<Sync
     Ok(rows.iter().map(run_from_row).collect())
 }
 
-/// Marks runs still `running` that started before `before` as failed (their instance died).
+/// Marks runs still `running` whose lease lapsed as failed (their instance died); runs recorded
+/// before runs had leases count by their start, before `before`.
 pub async fn fail_stale_runs(
     db: &Db,
     before: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<u64, DbError> {
-    Ok(sqlx::query(
-        "UPDATE sync_runs SET status = 'failed', error = 'the instance running this sync stopped',
-            error_code = 'interrupted', finished_at = $1 WHERE status = 'running' AND started_at < $2",
-    )
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sync_runs SET status = 'failed', error = $1, error_code = 'interrupted',
+            finished_at = $2
+         WHERE status = 'running'
+           AND (lease_until < {} OR (lease_until IS NULL AND started_at < $3))",
+        db.now_ms_sql()
+    )))
+    .bind(INTERRUPTED)
     .bind(millis(now))
     .bind(millis(before))
     .execute(db.pool())

@@ -22,7 +22,7 @@ use crate::services::Services;
 use crate::store::connections::AdAccount;
 use crate::store::entities::Kind;
 use crate::store::stats as stats_store;
-use crate::store::sync_runs::{self, Counts, SyncTarget, Trigger};
+use crate::store::sync_runs::{self, Begun, Counts, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates, tenants};
 use crate::x::{XSession, XSessionError};
 
@@ -49,6 +49,9 @@ pub enum SyncError {
     /// The mirror refresh failed.
     #[error("entity refresh: {0}")]
     Mirror(String),
+    /// A run of the account is running already (its id): one at a time per account.
+    #[error("a sync of this ad account is running already ({0})")]
+    AlreadyRunning(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
@@ -73,6 +76,7 @@ impl SyncError {
             SyncError::Invalid(_) => "validation_failed",
             SyncError::Session(s) => s.code(),
             SyncError::Mirror(_) => "x_error",
+            SyncError::AlreadyRunning(_) => "sync_running",
             SyncError::Db(_) => "internal",
         }
     }
@@ -111,18 +115,27 @@ pub struct Request {
     pub line_item_campaigns: Vec<String>,
 }
 
-/// Records a new run and returns its id (the API answers it before the run is done).
+/// Records a new run of the account, unless one is running there (one at a time per account,
+/// across instances): [`Begun::New`] to execute, or [`Begun::Running`] with the running run's id.
 pub async fn begin(
     state: &Services,
     target: &SyncTarget,
     trigger: Trigger,
-) -> Result<String, SyncError> {
+) -> Result<Begun, SyncError> {
     let id = crate::store::new_id("syn");
-    sync_runs::start_run(&state.db, &id, target, trigger, state.clock.now()).await?;
-    Ok(id)
+    Ok(sync_runs::start_run(
+        &state.db,
+        &id,
+        target,
+        trigger,
+        state.clock.now(),
+        state.config.leases.sync,
+    )
+    .await?)
 }
 
-/// Runs a begun sync to the end and records its outcome and the account's health.
+/// Runs a begun sync to the end and records its outcome and the account's health. The run's
+/// lease is renewed meanwhile, so however long X holds it, it stays the account's one run.
 pub async fn execute(
     state: &Services,
     run_id: &str,
@@ -130,9 +143,23 @@ pub async fn execute(
     request: &Request,
     progress: &dyn Progress,
 ) -> Result<Counts, SyncError> {
+    let hold = state.config.leases.sync;
+    let renew = || async {
+        sync_runs::renew_run(&state.db, run_id, hold)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(sync.id = run_id, error = %e, "renewing a sync run's lease failed");
+                true
+            })
+    };
     let mut counts = Counts::default();
     let mut window = None;
-    let result = run_inner(state, target, request, progress, &mut counts, &mut window).await;
+    let result = crate::lease::renewing(
+        run_inner(state, target, request, progress, &mut counts, &mut window),
+        crate::config::Leases::renew_every(hold),
+        renew,
+    )
+    .await;
     let failure = result
         .as_ref()
         .err()
@@ -162,7 +189,8 @@ pub async fn execute(
     result.map(|()| counts)
 }
 
-/// Begins and executes a sync in one go.
+/// Begins and executes a sync in one go; [`SyncError::AlreadyRunning`] when a run of the
+/// account is running (this one did not start).
 pub async fn run(
     state: &Services,
     target: &SyncTarget,
@@ -170,7 +198,10 @@ pub async fn run(
     request: &Request,
     progress: &dyn Progress,
 ) -> Result<(String, Counts), SyncError> {
-    let id = begin(state, target, trigger).await?;
+    let id = match begin(state, target, trigger).await? {
+        Begun::New(id) => id,
+        Begun::Running(id) => return Err(SyncError::AlreadyRunning(id)),
+    };
     let counts = execute(state, &id, target, request, progress).await?;
     Ok((id, counts))
 }

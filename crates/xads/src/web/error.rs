@@ -303,6 +303,9 @@ impl From<SyncError> for ApiError {
             m @ SyncError::Mirror(_) => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "x_error", m.to_string())
             }
+            m @ SyncError::AlreadyRunning(_) => {
+                ApiError::new(StatusCode::CONFLICT, "sync_running", m.to_string())
+            }
         }
     }
 }

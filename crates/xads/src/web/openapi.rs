@@ -216,14 +216,14 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/api/v1/x_ads/accounts/{account_id}/stats/sync",
         "reports",
-        "On-demand sync ({from?, to?}); 202 {sync_id, status}; ?wait=true answers when done",
+        "On-demand sync ({from?, to?}); 202 {sync_id, status}; one run per account: while one runs, a request joins it (202 with its sync_id); ?wait=true answers 200 with the run when done, or 202 {sync_id, status} once a bounded wait (120 s) passed",
         Body::Json("SyncRequest")
     ),
     r!(
         "GET",
         "/api/v1/x_ads/accounts/{account_id}/stats/sync/{sync_id}",
         "reports",
-        "A sync's status: running | succeeded | failed, with counts"
+        "A sync's status: running | succeeded | failed, with counts; ?wait=true waits for the end at most 120 s"
     ),
     r!(
         "GET",
@@ -301,7 +301,7 @@ fn wait() -> Param {
     (
         "wait",
         json!({"type": "boolean", "default": false}),
-        "answer when the sync has finished instead of at once",
+        "answer when the sync has finished (200), or after a bounded wait (120 s) with 202 and its sync_id, instead of at once",
     )
 }
 

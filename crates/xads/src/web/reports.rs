@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::fx::{self, Source};
 use crate::manage::paging;
 use crate::store::stats::{self as stats_store, COUNTS};
-use crate::store::sync_runs::{self, SyncRun, SyncTarget, Trigger};
+use crate::store::sync_runs::{self, Begun, SyncRun, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates};
 use crate::sync::{self, Request, Silent};
 
@@ -550,13 +550,13 @@ async fn start_sync(
             .map_err(|e| ApiError::invalid("body", format!("invalid body: {e}")))?,
     };
     let request = on_demand_request(&state, &tenant.id, &account_id, body).await?;
-    let (id, task) = begin_on_demand(&state, &tenant.id, account_id, request).await?;
+    let id = begin_on_demand(&state, &tenant.id, account_id, request).await?;
     if wait.wait.unwrap_or(false) {
-        let _ = task.await;
-        let run = sync_runs::get_run(&state.db, &tenant.id, &id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("sync"))?;
-        return Ok((StatusCode::OK, Json(run_json(&run))).into_response());
+        let run = wait_for_run(&state, &tenant.id, &id).await?;
+        if run.status != "running" {
+            return Ok((StatusCode::OK, Json(run_json(&run))).into_response());
+        }
+        // The bound passed: the run goes on; the caller polls `GET …/stats/sync/{sync_id}`.
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -565,32 +565,47 @@ async fn start_sync(
         .into_response())
 }
 
-/// How long `?wait=true` waits for a run (possibly on another instance) before answering.
-const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+/// Waits for a run (on this instance or another: the database is the only shared view of it)
+/// until it ends or `config.leases.sync_wait` passes, and answers it as it then is.
+async fn wait_for_run(state: &AppState, tenant_id: &str, id: &str) -> ApiResult<SyncRun> {
+    let started = tokio::time::Instant::now();
+    loop {
+        let run = sync_runs::get_run(&state.db, tenant_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("sync"))?;
+        if run.status != "running" || started.elapsed() >= state.config.leases.sync_wait {
+            return Ok(run);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
 
 /// Starts an on-demand run of `request` on the tenant's `account_id` (its window already
 /// checked): refused at once when X cannot be reached for this tenant, rather than a run that
-/// fails. Answers the run's id and the task executing it.
+/// fails. Answers the run's id. While a run of the account is running (here or on another
+/// instance) the request joins it: the answer is that run's id, and nothing new starts.
 async fn begin_on_demand(
     state: &AppState,
     tenant_id: &str,
     account_id: String,
     request: Request,
-) -> ApiResult<(String, tokio::task::JoinHandle<()>)> {
+) -> ApiResult<String> {
     crate::x::XSession::for_tenant(state, tenant_id).await?;
     let target = SyncTarget {
         tenant_id: tenant_id.to_owned(),
         account_id,
     };
-    let id = sync::begin(state, &target, Trigger::OnDemand).await?;
-    let task = {
-        let (state, id) = (state.clone(), id.clone());
-        tokio::spawn(async move {
-            // The outcome is recorded on the run; the caller polls it.
-            let _ = sync::execute(&state, &id, &target, &request, &Silent).await;
-        })
-    };
-    Ok((id, task))
+    match sync::begin(state, &target, Trigger::OnDemand).await? {
+        Begun::Running(id) => Ok(id),
+        Begun::New(id) => {
+            let (state, run_id) = (state.clone(), id.clone());
+            tokio::spawn(async move {
+                // The outcome is recorded on the run; the caller polls it.
+                let _ = sync::execute(&state, &run_id, &target, &request, &Silent).await;
+            });
+            Ok(id)
+        }
+    }
 }
 
 /// The run `body` asks of the tenant's `account_id` (a known account): its window read and
@@ -636,9 +651,10 @@ async fn on_demand_request(
 }
 
 /// What `POST …/accounts/{account_id}/stats/sync` with `body` starts (its account id already
-/// checked at the edge), without waiting: the run's id, the run going on in the background (the
-/// UI follows it in `sync_runs`, as `GET …/stats/sync/{id}` does). Refusals (unknown account, a
-/// bad window, X unreachable) are errors.
+/// checked at the edge), without waiting: the run's id (or that of the account's run it joined),
+/// the run going on in the background (the UI follows it in `sync_runs`, as
+/// `GET …/stats/sync/{id}` does). Refusals (unknown account, a bad window, X unreachable) are
+/// errors.
 pub(crate) async fn sync_start(
     state: &AppState,
     tenant_id: &str,
@@ -646,8 +662,7 @@ pub(crate) async fn sync_start(
     body: SyncBody,
 ) -> ApiResult<String> {
     let request = on_demand_request(state, tenant_id, account_id, body).await?;
-    let (id, _task) = begin_on_demand(state, tenant_id, account_id.to_owned(), request).await?;
-    Ok(id)
+    begin_on_demand(state, tenant_id, account_id.to_owned(), request).await
 }
 
 async fn sync_status(
@@ -663,19 +678,16 @@ async fn sync_status(
         return Err(ApiError::not_found("sync"));
     };
     let (account_id, sync_id) = (account.into_string(), sync_id.to_owned());
-    let started = tokio::time::Instant::now();
-    loop {
-        let run = sync_runs::get_run(&state.db, &tenant.id, &sync_id)
-            .await?
-            .filter(|r| r.account_id == account_id)
-            .ok_or_else(|| ApiError::not_found("sync"))?;
-        if run.status != "running" || !wait.wait.unwrap_or(false) || started.elapsed() > WAIT_LIMIT
-        {
-            return Ok(Json(run_json(&run)));
-        }
-        // The run may be on another instance: the database is the only shared view of it.
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let run = sync_runs::get_run(&state.db, &tenant.id, &sync_id)
+        .await?
+        .filter(|r| r.account_id == account_id)
+        .ok_or_else(|| ApiError::not_found("sync"))?;
+    if run.status != "running" || !wait.wait.unwrap_or(false) {
+        return Ok(Json(run_json(&run)));
     }
+    Ok(Json(run_json(
+        &wait_for_run(&state, &tenant.id, &sync_id).await?,
+    )))
 }
 
 #[derive(Debug, Deserialize)]

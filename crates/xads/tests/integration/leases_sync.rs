@@ -359,3 +359,95 @@ async fn a_connection_left_in_error_by_x_down_recovers_by_itself() {
         );
     }
 }
+
+/// The first ad account of the fake (in the order the scheduler walks them) and the others.
+fn accounts_in_order(fake: &FakeX) -> Vec<String> {
+    let mut ids: Vec<String> = fake.accounts().into_iter().map(|a| a.id).collect();
+    ids.sort();
+    ids
+}
+
+/// Polls a run until it is no longer running.
+async fn finished_run(app: &TestApp, key: &str, account: &str, id: &str) -> serde_json::Value {
+    loop {
+        let (status, run) = app
+            .get(
+                key,
+                &format!("/api/v1/x_ads/accounts/{account}/stats/sync/{id}?wait=true"),
+            )
+            .await;
+        assert_eq!(status, 200, "{run}");
+        if run["status"] != "running" {
+            return run;
+        }
+    }
+}
+
+/// Two on-demand syncs of one account at once, one on each instance, while X holds the account's
+/// stats: one run, whose `sync_id` both answers carry (the second joins it, 202 as PRODUCT.md
+/// §5.1 answers a start). `?wait=true` waits a bounded time, then answers 202 with the id.
+#[tokio::test]
+async fn concurrent_on_demand_syncs_of_one_account_are_one_run_and_wait_is_bounded() {
+    for db in xads::testing::all_backend_urls().await {
+        let (a, b) = two_instances(&db, FakeConfig::default(), |c| {
+            c.leases.sync_wait = StdDuration::from_millis(300);
+        })
+        .await;
+        let key = a.tenant("Growth").await;
+        a.connect(&key).await;
+        let tenant = tenant_id(&a.state, &key).await;
+        let account = accounts_in_order(&a.fake)[0].clone();
+        a.fake.add_fault(FaultRule::new(
+            Some("GET"),
+            &format!("/12/stats/accounts/{account}"),
+            FaultKind::Latency { ms: 1_500 },
+        ));
+        let path = format!("/api/v1/x_ads/accounts/{account}/stats/sync");
+        let post = |base: String| {
+            let (http, key, path) = (a.http.clone(), key.clone(), path.clone());
+            async move {
+                let resp = http
+                    .post(format!("{base}{path}"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                (status, resp.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        let ((sa, ra), (sb, rb)) = tokio::join!(post(a.base.clone()), post(b.base.clone()));
+        assert_eq!((sa, sb), (202, 202), "{ra} {rb}");
+        assert_eq!(
+            ra["sync_id"], rb["sync_id"],
+            "{db}: the second joined the first"
+        );
+        let id = ra["sync_id"].as_str().unwrap().to_owned();
+        // A third, waiting: the run outlasts the bound, so 202 with the same id.
+        let waited = a
+            .http
+            .post(format!("{}{path}?wait=true", b.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(waited.status().as_u16(), 202);
+        let waited: serde_json::Value = waited.json().await.unwrap();
+        assert_eq!(waited["sync_id"], id.as_str());
+        assert_eq!(waited["status"], "running");
+        let run = finished_run(&a, &key, &account, &id).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let runs = xads::store::sync_runs::runs(&a.state.db, &tenant, &account)
+            .await
+            .unwrap();
+        assert_eq!(runs.len(), 1, "{db}: one run");
+        // Once it ended, the next request starts a new run.
+        a.fake.clear_faults();
+        let (status, next) = a.send(reqwest::Method::POST, &key, &path, None).await;
+        assert_eq!(status, 202, "{next}");
+        let next_id = next["sync_id"].as_str().unwrap().to_owned();
+        let done = finished_run(&a, &key, &account, &next_id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_ne!(done["sync_id"], id.as_str());
+    }
+}
