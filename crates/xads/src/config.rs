@@ -100,6 +100,9 @@ pub struct Config {
     pub metrics_token: Option<Secret>,
     /// Inbound limits of the public listener.
     pub limits: Limits,
+    /// `XADS_SYNC_CONCURRENCY` (4): scheduled syncs of different ad accounts this instance runs
+    /// at once (one account held by X keeps one of them, not the others).
+    pub sync_concurrency: usize,
     /// How long the leases and locks shared by instances last (not configurable from the
     /// environment; tests shorten them).
     pub leases: Leases,
@@ -436,6 +439,19 @@ impl Config {
                 })?,
         };
 
+        let sync_concurrency = match get("XADS_SYNC_CONCURRENCY") {
+            None => 4,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=256).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError {
+                        var: "XADS_SYNC_CONCURRENCY",
+                        problem: format!("expected a whole number from 1 to 256, got {v:?}"),
+                    });
+                }
+            },
+        };
+
         Ok(Config {
             oauth2,
             oauth1,
@@ -467,6 +483,7 @@ impl Config {
             metrics_bind_explicit,
             metrics_token,
             limits,
+            sync_concurrency,
             leases: Leases::default(),
             fx_url,
             budget_confirm_usd,
@@ -596,6 +613,9 @@ mod tests {
         let off = Config::from_vars(&vars(&[("XADS_FX_URL", "off")])).unwrap();
         assert!(off.fx_url.is_none());
         assert_eq!(c.leases, Leases::default());
+        assert_eq!(c.sync_concurrency, 4);
+        let c = Config::from_vars(&vars(&[("XADS_SYNC_CONCURRENCY", "16")])).unwrap();
+        assert_eq!(c.sync_concurrency, 16);
     }
 
     #[test]
@@ -650,6 +670,15 @@ mod tests {
             (
                 &[("XADS_TENANT_CONCURRENCY", "many")],
                 "XADS_TENANT_CONCURRENCY",
+            ),
+            (&[("XADS_SYNC_CONCURRENCY", "0")], "XADS_SYNC_CONCURRENCY"),
+            (
+                &[("XADS_SYNC_CONCURRENCY", "1000")],
+                "XADS_SYNC_CONCURRENCY",
+            ),
+            (
+                &[("XADS_SYNC_CONCURRENCY", "four")],
+                "XADS_SYNC_CONCURRENCY",
             ),
         ];
         for (pairs, var) in cases {

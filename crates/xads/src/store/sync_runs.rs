@@ -1,7 +1,7 @@
 //! Sync bookkeeping: the (account, slot) leases that make each scheduled sync run once across
 //! instances, the runs with their counts, and per-account sync health.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -35,47 +35,73 @@ pub async fn targets(db: &Db) -> Result<Vec<SyncTarget>, DbError> {
         .collect())
 }
 
-/// Claims the scheduler slot `slot` of an account for `holder`, until `now + hold`. Exactly one
-/// caller wins a fresh slot (a conditional insert on the primary key); a slot whose holder
-/// stopped without finishing can be taken over once its lease lapsed (a conditional update).
+/// Claims the scheduler slot `slot` of an account for `holder`, for `hold` from the database's
+/// now. Exactly one caller wins a fresh slot (a conditional insert on the primary key); a slot
+/// whose holder stopped without finishing can be taken over once its lease lapsed by the
+/// database's clock (a conditional update). The holder renews it with [`renew_slot`].
 pub async fn claim_slot(
     db: &Db,
     target: &SyncTarget,
     slot: DateTime<Utc>,
     holder: &str,
-    now: DateTime<Utc>,
-    hold: Duration,
+    hold: std::time::Duration,
 ) -> Result<bool, DbError> {
-    let inserted = sqlx::query(
+    let db_now = db.now_ms_sql();
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO sync_leases (tenant_id, account_id, slot, holder, lease_until, done)
-         VALUES ($1, $2, $3, $4, $5, 0)
-         ON CONFLICT (tenant_id, account_id, slot) DO NOTHING",
-    )
+         VALUES ($1, $2, $3, $4, {db_now} + $5, 0)
+         ON CONFLICT (tenant_id, account_id, slot) DO NOTHING"
+    )))
     .bind(&target.tenant_id)
     .bind(&target.account_id)
     .bind(millis(slot))
     .bind(holder)
-    .bind(millis(now + hold))
+    .bind(super::lease_ms(hold))
     .execute(db.pool())
     .await?
     .rows_affected();
     if inserted == 1 {
         return Ok(true);
     }
-    let taken = sqlx::query(
-        "UPDATE sync_leases SET holder = $1, lease_until = $2
-         WHERE tenant_id = $3 AND account_id = $4 AND slot = $5 AND done = 0 AND lease_until < $6",
-    )
+    let taken = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sync_leases SET holder = $1, lease_until = {db_now} + $2
+         WHERE tenant_id = $3 AND account_id = $4 AND slot = $5 AND done = 0
+           AND lease_until < {db_now}"
+    )))
     .bind(holder)
-    .bind(millis(now + hold))
+    .bind(super::lease_ms(hold))
     .bind(&target.tenant_id)
     .bind(&target.account_id)
     .bind(millis(slot))
-    .bind(millis(now))
     .execute(db.pool())
     .await?
     .rows_affected();
     Ok(taken == 1)
+}
+
+/// Extends `holder`'s lease on a slot by `hold` from the database's now, while its run lasts;
+/// `false` once another holder has it.
+pub async fn renew_slot(
+    db: &Db,
+    target: &SyncTarget,
+    slot: DateTime<Utc>,
+    holder: &str,
+    hold: std::time::Duration,
+) -> Result<bool, DbError> {
+    let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sync_leases SET lease_until = {} + $1
+         WHERE tenant_id = $2 AND account_id = $3 AND slot = $4 AND holder = $5 AND done = 0",
+        db.now_ms_sql()
+    )))
+    .bind(super::lease_ms(hold))
+    .bind(&target.tenant_id)
+    .bind(&target.account_id)
+    .bind(millis(slot))
+    .bind(holder)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// Marks a slot done (it is never run again) — or, after a failure, releases it so that the

@@ -1,19 +1,27 @@
 //! The hourly scheduler: at each slot (`XADS_SYNC_INTERVAL`, aligned to the epoch) every instance
 //! walks the connected ad accounts and runs those whose (account, slot) lease it wins — a
 //! conditional insert on the lease's primary key, so each account syncs once per slot however
-//! many instances run. A failed run releases its lease, so the next tick (of any instance) retries.
+//! many instances run. Runs of different accounts proceed at once, up to `XADS_SYNC_CONCURRENCY`
+//! per instance, so an account X holds back keeps one of them and delays no other. A lease is
+//! renewed while its run lasts (on the database's clock), so however long X holds a run, no other
+//! instance repeats it; a holder that died is taken over once its lease lapsed. A failed run
+//! releases its lease, so the next tick (of any instance) retries.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use super::{Request, Silent, SyncError};
+use crate::config::Leases;
 use crate::services::Services;
 use crate::store::new_id;
 use crate::store::sync_runs::{self, SyncTarget, Trigger};
 
-/// How long a lease protects a running sync; a holder that died is replaced after this.
-pub const LEASE_HOLD: Duration = Duration::minutes(30);
+/// Runs still `running` that were recorded before runs had leases count as dead after this.
+const LEGACY_RUN_LIMIT: Duration = Duration::hours(1);
 /// How often an instance looks for work within a slot (to retry failed accounts).
 const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -37,67 +45,101 @@ pub fn slot_of(now: DateTime<Utc>, interval: std::time::Duration) -> DateTime<Ut
     DateTime::from_timestamp_millis(t - t.rem_euclid(ms)).unwrap_or(now)
 }
 
-/// One pass: runs every account whose lease for the current slot this instance wins.
+/// One pass: runs every account whose lease for the current slot this instance wins, up to
+/// `XADS_SYNC_CONCURRENCY` at once, and returns when they all ended.
 pub async fn tick(state: &Services) -> Result<Vec<Outcome>, SyncError> {
-    let now = state.clock.now();
-    let slot = slot_of(now, state.config.sync_interval);
-    let targets = sync_runs::targets(&state.db).await?;
-    sync_runs::fail_stale_runs(&state.db, now - LEASE_HOLD * 2, now).await?;
-    sync_runs::sweep_leases(&state.db, slot - Duration::days(7)).await?;
-    let holder = new_id("lease");
+    let permits = Arc::new(Semaphore::new(state.config.sync_concurrency));
+    let mut runs = JoinSet::new();
+    dispatch(state, &permits, &mut runs).await?;
     let mut out = Vec::new();
-    for target in targets {
-        let won = sync_runs::claim_slot(
-            &state.db,
-            &target,
-            slot,
-            &holder,
-            state.clock.now(),
-            LEASE_HOLD,
-        )
-        .await?;
-        if !won {
-            continue;
+    while let Some(done) = runs.join_next().await {
+        if let Ok(outcome) = done {
+            out.push(outcome);
         }
-        let result = super::run(
-            state,
-            &target,
-            Trigger::Scheduled,
-            &Request::default(),
-            &Silent,
-        )
-        .await
-        .map(|(id, _)| id)
-        .map_err(|e| e.to_string());
-        sync_runs::finish_slot(&state.db, &target, slot, &holder, result.is_ok()).await?;
-        out.push(Outcome {
-            target,
-            slot,
-            result,
-        });
     }
     Ok(out)
 }
 
+/// Claims and starts the accounts whose lease for the current slot this instance wins, each as
+/// soon as one of `permits` is free (so it claims no more than it can run now, leaving the rest
+/// to other instances); returns once each was claimed and started, or lost to another instance.
+async fn dispatch(
+    state: &Services,
+    permits: &Arc<Semaphore>,
+    runs: &mut JoinSet<Outcome>,
+) -> Result<(), SyncError> {
+    let now = state.clock.now();
+    let slot = slot_of(now, state.config.sync_interval);
+    let targets = sync_runs::targets(&state.db).await?;
+    sync_runs::fail_stale_runs(&state.db, now - LEGACY_RUN_LIMIT, now).await?;
+    sync_runs::sweep_leases(&state.db, slot - Duration::days(7)).await?;
+    let hold = state.config.leases.sync;
+    for target in targets {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let holder = new_id("lease");
+        if !sync_runs::claim_slot(&state.db, &target, slot, &holder, hold).await? {
+            continue;
+        }
+        let state = state.clone();
+        runs.spawn(async move {
+            let _permit = permit;
+            let renew = || async {
+                sync_runs::renew_slot(&state.db, &target, slot, &holder, hold)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(ad_account.id = %target.account_id, error = %e, "renewing a sync lease failed");
+                        true
+                    })
+            };
+            let request = Request::default();
+            let run = super::run(&state, &target, Trigger::Scheduled, &request, &Silent);
+            let result = crate::lease::renewing(run, Leases::renew_every(hold), renew)
+                .await
+                .map(|(id, _)| id)
+                .map_err(|e| e.to_string());
+            if let Err(e) =
+                sync_runs::finish_slot(&state.db, &target, slot, &holder, result.is_ok()).await
+            {
+                // Unreleased, the lease lapses by itself and the slot is retried then.
+                tracing::warn!(ad_account.id = %target.account_id, error = %e, "recording a sync slot failed");
+            }
+            Outcome {
+                target,
+                slot,
+                result,
+            }
+        });
+    }
+    Ok(())
+}
+
 /// Ticks at every slot (and every few minutes within a slot, so failed accounts are retried)
-/// until `shutdown` completes. (The bundled FX table is loaded by `Application::build`.)
+/// until `shutdown` completes; runs started by a tick go on while the next ticks come, so one
+/// account X holds past a slot delays no other account's next run. (The bundled FX table is
+/// loaded by `Application::build`.)
 pub async fn run(state: Services, shutdown: impl Future<Output = ()> + Send) {
     tokio::pin!(shutdown);
+    let permits = Arc::new(Semaphore::new(state.config.sync_concurrency));
+    let mut runs: JoinSet<Outcome> = JoinSet::new();
     // The first tick waits for the next slot: a restarted instance catches up from the last
     // synced hour then, and on-demand syncs cover the meantime.
     let mut first = true;
     loop {
         if !first {
-            // Shutdown interrupts a tick too: its lease lapses and another instance takes over.
+            // Shutdown interrupts a dispatch too: its leases lapse and another instance takes
+            // over. (Dropping `runs` aborts the runs in progress the same way.)
             tokio::select! {
                 _ = &mut shutdown => break,
-                r = tick(&state) => match r {
-                    Ok(done) if !done.is_empty() => {
-                        tracing::debug!(accounts = done.len(), "sync tick done");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "sync tick failed"),
+                r = dispatch(&state, &permits, &mut runs) => if let Err(e) = r {
+                    tracing::warn!(error = %e, "sync tick failed");
                 },
+            }
+        }
+        while let Some(done) = runs.try_join_next() {
+            if let Ok(o) = done {
+                tracing::debug!(ad_account.id = %o.target.account_id, ok = o.result.is_ok(), "scheduled sync ended");
             }
         }
         let now = state.clock.now();

@@ -451,3 +451,62 @@ async fn concurrent_on_demand_syncs_of_one_account_are_one_run_and_wait_is_bound
         assert_ne!(done["sync_id"], id.as_str());
     }
 }
+
+/// The scheduler with X holding one account's stats (the first account it walks) three times
+/// longer than a sync lease: the instance that claimed the slot syncs the other accounts while
+/// that one is still held (they start and end before it ends), and the other instance, ticking
+/// after the lease's length, takes over nothing (the held account's lease is renewed): each
+/// account syncs once.
+#[tokio::test]
+async fn the_scheduler_syncs_the_others_while_x_holds_one_account() {
+    for db in xads::testing::all_backend_urls().await {
+        let (a, b) = two_instances(&db, FakeConfig::default(), |c| {
+            c.leases.sync = StdDuration::from_secs(1);
+        })
+        .await;
+        let key = a.tenant("Growth").await;
+        a.connect(&key).await;
+        let tenant = tenant_id(&a.state, &key).await;
+        // The tenant's accounts, in the order the scheduler walks them.
+        let mut accounts: Vec<String> = connections::ad_accounts(&a.state.db, &tenant)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        accounts.sort();
+        assert_eq!(accounts.len(), 3);
+        let held = accounts[0].clone();
+        a.fake.add_fault(FaultRule::new(
+            Some("GET"),
+            &format!("/12/stats/accounts/{held}"),
+            FaultKind::Latency { ms: 3_000 },
+        ));
+        let state = a.state.clone();
+        let on_a = tokio::spawn(async move { xads::sync::scheduler::tick(&state).await });
+        // Past the lease's length, while X still holds the account.
+        tokio::time::sleep(StdDuration::from_millis(1_800)).await;
+        let on_b = xads::sync::scheduler::tick(&b.state).await.unwrap();
+        assert!(on_b.is_empty(), "{db}: B took over {on_b:?}");
+        let on_a = on_a.await.unwrap().unwrap();
+        assert_eq!(on_a.len(), 3, "{on_a:?}");
+        assert!(on_a.iter().all(|o| o.result.is_ok()), "{on_a:?}");
+        let mut runs = HashMap::new();
+        for acct in &accounts {
+            let r = xads::store::sync_runs::runs(&a.state.db, &tenant, acct)
+                .await
+                .unwrap();
+            assert_eq!(r.len(), 1, "{db}: {acct} synced once");
+            assert_eq!(r[0].status, "succeeded");
+            runs.insert(acct.clone(), r[0].clone());
+        }
+        let held_end = runs[&held].finished_at.unwrap();
+        for acct in &accounts[1..] {
+            let r = &runs[acct];
+            assert!(
+                r.finished_at.unwrap() < held_end,
+                "{db}: {acct} waited for the held account ({r:?} vs {held_end})"
+            );
+        }
+    }
+}
