@@ -44,6 +44,14 @@ pub fn parse_rate_limit(headers: &HeaderMap) -> RateLimitInfo {
     info
 }
 
+/// X's async-job concurrency headers (`X-Concurrent-Job-Limit`, `-Remaining`).
+pub fn parse_job_limit(headers: &HeaderMap) -> crate::models::JobLimit {
+    crate::models::JobLimit {
+        limit: header_u64(headers, "x-concurrent-job-limit"),
+        remaining: header_u64(headers, "x-concurrent-job-limit-remaining"),
+    }
+}
+
 /// X's id for the request (`x-transaction`, else `x-request-id`), useful in support tickets.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
     ["x-transaction", "x-request-id"]
@@ -106,6 +114,16 @@ mod tests {
             parse_rate_limit(&HeaderMap::new()),
             RateLimitInfo::default()
         );
+    }
+
+    #[test]
+    fn job_limit_headers() {
+        let l = parse_job_limit(&map(&[
+            ("X-Concurrent-Job-Limit", "100"),
+            ("x-concurrent-job-limit-remaining", "97"),
+        ]));
+        assert_eq!((l.limit, l.remaining), (Some(100), Some(97)));
+        assert_eq!(parse_job_limit(&HeaderMap::new()), Default::default());
     }
 
     #[test]

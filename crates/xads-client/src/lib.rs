@@ -25,6 +25,7 @@ pub mod oauth1_flow;
 pub mod oauth2;
 pub mod params;
 mod request;
+pub mod result_file;
 pub mod retry;
 pub mod vocab;
 
@@ -33,7 +34,7 @@ pub use config::{
     DEFAULT_ADS_BASE_URL, DEFAULT_API_BASE_URL, DEFAULT_TIMEOUT, XAds, XAdsClient,
     XAdsClientBuilder,
 };
-pub use endpoints::{API_VERSION, MAX_COUNT, MEDIA_LIBRARY_MAX_COUNT, paginate};
+pub use endpoints::{API_VERSION, JobResult, MAX_COUNT, MEDIA_LIBRARY_MAX_COUNT, paginate};
 pub use envelope::XResponse;
 pub use error::{ErrorClass, ErrorCode, XError, XErrorItem};
 pub use gate::{EndpointFamily, GateError, LimitScope, NoGate, RateGate, RateKey, RateLimitInfo};

@@ -1,6 +1,6 @@
 //! X's vocabularies, once: the enumerated values of the Ads API v12 that xads sends, validates or
 //! stores (objectives, product types, placements, bid strategies, goals, pay-by, stats entities,
-//! granularities, stats placements, metric groups), and the table of stats metrics.
+//! granularities, stats placements, metric groups, job segmentation types), and the table of stats metrics.
 //!
 //! Every enum carries X's exact wire strings: `as_str`, `FromStr` (strict: an unknown value is an
 //! [`UnknownValue`]), `Display`, serde as the wire string, and `ALL` in X's documented order.
@@ -226,6 +226,18 @@ vocabulary! {
         WebConversion = "WEB_CONVERSION",
         MobileConversion = "MOBILE_CONVERSION",
         LifeTimeValueMobileConversion = "LIFE_TIME_VALUE_MOBILE_CONVERSION",
+    }
+}
+
+vocabulary! {
+    /// `segmentation_type` of an asynchronous stats job (the types X enables as of May 2026).
+    /// METROS needs a `country`; CONVERSION_TAGS works with WEB_CONVERSION only.
+    SegmentationType("segmentation_type") {
+        Age = "AGE",
+        Gender = "GENDER",
+        Platforms = "PLATFORMS",
+        Metros = "METROS",
+        ConversionTags = "CONVERSION_TAGS",
     }
 }
 
@@ -598,6 +610,7 @@ mod tests {
         check(Granularity::ALL, Granularity::WIRE);
         check(Placement::ALL, Placement::WIRE);
         check(MetricGroup::ALL, MetricGroup::WIRE);
+        check(SegmentationType::ALL, SegmentationType::WIRE);
         let err = "CLICKS".parse::<Objective>().unwrap_err();
         assert_eq!(err.vocabulary, "objective");
         assert!(

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod campaigns;
+mod jobs;
 mod line_items;
 mod media_library;
 mod pagination;
@@ -12,6 +13,7 @@ mod promoted_tweets;
 mod stats;
 mod targeting;
 
+pub use jobs::JobResult;
 pub use media_library::MEDIA_LIBRARY_MAX_COUNT;
 pub use pagination::paginate;
 

@@ -57,6 +57,11 @@ fn check_window(start: DateTime<Utc>, end: DateTime<Utc>, max_days: i64) -> Resu
 impl StatsQuery {
     /// Checks X's documented rules, so a bad call fails here instead of costing a request.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_within(MAX_STATS_SPAN_DAYS)
+    }
+
+    /// [`Self::validate`] with another cap on the span (asynchronous jobs allow 90 or 45 days).
+    pub(crate) fn validate_within(&self, max_days: i64) -> Result<(), String> {
         if self.entity_ids.is_empty() || self.entity_ids.len() > MAX_STATS_ENTITY_IDS {
             return Err(format!(
                 "entity_ids must hold 1 to {MAX_STATS_ENTITY_IDS} ids, got {}",
@@ -85,7 +90,7 @@ impl StatsQuery {
                 bad.as_str()
             ));
         }
-        check_window(self.start_time, self.end_time, MAX_STATS_SPAN_DAYS)
+        check_window(self.start_time, self.end_time, max_days)
     }
 }
 

@@ -11,16 +11,16 @@ use xads_client::envelope::{RawResponse, decode_envelope, decode_error, decode_w
 use xads_client::media::{MediaUpload, ProcessingState};
 use xads_client::models::{
     Account, ActiveEntity, Campaign, EntityStatus, FundingInstrument, LineItem, MediaLibraryEntry,
-    PromotedTweet, StatsResponse, TargetingCriterion,
+    PromotedTweet, StatsJob, StatsResponse, TargetingCriterion,
 };
 use xads_client::{RateLimitInfo, XError, XResponse};
 
-fn dir() -> PathBuf {
+pub fn dir() -> PathBuf {
     // CI lays shared/ beside the clone, at the same relative place as here.
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/x-ads-api")
 }
 
-fn raw(name: &str, status: u16) -> RawResponse {
+pub fn raw(name: &str, status: u16) -> RawResponse {
     let body = std::fs::read(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     RawResponse {
         status,
@@ -60,6 +60,8 @@ enum Kind {
     MediaLibraryEntry,
     Stats,
     ActiveEntities,
+    Job,
+    Jobs,
     MediaUpload,
     TargetingCriteria,
     TargetingCriterion,
@@ -199,6 +201,11 @@ const MODELLED: &[(&str, Kind)] = &[
         "twitter-ads-cr__v12_targeting_criteria.json",
         Kind::TargetingCriteria,
     ),
+    ("docs-x__stats_jobs_post_response.json", Kind::Job),
+    ("python-sdk__analytics_async_post.json", Kind::Job),
+    ("community__stats_jobs_delete_v1.json", Kind::Job),
+    ("docs-x__stats_jobs_get_response.json", Kind::Jobs),
+    ("python-sdk__analytics_async_get.json", Kind::Jobs),
     ("docs-x__error_invalid_parameter.json", Kind::Error),
     ("ruby-sdk__no_content.json", Kind::Empty),
 ];
@@ -209,7 +216,6 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "community__batch_targeting_criteria_create_delete_v1.json",
         "batch targeting (v1 era)",
     ),
-    ("community__stats_jobs_delete_v1.json", "async stats jobs"),
     (
         "docs-x__authenticated_user_access.json",
         "authenticated_user_access",
@@ -247,10 +253,6 @@ const NOT_MODELLED: &[(&str, &str)] = &[
         "legacy v1.1 upload; we use v2",
     ),
     ("docs-x__reach_campaigns_response.json", "reach stats"),
-    ("docs-x__stats_jobs_get_response.json", "async stats jobs"),
-    ("docs-x__stats_jobs_post_response.json", "async stats jobs"),
-    ("python-sdk__analytics_async_get.json", "async stats jobs"),
-    ("python-sdk__analytics_async_post.json", "async stats jobs"),
     ("python-sdk__accounts_features.json", "account features"),
     ("python-sdk__app_lists_all.json", "app lists"),
     ("python-sdk__app_lists_load.json", "app lists"),
@@ -360,6 +362,11 @@ fn parse(name: &str, kind: Kind) {
             }
         }
         Kind::ActiveEntities => assert!(!env::<Vec<ActiveEntity>>(name).data.is_empty(), "{name}"),
+        Kind::Job => nonempty(&env::<StatsJob>(name).data.id, name),
+        Kind::Jobs => env::<Vec<StatsJob>>(name).data.iter().for_each(|j| {
+            nonempty(&j.id, name);
+            assert!(j.url.is_some(), "{name}: a finished job has its url");
+        }),
         Kind::MediaUpload => nonempty(&env::<MediaUpload>(name).data.id, name),
         Kind::TargetingCriteria => env::<Vec<TargetingCriterion>>(name)
             .data

@@ -20,7 +20,7 @@ pub enum Reply {
     Http {
         status: u16,
         headers: Vec<(String, String)>,
-        body: String,
+        body: Vec<u8>,
     },
     /// Read the request, then close the connection without answering.
     Drop,
@@ -248,8 +248,9 @@ async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 out.push_str(&format!("{k}: {v}\r\n"));
             }
             out.push_str("\r\n");
-            out.push_str(&body);
-            let _ = stream.write_all(out.as_bytes()).await;
+            let mut bytes = out.into_bytes();
+            bytes.extend_from_slice(&body);
+            let _ = stream.write_all(&bytes).await;
             let _ = stream.shutdown().await;
         }
     }
