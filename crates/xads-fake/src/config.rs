@@ -45,6 +45,8 @@ pub struct FakeConfig {
     pub rate_limits: RateLimitConfig,
     /// Ledger entries kept; the oldest are dropped beyond this (a long `xads demo` stays bounded).
     pub ledger_capacity: usize,
+    /// Asynchronous analytics jobs: polls and time they take, result lifetime, concurrency.
+    pub jobs: crate::jobs::JobSettings,
 }
 
 impl Default for FakeConfig {
@@ -72,6 +74,7 @@ impl Default for FakeConfig {
             start_time: None,
             rate_limits: RateLimitConfig::default(),
             ledger_capacity: 100_000,
+            jobs: crate::jobs::JobSettings::default(),
         }
     }
 }

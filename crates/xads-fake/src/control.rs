@@ -153,3 +153,27 @@ pub struct TweetBody {
 pub async fn add_tweet(State(st): State<FakeState>, Json(b): Json<TweetBody>) -> Response {
     Json(json!({ "id": st.add_tweet(&b.account_id, &b.text) })).into_response()
 }
+
+/// `GET /__fake/jobs?account_id=` → `{settings, jobs}`: the job settings and an account's jobs.
+pub async fn jobs(
+    State(st): State<FakeState>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let jobs = q
+        .get("account_id")
+        .map(|a| st.stats_jobs(a))
+        .unwrap_or_default();
+    Json(json!({ "settings": st.job_settings(), "jobs": jobs })).into_response()
+}
+
+/// `POST /__fake/jobs` `{settings?: {polls, processing_secs, result_ttl_secs, concurrency_limit},
+/// fail?: job_id, expire?: job_id}` → the settings in force.
+pub async fn jobs_control(
+    State(st): State<FakeState>,
+    Json(b): Json<crate::jobs::JobControl>,
+) -> Response {
+    match crate::jobs::apply_control(&st, b) {
+        Ok(settings) => Json(json!({ "settings": settings })).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, Json(json!({ "error": e }))).into_response(),
+    }
+}

@@ -50,6 +50,11 @@ pub enum FaultKind {
         /// Error message shown in `processing_info.error`.
         message: String,
     },
+    /// On `POST /12/stats/jobs/...`: the job is created and later ends `FAILED` (no result).
+    JobFailed,
+    /// On `POST /12/stats/jobs/...`: the job's result expires as soon as it is ready (its
+    /// download answers 404).
+    JobExpired,
 }
 
 impl FaultKind {
@@ -68,6 +73,8 @@ impl FaultKind {
             FaultKind::Hold { .. } => "hold",
             FaultKind::CommitLate { .. } => "commit_late",
             FaultKind::MediaProcessingFailed { .. } => "media_processing_failed",
+            FaultKind::JobFailed => "job_failed",
+            FaultKind::JobExpired => "job_expired",
         }
     }
 }

@@ -43,6 +43,14 @@ pub fn classify(cfg: &RateLimitConfig, method: &str, path: &str) -> Option<Bucke
             account: None,
         });
     }
+    // Job polls are not synchronous analytics (X's table has no bucket for them): an
+    // endpoint-level read quota like other account GETs.
+    if segs.get(1) == Some(&"stats") && segs.get(2) == Some(&"jobs") {
+        return Some(Buckets {
+            user: ("other:stats/jobs".into(), cfg.other_reads),
+            account: None,
+        });
+    }
     if segs.get(1) == Some(&"stats") {
         return Some(Buckets {
             user: ("analytics".into(), cfg.analytics),

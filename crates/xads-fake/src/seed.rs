@@ -120,6 +120,8 @@ pub(crate) fn build(cfg: &FakeConfig) -> State {
         limits: RateLimiter::default(),
         revisions: Vec::new(),
         app_approved: cfg.app_approved,
+        jobs: Vec::new(),
+        job_settings: crate::jobs::JobSettings::from_config(cfg),
     };
 
     let specs = [

@@ -28,7 +28,7 @@ use crate::faults::FaultKind;
 use crate::ledger::{BODY_CAP, LedgerEntry};
 use crate::ratelimit::{Snapshot, classify};
 use crate::state::FakeState;
-use crate::{control, media, oauth1, oauth2, stats};
+use crate::{control, jobs, media, oauth1, oauth2, stats};
 
 /// Per-connection kill switch: the pipeline notifies it to close the TCP connection mid-request.
 #[derive(Clone)]
@@ -121,6 +121,18 @@ pub fn router(state: FakeState) -> Router {
             "/12/stats/accounts/{account_id}/active_entities",
             get(stats::active_entities),
         )
+        .route(
+            "/12/stats/jobs/accounts/{account_id}",
+            get(jobs::list).post(jobs::create),
+        )
+        .route(
+            "/12/stats/jobs/accounts/{account_id}/{job_id}",
+            axum::routing::delete(jobs::cancel),
+        )
+        .route(
+            &format!("{}/{{file}}", jobs::RESULT_PATH),
+            get(jobs::download),
+        )
         .route("/i/oauth2/authorize", get(oauth2::authorize))
         .route("/2/oauth2/token", post(oauth2::token))
         .route("/2/oauth2/revoke", post(oauth2::revoke))
@@ -157,6 +169,10 @@ pub fn router(state: FakeState) -> Router {
         )
         .route("/__fake/app", post(control::app))
         .route("/__fake/tweets", post(control::add_tweet))
+        .route(
+            "/__fake/jobs",
+            get(control::jobs).post(control::jobs_control),
+        )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), pipeline))
@@ -360,7 +376,11 @@ async fn pipeline(State(st): State<FakeState>, req: Request, next: Next) -> Resp
             st.gate_opened(gate).await;
             None
         }
-        Some(k @ FaultKind::MediaProcessingFailed { .. }) => {
+        Some(
+            k @ (FaultKind::MediaProcessingFailed { .. }
+            | FaultKind::JobFailed
+            | FaultKind::JobExpired),
+        ) => {
             parts.extensions.insert(k.clone());
             None
         }

@@ -87,6 +87,10 @@ pub struct State {
     pub revisions: Vec<Revision>,
     /// Whether the app is approved for the Ads API.
     pub app_approved: bool,
+    /// Asynchronous analytics jobs, oldest first.
+    pub jobs: Vec<crate::jobs::Job>,
+    /// How new jobs behave.
+    pub job_settings: crate::jobs::JobSettings,
 }
 
 impl State {

@@ -264,6 +264,16 @@ impl<'a> World<'a> {
         hourly_metrics(self.seed, &key, h, self.s.revision(id, h))
     }
 
+    /// The generator key of `leaf` on `placement` (what [`Self::leaf_hour`] feeds the generator).
+    fn leaf_key(leaf: &Leaf<'_>, placement: &str) -> String {
+        let id = Self::leaf_id(leaf);
+        if placement == "ALL_ON_TWITTER" {
+            id.to_string()
+        } else {
+            format!("{id}:{placement}")
+        }
+    }
+
     /// Whether `id` names an entity of this account (deleted ones included: they have history).
     fn knows(&self, account_id: &str, entity: &str, id: &str) -> bool {
         let s = self.s;
@@ -509,45 +519,139 @@ fn metrics_json(groups: &[String], values: &[Option<HourMetrics>]) -> Value {
     Value::Object(m)
 }
 
-/// `GET /12/stats/accounts/:account_id` (synchronous analytics).
-pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
-    let echo = ctx.p.echo(&[("account_id", &account_id)]);
-    let seed = ctx.st.config().seed;
-    ctx.run(echo, |s| {
-        let tz = tz_of(&account(s, &ctx.who, &account_id)?.timezone);
-        let p = &ctx.p;
+/// A validated stats request: the synchronous call's, or an asynchronous job's (then with a
+/// segmentation, a longer span allowed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsRequest {
+    /// Entity type.
+    pub entity: String,
+    /// Entity ids.
+    pub ids: Vec<String>,
+    /// Window start.
+    pub start: DateTime<Utc>,
+    /// Window end (exclusive).
+    pub end: DateTime<Utc>,
+    /// `DAY`, `HOUR` or `TOTAL`.
+    pub granularity: String,
+    /// One placement.
+    pub placement: String,
+    /// Metric groups.
+    pub groups: Vec<String>,
+    /// Jobs only: the segmentation.
+    pub segmentation: Option<String>,
+    /// Jobs only: the country of a geo segmentation.
+    pub country: Option<String>,
+    /// Jobs only: the platform filter (echoed; the fake does not narrow by it).
+    pub platform: Option<String>,
+    /// The account's time zone (DAY buckets).
+    pub tz: Tz,
+}
+
+impl StatsRequest {
+    /// Validates `p` as X does: the synchronous rules (≤ 20 ids, whole hours, ≤ 7 days, DAY at
+    /// local midnights, one placement, groups per entity, ids of this account), or for a job
+    /// (`job`) ≤ 90 days, ≤ 45 segmented, METROS with a country, CONVERSION_TAGS with
+    /// WEB_CONVERSION alone.
+    pub fn parse(
+        s: &State,
+        seed: u64,
+        account_id: &str,
+        p: &Params,
+        tz: Tz,
+        job: bool,
+    ) -> Result<StatsRequest, ApiError> {
         let entity = p.require("entity")?.to_string();
         if !ENTITIES.contains(&entity.as_str()) {
-            return Err(ApiError::invalid("entity", format!("Expected one of [{}], got \"{entity}\" for entity", ENTITIES.join(", "))));
+            return Err(ApiError::invalid(
+                "entity",
+                format!(
+                    "Expected one of [{}], got \"{entity}\" for entity",
+                    ENTITIES.join(", ")
+                ),
+            ));
         }
         p.require("entity_ids")?;
         let ids = p.list("entity_ids");
         if ids.len() > 20 {
-            return Err(ApiError::invalid("entity_ids", format!("Expected at most 20 items, got {} for entity_ids", ids.len())));
+            return Err(ApiError::invalid(
+                "entity_ids",
+                format!(
+                    "Expected at most 20 items, got {} for entity_ids",
+                    ids.len()
+                ),
+            ));
         }
-        let (start, end) = window(p, tz, 7)?;
+        let segmentation = if job {
+            p.get("segmentation_type")
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        } else {
+            None
+        };
+        if let Some(seg) = &segmentation
+            && !crate::jobs::SEGMENTATION_TYPES.contains(&seg.as_str())
+        {
+            return Err(ApiError::invalid(
+                "segmentation_type",
+                format!(
+                    "Expected one of [{}], got \"{seg}\" for segmentation_type",
+                    crate::jobs::SEGMENTATION_TYPES.join(", ")
+                ),
+            ));
+        }
+        let max_days = match (job, &segmentation) {
+            (false, _) => 7,
+            (true, None) => crate::jobs::MAX_SPAN_DAYS,
+            (true, Some(_)) => crate::jobs::MAX_SEGMENTED_SPAN_DAYS,
+        };
+        let (start, end) = window(p, tz, max_days)?;
         let granularity = p.require("granularity")?.to_string();
         if !GRANULARITIES.contains(&granularity.as_str()) {
-            return Err(ApiError::invalid("granularity", format!("Expected one of [DAY, HOUR, TOTAL], got \"{granularity}\" for granularity")));
+            return Err(ApiError::invalid(
+                "granularity",
+                format!(
+                    "Expected one of [DAY, HOUR, TOTAL], got \"{granularity}\" for granularity"
+                ),
+            ));
         }
         if granularity == "DAY" {
             for (name, t) in [("start_time", start), ("end_time", end)] {
                 if !is_local_midnight(t, tz) {
-                    return Err(ApiError::invalid(name, format!("{name} must be midnight in the account timezone ({tz}) for granularity DAY")));
+                    return Err(ApiError::invalid(
+                        name,
+                        format!(
+                            "{name} must be midnight in the account timezone ({tz}) for granularity DAY"
+                        ),
+                    ));
                 }
             }
         }
         let placement = p.require("placement")?.to_string();
         if placement.contains(',') {
-            return Err(ApiError::invalid("placement", "Expected exactly one placement"));
+            return Err(ApiError::invalid(
+                "placement",
+                "Expected exactly one placement",
+            ));
         }
         if !PLACEMENTS.contains(&placement.as_str()) {
-            return Err(ApiError::invalid("placement", format!("Expected one of [{}], got \"{placement}\" for placement", PLACEMENTS.join(", "))));
+            return Err(ApiError::invalid(
+                "placement",
+                format!(
+                    "Expected one of [{}], got \"{placement}\" for placement",
+                    PLACEMENTS.join(", ")
+                ),
+            ));
         }
         p.require("metric_groups")?;
         let groups = p.list("metric_groups");
         if let Some(bad) = groups.iter().find(|g| !GROUPS.contains(&g.as_str())) {
-            return Err(ApiError::invalid("metric_groups", format!("Expected one of [{}], got \"{bad}\" for metric_groups", GROUPS.join(", "))));
+            return Err(ApiError::invalid(
+                "metric_groups",
+                format!(
+                    "Expected one of [{}], got \"{bad}\" for metric_groups",
+                    GROUPS.join(", ")
+                ),
+            ));
         }
         let allowed: &[&str] = match entity.as_str() {
             "ACCOUNT" => &["ENGAGEMENT"],
@@ -555,14 +659,36 @@ pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
             _ => GROUPS,
         };
         if let Some(bad) = groups.iter().find(|g| !allowed.contains(&g.as_str())) {
-            return Err(ApiError::invalid("metric_groups", format!("{bad} is not supported for entity {entity}")));
+            return Err(ApiError::invalid(
+                "metric_groups",
+                format!("{bad} is not supported for entity {entity}"),
+            ));
         }
-        let world = World::new(s, seed, &account_id);
+        let country = p
+            .get("country")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string);
+        match segmentation.as_deref() {
+            Some("METROS") if country.is_none() => {
+                return Err(ApiError::invalid(
+                    "country",
+                    "country is required for segmentation_type METROS",
+                ));
+            }
+            Some("CONVERSION_TAGS") if groups != ["WEB_CONVERSION"] => {
+                return Err(ApiError::invalid(
+                    "segmentation_type",
+                    "segmentation_type CONVERSION_TAGS is only supported with metric_groups WEB_CONVERSION",
+                ));
+            }
+            _ => {}
+        }
+        let world = World::new(s, seed, account_id);
         // X does not document its answer for ids that are not the account's; the fake refuses
         // them rather than answer nulls that look like "no delivery".
         let unknown: Vec<&str> = ids
             .iter()
-            .filter(|id| !world.knows(&account_id, &entity, id))
+            .filter(|id| !world.knows(account_id, &entity, id))
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
@@ -574,11 +700,49 @@ pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                 ),
             ));
         }
-        let buckets = buckets(&granularity, start, end, tz);
-        let data: Vec<Value> = ids
-            .iter()
-            .map(|id| {
-                let leaves = world.leaves(&account_id, &entity, id);
+        Ok(StatsRequest {
+            entity,
+            ids,
+            start,
+            end,
+            granularity,
+            placement,
+            groups,
+            segmentation,
+            country: if job {
+                p.get("country")
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            } else {
+                None
+            },
+            platform: if job {
+                p.get("platform")
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+            } else {
+                None
+            },
+            tz,
+        })
+    }
+}
+
+/// The answer to `r` now: X's stats body (`data_type`, `time_series_length`, `data`,
+/// `request.params`), also the content of a job's result file.
+pub fn stats_body(s: &State, seed: u64, account_id: &str, r: &StatsRequest) -> Value {
+    let world = World::new(s, seed, account_id);
+    let buckets = buckets(&r.granularity, r.start, r.end, r.tz);
+    let segs = r
+        .segmentation
+        .as_deref()
+        .map(|seg| segments_of(seed, account_id, seg, r.country.as_deref()));
+    let data: Vec<Value> = r
+        .ids
+        .iter()
+        .map(|id| {
+            let leaves = world.leaves(account_id, &r.entity, id);
+            let Some((seg_type, segs)) = r.segmentation.as_deref().zip(segs.as_ref()) else {
                 let values: Vec<Option<HourMetrics>> = buckets
                     .iter()
                     .map(|(from, to)| {
@@ -586,35 +750,201 @@ pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                         let mut h = *from;
                         while h < *to {
                             for leaf in &leaves {
-                                acc = add_opt(acc, world.leaf_hour(leaf, h, &placement));
+                                acc = add_opt(acc, world.leaf_hour(leaf, h, &r.placement));
                             }
                             h += Duration::hours(1);
                         }
                         acc
                     })
                     .collect();
-                json!({ "id": id, "id_data": [ { "segment": null, "metrics": metrics_json(&groups, &values) } ] })
+                return json!({ "id": id, "id_data": [ { "segment": null, "metrics": metrics_json(&r.groups, &values) } ] });
+            };
+            // Each leaf-hour is split across the segments, so every segment series sums (over
+            // segments) to the unsegmented one, at every granularity and entity level.
+            let mut per_segment: Vec<Vec<Option<HourMetrics>>> = vec![Vec::new(); segs.len()];
+            for (from, to) in &buckets {
+                let mut accs: Vec<Option<HourMetrics>> = vec![None; segs.len()];
+                let mut h = *from;
+                while h < *to {
+                    for leaf in &leaves {
+                        if let Some(m) = world.leaf_hour(leaf, h, &r.placement) {
+                            let key = World::leaf_key(leaf, &r.placement);
+                            for (k, part) in split_hour(seed, &key, h, seg_type, m, segs.len())
+                                .into_iter()
+                                .enumerate()
+                            {
+                                accs[k] = add_opt(accs[k], Some(part));
+                            }
+                        }
+                    }
+                    h += Duration::hours(1);
+                }
+                for (k, a) in accs.into_iter().enumerate() {
+                    per_segment[k].push(a);
+                }
+            }
+            let id_data: Vec<Value> = segs
+                .iter()
+                .zip(per_segment)
+                .filter(|(_, values)| values.iter().any(Option::is_some))
+                .map(|(seg, values)| {
+                    json!({
+                        "segment": { "segment_name": seg.name, "segment_value": seg.value },
+                        "metrics": metrics_json(&r.groups, &values),
+                    })
+                })
+                .collect();
+            json!({ "id": id, "id_data": id_data })
+        })
+        .collect();
+    let params = json!({
+        "start_time": fmt_time(r.start),
+        "segmentation_type": r.segmentation,
+        "entity_ids": r.ids,
+        "end_time": fmt_time(r.end),
+        "country": r.country,
+        "placement": r.placement,
+        "granularity": r.granularity,
+        "entity": r.entity,
+        "platform": r.platform,
+        "metric_groups": r.groups,
+    });
+    json!({
+        "data_type": "stats",
+        "time_series_length": buckets.len(),
+        "data": data,
+        "request": { "params": params },
+    })
+}
+
+/// One segment of a segmentation: what X shows and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SegmentDef {
+    /// `segment_name`.
+    pub name: String,
+    /// `segment_value`.
+    pub value: String,
+}
+
+/// The United States' targeting value (x-ads-api.md).
+pub const US_COUNTRY: &str = "96683cc9126741d1";
+
+/// The segments a segmentation splits into, in the order they are answered. METROS: five US
+/// metros for [`US_COUNTRY`], three generic ones elsewhere; CONVERSION_TAGS: the account's two
+/// website tags. Values are X-like but the fake's own (X publishes no segmented example).
+pub fn segments_of(
+    seed: u64,
+    account_id: &str,
+    segmentation: &str,
+    country: Option<&str>,
+) -> Vec<SegmentDef> {
+    let seg = |name: &str, value: &str| SegmentDef {
+        name: name.into(),
+        value: value.into(),
+    };
+    match segmentation {
+        "AGE" => vec![
+            seg("Age 13 to 24", "AGE_13_TO_24"),
+            seg("Age 25 to 34", "AGE_25_TO_34"),
+            seg("Age 35 to 49", "AGE_35_TO_49"),
+            seg("Age 50 and up", "AGE_50_AND_UP"),
+        ],
+        "GENDER" => vec![seg("Male", "1"), seg("Female", "2")],
+        "PLATFORMS" => vec![seg("iOS", "0"), seg("Android", "1"), seg("Desktop", "4")],
+        "METROS" => {
+            let country = country.unwrap_or_default();
+            let names: Vec<String> = if country == US_COUNTRY {
+                [
+                    "New York, NY",
+                    "Los Angeles, CA",
+                    "Chicago, IL",
+                    "Dallas-Ft. Worth, TX",
+                    "San Francisco-Oakland-San Jose, CA",
+                ]
+                .iter()
+                .map(|n| (*n).to_string())
+                .collect()
+            } else {
+                (1..=3).map(|i| format!("Metro {i} of {country}")).collect()
+            };
+            names
+                .iter()
+                .map(|n| seg(n, &format!("{:016x}", hash_str(0, n))))
+                .collect()
+        }
+        _ => (1..=2)
+            .map(|i| {
+                seg(
+                    &format!("Website tag {i}"),
+                    &crate::ids::base36(
+                        hash_str(seed, &format!("{account_id}:tag:{i}")) % 36u64.pow(5),
+                    ),
+                )
             })
-            .collect();
-        let params = json!({
-            "start_time": fmt_time(start),
-            "segmentation_type": null,
-            "entity_ids": ids,
-            "end_time": fmt_time(end),
-            "country": null,
-            "placement": placement,
-            "granularity": granularity,
-            "entity": entity,
-            "platform": null,
-            "metric_groups": groups,
-        });
-        Ok(Json(json!({
-            "data_type": "stats",
-            "time_series_length": buckets.len(),
-            "data": data,
-            "request": { "params": params },
-        }))
-        .into_response())
+            .collect(),
+    }
+}
+
+/// Splits one leaf-hour `m` (generator key `key`) into `n` segments of `segmentation`:
+/// deterministic weights from the hash of (key, hour, segmentation, segment), every field
+/// divided by cumulative floors so the parts sum to `m` exactly; spend is split in whole
+/// currency units, so every part stays valid in 0-decimal currencies.
+pub fn split_hour(
+    seed: u64,
+    key: &str,
+    hour: DateTime<Utc>,
+    segmentation: &str,
+    m: HourMetrics,
+    n: usize,
+) -> Vec<HourMetrics> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let hour = floor_hour(hour);
+    let base =
+        mix(hash_str(seed, key) ^ mix(hour.timestamp() as u64) ^ hash_str(seed, segmentation));
+    let weights: Vec<u128> = (0..n as u64)
+        .map(|k| 1 + u128::from(mix(base ^ (k + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) % 100))
+        .collect();
+    let total: u128 = weights.iter().sum();
+    let cuts: Vec<u128> = weights
+        .iter()
+        .scan(0u128, |acc, w| {
+            *acc += w;
+            Some(*acc)
+        })
+        .collect();
+    let part = |v: u64, k: usize| -> u64 {
+        let v = u128::from(v);
+        let hi = v * cuts[k] / total;
+        let lo = if k == 0 { 0 } else { v * cuts[k - 1] / total };
+        (hi - lo) as u64
+    };
+    let units = (m.billed_charge_local_micro / 1_000_000).max(0) as u64;
+    (0..n)
+        .map(|k| HourMetrics {
+            impressions: part(m.impressions, k),
+            clicks: part(m.clicks, k),
+            engagements: part(m.engagements, k),
+            retweets: part(m.retweets, k),
+            likes: part(m.likes, k),
+            replies: part(m.replies, k),
+            follows: part(m.follows, k),
+            billed_engagements: part(m.billed_engagements, k),
+            billed_charge_local_micro: part(units, k) as i64 * 1_000_000,
+            conversions: part(m.conversions, k),
+        })
+        .collect()
+}
+
+/// `GET /12/stats/accounts/:account_id` (synchronous analytics).
+pub async fn stats(ctx: Ctx, Path(account_id): Path<String>) -> Response {
+    let echo = ctx.p.echo(&[("account_id", &account_id)]);
+    let seed = ctx.st.config().seed;
+    ctx.run(echo, |s| {
+        let tz = tz_of(&account(s, &ctx.who, &account_id)?.timezone);
+        let request = StatsRequest::parse(s, seed, &account_id, &ctx.p, tz, false)?;
+        Ok(Json(stats_body(s, seed, &account_id, &request)).into_response())
     })
 }
 

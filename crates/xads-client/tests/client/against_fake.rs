@@ -18,7 +18,7 @@ use xads_client::{
 };
 use xads_fake::{FakeConfig, FakeX, FaultKind, FaultRule};
 
-async fn fake() -> FakeX {
+pub async fn fake() -> FakeX {
     FakeX::start(FakeConfig::default()).await.unwrap()
 }
 
@@ -34,7 +34,7 @@ fn client(fake: &FakeX, retry: RetryPolicy) -> XAdsClient {
         .unwrap()
 }
 
-fn bearer(fake: &FakeX, retry: RetryPolicy) -> XAds {
+pub fn bearer(fake: &FakeX, retry: RetryPolicy) -> XAds {
     let user = fake.state().seed_info().user_id;
     let tokens = fake
         .state()

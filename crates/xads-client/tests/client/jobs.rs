@@ -366,3 +366,81 @@ async fn dropping_the_result_early_stops_the_read() {
     assert_eq!(first.entity_id, "e0");
     drop(result);
 }
+
+#[tokio::test]
+async fn a_segmented_job_against_the_fake_streams_rows_that_sum_to_the_sync_numbers() {
+    let fake = crate::against_fake::fake().await;
+    let seed = fake.state().seed_info();
+    let acc = seed.usd_account_id.clone();
+    let x = crate::against_fake::bearer(&fake, RetryPolicy::default());
+    let now = fake.state().now();
+    let end = chrono::DurationRound::duration_trunc(now, Duration::hours(1)).unwrap();
+    let stats = StatsQuery {
+        entity: StatsEntityType::Campaign,
+        entity_ids: seed.accounts[0].campaign_ids.clone(),
+        start_time: end - Duration::days(7),
+        end_time: end,
+        granularity: Granularity::Total,
+        placement: Placement::AllOnTwitter,
+        metric_groups: vec![MetricGroup::Engagement, MetricGroup::Billing],
+    };
+    let created = x
+        .create_stats_job(
+            &acc,
+            &StatsJobQuery::new(stats.clone()).segmented(SegmentationType::Platforms),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.job_limit.limit, Some(100));
+    assert_eq!(created.job_limit.remaining, Some(99));
+    let id = created.response.data.id.clone();
+    let mut job = created.response.data;
+    for _ in 0..5 {
+        if job.status == JobStatus::Success {
+            break;
+        }
+        let polled = x.stats_jobs(&acc, &JobListQuery::ids([&id])).await.unwrap();
+        assert!(polled.job_limit.remaining.is_some());
+        job = polled.response.data.into_iter().next().unwrap();
+    }
+    assert_eq!(job.status, JobStatus::Success);
+    assert_eq!(job.segmentation_type, Some(SegmentationType::Platforms));
+    let (rows, info) = x
+        .download_stats_job(job.url.as_deref().unwrap())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    assert!(info.gzipped);
+    let sync = x.stats(&acc, &stats).await.unwrap().data;
+    for entity in &sync.data {
+        let mine: Vec<_> = rows.iter().filter(|r| r.entity_id == entity.id).collect();
+        for metric in ["impressions", "clicks", "billed_charge_local_micro"] {
+            let want = entity.id_data[0].metrics.total(metric);
+            let got: Option<i64> = mine
+                .iter()
+                .filter_map(|r| r.metrics.total(metric))
+                .reduce(|a, b| a + b);
+            assert_eq!(got, want, "{} {metric}", entity.id);
+        }
+        if !mine.is_empty() {
+            let names: Vec<_> = mine
+                .iter()
+                .map(|r| r.segment.as_ref().unwrap().segment_name.clone().unwrap())
+                .collect();
+            assert_eq!(names, ["iOS", "Android", "Desktop"]);
+        }
+    }
+    // A processing job cancels; a finished one does not.
+    let pending = x
+        .create_stats_job(&acc, &StatsJobQuery::new(stats))
+        .await
+        .unwrap()
+        .response
+        .data;
+    let cancelled = x.cancel_stats_job(&acc, &pending.id).await.unwrap();
+    assert_eq!(cancelled.response.data.status, JobStatus::Cancelled);
+    let e = x.cancel_stats_job(&acc, &id).await.unwrap_err();
+    assert_eq!(e.status(), Some(400));
+}

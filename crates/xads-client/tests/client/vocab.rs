@@ -12,7 +12,7 @@ use serde_json::Value;
 use xads_client::models::StatsQuery;
 use xads_client::vocab::{
     self, BidStrategy, EntityStatus, Goal, Granularity, LineItemPlacement, MetricGroup, Objective,
-    PayBy, Placement, ProductType, StatsEntityType,
+    PayBy, Placement, ProductType, SegmentationType, StatsEntityType,
 };
 use xads_client::{BearerSigner, RetryPolicy, XAdsClient};
 use xads_fake::{FakeConfig, FakeX};
@@ -125,6 +125,9 @@ fn every_wire_string_in_xs_fixtures_round_trips() {
     round_trips::<EntityStatus>("entity_status", &values(&all, "entity_status", any));
     round_trips::<MetricGroup>("metric_groups", &values(&all, "metric_groups", any));
     round_trips::<Granularity>("granularity", &values(&all, "granularity", any));
+    let segmentations = values(&all, "segmentation_type", any);
+    assert!(segmentations.contains("AGE"), "{segmentations:?}");
+    round_trips::<SegmentationType>("segmentation_type", &segmentations);
     let stats = |n: &str| n.contains("stats") || n.contains("analytics") || active(n);
     round_trips::<StatsEntityType>("entity", &values(&all, "entity", stats));
 }
@@ -194,7 +197,7 @@ fn the_fakes_own_lists_match_the_clients() {
     use xads_fake::entities::{self, line_items};
     use xads_fake::stats;
     // As sets: the fake lists some in another order (its error messages keep theirs).
-    let pairs: [(&str, &[&str], &[&str]); 11] = [
+    let pairs: [(&str, &[&str], &[&str]); 12] = [
         ("objective", line_items::OBJECTIVES, Objective::WIRE),
         ("product_type", line_items::PRODUCT_TYPES, ProductType::WIRE),
         (
@@ -213,6 +216,11 @@ fn the_fakes_own_lists_match_the_clients() {
         ("stats placement", stats::PLACEMENTS, Placement::WIRE),
         ("granularity", stats::GRANULARITIES, Granularity::WIRE),
         ("metric_groups", stats::GROUPS, MetricGroup::WIRE),
+        (
+            "segmentation_type",
+            xads_fake::jobs::SEGMENTATION_TYPES,
+            SegmentationType::WIRE,
+        ),
         (
             "entity_status",
             entities::ENTITY_STATUSES,

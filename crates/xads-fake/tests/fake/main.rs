@@ -3,6 +3,7 @@
 mod batch;
 mod entities;
 mod faults;
+mod jobs;
 mod media;
 mod oauth;
 mod oauth1;
