@@ -222,7 +222,14 @@ impl Application {
         // another instance's write in progress is left alone.
         let recovery_state = self.state.clone();
         let recovery = tokio::spawn(async move {
-            let mut every = tokio::time::interval(recovery_state.config.leases.recovery_every);
+            let leases = recovery_state.config.leases;
+            let first = tokio::time::Instant::now()
+                + if leases.recovery_at_start {
+                    std::time::Duration::ZERO
+                } else {
+                    leases.recovery_every
+                };
+            let mut every = tokio::time::interval_at(first, leases.recovery_every);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;

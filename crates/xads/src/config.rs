@@ -227,8 +227,11 @@ pub struct Leases {
     /// After an ambiguous failure of a create and a lookup that found nothing, the pause before
     /// looking again (X may still be committing the write) and only then re-sending (5 s).
     pub recheck_after: Duration,
-    /// How often an instance reconciles intents whose lease lapsed (besides once at start).
+    /// How often an instance reconciles intents whose lease lapsed.
     pub recovery_every: Duration,
+    /// Whether the first reconciliation runs at start (true) or one `recovery_every` later
+    /// (tests that stage a crash and run recovery themselves, so no start-up pass races them).
+    pub recovery_at_start: bool,
     /// A connection's token-refresh lock (60 s), renewed while its refresh runs.
     pub refresh_lock: Duration,
     /// A background re-probe of a connection in `error` (2 min).
@@ -248,6 +251,7 @@ impl Default for Leases {
             x_write: Duration::from_secs(60),
             recheck_after: Duration::from_secs(5),
             recovery_every: Duration::from_secs(300),
+            recovery_at_start: true,
             refresh_lock: Duration::from_secs(60),
             probe: Duration::from_secs(120),
             sync: Duration::from_secs(120),

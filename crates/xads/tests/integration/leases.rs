@@ -25,6 +25,9 @@ fn short_leases() -> Leases {
         x_write: StdDuration::from_millis(300),
         recheck_after: StdDuration::from_secs(2),
         recovery_every: StdDuration::from_secs(3600),
+        // The tests stage crashes and run recovery themselves: an instance's start-up pass,
+        // scheduled whenever its task first runs, would race them for the staged intents.
+        recovery_at_start: false,
         ..Leases::default()
     }
 }
