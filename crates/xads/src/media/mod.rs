@@ -687,3 +687,116 @@ pub async fn page(
         next_cursor: next.map(crate::manage::paging::position_cursor),
     })
 }
+
+/// One entry of the account's library (not deleted), or 404.
+pub async fn get(scope: &Scope, media_key: &str) -> Result<MediaEntry, ManageError> {
+    scope.check_account().await?;
+    store::get(
+        &scope.state.db,
+        &scope.tenant.id,
+        &scope.account_id,
+        media_key,
+    )
+    .await?
+    .filter(|r| !r.deleted)
+    .map(|r| MediaEntry(r.data))
+    .ok_or(ManageError::NotFound("media"))
+}
+
+/// `DELETE …/media/{id}`: removes an entry from the account's library. A dry-run entry (or any
+/// entry in dry-run mode) is handled locally and nothing is sent; otherwise X's
+/// `DELETE /12/accounts/{id}/media_library/{media_key}` goes through the exactly-once record (a
+/// 404 there — already gone, e.g. a retried delete — counts as done). Answers the entry with
+/// `deleted: true`; the mirror keeps it (deleted) for history, the list no longer shows it, and
+/// the same file uploaded again makes a new entry.
+pub async fn delete(scope: &Scope, media_key: &str) -> Result<MediaEntry, ManageError> {
+    scope.check_account().await?;
+    let db = &scope.state.db;
+    let current = store::get(db, &scope.tenant.id, &scope.account_id, media_key)
+        .await?
+        .filter(|r| !r.deleted)
+        .ok_or(ManageError::NotFound("media"))?;
+    let mut gone = current.clone();
+    gone.deleted = true;
+    gone.data["deleted"] = Value::Bool(true);
+    if current.dry_run || !scope.live() {
+        gone.data["dry_run"] = Value::Bool(true);
+        if current.dry_run {
+            record_delete(scope, &current, &gone, None).await?;
+        }
+        return Ok(MediaEntry(gone.data));
+    }
+    let session = scope.session().await?;
+    let account = scope.account_id.clone();
+    let key = current.media_key.clone();
+    let result = exactly_once::tracked(
+        &scope.state,
+        &session,
+        scope.write_request(
+            scope.intent_id(&format!("delete_media:{key}")),
+            json!({ "id": key, "kind": "media" }),
+        ),
+        "delete",
+        &key,
+        |x, opts| {
+            let (account, key) = (account.clone(), key.clone());
+            async move {
+                let resp = x.delete_media_library_entry(&account, &key, &opts).await?;
+                Ok(XResponse {
+                    data: (),
+                    next_cursor: None,
+                    total_count: None,
+                    request_params: Value::Null,
+                    rate_limit: resp.rate_limit,
+                    request_id: resp.request_id,
+                })
+            }
+        },
+    )
+    .await;
+    let request_id = match result {
+        Ok(resp) => resp.request_id,
+        Err(exactly_once::WriteError::Session(XSessionError::X(e))) if e.status() == Some(404) => {
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    record_delete(scope, &current, &gone, request_id.as_deref()).await?;
+    Ok(MediaEntry(gone.data))
+}
+
+/// Stores the entry as deleted in the mirror and appends the audit row.
+async fn record_delete(
+    scope: &Scope,
+    before: &MediaRow,
+    gone: &MediaRow,
+    x_request_id: Option<&str>,
+) -> Result<(), ManageError> {
+    let db = &scope.state.db;
+    let now = scope.state.clock.now();
+    store::upsert(db, &scope.tenant.id, gone, now).await?;
+    audit::record(
+        db,
+        &AuditEntry {
+            tenant_id: &scope.tenant.id,
+            account_id: &scope.account_id,
+            action: "delete_media",
+            entity_kind: "media",
+            entity_id: &gone.media_key,
+            dry_run: gone.dry_run,
+            before: Some(&before.data),
+            after: None,
+            x_request_id,
+            at: now,
+        },
+    )
+    .await?;
+    tracing::info!(
+        tenant.id = %scope.tenant.id,
+        ad_account.id = %scope.account_id,
+        media.key = %gone.media_key,
+        mode = if gone.dry_run { "dry_run" } else { "live" },
+        "media library entry deleted"
+    );
+    Ok(())
+}

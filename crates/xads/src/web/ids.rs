@@ -66,6 +66,18 @@ pub fn entity_id(raw: &str) -> Option<&str> {
     (dry || EntityId::parse(raw).is_ok()).then_some(raw)
 }
 
+/// A media key of our API: X's (`<type prefix>_<media id>`, `3_931236738554519552`) or one of
+/// our dry-run ones (as [`entity_id`]).
+pub fn media_key(raw: &str) -> Option<&str> {
+    let x = raw.split_once('_').is_some_and(|(prefix, id)| {
+        (1..=4).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_digit())
+            && (1..=32).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_digit())
+    });
+    (x || (raw.starts_with("dry_") && entity_id(raw).is_some())).then_some(raw)
+}
+
 /// One of our own ids (`exp_…`, `syn_…`: a lower-case prefix, `_`, hex digits).
 pub fn local_id(raw: &str) -> Option<&str> {
     let (prefix, hex) = raw.split_once('_')?;

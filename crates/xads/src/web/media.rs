@@ -12,12 +12,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use serde::Deserialize;
 
 use super::auth::AuthTenant;
 use super::error::ApiError;
-use super::ids::PathIds;
+use super::ids::{self, PathIds};
 use super::manage::{answer, idempotent, json_response, read_scope, scope};
 use crate::app::AppState;
 use crate::media::sniff::VIDEO_LIMIT;
@@ -34,12 +34,38 @@ const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 const TEXT_LIMIT: usize = 4096;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/api/v1/x_ads/accounts/{account_id}/media",
-        get(list)
-            .post(upload)
-            .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-    )
+    Router::new()
+        .route(
+            "/api/v1/x_ads/accounts/{account_id}/media",
+            get(list)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+        .route(
+            "/api/v1/x_ads/accounts/{account_id}/media/{id}",
+            delete(remove),
+        )
+}
+
+/// `DELETE …/media/{id}` (`id` = the media key): under the request's `Idempotency-Key` like
+/// every delete. A segment that cannot be a media key answers 404 like an unknown one.
+async fn remove(
+    State(state): State<AppState>,
+    AuthTenant(tenant): AuthTenant,
+    path: PathIds,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let scope = scope(state, tenant, path.account()?.into_string(), &headers)?;
+    let Some(key) = ids::media_key(path.raw("id")).map(str::to_owned) else {
+        scope.check_account().await?;
+        return Err(ApiError::not_found("media"));
+    };
+    idempotent(&scope, &method, uri.path(), b"", || {
+        media::delete(&scope, &key)
+    })
+    .await
 }
 
 /// `GET …/media`' query.

@@ -207,6 +207,12 @@ pub const ROUTES: &[Route] = &[
         Body::Multipart
     ),
     r!(
+        "DELETE",
+        "/api/v1/x_ads/accounts/{account_id}/media/{id}",
+        "media",
+        "Delete a media library entry (id = its media_key)"
+    ),
+    r!(
         "GET",
         "/api/v1/x_ads/accounts/{account_id}/stats",
         "reports",

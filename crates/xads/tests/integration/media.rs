@@ -520,3 +520,136 @@ async fn an_image_keeps_its_title_and_description_here_and_x_gets_only_what_it_t
     assert_eq!(entry["title"], "Spring banner", "{entry}");
     assert_eq!(entry["description"], "Hero image of the spring campaign");
 }
+
+impl Ctx {
+    async fn delete(&self, media_key: &str, idem: Option<&str>) -> (u16, Value, bool) {
+        let mut req = self
+            .app
+            .http
+            .delete(format!("{}/{media_key}", self.url()))
+            .bearer_auth(&self.key);
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let replayed = resp.headers().contains_key("idempotent-replayed");
+        (status, resp.json().await.unwrap_or_default(), replayed)
+    }
+
+    async fn listed(&self) -> Vec<String> {
+        let (status, list) = self
+            .app
+            .get(
+                &self.key,
+                &format!("/api/v1/x_ads/accounts/{}/media", self.account),
+            )
+            .await;
+        assert_eq!(status, 200, "{list}");
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["media_key"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn deletes_sent(&self) -> Vec<String> {
+        self.app
+            .fake
+            .state()
+            .ledger()
+            .iter()
+            .filter(|e| e.method == "DELETE" && e.path.contains("/media_library/"))
+            .map(|e| e.path.clone())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn delete_removes_the_entry_at_x_and_from_the_list_once() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = ctx(true, &db).await;
+        let (status, body) = c.upload(png(7), "gone.png", "image/png").await;
+        assert_eq!(status, 201, "{body}");
+        let key = body["media_key"].as_str().unwrap().to_owned();
+        assert!(c.library_keys().contains(&key));
+        assert!(c.listed().await.contains(&key));
+
+        let (status, gone, replayed) = c.delete(&key, Some("del-1")).await;
+        assert_eq!(status, 200, "{gone}");
+        assert!(!replayed);
+        assert_eq!(gone["id"], key.as_str());
+        assert_eq!(gone["deleted"], true);
+        assert_eq!(gone["dry_run"], false);
+        assert!(!c.library_keys().contains(&key), "deleted at X");
+        assert!(!c.listed().await.contains(&key), "gone from the list");
+        let sent = c.deletes_sent();
+        assert_eq!(
+            sent,
+            vec![format!("/12/accounts/{}/media_library/{key}", c.account)]
+        );
+
+        // A retry with the same key answers the stored answer; nothing more is sent.
+        let (status, again, replayed) = c.delete(&key, Some("del-1")).await;
+        assert_eq!((status, replayed), (200, true), "{again}");
+        assert_eq!(again, gone);
+        // Without a key, the entry is simply not there any more.
+        let (status, err, _) = c.delete(&key, None).await;
+        assert_eq!(status, 404, "{err}");
+        assert_eq!(err["error"]["code"], "not_found");
+        assert_eq!(c.deletes_sent().len(), 1, "one DELETE reached X");
+        // Unknown and malformed keys: 404, nothing sent.
+        for bad in ["3_1", "not-a-key", "3_1%00"] {
+            let (status, err, _) = c.delete(bad, None).await;
+            assert_eq!(status, 404, "{bad}: {err}");
+        }
+        assert_eq!(c.deletes_sent().len(), 1);
+
+        // The same file uploaded again makes a new entry.
+        let (status, back) = c.upload(png(7), "gone.png", "image/png").await;
+        assert_eq!(status, 201, "{back}");
+        assert!(
+            c.listed()
+                .await
+                .contains(&back["media_key"].as_str().unwrap().to_owned())
+        );
+    }
+}
+
+#[tokio::test]
+async fn dry_run_delete_sends_nothing() {
+    let c = ctx(false, &xads::testing::sqlite_url()).await;
+    let (status, body) = c.upload(png(8), "dry.png", "image/png").await;
+    assert_eq!(status, 201, "{body}");
+    let dry_key = body["media_key"].as_str().unwrap().to_owned();
+    let listed = c.listed().await;
+    assert!(listed.contains(&dry_key));
+    let at_x = c.library_keys();
+    let real = listed
+        .iter()
+        .find(|k| !k.starts_with("dry_"))
+        .expect("the seeded library is mirrored")
+        .clone();
+    c.app.fake.state().clear_ledger();
+
+    // A dry-run entry is removed locally.
+    let (status, gone, _) = c.delete(&dry_key, None).await;
+    assert_eq!(status, 200, "{gone}");
+    assert_eq!(
+        (gone["deleted"].clone(), gone["dry_run"].clone()),
+        (true.into(), true.into())
+    );
+    assert!(!c.listed().await.contains(&dry_key));
+    // An entry at X is answered as it would be deleted, and stays (at X and in the list).
+    let (status, would, _) = c.delete(&real, None).await;
+    assert_eq!(status, 200, "{would}");
+    assert_eq!(
+        (would["deleted"].clone(), would["dry_run"].clone()),
+        (true.into(), true.into())
+    );
+    assert!(c.listed().await.contains(&real));
+    assert_eq!(c.library_keys(), at_x);
+    assert!(c.deletes_sent().is_empty(), "nothing reached X");
+    assert!(c.app.x_writes().is_empty());
+}

@@ -46,6 +46,7 @@ fn operations() -> Vec<(Method, String)> {
         ("DELETE", format!("{a}/promoted_tweets/{{id}}")),
         ("GET", format!("{a}/media")),
         ("POST", format!("{a}/media")),
+        ("DELETE", format!("{a}/media/{{id}}")),
         ("GET", format!("{a}/stats")),
         ("POST", format!("{a}/stats/sync")),
         ("GET", format!("{a}/stats/sync/{{sync_id}}")),
@@ -158,6 +159,7 @@ struct Two {
     campaign: String,
     line_item: String,
     promoted_tweet: String,
+    media: String,
     sync_id: String,
     fi: String,
     tweet: String,
@@ -198,6 +200,24 @@ async fn two_tenants(db: &str) -> Two {
     assert_eq!(status, 200, "{run}");
     let line_item = app.fake.state().line_items(&acct.id)[0].id.clone();
     let promoted_tweet = app.fake.state().promoted_tweets(&acct.id)[0].id.clone();
+    let form = Form::new().part(
+        "file",
+        Part::bytes(png())
+            .file_name("a.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let resp = app
+        .http
+        .post(format!("{}{base}/media", app.base))
+        .bearer_auth(&a)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let media: serde_json::Value = resp.json().await.unwrap();
+    let media = media["media_key"].as_str().unwrap().to_owned();
     Two {
         a,
         b,
@@ -205,6 +225,7 @@ async fn two_tenants(db: &str) -> Two {
         campaign: c["id"].as_str().unwrap().to_owned(),
         line_item,
         promoted_tweet,
+        media,
         sync_id: run["sync_id"].as_str().unwrap_or("syn_x").to_owned(),
         fi: acct.funding_instrument_id.clone(),
         tweet: acct.tweet_ids[0].clone(),
@@ -282,6 +303,8 @@ async fn every_route_with_another_tenants_ids_answers_404_and_changes_nothing() 
                 t.line_item.clone()
             } else if path.contains("/promoted_tweets/") {
                 t.promoted_tweet.clone()
+            } else if path.contains("/media/") {
+                t.media.clone()
             } else {
                 t.campaign.clone()
             };
@@ -580,6 +603,8 @@ async fn a_path_id_that_cannot_be_one_answers_404_with_the_envelope_in_every_pos
                 (t.line_item.as_str(), "line item")
             } else if path.contains("/promoted_tweets/") {
                 (t.promoted_tweet.as_str(), "promoted tweet")
+            } else if path.contains("/media/") {
+                (t.media.as_str(), "media")
             } else if path.contains("/experiments/") {
                 ("exp_00000000000000000000", "experiment")
             } else {

@@ -603,14 +603,15 @@ async fn live_script(r: &mut Recorder, db: &str) {
 
     // Media.
     let media = format!("{a}/media");
-    r.call(
-        g,
-        M::POST,
-        &media,
-        &[],
-        P::File("launch/hero.png", "image/png", png()),
-    )
-    .await;
+    let hero = r
+        .call(
+            g,
+            M::POST,
+            &media,
+            &[],
+            P::File("launch/hero.png", "image/png", png()),
+        )
+        .await;
     r.call(
         g,
         M::POST,
@@ -627,6 +628,19 @@ async fn live_script(r: &mut Recorder, db: &str) {
         P::File("hero.jpg", "image/jpeg", png()),
     )
     .await;
+    r.get(g, &media).await;
+    // Delete: the entry, then again (gone: 404), then a key that cannot be one.
+    let gone = format!("{media}/{}", hero["media_key"].as_str().unwrap_or("3_0"));
+    r.call(
+        g,
+        M::DELETE,
+        &gone,
+        &[("idempotency-key", "media-delete")],
+        P::None,
+    )
+    .await;
+    r.send(g, M::DELETE, &gone).await;
+    r.send(g, M::DELETE, &format!("{media}/not-a-key")).await;
     r.get(g, &media).await;
 
     // Reporting: a sync, then the stored rows by hour, day and total, as JSON and CSV.
@@ -815,14 +829,19 @@ async fn dry_run_script(r: &mut Recorder, db: &str) {
     r.get(g, &format!("{a}/promoted_tweets?line_item_id={lid}"))
         .await;
     r.send(g, M::DELETE, &p).await;
-    r.call(
-        g,
-        M::POST,
-        &format!("{a}/media"),
-        &[],
-        P::File("hero.png", "image/png", png()),
-    )
-    .await;
+    let hero = r
+        .call(
+            g,
+            M::POST,
+            &format!("{a}/media"),
+            &[],
+            P::File("hero.png", "image/png", png()),
+        )
+        .await;
+    r.get(g, &format!("{a}/media")).await;
+    let dry_media = hero["media_key"].as_str().unwrap_or("dry_0").to_owned();
+    r.send(g, M::DELETE, &format!("{a}/media/{dry_media}"))
+        .await;
     r.get(g, &format!("{a}/media")).await;
 
     let exps = format!("{a}/experiments");

@@ -1153,3 +1153,76 @@ async fn the_experiment_page_reads_like_a_decision() {
         "concluded: no actions left"
     );
 }
+
+#[tokio::test]
+async fn the_media_page_deletes_an_entry_after_a_confirmation() {
+    use reqwest::multipart::{Form, Part};
+    let (app, key) = TestApp::live_connected(&xads::testing::sqlite_url()).await;
+    let account = app.fake.seed_info().usd_account_id.clone();
+    let form = Form::new().text("name", "Old banner").part(
+        "file",
+        Part::bytes(crate::media::png(9))
+            .file_name("old.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let resp = app
+        .http
+        .post(format!(
+            "{}/api/v1/x_ads/accounts/{account}/media",
+            app.base
+        ))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let entry: Value = resp.json().await.unwrap();
+    let media_key = entry["media_key"].as_str().unwrap().to_owned();
+    let at_x = || {
+        app.fake
+            .state()
+            .media_library(&account)
+            .iter()
+            .any(|m| m.media_key == media_key && !m.deleted)
+    };
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/media?account={account}")).await;
+    let confirm = format!("/media/{account}/{media_key}/delete");
+    assert!(html.contains(&format!("href=\"{confirm}\"")), "{html}");
+    assert!(html.contains("aria-label=\"Delete Old banner…\""));
+
+    // The link only asks; the page names what goes.
+    let (status, html) = page(&app, &cookie, &confirm).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("Old banner") && html.contains("confirm-delete"));
+    assert!(at_x());
+    // Without the session's token nothing happens.
+    let resp = post_form(&app, &cookie, &confirm, &[("csrf", "forged")]).await;
+    assert_eq!(resp.status(), 403);
+    assert!(at_x());
+
+    let csrf = csrf_of(&html);
+    let resp = post_form(&app, &cookie, &confirm, &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), 303);
+    assert_eq!(
+        resp.headers()[LOCATION],
+        format!("/media?account={account}&done=deleted").as_str()
+    );
+    assert!(!at_x(), "deleted at X");
+    let (_, html) = page(
+        &app,
+        &cookie,
+        &format!("/media?account={account}&done=deleted"),
+    )
+    .await;
+    assert!(html.contains("Deleted from the media library."));
+    assert!(!html.contains(&media_key), "gone from the list");
+    // Posting again: the page says it is not there, nothing more is sent.
+    let sent = app.x_writes().len();
+    let resp = post_form(&app, &cookie, &confirm, &[("csrf", &csrf)]).await;
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("media not found"), "{html}");
+    assert_eq!(app.x_writes().len(), sent);
+}

@@ -4,7 +4,8 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::Method;
 use axum::response::Response;
 use axum::routing::{get, post};
 use maud::html;
@@ -15,20 +16,30 @@ use super::{Fields, Picker, dry_tag, problem, render, scope, see_other};
 use crate::app::AppState;
 use crate::media::{self, sniff};
 use crate::ui::html::{Nav, csrf_field, flash, q, scroll};
-use crate::ui::session::{CsrfMultipart, User};
+use crate::ui::session::{CsrfForm, CsrfMultipart, User};
 use crate::web;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/media", get(page)).route(
-        "/media/upload",
-        post(upload).layer(DefaultBodyLimit::max(web::media::BODY_LIMIT)),
-    )
+    Router::new()
+        .route("/media", get(page))
+        .route(
+            "/media/upload",
+            post(upload).layer(DefaultBodyLimit::max(web::media::BODY_LIMIT)),
+        )
+        .route(
+            "/media/{account}/{key}/delete",
+            get(confirm_delete).post(delete),
+        )
 }
 
 async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
-    let msg = qs
-        .get("done")
-        .map(|_| Ok("Uploaded to the media library.".to_owned()));
+    let msg = qs.get("done").map(|done| {
+        Ok(match done.as_str() {
+            "deleted" => "Deleted from the media library.",
+            _ => "Uploaded to the media library.",
+        }
+        .to_owned())
+    });
     media_page(&state, &user, &qs, msg).await
 }
 
@@ -106,11 +117,12 @@ async fn media_page(
                             th { "Aspect ratio" }
                             (listing.th(&here, "status", "Status", false))
                             (listing.th(&here, "added", "Added", false))
+                            th { span class="note" { "Actions" } }
                         }
                     }
                     tbody {
                         @if page.rows.is_empty() {
-                            tr { td colspan="6" class="note" { "No media yet." } }
+                            tr { td colspan="7" class="note" { "No media yet." } }
                         }
                         @for m in &page.rows {
                             tr {
@@ -129,6 +141,12 @@ async fn media_page(
                                     }
                                 }
                                 td { (m.created_at.as_deref().map(|t| t.get(..10).unwrap_or(t)).unwrap_or("—")) }
+                                td {
+                                    @if let Some(key) = &m.media_key {
+                                        a class="btn" href={ "/media/" (q(account_id)) "/" (q(key)) "/delete" }
+                                            aria-label={ "Delete " (m.name.as_deref().unwrap_or(key)) "…" } { "Delete…" }
+                                    }
+                                }
                             }
                         }
                     }
@@ -194,5 +212,74 @@ async fn upload(
     match media::create(&scope, &new).await {
         Ok(_) => see_other(&format!("/media?account={}&done=1", q(&account))),
         Err(e) => super::refused(media_page(&state, &user, &qs, Some(Err(problem(e)))).await),
+    }
+}
+
+/// The media page of `account` with a problem shown.
+async fn account_page_with(state: &AppState, user: &User, account: &str, e: String) -> Response {
+    let qs = Fields::from([("account".to_owned(), account.to_owned())]);
+    media_page(state, user, &qs, Some(Err(e))).await
+}
+
+/// The entry `key` of `account`, as `DELETE …/media/{id}` would find it.
+async fn entry(state: &AppState, user: &User, account: &str, key: &str) -> Result<Media, String> {
+    let scope = scope(state, user, account, None)?;
+    let Some(key) = web::ids::media_key(key) else {
+        scope.check_account().await.map_err(problem)?;
+        return Err(problem(crate::manage::ManageError::NotFound("media")));
+    };
+    let e = media::get(&scope, key).await.map_err(problem)?;
+    Ok(Media::from_api(&e.0))
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    user: User,
+    Path((account, key)): Path<(String, String)>,
+) -> Response {
+    let m = match entry(&state, &user, &account, &key).await {
+        Ok(m) => m,
+        Err(e) => return account_page_with(&state, &user, &account, e).await,
+    };
+    let body = html! {
+        h1 { "Delete from the media library?" }
+        div class="card" {
+            p {
+                "Delete " strong { (m.name.as_deref().unwrap_or("this item")) } " "
+                span class="mono" { (key) }
+                "? It is removed from the ad account's media library at X; tweets already using it are not changed."
+            }
+            form method="post" action={ "/media/" (q(&account)) "/" (q(&key)) "/delete" } {
+                (csrf_field(&user.0.csrf))
+                button class="danger" type="submit" id="confirm-delete" { "Delete media" }
+                " "
+                a class="btn" href={ "/media?account=" (q(&account)) } { "Cancel" }
+            }
+        }
+    };
+    render(&user, "Delete media", Nav::Media, body)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Path((account, key)): Path<(String, String)>,
+    CsrfForm(user, _): CsrfForm<Fields>,
+) -> Response {
+    let path = format!("/api/v1/x_ads/accounts/{}/media/{}", q(&account), q(&key));
+    let result = async {
+        let scope = scope(&state, &user, &account, None)?;
+        let key = entry(&state, &user, &account, &key)
+            .await?
+            .media_key
+            .unwrap_or(key);
+        super::write(&scope, Method::DELETE, &path, None, || {
+            media::delete(&scope, &key)
+        })
+        .await
+    }
+    .await;
+    match result {
+        Ok(()) => see_other(&format!("/media?account={}&done=deleted", q(&account))),
+        Err(e) => account_page_with(&state, &user, &account, e).await,
     }
 }
