@@ -44,6 +44,8 @@ td.mono{white-space:nowrap;overflow-wrap:normal}
 .tabs a{margin-right:8px;display:inline-block;padding:4px 0}.tabs a.on{font-weight:700}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
 svg.chart{width:100%;min-width:560px;height:auto;background:#fff;display:block}svg.chart text{font:13px system-ui,sans-serif;fill:#5b6476}
 .login{max-width:420px;margin:80px auto}.login input{width:100%}
+.rotation-only .note{margin:2px 0 0;font-size:12px}
+form:has(select[name=mode] option[value=concurrent]:checked) .rotation-only{display:none}
 .pager{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-top:10px}
 .thumb{width:48px;height:48px;object-fit:cover;border-radius:6px;background:#eef0f3;vertical-align:middle}
 .tweet{max-width:46ch}.actions{white-space:nowrap}
@@ -218,6 +220,23 @@ pub fn local_rfc3339(t: &str, tz: chrono_tz::Tz) -> String {
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|t| local_instant(t.to_utc(), tz))
         .unwrap_or_else(|_| t.to_owned())
+}
+
+/// A count with its noun, singular for one: `counted(1, "campaigns")` is `1 campaign`,
+/// `counted(2, "campaigns")` `2 campaigns` (no "campaign(s)"). `plural` is a plural ending in
+/// `s`, optionally followed by a " to …" or " of …" phrase (`calls to X` → `1 call to X`).
+pub fn counted(n: impl Into<i128>, plural: &str) -> String {
+    let n = n.into();
+    if n != 1 {
+        return format!("{n} {plural}");
+    }
+    // "calls to X" → "call to X", "line items" → "line item": the last word before any " to "
+    // or " of " phrase.
+    let (head, tail) = match plural.find(" to ").or_else(|| plural.find(" of ")) {
+        Some(at) => plural.split_at(at),
+        None => (plural, ""),
+    };
+    format!("1 {}{tail}", head.strip_suffix('s').unwrap_or(head))
 }
 
 /// A lag in words: `3 min`, `2 h 5 min`, `3 days`.
@@ -424,6 +443,17 @@ pub fn short(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_are_singular_for_one() {
+        use super::counted;
+        assert_eq!(counted(1u64, "campaigns"), "1 campaign");
+        assert_eq!(counted(0u64, "campaigns"), "0 campaigns");
+        assert_eq!(counted(2u64, "line items"), "2 line items");
+        assert_eq!(counted(1u64, "promoted tweets"), "1 promoted tweet");
+        assert_eq!(counted(1i64, "calls to X"), "1 call to X");
+        assert_eq!(counted(3i64, "calls to X"), "3 calls to X");
+    }
+
     use super::*;
 
     #[test]

@@ -301,7 +301,13 @@ fn create_form(
                     &opts(&["ctr", "conversion_rate", "cpc", "cpa"], metric_words), "ctr"))
                 (select(input, ("exp-mode", "mode", "Schedule"),
                     &opts(&["rotate", "concurrent"], schedule_words), "rotate"))
-                (select(input, ("exp-slot", "slot_hours", "Slot length (rotation)"), &slots, "6"))
+                // Only a rotation has slots: the stylesheet hides this when the schedule
+                // chosen is concurrent (no script; where `:has` is unsupported the note says
+                // so, and the server ignores it for a concurrent schedule).
+                div class="rotation-only" {
+                    (select(input, ("exp-slot", "slot_hours", "Slot length"), &slots, "6"))
+                    p class="note" id="exp-slot-note" { "Only for a rotation schedule." }
+                }
                 (Text::new("exp-min-imp", "min_impressions", "Min impressions").value("1000").whole().render(input))
                 (Text::new("exp-max-days", "max_days", "Max days (1–90)").value("14").whole().render(input))
             }

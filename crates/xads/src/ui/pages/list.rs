@@ -223,7 +223,7 @@ impl Listing {
         html! {
             nav class="pager" aria-label={ (what) " pages" } {
                 span class="note" {
-                    (page.matched) " " (what)
+                    (crate::ui::html::counted(page.matched as u64, what))
                     @if page.pages > 1 { " · page " (current) " of " (page.pages) }
                 }
                 @if current > 1 {

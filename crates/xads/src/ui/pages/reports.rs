@@ -101,13 +101,14 @@ pub(super) async fn sync_progress(
                 "That sync is not known here."
             } @else if running {
                 strong { "Syncing from X… " }
-                (done) " of " (runs.len()) " account(s) done; "
-                (calls) " call(s) to X, " (rows) " row(s) written so far. "
+                (done) " of " (html::counted(runs.len() as u64, "accounts")) " done; "
+                (html::counted(calls, "calls to X")) ", " (html::counted(rows, "rows")) " written so far. "
                 "This page refreshes every few seconds; you can leave it, the sync goes on. "
                 a href=(again) { "Check now" }
             } @else if failed.is_empty() {
                 strong { "Sync succeeded." } " "
-                (runs.len()) " account(s), " (calls) " call(s) to X, " (rows) " row(s) written."
+                (html::counted(runs.len() as u64, "accounts")) ", " (html::counted(calls, "calls to X")) ", "
+                (html::counted(rows, "rows")) " written."
             } @else {
                 strong { "Sync failed." } " "
                 @for r in &failed {
