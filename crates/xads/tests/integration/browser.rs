@@ -620,7 +620,7 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
     click_to_next_page(&c, "form[action='/integrations/x_ads/sync'] button").await;
     let status = text_of(&c, "#sync-status[data-state=done]").await;
     assert!(
-        status.contains("Sync succeeded") && status.contains("3 account(s)"),
+        status.contains("Sync succeeded") && status.contains("3 accounts"),
         "{status}"
     );
     let sync = text_of(&c, "#sync").await;

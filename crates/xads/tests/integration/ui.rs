@@ -1009,7 +1009,7 @@ async fn refused_forms_keep_their_input_and_name_the_field_and_writes_redirect()
     let (_, html) = page(&app, &cookie, &format!("/campaigns?account={a}&q=kept")).await;
     assert!(html.contains("data-name=\"Kept campaign\""), "{html}");
     assert!(
-        html.contains("1 campaigns"),
+        html.contains("1 campaign<") || html.contains("1 campaign "),
         "the search found just it: {html}"
     );
 
