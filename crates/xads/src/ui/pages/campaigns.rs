@@ -852,6 +852,35 @@ fn edit_form(csrf: &str, account: &str, c: &Campaign, cur: &str, input: &Input) 
     }
 }
 
+/// Answers a form posted from a campaign's page: back to the page with `done` once the write
+/// went through; otherwise the page again (422) with that form (`kept`) as typed and the refusal
+/// beside the field it names.
+async fn back_to_detail<T>(
+    state: &AppState,
+    user: &User,
+    (account, campaign): (&str, &str),
+    result: Result<T, Problem>,
+    form: Fields,
+    done: &str,
+    kept: fn(Input) -> Refused,
+) -> Response {
+    match result {
+        Ok(_) => see_other(&format!("{}?done={done}", campaign_href(account, campaign))),
+        Err(p) => refused(
+            detail_page(
+                state,
+                user,
+                account,
+                campaign,
+                &Fields::new(),
+                None,
+                kept(Input::kept(form, p)),
+            )
+            .await,
+        ),
+    }
+}
+
 async fn edit(
     State(state): State<AppState>,
     Path((account, id)): Path<(String, String)>,
@@ -874,21 +903,16 @@ async fn edit(
         .await
     }
     .await;
-    match result {
-        Ok(_) => see_other(&format!("{}?done=updated", campaign_href(&account, &id))),
-        Err(p) => refused(
-            detail_page(
-                &state,
-                &user,
-                &account,
-                &id,
-                &Fields::new(),
-                None,
-                Refused::Edit(Input::kept(f, p)),
-            )
-            .await,
-        ),
-    }
+    back_to_detail(
+        &state,
+        &user,
+        (&account, &id),
+        result,
+        f,
+        "updated",
+        Refused::Edit,
+    )
+    .await
 }
 
 fn line_item_row(
@@ -1120,24 +1144,16 @@ async fn create_line_item(
         .await
     }
     .await;
-    match result {
-        Ok(_) => see_other(&format!(
-            "{}?done=line-item-created",
-            campaign_href(&account, &campaign)
-        )),
-        Err(p) => refused(
-            detail_page(
-                &state,
-                &user,
-                &account,
-                &campaign,
-                &Fields::new(),
-                None,
-                Refused::LineItem(Input::kept(f, p)),
-            )
-            .await,
-        ),
-    }
+    back_to_detail(
+        &state,
+        &user,
+        (&account, &campaign),
+        result,
+        f,
+        "line-item-created",
+        Refused::LineItem,
+    )
+    .await
 }
 
 async fn promote(
@@ -1159,24 +1175,16 @@ async fn promote(
         }
         Err(e) => Err(Problem::general(e)),
     };
-    match result {
-        Ok(_) => see_other(&format!(
-            "{}?done=promoted",
-            campaign_href(&account, &campaign)
-        )),
-        Err(p) => refused(
-            detail_page(
-                &state,
-                &user,
-                &account,
-                &campaign,
-                &Fields::new(),
-                None,
-                Refused::Promote(Input::kept(f, p)),
-            )
-            .await,
-        ),
-    }
+    back_to_detail(
+        &state,
+        &user,
+        (&account, &campaign),
+        result,
+        f,
+        "promoted",
+        Refused::Promote,
+    )
+    .await
 }
 
 /// The line item `id` of `account`, as the API's `GET …/line_items/{id}` reads it.
