@@ -349,15 +349,10 @@ impl Db {
     /// Now by the database's clock: the one clock leases shared between instances are measured
     /// on (an instance's own clock may be off by more than a lease; the database is one).
     pub async fn now(&self) -> Result<chrono::DateTime<chrono::Utc>, DbError> {
-        let sql = match self.backend {
-            Backend::Postgres => {
-                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
-            }
-            Backend::Sqlite => {
-                "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
-            }
-        };
-        let ms: i64 = sqlx::query_scalar(sql).fetch_one(&self.pool).await?;
+        let sql = format!("SELECT {}", self.now_ms_sql());
+        let ms: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(crate::store::from_millis(ms))
     }
 

@@ -609,18 +609,15 @@ pub async fn renew_refresh_lock(
     holder: &str,
     hold: std::time::Duration,
 ) -> Result<bool, DbError> {
-    let sql = format!(
-        "UPDATE connections SET refresh_lock_until = {} + $1 WHERE id = $2 AND refresh_lock_holder = $3",
-        db.now_ms_sql()
-    );
-    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(super::lease_ms(hold))
-        .bind(id)
-        .bind(holder)
-        .execute(db.pool())
-        .await?
-        .rows_affected();
-    Ok(n == 1)
+    renew_lease(
+        db,
+        id,
+        holder,
+        hold,
+        "refresh_lock_until",
+        "refresh_lock_holder",
+    )
+    .await
 }
 
 /// Releases the refresh lock without new tokens, when X surely did not spend the refresh token
@@ -821,8 +818,21 @@ pub async fn renew_reprobe(
     holder: &str,
     hold: std::time::Duration,
 ) -> Result<bool, DbError> {
+    renew_lease(db, id, holder, hold, "probe_lease_until", "probe_holder").await
+}
+
+/// Extends a connection's lease (`until`, held by `holder_column`) by `hold` from the
+/// database's now, if `holder` still holds it. The column names are this module's constants.
+async fn renew_lease(
+    db: &Db,
+    id: &str,
+    holder: &str,
+    hold: std::time::Duration,
+    until: &'static str,
+    holder_column: &'static str,
+) -> Result<bool, DbError> {
     let sql = format!(
-        "UPDATE connections SET probe_lease_until = {} + $1 WHERE id = $2 AND probe_holder = $3",
+        "UPDATE connections SET {until} = {} + $1 WHERE id = $2 AND {holder_column} = $3",
         db.now_ms_sql()
     );
     let n = sqlx::query(sqlx::AssertSqlSafe(sql))
