@@ -221,6 +221,12 @@ impl XError {
         }
     }
 
+    /// Turns a broken rule of `operation`'s query (its `validate()` message) into
+    /// [`XError::Invalid`]: `query.validate().map_err(XError::invalid(OP))?`.
+    pub fn invalid(operation: &'static str) -> impl FnOnce(String) -> XError {
+        move |message| XError::Invalid { operation, message }
+    }
+
     /// The rate-limit headers that came with an API error.
     pub fn rate_limit(&self) -> Option<&RateLimitInfo> {
         match self {

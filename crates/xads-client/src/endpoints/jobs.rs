@@ -52,10 +52,7 @@ impl XAds {
         query: &StatsJobQuery,
     ) -> Result<JobsResponse<StatsJob>, XError> {
         const OP: &str = "create_stats_job";
-        query.validate().map_err(|message| XError::Invalid {
-            operation: OP,
-            message,
-        })?;
+        query.validate().map_err(XError::invalid(OP))?;
         let call = Call::ads(
             OP,
             Method::POST,
@@ -75,10 +72,7 @@ impl XAds {
         query: &JobListQuery,
     ) -> Result<JobsResponse<Vec<StatsJob>>, XError> {
         const OP: &str = "stats_jobs";
-        query.validate().map_err(|message| XError::Invalid {
-            operation: OP,
-            message,
-        })?;
+        query.validate().map_err(XError::invalid(OP))?;
         let call = Call::ads(
             OP,
             Method::GET,

@@ -20,10 +20,7 @@ impl XAds {
         query: &StatsQuery,
     ) -> Result<XResponse<StatsResponse>, XError> {
         const OP: &str = "stats";
-        query.validate().map_err(|message| XError::Invalid {
-            operation: OP,
-            message,
-        })?;
+        query.validate().map_err(XError::invalid(OP))?;
         let call = Call::ads(
             OP,
             Method::GET,
@@ -42,10 +39,7 @@ impl XAds {
         query: &ActiveEntitiesQuery,
     ) -> Result<XResponse<Vec<ActiveEntity>>, XError> {
         const OP: &str = "active_entities";
-        query.validate().map_err(|message| XError::Invalid {
-            operation: OP,
-            message,
-        })?;
+        query.validate().map_err(XError::invalid(OP))?;
         let call = Call::ads(
             OP,
             Method::GET,
