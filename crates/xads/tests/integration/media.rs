@@ -10,10 +10,15 @@ use crate::helpers::TestApp;
 
 /// A minimal valid PNG: signature, IHDR (1×1 RGB), one IDAT, IEND (CRCs are not checked).
 pub(crate) fn png(seed: u8) -> Vec<u8> {
+    png_with_data(vec![0x78, 0x9c, 0x63, seed, 0, 0, 1, 0, 1])
+}
+
+/// A 1×1 PNG whose one IDAT chunk is `idat` (its size sets the file's).
+pub(crate) fn png_with_data(idat: Vec<u8>) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
     for (kind, data) in [
         (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
-        (b"IDAT", vec![0x78, 0x9c, 0x63, seed, 0, 0, 1, 0, 1]),
+        (b"IDAT", idat),
         (b"IEND", vec![]),
     ] {
         v.extend((data.len() as u32).to_be_bytes());

@@ -574,17 +574,7 @@ async fn the_upload_form_is_checked_from_its_first_part_and_streams_on() {
 
     // The page receives the file itself, under the API route's limit rather than axum's
     // default 2 MB: a 3 MB PNG goes through.
-    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [
-        (&b"IHDR"[..], vec![0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]),
-        (b"IDAT", vec![0x5a; 3 << 20]),
-        (b"IEND", vec![]),
-    ] {
-        big.extend((data.len() as u32).to_be_bytes());
-        big.extend(kind);
-        big.extend(&data);
-        big.extend([0u8; 4]);
-    }
+    let big = crate::media::png_with_data(vec![0x5a; 3 << 20]);
     let form = Form::new().text("csrf", csrf.clone()).part(
         "file",
         Part::bytes(big)
