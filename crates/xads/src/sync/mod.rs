@@ -154,17 +154,8 @@ pub async fn execute(
     };
     let mut counts = Counts::default();
     let mut window = None;
-    // Boxed: the run's state machine is large (every call to X, the ingestion, the FX
-    // conversion), and inlined into this one it overflowed a worker's stack in debug builds.
     let result = crate::lease::renewing(
-        Box::pin(run_inner(
-            state,
-            target,
-            request,
-            progress,
-            &mut counts,
-            &mut window,
-        )),
+        run_inner(state, target, request, progress, &mut counts, &mut window),
         crate::config::Leases::renew_every(hold),
         renew,
     )
