@@ -19,7 +19,9 @@ VENV=target/schemathesis-venv
 required() { [[ "${XADS_TEST_REQUIRE_SERVICES:-}" == 1 || "${XADS_TEST_REQUIRE_SERVICES:-}" == true ]]; }
 
 if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
-  if ! { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; } >/tmp/xads-schemathesis-pip.log 2>&1; then
+  # --clear: a venv left from another checkout or Python (its scripts name the old paths) is
+  # rebuilt rather than reused half-broken.
+  if ! { python3 -m venv --clear "$VENV" && "$VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"; } >/tmp/xads-schemathesis-pip.log 2>&1; then
     if required; then
       echo "schemathesis: pip could not install schemathesis==$SCHEMATHESIS_VERSION (see /tmp/xads-schemathesis-pip.log)" >&2
       exit 1
