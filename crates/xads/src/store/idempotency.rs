@@ -69,15 +69,15 @@ pub async fn claim(
     .execute(db.pool())
     .await?;
     let holder = Holder(super::new_id("idh"));
-    let db_now = db.now().await?;
-    let inserted = sqlx::query(
+    let db_now = db.now_ms_sql();
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO idempotency_keys (tenant_id, idem_key, fingerprint, state, lease_until, holder, created_at, expires_at)
-         VALUES ($1, $2, $3, 'in_flight', $4, $5, $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
-    )
+         VALUES ($1, $2, $3, 'in_flight', {db_now} + $4, $5, $6, $7) ON CONFLICT (tenant_id, idem_key) DO NOTHING",
+    )))
     .bind(tenant_id)
     .bind(key)
     .bind(fingerprint)
-    .bind(lease_end(db_now, lease))
+    .bind(super::lease_ms(lease))
     .bind(&holder.0)
     .bind(millis(now))
     .bind(millis(now + KEEP_FOR))
@@ -110,16 +110,14 @@ pub async fn claim(
     }
     // In flight: take it over only when its holder's lease lapsed (it died). The condition is
     // re-checked by the update itself, so of two instances racing for a lapsed key one wins.
-    let db_now = db.now().await?;
-    let taken = sqlx::query(
-        "UPDATE idempotency_keys SET lease_until = $1, holder = $2
-         WHERE tenant_id = $3 AND idem_key = $4 AND state = 'in_flight' AND lease_until < $5",
-    )
-    .bind(lease_end(db_now, lease))
+    let taken = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE idempotency_keys SET lease_until = {db_now} + $1, holder = $2
+         WHERE tenant_id = $3 AND idem_key = $4 AND state = 'in_flight' AND lease_until < {db_now}",
+    )))
+    .bind(super::lease_ms(lease))
     .bind(&holder.0)
     .bind(tenant_id)
     .bind(key)
-    .bind(millis(db_now))
     .execute(db.pool())
     .await?
     .rows_affected();
@@ -131,10 +129,6 @@ pub async fn claim(
     })
 }
 
-fn lease_end(db_now: DateTime<Utc>, lease: StdDuration) -> i64 {
-    millis(db_now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
-}
-
 /// Extends `holder`'s lease on the key by `lease` from now (the database's clock). False when
 /// the key is no longer this holder's (it lapsed and was taken over, or it was finished).
 pub async fn renew(
@@ -144,12 +138,12 @@ pub async fn renew(
     holder: &Holder,
     lease: StdDuration,
 ) -> Result<bool, DbError> {
-    let db_now = db.now().await?;
-    Ok(sqlx::query(
-        "UPDATE idempotency_keys SET lease_until = $1
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE idempotency_keys SET lease_until = {} + $1
          WHERE tenant_id = $2 AND idem_key = $3 AND holder = $4 AND state = 'in_flight'",
-    )
-    .bind(lease_end(db_now, lease))
+        db.now_ms_sql()
+    )))
+    .bind(super::lease_ms(lease))
     .bind(tenant_id)
     .bind(key)
     .bind(&holder.0)

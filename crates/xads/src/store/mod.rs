@@ -21,9 +21,10 @@ pub fn millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-/// A lease length in milliseconds, added in SQL to the database's now (`Db::now_ms_sql`).
+/// A lease length in milliseconds, added in SQL to the database's now (`Db::now_ms_sql`);
+/// capped far below `i64::MAX` so that the sum cannot overflow.
 pub fn lease_ms(hold: std::time::Duration) -> i64 {
-    i64::try_from(hold.as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(hold.as_millis()).map_or(i64::MAX / 4, |ms| ms.min(i64::MAX / 4))
 }
 
 /// The instant stored as epoch milliseconds.

@@ -82,18 +82,18 @@ pub async fn record(
     lease: StdDuration,
     now: DateTime<Utc>,
 ) -> Result<Option<Intent>, DbError> {
-    let db_now = db.now().await?;
-    let inserted = sqlx::query(
+    let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO x_writes (id, tenant_id, account_id, operation, request, state, attempts, holder, lease_until, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7, $8, $8) ON CONFLICT (id) DO NOTHING",
-    )
+         VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, {} + $7, $8, $8) ON CONFLICT (id) DO NOTHING",
+        db.now_ms_sql()
+    )))
     .bind(&intent.id)
     .bind(&intent.tenant_id)
     .bind(&intent.account_id)
     .bind(&intent.operation)
     .bind(intent.request.to_string())
     .bind(holder)
-    .bind(lease_end(db_now, lease))
+    .bind(super::lease_ms(lease))
     .bind(millis(now))
     .execute(db.pool())
     .await?
@@ -108,23 +108,18 @@ pub async fn record(
     ))
 }
 
-fn lease_end(db_now: DateTime<Utc>, lease: StdDuration) -> i64 {
-    millis(db_now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2)
-}
-
 /// Takes the intent for `holder` if nobody holds it: released, written before leases existed,
 /// or its holder's lease lapsed (the condition is re-checked by the update, so of two
 /// executions racing for it one wins).
 pub async fn acquire(db: &Db, id: &str, holder: &str, lease: StdDuration) -> Result<bool, DbError> {
-    let db_now = db.now().await?;
-    Ok(sqlx::query(
-        "UPDATE x_writes SET holder = $1, lease_until = $2
-         WHERE id = $3 AND (holder IS NULL OR holder = $1 OR lease_until < $4)",
-    )
+    let db_now = db.now_ms_sql();
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE x_writes SET holder = $1, lease_until = {db_now} + $2
+         WHERE id = $3 AND (holder IS NULL OR holder = $1 OR lease_until < {db_now})",
+    )))
     .bind(holder)
-    .bind(lease_end(db_now, lease))
+    .bind(super::lease_ms(lease))
     .bind(id)
-    .bind(millis(db_now))
     .execute(db.pool())
     .await?
     .rows_affected()
@@ -133,17 +128,17 @@ pub async fn acquire(db: &Db, id: &str, holder: &str, lease: StdDuration) -> Res
 
 /// Extends `holder`'s lease by `lease` from now; false when the intent is no longer its.
 pub async fn renew(db: &Db, id: &str, holder: &str, lease: StdDuration) -> Result<bool, DbError> {
-    let db_now = db.now().await?;
-    Ok(
-        sqlx::query("UPDATE x_writes SET lease_until = $1 WHERE id = $2 AND holder = $3")
-            .bind(lease_end(db_now, lease))
-            .bind(id)
-            .bind(holder)
-            .execute(db.pool())
-            .await?
-            .rows_affected()
-            == 1,
-    )
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE x_writes SET lease_until = {} + $1 WHERE id = $2 AND holder = $3",
+        db.now_ms_sql()
+    )))
+    .bind(super::lease_ms(lease))
+    .bind(id)
+    .bind(holder)
+    .execute(db.pool())
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// Ends `holder`'s lease (its execution is over): a retry, or recovery if the intent is still
@@ -242,14 +237,13 @@ pub async fn entity_claimed(
 /// database's clock (it died, or released the intent unresolved), or — rows written before
 /// leases existed — last touched before `legacy_before`.
 pub async fn open_unheld(db: &Db, legacy_before: DateTime<Utc>) -> Result<Vec<Intent>, DbError> {
-    let db_now = db.now().await?;
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT id, tenant_id, account_id, operation, request, state, attempts, entity_id, created_at
          FROM x_writes WHERE state IN ('pending', 'sent', 'unknown')
-           AND ((holder IS NOT NULL AND lease_until < $1) OR (holder IS NULL AND updated_at < $2))
+           AND ((holder IS NOT NULL AND lease_until < {}) OR (holder IS NULL AND updated_at < $1))
          ORDER BY created_at",
-    )
-    .bind(millis(db_now))
+        db.now_ms_sql()
+    )))
     .bind(millis(legacy_before))
     .fetch_all(db.pool())
     .await?;
