@@ -274,8 +274,8 @@ pub async fn campaigns(cmd: CampaignsCommand) -> anyhow::Result<()> {
     };
     match cmd {
         CampaignsCommand::List { refresh, .. } => {
-            scope.check_account().await.map_err(manage_err)?;
             if refresh {
+                scope.check_account().await.map_err(manage_err)?;
                 let session = scope.session().await.map_err(manage_err)?;
                 manage::mirror::refresh(&scope, &session, Kind::Campaign)
                     .await

@@ -102,7 +102,8 @@ impl EntityPage {
     }
 }
 
-/// A page of the mirror's entities of `kind` (under `parent_id`), after `cursor`.
+/// A page of the mirror's entities of `kind` (under `parent_id`), after `cursor`; `NotFound` when
+/// the tenant has no such ad account (checked by the page's own query).
 pub async fn page(
     scope: &Scope,
     kind: Kind,
@@ -121,7 +122,8 @@ pub async fn page(
         after,
         count,
     )
-    .await?;
+    .await?
+    .ok_or(ManageError::NotFound("ad account"))?;
     Ok(EntityPage {
         items,
         next_cursor: next.map(super::paging::position_cursor),

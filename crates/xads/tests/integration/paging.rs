@@ -27,6 +27,19 @@ fn campaign(tenant: &str, w: usize, i: usize) -> Entity {
     }
 }
 
+/// Gives the tenant the ad account the rows above live in (a list answers only for the tenant's
+/// own accounts).
+async fn own_account(db: &Db, tenant: &str) {
+    sqlx::query(
+        "INSERT INTO ad_accounts (tenant_id, id, name, timezone, currency, deleted, updated_at)
+         VALUES ($1, '18ce54d4x5t', 'Paging', 'UTC', 'USD', 0, 0)",
+    )
+    .bind(tenant)
+    .execute(db.pool())
+    .await
+    .unwrap();
+}
+
 /// Every id of the tenant's campaigns, paged `count` at a time through opaque cursors.
 async fn page_all(
     db: &Db,
@@ -50,7 +63,8 @@ async fn page_all(
             count,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the tenant's account");
         for i in items {
             let v: serde_json::Value = serde_json::from_str(&i).unwrap();
             seen.push(v["id"].as_str().unwrap().to_owned());
@@ -76,6 +90,8 @@ async fn concurrent_upserts_on_two_instances_page_without_a_skipped_row() {
         let (t2, _) = tenants::create(&a, "Two", chrono::Utc::now())
             .await
             .unwrap();
+        own_account(&a, &t1.id).await;
+        own_account(&a, &t2.id).await;
         // Rows that exist before the reader starts.
         for i in 0..5 {
             entities::upsert(&a, &t1.id, &campaign(&t1.id, 99, i), chrono::Utc::now())
@@ -163,7 +179,10 @@ async fn a_row_back_from_deleted_moves_to_the_end_where_a_reader_still_finds_it(
             .unwrap();
         let list =
             |after| entities::list_raw(&db, &t.id, "18ce54d4x5t", Kind::Campaign, None, after, 1);
-        let (page, next) = list(0).await.unwrap();
+        // Not the tenant's account (yet): no page, though rows exist under that id.
+        assert_eq!(list(0).await.unwrap(), None);
+        own_account(&db, &t.id).await;
+        let (page, next) = list(0).await.unwrap().unwrap();
         assert!(page[0].contains("c0-1"), "{page:?}");
         assert!(next.is_none());
         // A reader holding the cursor after c0-1 sees c0-0 come back after it.
@@ -174,9 +193,18 @@ async fn a_row_back_from_deleted_moves_to_the_end_where_a_reader_still_finds_it(
             .unwrap();
         first.deleted = false;
         entities::upsert(&db, &t.id, &first, now).await.unwrap();
-        let (page, _) = list(pos).await.unwrap();
+        let (page, _) = list(pos).await.unwrap().unwrap();
         assert_eq!(page.len(), 1);
         assert!(page[0].contains("c0-0"), "{page:?}");
+        // Past the last row: the account's empty page, not "no such account".
+        assert_eq!(list(i64::MAX / 2).await.unwrap(), Some((vec![], None)));
+        // An account X no longer lists answers as unknown.
+        sqlx::query("UPDATE ad_accounts SET deleted = 1 WHERE tenant_id = $1")
+            .bind(&t.id)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(list(0).await.unwrap(), None);
     }
 }
 

@@ -726,8 +726,8 @@ async fn entities(
     refresh: bool,
 ) -> Result<Vec<Value>, String> {
     let run = async {
-        scope.check_account().await?;
         if refresh {
+            scope.check_account().await?;
             let session = scope.session().await?;
             manage::mirror::refresh(scope, &session, kind).await?;
         }
