@@ -137,13 +137,42 @@ fn start_service(rt: &tokio::runtime::Runtime, db_url: String) -> (String, Strin
 
 /// The axum hello-world on `rt`; returns its URL.
 fn start_hello(rt: &tokio::runtime::Runtime) -> String {
+    serve_static(rt, "Hello, World!".into(), "text/plain; charset=utf-8")
+}
+
+/// A bare axum route on `rt` answering `body` from memory; returns its URL.
+fn serve_static(
+    rt: &tokio::runtime::Runtime,
+    body: bytes::Bytes,
+    content_type: &'static str,
+) -> String {
     rt.block_on(async {
-        let hello =
-            axum::Router::new().route("/", axum::routing::get(|| async { "Hello, World!" }));
+        let route = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let body = body.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, content_type)], body) }
+            }),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, hello).await });
+        tokio::spawn(async move { axum::serve(listener, route).await });
         url
+    })
+}
+
+/// The campaigns page's bytes, as the service answers them.
+fn page_bytes(rt: &tokio::runtime::Runtime, list: &str, key: &str) -> bytes::Bytes {
+    rt.block_on(async {
+        reqwest::Client::new()
+            .get(list)
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("page")
+            .bytes()
+            .await
+            .expect("page body")
     })
 }
 
@@ -232,14 +261,19 @@ fn main() {
     let pg = server_rt
         .block_on(xads::testing::postgres_schema_url())
         .map(|url| start_service(&server_rt, url));
+    // The ceiling: the same page's bytes answered from memory by a bare axum route, so the
+    // share of the bar that is HTTP moving the page's bytes (not the service) shows.
+    let body = page_bytes(&server_rt, &list, &key);
+    let ceiling = serve_static(&server_rt, body.clone(), "application/json");
     let load_rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("load runtime");
     let healthz = format!("{base}/healthz");
     let tiles = format!("{base}/api/v1/integrations");
-    let (h, z, t, ours, ours_pg) = load_rt.block_on(async {
+    let (h, c, z, t, ours, ours_pg) = load_rt.block_on(async {
         let h = load(&hello, None).await;
+        let c = load(&ceiling, None).await;
         let z = load(&healthz, None).await;
         let t = load(&tiles, Some(&key)).await;
         let o = load(&list, Some(&key)).await;
@@ -247,32 +281,38 @@ fn main() {
             Some((_, list, key)) => Some(load(list, Some(key)).await),
             None => None,
         };
-        (h, z, t, o, p)
+        (h, c, z, t, o, p)
     });
     println!(
         "## Dashboard reads ({CONNECTIONS} connections, {}s each, same tokio load generator)",
         RUN.as_secs()
     );
     print("axum hello-world", &h, h.rps);
+    print(
+        &format!("axum, the page's {} bytes static", body.len()),
+        &c,
+        h.rps,
+    );
     print("GET /healthz (our router)", &z, h.rps);
     print("GET /api/v1/integrations (auth)", &t, h.rps);
     print("GET …/campaigns 100 rows, SQLite", &ours, h.rps);
     if let Some(p) = &ours_pg {
         print("GET …/campaigns 100 rows, Postgres", p, h.rps);
     }
-    let best = ours_pg.as_ref().map_or(ours.rps, |p| p.rps.max(ours.rps));
-    let ratio = best / h.rps;
-    println!(
-        "ratio campaigns / hello-world = {ratio:.3} (bar ≥ 0.30): {}",
-        if ratio >= 0.3 { "met" } else { "NOT met" }
-    );
-    let p99 = ours_pg
-        .as_ref()
-        .map_or(ours.p99_us, |p| p.p99_us.min(ours.p99_us));
-    println!(
-        "p99 of GET …/campaigns = {:.2} ms (bar < 10 ms): {}",
-        p99 as f64 / 1000.0,
-        if p99 < 10_000 { "met" } else { "NOT met" }
-    );
+    let mut backends = vec![("SQLite", &ours)];
+    if let Some(p) = &ours_pg {
+        backends.push(("PostgreSQL", p));
+    }
+    for (name, l) in backends {
+        let ratio = l.rps / h.rps;
+        let met = |ok: bool| if ok { "met" } else { "NOT met" };
+        println!(
+            "{name}: campaigns / hello-world = {ratio:.3} (bar ≥ 0.30): {}; p99 {:.2} ms (bar < 10 ms): {}; {:.2} of the static ceiling",
+            met(ratio >= 0.3),
+            l.p99_us as f64 / 1000.0,
+            met(l.p99_us < 10_000),
+            l.rps / c.rps,
+        );
+    }
     server_rt.shutdown_timeout(Duration::from_secs(1));
 }

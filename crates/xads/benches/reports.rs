@@ -299,6 +299,23 @@ async fn run(name: &str, db_url: String) {
         );
     }
 
+    // The page a user waits on: 10 users on the Reports page at once, each reloading it as soon
+    // as it arrives, beside `/healthz` under the same load (bar: p99 < 200 ms).
+    let page = &cases[3].1;
+    for (label, target, auth) in [
+        ("GET /healthz", format!("{base}/healthz"), None),
+        (
+            "Reports page, 90 days, 100 campaigns",
+            page.clone(),
+            Some(("cookie", cookie.as_str())),
+        ),
+    ] {
+        let (p50, p99, n) = concurrent(&http, &target, auth, USERS, LOAD_FOR).await;
+        println!(
+            "{label}, {USERS} concurrent users for {LOAD_FOR:?}: {n} answers, p50 {p50:.1?}, p99 {p99:.1?}  [bar p99 < 200 ms for the page]"
+        );
+    }
+
     // CSV export of hourly rows: peak heap above the baseline, for 30 and for 120 days.
     for days in [30, 120] {
         let from = to_day - Duration::days(days - 1);
@@ -334,6 +351,51 @@ async fn run(name: &str, db_url: String) {
         );
     }
     db.close().await;
+}
+
+/// Concurrent users of the Reports page (issue 17, item 5).
+const USERS: usize = 10;
+/// How long they keep reloading it.
+const LOAD_FOR: StdDuration = StdDuration::from_secs(5);
+
+/// `users` clients each getting `url` again as soon as the answer is read, for `run`; the p50
+/// and p99 latency and how many answers (every one a success, else it panics).
+async fn concurrent(
+    http: &reqwest::Client,
+    url: &str,
+    auth: Option<(&str, &str)>,
+    users: usize,
+    run: StdDuration,
+) -> (StdDuration, StdDuration, usize) {
+    let deadline = Instant::now() + run;
+    let auth = auth.map(|(h, v)| (h.to_owned(), v.to_owned()));
+    let tasks: Vec<_> = (0..users)
+        .map(|_| {
+            let (http, url, auth) = (http.clone(), url.to_owned(), auth.clone());
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                while Instant::now() < deadline {
+                    let started = Instant::now();
+                    let mut req = http.get(&url);
+                    if let Some((h, v)) = &auth {
+                        req = req.header(h.as_str(), v.as_str());
+                    }
+                    let resp = req.send().await.expect("answer");
+                    assert!(resp.status().is_success(), "{url}: {}", resp.status());
+                    resp.bytes().await.expect("body");
+                    times.push(started.elapsed());
+                }
+                times
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort_unstable();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    (pct(0.50), pct(0.99), all.len())
 }
 
 fn main() {
