@@ -47,6 +47,10 @@ pub struct FakeConfig {
     pub ledger_capacity: usize,
     /// Asynchronous analytics jobs: polls and time they take, result lifetime, concurrency.
     pub jobs: crate::jobs::JobSettings,
+    /// Serve X's media CDN (`pbs.twimg.com`, `video.twimg.com`) on the fake's own host under
+    /// [`crate::cdn::PATH`], and point media URLs (library items, tweets' images) there, so a
+    /// test or the demo can fetch previews without the internet. Off: X's own hosts.
+    pub media_on_own_host: bool,
 }
 
 impl Default for FakeConfig {
@@ -75,6 +79,7 @@ impl Default for FakeConfig {
             rate_limits: RateLimitConfig::default(),
             ledger_capacity: 100_000,
             jobs: crate::jobs::JobSettings::default(),
+            media_on_own_host: false,
         }
     }
 }

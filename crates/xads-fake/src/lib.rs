@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod cdn;
 pub mod config;
 pub mod control;
 pub mod entities;

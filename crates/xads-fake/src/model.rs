@@ -400,7 +400,16 @@ impl Tweet {
     /// X's `GET accounts/:id/tweets` JSON: the field set of the v12 docs example (creatives
     /// reference, "GET accounts/:account_id/tweets"). The fake's tweets are published,
     /// nullcasted, by the account's owner; `trim_user` leaves the user object with its ids only.
-    pub fn to_json(&self, user_id: &str, screen_name: &str, trim_user: bool) -> Value {
+    ///
+    /// A tweet whose id is even carries one image (`entities.media[0].media_url_https`, on the
+    /// fake's own CDN when `origin` is set), as a tweet with a picture does at X.
+    pub fn to_json(
+        &self,
+        user_id: &str,
+        screen_name: &str,
+        trim_user: bool,
+        origin: Option<&str>,
+    ) -> Value {
         let uid: u64 = user_id.parse().unwrap_or(0);
         let user = if trim_user {
             json!({ "id": uid, "id_str": user_id })
@@ -417,12 +426,24 @@ impl Tweet {
                 "utc_offset": null,
             })
         };
+        let mut entities =
+            json!({ "hashtags": [], "symbols": [], "user_mentions": [], "urls": [] });
+        if self.id.ends_with(['0', '2', '4', '6', '8']) {
+            let image = crate::cdn::url(
+                origin,
+                format!("https://pbs.twimg.com/media/tw{}.jpg", self.id),
+            );
+            entities["media"] = json!([{
+                "id_str": self.id, "type": "photo",
+                "media_url_https": image,
+            }]);
+        }
         json!({
             "coordinates": null,
             "retweeted": false,
             "name": null,
             "source": "<a href=\"https://ads-api.x.com\" rel=\"nofollow\">Ads API Internal Test App</a>",
-            "entities": { "hashtags": [], "symbols": [], "user_mentions": [], "urls": [] },
+            "entities": entities,
             "display_text_range": [0, self.text.chars().count()],
             "favorite_count": 0,
             "in_reply_to_status_id_str": null,
@@ -488,6 +509,13 @@ impl MediaItem {
 
     /// X's JSON for this media-library item.
     pub fn to_json(&self) -> Value {
+        self.to_json_at(None)
+    }
+
+    /// [`MediaItem::to_json`], its URLs on the fake's own CDN when `origin` is set
+    /// ([`crate::cdn`]).
+    pub fn to_json_at(&self, origin: Option<&str>) -> Value {
+        let cdn = |u: String| json!(crate::cdn::url(origin, u));
         let id = self.media_id();
         let mut v = json!({
             "tweeted": false,
@@ -507,7 +535,7 @@ impl MediaItem {
             // (docs-x media_library_put).
             m.insert(
                 "media_url".into(),
-                json!(format!("https://video.twimg.com/tweet_video/{id}.mp4")),
+                cdn(format!("https://video.twimg.com/tweet_video/{id}.mp4")),
             );
             m.insert("duration".into(), Value::Null);
             m.insert("title".into(), json!(self.title));
@@ -515,13 +543,13 @@ impl MediaItem {
             m.insert("poster_media_key".into(), json!(self.poster_media_key));
             m.insert(
                 "poster_media_url".into(),
-                json!(format!("https://pbs.twimg.com/tweet_video_thumb/{id}.jpg")),
+                cdn(format!("https://pbs.twimg.com/tweet_video_thumb/{id}.jpg")),
             );
             m.insert("aspect_ratio".into(), json!("1:1"));
         } else if self.media_type == "VIDEO" {
             m.insert(
                 "media_url".into(),
-                json!(format!(
+                cdn(format!(
                     "https://video.twimg.com/amplify_video/{id}/vid/1280x720/fake.mp4"
                 )),
             );
@@ -531,7 +559,7 @@ impl MediaItem {
             m.insert("poster_media_key".into(), json!(self.poster_media_key));
             m.insert(
                 "poster_media_url".into(),
-                json!(format!(
+                cdn(format!(
                     "https://pbs.twimg.com/amplify_video_thumb/{id}/img/fake.jpg"
                 )),
             );
@@ -539,7 +567,7 @@ impl MediaItem {
         } else {
             m.insert(
                 "media_url".into(),
-                json!(format!("https://pbs.twimg.com/media/{id}.jpg")),
+                cdn(format!("https://pbs.twimg.com/media/{id}.jpg")),
             );
         }
         v
@@ -727,6 +755,6 @@ impl Record for Tweet {
         None
     }
     fn json(&self) -> Value {
-        self.to_json("", "", true)
+        self.to_json("", "", true, None)
     }
 }

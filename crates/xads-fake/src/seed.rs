@@ -122,6 +122,7 @@ pub(crate) fn build(cfg: &FakeConfig) -> State {
         app_approved: cfg.app_approved,
         jobs: Vec::new(),
         job_settings: crate::jobs::JobSettings::from_config(cfg),
+        media_origin: None,
     };
 
     let specs = [

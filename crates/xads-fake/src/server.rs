@@ -133,6 +133,10 @@ pub fn router(state: FakeState) -> Router {
             &format!("{}/{{file}}", jobs::RESULT_PATH),
             get(jobs::download),
         )
+        .route(
+            &format!("{}/{{host}}/{{*path}}", crate::cdn::PATH),
+            get(crate::cdn::serve),
+        )
         .route("/i/oauth2/authorize", get(oauth2::authorize))
         .route("/2/oauth2/token", post(oauth2::token))
         .route("/2/oauth2/revoke", post(oauth2::revoke))
@@ -511,6 +515,9 @@ impl FakeX {
     /// Serves an existing world on an already bound listener.
     pub fn serve(listener: TcpListener, state: FakeState) -> io::Result<FakeX> {
         let addr = listener.local_addr()?;
+        if state.config().media_on_own_host {
+            state.lock().media_origin = Some(format!("http://{addr}"));
+        }
         let (tx, rx) = watch::channel(false);
         let app = router(state.clone());
         let task = tokio::spawn(accept_loop(listener, app, rx));

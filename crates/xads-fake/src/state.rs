@@ -91,6 +91,9 @@ pub struct State {
     pub jobs: Vec<crate::jobs::Job>,
     /// How new jobs behave.
     pub job_settings: crate::jobs::JobSettings,
+    /// `http://<the fake's address>` when it serves X's media CDN itself
+    /// ([`crate::FakeConfig::media_on_own_host`]): media URLs then point there.
+    pub media_origin: Option<String>,
 }
 
 impl State {

@@ -112,7 +112,14 @@ pub struct Config {
     /// `XADS_BUDGET_CONFIRM_USD`: a daily budget worth more USD than this asks the UI user to
     /// confirm (showing the USD equivalent) before the campaign is created or changed.
     pub budget_confirm_usd: rust_decimal::Decimal,
+    /// `XADS_MEDIA_HOSTS`: the hosts (`host` or `host:port`) whose media the UI's preview route
+    /// fetches for the pages (X's media CDN by default); nothing else is ever fetched.
+    pub media_hosts: Vec<String>,
 }
+
+/// The default of `XADS_MEDIA_HOSTS`: X's media CDN (images and thumbnails, async-job files,
+/// videos).
+pub const DEFAULT_MEDIA_HOSTS: &str = "pbs.twimg.com,ton.twimg.com,video.twimg.com";
 
 /// A connection URL (`DATABASE_URL`, `REDIS_URL`) whose `Debug` hides the password:
 /// `postgres://user:***@host/db` (a `password=` query parameter too). Derefs to the full URL.
@@ -443,6 +450,8 @@ impl Config {
                 })?,
         };
 
+        let media_hosts = media_hosts(get("XADS_MEDIA_HOSTS"))?;
+
         let sync_concurrency = match get("XADS_SYNC_CONCURRENCY") {
             None => 4,
             Some(v) => match v.parse::<usize>() {
@@ -491,6 +500,7 @@ impl Config {
             leases: Leases::default(),
             fx_url,
             budget_confirm_usd,
+            media_hosts,
         })
     }
 }
@@ -576,6 +586,26 @@ pub fn parse_duration(v: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// `XADS_MEDIA_HOSTS`: a comma list of host names, each optionally with `:port`, lower-cased;
+/// the default when unset. A value with a scheme, a path or a user is refused (it names hosts).
+fn media_hosts(raw: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let raw = raw.unwrap_or(DEFAULT_MEDIA_HOSTS);
+    let mut hosts = Vec::new();
+    for h in raw.split(',').map(str::trim).filter(|h| !h.is_empty()) {
+        let ok = url::Url::parse(&format!("https://{h}/")).ok().filter(|u| {
+            u.username().is_empty() && u.host_str().is_some() && !h.contains(['/', '@', '?', '#'])
+        });
+        if ok.is_none() {
+            return Err(ConfigError {
+                var: "XADS_MEDIA_HOSTS",
+                problem: format!("expected host names such as pbs.twimg.com, got {h:?}"),
+            });
+        }
+        hosts.push(h.to_ascii_lowercase());
+    }
+    Ok(hosts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +644,10 @@ mod tests {
             Some("https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml")
         );
         assert_eq!(c.budget_confirm_usd, rust_decimal::Decimal::from(1_000));
+        assert_eq!(
+            c.media_hosts,
+            ["pbs.twimg.com", "ton.twimg.com", "video.twimg.com"]
+        );
         let off = Config::from_vars(&vars(&[("XADS_FX_URL", "off")])).unwrap();
         assert!(off.fx_url.is_none());
         assert_eq!(c.leases, Leases::default());
@@ -640,6 +674,10 @@ mod tests {
             (&[("REDIS_URL", "http://x")], "REDIS_URL"),
             (&[("XADS_BIND", "8080")], "XADS_BIND"),
             (&[("XADS_FX_URL", "ftp://ecb")], "XADS_FX_URL"),
+            (
+                &[("XADS_MEDIA_HOSTS", "https://pbs.twimg.com/x")],
+                "XADS_MEDIA_HOSTS",
+            ),
             (
                 &[("XADS_BUDGET_CONFIRM_USD", "lots")],
                 "XADS_BUDGET_CONFIRM_USD",

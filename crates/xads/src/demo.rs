@@ -102,6 +102,8 @@ impl Demo {
         let fake_config = FakeConfig {
             redirect_uris: vec![callback.clone()],
             history_days: HISTORY_DAYS,
+            // Media previews come from the fake's own stand-in of X's CDN (no internet).
+            media_on_own_host: true,
             ..FakeConfig::default()
         };
         let (client_id, client_secret, consumer_key, consumer_secret) = (
@@ -146,6 +148,11 @@ impl Demo {
             // with the rate and its date (what a new user should see, rather than fresh-looking
             // rates a stand-in would invent).
             ("XADS_FX_URL", "off".into()),
+            // The pages' thumbnails are read from the fake's CDN stand-in, and only from it.
+            (
+                "XADS_MEDIA_HOSTS",
+                fake_base.trim_start_matches("http://").to_owned(),
+            ),
             ("X_ADS_API_BASE_URL", fake_base.clone()),
             ("X_API_BASE_URL", fake_base.clone()),
             (

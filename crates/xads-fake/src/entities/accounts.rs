@@ -96,6 +96,7 @@ pub async fn tweets(ctx: Ctx, Path(account_id): Path<String>) -> Response {
         let name = super::text(p, "name", 80)?.filter(|n| !n.is_empty());
         let user = p.int("user_id")?;
         let ids = ids_filter(p, "tweet_ids")?;
+        let origin = s.media_origin.clone();
         let screen_name = if owner == s.seed.user_id {
             s.seed.screen_name.clone()
         } else {
@@ -122,7 +123,7 @@ pub async fn tweets(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                 .collect(),
         );
         let pg = page_by(items, &paging, &DEFAULT_LIST, |t| {
-            t.to_json(&owner, &screen_name, trim_user)
+            t.to_json(&owner, &screen_name, trim_user, origin.as_deref())
         })?;
         Ok(collection(echo, pg.data, pg.next_cursor, None))
     })

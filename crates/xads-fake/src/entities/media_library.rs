@@ -3,7 +3,7 @@
 use axum::extract::Path;
 use axum::response::Response;
 
-use super::{Ctx, ListSpec, account, find, find_live_idx, one_of, page, text};
+use super::{Ctx, ListSpec, account, find, find_live_idx, one_of, page_by, text};
 use crate::envelope::{ApiError, collection, single};
 use crate::media::UploadState;
 use crate::model::{MediaItem, Record};
@@ -46,7 +46,8 @@ pub async fn list(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                 .cloned()
                 .collect(),
         );
-        let pg = page(items, &p, &LIST)?;
+        let origin = s.media_origin.as_deref();
+        let pg = page_by(items, &p, &LIST, |m| m.to_json_at(origin))?;
         Ok(collection(echo, pg.data, pg.next_cursor, pg.total_count))
     })
 }
@@ -59,7 +60,7 @@ pub async fn get(ctx: Ctx, Path((account_id, key)): Path<(String, String)>) -> R
     ctx.run(echo.clone(), |s| {
         account(s, &ctx.who, &account_id)?;
         let m = find(&s.media, &account_id, &key, ctx.p.flag("with_deleted")?)?;
-        Ok(single(echo, m.to_json()))
+        Ok(single(echo, m.to_json_at(s.media_origin.as_deref())))
     })
 }
 
@@ -114,7 +115,7 @@ pub async fn create(ctx: Ctx, Path(account_id): Path<String>) -> Response {
                 m.updated_at = now;
             }
             apply(m, f);
-            return Ok(single(echo, m.to_json()));
+            return Ok(single(echo, m.to_json_at(s.media_origin.as_deref())));
         }
         let upload = s
             .uploads
@@ -144,7 +145,7 @@ pub async fn create(ctx: Ctx, Path(account_id): Path<String>) -> Response {
             deleted: false,
         };
         apply(&mut m, f);
-        let json = m.to_json();
+        let json = m.to_json_at(s.media_origin.as_deref());
         s.media.push(m);
         Ok(single(echo, json))
     })
@@ -163,7 +164,7 @@ pub async fn update(ctx: Ctx, Path((account_id, key)): Path<(String, String)>) -
         let m = &mut s.media[idx];
         apply(m, f);
         m.updated_at = now;
-        Ok(single(echo, m.to_json()))
+        Ok(single(echo, m.to_json_at(s.media_origin.as_deref())))
     })
 }
 
@@ -178,6 +179,6 @@ pub async fn delete(ctx: Ctx, Path((account_id, key)): Path<(String, String)>) -
         let now = s.clock.now();
         let m = &mut s.media[idx];
         m.mark_deleted(now);
-        Ok(single(echo, m.to_json()))
+        Ok(single(echo, m.to_json_at(s.media_origin.as_deref())))
     })
 }

@@ -1,7 +1,8 @@
 //! Creative experiments (PRODUCT.md §4.8). X has no experiment primitive: an experiment is one
 //! campaign with one line item per variant (its own targeting, bid, budget and promoted creative
-//! tweet). **The control ships unpaused, the treatments paused**; the [`runner`] then switches
-//! them on the [`schedule::Schedule`]. Results come from `LINE_ITEM` stats with the sequential
+//! tweet). **Every variant ships paused, the control too** (issue #19: nothing of an
+//! experiment runs or spends before Start); `start` applies the schedule's first slot, the
+//! [`runner`] then switches them on the [`schedule::Schedule`], and `stop` pauses them all. Results come from `LINE_ITEM` stats with the sequential
 //! verdict of [`stats`].
 //!
 //! Creation is resumable: every variant step is an exactly-once write whose intent id derives
@@ -268,7 +269,8 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Created<ExperimentVie
             line_item: json!(v.line_item),
             line_item_id: None,
             promoted_tweet_id: None,
-            expected_paused: !v.control,
+            // Nothing runs before Start: the control too waits paused.
+            expected_paused: true,
             drift: None,
         })
         .collect();
@@ -314,7 +316,7 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
     let line_item_id = match &v.line_item_id {
         Some(id) => id.clone(),
         None => {
-            // The control ships unpaused; treatments ship paused.
+            // Every variant ships paused; `start` resumes the ones its schedule wants live.
             let li = settings.line_item(
                 &e.campaign_id,
                 Some(
@@ -323,7 +325,7 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
                         .take(255)
                         .collect(),
                 ),
-                !v.control,
+                true,
             );
             let li = li.validate().map_err(|e| {
                 ManageError::Conflict(format!("stored variant settings are invalid: {e}"))

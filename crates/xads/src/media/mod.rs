@@ -16,6 +16,7 @@
 //!
 //! In dry-run the file is validated the same way and stored locally with a `dry_` media key.
 
+pub mod preview;
 pub mod sniff;
 pub mod spool;
 

@@ -53,7 +53,7 @@ pub struct Variant {
     pub idx: i32,
     /// Name.
     pub name: String,
-    /// The control ships unpaused.
+    /// The variant the treatments are compared with.
     pub control: bool,
     /// The creative tweet.
     pub tweet_id: String,

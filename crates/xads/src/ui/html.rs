@@ -44,7 +44,6 @@ td.mono{white-space:nowrap;overflow-wrap:normal}
 .tabs a{margin-right:8px;display:inline-block;padding:4px 0}.tabs a.on{font-weight:700}.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;overflow-wrap:anywhere}
 svg.chart{width:100%;min-width:560px;height:auto;background:#fff;display:block}svg.chart text{font:13px system-ui,sans-serif;fill:#5b6476}
 .login{max-width:420px;margin:80px auto}.login input{width:100%}
-.rotation-only .note{margin:2px 0 0;font-size:12px}
 form:has(select[name=mode] option[value=concurrent]:checked) .rotation-only{display:none}
 .pager{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-top:10px}
 .thumb{width:48px;height:48px;object-fit:cover;border-radius:6px;background:#eef0f3;vertical-align:middle}
@@ -180,6 +179,17 @@ pub fn button_form(action: &str, csrf: &str, label: &str, class: &str) -> Markup
 pub fn scroll(label: &str, table: Markup) -> Markup {
     html! {
         div class="scroll" role="region" aria-label=(label) tabindex="0" { (table) }
+    }
+}
+
+/// A thumbnail of media X serves at `url`, read through our origin (`/media/preview`), or
+/// nothing. Decorative (`alt=""`): the row beside it names the item.
+pub fn thumb(url: Option<&str>) -> Markup {
+    html! {
+        @if let Some(u) = url.filter(|u| !u.is_empty()) {
+            img class="thumb" src={ "/media/preview?src=" (q(u)) } alt="" loading="lazy"
+                width="48" height="48";
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 //! | domain: management, experiments, media (`manage`, `experiments`, `media`) | [`ManageError`] | invalid input ([`Invalid`]), not found, conflict, session, write, DB |
 //! | domain: sync (`sync`) | [`SyncError`] | not found, invalid window, session, mirror refresh, DB |
 //! | domain: connect (`connect`) | [`StartError`] for starting (a callback's failure is a value, [`crate::connect::CallbackProblem`], whose status `web::integrations` picks) | not configured, X, DB |
-//! | below the domain: FX parsing (`fx`), uploads (`media::spool`) | [`FxError`], [`SpoolError`] | a bad field, a refused file |
+//! | below the domain: FX parsing (`fx`), uploads (`media::spool`), media previews (`media::preview`) | [`FxError`], [`SpoolError`], [`PreviewError`] | a bad field, a refused file, a preview not read |
 //! | web (`web::*`) | [`ApiError`] | status, snake_case code, message, details |
 //! | UI pages (`ui`) | the API's answers as they read them; their own failures go to `ui::failure` | a generic HTML page, the cause logged |
 //! | CLI (`cli`, `commands`) | `anyhow::Error` with the domain error's text | the operator's own terminal |
@@ -51,6 +51,7 @@ use crate::fx::FxError;
 use crate::manage::ManageError;
 use crate::manage::exactly_once::WriteError;
 use crate::manage::input::Invalid;
+use crate::media::preview::PreviewError;
 use crate::media::sniff::FileError;
 use crate::media::spool::SpoolError;
 use crate::sync::SyncError;
@@ -349,6 +350,20 @@ impl From<SpoolError> for ApiError {
             .with_details(json!({ "field": "file" })),
             SpoolError::File(f) => ApiError::invalid("file", f.to_string()),
             SpoolError::Io(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<PreviewError> for ApiError {
+    fn from(e: PreviewError) -> Self {
+        match e {
+            // A URL we do not read is answered as an unknown one: nothing to learn from it.
+            PreviewError::NotAllowed => ApiError::not_found("preview"),
+            other => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "preview_unavailable",
+                other.to_string(),
+            ),
         }
     }
 }

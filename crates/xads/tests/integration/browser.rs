@@ -573,6 +573,24 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
             .unwrap();
     }
     audit(&c, axe, "08-experiments").await;
+    // The slot length's field lines up with the fields beside it (no note under it).
+    let aligned = c
+        .execute(
+            "const slot = document.querySelector('#exp-slot').getBoundingClientRect();\
+             const beside = ['#exp-name', '#exp-campaign', '#objective', '#exp-metric', '#exp-mode',\
+               '#exp-min-imp', '#exp-max-days']\
+               .map(s => document.querySelector(s).getBoundingClientRect())\
+               .filter(r => r.top < slot.bottom && r.bottom > slot.top);\
+             return [beside.length, beside.filter(r => Math.round(r.bottom) !== Math.round(slot.bottom)).length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [beside, off]: [u64; 2] = serde_json::from_value(aligned).unwrap();
+    assert!(
+        beside > 0 && off == 0,
+        "the slot length's field ends on its row's line: {off} of {beside} fields beside it do not"
+    );
     click_to_next_page(&c, "#create-experiment").await;
     wait_css(&c, "#results").await;
     let variants = text_of(&c, "#variants").await;

@@ -64,8 +64,21 @@ impl ExperimentSetup for AccountCtx {
     }
 }
 
+/// The status of each of `ids`' line items at X (the fake's state), in their order.
+fn statuses_at_x(c: &Ctx, ids: &[String]) -> Vec<String> {
+    let at_x = c.app.fake.state().line_items(&c.account);
+    ids.iter()
+        .map(|id| {
+            at_x.iter()
+                .find(|l| &l.id == id)
+                .map(|l| l.entity_status.clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn creating_ships_the_control_active_and_treatments_paused() {
+async fn creating_ships_every_variant_paused_and_only_start_runs_them() {
     let c = ctx(true).await;
     let campaign = c.campaign().await;
     let (status, exp) = c
@@ -93,27 +106,68 @@ async fn creating_ships_the_control_active_and_treatments_paused() {
         3,
         "one line item per variant under the one campaign"
     );
+    let ids: Vec<String> = variants
+        .iter()
+        .map(|v| v["line_item_id"].as_str().unwrap().to_owned())
+        .collect();
+    // Nothing of the experiment runs before Start: every line item, the control's too, was
+    // created PAUSED at X and nothing resumed it since.
+    assert_eq!(statuses_at_x(&c, &ids), ["PAUSED", "PAUSED", "PAUSED"]);
+    // The creates themselves asked X for PAUSED (no resume followed: the status above).
+    let creates: Vec<String> = c
+        .app
+        .fake
+        .state()
+        .ledger()
+        .into_iter()
+        .filter(|e| e.method == "POST" && e.path.ends_with("/line_items"))
+        .map(|e| format!("{}&{}", e.query, e.body_text))
+        .filter(|params| params.contains(&format!("campaign_id={campaign}")))
+        .collect();
+    assert_eq!(creates.len(), 3, "{creates:?}");
+    assert!(
+        creates.iter().all(|p| p.contains("entity_status=PAUSED")),
+        "{creates:?}"
+    );
     for (i, v) in variants.iter().enumerate() {
-        let li = line_items
-            .iter()
-            .find(|l| Some(l.id.as_str()) == v["line_item_id"].as_str())
-            .unwrap();
-        let expected = if i == 0 { "ACTIVE" } else { "PAUSED" };
-        assert_eq!(li.entity_status, expected, "variant {i}");
-        assert_eq!(v["paused"], json!(i != 0));
+        assert_eq!(v["paused"], true, "variant {i}");
         let pts: Vec<_> = c
             .app
             .fake
             .state()
             .promoted_tweets(&c.account)
             .into_iter()
-            .filter(|p| p.line_item_id == li.id)
+            .filter(|p| p.line_item_id == ids[i])
             .collect();
         assert_eq!(pts.len(), 1);
         assert_eq!(pts[0].tweet_id, c.tweets[i]);
     }
     let (_, list) = c.send(Method::GET, "experiments", None).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
+
+    // Start runs the first slot's variant (and only it); Stop pauses every one again.
+    let id = exp["id"].as_str().unwrap();
+    let (status, started) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let live = xads::experiments::schedule::Schedule::Rotate { slot_hours: 6 }.live_in(0, 3);
+    assert_eq!(live.len(), 1);
+    let expected: Vec<&str> = (0..3)
+        .map(|i| {
+            if live.contains(&i) {
+                "ACTIVE"
+            } else {
+                "PAUSED"
+            }
+        })
+        .collect();
+    assert_eq!(statuses_at_x(&c, &ids), expected);
+    let (status, stopped) = c
+        .send(Method::POST, &format!("experiments/{id}/stop"), None)
+        .await;
+    assert_eq!(status, 200, "{stopped}");
+    assert_eq!(statuses_at_x(&c, &ids), ["PAUSED", "PAUSED", "PAUSED"]);
 }
 
 #[tokio::test]

@@ -485,3 +485,211 @@ async fn disconnect_asks_first_and_stops_the_runner_of_running_experiments() {
         "nothing left for the runner"
     );
 }
+
+#[tokio::test]
+async fn editing_a_daily_budget_above_the_threshold_asks_first_with_its_usd_worth() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.seed_info();
+    let kwd = seed.kwd_account_id.clone();
+    let fi = seed.account(&kwd).unwrap().funding_instrument_id.clone();
+    let api = |rest: &str| format!("/api/v1/x_ads/accounts/{kwd}/{rest}");
+    let (status, c) = app
+        .send(Method::POST, &key, &api("campaigns"), Some(json!({"name": "Small", "funding_instrument_id": fi, "daily_budget_amount_local_micro": 10_000_000})))
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let cid = c["id"].as_str().unwrap().to_owned();
+    let (status, l) = app
+        .send(Method::POST, &key, &api("line_items"), Some(json!({"campaign_id": cid, "objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+            "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 1_000_000, "daily_budget_amount_local_micro": 5_000_000})))
+        .await;
+    assert_eq!(status, 201, "{l}");
+    let lid = l["id"].as_str().unwrap().to_owned();
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/campaigns/{kwd}/{cid}")).await;
+    let csrf = csrf_of(&html);
+
+    for (action, read) in [
+        (
+            format!("/campaigns/{kwd}/{cid}/edit"),
+            api(&format!("campaigns/{cid}")),
+        ),
+        (
+            format!("/line_items/{kwd}/{cid}/{lid}/edit"),
+            api(&format!("line_items/{lid}")),
+        ),
+    ] {
+        let before = daily_budget(&app, &key, &read).await;
+        // 5 000 KWD a day: a confirmation with the USD equivalent; nothing saved yet.
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("name", "Big"),
+            ("daily_budget", "5000"),
+        ];
+        let resp = crate::ui::post_form(&app, &cookie, &action, &form).await;
+        assert_eq!(resp.status(), 200, "{action}");
+        let confirm = resp.text().await.unwrap();
+        assert!(confirm.contains("Confirm the daily budget"), "{confirm}");
+        assert!(confirm.contains("5,000.000 KWD"), "{confirm}");
+        assert!(confirm.contains("≈ <strong>$16,"), "{confirm}");
+        assert!(confirm.contains("Yes, save with this budget"), "{confirm}");
+        assert!(
+            confirm.contains(&format!("action=\"{action}\"")),
+            "re-posts to the edit: {confirm}"
+        );
+        assert_eq!(daily_budget(&app, &key, &read).await, before, "{action}");
+        // Confirmed: saved.
+        let mut confirmed = form.to_vec();
+        confirmed.push(("confirm_budget", "1"));
+        let resp = crate::ui::post_form(&app, &cookie, &action, &confirmed).await;
+        assert_eq!(resp.status(), 303, "{action}");
+        assert_eq!(daily_budget(&app, &key, &read).await, Some(5_000_000_000));
+        // Keeping that budget (a rename) asks nothing again.
+        let rename = [
+            ("csrf", csrf.as_str()),
+            ("name", "Bigger"),
+            ("daily_budget", "5000"),
+        ];
+        let resp = crate::ui::post_form(&app, &cookie, &action, &rename).await;
+        assert_eq!(resp.status(), 303, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn a_finished_sync_leaves_its_address_and_shows_its_result_once() {
+    let (app, key, jpy, _) = synced().await;
+    let (status, run) = app
+        .send(
+            Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{jpy}/stats/sync?wait=true"),
+            Some(json!({"from": "2026-12-03", "to": "2026-12-04"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    let id = run["sync_id"].as_str().unwrap().to_owned();
+    let cookie = login(&app, &key).await;
+    for (with_sync, clean) in [
+        (
+            format!("/reports?account={jpy}&from=2026-12-01&to=2026-12-04&sync={id}"),
+            format!("/reports?account={jpy}&from=2026-12-01&to=2026-12-04"),
+        ),
+        (
+            format!("/integrations?sync={id}"),
+            "/integrations".to_owned(),
+        ),
+    ] {
+        // The run is done: the status address answers 303 to the clean one, with the result
+        // in the one-shot cookie.
+        let resp = app
+            .http
+            .get(format!("{}{with_sync}", app.base))
+            .header(COOKIE, &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "{with_sync}");
+        assert_eq!(resp.headers()[LOCATION], clean.as_str());
+        let flash = resp.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        assert!(flash.starts_with("xads_flash=sync-ok-1-"), "{flash}");
+        let resp = app
+            .http
+            .get(format!("{}{clean}", app.base))
+            .header(COOKIE, format!("{cookie}; {flash}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let shown = resp.text().await.unwrap();
+        assert!(shown.contains("Sync succeeded."), "{shown}");
+        assert!(shown.contains("1 account,"), "{shown}");
+        assert!(!shown.contains("http-equiv=\"refresh\""), "{shown}");
+        // The reload (the cookie cleared) shows nothing of it.
+        let (_, reloaded) = page(&app, &cookie, &clean).await;
+        assert!(!reloaded.contains("Sync succeeded"), "{reloaded}");
+    }
+}
+
+#[tokio::test]
+async fn the_disconnected_banner_says_it_once_and_what_to_do() {
+    let (app, key, jpy, _) = synced().await;
+    let (status, _) = app
+        .send(Method::DELETE, &key, "/api/v1/integrations/x_ads", None)
+        .await;
+    assert!(status < 300, "{status}");
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/reports?account={jpy}")).await;
+    let at = html.find("id=\"history-banner\"").expect("the banner");
+    let banner = &html[at..at + html[at..].find("</div>").unwrap()];
+    assert_eq!(
+        banner.matches("not connected").count(),
+        1,
+        "said once: {banner}"
+    );
+    assert!(!banner.contains("Not connected to X"), "{banner}");
+    assert!(banner.contains("no longer refreshed"), "{banner}");
+    assert!(banner.contains("href=\"/integrations\""), "{banner}");
+    // The pages that need X say it once too, with where to connect.
+    let (_, campaigns) = page(&app, &cookie, "/campaigns").await;
+    let at = campaigns.find("id=\"not-connected\"").expect("the notice");
+    let notice = &campaigns[at..at + campaigns[at..].find("</div>").unwrap()];
+    assert_eq!(notice.matches("not connected").count(), 1, "{notice}");
+    assert!(
+        !notice.contains("connect it on the Integrations page first"),
+        "{notice}"
+    );
+}
+
+#[tokio::test]
+async fn spend_is_one_column_on_a_usd_account_and_two_elsewhere() {
+    let (app, key, jpy, _) = synced().await;
+    let usd = app.fake.seed_info().usd_account_id.clone();
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{usd}/stats/sync?wait=true"),
+            Some(json!({"from": "2026-12-01", "to": "2026-12-04"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let cookie = login(&app, &key).await;
+    let range = "from=2026-12-01&to=2026-12-04";
+    // The header cells of `table` that name spend.
+    let spend_headers = |html: &str, table: &str| -> Vec<String> {
+        let at = html.find(&format!("id=\"{table}\"")).expect(table);
+        let head = &html[at..at + html[at..].find("</thead>").unwrap()];
+        head.split("<th")
+            .filter(|th| th.contains("Spend"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (_, reports) = page(&app, &cookie, &format!("/reports?account={usd}&{range}")).await;
+    assert_eq!(spend_headers(&reports, "by-campaign").len(), 1, "{reports}");
+    let (_, campaigns) = page(&app, &cookie, &format!("/campaigns?account={usd}&{range}")).await;
+    assert_eq!(
+        spend_headers(&campaigns, "campaigns").len(),
+        1,
+        "{campaigns}"
+    );
+    // A yen account shows both: yen and their USD worth.
+    let (_, reports) = page(&app, &cookie, &format!("/reports?account={jpy}&{range}")).await;
+    assert_eq!(spend_headers(&reports, "by-campaign").len(), 2, "{reports}");
+    let (_, campaigns) = page(&app, &cookie, &format!("/campaigns?account={jpy}&{range}")).await;
+    assert_eq!(
+        spend_headers(&campaigns, "campaigns").len(),
+        2,
+        "{campaigns}"
+    );
+}
+
+/// The daily budget of the entity at the API path `path`.
+async fn daily_budget(app: &TestApp, key: &str, path: &str) -> Option<i64> {
+    let (_, e) = app.get(key, path).await;
+    e["daily_budget_amount_local_micro"].as_i64()
+}

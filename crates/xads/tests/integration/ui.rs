@@ -289,7 +289,8 @@ fn assert_escaped(html: &str, label: &str) {
         "{label}… escaped is missing: {html}"
     );
     assert!(
-        !html.contains("<script") && !html.contains("<img"),
+        // Pages show thumbnails (`<img class="thumb" …>`), never the outside's own markup.
+        !html.contains("<script") && !html.contains("<img src=x"),
         "unescaped markup from outside: {html}"
     );
 }
@@ -1215,4 +1216,219 @@ async fn the_media_page_deletes_an_entry_after_a_confirmation() {
     let html = resp.text().await.unwrap();
     assert!(html.contains("media not found"), "{html}");
     assert_eq!(app.x_writes().len(), sent);
+}
+
+#[tokio::test]
+async fn a_rotations_next_switch_reads_in_the_accounts_zone_and_nothing_runs_before_start() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let seed = app.fake.seed_info();
+    let acct = seed.account(&seed.jpy_account_id).unwrap().clone();
+    let a = acct.id.clone();
+    let (status, c) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/campaigns"),
+            Some(
+                json!({"name": "Tokyo tests", "funding_instrument_id": acct.funding_instrument_id}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let variants: Vec<Value> = (0..2)
+        .map(|i| {
+            let name = ["Control", "Treatment"][i];
+            json!({"name": name, "control": i == 0,
+                "tweet_id": acct.tweet_ids[i],
+                "line_item": {"objective": "ENGAGEMENTS", "product_type": "PROMOTED_TWEETS",
+                    "placements": ["ALL_ON_TWITTER"], "bid_amount_local_micro": 100_000_000}})
+        })
+        .collect();
+    let (status, e) = app
+        .send(
+            reqwest::Method::POST,
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/experiments"),
+            Some(json!({"name": "Rotating", "campaign_id": c["id"],
+                "primary_metric": "ctr", "schedule": {"mode": "rotate", "slot_hours": 6},
+                "variants": variants})),
+        )
+        .await;
+    assert_eq!(status, 201, "{e}");
+    let id = e["id"].as_str().unwrap().to_owned();
+    let cookie = login(&app, &key).await;
+    let path = format!("/experiments/{a}/{id}");
+    let (_, html) = page(&app, &cookie, &path).await;
+    assert!(html.contains("id=\"before-start\""), "{html}");
+    let (_, list) = page(&app, &cookie, &format!("/experiments?account={a}")).await;
+    assert!(
+        list.contains("nothing runs or spends before you press Start"),
+        "{list}"
+    );
+
+    let resp = post_form(
+        &app,
+        &cookie,
+        &format!("{path}/start"),
+        &[("csrf", &csrf_of(&html))],
+    )
+    .await;
+    assert_eq!(resp.status(), 303);
+    let (_, html) = page(&app, &cookie, &path).await;
+    assert!(!html.contains("id=\"before-start\""), "{html}");
+    let (_, view) = app
+        .get(
+            &key,
+            &format!("/api/v1/x_ads/accounts/{a}/experiments/{id}"),
+        )
+        .await;
+    let next: chrono::DateTime<chrono::Utc> =
+        view["next_switch"].as_str().unwrap().parse().unwrap();
+    let at = html.find("id=\"next-switch\"").expect("the next switch");
+    let shown = &html[at..at + html[at..].find("</p>").unwrap()];
+    // Tokyo's wall clock, the zone named; not the UTC instant.
+    let local = next
+        .with_timezone(&chrono_tz::Tz::Asia__Tokyo)
+        .format("%-d %b %Y, %H:%M JST")
+        .to_string();
+    assert!(shown.contains(&local), "{local} in {shown}");
+    assert!(shown.contains("Asia/Tokyo"), "{shown}");
+    assert!(!shown.contains("UTC"), "{shown}");
+}
+
+#[tokio::test]
+async fn thumbnails_come_through_our_origin_from_allowed_hosts_only() {
+    use reqwest::multipart::{Form, Part};
+    let fake = xads_fake::FakeX::start(xads_fake::FakeConfig {
+        media_on_own_host: true,
+        ..xads_fake::FakeConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut vars = crate::helpers::vars_for(&xads::testing::sqlite_url(), &fake);
+    vars.insert("X_ADS_LIVE_MODE".into(), "true".into());
+    vars.insert("XADS_MEDIA_HOSTS".into(), fake.addr().to_string());
+    let fake_origin = format!("http://{}", fake.addr());
+    let app = TestApp::spawn_with(fake, &vars).await;
+    let key = app.tenant("Growth").await;
+    app.connect(&key).await;
+    let account = app.fake.seed_info().usd_account_id.clone();
+    let form = Form::new().text("name", "Banner").part(
+        "file",
+        Part::bytes(crate::media::png(3))
+            .file_name("banner.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let resp = app
+        .http
+        .post(format!(
+            "{}/api/v1/x_ads/accounts/{account}/media",
+            app.base
+        ))
+        .bearer_auth(&key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let cookie = login(&app, &key).await;
+    let get = |path: String, cookie: Option<String>| {
+        let app = &app;
+        async move {
+            let mut req = app.http.get(format!("{}{path}", app.base));
+            if let Some(c) = cookie {
+                req = req.header(COOKIE, c);
+            }
+            req.send().await.unwrap()
+        }
+    };
+    let thumbs = |html: &str| -> Vec<String> {
+        html.split("<img class=\"thumb\" src=\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+            .collect()
+    };
+
+    // The media page shows the image through our own origin, and its CSP keeps images ours.
+    let resp = get(format!("/media?account={account}"), Some(cookie.clone())).await;
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("img-src 'self'"), "{csp}");
+    let html = resp.text().await.unwrap();
+    let srcs = thumbs(&html);
+    assert!(!srcs.is_empty(), "{html}");
+    assert!(
+        srcs.iter().all(|s| s.starts_with("/media/preview?src=")),
+        "{srcs:?}"
+    );
+    let resp = get(srcs[0].clone(), Some(cookie.clone())).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert!(resp.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    // Only for a logged-in user.
+    let resp = get(srcs[0].clone(), None).await;
+    assert_ne!(resp.status(), 200);
+
+    // Nothing is read from a host that is not allowed, nor over plain http elsewhere, and what
+    // an allowed host answers must be an image.
+    let q = |u: &str| url::form_urlencoded::byte_serialize(u.as_bytes()).collect::<String>();
+    let ledger_before = app.fake.state().ledger().len();
+    for refused in [
+        "https://example.com/a.png".to_owned(),
+        "http://pbs.twimg.com/media/a.jpg".to_owned(),
+        format!("{fake_origin}@example.com/a.png"),
+        "file:///etc/passwd".to_owned(),
+    ] {
+        let resp = get(
+            format!("/media/preview?src={}", q(&refused)),
+            Some(cookie.clone()),
+        )
+        .await;
+        assert_eq!(resp.status(), 404, "{refused}");
+    }
+    assert_eq!(
+        app.fake.state().ledger().len(),
+        ledger_before,
+        "nothing fetched"
+    );
+    for not_an_image in [
+        format!("{fake_origin}/cdn/video.twimg.com/v.mp4"),
+        format!("{fake_origin}/12/accounts"),
+    ] {
+        let resp = get(
+            format!("/media/preview?src={}", q(&not_an_image)),
+            Some(cookie.clone()),
+        )
+        .await;
+        assert_eq!(resp.status(), 502, "{not_an_image}");
+    }
+
+    // Promoted tweets show their image where the tweet has one.
+    let with_image = app
+        .fake
+        .state()
+        .promoted_tweets(&account)
+        .into_iter()
+        .find(|p| p.tweet_id.ends_with(['0', '2', '4', '6', '8']))
+        .expect("a promoted tweet with an image");
+    let campaign = app
+        .fake
+        .state()
+        .line_items(&account)
+        .into_iter()
+        .find(|l| l.id == with_image.line_item_id)
+        .unwrap()
+        .campaign_id;
+    // The list reads the campaigns into the mirror (before any sync), then the campaign's page.
+    page(&app, &cookie, &format!("/campaigns?account={account}")).await;
+    let (_, html) = page(&app, &cookie, &format!("/campaigns/{account}/{campaign}")).await;
+    let at = html.find("id=\"promoted-tweets\"").expect(&html);
+    let table = &html[at..at + html[at..].find("</table>").unwrap()];
+    let srcs = thumbs(table);
+    assert!(!srcs.is_empty(), "{table}");
+    let resp = get(srcs[0].clone(), Some(cookie.clone())).await;
+    assert_eq!(resp.status(), 200);
 }

@@ -211,6 +211,7 @@ async fn campaigns_page(
     let fis = funding_instruments(state, user, &account.id).await;
     let hint = UsdHint::load(state, user, &account.currency).await;
     let th = |key: &str, label: &str, numeric: bool| listing.th(&here, key, label, numeric);
+    let usd_account = account.currency == "USD";
     let body = html! {
         h1 { "Campaigns" }
         (picker.tabs())
@@ -224,8 +225,9 @@ async fn campaigns_page(
         }
         div class="card" {
             p class="note" style="margin-top:0" {
-                "Metrics from " (from) " to " (to) "; spend in USD and in the account's currency ("
-                (account.currency) "); CPC and CPA in USD; conversions include app installs."
+                "Metrics from " (from) " to " (to) "; spend in USD"
+                @if !usd_account { " and in the account's currency (" (account.currency) ")" }
+                "; CPC and CPA in USD; conversions include app installs."
             }
             (scroll("Campaigns", html! {
                 table id="campaigns" {
@@ -234,7 +236,8 @@ async fn campaigns_page(
                             (th("name", "Campaign", false)) (th("status", "Status", false))
                             (th("daily", "Daily budget", true)) (th("total", "Total budget", true))
                             (th("spend", "Spend (USD)", true))
-                            th class="n" { "Spend (local)" }
+                            // On a USD account the local spend is the USD spend: one column.
+                            @if !usd_account { th class="n" { "Spend (" (account.currency) ")" } }
                             (th("impressions", "Impressions", true)) (th("clicks", "Clicks", true))
                             (th("ctr", "CTR", true)) (th("cpc", "CPC", true))
                             (th("conversions", "Conversions / installs", true))
@@ -244,7 +247,7 @@ async fn campaigns_page(
                     }
                     tbody {
                         @if page.rows.is_empty() {
-                            tr { td colspan="13" class="note" {
+                            tr { td colspan=(if usd_account { "12" } else { "13" }) class="note" {
                                 @if listing.search.is_empty() && listing.status.is_empty() {
                                     "No campaigns yet."
                                 } @else {
@@ -340,8 +343,8 @@ fn campaign_row(
             td class="n" { (amount_in(c.daily_budget_micros, cur)) (hint.beside(c.daily_budget_micros)) }
             td class="n" { (amount_in(c.total_budget_micros, cur)) (hint.beside(c.total_budget_micros)) }
             td class="n" { (usd(m.spend_usd)) }
-            td class="n" {
-                (amount_in(m.spend_local_micros, cur))
+            @if account.currency != "USD" {
+                td class="n" { (amount_in(m.spend_local_micros, cur)) }
             }
             td class="n" { (count(m.impressions)) }
             td class="n" { (count(m.clicks)) }
@@ -358,14 +361,15 @@ fn campaign_row(
     }
 }
 
-/// The text of the account's tweets `ids` (read from X: `GET …/tweets`), by tweet id; empty
-/// when X cannot be asked (the page then shows the ids alone).
+/// The account's tweets `ids` as X shows them (`GET …/tweets`), by tweet id: their text and
+/// their first image's URL, where they have one. Empty when X cannot be asked (the page then
+/// shows the ids alone).
 async fn tweet_texts(
     state: &AppState,
     user: &User,
     account_id: &str,
     ids: Vec<String>,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, (String, Option<String>)> {
     if ids.is_empty() {
         return BTreeMap::new();
     }
@@ -383,11 +387,10 @@ async fn tweet_texts(
             })
             .await;
         match got {
-            Ok(r) => out.extend(
-                r.data
-                    .into_iter()
-                    .filter_map(|t| Some((t.id_str?, t.full_text?))),
-            ),
+            Ok(r) => out.extend(r.data.into_iter().filter_map(|t| {
+                let image = t.image_url().map(str::to_owned);
+                Some((t.id_str?, (t.full_text?, image)))
+            })),
             Err(e) => {
                 tracing::info!(error = %e, "tweet texts not read");
                 break;
@@ -497,9 +500,14 @@ async fn create(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Field
     .await;
     let daily = micros(&f, "daily_budget", "Daily budget").ok().flatten();
     let back = format!("/campaigns?account={}", q(&account));
-    if let Some(page) =
-        budget_confirmation(&state, &user, &hint, daily, "/campaigns/create", &back, &f)
-    {
+    if let Some(page) = budget_confirmation(
+        &state,
+        &user,
+        &hint,
+        (daily, None),
+        ("/campaigns/create", &back, "Yes, create with this budget"),
+        &f,
+    ) {
         return page;
     }
     let result = async {
@@ -722,9 +730,11 @@ async fn detail_page(
         p.tweet_id
             .as_ref()
             .and_then(|t| texts.get(t))
-            .cloned()
+            .map(|t| t.0.clone())
             .unwrap_or_default()
     };
+    let image_of =
+        |p: &PromotedTweet| -> Option<&str> { texts.get(p.tweet_id.as_ref()?)?.1.as_deref() };
     let here = campaign_href(account, id);
     let li_list = Listing::from_query(qs, "li_", "name");
     let pt_list = Listing::from_query(qs, "pt_", "tweet");
@@ -809,6 +819,7 @@ async fn detail_page(
                         @for (p, text) in &pt_page.rows {
                             tr data-id=(p.id) {
                                 td class="tweet" {
+                                    (html::thumb(image_of(p))) " "
                                     @if !text.is_empty() { "“" (cut(text, 140)) "”" }
                                     div class="note mono" { "Tweet " (p.tweet_id.as_deref().unwrap_or("—")) }
                                 }
@@ -886,6 +897,26 @@ async fn edit(
     Path((account, id)): Path<(String, String)>,
     CsrfForm(user, f): CsrfForm<Fields>,
 ) -> Response {
+    // A new daily budget above the threshold is confirmed first, with its USD equivalent, as
+    // on the create form (keeping the current one asks nothing).
+    let current = campaign(&state, &user, &account, &id).await.ok();
+    let currency = match current.as_ref().and_then(|c| c.currency.clone()) {
+        Some(c) => c,
+        None => account_currency(&state, &user, &account).await,
+    };
+    let hint = UsdHint::load(&state, &user, &currency).await;
+    let daily = micros(&f, "daily_budget", "Daily budget").ok().flatten();
+    let back = campaign_href(&account, &id);
+    if let Some(page) = budget_confirmation(
+        &state,
+        &user,
+        &hint,
+        (daily, current.and_then(|c| c.daily_budget_micros)),
+        (&format!("{back}/edit"), &back, "Yes, save with this budget"),
+        &f,
+    ) {
+        return page;
+    }
     let path = format!("{}/campaigns/{}", base(&account), q(&id));
     let result = async {
         let mut body = json!({ "name": field(&f, "name").unwrap_or_default() });
@@ -1108,9 +1139,12 @@ async fn create_line_item(
         &state,
         &user,
         &hint,
-        daily,
-        &format!("{back}/line_items"),
-        &back,
+        (daily, None),
+        (
+            &format!("{back}/line_items"),
+            &back,
+            "Yes, create with this budget",
+        ),
         &f,
     ) {
         return page;
@@ -1286,6 +1320,30 @@ async fn edit_line_item(
     Path((account, campaign, id)): Path<(String, String, String)>,
     CsrfForm(user, f): CsrfForm<Fields>,
 ) -> Response {
+    // A new daily budget above the threshold is confirmed first, as on the create forms.
+    let current = line_item(&state, &user, &account, &id).await.ok();
+    let currency = match current.as_ref().and_then(|l| l.currency.clone()) {
+        Some(c) => c,
+        None => account_currency(&state, &user, &account).await,
+    };
+    let hint = UsdHint::load(&state, &user, &currency).await;
+    let daily = micros(&f, "daily_budget", "Daily budget").ok().flatten();
+    let here = format!(
+        "/line_items/{}/{}/{}/edit",
+        q(&account),
+        q(&campaign),
+        q(&id)
+    );
+    if let Some(page) = budget_confirmation(
+        &state,
+        &user,
+        &hint,
+        (daily, current.and_then(|l| l.daily_budget_micros)),
+        (&here, &here, "Yes, save with this budget"),
+        &f,
+    ) {
+        return page;
+    }
     let path = format!("{}/line_items/{}", base(&account), q(&id));
     let result = async {
         let mut body = json!({ "name": field(&f, "name").unwrap_or_default() });

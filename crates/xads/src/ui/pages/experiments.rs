@@ -167,8 +167,9 @@ async fn experiments_page(
         (picker.tabs())
         (flash(&msg))
         p class="note" {
-            "X has no experiment primitive: each variant is a line item with its own creative under one campaign; "
-            "the control ships unpaused, treatments paused until the runner rotates them."
+            "X has no experiment primitive: each variant is a line item with its own creative under one campaign. "
+            "Every variant, the control too, is created paused: nothing runs or spends before you press Start; "
+            "Start runs them on the schedule, Stop pauses them all."
         }
         @if let Err(e) = &list {
             div class="problem" { (e) }
@@ -302,11 +303,11 @@ fn create_form(
                 (select(input, ("exp-mode", "mode", "Schedule"),
                     &opts(&["rotate", "concurrent"], schedule_words), "rotate"))
                 // Only a rotation has slots: the stylesheet hides this when the schedule
-                // chosen is concurrent (no script; where `:has` is unsupported the note says
-                // so, and the server ignores it for a concurrent schedule).
+                // chosen is concurrent (no script; where `:has` is unsupported the label says
+                // so, and the server ignores it for a concurrent schedule). Nothing sits under
+                // the select, so it lines up with the row's other fields.
                 div class="rotation-only" {
-                    (select(input, ("exp-slot", "slot_hours", "Slot length"), &slots, "6"))
-                    p class="note" id="exp-slot-note" { "Only for a rotation schedule." }
+                    (select(input, ("exp-slot", "slot_hours", "Slot length (rotation only)"), &slots, "6"))
                 }
                 (Text::new("exp-min-imp", "min_impressions", "Min impressions").value("1000").whole().render(input))
                 (Text::new("exp-max-days", "max_days", "Max days (1–90)").value("14").whole().render(input))
@@ -536,8 +537,10 @@ async fn detail_page(
     let results = res.as_ref().map_err(String::clone);
     let campaign = campaign_paused(&scope, &x).await;
     let (labels, series) = daily_series(state, user, account, &x).await;
+    let tz = super::reports::account_tz(state, user, account).await;
     let ctx = Detail {
         account,
+        tz,
         id: &id,
         x: &x,
         campaign_state: campaign,
@@ -550,6 +553,8 @@ async fn detail_page(
 /// What the detail page shows besides the results.
 struct Detail<'a> {
     account: &'a str,
+    /// The account's time zone: instants on the page are shown in it, the zone named.
+    tz: chrono_tz::Tz,
     id: &'a str,
     x: &'a Experiment,
     /// `paused` or `deleted` when the experiment's campaign is.
@@ -636,7 +641,8 @@ fn detail_body(
         @if let Some(next) = &x.next_switch {
             p id="next-switch" {
                 "Next switch: "
-                strong { (next.get(..16).unwrap_or(next).replace('T', " ")) " UTC" }
+                strong { (html::local_rfc3339(next, d.tz)) }
+                " (" (d.tz.name()) ")"
             }
         }
         @if let Some(state) = d.campaign_state {
@@ -692,6 +698,11 @@ fn detail_body(
                         div { button class="primary" type="submit" { "Conclude" } }
                     }
                 }
+            }
+        }
+        @if matches!(status, "creating" | "ready") {
+            p class="note" id="before-start" {
+                "Every variant, the control too, is paused at X until you press Start: nothing of this experiment runs or spends before."
             }
         }
         // Results: verdict and per-variant metrics with intervals.

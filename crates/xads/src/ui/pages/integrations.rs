@@ -42,7 +42,8 @@ fn flash_text(code: &str) -> Option<Result<String, String>> {
         ("connected", _) => "X (Twitter) Ads is connected.".to_owned(),
         ("disconnected", Some(0) | None) => REVOKE_NOTE.to_owned(),
         ("disconnected", Some(n)) => format!(
-            "{REVOKE_NOTE} {n} running experiment(s) stopped: their line items stay as they are at X."
+            "{REVOKE_NOTE} {} stopped: their line items stay as they are at X.",
+            html::counted(n, "running experiments")
         ),
         _ => return None,
     }))
@@ -64,9 +65,16 @@ async fn page(
     let progress = match q.get("sync") {
         Some(ids) => {
             let again = format!("/integrations?sync={}", crate::ui::html::q(ids));
-            Some(super::reports::sync_progress(&state, &user, ids, &again).await)
+            match super::reports::sync_progress(&state, &user, ids, &again).await {
+                Ok(running) => Some((running, true)),
+                // Done: the clean address shows the result once.
+                Err(code) => return see_other_flash("/integrations", &code),
+            }
         }
-        None => None,
+        None => code
+            .as_deref()
+            .and_then(super::reports::sync_result)
+            .map(|done| (done, false)),
     };
     shown_once(
         tile_page(&state, &user, msg, progress).await,
@@ -99,6 +107,7 @@ async fn tile_page(
         }
         (tile_html(&Tile::from_api(&tile), &user.0.csrf, &health, now))
     };
+    // A sync still running: the page follows it.
     let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
     render_refreshing(user, "Integrations", Nav::Integrations, refresh, body)
 }
@@ -372,7 +381,7 @@ async fn disconnect(
 async fn sync_all(State(state): State<AppState>, CsrfForm(user, _): CsrfForm<Fields>) -> Response {
     let accounts = match Account::all(&state, &user).await {
         Ok(a) => a,
-        Err(e) => return tile_page(&state, &user, Some(Err(e)), None).await,
+        Err(e) => return tile_page(&state, &user, Some(Err(e.text())), None).await,
     };
     let mut runs = vec![];
     for a in &accounts {

@@ -6,7 +6,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
-use axum::response::Response;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use maud::html;
 
@@ -15,7 +16,7 @@ use super::view::Media;
 use super::{Fields, Picker, dry_tag, problem, render, scope, see_other};
 use crate::app::AppState;
 use crate::media::{self, sniff};
-use crate::ui::html::{Nav, csrf_field, flash, q, scroll};
+use crate::ui::html::{Nav, csrf_field, flash, q, scroll, thumb};
 use crate::ui::session::{CsrfForm, CsrfMultipart, User};
 use crate::web;
 
@@ -30,6 +31,28 @@ pub(super) fn routes() -> Router<AppState> {
             "/media/{account}/{key}/delete",
             get(confirm_delete).post(delete),
         )
+        .route("/media/preview", get(preview))
+}
+
+/// `GET /media/preview?src=<X's media URL>`: the image read through our origin (see
+/// [`media::preview`]: allowed hosts only, bounded in size and time, an image by its bytes), for
+/// a logged-in user; the pages show thumbnails from here and keep `img-src 'self'`.
+async fn preview(State(state): State<AppState>, _user: User, Query(qs): Query<Fields>) -> Response {
+    let src = qs.get("src").map(String::as_str).unwrap_or_default();
+    match media::preview::fetch(&state.config.media_hosts, src).await {
+        Ok(p) => (
+            [
+                (CONTENT_TYPE, p.content_type),
+                (CACHE_CONTROL, "private, max-age=3600"),
+            ],
+            p.bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::info!(error = %e, "media preview not answered");
+            web::error::ApiError::from(e).into_response()
+        }
+    }
 }
 
 async fn page(State(state): State<AppState>, user: User, Query(qs): Query<Fields>) -> Response {
@@ -111,6 +134,7 @@ async fn media_page(
                 table id="media" {
                     thead {
                         tr {
+                            th { span class="note" { "Preview" } }
                             (listing.th(&here, "name", "Name", false))
                             (listing.th(&here, "type", "Type", false))
                             (listing.th(&here, "duration", "Duration", true))
@@ -122,10 +146,11 @@ async fn media_page(
                     }
                     tbody {
                         @if page.rows.is_empty() {
-                            tr { td colspan="7" class="note" { "No media yet." } }
+                            tr { td colspan="8" class="note" { "No media yet." } }
                         }
                         @for m in &page.rows {
                             tr {
+                                td { (thumb(m.preview_url.as_deref())) }
                                 td {
                                     (s(&m.name)) (dry_tag(m.dry_run))
                                     div class="note mono" { (s(&m.media_key)) }

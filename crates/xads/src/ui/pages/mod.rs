@@ -160,7 +160,10 @@ impl Account {
         user: &User,
     ) -> Result<(Vec<Account>, Option<String>), String> {
         let tenant = &user.0.tenant.id;
-        let offline = XSession::for_tenant(state, tenant).await.err().map(problem);
+        let offline = XSession::for_tenant(state, tenant)
+            .await
+            .err()
+            .map(|e| offline_reason(&e));
         let accounts = connections::ad_accounts(&state.db, tenant)
             .await
             .map_err(problem)?;
@@ -172,13 +175,54 @@ impl Account {
 
     /// The tenant's ad accounts, as the API's `GET /api/v1/x_ads/accounts` lists them: a
     /// tenant without a usable connection to X gets that refusal's message.
-    async fn all(state: &AppState, user: &User) -> Result<Vec<Account>, String> {
+    async fn all(state: &AppState, user: &User) -> Result<Vec<Account>, Unreadable> {
         let tenant = &user.0.tenant.id;
-        XSession::for_tenant(state, tenant).await.map_err(problem)?;
+        XSession::for_tenant(state, tenant)
+            .await
+            .map_err(|e| Unreadable::Offline(offline_reason(&e)))?;
         let accounts = connections::ad_accounts(&state.db, tenant)
             .await
-            .map_err(problem)?;
+            .map_err(|e| Unreadable::Failed(problem(e)))?;
         Ok(accounts.into_iter().map(Account::from_domain).collect())
+    }
+}
+
+/// Why the accounts cannot be listed: X cannot be reached (`offline_reason`), or our own
+/// storage failed (the API's text for it).
+#[derive(Debug)]
+enum Unreadable {
+    Offline(String),
+    Failed(String),
+}
+
+impl Unreadable {
+    /// The text for a form or flash message.
+    fn text(self) -> String {
+        match self {
+            Unreadable::Offline(why) => {
+                format!("{why}: connect it on the Integrations page first.")
+            }
+            Unreadable::Failed(why) => why,
+        }
+    }
+}
+
+/// Why X cannot be reached, as the first half of one sentence (the page adds what to do):
+/// "X Ads is not connected", "X refused the saved connection (…)", "X cannot be reached right
+/// now (…)". The API's message for the same refusal already says what to do, so a page that
+/// put it after its own words said it twice.
+fn offline_reason(e: &crate::x::XSessionError) -> String {
+    use crate::x::XSessionError as E;
+    match e {
+        E::NotConnected => "X Ads is not connected".to_owned(),
+        E::NeedsReconnect(why) => format!(
+            "X refused the saved connection ({})",
+            why.trim_end_matches('.')
+        ),
+        other => format!(
+            "X cannot be reached right now ({})",
+            other.public_message().trim_end_matches('.')
+        ),
     }
 }
 
@@ -204,7 +248,10 @@ impl Picker {
     ) -> Result<Picker, Response> {
         let accounts = match Account::all(state, user).await {
             Ok(a) => a,
-            Err(e) => return Err(render(user, title, nav, not_connected(title, &e))),
+            Err(Unreadable::Offline(why)) => {
+                return Err(render(user, title, nav, not_connected(title, &why)));
+            }
+            Err(Unreadable::Failed(why)) => return Err(crate::ui::failure(&why)),
         };
         let current = requested
             .and_then(|r| accounts.iter().find(|a| &a.id == r))
@@ -236,7 +283,7 @@ impl Picker {
     ) -> Result<Picker, Response> {
         let (accounts, offline) = match Account::stored(state, user).await {
             Ok(a) => a,
-            Err(e) => return Err(render(user, title, nav, not_connected(title, &e))),
+            Err(e) => return Err(crate::ui::failure(&e)),
         };
         let current = requested
             .and_then(|r| accounts.iter().find(|a| &a.id == r))
@@ -328,18 +375,18 @@ impl UsdHint {
 }
 
 /// The confirmation asked before a daily budget worth more than `XADS_BUDGET_CONFIRM_USD` (or
-/// of unknown worth) is created: `None` when no confirmation is needed. The page re-posts the
-/// same fields (the same idempotency key included) with `confirm_budget=1` to `action`.
+/// of unknown worth) is created or saved: `None` when no confirmation is needed (an edit that
+/// keeps the `current` daily budget asks nothing). The page re-posts the same fields (the same
+/// idempotency key included) with `confirm_budget=1` to `action`; `button` says what it does.
 fn budget_confirmation(
     state: &AppState,
     user: &User,
     hint: &UsdHint,
-    daily_micros: Option<i64>,
-    action: &str,
-    back: &str,
+    (daily_micros, current): (Option<i64>, Option<i64>),
+    (action, back, button): (&str, &str, &str),
     f: &Fields,
 ) -> Option<Response> {
-    let micros = daily_micros.filter(|m| *m > 0)?;
+    let micros = daily_micros.filter(|m| *m > 0 && Some(*m) != current)?;
     if f.get("confirm_budget").map(String::as_str) == Some("1") {
         return None;
     }
@@ -376,7 +423,7 @@ fn budget_confirmation(
                     }
                 }
                 input type="hidden" name="confirm_budget" value="1";
-                button class="primary" type="submit" id="confirm-budget" { "Yes, create with this budget" }
+                button class="primary" type="submit" id="confirm-budget" { (button) }
                 a class="btn" href=(back) { "Change it" }
             }
         }
@@ -393,8 +440,10 @@ fn budget_confirmation(
 fn not_connected(title: &str, problem: &str) -> Markup {
     html! {
         h1 { (title) }
-        div class="problem" { (problem) }
-        p { a class="btn primary" href="/integrations" { "Go to Integrations" } }
+        div class="problem" id="not-connected" {
+            (problem) ": connect it on "
+            a href="/integrations" { "Integrations" } " to see this page."
+        }
     }
 }
 

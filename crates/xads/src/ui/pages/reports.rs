@@ -74,50 +74,82 @@ pub(super) async fn stats(
     )
 }
 
-/// The progress of the sync runs `ids` (comma-separated, the tenant's own): a status region
-/// that says what is running and what it did, and whether the page should reload to follow it.
+/// The progress of the sync runs `ids` (comma-separated, the tenant's own) while one is still
+/// running: a status region that says what is running and what it did so far (the page
+/// reloads itself to follow it). Once none runs: `Err(code)`, the flash code of the result,
+/// for a 303 to the page's clean address that shows it once ([`sync_result`]), so a reload
+/// never shows a finished sync again.
 pub(super) async fn sync_progress(
     state: &AppState,
     user: &User,
     ids: &str,
     again: &str,
-) -> (Markup, bool) {
+) -> Result<Markup, String> {
     let mut runs = vec![];
     for id in ids.split(',').filter(|i| !i.is_empty()).take(20) {
         if let Ok(Some(run)) = sync_runs::get_run(&state.db, &user.0.tenant.id, id).await {
             runs.push(run);
         }
     }
-    let running = runs.iter().any(|r| r.status == "running");
-    let failed: Vec<&sync_runs::SyncRun> = runs.iter().filter(|r| r.status == "failed").collect();
+    let running = runs.iter().filter(|r| r.status == "running").count();
+    let failed = runs.iter().filter(|r| r.status == "failed").count();
     let rows: i64 = runs.iter().map(|r| r.counts.rows_upserted).sum();
     let calls: i64 = runs.iter().map(|r| r.counts.x_calls).sum();
-    let done = runs.len() - runs.iter().filter(|r| r.status == "running").count();
-    let state_attr = if running { "running" } else { "done" };
-    let markup = html! {
-        div id="sync-status" role="status" aria-live="polite" data-state=(state_attr)
-            class=(if !failed.is_empty() && !running { "problem" } else if running { "warning" } else { "flash" }) {
-            @if runs.is_empty() {
-                "That sync is not known here."
-            } @else if running {
-                strong { "Syncing from X… " }
-                (done) " of " (html::counted(runs.len() as u64, "accounts")) " done; "
-                (html::counted(calls, "calls to X")) ", " (html::counted(rows, "rows")) " written so far. "
-                "This page refreshes every few seconds; you can leave it, the sync goes on. "
-                a href=(again) { "Check now" }
-            } @else if failed.is_empty() {
-                strong { "Sync succeeded." } " "
-                (html::counted(runs.len() as u64, "accounts")) ", " (html::counted(calls, "calls to X")) ", "
-                (html::counted(rows, "rows")) " written."
-            } @else {
-                strong { "Sync failed." } " "
-                @for r in &failed {
-                    (r.error.as_deref().unwrap_or("see the Integrations tile for the last sync error")) " "
-                }
-            }
+    if runs.is_empty() {
+        return Err("sync-unknown".to_owned());
+    }
+    if running == 0 {
+        return Err(if failed > 0 {
+            format!("sync-failed-{failed}")
+        } else {
+            format!("sync-ok-{}-{calls}-{rows}", runs.len())
+        });
+    }
+    Ok(html! {
+        div id="sync-status" role="status" aria-live="polite" data-state="running" class="warning" {
+            strong { "Syncing from X… " }
+            (runs.len() - running) " of " (html::counted(runs.len() as u64, "accounts")) " done; "
+            (html::counted(calls, "calls to X")) ", " (html::counted(rows, "rows")) " written so far. "
+            "This page refreshes every few seconds; you can leave it, the sync goes on. "
+            a href=(again) { "Check now" }
         }
+    })
+}
+
+/// The result of a finished sync, from its flash code (`sync-ok-<accounts>-<calls>-<rows>`,
+/// `sync-failed-<accounts>`, `sync-unknown`): shown once, after the 303 that left `?sync=`.
+pub(super) fn sync_result(code: &str) -> Option<Markup> {
+    let rest = code.strip_prefix("sync-")?;
+    let numbers = |s: &str| -> Option<Vec<i64>> { s.split('-').map(|n| n.parse().ok()).collect() };
+    let (class, body) = if let Some(n) = rest.strip_prefix("ok-").and_then(numbers) {
+        let [accounts, calls, rows] = n[..] else {
+            return None;
+        };
+        (
+            "flash",
+            html! {
+                strong { "Sync succeeded." } " "
+                (html::counted(accounts, "accounts")) ", " (html::counted(calls, "calls to X")) ", "
+                (html::counted(rows, "rows")) " written."
+            },
+        )
+    } else if let Some(n) = rest.strip_prefix("failed-").and_then(numbers) {
+        let [accounts] = n[..] else { return None };
+        (
+            "problem",
+            html! {
+                strong { "Sync failed" } " for " (html::counted(accounts, "accounts"))
+                ": the error is shown with the account's sync state."
+            },
+        )
+    } else if rest == "unknown" {
+        ("problem", html! { "That sync is not known here." })
+    } else {
+        return None;
     };
-    (markup, running)
+    Some(html! {
+        div id="sync-status" role="status" data-state="done" class=(class) { (body) }
+    })
 }
 
 /// The fixed texts of the flash codes this page's actions leave.
@@ -156,14 +188,19 @@ async fn page(
     let tz = picker.current.tz();
     let now = state.clock.now();
     let (from, to) = range(&qs, now.with_timezone(&tz).date_naive());
-    let again = format!("/reports?account={}&from={from}&to={to}", q(account_id));
+    let clean = format!("/reports?account={}&from={from}&to={to}", q(account_id));
     let progress = match qs.get("sync") {
         Some(ids) => {
-            let again = format!("{again}&sync={}", q(ids));
-            Some(sync_progress(&state, &user, ids, &again).await)
+            let again = format!("{clean}&sync={}", q(ids));
+            match sync_progress(&state, &user, ids, &again).await {
+                Ok(running) => Some(running),
+                // Done: the clean address shows the result once.
+                Err(code) => return see_other_flash(&clean, &code),
+            }
         }
         None => None,
     };
+    let finished = flash_code.as_deref().and_then(sync_result);
     let daily = stats(&state, &user, account_id, (from, to), "day")
         .await
         .map_err(|e| e.message);
@@ -225,6 +262,7 @@ async fn page(
         .filter_map(|r| r.spend_usd.as_deref()?.parse::<Decimal>().ok())
         .sum();
     let any_stale = rows.iter().any(|r| r.fx_stale);
+    let usd_account = currency == "USD";
     let count = |n: f64| html::group(n as u64);
     let lag = health.last_success_at.map(|t| (now - t).num_seconds());
 
@@ -232,12 +270,15 @@ async fn page(
         h1 { "Reports" }
         (picker.tabs())
         (flash(&msg))
-        @if let Some((status, _)) = &progress {
+        @if let Some(status) = &progress {
             (status)
+        }
+        @if let Some(done) = &finished {
+            (done)
         }
         @if let Some(why) = &picker.offline {
             div class="problem" id="history-banner" role="status" {
-                "Not connected to X: " (why) " This is the history synced before; it is no longer refreshed. Connect again on "
+                (why) ", so the history below is no longer refreshed: connect again on "
                 a href="/integrations" { "Integrations" } " to resume syncing."
             }
         }
@@ -321,14 +362,17 @@ async fn page(
                     tr {
                         th { "Campaign" } th class="n" { "Impressions" } th class="n" { "Clicks" }
                         th class="n" { "Engagements" } th class="n" { "Conversions" }
-                        th class="n" { "Spend (" (if currency.is_empty() { "local" } else { currency }) ")" }
+                        // On a USD account the local spend is the USD spend: one column.
+                        @if !usd_account {
+                            th class="n" { "Spend (" (if currency.is_empty() { "local" } else { currency }) ")" }
+                        }
                         th class="n" { "Spend (USD)" }
                     }
                 }
                 tbody {
                     @if rows.is_empty() {
                         tr {
-                            td colspan="7" class="note" {
+                            td colspan=(if usd_account { "6" } else { "7" }) class="note" {
                                 @if picker.offline.is_some() {
                                     "No stats stored in this range."
                                 } @else {
@@ -348,10 +392,12 @@ async fn page(
                             td class="n" { (count(r.clicks)) }
                             td class="n" { (count(r.engagements)) }
                             td class="n" { (count(r.conversions)) }
-                            td class="n" {
-                                @match r.spend_local_micros {
-                                    Some(m) => { (money::format(m, r.currency.as_deref().unwrap_or(currency))) }
-                                    None => { "—" }
+                            @if !usd_account {
+                                td class="n" {
+                                    @match r.spend_local_micros {
+                                        Some(m) => { (money::format(m, r.currency.as_deref().unwrap_or(currency))) }
+                                        None => { "—" }
+                                    }
                                 }
                             }
                             td class="n" {
@@ -371,7 +417,7 @@ async fn page(
                         tr {
                             th { "Total" }
                             th class="n" { (html::group(total_impressions as u64)) }
-                            th colspan="4" {}
+                            th colspan=(if usd_account { "3" } else { "4" }) {}
                             th class="n" {
                                 @if any_stale { "≈ " }
                                 (money::with_currency(total_usd, "USD"))
@@ -395,7 +441,7 @@ async fn page(
             }
         }
     };
-    let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
+    let refresh = progress.is_some().then_some(2);
     shown_once(
         render_refreshing(&user, "Reports", Nav::Reports, refresh, body),
         flash_code.is_some(),
@@ -410,7 +456,7 @@ fn usd(s: &str) -> String {
 }
 
 /// The account's time zone (UTC for an unknown account: its request is refused anyway).
-async fn account_tz(state: &AppState, user: &User, account: &str) -> Tz {
+pub(super) async fn account_tz(state: &AppState, user: &User, account: &str) -> Tz {
     crate::store::connections::ad_account(&state.db, &user.0.tenant.id, account)
         .await
         .ok()

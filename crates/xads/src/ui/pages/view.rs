@@ -161,6 +161,8 @@ pub(super) struct Media {
     pub duration_ms: Option<i64>,
     pub aspect_ratio: Option<String>,
     pub dry_run: bool,
+    /// An image of it at X: the image itself, or a video's (GIF's) poster.
+    pub preview_url: Option<String>,
 }
 
 impl Media {
@@ -182,6 +184,11 @@ impl Media {
             duration_ms: m["duration"].as_i64(),
             aspect_ratio: text(&m["aspect_ratio"]),
             dry_run: flag(&m["dry_run"]),
+            preview_url: text(&m["poster_media_url"]).or_else(|| {
+                (m["media_type"].as_str() == Some("IMAGE"))
+                    .then(|| text(&m["media_url"]))
+                    .flatten()
+            }),
         }
     }
 }
