@@ -542,16 +542,6 @@ pub async fn get(scope: &Scope, id: &str) -> Result<ExperimentView, ManageError>
     view(scope, e).await
 }
 
-/// `GET …/experiments`: every experiment of the account (one page: no cursor).
-pub async fn list(scope: &Scope) -> Result<Vec<ExperimentView>, ManageError> {
-    scope.check_account().await?;
-    let mut data = Vec::new();
-    for e in store::list(&scope.state.db, &scope.tenant.id, &scope.account_id).await? {
-        data.push(view(scope, e).await?);
-    }
-    Ok(data)
-}
-
 /// A page of the account's experiments, newest first, and the cursor of the next page.
 #[derive(Debug)]
 pub struct ExperimentPage {

@@ -1432,3 +1432,59 @@ async fn thumbnails_come_through_our_origin_from_allowed_hosts_only() {
     let resp = get(srcs[0].clone(), Some(cookie.clone())).await;
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn a_list_pages_through_every_page_of_the_domain_keeping_its_search() {
+    let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
+    let a = app.fake.seed_info().usd_account_id.clone();
+    let db = &app.state.db;
+    let tenant = xads::store::tenants::by_api_key(db, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    // 205 library entries: more than the API's default page (200) of the domain's list.
+    let now = app.state.clock.now();
+    xads::store::media::set_refreshed(db, &tenant.id, &a, now)
+        .await
+        .unwrap();
+    for i in 0..205 {
+        let key = format!("3_{}", 1_000_000 + i);
+        xads::store::media::upsert(
+            db,
+            &tenant.id,
+            &xads::store::media::MediaRow {
+                account_id: a.clone(),
+                media_key: key.clone(),
+                dry_run: true,
+                deleted: false,
+                sha256: None,
+                data: json!({"media_key": key, "name": format!("m-{i}"), "media_type": "IMAGE",
+                    "media_category": "TWEET_IMAGE", "media_status": "TRANSCODE_COMPLETED",
+                    "created_at": format!("2026-11-01T00:00:{:02}Z", i % 60), "dry_run": true}),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/media?account={a}")).await;
+    assert!(html.contains("205 media items · page 1 of 11"), "{html}");
+    let (_, last) = page(&app, &cookie, &format!("/media?account={a}&page=11")).await;
+    assert_eq!(last.matches("<tr><td>").count(), 5, "{last}");
+
+    // A search runs over every page; its page links keep it.
+    let (_, found) = page(&app, &cookie, &format!("/media?account={a}&q=m-1")).await;
+    // m-1, m-10…m-19, m-100…m-199.
+    assert!(found.contains("111 media items · page 1 of 6"), "{found}");
+    assert!(
+        found.contains(&format!(
+            "href=\"/media?account={a}&amp;q=m-1&amp;sort=added&amp;dir=asc&amp;page=2\""
+        )),
+        "{found}"
+    );
+    let (_, sixth) = page(&app, &cookie, &format!("/media?account={a}&q=m-1&page=6")).await;
+    assert_eq!(sixth.matches("<tr><td>").count(), 11, "{sixth}");
+    assert!(sixth.contains("rel=\"prev\""), "{sixth}");
+    assert!(!sixth.contains("rel=\"next\""), "{sixth}");
+}

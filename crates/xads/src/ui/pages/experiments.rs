@@ -122,7 +122,21 @@ async fn experiments_page(
     // suggestions (each list empty when it cannot be read).
     let (list, campaigns, promoted) = match scope(state, user, &account.id, None) {
         Ok(scope) => (
-            experiments::list(&scope).await.map_err(problem),
+            // What `GET …/experiments` lists, every page of it (its cursors).
+            super::all_pages(|cursor| {
+                let scope = &scope;
+                async move {
+                    let page = experiments::page(
+                        scope,
+                        cursor.as_deref(),
+                        Some(crate::manage::paging::MAX_COUNT),
+                    )
+                    .await?;
+                    Ok::<_, crate::manage::ManageError>((page.items, page.next_cursor))
+                }
+            })
+            .await
+            .map_err(problem),
             entities(&scope, Kind::Campaign, None, false)
                 .await
                 .unwrap_or_default(),

@@ -93,15 +93,27 @@ async fn media_page(
         Err(page) => return page,
     };
     let account_id = &picker.current.id;
-    // What `GET /api/v1/x_ads/accounts/{id}/media` lists (its first page of 200).
+    // What `GET /api/v1/x_ads/accounts/{id}/media` lists, every page of it (its cursors).
     let list = match scope(state, user, account_id, None) {
-        Ok(scope) => media::page(&scope, false, None, None)
-            .await
-            .map_err(problem),
+        Ok(scope) => super::all_pages(|cursor| {
+            let scope = &scope;
+            async move {
+                let page = media::page(
+                    scope,
+                    false,
+                    cursor.as_deref(),
+                    Some(crate::manage::paging::MAX_COUNT),
+                )
+                .await?;
+                Ok::<_, crate::manage::ManageError>((page.entries, page.next_cursor))
+            }
+        })
+        .await
+        .map_err(problem),
         Err(e) => Err(e),
     };
     let rows: Vec<Media> = match &list {
-        Ok(page) => page.entries.iter().map(|e| Media::from_api(&e.0)).collect(),
+        Ok(entries) => entries.iter().map(|e| Media::from_api(&e.0)).collect(),
         Err(_) => vec![],
     };
     let s = |v: &Option<String>| v.as_deref().unwrap_or("—").to_owned();

@@ -766,8 +766,34 @@ fn scope(
     .map_err(problem)
 }
 
-/// The documents of the account's `kind` (under `parent`) in the mirror, up to 1 000, as the
-/// API's list reads them (`refresh` reads through to X first).
+/// The most entries a list page reads (pages of [`manage::paging::MAX_COUNT`], walked by
+/// cursor).
+const MAX_LISTED: usize = 20_000;
+
+/// Every entry of a list, read as the API's clients read it: page after page with the domain's
+/// own paging (`count` = 1 000, then each page's `next_cursor`), up to [`MAX_LISTED`]. The page
+/// then searches, filters, sorts and cuts its own pages of 20 ([`list::Listing`]) over all of
+/// them, so no entry past the domain's first page is left out of a search, a sort or the last
+/// page.
+async fn all_pages<T, E, F, Fut>(mut page: F) -> Result<Vec<T>, E>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), E>>,
+{
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (items, next) = page(cursor.take()).await?;
+        out.extend(items);
+        match next {
+            Some(c) if out.len() < MAX_LISTED => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// The documents of the account's `kind` (under `parent`) in the mirror, every page of them,
+/// as the API's list reads them (`refresh` reads through to X first).
 async fn entities(
     scope: &Scope,
     kind: Kind,
@@ -780,9 +806,18 @@ async fn entities(
             let session = scope.session().await?;
             manage::mirror::refresh(scope, &session, kind).await?;
         }
-        manage::mirror::page(scope, kind, parent, None, Some(1000))
-            .await?
-            .documents()
+        all_pages(|cursor| async move {
+            let page = manage::mirror::page(
+                scope,
+                kind,
+                parent,
+                cursor.as_deref(),
+                Some(manage::paging::MAX_COUNT),
+            )
+            .await?;
+            Ok::<_, manage::ManageError>((page.documents()?, page.next_cursor))
+        })
+        .await
     };
     run.await.map_err(problem)
 }
