@@ -1,8 +1,10 @@
 //! Creative experiments (PRODUCT.md §4.8). X has no experiment primitive: an experiment is one
 //! campaign with one line item per variant (its own targeting, bid, budget and promoted creative
-//! tweet). **Every variant ships paused, the control too** (issue #19: nothing of an
-//! experiment runs or spends before Start); `start` applies the schedule's first slot, the
-//! [`runner`] then switches them on the [`schedule::Schedule`], and `stop` pauses them all. Results come from `LINE_ITEM` stats with the sequential
+//! tweet). **The control ships unpaused, the treatments paused** (PRODUCT §4.8: the control is
+//! business as usual, the baseline the treatments are measured against; the pages say so before
+//! Start); `start` applies the schedule's first slot, the [`runner`] then switches them on the
+//! [`schedule::Schedule`], and `stop` pauses them all. Results come from `LINE_ITEM` stats with
+//! the sequential
 //! verdict of [`stats`].
 //!
 //! Creation is resumable: every variant step is an exactly-once write whose intent id derives
@@ -269,8 +271,8 @@ pub async fn create(scope: &Scope, body: &Value) -> Result<Created<ExperimentVie
             line_item: json!(v.line_item),
             line_item_id: None,
             promoted_tweet_id: None,
-            // Nothing runs before Start: the control too waits paused.
-            expected_paused: true,
+            // The control ships unpaused; treatments wait for Start.
+            expected_paused: !v.control,
             drift: None,
         })
         .collect();
@@ -316,7 +318,7 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
     let line_item_id = match &v.line_item_id {
         Some(id) => id.clone(),
         None => {
-            // Every variant ships paused; `start` resumes the ones its schedule wants live.
+            // The control ships unpaused; treatments ship paused until `start`.
             let li = settings.line_item(
                 &e.campaign_id,
                 Some(
@@ -325,7 +327,7 @@ async fn build_variant(scope: &Scope, e: &Experiment, v: &Variant) -> Result<(),
                         .take(255)
                         .collect(),
                 ),
-                true,
+                !v.control,
             );
             let li = li.validate().map_err(|e| {
                 ManageError::Conflict(format!("stored variant settings are invalid: {e}"))

@@ -78,7 +78,7 @@ fn statuses_at_x(c: &Ctx, ids: &[String]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn creating_ships_every_variant_paused_and_only_start_runs_them() {
+async fn creating_ships_the_control_live_and_the_treatments_paused_until_start() {
     let c = ctx(true).await;
     let campaign = c.campaign().await;
     let (status, exp) = c
@@ -110,10 +110,9 @@ async fn creating_ships_every_variant_paused_and_only_start_runs_them() {
         .iter()
         .map(|v| v["line_item_id"].as_str().unwrap().to_owned())
         .collect();
-    // Nothing of the experiment runs before Start: every line item, the control's too, was
-    // created PAUSED at X and nothing resumed it since.
-    assert_eq!(statuses_at_x(&c, &ids), ["PAUSED", "PAUSED", "PAUSED"]);
-    // The creates themselves asked X for PAUSED (no resume followed: the status above).
+    // PRODUCT §4.8: the control (variant 0) ships unpaused, the treatments paused until Start.
+    assert_eq!(statuses_at_x(&c, &ids), ["ACTIVE", "PAUSED", "PAUSED"]);
+    // The creates themselves asked X for those statuses (no toggle followed).
     let creates: Vec<String> = c
         .app
         .fake
@@ -125,12 +124,16 @@ async fn creating_ships_every_variant_paused_and_only_start_runs_them() {
         .filter(|params| params.contains(&format!("campaign_id={campaign}")))
         .collect();
     assert_eq!(creates.len(), 3, "{creates:?}");
-    assert!(
-        creates.iter().all(|p| p.contains("entity_status=PAUSED")),
+    assert_eq!(
+        creates
+            .iter()
+            .filter(|p| p.contains("entity_status=PAUSED"))
+            .count(),
+        2,
         "{creates:?}"
     );
     for (i, v) in variants.iter().enumerate() {
-        assert_eq!(v["paused"], true, "variant {i}");
+        assert_eq!(v["paused"], i != 0, "variant {i}");
         let pts: Vec<_> = c
             .app
             .fake

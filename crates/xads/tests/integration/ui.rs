@@ -1219,7 +1219,8 @@ async fn the_media_page_deletes_an_entry_after_a_confirmation() {
 }
 
 #[tokio::test]
-async fn a_rotations_next_switch_reads_in_the_accounts_zone_and_nothing_runs_before_start() {
+async fn a_rotations_next_switch_reads_in_the_accounts_zone_and_the_page_says_what_runs_before_start()
+ {
     let (app, key) = TestApp::dry_run_connected(&xads::testing::sqlite_url()).await;
     let seed = app.fake.seed_info();
     let acct = seed.account(&seed.jpy_account_id).unwrap().clone();
@@ -1262,7 +1263,7 @@ async fn a_rotations_next_switch_reads_in_the_accounts_zone_and_nothing_runs_bef
     assert!(html.contains("id=\"before-start\""), "{html}");
     let (_, list) = page(&app, &cookie, &format!("/experiments?account={a}")).await;
     assert!(
-        list.contains("nothing runs or spends before you press Start"),
+        list.contains("every treatment waits paused until you press Start"),
         "{list}"
     );
 

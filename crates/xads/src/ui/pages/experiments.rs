@@ -182,7 +182,7 @@ async fn experiments_page(
         (flash(&msg))
         p class="note" {
             "X has no experiment primitive: each variant is a line item with its own creative under one campaign. "
-            "Every variant, the control too, is created paused: nothing runs or spends before you press Start; "
+            "The control is live at X from creation (it is business as usual, the baseline); every treatment waits paused until you press Start; "
             "Start runs them on the schedule, Stop pauses them all."
         }
         @if let Err(e) = &list {
@@ -716,7 +716,7 @@ fn detail_body(
         }
         @if matches!(status, "creating" | "ready") {
             p class="note" id="before-start" {
-                "Every variant, the control too, is paused at X until you press Start: nothing of this experiment runs or spends before."
+                "The control is live at X (its campaign's own status applies); the treatments wait paused until you press Start."
             }
         }
         // Results: verdict and per-variant metrics with intervals.
