@@ -242,6 +242,7 @@ async fn run(name: &str, db_url: String) {
         from: midnight(from_day),
         to: midnight(to_day + Duration::days(1)),
         bucketing,
+        segment: None,
     };
     let all_ids: Vec<String> = (0..CAMPAIGNS).map(campaign).collect();
     let stats_url = format!(

@@ -10,6 +10,7 @@ pub mod fx_rates;
 pub mod idempotency;
 pub mod media;
 pub mod paging;
+pub mod segments;
 pub mod sessions;
 pub mod stats;
 pub mod sync_runs;

@@ -9,7 +9,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use xads_client::vocab::{COLUMNS, MetricGroup, Placement, StatsEntityType, column_index};
+use xads_client::vocab::{
+    COLUMNS, MetricGroup, Placement, SegmentationType, StatsEntityType, column_index,
+};
 
 use super::fx_rates::RateSeries;
 use super::{from_millis, millis};
@@ -119,37 +121,113 @@ pub fn column_list() -> &'static str {
 /// Position of `currency` in [`sql_columns`], and of the first conversion column.
 const CURRENCY_AT: usize = KEY.len() + COUNTS;
 const FX_AT: usize = KEY.len() + COLUMNS.len() + 1;
-/// Bound values per row in an upsert (the columns above plus tenant and fetch time).
+/// Bound values per row in an upsert of `stats_hourly` (the columns above plus tenant and fetch
+/// time); a [`Table`] with more key columns binds those too.
 const BINDS: usize = 2 + FX_AT + FX.len();
 /// Rows per statement: well under SQLite's 32 766 and Postgres' 65 535 bound values.
 const BATCH: usize = 1000;
 
-/// The multi-row upsert. SQLite gets anonymous `?` placeholders here, the one exception to the
-/// `$n` convention: SQLite treats `$1` as a *named* parameter and looks names up linearly, which
-/// makes binding thousands of them quadratic (measured: 97% of ingestion time).
-fn upsert_sql(rows: usize, backend: Backend) -> String {
-    let mut sql = format!(
-        "INSERT INTO stats_hourly (tenant_id, fetched_at, {}) VALUES ",
-        column_list()
-    );
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..BINDS {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    let _ = write!(sql, "${}", r * BINDS + c + 1);
+/// A table of stats rows: [`sql_columns`], then `N` key columns of its own (none for
+/// `stats_hourly`; the segment for `stats_segments`, `store::segments`). One upsert serves both.
+pub(crate) struct Table<const N: usize> {
+    /// The table.
+    pub name: &'static str,
+    /// PostgreSQL's per-connection staging table of the `COPY` path.
+    pub staging: &'static str,
+    /// The key columns after [`sql_columns`].
+    pub extra_key: [&'static str; N],
+}
+
+/// `stats_hourly`: the unsegmented rows.
+const HOURLY: Table<0> = Table {
+    name: "stats_hourly",
+    staging: "stats_in",
+    extra_key: [],
+};
+
+/// A row of a [`Table`] with `N` key columns of its own: its hourly row and those keys' values.
+pub(crate) trait Stored<const N: usize>: Sync {
+    /// The columns every stats table has.
+    fn stat(&self) -> &StatRow;
+    /// The values of [`Table::extra_key`], in order.
+    fn extra_key(&self) -> [&str; N];
+}
+
+impl Stored<0> for StatRow {
+    fn stat(&self) -> &StatRow {
+        self
+    }
+
+    fn extra_key(&self) -> [&str; 0] {
+        []
+    }
+}
+
+impl<const N: usize> Table<N> {
+    /// Every column of a row, in SQL order: [`sql_columns`], then the table's own key columns.
+    pub(crate) fn column_list(&self) -> String {
+        let mut cols = column_list().to_owned();
+        for c in self.extra_key {
+            cols.push_str(", ");
+            cols.push_str(c);
+        }
+        cols
+    }
+
+    /// Where the table's own key columns start in a row read with [`Table::column_list`].
+    pub(crate) fn extra_key_at(&self) -> usize {
+        sql_columns().len()
+    }
+
+    /// Bound values per row.
+    const fn binds(&self) -> usize {
+        BINDS + N
+    }
+
+    /// The conflict clause: a row's key stays, everything else takes the new values.
+    fn update_set(&self) -> String {
+        let mut sql = format!("ON CONFLICT (tenant_id, {}", KEY.join(", "));
+        for c in self.extra_key {
+            let _ = write!(sql, ", {c}");
+        }
+        sql.push_str(") DO UPDATE SET ");
+        for c in &sql_columns()[KEY.len()..] {
+            let _ = write!(sql, "{c} = excluded.{c}, ");
+        }
+        sql.push_str("fetched_at = excluded.fetched_at");
+        sql
+    }
+
+    /// The multi-row upsert. SQLite gets anonymous `?` placeholders here, the one exception to
+    /// the `$n` convention: SQLite treats `$1` as a *named* parameter and looks names up
+    /// linearly, which makes binding thousands of them quadratic (measured: 97% of ingestion
+    /// time).
+    fn upsert_sql(&self, rows: usize, backend: Backend) -> String {
+        let binds = self.binds();
+        let mut sql = format!(
+            "INSERT INTO {} (tenant_id, fetched_at, {}) VALUES ",
+            self.name,
+            self.column_list()
+        );
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..binds {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                match backend {
+                    Backend::Sqlite => sql.push('?'),
+                    Backend::Postgres => {
+                        let _ = write!(sql, "${}", r * binds + c + 1);
+                    }
                 }
             }
+            sql.push(')');
         }
-        sql.push(')');
+        sql.push(' ');
+        sql.push_str(&self.update_set());
+        sql
     }
-    sql.push(' ');
-    sql.push_str(update_set());
-    sql
 }
 
 /// Inserts or replaces rows on their key, in one transaction; returns how many were written.
@@ -159,24 +237,38 @@ pub async fn upsert(
     rows: &[StatRow],
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
+    upsert_into(db, &HOURLY, tenant_id, rows, now).await
+}
+
+/// Inserts or replaces rows of `table` on their key, in one transaction; returns how many were
+/// written. SQLite: multi-row `INSERT … ON CONFLICT` statements of [`BATCH`] rows; PostgreSQL:
+/// `COPY` ([`upsert_pg`]).
+pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
+    db: &Db,
+    table: &Table<N>,
+    tenant_id: &str,
+    rows: &[R],
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
     if rows.is_empty() {
         return Ok(0);
     }
     if db.backend() == Backend::Postgres {
-        return upsert_pg(db, tenant_id, rows, now).await;
+        return upsert_pg(db, table, tenant_id, rows, now).await;
     }
-    let full_sql = upsert_sql(BATCH, db.backend());
+    let full_sql = table.upsert_sql(BATCH, db.backend());
     let mut tx = db.pool().begin().await?;
     for chunk in rows.chunks(BATCH) {
         let tail_sql;
         let sql = if chunk.len() == BATCH {
             &full_sql
         } else {
-            tail_sql = upsert_sql(chunk.len(), db.backend());
+            tail_sql = table.upsert_sql(chunk.len(), db.backend());
             &tail_sql
         };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-        for r in chunk {
+        for stored in chunk {
+            let r = stored.stat();
             let fx = r.fx.as_ref();
             q = q
                 .bind(tenant_id)
@@ -198,24 +290,14 @@ pub async fn upsert(
                 .bind(fx.map(|f| f.date.to_string()))
                 .bind(fx.map(|f| f.source.clone()))
                 .bind(fx.map(|f| f.spend_usd.to_string()));
+            for k in stored.extra_key() {
+                q = q.bind(k);
+            }
         }
         q.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(rows.len())
-}
-
-/// The conflict clause: a row's key stays, everything else takes the new values.
-fn update_set() -> &'static str {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let mut sql = format!("ON CONFLICT (tenant_id, {}) DO UPDATE SET ", KEY.join(", "));
-        for c in &sql_columns()[KEY.len()..] {
-            let _ = write!(sql, "{c} = excluded.{c}, ");
-        }
-        sql.push_str("fetched_at = excluded.fetched_at");
-        sql
-    });
-    &SQL
 }
 
 /// One text-format `COPY` field: `\N` for NULL, backslash escapes for the characters that
@@ -240,40 +322,41 @@ fn push_copy_text(out: &mut String, s: Option<&str>) {
     }
 }
 
-/// The rows as `COPY … FROM STDIN` text in [`sql_columns`] order, after the tenant and fetch
-/// time. When a key repeats, the last row wins (as SQLite's row-by-row upsert has it), so the
-/// one `INSERT … ON CONFLICT` never meets a key twice.
-fn copy_text(tenant_id: &str, rows: &[StatRow], now: DateTime<Utc>) -> String {
-    let mut last: HashMap<(&str, &str, &str, i64, &str), usize> =
-        HashMap::with_capacity(rows.len());
+/// A row's key, as [`copy_text`] compares them.
+type CopyKey<'a, const N: usize> = (&'a str, &'a str, &'a str, i64, &'a str, [&'a str; N]);
+
+fn copy_key<R: Stored<N>, const N: usize>(stored: &R) -> CopyKey<'_, N> {
+    let r = stored.stat();
+    (
+        r.account_id.as_str(),
+        r.entity.as_str(),
+        r.entity_id.as_str(),
+        millis(r.hour),
+        r.placement.as_str(),
+        stored.extra_key(),
+    )
+}
+
+/// The rows as `COPY … FROM STDIN` text in [`Table::column_list`] order, after the tenant and
+/// fetch time. When a key repeats, the last row wins (as SQLite's row-by-row upsert has it), so
+/// the one `INSERT … ON CONFLICT` never meets a key twice.
+fn copy_text<R: Stored<N>, const N: usize>(
+    tenant_id: &str,
+    rows: &[R],
+    now: DateTime<Utc>,
+) -> String {
+    let mut last: HashMap<CopyKey<'_, N>, usize> = HashMap::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
-        last.insert(
-            (
-                r.account_id.as_str(),
-                r.entity.as_str(),
-                r.entity_id.as_str(),
-                millis(r.hour),
-                r.placement.as_str(),
-            ),
-            i,
-        );
+        last.insert(copy_key(r), i);
     }
     let unique = last.len() == rows.len();
-    let mut text = String::with_capacity(rows.len() * 200);
+    let mut text = String::with_capacity(rows.len() * (200 + 40 * N));
     let fetched = millis(now);
-    for (i, r) in rows.iter().enumerate() {
-        if !unique {
-            let key = (
-                r.account_id.as_str(),
-                r.entity.as_str(),
-                r.entity_id.as_str(),
-                millis(r.hour),
-                r.placement.as_str(),
-            );
-            if last.get(&key) != Some(&i) {
-                continue;
-            }
+    for (i, stored) in rows.iter().enumerate() {
+        if !unique && last.get(&copy_key(stored)) != Some(&i) {
+            continue;
         }
+        let r = stored.stat();
         push_copy_text(&mut text, Some(tenant_id));
         let _ = write!(text, "\t{fetched}\t");
         push_copy_text(&mut text, Some(&r.account_id));
@@ -299,35 +382,38 @@ fn copy_text(tenant_id: &str, rows: &[StatRow], now: DateTime<Utc>) -> String {
             }
             None => text.push_str("\t\\N\t\\N\t\\N\t\\N"),
         }
+        for k in stored.extra_key() {
+            text.push('\t');
+            push_copy_text(&mut text, Some(k));
+        }
         text.push('\n');
     }
     text
 }
 
-/// PostgreSQL: the rows go by `COPY` into a session-temporary staging table, then into
-/// `stats_hourly` with one `INSERT … SELECT … ON CONFLICT`, in one transaction on the native
-/// pool (`Any` has no `COPY`). Binding values row by row cost more than the upsert itself
-/// (measured 39 k rows/s; `COPY` alone runs at ~300 k rows/s on the same machine).
-async fn upsert_pg(
+/// PostgreSQL: the rows go by `COPY` into a session-temporary staging table, then into the
+/// table with one `INSERT … SELECT … ON CONFLICT`, in one transaction on the native pool (`Any`
+/// has no `COPY`). Binding values row by row cost more than the upsert itself (measured 39 k
+/// rows/s; `COPY` alone runs at ~300 k rows/s on the same machine).
+async fn upsert_pg<R: Stored<N>, const N: usize>(
     db: &Db,
+    table: &Table<N>,
     tenant_id: &str,
-    rows: &[StatRow],
+    rows: &[R],
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
-    static INSERT: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "INSERT INTO stats_hourly (tenant_id, fetched_at, {0})
-             SELECT tenant_id, fetched_at, {0} FROM stats_in {1}",
-            column_list(),
-            update_set()
-        )
-    });
-    static COPY: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "COPY stats_in (tenant_id, fetched_at, {}) FROM STDIN",
-            column_list()
-        )
-    });
+    let columns = table.column_list();
+    let insert = format!(
+        "INSERT INTO {name} (tenant_id, fetched_at, {columns})
+         SELECT tenant_id, fetched_at, {columns} FROM {staging} {set}",
+        name = table.name,
+        staging = table.staging,
+        set = table.update_set()
+    );
+    let copy = format!(
+        "COPY {} (tenant_id, fetched_at, {columns}) FROM STDIN",
+        table.staging
+    );
     let Some(pool) = db.pg_pool() else {
         return Err(DbError::Corrupt("no native PostgreSQL pool"));
     };
@@ -335,24 +421,25 @@ async fn upsert_pg(
     let mut tx = pool.begin().await?;
     // Created once per connection; emptied by every commit. The notice that it exists already
     // is not worth a log line.
-    sqlx::raw_sql(
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "SET LOCAL client_min_messages = warning;
-         CREATE TEMP TABLE IF NOT EXISTS stats_in (LIKE stats_hourly INCLUDING DEFAULTS)
+         CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS)
             ON COMMIT DELETE ROWS",
-    )
+        table.staging, table.name
+    )))
     .execute(&mut *tx)
     .await?;
-    let mut copy = tx.copy_in_raw(COPY.as_str()).await?;
+    let mut copy = tx.copy_in_raw(copy.as_str()).await?;
     copy.send(text.as_bytes()).await?;
     copy.finish().await?;
-    sqlx::query(sqlx::AssertSqlSafe(INSERT.as_str()))
+    sqlx::query(sqlx::AssertSqlSafe(insert))
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(rows.len())
 }
 
-fn from_row(r: &AnyRow) -> Result<StatRow, DbError> {
+pub(crate) fn from_row(r: &AnyRow) -> Result<StatRow, DbError> {
     let corrupt = |_| DbError::Corrupt("stats_hourly holds a malformed FX value");
     let fx = match (
         r.get::<Option<String>, _>(FX_AT),
@@ -442,7 +529,8 @@ pub enum Bucketing {
 }
 
 /// What [`aggregate`] reads: one account's stored series of one entity type in `[from, to)`,
-/// only `ids` when some are given.
+/// only `ids` when some are given; the unsegmented rows (`stats_hourly`), or with `segment` the
+/// rows of that segmentation (`stats_segments`, `store::segments`), never both.
 #[derive(Clone, Debug)]
 pub struct Aggregate {
     /// The tenant.
@@ -459,6 +547,8 @@ pub struct Aggregate {
     pub to: DateTime<Utc>,
     /// The buckets.
     pub bucketing: Bucketing,
+    /// Read the rows of this segmentation (a series per segment) instead of the unsegmented ones.
+    pub segment: Option<SegmentationType>,
 }
 
 /// The sum of one entity's stored hours in one placement and bucket.
@@ -486,13 +576,15 @@ pub struct Bucket {
     /// Some hour was converted with a stale rate (`fx::is_stale`: not USD, and the rate dated
     /// more than `fx::STALE_AFTER` before the hour's UTC date).
     pub fx_stale: bool,
+    /// The segment's name and value, as X sent them, when [`Aggregate::segment`] was set.
+    pub segment: Option<(String, String)>,
 }
 
 /// Milliseconds in a day: local days are `(hour + offset) / DAY_MS`.
 const DAY_MS: i64 = 86_400_000;
 
 /// The SQL of [`aggregate`]: the grouping is done by the database, filtered by the key's
-/// columns (and ids) in SQL, so only the buckets cross the wire. `spend_usd` is stored with
+/// columns (and ids, and the segmentation) in SQL, so only the buckets cross the wire. `spend_usd` is stored with
 /// exactly six places (`fx::spend_usd` rescales), so it sums exactly as micros.
 pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
     let bucket = match &q.bucketing {
@@ -537,26 +629,45 @@ pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
                AND hour / {DAY_MS} - {rate_day} > {stale} THEN 1 ELSE 0 END) AS BIGINT)",
         stale = crate::fx::STALE_AFTER.num_days()
     );
-    sql.push_str(
+    if q.segment.is_some() {
+        sql.push_str(", segment_name, segment_value");
+    }
+    let _ = write!(
+        sql,
         "
-         FROM stats_hourly
+         FROM {}
          WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5",
+        if q.segment.is_some() {
+            "stats_segments"
+        } else {
+            "stats_hourly"
+        }
     );
+    let mut next = 6;
+    if q.segment.is_some() {
+        sql.push_str(" AND segment_type = $6");
+        next += 1;
+    }
     if !q.ids.is_empty() {
         sql.push_str(" AND entity_id IN (");
         for i in 0..q.ids.len() {
             if i > 0 {
                 sql.push_str(", ");
             }
-            let _ = write!(sql, "${}", i + 6);
+            let _ = write!(sql, "${}", i + next);
         }
         sql.push(')');
     }
-    sql.push_str(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    // A segment's buckets follow each other, as an entity's do.
+    sql.push_str(if q.segment.is_some() {
+        " GROUP BY 1, 2, 3, segment_name, segment_value ORDER BY 1, 2, segment_name, segment_value, 3"
+    } else {
+        " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    });
     sql
 }
 
-fn bucket_from(r: &AnyRow) -> Result<Bucket, DbError> {
+fn bucket_from(r: &AnyRow, segmented: bool) -> Result<Bucket, DbError> {
     let n = COLUMNS.len();
     let mut values: Values = [0; COLUMNS.len()];
     for (i, v) in values.iter_mut().enumerate() {
@@ -600,6 +711,11 @@ fn bucket_from(r: &AnyRow) -> Result<Bucket, DbError> {
         spend_usd: (with_usd == rows).then(|| Decimal::new(usd_micros.unwrap_or(0), 6)),
         last_hour: from_millis(r.try_get(at + 1)?),
         fx_stale: stale != 0,
+        segment: if segmented {
+            Some((r.try_get(at + 13)?, r.try_get(at + 14)?))
+        } else {
+            None
+        },
     })
 }
 
@@ -625,6 +741,9 @@ pub fn aggregate(
             .bind(q.entity.as_str())
             .bind(millis(q.from))
             .bind(millis(q.to));
+        if let Some(segment) = q.segment {
+            query = query.bind(segment.as_str());
+        }
         for id in &q.ids {
             query = query.bind(id.as_str());
         }
@@ -632,7 +751,7 @@ pub fn aggregate(
         let mut chunk = Vec::with_capacity(AGGREGATE_CHUNK);
         loop {
             let next = match rows.try_next().await {
-                Ok(Some(r)) => bucket_from(&r),
+                Ok(Some(r)) => bucket_from(&r, q.segment.is_some()),
                 Ok(None) => break,
                 Err(e) => Err(e.into()),
             };
@@ -1004,14 +1123,18 @@ mod tests {
         assert_eq!(BINDS, sql_columns().len() + 2);
         for c in &COLUMNS {
             assert!(sql_columns().contains(&c.name), "{}", c.name);
-            assert!(update_set().contains(&format!("{0} = excluded.{0}", c.name)));
+            assert!(
+                HOURLY
+                    .update_set()
+                    .contains(&format!("{0} = excluded.{0}", c.name))
+            );
         }
         assert!(
-            !update_set().contains("entity_id = excluded"),
+            !HOURLY.update_set().contains("entity_id = excluded"),
             "the key stays"
         );
         // One statement's placeholders: one per column and row.
-        let sql = upsert_sql(2, Backend::Postgres);
+        let sql = HOURLY.upsert_sql(2, Backend::Postgres);
         assert!(
             sql.contains(&format!("${}", 2 * BINDS))
                 && !sql.contains(&format!("${}", 2 * BINDS + 1))

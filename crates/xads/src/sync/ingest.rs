@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use xads_client::models::StatsResponse;
-use xads_client::vocab::{self, COLUMNS, Placement, StatsEntityType};
+use xads_client::models::{JobResultRow, Metrics, StatsResponse};
+use xads_client::vocab::{self, COLUMNS, Placement, SegmentationType, StatsEntityType};
 
 use crate::store::fx_rates::RateSeries;
+use crate::store::segments::SegmentRow;
 use crate::store::stats::{StatRow, Values};
 
 /// What a response is about: the call's parameters that the rows need.
@@ -37,40 +38,72 @@ fn at(series: &Option<Vec<Option<i64>>>, i: usize) -> Option<i64> {
 pub fn rows(call: &Call<'_>, resp: &StatsResponse) -> Vec<StatRow> {
     let mut out = Vec::new();
     for item in &resp.data {
-        let Some(m) = item.id_data.first().map(|d| &d.metrics) else {
-            continue;
-        };
-        let s = vocab::column_series(m);
-        let n = s
-            .iter()
-            .map(|x| x.as_ref().map_or(0, Vec::len))
-            .max()
-            .unwrap_or(0);
-        let currency = call
-            .currencies
-            .get(&item.id)
-            .map_or(call.fallback, String::as_str);
-        for i in 0..n {
-            let mut values: Values = [0; COLUMNS.len()];
-            for (v, series) in values.iter_mut().zip(&s) {
-                *v = at(series, i).unwrap_or(0);
-            }
-            if values.iter().all(|v| *v == 0) {
-                continue;
-            }
-            out.push(StatRow {
-                account_id: call.account_id.to_owned(),
-                entity: call.entity,
-                entity_id: item.id.clone(),
-                hour: call.start + Duration::hours(i as i64),
-                placement: call.placement,
-                values,
-                currency: currency.to_owned(),
-                fx: None,
-            });
+        if let Some(d) = item.id_data.first() {
+            out.extend(entity_rows(call, &item.id, &d.metrics));
         }
     }
     out
+}
+
+/// The rows of one entity's HOUR-granularity metrics (an item of a synchronous answer, or a row
+/// of a job's result file), by the rules of [`rows`].
+pub fn entity_rows<'a>(
+    call: &'a Call<'_>,
+    entity_id: &'a str,
+    metrics: &Metrics,
+) -> impl Iterator<Item = StatRow> + 'a {
+    let s = vocab::column_series(metrics);
+    let n = s
+        .iter()
+        .map(|x| x.as_ref().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0);
+    let currency = call
+        .currencies
+        .get(entity_id)
+        .map_or(call.fallback, String::as_str);
+    (0..n).filter_map(move |i| {
+        let mut values: Values = [0; COLUMNS.len()];
+        for (v, series) in values.iter_mut().zip(&s) {
+            *v = at(series, i).unwrap_or(0);
+        }
+        if values.iter().all(|v| *v == 0) {
+            return None;
+        }
+        Some(StatRow {
+            account_id: call.account_id.to_owned(),
+            entity: call.entity,
+            entity_id: entity_id.to_owned(),
+            hour: call.start + Duration::hours(i as i64),
+            placement: call.placement,
+            values,
+            currency: currency.to_owned(),
+            fx: None,
+        })
+    })
+}
+
+/// The segment rows of one row of a segmented HOUR-granularity job's result file (`call` is the
+/// job's account, entity, placement and start; `segmentation` its `segmentation_type`), by the
+/// rules of [`rows`]; not converted yet ([`convert`] them with `.map(|s| &mut s.row)`). A row
+/// without a segment is no segment's and gives none; a segment X sends without a name or value
+/// is stored with `""` there.
+pub fn segment_rows(
+    call: &Call<'_>,
+    segmentation: SegmentationType,
+    row: &JobResultRow,
+) -> Vec<SegmentRow> {
+    let Some(segment) = &row.segment else {
+        return Vec::new();
+    };
+    entity_rows(call, &row.entity_id, &row.metrics)
+        .map(|r| SegmentRow {
+            segment_type: segmentation,
+            segment_name: segment.segment_name.clone().unwrap_or_default(),
+            segment_value: segment.segment_value.clone().unwrap_or_default(),
+            row: r,
+        })
+        .collect()
 }
 
 /// Adds the rows of another response of the same call (X wants MOBILE_CONVERSION in a call of
@@ -97,7 +130,10 @@ pub fn merge(rows: &mut Vec<StatRow>, more: Vec<StatRow>) {
 }
 
 /// Converts every row with the rates of its currency.
-pub fn convert(rows: &mut [StatRow], rates: &HashMap<String, RateSeries>) {
+pub fn convert<'r>(
+    rows: impl IntoIterator<Item = &'r mut StatRow>,
+    rates: &HashMap<String, RateSeries>,
+) {
     for r in rows {
         let series = rates.get(&r.currency);
         r.convert(series);
@@ -173,5 +209,56 @@ mod tests {
         assert_eq!(main[1].values[CONVERSIONS], 4);
         assert_eq!(main[1].values[IMPRESSIONS], 0);
         assert_eq!(main[1].currency, "EUR");
+    }
+
+    #[test]
+    fn segment_rows_carry_the_segment_and_the_rules_of_unsegmented_rows() {
+        let cur = HashMap::from([("c1".to_owned(), "JPY".to_owned())]);
+        let c = call(&cur);
+        let row = JobResultRow {
+            entity_id: "c1".into(),
+            segment: Some(xads_client::models::Segment {
+                segment_name: Some("iOS".into()),
+                segment_value: Some("0".into()),
+            }),
+            metrics: serde_json::from_str(
+                r#"{"impressions":[3,0,null],"billed_charge_local_micro":[0,0,2000000]}"#,
+            )
+            .unwrap(),
+        };
+        let rows = segment_rows(&c, SegmentationType::Platforms, &row);
+        assert_eq!(rows.len(), 2, "the all-zero hour gives no row");
+        assert_eq!(rows[0].segment_type, SegmentationType::Platforms);
+        assert_eq!(
+            (
+                rows[0].segment_name.as_str(),
+                rows[0].segment_value.as_str()
+            ),
+            ("iOS", "0")
+        );
+        assert_eq!(rows[0].row.values[IMPRESSIONS], 3);
+        assert_eq!(rows[1].row.hour, c.start + Duration::hours(2));
+        assert_eq!(rows[1].row.values[SPEND_LOCAL_MICRO], 2_000_000);
+        assert_eq!(rows[1].row.currency, "JPY");
+        // The rows are the unsegmented rows of the same metrics, with the segment beside them.
+        let plain: Vec<StatRow> = entity_rows(&c, "c1", &row.metrics).collect();
+        assert_eq!(
+            rows.iter().map(|s| s.row.clone()).collect::<Vec<_>>(),
+            plain
+        );
+        let unsegmented = JobResultRow {
+            segment: None,
+            ..row.clone()
+        };
+        assert!(segment_rows(&c, SegmentationType::Platforms, &unsegmented).is_empty());
+        let nameless = JobResultRow {
+            segment: Some(xads_client::models::Segment::default()),
+            ..row
+        };
+        let r = segment_rows(&c, SegmentationType::Age, &nameless);
+        assert_eq!(
+            (r[0].segment_name.as_str(), r[0].segment_value.as_str()),
+            ("", "")
+        );
     }
 }

@@ -7,6 +7,7 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Map, Value, json};
+use xads_client::vocab::SegmentationType;
 
 use crate::app::AppState;
 use crate::experiments::stats::PrimaryMetric;
@@ -216,7 +217,7 @@ pub const ROUTES: &[Route] = &[
         "GET",
         "/api/v1/x_ads/accounts/{account_id}/stats",
         "reports",
-        "Stored stats rows (?entity, ids, from, to, granularity=hour|day|total); Accept: text/csv exports"
+        "Stored stats rows (?entity, ids, from, to, granularity=hour|day|total, segment=AGE|GENDER|PLATFORMS|METROS|CONVERSION_TAGS for a breakdown by day or total); Accept: text/csv exports"
     ),
     r!(
         "POST",
@@ -368,7 +369,12 @@ pub fn query_params(r: &Route) -> Vec<Param> {
             (
                 "granularity",
                 json!({"type": "string", "enum": ["hour", "day", "total"], "default": "hour"}),
-                "hour (UTC hours), day (the ad account's local days) or total (one row per entity and placement over the window); the rows are bounded by the window, not paged",
+                "hour (UTC hours), day (the ad account's local days) or total (one row per entity and placement over the window); the rows are bounded by the window, not paged. Default hour; day with segment, which refuses hour",
+            ),
+            (
+                "segment",
+                json!({"type": "string", "enum": SegmentationType::WIRE}),
+                "a breakdown (case-insensitive): the rows of each segment X reported for this segmentation (stored by a segmented backfill), with segment_type, segment_name and segment_value; absent: the unsegmented rows only. Segment rows are never part of unsegmented rows or totals",
             ),
         ],
         ("POST", p) if p == account("stats/sync") => vec![wait()],
@@ -401,10 +407,50 @@ fn operation_id(r: &Route) -> String {
     id
 }
 
+/// A row of `GET …/stats`: the fixed fields, every metric column of the client's table, and a
+/// breakdown's segment.
+fn stats_row_schema() -> Value {
+    let text_or_null = json!({"type": ["string", "null"]});
+    let mut props = json!({
+        "entity": {"type": "string", "enum": ["CAMPAIGN", "LINE_ITEM"]},
+        "entity_id": {"type": "string"},
+        "start": {"type": "string", "format": "date-time", "description": "start of the hour, local day or window, UTC"},
+        "date": {"type": "string", "format": "date", "description": "the ad account's local day of start"},
+        "placement": {"type": "string"},
+        "currency": {"type": "string", "description": "ISO 4217 of the spend"},
+        "fx_rate": {"type": ["string", "null"], "description": "USD per one unit of currency, decimal; null while unknown or when the row's hours had different rates"},
+        "fx_rate_date": text_or_null,
+        "fx_source": text_or_null,
+        "spend_usd": {"type": ["string", "null"], "description": "decimal, 6 places; null while a rate is unknown"},
+        "fx_stale": {"type": "boolean"},
+        "final": {"type": "boolean", "description": "X will not change these numbers any more"},
+        "segment_type": {"type": "string", "enum": SegmentationType::WIRE, "description": "with ?segment= only"},
+        "segment_name": {"type": "string", "description": "with ?segment= only: what X shows for the segment, as X sent it"},
+        "segment_value": {"type": "string", "description": "with ?segment= only: X's value of the segment, as X sent it"},
+    });
+    for c in &xads_client::vocab::COLUMNS {
+        props[c.name] = if c.micros {
+            json!({"type": "integer", "format": "int64", "description": "micros of currency"})
+        } else {
+            json!({"type": "integer", "format": "int64"})
+        };
+    }
+    json!({"type": "object", "properties": props,
+           "required": ["entity", "entity_id", "start", "placement", "currency", "final"]})
+}
+
 fn schemas() -> Value {
     let obj = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
     let micros = json!({"type": "integer", "format": "int64", "description": "micros of the account's currency"});
     json!({
+        "StatsRow": stats_row_schema(),
+        "StatsRows": obj(json!({
+            "data": {"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}},
+            "next_cursor": {"type": "null"},
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+            "granularity": {"type": "string", "enum": ["hour", "day", "total"]},
+        }), &["data", "next_cursor", "from", "to", "granularity"]),
         "Error": obj(json!({"error": obj(json!({
             "code": {"type": "string", "description": "snake_case"},
             "message": {"type": "string"},
@@ -471,6 +517,8 @@ pub fn document() -> Value {
                 json!({"$ref": "#/components/schemas/List"});
         }
         if r.method == "GET" && r.path == format!("{A}/stats") {
+            op["responses"]["200"]["content"]["application/json"]["schema"] =
+                json!({"$ref": "#/components/schemas/StatsRows"});
             op["responses"]["200"]["content"]["text/csv"] = json!({"schema": {"type": "string"}});
         }
         if r.method == "POST" {

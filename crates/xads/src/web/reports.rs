@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use xads_client::vocab::{COLUMNS, StatsEntityType};
+use xads_client::vocab::{COLUMNS, SegmentationType, StatsEntityType};
 
 use super::auth::AuthTenant;
 use super::error::{ApiError, ApiResult};
@@ -97,6 +97,9 @@ pub(crate) struct StatsQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub granularity: Option<String>,
+    /// A segmentation (`AGE`, `GENDER`, `PLATFORMS`, `METROS`, `CONVERSION_TAGS`): the rows of
+    /// its segments instead of the unsegmented ones.
+    pub segment: Option<String>,
 }
 
 /// What `GET …/stats` answers: the rows (as JSON) and the window and granularity read.
@@ -111,6 +114,8 @@ pub(crate) struct Stats {
 /// database summed, and the instant it starts.
 struct Out {
     entity: StatsEntityType,
+    /// The segmentation read, when the read is segmented.
+    segment: Option<SegmentationType>,
     start: DateTime<Utc>,
     b: stats_store::Bucket,
 }
@@ -141,16 +146,27 @@ impl Out {
         for (c, v) in COLUMNS.iter().zip(b.values) {
             row[c.name] = json!(v);
         }
+        if let (Some(ty), Some((name, value))) = (self.segment, &b.segment) {
+            row["segment_type"] = json!(ty);
+            row["segment_name"] = json!(name);
+            row["segment_value"] = json!(value);
+        }
         row
     }
 }
 
-/// The CSV's columns: the account's local date, the row's key with the entity's name, the
-/// counts, `currency`, the money (the metric columns from the client's table, each in micros
-/// and beside it as a decimal in the currency's minor units, named without `_micro`), the
-/// conversion and `final`.
-fn csv_columns() -> &'static [&'static str] {
-    static ALL: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+/// The CSV's columns: the account's local date, the row's key with the entity's name (and of a
+/// segmented read, the segment), the counts, `currency`, the money (the metric columns from
+/// the client's table, each in micros and beside it as a decimal in the currency's minor
+/// units, named without `_micro`), the conversion and `final`.
+fn csv_columns(segmented: bool) -> &'static [&'static str] {
+    static PLAIN: LazyLock<Vec<&'static str>> = LazyLock::new(|| columns_of_csv(false));
+    static SEGMENTED: LazyLock<Vec<&'static str>> = LazyLock::new(|| columns_of_csv(true));
+    if segmented { &SEGMENTED } else { &PLAIN }
+}
+
+fn columns_of_csv(segmented: bool) -> Vec<&'static str> {
+    {
         let mut cols = vec![
             "date",
             "entity",
@@ -159,6 +175,9 @@ fn csv_columns() -> &'static [&'static str] {
             "start",
             "placement",
         ];
+        if segmented {
+            cols.extend(SEGMENT_FIELDS);
+        }
         cols.extend(COLUMNS[..COUNTS].iter().map(|c| c.name));
         cols.push("currency");
         for c in &COLUMNS[COUNTS..] {
@@ -174,9 +193,11 @@ fn csv_columns() -> &'static [&'static str] {
             "final",
         ]);
         cols
-    });
-    &ALL
+    }
 }
+
+/// The fields a segmented read adds to a row (PRODUCT.md §5.1).
+const SEGMENT_FIELDS: [&str; 3] = ["segment_type", "segment_name", "segment_value"];
 
 /// The CSV column of an entity's name (from the mirror; empty when unknown).
 const ENTITY_NAME: &str = "entity_name";
@@ -223,6 +244,7 @@ impl Read {
         };
         Out {
             entity: self.agg.entity,
+            segment: self.agg.segment,
             start,
             b,
         }
@@ -296,15 +318,39 @@ async fn read_of(
             ));
         }
     };
+    let segment = match q.segment.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.to_ascii_uppercase()
+                .parse::<SegmentationType>()
+                .map_err(|_| {
+                    ApiError::invalid(
+                        "segment",
+                        format!(
+                            "segment must be one of {}, got {raw:?}",
+                            SegmentationType::WIRE.join(", ")
+                        ),
+                    )
+                })?,
+        ),
+    };
+    // X's breakdowns come by job and are read by day or in total; a segmented read defaults
+    // to days.
     let granularity = q
         .granularity
         .as_deref()
-        .unwrap_or("hour")
+        .unwrap_or(if segment.is_some() { "day" } else { "hour" })
         .to_ascii_lowercase();
     if !["hour", "day", "total"].contains(&granularity.as_str()) {
         return Err(ApiError::invalid(
             "granularity",
             "granularity must be hour, day or total",
+        ));
+    }
+    if segment.is_some() && granularity == "hour" {
+        return Err(ApiError::invalid(
+            "granularity",
+            "a segmented read (segment=…) takes granularity day or total, not hour",
         ));
     }
     let now = state.clock.now();
@@ -350,6 +396,7 @@ async fn read_of(
             from,
             to,
             bucketing,
+            segment,
         },
         tz,
         granularity,
@@ -381,9 +428,9 @@ pub(crate) async fn stats_of(
 }
 
 /// One CSV line of a reported row; `names` are the entities' names by id.
-fn csv_line(row: &Value, names: &HashMap<String, String>, out: &mut String) {
+fn csv_line(row: &Value, names: &HashMap<String, String>, segmented: bool, out: &mut String) {
     let currency = row["currency"].as_str().unwrap_or_default();
-    for (i, c) in csv_columns().iter().enumerate() {
+    for (i, c) in csv_columns(segmented).iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -411,10 +458,13 @@ fn csv_line(row: &Value, names: &HashMap<String, String>, out: &mut String) {
 /// The CSV of `GET …/stats` with `Accept: text/csv`: a header line of [`csv_columns`], then a
 /// line per row; `names` are the entities' names by id.
 pub(crate) fn stats_csv(data: &[Value], names: &HashMap<String, String>) -> String {
-    let mut body = csv_columns().join(",");
+    let segmented = data
+        .first()
+        .is_some_and(|r| r.get("segment_type").is_some());
+    let mut body = csv_columns(segmented).join(",");
     body.push('\n');
     for row in data {
-        csv_line(row, names, &mut body);
+        csv_line(row, names, segmented, &mut body);
     }
     body
 }
@@ -431,14 +481,15 @@ fn stats_csv_body(
     state: &AppState,
 ) -> axum::body::Body {
     use futures::StreamExt as _;
-    let mut header = csv_columns().join(",");
+    let segmented = read.agg.segment.is_some();
+    let mut header = csv_columns(segmented).join(",");
     header.push('\n');
     let rows = read.rows(state).ready_chunks(64);
     let lines = rows.map(move |chunk| {
         let mut out = String::with_capacity(CSV_CHUNK);
         for row in chunk {
             match row {
-                Ok(row) => csv_line(&row, &names, &mut out),
+                Ok(row) => csv_line(&row, &names, segmented, &mut out),
                 Err(e) => {
                     tracing::error!(error = %e, "stats CSV export failed");
                     return Err(std::io::Error::other("stats export failed"));

@@ -20,6 +20,7 @@ mod paging;
 mod props;
 mod reporting;
 mod security;
+mod segments;
 mod server;
 mod snapshot;
 mod storage;

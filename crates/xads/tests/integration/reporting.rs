@@ -17,13 +17,13 @@ use crate::helpers::{TestApp, vars_for};
 
 /// The fake's frozen "now": before every bundled FX rate (2025-01-02), so only USD converts
 /// until a test adds rates.
-fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-11-20T10:30:00Z")
         .unwrap()
         .to_utc()
 }
 
-fn fake_config() -> FakeConfig {
+pub(crate) fn fake_config() -> FakeConfig {
     FakeConfig {
         start_time: Some(t0()),
         history_days: 20,
@@ -38,13 +38,13 @@ fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap()
 }
 
-struct Ctx {
-    app: TestApp,
-    key: String,
+pub(crate) struct Ctx {
+    pub(crate) app: TestApp,
+    pub(crate) key: String,
 }
 
 /// The service with its clock on the fake's, connected as a tenant.
-async fn connected(db: &str, cfg: FakeConfig) -> Ctx {
+pub(crate) async fn connected(db: &str, cfg: FakeConfig) -> Ctx {
     let fake = FakeX::start(cfg).await.expect("fake X");
     let vars = vars_for(db, &fake);
     let app = TestApp::spawn_with(fake, &vars).await;
@@ -55,13 +55,13 @@ async fn connected(db: &str, cfg: FakeConfig) -> Ctx {
 }
 
 impl Ctx {
-    fn seed(&self) -> xads_fake::SeedInfo {
+    pub(crate) fn seed(&self) -> xads_fake::SeedInfo {
         self.app.fake.state().seed_info()
     }
     async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         self.app.send(method, &self.key, path, body).await
     }
-    async fn sync(&self, account: &str, body: Value) -> Value {
+    pub(crate) async fn sync(&self, account: &str, body: Value) -> Value {
         let (status, run) = self
             .send(
                 Method::POST,
@@ -73,7 +73,7 @@ impl Ctx {
         assert_eq!(run["status"], "succeeded", "{run}");
         run
     }
-    async fn stats(&self, account: &str, query: &str) -> Vec<Value> {
+    pub(crate) async fn stats(&self, account: &str, query: &str) -> Vec<Value> {
         let (status, body) = self
             .app
             .get(
@@ -96,12 +96,29 @@ fn expected_campaigns(
     to: DateTime<Utc>,
     revisions: &HashMap<(String, DateTime<Utc>), u32>,
 ) -> BTreeMap<(String, DateTime<Utc>), HourMetrics> {
+    let mut out = BTreeMap::new();
+    for (campaign, _, h, m) in served_line_item_hours(fake, account, from, to, revisions) {
+        let e = out.entry((campaign, h)).or_insert(HourMetrics::default());
+        *e = *e + m;
+    }
+    out
+}
+
+/// Every (campaign, line item, hour) of `[from, to)` the fake says a line item served, with its
+/// `hourly_metrics` at its revision in `revisions` (the rules of [`expected_campaigns`]).
+pub(crate) fn served_line_item_hours(
+    fake: &FakeX,
+    account: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    revisions: &HashMap<(String, DateTime<Utc>), u32>,
+) -> Vec<(String, String, DateTime<Utc>, HourMetrics)> {
     let st = fake.state();
     let seed = st.config().seed;
     let now = st.now();
     let campaigns = st.campaigns(account);
     let hour = Duration::hours(1);
-    let mut out = BTreeMap::new();
+    let mut out = Vec::new();
     for c in &campaigns {
         for l in st
             .line_items(account)
@@ -117,10 +134,7 @@ fn expected_campaigns(
                     && l.end_time.is_none_or(|e| e > h);
                 let rev = revisions.get(&(l.id.clone(), h)).copied().unwrap_or(0);
                 if serves && let Some(m) = hourly_metrics(seed, &l.id, h, rev) {
-                    let e = out
-                        .entry((c.id.clone(), h))
-                        .or_insert(HourMetrics::default());
-                    *e = *e + m;
+                    out.push((c.id.clone(), l.id.clone(), h, m));
                 }
                 h += hour;
             }

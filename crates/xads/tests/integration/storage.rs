@@ -325,6 +325,165 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
     }
 }
 
+#[tokio::test]
+async fn stats_segments_has_the_hourly_columns_installs_and_the_segment() {
+    // stats_segments is stats_hourly's columns (generated from the metric table) plus the
+    // segment and `installs`, kept parallel to stats_hourly's by hand in the migrations.
+    let mut want: Vec<String> = xads::store::stats::column_list()
+        .split(", ")
+        .map(str::to_owned)
+        .collect();
+    want.extend(
+        [
+            "tenant_id",
+            "fetched_at",
+            "segment_type",
+            "segment_name",
+            "segment_value",
+        ]
+        .map(str::to_owned),
+    );
+    if !want.iter().any(|c| c == "installs") {
+        want.push("installs".to_owned());
+    }
+    want.sort();
+    for db in all_backends().await {
+        let sql = match db.backend() {
+            xads::db::Backend::Sqlite => "SELECT name FROM pragma_table_info('stats_segments')",
+            xads::db::Backend::Postgres => {
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_name = 'stats_segments' AND table_schema = current_schema()"
+            }
+        };
+        let mut have: Vec<String> = sqlx::query_scalar(sql).fetch_all(db.pool()).await.unwrap();
+        have.sort();
+        assert_eq!(have, want, "{:?}", db.backend());
+    }
+}
+
+/// `segments::upsert` writes through `stats::upsert`'s code (PostgreSQL: `COPY`), keyed also by
+/// the segment: the segments of one hour are rows of their own, a repeated key replaces, the
+/// same rows again change nothing, more rows than one statement's batch all land, and nothing
+/// reaches `stats_hourly`.
+#[tokio::test]
+async fn segment_rows_upsert_on_their_segment_idempotently_on_both_backends() {
+    use chrono::{Duration, TimeZone, Utc};
+    use xads::store::segments::{self, SegmentRow};
+    use xads::store::stats::{self, Fx, StatRow};
+    use xads_client::vocab::{Placement, SegmentationType, StatsEntityType};
+
+    let hour = Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap();
+    let row =
+        |ty: SegmentationType, name: &str, value: &str, id: &str, h: i64, v: i64| SegmentRow {
+            segment_type: ty,
+            segment_name: name.into(),
+            segment_value: value.into(),
+            row: StatRow {
+                account_id: "acct".into(),
+                entity: StatsEntityType::Campaign,
+                entity_id: id.into(),
+                hour: hour + Duration::hours(h),
+                placement: Placement::AllOnTwitter,
+                values: std::array::from_fn(|i| v * 10 + i as i64),
+                currency: "EUR".into(),
+                fx: (v % 2 == 0).then(|| Fx {
+                    rate: "1.0854".parse().unwrap(),
+                    date: chrono::NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+                    source: "ecb".into(),
+                    spend_usd: "12.345678".parse().unwrap(),
+                }),
+            },
+        };
+    use SegmentationType::{Age, Platforms};
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        let rows = vec![
+            row(Platforms, "iOS", "0", "c1", 0, 1),
+            row(Platforms, "Android", "1", "c1", 0, 2),
+            // Names and values as X sends them, whatever bytes they hold.
+            row(Platforms, "Desk\\top\t\"x\"\n", "4", "c1", 0, 3),
+            // Another segmentation of the same hour is a row of its own.
+            row(Age, "Age 25 to 34", "AGE_25_TO_34", "c1", 0, 4),
+            row(Platforms, "iOS", "0", "c1", 1, 5),
+            // The same key as the first row: it replaces it.
+            row(Platforms, "iOS", "0", "c1", 0, 6),
+        ];
+        assert_eq!(
+            segments::upsert(&db, &tenant.id, &rows, Utc::now())
+                .await
+                .unwrap(),
+            6
+        );
+        let read = |db: xads::db::Db, tenant: String, ty: SegmentationType| async move {
+            segments::query(
+                &db,
+                &tenant,
+                "acct",
+                StatsEntityType::Campaign,
+                ty,
+                hour,
+                hour + Duration::hours(2),
+            )
+            .await
+            .unwrap()
+        };
+        let stored = read(db.clone(), tenant.id.clone(), Platforms).await;
+        // Ordered by entity, placement, segment name (bytewise), value, hour.
+        assert_eq!(
+            stored,
+            vec![
+                rows[1].clone(),
+                rows[2].clone(),
+                rows[5].clone(),
+                rows[4].clone()
+            ],
+            "{:?}",
+            db.backend()
+        );
+        assert_eq!(
+            read(db.clone(), tenant.id.clone(), Age).await,
+            vec![rows[3].clone()]
+        );
+        assert_eq!(segments::count(&db, &tenant.id, "acct").await.unwrap(), 5);
+        assert_eq!(
+            stats::count(&db, &tenant.id, "acct").await.unwrap(),
+            0,
+            "segment rows are not unsegmented rows"
+        );
+        // Idempotent.
+        segments::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(read(db.clone(), tenant.id.clone(), Platforms).await, stored);
+        assert_eq!(segments::count(&db, &tenant.id, "acct").await.unwrap(), 5);
+        // More rows than one statement takes (1000), with a repeated key across batches.
+        let many: Vec<SegmentRow> = (0..2_500)
+            .map(|i| {
+                row(
+                    Age,
+                    "Age 13 to 24",
+                    "AGE_13_TO_24",
+                    &format!("m{}", i % 1_200),
+                    0,
+                    7,
+                )
+            })
+            .collect();
+        assert_eq!(
+            segments::upsert(&db, &tenant.id, &many, Utc::now())
+                .await
+                .unwrap(),
+            2_500
+        );
+        assert_eq!(
+            segments::count(&db, &tenant.id, "acct").await.unwrap(),
+            5 + 1_200,
+            "{:?}: keys repeated in one call are written once",
+            db.backend()
+        );
+    }
+}
+
 /// `stats::aggregate` sums in SQL on both backends: only the ids asked for, local days cut at
 /// the zone's offsets (here one that changes inside the window), the USD sum exact, a bucket
 /// with two rates (or an hour without one) marked and left without a single rate.
@@ -375,6 +534,7 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
                 from: t0,
                 to: t0 + Duration::hours(48),
                 bucketing,
+                segment: None,
             };
             stats::aggregate(&db, q).try_collect::<Vec<_>>()
         };

@@ -459,6 +459,7 @@ async fn daily_series(
         from: Some(since.to_string()),
         to: Some((today + chrono::Duration::days(1)).to_string()),
         granularity: Some("day".to_owned()),
+        segment: None,
     };
     let rows: Vec<StatsRow> = if ids.is_empty() {
         vec![]
