@@ -167,8 +167,8 @@ pub async fn tenant_series(
     Ok(merged.into_iter().map(|(d, (v, s))| (d, v, s)).collect())
 }
 
-/// The tenants with stored rows in `currency` from `since` on (whose USD a global rate change
-/// may alter).
+/// The tenants with stored rows (unsegmented or segment rows) in `currency` from `since` on
+/// (whose USD a global rate change may alter).
 pub async fn tenants_with_rows(
     db: &Db,
     currency: &str,
@@ -176,7 +176,8 @@ pub async fn tenants_with_rows(
 ) -> Result<Vec<String>, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     let rows = sqlx::query(
-        "SELECT DISTINCT tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2",
+        "SELECT tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2
+         UNION SELECT tenant_id FROM stats_segments WHERE currency = $1 AND hour >= $2",
     )
     .bind(currency)
     .bind(since_ms)

@@ -4,10 +4,11 @@
 //! written by the same upsert: `store::stats::upsert_into`) keyed also by its segment; reports
 //! read them through `stats::aggregate` with `Aggregate::segment` set.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row as _;
 use xads_client::vocab::{SegmentationType, StatsEntityType};
 
+use super::fx_rates::RateSeries;
 use super::millis;
 use super::stats::{self, StatRow, Stored, Table};
 use crate::db::{Db, DbError};
@@ -99,6 +100,19 @@ pub async fn query(
             })
         })
         .collect()
+}
+
+/// Re-converts `tenant_id`'s segment rows of `currency` from `since` on with `rates`, as
+/// `stats::reconvert` does the unsegmented ones (1 000 rows per read and per `UPDATE`); returns
+/// how many rows changed.
+pub async fn reconvert(
+    db: &Db,
+    tenant_id: &str,
+    currency: &str,
+    since: NaiveDate,
+    rates: &RateSeries,
+) -> Result<u64, DbError> {
+    stats::reconvert_in(db, &SEGMENTS, tenant_id, currency, since, rates).await
 }
 
 /// How many segment rows are stored for the account (tests and the CLI's summary).

@@ -799,10 +799,10 @@ pub async fn count(db: &Db, tenant_id: &str, account_id: &str) -> Result<i64, Db
 /// its own transaction, so a back-dated rate never rewrites years of rows in one transaction.
 pub const RECONVERT_CHUNK: usize = 1000;
 
-/// Re-converts `tenant_id`'s rows of `currency` from `since` on with `rates` (that tenant's
-/// series): pages through them in key order, `RECONVERT_CHUNK` rows at a time, and writes the
-/// rows whose conversion changed with one `UPDATE … FROM (VALUES …)` per page. Returns how many
-/// rows changed.
+/// Re-converts `tenant_id`'s unsegmented rows of `currency` from `since` on with `rates` (that
+/// tenant's series): pages through them in key order, `RECONVERT_CHUNK` rows at a time, and
+/// writes the rows whose conversion changed with one `UPDATE … FROM (VALUES …)` per page.
+/// Returns how many rows changed. (`segments::reconvert` does the same for segment rows.)
 pub async fn reconvert(
     db: &Db,
     tenant_id: &str,
@@ -810,56 +810,75 @@ pub async fn reconvert(
     since: NaiveDate,
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
+    reconvert_in(db, &HOURLY, tenant_id, currency, since, rates).await
+}
+
+/// [`reconvert`] of the rows of `table`, paged by their whole key (the table's own key columns
+/// last).
+pub(crate) async fn reconvert_in<const N: usize>(
+    db: &Db,
+    table: &Table<N>,
+    tenant_id: &str,
+    currency: &str,
+    since: NaiveDate,
+    rates: &RateSeries,
+) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    let select = format!(
-        "SELECT {} FROM stats_hourly
+    let mut order = vec!["hour", "account_id", "entity", "entity_id", "placement"];
+    order.extend(table.extra_key);
+    let mut select = format!(
+        "SELECT {} FROM {}
          WHERE tenant_id = $1 AND currency = $2 AND hour >= $3
-           AND (hour, account_id, entity, entity_id, placement) > ($4, $5, $6, $7, $8)
-         ORDER BY hour, account_id, entity, entity_id, placement LIMIT $9",
-        column_list()
+           AND ({}) > (",
+        table.column_list(),
+        table.name,
+        order.join(", ")
     );
-    // The page cursor: the key of the last row read (a first "row" just before `since`).
-    let mut after: (i64, String, String, String, String) = (
-        since_ms - 1,
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
+    for i in 0..order.len() {
+        if i > 0 {
+            select.push_str(", ");
+        }
+        let _ = write!(select, "${}", i + 4);
+    }
+    let _ = write!(
+        select,
+        ")
+         ORDER BY {} LIMIT ${}",
+        order.join(", "),
+        order.len() + 4
     );
+    // The page cursor: the key of the last row read (a first "row" just before `since`): the
+    // hour, then the text columns in `order`.
+    let mut after: (i64, Vec<String>) = (since_ms - 1, vec![String::new(); order.len() - 1]);
+    let extra_at = table.extra_key_at();
     let mut updated = 0;
     loop {
-        let page = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
             .bind(tenant_id)
             .bind(currency)
             .bind(since_ms)
-            .bind(after.0)
-            .bind(after.1.as_str())
-            .bind(after.2.as_str())
-            .bind(after.3.as_str())
-            .bind(after.4.as_str())
-            .bind(RECONVERT_CHUNK as i64)
-            .fetch_all(db.pool())
-            .await?;
+            .bind(after.0);
+        for k in &after.1 {
+            q = q.bind(k.as_str());
+        }
+        let page = q.bind(RECONVERT_CHUNK as i64).fetch_all(db.pool()).await?;
         let mut changed = Vec::new();
         for r in &page {
             let mut row = from_row(r)?;
             let before = row.fx.clone();
             row.convert(Some(rates));
             if row.fx != before {
-                changed.push(row);
+                let extra: [String; N] = std::array::from_fn(|i| r.get(extra_at + i));
+                changed.push((row, extra));
             }
         }
         if let Some(last) = page.last() {
-            after = (
-                last.get(3),
-                last.get(0),
-                last.get(1),
-                last.get(2),
-                last.get(4),
-            );
+            let mut texts: Vec<String> = vec![last.get(0), last.get(1), last.get(2), last.get(4)];
+            texts.extend((0..N).map(|i| last.get::<String, _>(extra_at + i)));
+            after = (last.get(3), texts);
         }
         if !changed.is_empty() {
-            updated += write_conversions(db, tenant_id, &changed).await?;
+            updated += write_conversions(db, table, tenant_id, &changed).await?;
         }
         if page.len() < RECONVERT_CHUNK {
             return Ok(updated);
@@ -867,9 +886,15 @@ pub async fn reconvert(
     }
 }
 
-/// Writes the conversions of `rows` (one tenant's) in one statement.
-async fn write_conversions(db: &Db, tenant_id: &str, rows: &[StatRow]) -> Result<u64, DbError> {
-    const PER_ROW: usize = 9;
+/// Writes the conversions of `rows` (one tenant's rows of `table`, each with the values of the
+/// table's own key columns) in one statement.
+async fn write_conversions<const N: usize>(
+    db: &Db,
+    table: &Table<N>,
+    tenant_id: &str,
+    rows: &[(StatRow, [String; N])],
+) -> Result<u64, DbError> {
+    let per_row = 9 + N;
     let backend = db.backend();
     let mut n = 0;
     let mut placeholder = |sql: &mut String| {
@@ -881,14 +906,15 @@ async fn write_conversions(db: &Db, tenant_id: &str, rows: &[StatRow]) -> Result
             }
         }
     };
-    let mut sql = String::from(
-        "UPDATE stats_hourly SET fx_rate = v.column1, fx_rate_date = v.column2,
+    let t = table.name;
+    let mut sql = format!(
+        "UPDATE {t} SET fx_rate = v.column1, fx_rate_date = v.column2,
             fx_source = v.column3, spend_usd = v.column4
-         FROM (VALUES ",
+         FROM (VALUES "
     );
     for i in 0..rows.len() {
         sql.push_str(if i == 0 { "(" } else { ", (" });
-        for c in 0..PER_ROW {
+        for c in 0..per_row {
             if c > 0 {
                 sql.push_str(", ");
             }
@@ -896,15 +922,19 @@ async fn write_conversions(db: &Db, tenant_id: &str, rows: &[StatRow]) -> Result
         }
         sql.push(')');
     }
-    sql.push_str(") AS v WHERE stats_hourly.tenant_id = ");
+    let _ = write!(sql, ") AS v WHERE {t}.tenant_id = ");
     placeholder(&mut sql);
-    sql.push_str(
-        " AND stats_hourly.account_id = v.column5 AND stats_hourly.entity = v.column6
-           AND stats_hourly.entity_id = v.column7 AND stats_hourly.hour = v.column8
-           AND stats_hourly.placement = v.column9",
+    let _ = write!(
+        sql,
+        " AND {t}.account_id = v.column5 AND {t}.entity = v.column6
+           AND {t}.entity_id = v.column7 AND {t}.hour = v.column8
+           AND {t}.placement = v.column9"
     );
+    for (i, c) in table.extra_key.iter().enumerate() {
+        let _ = write!(sql, " AND {t}.{c} = v.column{}", 10 + i);
+    }
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for row in rows {
+    for (row, extra) in rows {
         let fx = row.fx.as_ref();
         q = q
             .bind(fx.map(|f| f.rate.to_string()))
@@ -916,6 +946,9 @@ async fn write_conversions(db: &Db, tenant_id: &str, rows: &[StatRow]) -> Result
             .bind(row.entity_id.as_str())
             .bind(millis(row.hour))
             .bind(row.placement.as_str());
+        for k in extra {
+            q = q.bind(k.as_str());
+        }
     }
     Ok(q.bind(tenant_id).execute(db.pool()).await?.rows_affected())
 }

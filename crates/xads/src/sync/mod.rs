@@ -23,7 +23,7 @@ use crate::store::connections::AdAccount;
 use crate::store::entities::Kind;
 use crate::store::stats as stats_store;
 use crate::store::sync_runs::{self, Begun, Counts, SyncTarget, Trigger};
-use crate::store::{connections, fx_rates, tenants};
+use crate::store::{connections, fx_rates, segments, tenants};
 use crate::x::{XSession, XSessionError};
 
 pub use plan::{
@@ -415,6 +415,7 @@ pub async fn import_global_rates(
         for tenant in fx_rates::tenants_with_rows(db, currency, *since).await? {
             let series = fx_rates::tenant_series(db, &tenant, currency).await?;
             rows += stats_store::reconvert(db, &tenant, currency, *since, &series).await?;
+            rows += segments::reconvert(db, &tenant, currency, *since, &series).await?;
         }
     }
     Ok((changed.len(), rows))
@@ -433,6 +434,7 @@ pub async fn import_tenant_rates(
     for (currency, since) in &changed {
         let series = fx_rates::tenant_series(db, tenant_id, currency).await?;
         rows += stats_store::reconvert(db, tenant_id, currency, *since, &series).await?;
+        rows += segments::reconvert(db, tenant_id, currency, *since, &series).await?;
     }
     Ok((changed.len(), rows))
 }

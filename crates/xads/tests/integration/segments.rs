@@ -397,3 +397,118 @@ async fn platform_breakdowns_are_the_fakes_split_add_up_and_stay_out_of_totals()
         assert_eq!(body["data"].as_array().unwrap().len(), by_day.len());
     }
 }
+
+/// `n` JPY segment rows of `tenant` with no rate yet (¥1 000 each): three platforms per hour of
+/// a few campaigns, from 2026-03-01.
+async fn jpy_segment_rows(db: &xads::db::Db, tenant: &str, n: usize) {
+    use xads::store::stats::{SPEND_LOCAL_MICRO, StatRow};
+    let start = DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let platforms = [("iOS", "0"), ("Android", "1"), ("Desktop", "4")];
+    let rows: Vec<segments::SegmentRow> = (0..n)
+        .map(|i| {
+            let mut values = [0i64; COLUMNS.len()];
+            values[SPEND_LOCAL_MICRO] = 1_000_000_000;
+            let (name, value) = platforms[i % 3];
+            segments::SegmentRow {
+                segment_type: SegmentationType::Platforms,
+                segment_name: name.into(),
+                segment_value: value.into(),
+                row: StatRow {
+                    account_id: "jpy_acct".into(),
+                    entity: StatsEntityType::Campaign,
+                    entity_id: format!("c{}", (i / 3) % 5),
+                    hour: start + Duration::hours((i / 15) as i64),
+                    placement: Placement::AllOnTwitter,
+                    values,
+                    currency: "JPY".into(),
+                    fx: None,
+                },
+            }
+        })
+        .collect();
+    segments::upsert(db, tenant, &rows, Utc::now())
+        .await
+        .unwrap();
+}
+
+async fn segment_usd(db: &xads::db::Db, tenant: &str) -> Vec<Option<String>> {
+    segments::query(
+        db,
+        tenant,
+        "jpy_acct",
+        StatsEntityType::Campaign,
+        SegmentationType::Platforms,
+        DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc(),
+        DateTime::parse_from_rfc3339("2027-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc(),
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|s| s.row.fx.map(|f| f.spend_usd.to_string()))
+    .collect()
+}
+
+/// A rate that arrives after segment rows were stored converts them as it does unsegmented
+/// rows: a tenant's own rate only that tenant's (paged, more rows than one step), a global
+/// import every tenant's, a tenant with segment rows alone included.
+#[tokio::test]
+async fn a_later_rate_reconverts_segment_rows_of_its_tenants_only() {
+    use xads::store::stats::RECONVERT_CHUNK;
+    for db_url in xads::testing::all_backend_urls().await {
+        let app = crate::helpers::TestApp::spawn(&db_url, xads_fake::FakeConfig::default()).await;
+        let db = &app.state.db;
+        let (a, a_key) = tenants::create(db, "A", Utc::now()).await.unwrap();
+        let (b, _) = tenants::create(db, "B", Utc::now()).await.unwrap();
+        let n = RECONVERT_CHUNK * 2 + 45;
+        jpy_segment_rows(db, &a.id, n).await;
+        jpy_segment_rows(db, &b.id, 30).await;
+        assert!(segment_usd(db, &a.id).await.iter().all(Option::is_none));
+
+        let (status, body) = app
+            .send(
+                reqwest::Method::POST,
+                &a_key.0,
+                "/api/v1/fx_rates",
+                Some(json!({"date": "2026-02-27", "currency": "JPY", "usd_per_unit": "0.0125"})),
+            )
+            .await;
+        assert_eq!(status, 201, "{db_url}: {body}");
+        assert_eq!(body["rows_reconverted"], n as u64, "{db_url}: {body}");
+        let a_usd = segment_usd(db, &a.id).await;
+        assert_eq!(a_usd.len(), n);
+        assert!(
+            a_usd.iter().all(|u| u.as_deref() == Some("12.500000")),
+            "{db_url}"
+        );
+        assert!(
+            segment_usd(db, &b.id).await.iter().all(Option::is_none),
+            "{db_url}: B's rows are not A's to convert"
+        );
+
+        // A global rate (ECB, CSV, the CLI) converts B's too; A keeps its own override.
+        let rate = xads::fx::Rate {
+            currency: "JPY".into(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 2, 27).unwrap(),
+            usd_per_unit: "0.0066".parse().unwrap(),
+            source: xads::fx::Source::Csv,
+        };
+        let (_, rows) = xads::sync::import_global_rates(db, &[rate], Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(rows, 30, "{db_url}");
+        assert!(
+            segment_usd(db, &b.id)
+                .await
+                .iter()
+                .all(|u| u.as_deref() == Some("6.600000")),
+            "{db_url}"
+        );
+        assert_eq!(segment_usd(db, &a.id).await, a_usd, "{db_url}");
+    }
+}
