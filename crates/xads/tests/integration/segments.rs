@@ -301,6 +301,24 @@ async fn platform_breakdowns_are_the_fakes_split_add_up_and_stay_out_of_totals()
             assert_eq!(summed[&key], (metrics_of(r), usd(r)), "{key:?}");
         }
 
+        // Only the ids asked for (bound after the segmentation).
+        let one = &campaigns[0];
+        let only = c
+            .stats(
+                &account,
+                &format!("entity=campaign&granularity=day&segment=PLATFORMS&ids={one}&{window}"),
+            )
+            .await;
+        assert!(!only.is_empty());
+        assert_eq!(
+            only,
+            by_day
+                .iter()
+                .filter(|r| r["entity_id"] == one.as_str())
+                .cloned()
+                .collect::<Vec<_>>()
+        );
+
         // In total, the same.
         let total = c
             .stats(
