@@ -45,6 +45,7 @@ td.mono{white-space:nowrap;overflow-wrap:normal}
 svg.chart{width:100%;min-width:560px;height:auto;background:#fff;display:block}svg.chart text{font:13px system-ui,sans-serif;fill:#5b6476}
 .login{max-width:420px;margin:80px auto}.login input{width:100%}
 form:has(select[name=mode] option[value=concurrent]:checked) .rotation-only{display:none}
+.charts>div{min-width:0;margin-bottom:8px}.charts h3{font-size:14px;margin:4px 0}
 .pager{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-top:10px}
 .thumb{width:48px;height:48px;object-fit:cover;border-radius:6px;background:#eef0f3;vertical-align:middle}
 .tweet{max-width:46ch}.actions{white-space:nowrap}
@@ -302,6 +303,14 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
         }
     };
     let step = n.div_ceil(10).max(1);
+    // Grid lines at the first series' ticks.
+    let grid = nice_ticks(
+        series
+            .first()
+            .map_or(0.0, |s| s.values.iter().copied().fold(0.0_f64, f64::max)),
+        4,
+    );
+    let grid_top = grid.last().copied().unwrap_or(1.0);
     let label = series
         .iter()
         .map(|s| s.label)
@@ -310,8 +319,8 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
     html! {
         svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label)
             xmlns="http://www.w3.org/2000/svg" {
-            @for i in 0..=4 {
-                @let y = f1(t + ph * f64::from(i) / 4.0);
+            @for tick in &grid {
+                @let y = f1(t + ph - ph * (tick / grid_top));
                 line x1=(l) y1=(y) x2=(f1(l + pw)) y2=(y) stroke="#eef0f3" {}
             }
             @if n == 0 {
@@ -325,18 +334,19 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
                     }
                 }
                 @for (si, s) in series.iter().enumerate() {
-                    @let max = s.values.iter().copied().fold(0.0_f64, f64::max);
-                    @let max = if max <= 0.0 { 1.0 } else { max };
-                    @let y_at = |v: f64| t + ph - ph * (v / max);
+                    // The axis runs to the first "nice" tick at or above the largest value.
+                    @let ticks = nice_ticks(s.values.iter().copied().fold(0.0_f64, f64::max), 4);
+                    @let top = ticks.last().copied().unwrap_or(1.0);
+                    @let y_at = |v: f64| t + ph - ph * (v / top);
                     @let (ax, anchor) = if si == 0 {
                         (l - 6.0, "end")
                     } else {
                         (l + pw + 6.0, "start")
                     };
-                    @for i in 0..=4 {
-                        text x=(f1(ax)) y=(f1(t + ph * f64::from(i) / 4.0 + 4.0))
+                    @for tick in &ticks {
+                        text class="tick" x=(f1(ax)) y=(f1(y_at(*tick) + 4.0))
                             text-anchor=(anchor) fill=(s.color) {
-                            (s.prefix) (short(max * f64::from(4 - i) / 4.0))
+                            (s.prefix) (short(*tick))
                         }
                     }
                     @let points = s
@@ -385,21 +395,24 @@ pub fn shared_chart(
             l + pw * i as f64 / (n - 1) as f64
         }
     };
-    let max = series
-        .iter()
-        .flat_map(|s| s.1.iter().flatten().copied())
-        .fold(0.0_f64, f64::max);
-    let max = if max <= 0.0 { 1.0 } else { max };
-    let y_at = |v: f64| t + ph - ph * (v / max);
+    let ticks = nice_ticks(
+        series
+            .iter()
+            .flat_map(|s| s.1.iter().flatten().copied())
+            .fold(0.0_f64, f64::max),
+        4,
+    );
+    let top = ticks.last().copied().unwrap_or(1.0);
+    let y_at = |v: f64| t + ph - ph * (v / top);
     let step = n.div_ceil(8).max(1);
     html! {
         svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label)
             xmlns="http://www.w3.org/2000/svg" {
-            @for i in 0..=4 {
-                @let y = t + ph * f64::from(i) / 4.0;
+            @for tick in &ticks {
+                @let y = y_at(*tick);
                 line x1=(l) y1=(f1(y)) x2=(f1(l + pw)) y2=(f1(y)) stroke="#eef0f3" {}
-                text x=(f1(l - 6.0)) y=(f1(y + 4.0)) text-anchor="end" {
-                    (unit(max * f64::from(4 - i) / 4.0))
+                text class="tick" x=(f1(l - 6.0)) y=(f1(y + 4.0)) text-anchor="end" {
+                    (unit(*tick))
                 }
             }
             @if n == 0 || series.iter().all(|s| s.1.iter().all(Option::is_none)) {
@@ -435,6 +448,31 @@ pub fn shared_chart(
             }
         }
     }
+}
+
+/// Axis ticks from 0 to the first "nice" value at or above `max`: a step of 1, 2, 2.5 or 5
+/// times a power of ten, about `target` steps (`873` → 0, 250, …, 1 000). A chart of nothing
+/// gets 0 and 1.
+pub fn nice_ticks(max: f64, target: usize) -> Vec<f64> {
+    if !max.is_finite() || max <= 0.0 {
+        return vec![0.0, 1.0];
+    }
+    let raw = max / target.max(1) as f64;
+    let magnitude = 10_f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude);
+    let steps = (max / step - 1e-9).ceil().max(1.0) as usize;
+    // Each tick from its index (not by adding steps), rounded to the step's precision, so 0.3
+    // is 0.3 and not 0.30000000000000004.
+    let digits = (-step.log10().floor()).max(0.0) as i32 + 1;
+    let round = |v: f64| {
+        let k = 10_f64.powi(digits);
+        (v * k).round() / k
+    };
+    (0..=steps).map(|i| round(i as f64 * step)).collect()
 }
 
 /// A compact number for axis labels (1.2k, 3.4M, 12.50).
@@ -523,6 +561,32 @@ mod tests {
         assert_eq!(money(None), "—");
         assert_eq!(group(1_000), "1,000");
         assert_eq!(group(999), "999");
+    }
+
+    #[test]
+    fn axes_tick_at_nice_values_up_to_the_largest_one() {
+        assert_eq!(nice_ticks(873.0, 4), [0.0, 250.0, 500.0, 750.0, 1000.0]);
+        assert_eq!(nice_ticks(700.0, 4), [0.0, 200.0, 400.0, 600.0, 800.0]);
+        assert_eq!(nice_ticks(0.37, 4), [0.0, 0.1, 0.2, 0.3, 0.4]);
+        assert_eq!(nice_ticks(12_345.0, 4), [0.0, 5_000.0, 10_000.0, 15_000.0]);
+        assert_eq!(nice_ticks(1_000.0, 4), [0.0, 250.0, 500.0, 750.0, 1_000.0]);
+        assert_eq!(nice_ticks(0.0, 4), [0.0, 1.0]);
+        // The chart's labels are those ticks, not fractions of the largest value.
+        let svg = line_chart(
+            &["d1".into(), "d2".into()],
+            &[Series {
+                label: "Spend",
+                color: "#0b6fb8",
+                prefix: "$",
+                values: vec![873.0, 12.0],
+            }],
+        )
+        .into_string();
+        for label in ["$0<", "$250<", "$750<", "$1000<"] {
+            assert!(svg.contains(label), "{label} in {svg}");
+        }
+        // (873 is still in its point's tooltip, not on the axis.)
+        assert!(!svg.contains(">$873</text>"), "{svg}");
     }
 
     #[test]

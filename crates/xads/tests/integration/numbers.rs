@@ -693,3 +693,118 @@ async fn daily_budget(app: &TestApp, key: &str, path: &str) -> Option<i64> {
     let (_, e) = app.get(key, path).await;
     e["daily_budget_amount_local_micro"].as_i64()
 }
+
+/// The texts of the cells of the table row with `id` (tags stripped).
+fn row_cells(html: &str, id: &str) -> Vec<String> {
+    let at = html.find(&format!("<tr id=\"{id}\"")).expect(id);
+    let row = &html[at..at + html[at..].find("</tr>").unwrap()];
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let mut text = String::new();
+            let mut in_tag = true; // the rest of the `<td …>` tag
+            for ch in cell.chars() {
+                match ch {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_total_row_sums_every_column_and_compares_with_the_previous_period() {
+    let (app, key, _, _) = synced().await;
+    let usd = app.fake.seed_info().usd_account_id.clone();
+    let api = |rest: &str| format!("/api/v1/x_ads/accounts/{usd}/{rest}");
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &key,
+            &api("stats/sync?wait=true"),
+            Some(json!({"from": "2026-11-27", "to": "2026-12-04"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The API's per-campaign totals of a window, summed exactly.
+    let sums = |from: &'static str, to: &'static str| {
+        let (app, key, path) = (&app, key.clone(), api("stats"));
+        async move {
+            let (_, body) = app
+                .get(
+                    &key,
+                    &format!("{path}?from={from}&to={to}&granularity=total"),
+                )
+                .await;
+            let rows = body["data"].as_array().unwrap().clone();
+            assert!(!rows.is_empty());
+            let n = |k: &str| rows.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+            let usd: rust_decimal::Decimal = rows
+                .iter()
+                .map(|r| {
+                    r["spend_usd"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<rust_decimal::Decimal>()
+                        .unwrap()
+                })
+                .sum();
+            (n("impressions"), n("clicks"), n("conversions"), usd)
+        }
+    };
+    let (imp, clicks, conv, spend) = sums("2026-12-01", "2026-12-04").await;
+    let (prev_imp, _, _, prev_spend) = sums("2026-11-27", "2026-11-30").await;
+
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(
+        &app,
+        &cookie,
+        &format!("/reports?account={usd}&from=2026-12-01&to=2026-12-04"),
+    )
+    .await;
+    let group = |n: u64| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, c) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    };
+    let money = |d: rust_decimal::Decimal| xads::money::with_currency(d, "USD");
+    // USD account: Impressions, Clicks, CTR, Engagements, Conversions, Spend, CPC, CPM, CPA.
+    let total = row_cells(&html, "total");
+    assert_eq!(total.len(), 9, "{total:?}");
+    assert_eq!(total[0], group(imp));
+    assert_eq!(total[1], group(clicks));
+    let hundred = rust_decimal::Decimal::from(100);
+    let ctr = rust_decimal::Decimal::from(clicks) * hundred / rust_decimal::Decimal::from(imp);
+    assert_eq!(total[2], format!("{:.2}%", ctr.round_dp(2)));
+    assert_eq!(total[4], group(conv));
+    assert_eq!(total[5], money(spend));
+    assert_eq!(total[6], money(spend / rust_decimal::Decimal::from(clicks)));
+    assert_eq!(
+        total[7],
+        money(spend * rust_decimal::Decimal::from(1000) / rust_decimal::Decimal::from(imp))
+    );
+    // The previous four days, and the change against them.
+    let previous = row_cells(&html, "previous");
+    assert_eq!(previous[0], group(prev_imp));
+    assert_eq!(previous[5], money(prev_spend));
+    assert!(html.contains("Previous 4 days"), "{html}");
+    let change = row_cells(&html, "change");
+    let d = |n: u64| rust_decimal::Decimal::from(n);
+    let expected = ((d(imp) - d(prev_imp)) * hundred / d(prev_imp)).round_dp(1);
+    let sign = if expected.is_sign_positive() && !expected.is_zero() {
+        "+"
+    } else {
+        ""
+    };
+    assert_eq!(change[0], format!("{sign}{expected:.1}%"));
+}

@@ -234,36 +234,48 @@ async fn page(
         .keys()
         .map(|d| d.get(5..).unwrap_or(d).to_owned())
         .collect();
-    let chart = html::line_chart(
+    // One chart per measure, each on its own axis of nice ticks: two series of different units
+    // on one plot crossed each other with nothing to read from the crossing.
+    let spend_chart = html::line_chart(
         &labels,
-        &[
-            Series {
-                label: if stale.is_empty() {
-                    "Spend (USD)"
-                } else {
-                    "Spend (USD, est.)"
-                },
-                color: "#0b6fb8",
-                prefix: "$",
-                values: days.values().map(|v| v.0).collect(),
+        &[Series {
+            label: if stale.is_empty() {
+                "Spend (USD)"
+            } else {
+                "Spend (USD, est.)"
             },
-            Series {
-                label: "Impressions",
-                color: "#7856ff",
-                prefix: "",
-                values: days.values().map(|v| v.1).collect(),
-            },
-        ],
+            color: "#0b6fb8",
+            prefix: "$",
+            values: days.values().map(|v| v.0).collect(),
+        }],
+    );
+    let impressions_chart = html::line_chart(
+        &labels,
+        &[Series {
+            label: "Impressions",
+            color: "#7856ff",
+            prefix: "",
+            values: days.values().map(|v| v.1).collect(),
+        }],
     );
     let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
-    let total_impressions: f64 = rows.iter().map(|r| r.impressions).sum();
-    let total_usd: Decimal = rows
-        .iter()
-        .filter_map(|r| r.spend_usd.as_deref()?.parse::<Decimal>().ok())
-        .sum();
-    let any_stale = rows.iter().any(|r| r.fx_stale);
+    // The TOTAL row sums every column; the previous period is as long and ends the day before.
+    let all = Sums::of(&rows);
+    let days_in_range = (to - from).num_days() + 1;
+    let (prev_from, prev_to) = (
+        from - Duration::days(days_in_range),
+        from - Duration::days(1),
+    );
+    let previous_rows: Vec<StatsRow> =
+        stats(&state, &user, account_id, (prev_from, prev_to), "total")
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(StatsRow::from_api)
+            .collect();
+    let previous = Sums::of(&previous_rows);
+    let any_stale = all.stale;
     let usd_account = currency == "USD";
-    let count = |n: f64| html::group(n as u64);
     let lag = health.last_success_at.map(|t| (now - t).num_seconds());
 
     let body = html! {
@@ -348,7 +360,10 @@ async fn page(
         }
         div class="card" id="chart" {
             h2 style="margin-top:0" { "Spend and impressions per day (" (picker.current.timezone) ")" }
-            (html::scroll("Chart", chart))
+            div class="charts" {
+                div { h3 { "Spend (USD)" } (html::scroll("Spend per day", spend_chart)) }
+                div { h3 { "Impressions" } (html::scroll("Impressions per day", impressions_chart)) }
+            }
             @if days.values().any(|v| v.2) {
                 p class="note" {
                     "Some days have no FX rate yet: their USD spend is empty until the rate arrives."
@@ -361,18 +376,22 @@ async fn page(
                 thead {
                     tr {
                         th { "Campaign" } th class="n" { "Impressions" } th class="n" { "Clicks" }
+                        th class="n" { "CTR" }
                         th class="n" { "Engagements" } th class="n" { "Conversions" }
                         // On a USD account the local spend is the USD spend: one column.
                         @if !usd_account {
                             th class="n" { "Spend (" (if currency.is_empty() { "local" } else { currency }) ")" }
                         }
                         th class="n" { "Spend (USD)" }
+                        th class="n" { abbr title="cost per click" { "CPC" } }
+                        th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
+                        th class="n" { abbr title="cost per conversion" { "CPA" } }
                     }
                 }
                 tbody {
                     @if rows.is_empty() {
                         tr {
-                            td colspan=(if usd_account { "6" } else { "7" }) class="note" {
+                            td colspan=(if usd_account { "10" } else { "11" }) class="note" {
                                 @if picker.offline.is_some() {
                                     "No stats stored in this range."
                                 } @else {
@@ -383,46 +402,31 @@ async fn page(
                     }
                     @for r in &rows {
                         @let id = r.entity_id.as_str();
-                        tr {
+                        tr data-id=(id) {
                             td {
                                 (names.get(id).map(String::as_str).unwrap_or(id))
                                 div class="note mono" { (id) }
                             }
-                            td class="n" { (count(r.impressions)) }
-                            td class="n" { (count(r.clicks)) }
-                            td class="n" { (count(r.engagements)) }
-                            td class="n" { (count(r.conversions)) }
-                            @if !usd_account {
-                                td class="n" {
-                                    @match r.spend_local_micros {
-                                        Some(m) => { (money::format(m, r.currency.as_deref().unwrap_or(currency))) }
-                                        None => { "—" }
-                                    }
-                                }
-                            }
-                            td class="n" {
-                                @match &r.spend_usd {
-                                    Some(s) if r.fx_stale => {
-                                        span class="estimate" title="estimated: converted with a rate more than 7 days older than the data" {
-                                            "≈ " (usd(s)) " est."
-                                        }
-                                    }
-                                    Some(s) => { (usd(s)) }
-                                    None => { "—" }
-                                }
-                            }
+                            (Sums::of(std::slice::from_ref(r)).cells(currency, usd_account))
                         }
                     }
-                    @if !rows.is_empty() {
-                        tr {
-                            th { "Total" }
-                            th class="n" { (html::group(total_impressions as u64)) }
-                            th colspan=(if usd_account { "3" } else { "4" }) {}
-                            th class="n" {
-                                @if any_stale { "≈ " }
-                                (money::with_currency(total_usd, "USD"))
-                                @if any_stale { " est." }
+                }
+                @if !rows.is_empty() {
+                    tfoot {
+                        tr id="total" {
+                            th scope="row" { "TOTAL" }
+                            (all.cells(currency, usd_account))
+                        }
+                        tr id="previous" {
+                            th scope="row" {
+                                "Previous " (html::counted(days_in_range, "days"))
+                                div class="note" { (prev_from) " – " (prev_to) }
                             }
+                            (previous.cells(currency, usd_account))
+                        }
+                        tr id="change" {
+                            th scope="row" { "Change" }
+                            (all.change_cells(&previous, usd_account))
                         }
                     }
                 }
@@ -448,11 +452,146 @@ async fn page(
     )
 }
 
-/// A USD decimal string as money (`$11,245.00`).
-fn usd(s: &str) -> String {
-    s.parse::<Decimal>()
-        .map(|d| money::with_currency(d, "USD"))
-        .unwrap_or_else(|_| s.to_owned())
+/// Every column of the report summed over some rows (a campaign's, the range's, the previous
+/// period's), and the ratios of those sums: CTR, CPC, CPM and CPA (USD; none where the
+/// denominator is 0). Counts and money are summed exactly (USD as decimals, local spend in
+/// micros), never as floats.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Sums {
+    impressions: u64,
+    clicks: u64,
+    engagements: u64,
+    conversions: u64,
+    /// Local spend in micros; `None` when no row has any.
+    spend_local_micros: Option<i64>,
+    /// The rows' currency (the account's).
+    currency: Option<String>,
+    spend_usd: Decimal,
+    /// Some spend has no USD yet (no rate for its date).
+    usd_missing: bool,
+    /// Some USD was converted with a stale rate (an estimate).
+    stale: bool,
+}
+
+impl Sums {
+    fn of(rows: &[StatsRow]) -> Sums {
+        let mut s = Sums::default();
+        for r in rows {
+            let n = |v: f64| v.max(0.0).round() as u64;
+            s.impressions += n(r.impressions);
+            s.clicks += n(r.clicks);
+            s.engagements += n(r.engagements);
+            s.conversions += n(r.conversions);
+            if s.currency.is_none() {
+                s.currency.clone_from(&r.currency);
+            }
+            if let Some(m) = r.spend_local_micros {
+                s.spend_local_micros = Some(s.spend_local_micros.unwrap_or(0).saturating_add(m));
+            }
+            match r
+                .spend_usd
+                .as_deref()
+                .and_then(|u| u.parse::<Decimal>().ok())
+            {
+                Some(u) => s.spend_usd += u,
+                None => s.usd_missing |= r.spend_local_micros.is_some_and(|m| m > 0),
+            }
+            s.stale |= r.fx_stale;
+        }
+        s
+    }
+
+    fn per(&self, n: u64, times: u64) -> Option<Decimal> {
+        (n > 0 && !self.usd_missing)
+            .then(|| self.spend_usd * Decimal::from(times) / Decimal::from(n))
+    }
+    fn ctr(&self) -> Option<Decimal> {
+        (self.impressions > 0).then(|| {
+            Decimal::from(self.clicks) * Decimal::from(100) / Decimal::from(self.impressions)
+        })
+    }
+    fn cpc(&self) -> Option<Decimal> {
+        self.per(self.clicks, 1)
+    }
+    fn cpm(&self) -> Option<Decimal> {
+        self.per(self.impressions, 1000)
+    }
+    fn cpa(&self) -> Option<Decimal> {
+        self.per(self.conversions, 1)
+    }
+
+    /// USD as money, marked as an estimate where a stale rate made it.
+    fn usd_text(&self, v: Option<Decimal>) -> Markup {
+        html! {
+            @match v {
+                None => { "—" }
+                Some(d) if self.stale => {
+                    span class="estimate" title="estimated: converted with a rate more than 7 days older than the data" {
+                        "≈ " (money::with_currency(d, "USD")) " est."
+                    }
+                }
+                Some(d) => { (money::with_currency(d, "USD")) }
+            }
+        }
+    }
+
+    /// The row's cells after its name, in the table's column order.
+    fn cells(&self, currency: &str, usd_account: bool) -> Markup {
+        let pct =
+            |v: Option<Decimal>| v.map_or("—".to_owned(), |d| format!("{:.2}%", d.round_dp(2)));
+        html! {
+            td class="n" { (html::group(self.impressions)) }
+            td class="n" { (html::group(self.clicks)) }
+            td class="n" { (pct(self.ctr())) }
+            td class="n" { (html::group(self.engagements)) }
+            td class="n" { (html::group(self.conversions)) }
+            @if !usd_account {
+                td class="n" {
+                    @match self.spend_local_micros {
+                        Some(m) => { (money::format(m, self.currency.as_deref().unwrap_or(currency))) }
+                        None => { "—" }
+                    }
+                }
+            }
+            td class="n" { (self.usd_text((!self.usd_missing || self.spend_usd > Decimal::ZERO).then_some(self.spend_usd))) }
+            td class="n" { (self.usd_text(self.cpc())) }
+            td class="n" { (self.usd_text(self.cpm())) }
+            td class="n" { (self.usd_text(self.cpa())) }
+        }
+    }
+
+    /// Each column's change against `before`, in percent (`—` where `before` is 0).
+    fn change_cells(&self, before: &Sums, usd_account: bool) -> Markup {
+        let change = |now: Option<Decimal>, then: Option<Decimal>| -> String {
+            match (now, then) {
+                (Some(n), Some(t)) if !t.is_zero() => {
+                    let c = ((n - t) * Decimal::from(100) / t).round_dp(1);
+                    if c.is_sign_positive() && !c.is_zero() {
+                        format!("+{c:.1}%")
+                    } else {
+                        format!("{c:.1}%")
+                    }
+                }
+                _ => "—".to_owned(),
+            }
+        };
+        let d = |v: u64| Some(Decimal::from(v));
+        let local = |s: &Sums| s.spend_local_micros.map(Decimal::from);
+        html! {
+            td class="n" { (change(d(self.impressions), d(before.impressions))) }
+            td class="n" { (change(d(self.clicks), d(before.clicks))) }
+            td class="n" { (change(self.ctr(), before.ctr())) }
+            td class="n" { (change(d(self.engagements), d(before.engagements))) }
+            td class="n" { (change(d(self.conversions), d(before.conversions))) }
+            @if !usd_account {
+                td class="n" { (change(local(self), local(before))) }
+            }
+            td class="n" { (change(Some(self.spend_usd), Some(before.spend_usd))) }
+            td class="n" { (change(self.cpc(), before.cpc())) }
+            td class="n" { (change(self.cpm(), before.cpm())) }
+            td class="n" { (change(self.cpa(), before.cpa())) }
+        }
+    }
 }
 
 /// The account's time zone (UTC for an unknown account: its request is refused anyway).
@@ -522,4 +661,43 @@ async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>
         web::reports::stats_csv(&data, &names),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(imp: u64, clicks: u64, conv: u64, micros: i64, usd: Option<&str>) -> StatsRow {
+        StatsRow::from_api(&serde_json::json!({
+            "entity_id": "c", "impressions": imp, "clicks": clicks, "engagements": clicks,
+            "conversions": conv, "spend_local_micro": micros, "currency": "JPY",
+            "spend_usd": usd,
+        }))
+    }
+
+    #[test]
+    fn totals_sum_every_column_exactly_and_ratios_come_from_the_sums() {
+        let s = Sums::of(&[
+            row(1_000, 10, 1, 300_000_000, Some("2.031900")),
+            row(3_000, 30, 0, 700_000_000, Some("4.741100")),
+        ]);
+        assert_eq!((s.impressions, s.clicks, s.conversions), (4_000, 40, 1));
+        assert_eq!(s.spend_local_micros, Some(1_000_000_000));
+        assert_eq!(s.spend_usd, "6.773000".parse::<Decimal>().unwrap());
+        assert_eq!(s.ctr(), Some(Decimal::ONE));
+        assert_eq!(s.cpc(), Some("0.169325".parse().unwrap()));
+        assert_eq!(s.cpm(), Some("1.69325".parse().unwrap()));
+        assert_eq!(s.cpa(), Some("6.773".parse().unwrap()));
+        // No USD for some spend: no cost ratios rather than ones that look cheaper.
+        let gap = Sums::of(&[row(1_000, 10, 1, 300_000_000, None)]);
+        assert_eq!((gap.cpc(), gap.cpm(), gap.cpa()), (None, None, None));
+        assert_eq!(Sums::of(&[]).ctr(), None);
+        let cells = s
+            .change_cells(&Sums::of(&[row(2_000, 40, 1, 1, Some("6.773"))]), true)
+            .into_string();
+        assert!(
+            cells.contains(">+100.0%<") && cells.contains(">-50.0%<") && cells.contains(">0.0%<"),
+            "{cells}"
+        );
+    }
 }
