@@ -808,3 +808,57 @@ async fn the_total_row_sums_every_column_and_compares_with_the_previous_period()
     };
     assert_eq!(change[0], format!("{sign}{expected:.1}%"));
 }
+
+#[tokio::test]
+async fn the_all_accounts_roll_up_adds_every_accounts_usd() {
+    let (app, key, jpy, kwd) = synced().await;
+    let total = |account: String| {
+        let (app, key) = (&app, key.clone());
+        async move {
+            let (_, body) = app
+                .get(
+                    &key,
+                    &format!("/api/v1/x_ads/accounts/{account}/stats?from=2026-12-01&to=2026-12-04&granularity=total"),
+                )
+                .await;
+            let rows = body["data"].as_array().unwrap().clone();
+            let imp: u64 = rows
+                .iter()
+                .map(|r| r["impressions"].as_u64().unwrap())
+                .sum();
+            let usd: rust_decimal::Decimal = rows
+                .iter()
+                .map(|r| {
+                    r["spend_usd"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<rust_decimal::Decimal>()
+                        .unwrap()
+                })
+                .sum();
+            (imp, usd)
+        }
+    };
+    let (jpy_imp, jpy_usd) = total(jpy.clone()).await;
+    let (kwd_imp, kwd_usd) = total(kwd.clone()).await;
+    assert!(jpy_imp > 0 && kwd_imp > 0);
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(
+        &app,
+        &cookie,
+        &format!("/reports?account={jpy}&from=2026-12-01&to=2026-12-04"),
+    )
+    .await;
+    assert!(html.contains("id=\"all-accounts\""), "{html}");
+    // Each account's own row: its impressions, its spend in its own currency.
+    let at = html.find(&format!("data-account=\"{kwd}\"")).unwrap();
+    let kwd_row = &html[at..at + html[at..].find("</tr>").unwrap()];
+    assert!(kwd_row.contains(" KWD<"), "{kwd_row}");
+    // The total: impressions and USD of every account together; no local sum across currencies.
+    let cells = row_cells(&html, "rollup-total");
+    let imp = (jpy_imp + kwd_imp).to_string();
+    assert_eq!(cells[0].replace(',', ""), imp, "{cells:?}");
+    assert_eq!(cells[5], "—", "{cells:?}");
+    let usd = xads::money::with_currency(jpy_usd + kwd_usd, "USD");
+    assert_eq!(cells[6], format!("≈ {usd} est."), "{cells:?}");
+}

@@ -274,6 +274,23 @@ async fn page(
             .map(StatsRow::from_api)
             .collect();
     let previous = Sums::of(&previous_rows);
+    // Every account over the same local dates, summed in USD (only USD adds up across
+    // currencies).
+    let mut rollup = Vec::new();
+    if picker.accounts.len() > 1 {
+        for a in &picker.accounts {
+            let rows: Vec<StatsRow> = stats(&state, &user, &a.id, (from, to), "total")
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(StatsRow::from_api)
+                .collect();
+            rollup.push((a.clone(), Sums::of(&rows)));
+        }
+    }
+    let rollup_total = rollup
+        .iter()
+        .fold(Sums::default(), |acc, (_, s)| acc.plus_in_usd(s));
     let any_stale = all.stale;
     let usd_account = currency == "USD";
     let lag = health.last_success_at.map(|t| (now - t).num_seconds());
@@ -368,6 +385,44 @@ async fn page(
                 p class="note" {
                     "Some days have no FX rate yet: their USD spend is empty until the rate arrives."
                 }
+            }
+        }
+        @if !rollup.is_empty() {
+            div class="card" id="all-accounts" {
+                h2 style="margin-top:0" { "All accounts, in USD" }
+                p class="note" {
+                    (from) " to " (to) ", each account's own days; the total adds the USD of every account "
+                    "(local spend does not add up across currencies)."
+                }
+                (html::scroll("All accounts", html! { table id="rollup" {
+                    thead {
+                        tr {
+                            th { "Account" } th class="n" { "Impressions" } th class="n" { "Clicks" }
+                            th class="n" { "CTR" } th class="n" { "Engagements" } th class="n" { "Conversions" }
+                            th class="n" { "Spend (local)" } th class="n" { "Spend (USD)" }
+                            th class="n" { abbr title="cost per click" { "CPC" } }
+                            th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
+                            th class="n" { abbr title="cost per conversion" { "CPA" } }
+                        }
+                    }
+                    tbody {
+                        @for (a, sums) in &rollup {
+                            tr data-account=(a.id) class=[(a.id == picker.current.id).then_some("on")] {
+                                td {
+                                    a href={ "/reports?account=" (q(&a.id)) "&from=" (from) "&to=" (to) } { (a.name) }
+                                    " " span class="note" { "(" (a.currency) ")" }
+                                }
+                                (sums.cells(&a.currency, false))
+                            }
+                        }
+                    }
+                    tfoot {
+                        tr id="rollup-total" {
+                            th scope="row" { "TOTAL (USD)" }
+                            (rollup_total.cells("", false))
+                        }
+                    }
+                } }))
             }
         }
         div class="card" {
@@ -499,6 +554,22 @@ impl Sums {
             s.stale |= r.fx_stale;
         }
         s
+    }
+
+    /// These sums and `o`'s together in USD: counts and USD add up, local spend does not (the
+    /// accounts' currencies differ), so it is left out.
+    fn plus_in_usd(&self, o: &Sums) -> Sums {
+        Sums {
+            impressions: self.impressions + o.impressions,
+            clicks: self.clicks + o.clicks,
+            engagements: self.engagements + o.engagements,
+            conversions: self.conversions + o.conversions,
+            spend_local_micros: None,
+            currency: None,
+            spend_usd: self.spend_usd + o.spend_usd,
+            usd_missing: self.usd_missing || o.usd_missing,
+            stale: self.stale || o.stale,
+        }
     }
 
     fn per(&self, n: u64, times: u64) -> Option<Decimal> {
