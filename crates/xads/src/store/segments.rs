@@ -38,6 +38,10 @@ impl Stored<3> for SegmentRow {
         &self.row
     }
 
+    fn stat_mut(&mut self) -> &mut StatRow {
+        &mut self.row
+    }
+
     fn extra_key(&self) -> [&str; 3] {
         [
             self.segment_type.as_str(),

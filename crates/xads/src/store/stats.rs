@@ -145,16 +145,23 @@ const HOURLY: Table<0> = Table {
     extra_key: [],
 };
 
-/// A row of a [`Table`] with `N` key columns of its own: its hourly row and those keys' values.
-pub(crate) trait Stored<const N: usize>: Sync {
+/// A row of a stats table with `N` key columns of its own (`StatRow`: none; `SegmentRow`: the
+/// segment): its hourly row and those keys' values.
+pub trait Stored<const N: usize>: Sync {
     /// The columns every stats table has.
     fn stat(&self) -> &StatRow;
+    /// The same, to change.
+    fn stat_mut(&mut self) -> &mut StatRow;
     /// The values of [`Table::extra_key`], in order.
     fn extra_key(&self) -> [&str; N];
 }
 
 impl Stored<0> for StatRow {
     fn stat(&self) -> &StatRow {
+        self
+    }
+
+    fn stat_mut(&mut self) -> &mut StatRow {
         self
     }
 

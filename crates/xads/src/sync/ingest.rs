@@ -10,7 +10,7 @@ use xads_client::vocab::{self, COLUMNS, Placement, SegmentationType, StatsEntity
 
 use crate::store::fx_rates::RateSeries;
 use crate::store::segments::SegmentRow;
-use crate::store::stats::{StatRow, Values};
+use crate::store::stats::{StatRow, Stored, Values};
 
 /// What a response is about: the call's parameters that the rows need.
 #[derive(Clone, Debug)]
@@ -107,22 +107,29 @@ pub fn segment_rows(
 }
 
 /// Adds the rows of another response of the same call (X wants MOBILE_CONVERSION in a call of
-/// its own) into `rows`: values of the same entity and hour add up, new hours become rows.
-pub fn merge(rows: &mut Vec<StatRow>, more: Vec<StatRow>) {
-    let mut index: HashMap<(String, DateTime<Utc>), usize> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.entity_id.clone(), r.hour), i))
-        .collect();
+/// its own) into `rows`: values of the same entity and hour — and segment, for segment rows —
+/// add up, new ones become rows.
+pub fn merge<R: Stored<N>, const N: usize>(rows: &mut Vec<R>, more: Vec<R>) {
+    type Key<const N: usize> = (String, DateTime<Utc>, [String; N]);
+    let key = |r: &R| -> Key<N> {
+        (
+            r.stat().entity_id.clone(),
+            r.stat().hour,
+            r.extra_key().map(str::to_owned),
+        )
+    };
+    let mut index: HashMap<Key<N>, usize> =
+        rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
     for r in more {
-        match index.get(&(r.entity_id.clone(), r.hour)) {
-            Some(&k) => {
-                for (sum, v) in rows[k].values.iter_mut().zip(r.values) {
+        let k = key(&r);
+        match index.get(&k) {
+            Some(&at) => {
+                for (sum, v) in rows[at].stat_mut().values.iter_mut().zip(r.stat().values) {
                     *sum += v;
                 }
             }
             None => {
-                index.insert((r.entity_id.clone(), r.hour), rows.len());
+                index.insert(k, rows.len());
                 rows.push(r);
             }
         }
@@ -259,6 +266,72 @@ mod tests {
         assert_eq!(
             (r[0].segment_name.as_str(), r[0].segment_value.as_str()),
             ("", "")
+        );
+    }
+
+    #[test]
+    fn mobile_installs_add_to_the_segment_rows_of_the_same_segment() {
+        let cur = HashMap::new();
+        let c = call(&cur);
+        let job_row = |name: &str, metrics: &str| JobResultRow {
+            entity_id: "c1".into(),
+            segment: Some(xads_client::models::Segment {
+                segment_name: Some(name.into()),
+                segment_value: Some(name.to_lowercase()),
+            }),
+            metrics: serde_json::from_str(metrics).unwrap(),
+        };
+        let ty = SegmentationType::Platforms;
+        let mut main = segment_rows(
+            &c,
+            ty,
+            &job_row(
+                "iOS",
+                r#"{"impressions":[10,0],"conversion_purchases":{"metric":[1,0]}}"#,
+            ),
+        );
+        main.extend(segment_rows(
+            &c,
+            ty,
+            &job_row("Android", r#"{"impressions":[5,0]}"#),
+        ));
+        let mut mobile = segment_rows(
+            &c,
+            ty,
+            &job_row(
+                "iOS",
+                r#"{"mobile_conversion_installs":{"post_view":[2,0],"post_engagement":[1,0]}}"#,
+            ),
+        );
+        mobile.extend(segment_rows(
+            &c,
+            ty,
+            &job_row(
+                "Android",
+                r#"{"mobile_conversion_installs":{"post_view":[0,3],"post_engagement":[0,0]}}"#,
+            ),
+        ));
+        merge(&mut main, mobile);
+        let got: Vec<(&str, DateTime<Utc>, i64, i64)> = main
+            .iter()
+            .map(|s| {
+                (
+                    s.segment_name.as_str(),
+                    s.row.hour,
+                    s.row.values[IMPRESSIONS],
+                    s.row.values[CONVERSIONS],
+                )
+            })
+            .collect();
+        let h = |i| c.start + Duration::hours(i);
+        assert_eq!(
+            got,
+            [
+                ("iOS", h(0), 10, 1 + 2 + 1),
+                ("Android", h(0), 5, 0),
+                ("Android", h(1), 0, 3)
+            ],
+            "installs land in their own segment's hour, never another's"
         );
     }
 }
