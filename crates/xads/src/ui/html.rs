@@ -302,7 +302,7 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
             l + pw * i as f64 / (n - 1) as f64
         }
     };
-    let step = n.div_ceil(10).max(1);
+    let step = label_step(x_labels, pw, 10);
     // Grid lines at the first series' ticks.
     let grid = nice_ticks(
         series
@@ -329,7 +329,7 @@ pub fn line_chart(x_labels: &[String], series: &[Series<'_>]) -> Markup {
                 }
             } @else {
                 @for (i, x_label) in x_labels.iter().enumerate() {
-                    @if i % step == 0 || i == n - 1 {
+                    @if labelled(i, n, step) {
                         text x=(f1(x_at(i))) y=(f1(h - b + 18.0)) text-anchor="middle" { (x_label) }
                     }
                 }
@@ -404,7 +404,7 @@ pub fn shared_chart(
     );
     let top = ticks.last().copied().unwrap_or(1.0);
     let y_at = |v: f64| t + ph - ph * (v / top);
-    let step = n.div_ceil(8).max(1);
+    let step = label_step(x_labels, pw, 8);
     html! {
         svg class="chart" viewBox={ "0 0 " (w) " " (h) } role="img" aria-label=(label)
             xmlns="http://www.w3.org/2000/svg" {
@@ -421,7 +421,7 @@ pub fn shared_chart(
                 }
             } @else {
                 @for (i, x_label) in x_labels.iter().enumerate() {
-                    @if i % step == 0 || i == n - 1 {
+                    @if labelled(i, n, step) {
                         text x=(f1(x_at(i))) y=(f1(h - b + 18.0)) text-anchor="middle" { (x_label) }
                     }
                 }
@@ -448,6 +448,20 @@ pub fn shared_chart(
             }
         }
     }
+}
+
+/// Every how many points an x label is written so that labels of this length never overlap
+/// across `width` (13 px text: about 7.5 px a character, 12 px apart), and at most `most`.
+fn label_step(labels: &[String], width: f64, most: usize) -> usize {
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as f64;
+    let fit = (width / (longest * 7.5 + 12.0)).floor().max(1.0) as usize;
+    labels.len().div_ceil(fit.min(most).max(1)).max(1)
+}
+
+/// Whether point `i` of `n` gets an x label: every `step`-th one, and the last one when it is
+/// at least half a step from the one before (so it never overlaps it).
+fn labelled(i: usize, n: usize, step: usize) -> bool {
+    i.is_multiple_of(step) || (i + 1 == n && (i % step) * 2 >= step)
 }
 
 /// Axis ticks from 0 to the first "nice" value at or above `max`: a step of 1, 2, 2.5 or 5
@@ -561,6 +575,29 @@ mod tests {
         assert_eq!(money(None), "—");
         assert_eq!(group(1_000), "1,000");
         assert_eq!(group(999), "999");
+    }
+
+    #[test]
+    fn x_labels_never_overlap() {
+        // 66 hours labelled "12-04 07:00" on the chart's 772 px: at most 8 labels.
+        let hours: Vec<String> = (0..66)
+            .map(|i| format!("12-0{} {:02}:00", 4 + i / 24, i % 24))
+            .collect();
+        let step = label_step(&hours, 772.0, 10);
+        let shown: Vec<usize> = (0..66).filter(|i| labelled(*i, 66, step)).collect();
+        assert!(shown.len() <= 8, "{shown:?}");
+        // Labels are at least a label's width apart, the last one too.
+        let px = 772.0 / 65.0;
+        assert!(
+            shown
+                .windows(2)
+                .all(|w| (w[1] - w[0]) as f64 * px >= 11.0 * 7.5),
+            "{shown:?}"
+        );
+        // Short day labels: up to 10, and the last day is labelled when there is room.
+        let days: Vec<String> = (1..=14).map(|d| format!("12-{d:02}")).collect();
+        let step = label_step(&days, 772.0, 10);
+        assert!((0..14).any(|i| i == 13 && labelled(i, 14, step)));
     }
 
     #[test]

@@ -555,6 +555,19 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
         std::fs::write(screenshots_dir().join(format!("{name}-table.png")), png).unwrap();
     }
 
+    // The hourly view of the last days, on the account's clock.
+    click_to_next_page(&c, "#hourly-view").await;
+    let hours = c
+        .find_all(Locator::Css("#chart svg circle.point"))
+        .await
+        .unwrap();
+    assert!(
+        hours.len() > 2 * 24,
+        "a point per hour and chart, got {}",
+        hours.len()
+    );
+    audit(&c, axe, "07d-reports-hourly").await;
+
     // Experiments: create one (control + treatment on a seeded campaign), start it, read results.
     c.goto(&format!("{base}/experiments")).await.unwrap();
     wait_css(&c, "#experiments").await;

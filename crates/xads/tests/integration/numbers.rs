@@ -862,3 +862,50 @@ async fn the_all_accounts_roll_up_adds_every_accounts_usd() {
     let usd = xads::money::with_currency(jpy_usd + kwd_usd, "USD");
     assert_eq!(cells[6], format!("≈ {usd} est."), "{cells:?}");
 }
+
+#[tokio::test]
+async fn the_hourly_view_shows_the_last_days_hour_by_hour_on_the_accounts_clock() {
+    let (app, key, jpy, _) = synced().await;
+    // Now is 5 December 19:30 in Tokyo: the last three local days are 3 to 5 December.
+    let (_, body) = app
+        .get(
+            &key,
+            &format!(
+                "/api/v1/x_ads/accounts/{jpy}/stats?from=2026-12-03&to=2026-12-05&granularity=hour"
+            ),
+        )
+        .await;
+    let mut hours: Vec<String> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["start"].as_str().unwrap().to_owned())
+        .collect();
+    hours.sort();
+    hours.dedup();
+    assert!(hours.len() > 24, "{hours:?}");
+    let cookie = login(&app, &key).await;
+    let (_, html) = page(&app, &cookie, &format!("/reports?account={jpy}")).await;
+    assert!(html.contains("id=\"hourly-view\""), "{html}");
+    let (status, html) = page(&app, &cookie, &format!("/reports?account={jpy}&view=hour")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("per hour (Asia/Tokyo)"), "{html}");
+    let at = html.find("id=\"chart\"").unwrap();
+    let chart = &html[at..at + html[at..].find("id=\"all-accounts\"").unwrap()];
+    // Two charts (spend, impressions), a point per hour with data in each.
+    assert_eq!(chart.matches("class=\"point\"").count(), 2 * hours.len());
+    // The first hour on Tokyo's clock, as the axis and the tooltips name it.
+    let first: DateTime<Utc> = hours[0].parse().unwrap();
+    let local = first
+        .with_timezone(&chrono_tz::Tz::Asia__Tokyo)
+        .format("%m-%d %H:00")
+        .to_string();
+    assert!(
+        chart.contains(&format!("<title>{local}: ")),
+        "{local}: {chart}"
+    );
+    assert!(
+        chart.contains(">12-03 00:00<") || local != "12-03 00:00",
+        "{chart}"
+    );
+}

@@ -37,6 +37,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/reports.csv", get(csv))
 }
 
+/// The local days the hourly view covers (today and the days before it).
+const HOURLY_DAYS: i64 = 3;
+
 /// The date range of a request: `from`/`to` (inclusive dates), default the 14 days to `today`.
 pub(super) fn range(qs: &Fields, today: NaiveDate) -> (NaiveDate, NaiveDate) {
     let parse = |k: &str| {
@@ -187,8 +190,21 @@ async fn page(
     let currency = picker.current.currency.as_str();
     let tz = picker.current.tz();
     let now = state.clock.now();
-    let (from, to) = range(&qs, now.with_timezone(&tz).date_naive());
-    let clean = format!("/reports?account={}&from={from}&to={to}", q(account_id));
+    let today = now.with_timezone(&tz).date_naive();
+    // The hourly view: the last few local days, hour by hour.
+    let hourly = qs.get("view").map(String::as_str) == Some("hour");
+    let (from, to) = if hourly {
+        (today - Duration::days(HOURLY_DAYS - 1), today)
+    } else {
+        range(&qs, today)
+    };
+    let day_view = format!("/reports?account={}&from={from}&to={to}", q(account_id));
+    let hour_view = format!("/reports?account={}&view=hour", q(account_id));
+    let clean = if hourly {
+        hour_view.clone()
+    } else {
+        day_view.clone()
+    };
     let progress = match qs.get("sync") {
         Some(ids) => {
             let again = format!("{clean}&sync={}", q(ids));
@@ -201,7 +217,8 @@ async fn page(
         None => None,
     };
     let finished = flash_code.as_deref().and_then(sync_result);
-    let daily = stats(&state, &user, account_id, (from, to), "day")
+    let granularity = if hourly { "hour" } else { "day" };
+    let daily = stats(&state, &user, account_id, (from, to), granularity)
         .await
         .map_err(|e| e.message);
     let totals = stats(&state, &user, account_id, (from, to), "total")
@@ -215,12 +232,18 @@ async fn page(
         .await
         .unwrap_or_default();
 
-    // Per local day: spend in USD and impressions over all campaigns.
+    // Per local day (or hour): spend in USD and impressions over all campaigns, keyed by the
+    // day, or by the hour's UTC start (RFC 3339 sorts as time does).
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
     // The stale rates used (rate, its date), for the estimate's footnote.
     let mut stale: BTreeSet<(String, String)> = BTreeSet::new();
     for r in daily.iter().flatten().map(StatsRow::from_api) {
-        let e = days.entry(r.date.clone()).or_insert((0.0, 0.0, false));
+        let key = if hourly {
+            r.start.clone()
+        } else {
+            r.date.clone()
+        };
+        let e = days.entry(key).or_insert((0.0, 0.0, false));
         e.0 += r.spend_usd_value;
         e.1 += r.impressions;
         e.2 |= !r.spend_usd_known && r.spend_local_micros.is_some_and(|m| m > 0);
@@ -232,7 +255,11 @@ async fn page(
     }
     let labels: Vec<String> = days
         .keys()
-        .map(|d| d.get(5..).unwrap_or(d).to_owned())
+        .map(|k| match chrono::DateTime::parse_from_rfc3339(k) {
+            // An hour as the account's wall clock reads it.
+            Ok(t) if hourly => t.with_timezone(&tz).format("%m-%d %H:00").to_string(),
+            _ => k.get(5..).unwrap_or(k).to_owned(),
+        })
         .collect();
     // One chart per measure, each on its own axis of nice ticks: two series of different units
     // on one plot crossed each other with nothing to read from the crossing.
@@ -376,7 +403,17 @@ async fn page(
             div class="problem" { (e) }
         }
         div class="card" id="chart" {
-            h2 style="margin-top:0" { "Spend and impressions per day (" (picker.current.timezone) ")" }
+            h2 style="margin-top:0" {
+                "Spend and impressions per " (if hourly { "hour" } else { "day" })
+                " (" (picker.current.timezone) ")"
+            }
+            nav class="tabs" aria-label="Chart view" {
+                a href=(day_view) aria-current=[(!hourly).then_some("page")] class=[(!hourly).then_some("on")] { "By day" }
+                " "
+                a href=(hour_view) id="hourly-view" aria-current=[hourly.then_some("page")] class=[hourly.then_some("on")] {
+                    "By hour, last " (HOURLY_DAYS) " days"
+                }
+            }
             div class="charts" {
                 div { h3 { "Spend (USD)" } (html::scroll("Spend per day", spend_chart)) }
                 div { h3 { "Impressions" } (html::scroll("Impressions per day", impressions_chart)) }

@@ -351,6 +351,8 @@ pub(super) struct StatsRow {
     pub entity_id: String,
     /// The account's local day of `start`.
     pub date: String,
+    /// The bucket's first hour (RFC 3339, UTC).
+    pub start: String,
     pub impressions: f64,
     pub clicks: f64,
     pub engagements: f64,
@@ -374,6 +376,7 @@ impl StatsRow {
         StatsRow {
             entity_id: text(&r["entity_id"]).unwrap_or_default(),
             date: text(&r["date"]).unwrap_or_default(),
+            start: text(&r["start"]).unwrap_or_default(),
             impressions: number(&r["impressions"]),
             clicks: number(&r["clicks"]),
             engagements: number(&r["engagements"]),
