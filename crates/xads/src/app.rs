@@ -269,6 +269,13 @@ impl Application {
                 services, holder, every,
             ))
         });
+        // Backfills: this instance's worker claims new ones and those whose holder stopped; the
+        // tasks it drives stop with it (then another instance resumes them).
+        // Held by this future: dropped with it (an aborted instance), it aborts the worker, which
+        // aborts the backfills it drives, as a crash would.
+        let backfills = AbortOnDrop(tokio::spawn(crate::sync::backfill::worker(
+            self.state.services.clone(),
+        )));
         // Connections left in `error` by a failed probe are probed again in the background.
         let reprobe = tokio::spawn(crate::connect::reprobe_forever(self.state.services.clone()));
         let listener = self.listener;
@@ -306,6 +313,7 @@ impl Application {
         housekeeping.abort();
         recovery.abort();
         reprobe.abort();
+        drop(backfills);
         if let Some(m) = metrics {
             let _ = m.await;
         }
@@ -313,6 +321,15 @@ impl Application {
         self.state.db.close().await;
         tracing::info!("xads stopped");
         Ok(())
+    }
+}
+
+/// A task aborted when this handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

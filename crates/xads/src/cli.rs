@@ -76,7 +76,8 @@ pub enum Command {
     },
     /// Run the fake X Ads API standalone (prints its URL) to develop against.
     FakeX(crate::commands::FakeXArgs),
-    /// Sync stats from X now: every connected ad account, or `--account`; `--from/--to` backfill.
+    /// Sync stats from X now: every connected ad account, or `--account`; `--from/--to`: a
+    /// backfill through X's asynchronous analytics jobs.
     Sync(crate::sync::cli::SyncArgs),
     /// Encryption keys (`xads keys rotate`).
     Keys {

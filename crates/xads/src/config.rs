@@ -103,6 +103,9 @@ pub struct Config {
     /// `XADS_SYNC_CONCURRENCY` (4): scheduled syncs of different ad accounts this instance runs
     /// at once (one account held by X keeps one of them, not the others).
     pub sync_concurrency: usize,
+    /// `XADS_BACKFILL_DAYS` (90): the history a newly connected account gets by itself through
+    /// X's asynchronous jobs (`sync::backfill::on_connect`); 0 disables it.
+    pub backfill_days: u32,
     /// How long the leases and locks shared by instances last (not configurable from the
     /// environment; tests shorten them).
     pub leases: Leases,
@@ -249,6 +252,14 @@ pub struct Leases {
     /// How long `?wait=true` on `POST …/stats/sync` (and on `GET …/stats/sync/{sync_id}`)
     /// waits for the run before answering it as it is: 202 with its `sync_id` (120 s).
     pub sync_wait: Duration,
+    /// A running backfill's lease, held by the runner driving it and renewed while it runs; any
+    /// instance's worker resumes one whose lease lapsed (2 min).
+    pub backfill: Duration,
+    /// The first wait between two polls of a backfill's jobs (and the worker's tick is five of
+    /// them); it doubles while nothing changes, up to `backfill_poll_max` (2 s, 60 s).
+    pub backfill_poll: Duration,
+    /// The longest wait between two polls of a backfill's jobs.
+    pub backfill_poll_max: Duration,
 }
 
 impl Default for Leases {
@@ -263,6 +274,9 @@ impl Default for Leases {
             probe: Duration::from_secs(120),
             sync: Duration::from_secs(120),
             sync_wait: Duration::from_secs(120),
+            backfill: Duration::from_secs(120),
+            backfill_poll: Duration::from_secs(2),
+            backfill_poll_max: Duration::from_secs(60),
         }
     }
 }
@@ -465,6 +479,21 @@ impl Config {
             },
         };
 
+        let backfill_days = match get("XADS_BACKFILL_DAYS") {
+            None => 90,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n <= 366 => n,
+                _ => {
+                    return Err(ConfigError {
+                        var: "XADS_BACKFILL_DAYS",
+                        problem: format!(
+                            "expected a whole number of days from 0 (off) to 366, got {v:?}"
+                        ),
+                    });
+                }
+            },
+        };
+
         Ok(Config {
             oauth2,
             oauth1,
@@ -497,6 +526,7 @@ impl Config {
             metrics_token,
             limits,
             sync_concurrency,
+            backfill_days,
             leases: Leases::default(),
             fx_url,
             budget_confirm_usd,
@@ -654,6 +684,9 @@ mod tests {
         assert_eq!(c.sync_concurrency, 4);
         let c = Config::from_vars(&vars(&[("XADS_SYNC_CONCURRENCY", "16")])).unwrap();
         assert_eq!(c.sync_concurrency, 16);
+        assert_eq!(c.backfill_days, 90);
+        let c = Config::from_vars(&vars(&[("XADS_BACKFILL_DAYS", "0")])).unwrap();
+        assert_eq!(c.backfill_days, 0);
     }
 
     #[test]
@@ -714,6 +747,8 @@ mod tests {
                 "XADS_TENANT_CONCURRENCY",
             ),
             (&[("XADS_SYNC_CONCURRENCY", "0")], "XADS_SYNC_CONCURRENCY"),
+            (&[("XADS_BACKFILL_DAYS", "400")], "XADS_BACKFILL_DAYS"),
+            (&[("XADS_BACKFILL_DAYS", "-1")], "XADS_BACKFILL_DAYS"),
             (
                 &[("XADS_SYNC_CONCURRENCY", "1000")],
                 "XADS_SYNC_CONCURRENCY",

@@ -269,6 +269,7 @@ pub async fn finish_oauth2(
     match probe_accounts(&x).await {
         Ok(accounts) => {
             connections::replace_ad_accounts(&state.db, &pending.tenant_id, &accounts, now).await?;
+            backfill_on_connect(state, &pending.tenant_id).await;
             Ok(CallbackOutcome::Connected {
                 redirect_to: pending.redirect_to,
             })
@@ -448,6 +449,7 @@ async fn finish_probe(
         Ok(accounts) => {
             connections::replace_ad_accounts(&state.db, &pending.tenant_id, &accounts, now).await?;
             tracing::info!(tenant.id = %pending.tenant_id, accounts = accounts.len(), "connected");
+            backfill_on_connect(state, &pending.tenant_id).await;
             Ok(CallbackOutcome::Connected {
                 redirect_to: pending.redirect_to.clone(),
             })
@@ -459,6 +461,14 @@ async fn finish_probe(
                 .await?;
             Ok(probe_failed(status, problem))
         }
+    }
+}
+
+/// Starts the history backfill of a newly connected tenant's accounts (`XADS_BACKFILL_DAYS`); a
+/// failure to record it is logged, never the connect's failure.
+async fn backfill_on_connect(state: &Services, tenant_id: &str) {
+    if let Err(e) = crate::sync::backfill::on_connect(state, tenant_id).await {
+        tracing::warn!(tenant.id = %tenant_id, error = %e, "starting the connect backfill failed");
     }
 }
 

@@ -28,6 +28,8 @@ pub struct Services {
     pub x1: Option<xads_client::XAdsClient>,
     /// The service's clock (the only source of "now").
     pub clock: Clock,
+    /// Wakes this instance's backfill worker when a backfill is recorded.
+    pub backfill_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Services {
@@ -56,6 +58,7 @@ impl Services {
             x,
             x1,
             clock,
+            backfill_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

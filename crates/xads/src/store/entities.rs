@@ -217,3 +217,22 @@ pub async fn mark_missing_deleted(
     }
     Ok(())
 }
+
+/// X's ids of the account's mirrored entities of a kind (deleted ones too: their history is
+/// still X's; dry-run ones never reached X), sorted.
+pub async fn x_ids(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+    kind: Kind,
+) -> Result<Vec<String>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM entities WHERE tenant_id = $1 AND account_id = $2 AND kind = $3
+           AND dry_run = 0 ORDER BY id",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(kind.as_str())
+    .fetch_all(db.pool())
+    .await?)
+}

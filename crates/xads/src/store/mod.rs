@@ -2,6 +2,7 @@
 //! domain values; callers never see rows.
 
 pub mod audit;
+pub mod backfills;
 pub mod connections;
 pub mod entities;
 pub mod experiments;

@@ -108,10 +108,12 @@ pub async fn sync(state: &Services, args: SyncArgs) -> anyhow::Result<()> {
                 .unwrap_or_default()
         );
     }
-    let request = Request {
-        window,
-        ..Request::default()
-    };
+    if let Some((from, to)) = window {
+        let request = super::backfill::check(state.clock.now(), from, to, None, None)
+            .map_err(|e| anyhow::anyhow!("--from/--to: {}", e.public_message()))?;
+        return backfill(state, &targets, &request).await;
+    }
+    let request = Request::default();
     let mut failed = 0;
     for t in &targets {
         let bar = Bar {
@@ -133,6 +135,57 @@ pub async fn sync(state: &Services, args: SyncArgs) -> anyhow::Result<()> {
     state.db.close().await;
     if failed > 0 {
         anyhow::bail!("{failed} of {} account(s) failed to sync", targets.len());
+    }
+    Ok(())
+}
+
+/// `xads sync --from --to`: a backfill per account through X's asynchronous jobs, driven in
+/// this process (`sync::backfill::drive`, the server's own code) with a progress bar. One left
+/// running (X or the database unreachable) is resumed by a server instance's worker.
+async fn backfill(
+    state: &Services,
+    targets: &[SyncTarget],
+    request: &super::backfill::BackfillRequest,
+) -> anyhow::Result<()> {
+    let holder = crate::store::new_id("bfr");
+    let mut failed = 0;
+    for t in targets {
+        let bar = Bar {
+            label: format!("backfill {}", t.account_id),
+            tty: std::io::stderr().is_terminal(),
+            last: Mutex::new(0),
+        };
+        let started = super::backfill::start(state, t, request, "cli", Some(&holder)).await;
+        let result = match started {
+            Ok(b) => super::backfill::drive(state, &b.id, &holder, &bar).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(b) if b.status == "succeeded" => println!(
+                "{} {}: succeeded ({} jobs, {} rows)",
+                t.account_id, b.id, b.jobs_done, b.rows
+            ),
+            Ok(b) => {
+                failed += 1;
+                println!(
+                    "{} {}: {}: {}",
+                    t.account_id,
+                    b.id,
+                    b.status,
+                    b.error
+                        .as_deref()
+                        .unwrap_or("interrupted; a server instance resumes it")
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                println!("{}: failed: {}", t.account_id, e.public_message());
+            }
+        }
+    }
+    state.db.close().await;
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} backfill(s) did not succeed", targets.len());
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! entity, entity_id, hour, placement) → run and health recorded. Every run re-pulls at least the
 //! trailing 72 h, where X still revises data.
 
+pub mod backfill;
 pub mod cli;
 pub mod ecb;
 pub mod ingest;
@@ -43,6 +44,12 @@ pub enum SyncError {
     /// The requested window is unusable.
     #[error("{0}")]
     Invalid(String),
+    /// A field of the request is unusable (the field, the reason).
+    #[error("{1}")]
+    InvalidField(&'static str, String),
+    /// An asynchronous job failed for good (a backfill).
+    #[error("{0}")]
+    Job(String),
     /// No session with X, or X refused.
     #[error(transparent)]
     Session(#[from] XSessionError),
@@ -73,7 +80,8 @@ impl SyncError {
     pub fn code(&self) -> &'static str {
         match self {
             SyncError::NotFound(_) => "not_found",
-            SyncError::Invalid(_) => "validation_failed",
+            SyncError::Invalid(_) | SyncError::InvalidField(..) => "validation_failed",
+            SyncError::Job(_) => "x_job_failed",
             SyncError::Session(s) => s.code(),
             SyncError::Mirror(_) => "x_error",
             SyncError::AlreadyRunning(_) => "sync_running",

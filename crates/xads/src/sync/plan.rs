@@ -18,6 +18,8 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use xads_client::models::{
     ActiveEntitiesQuery, ActiveEntity, Granularity, MetricGroup, StatsEntityType, StatsQuery,
 };
+use xads_client::models::{MAX_JOB_SPAN_DAYS, MAX_SEGMENTED_JOB_SPAN_DAYS};
+use xads_client::vocab::{Placement, SegmentationType};
 
 use super::SyncError;
 use crate::store::stats::Settings;
@@ -241,22 +243,90 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
                     .min(window.1);
                 let from = from.min(window.0);
                 let entity_ids: Vec<String> = batch.iter().map(|(id, _)| (*id).clone()).collect();
-                for (f, t) in split_window(from, to, Duration::days(MAX_STATS_SPAN_DAYS)) {
-                    let query = StatsQuery {
-                        entity: set.entity,
-                        entity_ids: entity_ids.clone(),
-                        start_time: f,
-                        end_time: t,
-                        granularity: Granularity::Hour,
-                        placement: pl,
-                        metric_groups: groups.clone(),
-                    };
-                    let mobile = mobile.then(|| StatsQuery {
-                        metric_groups: vec![MetricGroup::MobileConversion],
-                        ..query.clone()
-                    });
-                    calls.push(StatsCall { query, mobile });
-                }
+                let span = Duration::days(MAX_STATS_SPAN_DAYS);
+                calls.extend(hourly_calls(
+                    set.entity,
+                    &entity_ids,
+                    (from, to),
+                    pl,
+                    &groups,
+                    mobile,
+                    span,
+                ));
+            }
+        }
+    }
+    calls
+}
+
+/// The calls of one batch of ids over `window` in one placement: the window split into spans of
+/// at most `span`, `granularity=HOUR`, each with its MOBILE_CONVERSION companion when `mobile`.
+/// The synchronous sync uses 7-day spans, a backfill's jobs 90 (45 segmented).
+pub fn hourly_calls(
+    entity: StatsEntityType,
+    entity_ids: &[String],
+    window: Window,
+    placement: Placement,
+    groups: &[MetricGroup],
+    mobile: bool,
+    span: Duration,
+) -> Vec<StatsCall> {
+    split_window(window.0, window.1, span)
+        .into_iter()
+        .map(|(f, t)| {
+            let query = StatsQuery {
+                entity,
+                entity_ids: entity_ids.to_vec(),
+                start_time: f,
+                end_time: t,
+                granularity: Granularity::Hour,
+                placement,
+                metric_groups: groups.to_vec(),
+            };
+            let mobile = mobile.then(|| StatsQuery {
+                metric_groups: vec![MetricGroup::MobileConversion],
+                ..query.clone()
+            });
+            StatsCall { query, mobile }
+        })
+        .collect()
+}
+
+/// The jobs of a backfill over `window` (whole hours): per entity type of `entities` (the
+/// account's campaigns and line items from the mirror, sorted) and placement of the settings,
+/// batches of ≤ 20 ids, each over spans of ≤ 90 days (X's cap; 45 when `segment` is given), with
+/// the metric groups the hourly sync asks ([`metric_groups`]; MOBILE_CONVERSION in a job of its
+/// own, as [`stats_calls`] does). Segmented: no MOBILE_CONVERSION companion (its rows would
+/// need merging per segment), and CONVERSION_TAGS asks WEB_CONVERSION alone (X's rule).
+pub fn backfill_calls(
+    window: Window,
+    entities: &[(StatsEntityType, Vec<String>)],
+    settings: &Settings,
+    segment: Option<SegmentationType>,
+) -> Vec<StatsCall> {
+    let groups = match segment {
+        Some(SegmentationType::ConversionTags) => vec![MetricGroup::WebConversion],
+        _ => metric_groups(settings),
+    };
+    let mobile = segment.is_none()
+        && settings
+            .conversions
+            .contains(&MetricGroup::MobileConversion);
+    let span = Duration::days(if segment.is_some() {
+        MAX_SEGMENTED_JOB_SPAN_DAYS
+    } else {
+        MAX_JOB_SPAN_DAYS
+    });
+    let mut calls = Vec::new();
+    for (entity, ids) in entities {
+        let mut ids = ids.clone();
+        ids.sort();
+        ids.dedup();
+        for &pl in &settings.placements {
+            for batch in ids.chunks(MAX_STATS_ENTITY_IDS) {
+                calls.extend(hourly_calls(
+                    *entity, batch, window, pl, &groups, mobile, span,
+                ));
             }
         }
     }
@@ -624,5 +694,76 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn backfill_jobs_keep_x_limits_of_90_days_45_segmented_and_20_ids() {
+        let w = (at("2026-01-01T00:00:00Z"), at("2026-05-01T05:00:00Z"));
+        let campaigns = ids(45);
+        let line_items: Vec<String> = (0..3).map(|i| format!("l{i}")).collect();
+        let entities = vec![
+            (StatsEntityType::Campaign, campaigns.clone()),
+            (StatsEntityType::LineItem, line_items),
+        ];
+        let settings = Settings {
+            placements: vec![Placement::AllOnTwitter],
+            conversions: vec![MetricGroup::WebConversion, MetricGroup::MobileConversion],
+        };
+        for (segment, span, spans) in [(None, 90, 2), (Some(SegmentationType::Platforms), 45, 3)] {
+            let calls = backfill_calls(w, &entities, &settings, segment);
+            // Campaigns in 3 batches (20 + 20 + 5), line items in 1, each over `spans` spans.
+            assert_eq!(calls.len(), 4 * spans, "{span}");
+            for c in &calls {
+                let q = &c.query;
+                assert!((1..=20).contains(&q.entity_ids.len()));
+                assert!(q.end_time - q.start_time <= Duration::days(span));
+                assert_eq!(q.granularity, Granularity::Hour);
+                assert_eq!(
+                    q.metric_groups,
+                    vec![
+                        MetricGroup::Engagement,
+                        MetricGroup::Billing,
+                        MetricGroup::WebConversion
+                    ]
+                );
+                // MOBILE_CONVERSION asked in a job of its own, over the same ids and hours
+                // (unsegmented only).
+                let Some(m) = c.mobile.as_ref() else {
+                    assert!(segment.is_some());
+                    continue;
+                };
+                assert_eq!(m.metric_groups, vec![MetricGroup::MobileConversion]);
+                assert_eq!(
+                    (&m.entity_ids, m.start_time, m.end_time),
+                    (&q.entity_ids, q.start_time, q.end_time)
+                );
+            }
+            // Every campaign covers the whole window exactly once.
+            for id in &campaigns {
+                let mut spans: Vec<Window> = calls
+                    .iter()
+                    .filter(|c| c.query.entity_ids.contains(id))
+                    .map(|c| (c.query.start_time, c.query.end_time))
+                    .collect();
+                spans.sort();
+                assert_eq!(spans.first().unwrap().0, w.0);
+                assert_eq!(spans.last().unwrap().1, w.1);
+                assert!(spans.windows(2).all(|p| p[0].1 == p[1].0));
+            }
+        }
+        // Without installs wanted, no companion job.
+        let plain = backfill_calls(w, &entities, &Settings::default(), None);
+        assert!(plain.iter().all(|c| c.mobile.is_none()));
+        // CONVERSION_TAGS: WEB_CONVERSION alone, as X wants.
+        let tags = backfill_calls(
+            w,
+            &entities,
+            &settings,
+            Some(SegmentationType::ConversionTags),
+        );
+        assert!(
+            tags.iter()
+                .all(|c| c.query.metric_groups == [MetricGroup::WebConversion])
+        );
     }
 }

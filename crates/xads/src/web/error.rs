@@ -299,6 +299,10 @@ impl From<SyncError> for ApiError {
         match e {
             SyncError::NotFound(what) => ApiError::not_found(what),
             SyncError::Invalid(m) => ApiError::invalid("from", m),
+            SyncError::InvalidField(field, m) => ApiError::invalid(field, m),
+            m @ SyncError::Job(_) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "x_job_failed", m.to_string())
+            }
             SyncError::Session(s) => s.into(),
             SyncError::Db(d) => d.into(),
             m @ SyncError::Mirror(_) => {

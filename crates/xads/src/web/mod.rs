@@ -2,6 +2,7 @@
 
 pub(crate) mod answer;
 pub mod auth;
+mod backfill;
 pub mod envelope;
 pub mod error;
 pub(crate) mod experiments;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::routes())
         .merge(media::routes())
         .merge(reports::routes())
+        .merge(backfill::routes())
         .with_state(state)
         .layer(middleware::from_fn(envelope::api_envelope))
         .layer(middleware::from_fn_with_state(

@@ -233,6 +233,25 @@ pub const ROUTES: &[Route] = &[
         "A sync's status: running | succeeded | failed, with counts; ?wait=true waits for the end at most 120 s"
     ),
     r!(
+        "POST",
+        "/api/v1/x_ads/accounts/{account_id}/stats/backfill",
+        "reports",
+        "History through X's asynchronous analytics jobs ({from, to, segment?, country?}); 202 {backfill_id, status, progress: {jobs_done, jobs_total, rows}}; the jobs respect X's limits (≤ 90 days, ≤ 20 ids, X's concurrent-job limit) and are resumed by any instance after a restart",
+        Body::Json("BackfillRequest")
+    ),
+    r!(
+        "GET",
+        "/api/v1/x_ads/accounts/{account_id}/stats/backfill/{backfill_id}",
+        "reports",
+        "A backfill: status running | succeeded | failed | cancelled, progress {jobs_done, jobs_total, rows}; ?wait=true waits for the end at most 120 s"
+    ),
+    r!(
+        "DELETE",
+        "/api/v1/x_ads/accounts/{account_id}/stats/backfill/{backfill_id}",
+        "reports",
+        "Cancels a running backfill and its jobs at X; answers the backfill"
+    ),
+    r!(
         "GET",
         "/api/v1/x_ads/accounts/{account_id}/experiments",
         "experiments",
@@ -379,6 +398,7 @@ pub fn query_params(r: &Route) -> Vec<Param> {
         ],
         ("POST", p) if p == account("stats/sync") => vec![wait()],
         ("GET", p) if p == account("stats/sync/{sync_id}") => vec![wait()],
+        ("GET", p) if p == account("stats/backfill/{backfill_id}") => vec![wait()],
         _ => vec![],
     }
 }
@@ -494,6 +514,7 @@ fn schemas() -> Value {
                 }), &["objective"]),
             }), &["name", "tweet_id", "line_item"])},
         }), &["name", "campaign_id", "variants"]),
+        "BackfillRequest": obj(json!({"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "segment": {"type": "string", "enum": xads_client::vocab::SegmentationType::WIRE}, "country": {"type": "string", "description": "X's targeting value of a country (METROS); US = 96683cc9126741d1"}}), &["from", "to"]),
         "SyncRequest": obj(json!({"from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}}), &[]),
         "FxRates": obj(json!({"date": {"type": "string", "format": "date"}, "currency": {"type": "string"}, "usd_per_unit": {"type": "string", "description": "decimal"}}), &["date", "currency", "usd_per_unit"]),
     })
@@ -698,6 +719,11 @@ mod tests {
             (
                 "GET",
                 "{A}/stats/sync/{sync_id}",
+                fields_of::<reports::WaitQuery>(),
+            ),
+            (
+                "GET",
+                "{A}/stats/backfill/{backfill_id}",
                 fields_of::<reports::WaitQuery>(),
             ),
             (

@@ -40,13 +40,18 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/fx_rates", post(add_rates).get(list_rates))
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// A time bound: RFC 3339, or a date meaning the account's local midnight (`end_of_day` moves
 /// a `to` date to the next midnight, so the day is included).
-fn bound(field: &str, raw: &str, tz: Tz, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+pub(super) fn bound(
+    field: &str,
+    raw: &str,
+    tz: Tz,
+    end_of_day: bool,
+) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
         return Ok(t.to_utc());
     }
@@ -77,7 +82,7 @@ pub(crate) fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
     }
 }
 
-async fn account_tz(
+pub(super) async fn account_tz(
     state: &AppState,
     tenant_id: &str,
     account_id: &str,
@@ -894,9 +899,11 @@ pub(super) async fn sync_health(
         }
     }
     let last = if never { None } else { oldest };
+    let backfill = crate::store::backfills::latest(&state.db, tenant_id, None).await?;
     Ok(json!({
         "last_success_at": last.map(rfc3339),
         "lag_seconds": last.map(|t| (now - t).num_seconds().max(0)),
         "last_error": error.map(|(_, m)| m),
+        "backfill": backfill.as_ref().map(super::backfill::backfill_json),
     }))
 }

@@ -40,6 +40,8 @@ pub fn vars_for(database_url: &str, fake: &FakeX) -> HashMap<String, String> {
             // Tests drive the experiment runner by hand, at the instants they choose.
             ("XADS_RUNNER_INTERVAL", "off".to_owned()),
             ("XADS_SYNC_INTERVAL", "off".to_owned()),
+            // The connect backfill (90 days of X's jobs) is off unless a test is about it.
+            ("XADS_BACKFILL_DAYS", "0".to_owned()),
             // Tests never reach the internet: ECB's rates come from a loopback stand-in where a
             // test wants them (reporting's FX tests set XADS_FX_URL themselves).
             ("XADS_FX_URL", "off".to_owned()),
@@ -128,6 +130,12 @@ impl TestApp {
             http: crate::http_client(),
             server,
         }
+    }
+
+    /// Stops the service as a crash would (its tasks aborted, nothing released); the fake keeps
+    /// running for another instance.
+    pub fn crash(&self) {
+        self.server.abort();
     }
 
     /// Creates a tenant and returns its API key.

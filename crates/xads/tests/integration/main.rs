@@ -1,5 +1,6 @@
 //! The one integration-test binary of the `xads` crate (link time matters on 2 cores).
 
+mod backfill;
 mod browser;
 mod cli;
 mod connect;

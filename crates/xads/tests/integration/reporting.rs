@@ -31,7 +31,7 @@ pub(crate) fn fake_config() -> FakeConfig {
     }
 }
 
-fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
     t.with_minute(0)
         .and_then(|t| t.with_second(0))
         .and_then(|t| t.with_nanosecond(0))
@@ -89,7 +89,7 @@ impl Ctx {
 /// What the fake says a campaign delivered per hour of `[from, to)`: the sum of its serving line
 /// items' `hourly_metrics` (the fake's rules: line item and campaign serving, inside the flight,
 /// hour started), each at its revision in `revisions`.
-fn expected_campaigns(
+pub(crate) fn expected_campaigns(
     fake: &FakeX,
     account: &str,
     from: DateTime<Utc>,
@@ -171,7 +171,7 @@ fn metric(row: &Value, name: &str) -> u64 {
 }
 
 /// Asserts the stored hourly rows of `account` in `[from, to)` equal the fake's numbers.
-fn check_rows(
+pub(crate) fn check_rows(
     rows: &[Value],
     expected: &BTreeMap<(String, DateTime<Utc>), HourMetrics>,
     currency: &str,
@@ -217,7 +217,7 @@ fn check_rows(
     }
 }
 
-fn by_key(rows: &[Value]) -> HashMap<(String, String), Value> {
+pub(crate) fn by_key(rows: &[Value]) -> HashMap<(String, String), Value> {
     rows.iter()
         .map(|r| {
             (

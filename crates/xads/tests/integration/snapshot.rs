@@ -190,6 +190,7 @@ fn generated_id(s: &str) -> Option<(usize, &'static str)> {
         ("dry", 16) => "dry",
         ("exp", 20) => "exp",
         ("syn", 20) => "syn",
+        ("bf", 20) => "bf",
         ("ten", 20) => "ten",
         ("con", 20) => "con",
         ("aud", 20) => "aud",
@@ -669,6 +670,36 @@ async fn live_script(r: &mut Recorder, db: &str) {
     r.get(g, &format!("{sync}/{sync_id}")).await;
     r.get(g, &format!("{sync}/syn_00000000000000000000")).await;
     r.get(o, &format!("{sync}/{sync_id}")).await;
+    // History through X's asynchronous jobs: refused, started, read when done, cancelled when
+    // already done (answered as it is), unknown and another tenant's.
+    let bf = format!("{a}/stats/backfill");
+    r.json(
+        g,
+        M::POST,
+        &bf,
+        json!({"from": "2024-11-18", "to": "2024-11-10"}),
+    )
+    .await;
+    r.json(
+        g,
+        M::POST,
+        &bf,
+        json!({"from": "2024-11-18", "to": "2024-11-19", "segment": "METROS"}),
+    )
+    .await;
+    let started = r
+        .json(
+            g,
+            M::POST,
+            &bf,
+            json!({"from": "2024-11-18", "to": "2024-11-19"}),
+        )
+        .await;
+    let bf_id = started["backfill_id"].as_str().unwrap().to_owned();
+    r.get(g, &format!("{bf}/{bf_id}?wait=true")).await;
+    r.send(g, M::DELETE, &format!("{bf}/{bf_id}")).await;
+    r.get(g, &format!("{bf}/bf_00000000000000000000")).await;
+    r.get(o, &format!("{bf}/{bf_id}")).await;
     let seeded = seed_campaign(&app, &acct.id);
     let stats = format!("{a}/stats?ids={seeded}");
     let hours = "from=2024-11-20T05:00:00Z&to=2024-11-20T08:00:00Z";

@@ -1,0 +1,904 @@
+//! Backfills through X's asynchronous jobs against the fake, on both backends (PRODUCT.md §4.10,
+//! §5.1): jobs split at 90 days and 20 ids (the fake's ledger), X's concurrent-job limit obeyed,
+//! a FAILED job asked again as a new job, an unknown submission found at X instead of sent
+//! twice, a restart mid-backfill resumed by another instance without duplicate jobs or rows,
+//! DELETE cancelling X's jobs, rows equal to the fake's generator (and unchanged by a sync of
+//! the same hours), refusals, tenancy, the tile and the backfill on connect.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::Method;
+use serde_json::{Value, json};
+use xads::app::Application;
+use xads::config::Config;
+use xads_fake::faults::{FaultKind, FaultRule};
+use xads_fake::{FakeConfig, FakeX, JobSettings, LedgerEntry};
+
+use crate::helpers::{TestApp, vars_for};
+use crate::reporting::{by_key, check_rows, expected_campaigns, floor_hour, t0};
+
+/// 25 campaigns with one line item each: two batches of ids per entity type.
+fn fake_config(jobs: JobSettings) -> FakeConfig {
+    FakeConfig {
+        start_time: Some(t0()),
+        history_days: 12,
+        campaigns_per_account: 25,
+        line_items_per_campaign: 1,
+        jobs,
+        ..FakeConfig::default()
+    }
+}
+
+/// The configuration of a test instance: fast polls, a short backfill lease.
+fn config(db: &str, fake: &FakeX, backfill_days: &str) -> Config {
+    let mut vars = vars_for(db, fake);
+    vars.insert("XADS_BACKFILL_DAYS".into(), backfill_days.into());
+    let mut config = Config::from_vars(&vars).expect("config");
+    config.leases.backfill = StdDuration::from_millis(1500);
+    config.leases.backfill_poll = StdDuration::from_millis(30);
+    config.leases.backfill_poll_max = StdDuration::from_millis(150);
+    config.leases.recheck_after = StdDuration::from_millis(300);
+    config
+}
+
+struct Ctx {
+    app: TestApp,
+    key: String,
+    account: String,
+}
+
+async fn connected(db: &str, jobs: JobSettings, backfill_days: &str) -> Ctx {
+    let fake = FakeX::start(fake_config(jobs)).await.expect("fake X");
+    let config = config(db, &fake, backfill_days);
+    let app = TestApp::spawn_config(fake, config).await;
+    app.state.clock.advance(t0() - Utc::now());
+    let key = app.tenant("Growth").await;
+    app.connect(&key).await;
+    let account = app.fake.state().seed_info().usd_account_id;
+    Ctx { app, key, account }
+}
+
+impl Ctx {
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/x_ads/accounts/{}/stats/{rest}", self.account)
+    }
+
+    async fn start(&self, body: Value) -> (u16, Value) {
+        self.app
+            .send(Method::POST, &self.key, &self.path("backfill"), Some(body))
+            .await
+    }
+
+    async fn wait(&self, id: &str) -> Value {
+        for _ in 0..600 {
+            let (status, b) = self
+                .app
+                .get(&self.key, &self.path(&format!("backfill/{id}?wait=true")))
+                .await;
+            if status != 200 {
+                let logs = crate::captured_logs();
+                let tail: Vec<&str> = logs
+                    .lines()
+                    .filter(|l| l.contains("internal") || l.contains("ERROR") || l.contains("WARN"))
+                    .collect();
+                panic!("{b}\n{}", tail[tail.len().saturating_sub(15)..].join("\n"));
+            }
+            if b["status"] != "running" {
+                return b;
+            }
+        }
+        panic!("backfill {id} still running");
+    }
+
+    async fn stats(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self
+            .app
+            .get(
+                &self.key,
+                &format!("{}?{query}", self.path("").trim_end_matches('/')),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].as_array().unwrap().clone()
+    }
+
+    fn creates(&self) -> Vec<LedgerEntry> {
+        job_calls(&self.app.fake, "POST")
+    }
+}
+
+fn job_calls(fake: &FakeX, method: &str) -> Vec<LedgerEntry> {
+    fake.state()
+        .ledger()
+        .into_iter()
+        .filter(|e| e.method == method && e.path.starts_with("/12/stats/jobs/accounts/"))
+        .collect()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The window of the tests: 100 days ending at the fake's current hour's end (two jobs' spans).
+fn window() -> (DateTime<Utc>, DateTime<Utc>) {
+    let end = floor_hour(t0()) + Duration::hours(1);
+    (end - Duration::days(100), end)
+}
+
+/// A job's `[start, end)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
+/// (entity, id, start, end) of every job created at the fake, checked against X's rules.
+fn job_keys(creates: &[LedgerEntry]) -> Vec<(String, String, DateTime<Utc>, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    for c in creates {
+        let ids: Vec<&str> = c.query_param("entity_ids").unwrap().split(',').collect();
+        assert!((1..=20).contains(&ids.len()), "{ids:?}");
+        let (from, to) = (
+            at(c.query_param("start_time").unwrap()),
+            at(c.query_param("end_time").unwrap()),
+        );
+        assert!(to - from <= Duration::days(90), "{from} → {to}");
+        assert_eq!(c.query_param("granularity"), Some("HOUR"));
+        assert!(c.query_param("segmentation_type").is_none());
+        for id in ids {
+            out.push((
+                c.query_param("entity").unwrap().to_owned(),
+                id.to_owned(),
+                from,
+                to,
+            ));
+        }
+    }
+    out
+}
+
+/// Every (entity, id) covers the window once, in ≤ 90-day jobs: 25 campaigns and 25 line items,
+/// each in two spans (90 + 10 days).
+fn assert_plan_covers(keys: &[(String, String, DateTime<Utc>, DateTime<Utc>)], ctx: &Ctx) {
+    let (from, to) = window();
+    let mut by_entity: HashMap<(String, String), Vec<Span>> = HashMap::new();
+    for (e, id, f, t) in keys {
+        by_entity
+            .entry((e.clone(), id.clone()))
+            .or_default()
+            .push((*f, *t));
+    }
+    let st = ctx.app.fake.state();
+    let campaigns: BTreeSet<String> = st
+        .campaigns(&ctx.account)
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let line_items: BTreeSet<String> = st
+        .line_items(&ctx.account)
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(campaigns.len(), 25);
+    let wanted: BTreeSet<(String, String)> = campaigns
+        .iter()
+        .map(|c| ("CAMPAIGN".to_owned(), c.clone()))
+        .chain(
+            line_items
+                .iter()
+                .map(|l| ("LINE_ITEM".to_owned(), l.clone())),
+        )
+        .collect();
+    assert_eq!(by_entity.keys().cloned().collect::<BTreeSet<_>>(), wanted);
+    for (k, mut spans) in by_entity {
+        spans.sort();
+        assert_eq!(
+            spans,
+            vec![
+                (from, from + Duration::days(90)),
+                (from + Duration::days(90), to)
+            ],
+            "{k:?} asked once per span"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_backfill_splits_jobs_at_x_limits_and_stores_the_generators_rows() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected(&db, JobSettings::default(), "0").await;
+        let (from, to) = window();
+        let (status, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
+        assert_eq!(status, 202, "{started}");
+        assert_eq!(started["status"], "running");
+        let id = started["backfill_id"].as_str().unwrap().to_owned();
+        let done = c.wait(&id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        // 2 entity types × 2 batches (20 + 5 ids) × 2 spans (90 + 10 days).
+        assert_eq!(done["progress"]["jobs_total"], 8, "{done}");
+        assert_eq!(done["progress"]["jobs_done"], 8, "{done}");
+        let creates = c.creates();
+        assert_eq!(creates.len(), 8, "each job submitted once");
+        assert_plan_covers(&job_keys(&creates), &c);
+        // Every result downloaded without credentials.
+        let downloads: Vec<LedgerEntry> = c
+            .app
+            .fake
+            .state()
+            .ledger()
+            .into_iter()
+            .filter(|e| e.path.starts_with("/ton/"))
+            .collect();
+        assert_eq!(downloads.len(), 8);
+        assert!(
+            downloads
+                .iter()
+                .all(|d| d.header("authorization").is_none())
+        );
+
+        // The rows are the generator's, in the same rows the hourly sync keeps.
+        let q = format!("entity=campaign&from={}&to={}", rfc(from), rfc(to));
+        let rows = c.stats(&q).await;
+        let expected = expected_campaigns(&c.app.fake, &c.account, from, to, &HashMap::new());
+        assert!(expected.len() > 1000, "the seeded world delivers");
+        check_rows(&rows, &expected, "USD");
+        assert!(
+            rows.iter()
+                .all(|r| r["fx_rate"] == "1" && !r["spend_usd"].is_null())
+        );
+        let li = c
+            .stats(&format!(
+                "entity=line_item&from={}&to={}",
+                rfc(from),
+                rfc(to)
+            ))
+            .await;
+        assert!(!li.is_empty(), "line items are backfilled too");
+        let stored = done["progress"]["rows"].as_i64().unwrap();
+        assert_eq!(stored as usize, rows.len() + li.len(), "{done}");
+
+        // A synchronous sync of the last week rewrites the same rows to the same numbers.
+        let (status, run) = c
+            .app
+            .send(
+                Method::POST,
+                &c.key,
+                &format!("{}?wait=true", c.path("sync")),
+                Some(json!({"from": rfc(to - Duration::days(7)), "to": rfc(to)})),
+            )
+            .await;
+        assert_eq!(status, 200, "{run}");
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let again = c.stats(&q).await;
+        assert_eq!(
+            by_key(&again),
+            by_key(&rows),
+            "the sync and the backfill agree"
+        );
+    }
+}
+
+#[tokio::test]
+async fn x_concurrency_limit_is_obeyed_and_failed_or_unknown_jobs_are_not_doubled() {
+    for db in xads::testing::all_backend_urls().await {
+        let jobs = JobSettings {
+            concurrency_limit: 2,
+            polls: 2,
+            ..JobSettings::default()
+        };
+        let c = connected(&db, jobs, "0").await;
+        let prefix = format!("/12/stats/jobs/accounts/{}", c.account);
+        // The first job X makes ends FAILED; the second's answer is lost after X made it.
+        c.app
+            .fake
+            .state()
+            .add_fault(FaultRule::new(Some("POST"), &prefix, FaultKind::JobFailed).times(1));
+        c.app
+            .fake
+            .state()
+            .add_fault(FaultRule::new(Some("POST"), &prefix, FaultKind::DropAfterCommit).times(1));
+        let (from, to) = window();
+        let (status, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
+        assert_eq!(status, 202, "{started}");
+        let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["progress"]["jobs_done"], 8, "{done}");
+        let creates = c.creates();
+        // X's limit was never hit: no create was refused.
+        assert!(
+            creates
+                .iter()
+                .all(|e| e.status == Some(200) || e.fault.is_some()),
+            "{:#?}",
+            c.app
+                .fake
+                .state()
+                .ledger()
+                .into_iter()
+                .filter(|e| e.path.starts_with("/12/stats/jobs"))
+                .map(|e| (
+                    e.method.clone(),
+                    e.status,
+                    e.fault.clone(),
+                    e.query_param("job_ids").map(str::to_owned),
+                    e.query_param("count").map(str::to_owned),
+                    e.query_param("start_time").map(str::to_owned),
+                    e.query_param("entity").map(str::to_owned)
+                ))
+                .collect::<Vec<_>>()
+        );
+        let st = c.app.fake.state();
+        let all = st.stats_jobs(&c.account);
+        assert_eq!(
+            all.len(),
+            9,
+            "8 jobs and one asked again after X failed it: {all:?}"
+        );
+        let failed: Vec<&Value> = all.iter().filter(|j| j["status"] == "FAILED").collect();
+        assert_eq!(failed.len(), 1, "{all:?}");
+        // The failed job's parameters were asked again; nothing else twice (the lost answer was
+        // found among the account's jobs at X, not sent again).
+        let keys = job_keys(&creates);
+        let distinct: BTreeSet<_> = keys.iter().cloned().collect();
+        assert_eq!(
+            keys.len(),
+            distinct.len() + failed[0]["entity_ids"].as_array().unwrap().len()
+        );
+        assert_plan_covers(&distinct.into_iter().collect::<Vec<_>>(), &c);
+        let rows = c
+            .stats(&format!(
+                "entity=campaign&from={}&to={}",
+                rfc(from),
+                rfc(to)
+            ))
+            .await;
+        check_rows(
+            &rows,
+            &expected_campaigns(&c.app.fake, &c.account, from, to, &HashMap::new()),
+            "USD",
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_job_x_keeps_failing_fails_the_backfill_with_a_clear_error() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected(&db, JobSettings::default(), "0").await;
+        let prefix = format!("/12/stats/jobs/accounts/{}", c.account);
+        c.app
+            .fake
+            .state()
+            .add_fault(FaultRule::new(Some("POST"), &prefix, FaultKind::JobFailed));
+        let to = floor_hour(t0()) + Duration::hours(1);
+        let (status, started) = c
+            .start(json!({"from": rfc(to - Duration::days(5)), "to": rfc(to)}))
+            .await;
+        assert_eq!(status, 202, "{started}");
+        let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        let error = done["error"].as_str().unwrap();
+        assert!(
+            error.contains("X failed a job of this backfill 3 times"),
+            "{error}"
+        );
+        // 4 jobs (2 batches × 2 entity types), each asked at most 3 times.
+        let creates = c.creates();
+        assert!(creates.len() <= 12, "{}", creates.len());
+        let keys = job_keys(&creates);
+        let mut per: HashMap<_, usize> = HashMap::new();
+        for k in keys {
+            *per.entry(k).or_default() += 1;
+        }
+        assert!(per.values().all(|n| *n <= 3), "{per:?}");
+        assert!(per.values().any(|n| *n == 3), "{per:?}");
+    }
+}
+
+#[tokio::test]
+async fn delete_cancels_the_backfill_and_its_jobs_at_x() {
+    for db in xads::testing::all_backend_urls().await {
+        // Jobs that stay in processing for a long time.
+        let jobs = JobSettings {
+            polls: 100_000,
+            ..JobSettings::default()
+        };
+        let c = connected(&db, jobs, "0").await;
+        let (from, to) = window();
+        let (_, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
+        let id = started["backfill_id"].as_str().unwrap().to_owned();
+        for _ in 0..400 {
+            if c.creates().len() == 8 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(25)).await;
+        }
+        assert_eq!(c.creates().len(), 8);
+        let (status, b) = c
+            .app
+            .send(
+                Method::DELETE,
+                &c.key,
+                &c.path(&format!("backfill/{id}")),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(b["status"], "cancelled", "{b}");
+        // X's jobs: every one cancelled (by the DELETE, or by the runner that found it
+        // cancelled), nothing submitted after.
+        for _ in 0..200 {
+            let st = c.app.fake.state();
+            if st
+                .stats_jobs(&c.account)
+                .iter()
+                .all(|j| j["status"] == "CANCELLED")
+            {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(25)).await;
+        }
+        let all = c.app.fake.state().stats_jobs(&c.account);
+        assert_eq!(all.len(), 8);
+        assert!(all.iter().all(|j| j["status"] == "CANCELLED"), "{all:?}");
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        assert_eq!(c.creates().len(), 8, "nothing submitted after the cancel");
+        let (_, after) = c
+            .app
+            .get(&c.key, &c.path(&format!("backfill/{id}?wait=true")))
+            .await;
+        assert_eq!(after["status"], "cancelled");
+        // Cancelling again answers it as it is.
+        let (status, again) = c
+            .app
+            .send(
+                Method::DELETE,
+                &c.key,
+                &c.path(&format!("backfill/{id}")),
+                None,
+            )
+            .await;
+        assert_eq!((status, &again["status"]), (200, &json!("cancelled")));
+    }
+}
+
+#[tokio::test]
+async fn another_instance_resumes_a_backfill_without_duplicate_jobs_or_rows() {
+    for db in xads::testing::all_backend_urls().await {
+        // Each job needs a few polls: the first instance dies with jobs in flight.
+        let jobs = JobSettings {
+            polls: 6,
+            ..JobSettings::default()
+        };
+        let c = connected(&db, jobs, "0").await;
+        let (from, to) = window();
+        let (_, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
+        let id = started["backfill_id"].as_str().unwrap().to_owned();
+        for _ in 0..400 {
+            if c.creates().len() == 8 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        assert_eq!(c.creates().len(), 8);
+        c.app.crash();
+        let before = xads::store::backfills::by_id(&c.app.state.db, &id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(before.status, "running");
+        assert!(
+            before.jobs_done < 8,
+            "the crash came mid-backfill: {before:?}"
+        );
+
+        // A second instance on the same database takes it over once its lease lapsed.
+        let app = Application::build(config(&db, &c.app.fake, "0"))
+            .await
+            .expect("app");
+        let state = app.state().clone();
+        let addr = app.local_addr();
+        state.clock.advance(t0() - Utc::now());
+        let server = tokio::spawn(app.run(std::future::pending()));
+        let mut done = before;
+        for _ in 0..4800 {
+            done = xads::store::backfills::by_id(&state.db, &id)
+                .await
+                .unwrap()
+                .unwrap();
+            if done.status != "running" {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(25)).await;
+        }
+        assert_eq!(done.status, "succeeded", "{done:?}");
+        assert_eq!(done.jobs_done, 8);
+        // No job submitted twice, no row written twice.
+        let creates = c.creates();
+        assert_eq!(creates.len(), 8, "no job submitted twice");
+        assert_plan_covers(&job_keys(&creates), &c);
+        let tenant = xads::store::tenants::by_api_key(&state.db, &c.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let n = xads::store::stats::count(&state.db, &tenant, &c.account)
+            .await
+            .unwrap();
+        assert_eq!(n, done.rows, "every row written once");
+        // The rows are the generator's (read through the second instance).
+        let rows: Value = c
+            .app
+            .http
+            .get(
+                format!(
+                    "http://{addr}{}?entity=campaign&from={}&to={}",
+                    c.path("").trim_end_matches('/'),
+                    rfc(from),
+                    rfc(to)
+                )
+                .replace('+', "%2B"),
+            )
+            .bearer_auth(&c.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        check_rows(
+            rows["data"].as_array().unwrap(),
+            &expected_campaigns(&c.app.fake, &c.account, from, to, &HashMap::new()),
+            "USD",
+        );
+        server.abort();
+    }
+}
+
+#[tokio::test]
+async fn bad_backfills_are_refused_with_nothing_recorded_and_other_tenants_see_404() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected(&db, JobSettings::default(), "0").await;
+        let to = floor_hour(t0()) + Duration::hours(1);
+        let from = to - Duration::days(3);
+        for (body, field, text) in [
+            (
+                json!({"from": rfc(to), "to": rfc(from)}),
+                "from",
+                "from must be before to",
+            ),
+            (json!({"to": rfc(to)}), "from", "from is required"),
+            (json!({"from": rfc(from)}), "to", "to is required"),
+            (json!({"from": "yesterday", "to": rfc(to)}), "from", ""),
+            (
+                json!({"from": rfc(to - Duration::days(800)), "to": rfc(to - Duration::days(790))}),
+                "from",
+                "X keeps analytics",
+            ),
+            (
+                json!({"from": rfc(to - Duration::days(400)), "to": rfc(to)}),
+                "from",
+                "at most 366 days",
+            ),
+            (
+                json!({"from": rfc(from), "to": rfc(to), "segment": "COLOR"}),
+                "segment",
+                "unknown segment",
+            ),
+            (
+                json!({"from": rfc(from), "to": rfc(to), "segment": "METROS"}),
+                "country",
+                "needs a country",
+            ),
+            (
+                json!({"from": rfc(from), "to": rfc(to), "country": "96683cc9126741d1"}),
+                "country",
+                "METROS only",
+            ),
+            (
+                json!({"from": rfc(from), "to": rfc(to), "colour": 1}),
+                "body",
+                "unknown field",
+            ),
+        ] {
+            let (status, e) = c.start(body.clone()).await;
+            assert_eq!(status, 422, "{body} → {e}");
+            assert_eq!(e["error"]["code"], "validation_failed", "{e}");
+            assert_eq!(e["error"]["field"], field, "{body} → {e}");
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains(text),
+                "{body} → {e}"
+            );
+        }
+        let (status, e) = c
+            .app
+            .http
+            .post(format!("{}{}", c.app.base, c.path("backfill")))
+            .bearer_auth(&c.key)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .map(|r| (r.status().as_u16(), r))
+            .unwrap();
+        assert_eq!(status, 400, "{:?}", e.text().await);
+        let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        assert!(
+            xads::store::backfills::latest(&c.app.state.db, &tenant, None)
+                .await
+                .unwrap()
+                .is_none(),
+            "nothing recorded"
+        );
+        assert!(c.creates().is_empty(), "nothing asked of X");
+
+        // An unknown account; then a real backfill another tenant cannot see.
+        let (status, _) = c
+            .app
+            .send(
+                Method::POST,
+                &c.key,
+                "/api/v1/x_ads/accounts/not_mine/stats/backfill",
+                Some(json!({"from": rfc(from), "to": rfc(to)})),
+            )
+            .await;
+        assert_eq!(status, 404);
+        let (status, b) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
+        assert_eq!(status, 202, "{b}");
+        assert_eq!(
+            b["progress"],
+            json!({"jobs_done": 0, "jobs_total": 0, "rows": 0})
+        );
+        let id = b["backfill_id"].as_str().unwrap();
+        let other = c.app.tenant("Other").await;
+        for method in [Method::GET, Method::DELETE] {
+            let (status, e) = c
+                .app
+                .send(
+                    method.clone(),
+                    &other,
+                    &c.path(&format!("backfill/{id}")),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 404, "{method} {e}");
+            assert_eq!(e["error"]["code"], "not_found");
+        }
+        for bad in ["bf_unknown00", "bf_0123456789abcdef0123", "x%2Fy"] {
+            let (status, _) = c.app.get(&c.key, &c.path(&format!("backfill/{bad}"))).await;
+            assert_eq!(status, 404, "{bad}");
+        }
+        let done = c.wait(id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_connection_backfills_by_itself_and_the_tile_shows_it() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected(&db, JobSettings::default(), "3").await;
+        let (status, tiles) = c.app.get(&c.key, "/api/v1/integrations").await;
+        assert_eq!(status, 200, "{tiles}");
+        let tile = &tiles["data"][0];
+        let b = &tile["sync"]["backfill"];
+        assert_eq!(b["trigger"], "connect", "{tile}");
+        assert_eq!(
+            b["from"],
+            rfc(floor_hour(t0()) + Duration::hours(1) - Duration::days(3))
+        );
+        let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let seed = c.app.fake.state().seed_info();
+        // One backfill per account of the connection, 3 days to the end of the current hour.
+        for account in [
+            &seed.usd_account_id,
+            &seed.jpy_account_id,
+            &seed.kwd_account_id,
+        ] {
+            let b = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(account))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("no backfill for {account}"));
+            assert_eq!(b.trigger, "connect");
+            assert_eq!(b.window.1 - b.window.0, Duration::days(3));
+            assert_eq!(b.window.1, floor_hour(t0()) + Duration::hours(1));
+        }
+        let id = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(&c.account))
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let done = c.wait(&id).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        for account in [&seed.jpy_account_id, &seed.kwd_account_id] {
+            for _ in 0..1200 {
+                let b = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(account))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if b.status != "running" {
+                    assert_eq!(b.status, "succeeded", "{b:?}");
+                    break;
+                }
+                tokio::time::sleep(StdDuration::from_millis(25)).await;
+            }
+        }
+        // The tile shows the latest backfill with its progress.
+        let (_, tiles) = c.app.get(&c.key, "/api/v1/integrations").await;
+        let shown = &tiles["data"][0]["sync"]["backfill"];
+        assert!(
+            shown["progress"]["jobs_total"].as_i64().unwrap() > 0,
+            "{shown}"
+        );
+        let end = floor_hour(t0()) + Duration::hours(1);
+        let from = end - Duration::days(3);
+        let rows = c
+            .stats(&format!(
+                "entity=campaign&from={}&to={}",
+                rfc(from),
+                rfc(end)
+            ))
+            .await;
+        check_rows(
+            &rows,
+            &expected_campaigns(&c.app.fake, &c.account, from, end, &HashMap::new()),
+            "USD",
+        );
+    }
+}
+
+#[tokio::test]
+async fn xads_sync_from_to_drives_the_same_backfill_with_plain_progress_lines() {
+    let db = xads::testing::sqlite_url();
+    let (app, key) = TestApp::dry_run_connected(&db).await;
+    let account = app.fake.state().seed_info().usd_account_id;
+    let to = floor_hour(app.fake.state().now());
+    let from = to - Duration::days(2);
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_xads"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars_for(&db, &app.fake))
+        .args([
+            "sync",
+            "--account",
+            &account,
+            "--from",
+            &rfc(from),
+            "--to",
+            &rfc(to),
+        ])
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("{account} bf_")), "{stdout}");
+    assert!(stdout.contains(": succeeded (2 jobs, "), "{stdout}");
+    // Not a terminal: plain progress lines, no bar drawing.
+    assert!(
+        stderr.contains(&format!("backfill {account}: ")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\r'), "{stderr}");
+    // Through X's jobs, recorded like the API's.
+    let creates = job_calls(&app.fake, "POST");
+    assert_eq!(creates.len(), 2, "campaigns and line items, one job each");
+    let tenant = xads::store::tenants::by_api_key(&app.state.db, &key)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let b = xads::store::backfills::latest(&app.state.db, &tenant, Some(&account))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (b.trigger.as_str(), b.status.as_str()),
+        ("cli", "succeeded")
+    );
+    assert!(b.rows > 0);
+    assert_eq!(
+        xads::store::stats::count(&app.state.db, &tenant, &account)
+            .await
+            .unwrap(),
+        b.rows
+    );
+}
+
+#[tokio::test]
+async fn a_segmented_backfill_splits_at_45_days_and_stores_segments_beside_the_totals() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected(&db, JobSettings::default(), "0").await;
+        let to = floor_hour(t0()) + Duration::hours(1);
+        let from = to - Duration::days(50);
+        let (status, started) = c
+            .start(json!({"from": rfc(from), "to": rfc(to), "segment": "platforms"}))
+            .await;
+        assert_eq!(status, 202, "{started}");
+        assert_eq!(started["segment"], "PLATFORMS");
+        let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        // 2 entity types × 2 batches × 2 spans (45 + 5 days).
+        let creates = c.creates();
+        assert_eq!(creates.len(), 8);
+        for e in &creates {
+            assert_eq!(e.query_param("segmentation_type"), Some("PLATFORMS"));
+            let (f, t) = (
+                at(e.query_param("start_time").unwrap()),
+                at(e.query_param("end_time").unwrap()),
+            );
+            assert!(
+                (f, t) == (from, from + Duration::days(45))
+                    || (f, t) == (from + Duration::days(45), to),
+                "{f} → {t}"
+            );
+        }
+        // Never mixed into the unsegmented rows.
+        let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        assert_eq!(
+            xads::store::stats::count(&c.app.state.db, &tenant, &c.account)
+                .await
+                .unwrap(),
+            0
+        );
+        // Per campaign, the platforms add up to the generator's totals.
+        let rows = c
+            .stats(&format!(
+                "entity=campaign&segment=PLATFORMS&granularity=total&from={}&to={}",
+                rfc(from),
+                rfc(to)
+            ))
+            .await;
+        assert!(!rows.is_empty());
+        let mut got: HashMap<String, (u64, i64)> = HashMap::new();
+        let mut names = BTreeSet::new();
+        for r in &rows {
+            assert_eq!(r["segment_type"], "PLATFORMS", "{r}");
+            names.insert(r["segment_name"].as_str().unwrap().to_owned());
+            let e = got
+                .entry(r["entity_id"].as_str().unwrap().to_owned())
+                .or_default();
+            e.0 += r["impressions"].as_u64().unwrap();
+            e.1 += r["spend_local_micro"].as_i64().unwrap();
+        }
+        assert!(names.len() > 1, "{names:?}");
+        let mut want: HashMap<String, (u64, i64)> = HashMap::new();
+        for ((id, _), m) in expected_campaigns(&c.app.fake, &c.account, from, to, &HashMap::new()) {
+            let e = want.entry(id).or_default();
+            e.0 += m.impressions;
+            e.1 += m.billed_charge_local_micro;
+        }
+        assert_eq!(got, want);
+
+        // METROS goes with its country to X.
+        let (status, metros) = c
+            .start(json!({
+                "from": rfc(to - Duration::days(2)), "to": rfc(to),
+                "segment": "METROS", "country": "96683cc9126741d1"
+            }))
+            .await;
+        assert_eq!(status, 202, "{metros}");
+        let done = c.wait(metros["backfill_id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let last = c.creates().pop().unwrap();
+        assert_eq!(last.query_param("segmentation_type"), Some("METROS"));
+        assert_eq!(last.query_param("country"), Some("96683cc9126741d1"));
+    }
+}
