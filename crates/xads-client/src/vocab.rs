@@ -114,6 +114,16 @@ vocabulary! {
     }
 }
 
+impl Objective {
+    /// The objectives of app campaigns: their installs come with `MOBILE_CONVERSION`.
+    pub const APP: [Objective; 2] = [Objective::AppInstalls, Objective::AppEngagements];
+
+    /// Whether this is an app objective ([`Self::APP`]).
+    pub fn is_app(self) -> bool {
+        Self::APP.contains(&self)
+    }
+}
+
 vocabulary! {
     /// A line item's `product_type`.
     ProductType("product_type") {
@@ -336,7 +346,7 @@ pub const METRICS: &[Metric] = &[
     m("video_3s100pct_views", Video),
     m("video_6s_views", Video),
     m("video_15s_views", Video),
-    // Web purchases are our `conversions`.
+    // Web purchases are our `conversions` (web only: app installs are `installs`).
     stored_fields(obj("conversion_purchases", Web), "conversions", &["metric"]),
     obj("conversion_sign_ups", Web),
     obj("conversion_site_visits", Web),
@@ -351,10 +361,10 @@ pub const METRICS: &[Metric] = &[
     obj("conversion_landing_page_views", Web),
     obj("conversion_subscriptions", Web),
     obj("mobile_conversion_spent_credits", Mobile),
-    // Mobile installs (post-view plus post-engagement) also count as `conversions`.
+    // App installs: post-view plus post-engagement (`assisted` ones are not installs of the ad).
     stored_fields(
         obj("mobile_conversion_installs", Mobile),
-        "conversions",
+        "installs",
         &["post_view", "post_engagement"],
     ),
     obj("mobile_conversion_content_views", Mobile),
@@ -408,6 +418,19 @@ pub struct Column {
     pub name: &'static str,
     /// Money in micro-units (converted to USD by the store).
     pub micros: bool,
+    /// The `metric_groups` member that brings its metrics (one per column).
+    pub group: MetricGroup,
+    /// Null when its group was not asked: MOBILE_CONVERSION is asked only about app campaigns
+    /// (X wants it in a call of its own), so elsewhere the column is unknown, not 0.
+    pub nullable: bool,
+}
+
+/// Whether a group is asked only of some entities, so its columns may be unknown.
+const fn asked_only_sometimes(group: MetricGroup) -> bool {
+    matches!(
+        group,
+        MetricGroup::MobileConversion | MetricGroup::LifeTimeValueMobileConversion
+    )
 }
 
 const fn str_eq(a: &str, b: &str) -> bool {
@@ -425,7 +448,8 @@ const fn str_eq(a: &str, b: &str) -> bool {
     true
 }
 
-/// Whether `METRICS[i]`'s column is new (no earlier metric has it).
+/// Whether `METRICS[i]`'s column is new (no earlier metric has it). A column's metrics all
+/// come from one group (a compile-time error otherwise): whether it was asked is then one fact.
 const fn first_of_column(i: usize) -> Option<&'static str> {
     let Some(col) = METRICS[i].column else {
         return None;
@@ -435,6 +459,10 @@ const fn first_of_column(i: usize) -> Option<&'static str> {
         if let Some(other) = METRICS[j].column
             && str_eq(other, col)
         {
+            assert!(
+                METRICS[j].group as u8 == METRICS[i].group as u8,
+                "a stats column's metrics come from one metric group"
+            );
             return None;
         }
         j += 1;
@@ -457,6 +485,8 @@ const fn columns() -> [Column; column_count()] {
     let mut out = [Column {
         name: "",
         micros: false,
+        group: MetricGroup::Engagement,
+        nullable: false,
     }; column_count()];
     let mut n = 0;
     // Counts first, then money, each in table order: the order of our SQL and CSV columns.
@@ -470,6 +500,8 @@ const fn columns() -> [Column; column_count()] {
                 out[n] = Column {
                     name,
                     micros: METRICS[i].micros,
+                    group: METRICS[i].group,
+                    nullable: asked_only_sometimes(METRICS[i].group),
                 };
                 n += 1;
             }
@@ -571,6 +603,21 @@ pub fn column_series(metrics: &Metrics) -> [Option<Vec<Option<i64>>>; COLUMNS.le
     out
 }
 
+/// Which stored columns X answered at all in one response's metrics, in [`COLUMNS`] order: X
+/// sends every metric of every group asked (`null` when it has no data), so a column whose
+/// metrics are absent belongs to a group that was not asked, and is unknown rather than 0.
+pub fn columns_sent(metrics: &Metrics) -> [bool; COLUMNS.len()] {
+    let mut out = [false; COLUMNS.len()];
+    for metric in METRICS {
+        if let Some(col) = metric.column
+            && metrics.has(metric.name)
+        {
+            out[column_index(col)] = true;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -644,10 +691,22 @@ mod tests {
                 "follows",
                 "billed_engagements",
                 "conversions",
+                "installs",
                 "spend_local_micro"
             ]
         );
         assert_eq!(COLUMNS.iter().filter(|c| c.micros).count(), 1);
+        // Only the columns of groups asked about some entities alone may be unknown.
+        let nullable: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|c| c.nullable)
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(nullable, ["installs"]);
+        assert_eq!(COLUMNS[column_index("installs")].group, Mobile);
+        assert_eq!(COLUMNS[column_index("conversions")].group, Web);
+        assert!(Objective::AppInstalls.is_app() && Objective::AppEngagements.is_app());
+        assert!(!Objective::WebsiteClicks.is_app());
         assert_eq!(column_index("spend_local_micro"), COLUMNS.len() - 1);
         // Every group X documents has its metrics here.
         for g in MetricGroup::ALL {
@@ -684,9 +743,31 @@ mod tests {
             r#"{"mobile_conversion_installs":{"post_view":[1,null],"post_engagement":[2,3],"assisted":[7,7]}}"#,
         )
         .unwrap();
+        // Installs are post-view plus post-engagement, never web conversions.
         assert_eq!(
-            column_series(&mobile)[column_index("conversions")],
+            column_series(&mobile)[column_index("installs")],
             Some(vec![Some(3), Some(3)])
         );
+        assert_eq!(column_series(&mobile)[column_index("conversions")], None);
+    }
+
+    #[test]
+    fn columns_sent_tells_an_unasked_group_from_one_without_data() {
+        let web: Metrics =
+            serde_json::from_str(r#"{"impressions":[1],"conversion_purchases":null}"#).unwrap();
+        let sent = columns_sent(&web);
+        assert!(sent[column_index("impressions")] && sent[column_index("conversions")]);
+        assert!(
+            !sent[column_index("installs")],
+            "MOBILE_CONVERSION was not asked"
+        );
+        let mobile: Metrics =
+            serde_json::from_str(r#"{"mobile_conversion_installs":null}"#).unwrap();
+        let sent = columns_sent(&mobile);
+        assert!(
+            sent[column_index("installs")],
+            "asked, no data: known to be 0"
+        );
+        assert!(!sent[column_index("impressions")]);
     }
 }

@@ -29,6 +29,11 @@ pub struct FakeConfig {
     pub campaigns_per_account: usize,
     /// Line items seeded per campaign.
     pub line_items_per_campaign: usize,
+    /// App campaigns seeded in the USD account after its `campaigns_per_account` others (named
+    /// `App campaign N`, active): their line items share an app objective (`APP_INSTALLS`,
+    /// every second campaign's `APP_ENGAGEMENTS`), so they report installs under
+    /// `MOBILE_CONVERSION`. The other accounts stay web-only.
+    pub app_campaigns: usize,
     /// Promoted tweets seeded per line item.
     pub promoted_tweets_per_line_item: usize,
     /// Promotable tweets seeded per account.
@@ -70,6 +75,7 @@ impl Default for FakeConfig {
             app_approved: true,
             campaigns_per_account: 3,
             line_items_per_campaign: 2,
+            app_campaigns: 0,
             promoted_tweets_per_line_item: 1,
             tweets_per_account: 6,
             media_per_account: 3,

@@ -37,4 +37,6 @@ pub use oauth2::{FamilyRevocation, OAuthCounters, TokenPair, s256_challenge};
 pub use seed::{SeedAccount, SeedInfo, USD_ACCOUNT_ID};
 pub use server::{FakeX, router};
 pub use state::{EntityCounts, FakeState};
-pub use stats::{HourMetrics, SegmentDef, hourly_metrics, segments_of, split_hour};
+pub use stats::{
+    HourMetrics, SegmentDef, hourly_metrics, is_app_objective, segments_of, split_hour,
+};

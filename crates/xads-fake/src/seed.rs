@@ -214,16 +214,32 @@ fn seed_account(
     }
     let mut tweet_cycle = info.tweet_ids.iter().cycle();
     let mut minute = 0i64;
-    for c in 0..cfg.campaigns_per_account {
+    // The USD account's app campaigns come after the others, so the web ones keep their place.
+    let apps = if account_id == USD_ACCOUNT_ID {
+        cfg.app_campaigns
+    } else {
+        0
+    };
+    for c in 0..cfg.campaigns_per_account + apps {
         minute += 1;
         let at = origin + Duration::minutes(minute);
-        // Every third campaign is paused so stats have both data and nulls.
-        let status = if c % 3 == 2 { "PAUSED" } else { "ACTIVE" };
+        // The app campaign's number, if it is one (all its line items share one app objective,
+        // as X wants a campaign's line items to).
+        let app = c.checked_sub(cfg.campaigns_per_account);
+        // Every third campaign is paused so stats have both data and nulls; app ones run.
+        let status = if c % 3 == 2 && app.is_none() {
+            "PAUSED"
+        } else {
+            "ACTIVE"
+        };
         let cid = ids.entity();
         st.campaigns.push(Campaign {
             id: cid.clone(),
             account_id: account_id.into(),
-            name: format!("Campaign {}", c + 1),
+            name: match app {
+                None => format!("Campaign {}", c + 1),
+                Some(k) => format!("App campaign {}", k + 1),
+            },
             funding_instrument_id: fi_id.clone(),
             currency: currency.into(),
             daily_budget_amount_local_micro: Some(daily_budget(currency)),
@@ -237,6 +253,11 @@ fn seed_account(
             serving: ServingLog::starting(at, status == "ACTIVE"),
         });
         info.campaign_ids.push(cid.clone());
+        let (objective, goal, pay_by) = match app.map(|k| k % 2) {
+            None => ("WEBSITE_CLICKS", "LINK_CLICKS", "LINK_CLICK"),
+            Some(0) => ("APP_INSTALLS", "APP_INSTALLS", "IMPRESSION"),
+            Some(_) => ("APP_ENGAGEMENTS", "APP_CLICKS", "APP_CLICK"),
+        };
         for l in 0..cfg.line_items_per_campaign {
             minute += 1;
             let at = origin + Duration::minutes(minute);
@@ -249,7 +270,7 @@ fn seed_account(
                 funding_instrument_id: fi_id.clone(),
                 currency: currency.into(),
                 name: Some(format!("Campaign {} / Ad group {}", c + 1, l + 1)),
-                objective: "WEBSITE_CLICKS".into(),
+                objective: objective.into(),
                 product_type: "PROMOTED_TWEETS".into(),
                 // Every second line item also runs on the publisher network, so active
                 // entities and stats show several placements, as X's examples do.
@@ -260,8 +281,8 @@ fn seed_account(
                 },
                 bid_strategy: "AUTO".into(),
                 bid_amount_local_micro: None,
-                goal: Some("LINK_CLICKS".into()),
-                pay_by: Some("LINK_CLICK".into()),
+                goal: Some(goal.into()),
+                pay_by: Some(pay_by.into()),
                 start_time: Some(at),
                 end_time: None,
                 daily_budget_amount_local_micro: None,

@@ -49,6 +49,34 @@ pub struct HourMetrics {
     pub billed_charge_local_micro: i64,
     /// Web conversions (purchases).
     pub conversions: u64,
+    /// App installs after a view (`mobile_conversion_installs.post_view`); 0 for a line item
+    /// whose objective is not an app one (see [`is_app_objective`]).
+    pub installs_post_view: u64,
+    /// App installs after an engagement (`mobile_conversion_installs.post_engagement`); 0 for a
+    /// line item whose objective is not an app one.
+    pub installs_post_engagement: u64,
+}
+
+/// Whether a line item's objective is an app one (`APP_INSTALLS`, `APP_ENGAGEMENTS`): only
+/// such line items report installs.
+pub fn is_app_objective(objective: &str) -> bool {
+    matches!(objective, "APP_INSTALLS" | "APP_ENGAGEMENTS")
+}
+
+impl HourMetrics {
+    /// These metrics with no installs (what a line item without an app objective reports).
+    pub fn without_installs(self) -> HourMetrics {
+        HourMetrics {
+            installs_post_view: 0,
+            installs_post_engagement: 0,
+            ..self
+        }
+    }
+
+    /// `post_view + post_engagement`: the installs xads stores.
+    pub fn installs(&self) -> u64 {
+        self.installs_post_view + self.installs_post_engagement
+    }
 }
 
 impl Add for HourMetrics {
@@ -65,6 +93,8 @@ impl Add for HourMetrics {
             billed_engagements: self.billed_engagements + o.billed_engagements,
             billed_charge_local_micro: self.billed_charge_local_micro + o.billed_charge_local_micro,
             conversions: self.conversions + o.conversions,
+            installs_post_view: self.installs_post_view + o.installs_post_view,
+            installs_post_engagement: self.installs_post_engagement + o.installs_post_engagement,
         }
     }
 }
@@ -85,7 +115,8 @@ pub fn floor_hour(t: DateTime<Utc>) -> DateTime<Utc> {
 /// The deterministic generator: what `entity_id` delivered in `hour` (truncated to the hour) at
 /// `revision` (0 = first report; each revision is late data that changes the numbers, spend
 /// only downwards). `None` = no delivery that hour (about one hour in ten). Whether an entity was
-/// serving at all is decided by the fake's state, not here.
+/// serving at all is decided by the fake's state, not here; so is whether its installs count
+/// (only under a line item with an app objective: [`HourMetrics::without_installs`] otherwise).
 pub fn hourly_metrics(
     seed: u64,
     entity_id: &str,
@@ -116,6 +147,8 @@ pub fn hourly_metrics(
         billed_engagements: clicks,
         billed_charge_local_micro: (spend_units - rev as i64).max(0) * 1_000_000,
         conversions: clicks / 10 + r(9) % 2,
+        installs_post_view: impressions / 400 + r(10) % 2,
+        installs_post_engagement: clicks / 6 + r(11) % 3,
     })
 }
 
@@ -261,7 +294,12 @@ impl<'a> World<'a> {
         } else {
             format!("{id}:{placement}")
         };
-        hourly_metrics(self.seed, &key, h, self.s.revision(id, h))
+        let m = hourly_metrics(self.seed, &key, h, self.s.revision(id, h))?;
+        Some(if is_app_objective(&li.objective) {
+            m
+        } else {
+            m.without_installs()
+        })
     }
 
     /// The generator key of `leaf` on `placement` (what [`Self::leaf_hour`] feeds the generator).
@@ -481,9 +519,20 @@ fn metrics_json(groups: &[String], values: &[Option<HourMetrics>]) -> Value {
                 );
             }
             "MOBILE_CONVERSION" => {
+                let installs = if values.iter().all(Option::is_none) {
+                    Value::Null
+                } else {
+                    json!({
+                        "post_view": series(values, |v| v.installs_post_view as i64),
+                        "post_engagement": series(values, |v| v.installs_post_engagement as i64),
+                        "assisted": series(values, |v| (v.installs() / 4) as i64),
+                        "order_quantity": series(values, |_| 0),
+                        "sale_amount": series(values, |_| 0),
+                    })
+                };
+                m.insert("mobile_conversion_installs".into(), installs);
                 for k in [
                     "spent_credits",
-                    "installs",
                     "content_views",
                     "add_to_wishlists",
                     "checkouts_initiated",
@@ -662,6 +711,13 @@ impl StatsRequest {
             return Err(ApiError::invalid(
                 "metric_groups",
                 format!("{bad} is not supported for entity {entity}"),
+            ));
+        }
+        // x-ads-api.md: "request MOBILE_CONVERSION separately".
+        if groups.len() > 1 && groups.iter().any(|g| g == "MOBILE_CONVERSION") {
+            return Err(ApiError::invalid(
+                "metric_groups",
+                "MOBILE_CONVERSION must be requested on its own",
             ));
         }
         let country = p
@@ -933,6 +989,8 @@ pub fn split_hour(
             billed_engagements: part(m.billed_engagements, k),
             billed_charge_local_micro: part(units, k) as i64 * 1_000_000,
             conversions: part(m.conversions, k),
+            installs_post_view: part(m.installs_post_view, k),
+            installs_post_engagement: part(m.installs_post_engagement, k),
         })
         .collect()
 }

@@ -83,11 +83,11 @@ fn day_rows(day: NaiveDate) -> Vec<StatRow> {
                 hour: midnight(day) + Duration::hours(h as i64),
                 placement: Placement::AllOnTwitter,
                 values: std::array::from_fn(|i| {
-                    if COLUMNS[i].micros {
+                    Some(if COLUMNS[i].micros {
                         spend
                     } else {
                         v + i as i64
-                    }
+                    })
                 }),
                 currency: "EUR".into(),
                 fx: Some(stats::Fx {

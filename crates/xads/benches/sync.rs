@@ -371,12 +371,13 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
             r.placement,
         );
         // In `column_list` order: counts, currency, money.
+        let value = |v: &Option<i64>| v.map_or_else(|| "\\N".to_owned(), |v| v.to_string());
         for v in &r.values[..COUNTS] {
-            let _ = write!(text, "\t{v}");
+            let _ = write!(text, "\t{}", value(v));
         }
         let _ = write!(text, "\t{}", r.currency);
         for v in &r.values[COUNTS..] {
-            let _ = write!(text, "\t{v}");
+            let _ = write!(text, "\t{}", value(v));
         }
         let _ = writeln!(text, "\t{rate}\t2026-01-01\tcsv\t{usd}");
     }

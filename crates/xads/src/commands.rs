@@ -113,6 +113,10 @@ pub struct FakeXArgs {
     /// Line items seeded per campaign.
     #[arg(long, default_value_t = 2)]
     pub line_items_per_campaign: usize,
+    /// App campaigns seeded in the USD account after the others (their line items' objective
+    /// APP_INSTALLS, or APP_ENGAGEMENTS every second one: installs under MOBILE_CONVERSION).
+    #[arg(long, default_value_t = 1)]
+    pub app_campaigns: usize,
     /// Promoted tweets seeded per line item.
     #[arg(long, default_value_t = 1)]
     pub promoted_tweets_per_line_item: usize,
@@ -367,6 +371,7 @@ pub async fn fake_x(args: FakeXArgs) -> anyhow::Result<()> {
         consumer_secret: args.consumer_secret,
         campaigns_per_account: args.campaigns_per_account,
         line_items_per_campaign: args.line_items_per_campaign,
+        app_campaigns: args.app_campaigns,
         promoted_tweets_per_line_item: args.promoted_tweets_per_line_item,
         tweets_per_account: args.tweets_per_account,
         media_per_account: args.media_per_account,

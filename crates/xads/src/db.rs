@@ -68,6 +68,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(15, "0015_paging_seq"),
     migration!(16, "0016_fx_fetches"),
     migration!(18, "0018_stats_window_index"),
+    migration!(19, "0019_installs"),
     migration!(20, "0020_backfills"),
     migration!(21, "0021_stats_segments"),
 ];

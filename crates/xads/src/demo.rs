@@ -104,6 +104,8 @@ impl Demo {
             history_days: HISTORY_DAYS,
             // Media previews come from the fake's own stand-in of X's CDN (no internet).
             media_on_own_host: true,
+            // One app campaign, so the demo shows installs and cost per install.
+            app_campaigns: 1,
             ..FakeConfig::default()
         };
         let (client_id, client_secret, consumer_key, consumer_secret) = (

@@ -131,6 +131,29 @@ pub fn spend_usd(spend_local_micro: i64, usd_per_unit: Decimal) -> Decimal {
     usd
 }
 
+/// USD per event (cost per install, per conversion): `usd / count`, half-even to 6 places,
+/// exact (integer arithmetic on the micro-dollars, no float). `None` when `count` is not
+/// positive: no events, no cost per event.
+pub fn usd_per(usd: Decimal, count: i64) -> Option<Decimal> {
+    if count <= 0 {
+        return None;
+    }
+    let mut micros = usd;
+    micros.rescale(USD_PLACES);
+    let micros = micros.mantissa();
+    let n = i128::from(count);
+    let (q, r) = (micros.div_euclid(n), micros.rem_euclid(n));
+    // `q` rounded down, `r` in [0, n): round half to even.
+    let q = match (2 * r).cmp(&n) {
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal if q % 2 != 0 => q + 1,
+        _ => q,
+    };
+    let mut out = Decimal::from_i128_with_scale(q, USD_PLACES);
+    out.rescale(USD_PLACES);
+    Some(out)
+}
+
 /// Parses CSV with the header `date,currency,usd_per_unit` (blank lines and `#` comments
 /// ignored).
 pub fn parse_csv(text: &str, source: Source) -> Result<Vec<Rate>, FxError> {
@@ -286,6 +309,25 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn usd_per_event_is_exact_and_rounds_half_even() {
+        let per = |usd: &str, n: i64| usd_per(d(usd), n).map(|v| v.to_string());
+        assert_eq!(per("10.000000", 4).as_deref(), Some("2.500000"));
+        assert_eq!(per("10", 3).as_deref(), Some("3.333333"));
+        assert_eq!(per("20.000000", 3).as_deref(), Some("6.666667"));
+        // Ties: 0.000005 / 2 = 0.0000025 → 0.000002 (even); 0.000015 / 2 → 0.000008.
+        assert_eq!(per("0.000005", 2).as_deref(), Some("0.000002"));
+        assert_eq!(per("0.000015", 2).as_deref(), Some("0.000008"));
+        assert_eq!(per("0.000000", 7).as_deref(), Some("0.000000"));
+        // Large sums stay exact (no float): 92 233 720 368.547758 / 1.
+        assert_eq!(
+            per("92233720368.547758", 1).as_deref(),
+            Some("92233720368.547758")
+        );
+        assert_eq!(per("1.000000", 0), None, "no events, no cost per event");
+        assert_eq!(per("1.000000", -1), None);
     }
 
     #[test]

@@ -413,3 +413,99 @@ async fn active_entities_lists_delivering_entities_only_and_checks_the_window() 
         ("INVALID_PARAMETER", "end_time")
     );
 }
+
+/// `MOBILE_CONVERSION` (asked on its own, as X wants it): an app campaign's installs are the
+/// generator's post-view and post-engagement installs of its line items, `assisted` aside; a web
+/// campaign that delivered answers 0 installs; asked with another group it is refused.
+#[tokio::test]
+async fn mobile_installs_come_from_the_generator_for_app_line_items_only() {
+    let t = T::with(FakeConfig {
+        app_campaigns: 1,
+        ..config()
+    })
+    .await;
+    let a = t.fake.seed_info().accounts[0].clone();
+    // The app campaign comes after the three web ones.
+    assert_eq!(a.campaign_ids.len(), 4);
+    let (app, web) = (a.campaign_ids[3].clone(), a.campaign_ids[0].clone());
+    let line_items = t.fake.line_items(&t.usd());
+    let objectives: Vec<(&str, &str)> = line_items
+        .iter()
+        .map(|l| (l.campaign_id.as_str(), l.objective.as_str()))
+        .collect();
+    // X: a campaign's line items share one objective.
+    assert!(objectives.contains(&(app.as_str(), "APP_INSTALLS")));
+    assert!(
+        objectives
+            .iter()
+            .all(|(c, o)| (*c == app && *o == "APP_INSTALLS") || *o == "WEBSITE_CLICKS")
+    );
+    // The other accounts stay web-only.
+    for other in &t.fake.seed_info().accounts[1..] {
+        assert!(
+            t.fake
+                .line_items(&other.id)
+                .iter()
+                .all(|l| l.objective == "WEBSITE_CLICKS")
+        );
+    }
+    let start = Utc.with_ymd_and_hms(2026, 5, 18, 0, 0, 0).unwrap();
+    let ids = format!("{app},{web}");
+    let q = |groups: &'static str| {
+        vec![
+            ("entity", "CAMPAIGN"),
+            ("entity_ids", ids.as_str()),
+            ("start_time", "2026-05-18T00:00:00Z"),
+            ("end_time", "2026-05-19T00:00:00Z"),
+            ("granularity", "HOUR"),
+            ("placement", "ALL_ON_TWITTER"),
+            ("metric_groups", groups),
+        ]
+    };
+    let r = t.get(&path(&t), &q("MOBILE_CONVERSION")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seed = t.fake.config().seed;
+    // Every seeded line item serves all day (created before the window, active).
+    let expected = |campaign: &str| -> Vec<(u64, u64)> {
+        (0..24)
+            .map(|h| {
+                line_items
+                    .iter()
+                    .filter(|l| l.campaign_id == campaign && l.entity_status == "ACTIVE")
+                    .filter_map(|l| hourly_metrics(seed, &l.id, start + Duration::hours(h), 0))
+                    .fold((0, 0), |(v, e), m| {
+                        (v + m.installs_post_view, e + m.installs_post_engagement)
+                    })
+            })
+            .collect()
+    };
+    let installs = &r.body["data"][0]["id_data"][0]["metrics"]["mobile_conversion_installs"];
+    let want = expected(&app);
+    assert!(
+        want.iter().any(|(v, e)| v + e > 0),
+        "the app campaign installs"
+    );
+    assert_eq!(
+        series(&installs["post_view"]),
+        want.iter().map(|w| w.0).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        series(&installs["post_engagement"]),
+        want.iter().map(|w| w.1).collect::<Vec<_>>()
+    );
+    assert_eq!(r.body["data"][1]["id"], web.as_str());
+    let web_installs = &r.body["data"][1]["id_data"][0]["metrics"]["mobile_conversion_installs"];
+    for field in ["post_view", "post_engagement"] {
+        assert!(
+            series(&web_installs[field]).iter().all(|v| *v == 0),
+            "a web campaign installs nothing: {web_installs}"
+        );
+    }
+    // X wants MOBILE_CONVERSION in a call of its own.
+    let r = t.get(&path(&t), &q("ENGAGEMENT,MOBILE_CONVERSION")).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        (r.error_code(), r.error_parameter()),
+        ("INVALID_PARAMETER", "metric_groups")
+    );
+}

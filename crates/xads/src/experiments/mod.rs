@@ -116,7 +116,8 @@ pub struct Stop {
     /// Minimum impressions per variant before a verdict.
     #[serde(default = "default_min_impressions")]
     pub min_impressions: u64,
-    /// Minimum conversions per variant (conversion metrics).
+    /// Minimum conversion events per variant: conversions for the conversion metrics, installs
+    /// for `install_rate` and `cpi`.
     #[serde(default)]
     pub min_conversions: u64,
     /// The runner stops the experiment after this many days.
@@ -780,12 +781,13 @@ pub async fn results_of(scope: &Scope, e: &Experiment) -> Result<Results, Manage
         .iter()
         .map(|v| {
             rows.iter()
-                .find(|r| Some(&r.0) == v.line_item_id.as_ref())
+                .find(|r| Some(&r.line_item_id) == v.line_item_id.as_ref())
                 .map(|r| Totals {
-                    impressions: r.1.max(0) as u64,
-                    clicks: r.2.max(0) as u64,
-                    conversions: r.3.max(0) as u64,
-                    spend_usd: decimal_sum(&r.4),
+                    impressions: r.impressions.max(0) as u64,
+                    clicks: r.clicks.max(0) as u64,
+                    conversions: r.conversions.max(0) as u64,
+                    installs: r.installs.max(0) as u64,
+                    spend_usd: decimal_sum(&r.spend_usd),
                 })
                 .unwrap_or_default()
         })
@@ -823,7 +825,7 @@ pub struct VariantResult {
     pub totals: Totals,
     /// Every metric one can judge on, with its interval (Wilson 95 % for rates, delta method for
     /// costs), in [`PrimaryMetric::ALL`] order.
-    pub estimates: [(PrimaryMetric, stats::Estimate); 4],
+    pub estimates: [(PrimaryMetric, stats::Estimate); PrimaryMetric::ALL.len()],
     /// Always-valid p-value against the control (`None` for the control).
     pub p_value_vs_control: Option<f64>,
     /// Posterior probability of being the best; `None` until every variant has data.
@@ -831,7 +833,7 @@ pub struct VariantResult {
 }
 
 /// How the figures and the verdict are computed (answered with every result).
-pub const RESULTS_METHOD: &str = "mSPRT always-valid p-values vs the control (α = 0.05, Bonferroni across treatments); Wilson 95% intervals for rates, delta-method for costs; P(best) from Beta/Gamma posteriors (4 000 seeded draws), null until every variant has data (impressions for CTR, clicks for conversion rate, spend for CPC/CPA), from one prior shared by all variants: centred on their pooled rate and worth one observation (Beta(p̄, 1−p̄), Gamma(1, 1/r̄)), so a variant with little evidence is pulled toward the pooled rate and never ranked above one with evidence by the prior alone";
+pub const RESULTS_METHOD: &str = "mSPRT always-valid p-values vs the control (α = 0.05, Bonferroni across treatments); Wilson 95% intervals for rates, delta-method for costs; P(best) from Beta/Gamma posteriors (4 000 seeded draws), null until every variant has data (impressions for CTR and install rate, clicks for conversion rate, spend for CPC/CPA/CPI), from one prior shared by all variants: centred on their pooled rate and worth one observation (Beta(p̄, 1−p̄), Gamma(1, 1/r̄)), so a variant with little evidence is pulled toward the pooled rate and never ranked above one with evidence by the prior alone";
 
 /// The results for given totals (pure: the hand-calculation test calls it).
 pub fn evaluate(e: &Experiment, variants: &[Variant], totals: &[Totals]) -> Results {

@@ -10,10 +10,11 @@
 //! tests check the false-winner rate of A/A runs looked at hourly (≤ 5 %) and the power for a
 //! real 20 % CTR lift.
 //!
-//! **Metrics.** CTR = clicks / impressions and conversion rate = conversions / clicks are
-//! proportions (Wilson 95 % intervals, binomial variance). CPC and CPA are costs: they are tested
-//! as their inverse rates — clicks (or conversions) per USD, with Poisson variance — so "lower
-//! cost" means "higher rate"; their intervals come from the delta method.
+//! **Metrics.** CTR = clicks / impressions, conversion rate = conversions / clicks and install
+//! rate = installs / impressions (post-view installs need no click, so clicks would not bound
+//! them) are proportions (Wilson 95 % intervals, binomial variance). CPC, CPA and CPI are costs:
+//! they are tested as their inverse rates — clicks (conversions, installs) per USD, with Poisson
+//! variance — so "lower cost" means "higher rate"; their intervals come from the delta method.
 //!
 //! **P(best)** is Bayesian and descriptive only (never the verdict): Beta posteriors for
 //! proportions, Gamma for per-USD rates, from one prior shared by every variant (centred on the
@@ -38,15 +39,21 @@ pub enum PrimaryMetric {
     Cpc,
     /// USD per conversion (lower is better).
     Cpa,
+    /// App installs per impression (higher is better).
+    InstallRate,
+    /// USD per app install (lower is better).
+    Cpi,
 }
 
 impl PrimaryMetric {
     /// Every metric an experiment can be judged on, in the API's order.
-    pub const ALL: [PrimaryMetric; 4] = [
+    pub const ALL: [PrimaryMetric; 6] = [
         PrimaryMetric::Ctr,
         PrimaryMetric::ConversionRate,
         PrimaryMetric::Cpc,
         PrimaryMetric::Cpa,
+        PrimaryMetric::InstallRate,
+        PrimaryMetric::Cpi,
     ];
 
     /// The API's name (as serde writes it).
@@ -56,6 +63,18 @@ impl PrimaryMetric {
             PrimaryMetric::ConversionRate => "conversion_rate",
             PrimaryMetric::Cpc => "cpc",
             PrimaryMetric::Cpa => "cpa",
+            PrimaryMetric::InstallRate => "install_rate",
+            PrimaryMetric::Cpi => "cpi",
+        }
+    }
+
+    /// The conversion events of `t` the metric counts (the stop rule's `min_conversions`
+    /// applies to them): conversions, installs, or none.
+    fn events(self, t: &Totals) -> Option<u64> {
+        match self {
+            PrimaryMetric::ConversionRate | PrimaryMetric::Cpa => Some(t.conversions),
+            PrimaryMetric::InstallRate | PrimaryMetric::Cpi => Some(t.installs),
+            PrimaryMetric::Ctr | PrimaryMetric::Cpc => None,
         }
     }
 }
@@ -67,8 +86,10 @@ pub struct Totals {
     pub impressions: u64,
     /// Clicks.
     pub clicks: u64,
-    /// Conversions.
+    /// Conversions (web).
     pub conversions: u64,
+    /// App installs (post-view plus post-engagement; 0 where X was not asked).
+    pub installs: u64,
     /// Spend in USD.
     pub spend_usd: f64,
 }
@@ -137,6 +158,8 @@ pub fn estimate(metric: PrimaryMetric, t: &Totals) -> Estimate {
         PrimaryMetric::ConversionRate => wilson(t.conversions, t.clicks),
         PrimaryMetric::Cpc => cost_per(t.spend_usd, t.clicks),
         PrimaryMetric::Cpa => cost_per(t.spend_usd, t.conversions),
+        PrimaryMetric::InstallRate => wilson(t.installs, t.impressions),
+        PrimaryMetric::Cpi => cost_per(t.spend_usd, t.installs),
     }
 }
 
@@ -146,6 +169,8 @@ fn rate_terms(metric: PrimaryMetric, t: &Totals) -> (f64, f64, bool) {
         PrimaryMetric::ConversionRate => (t.conversions as f64, t.clicks as f64, true),
         PrimaryMetric::Cpc => (t.clicks as f64, t.spend_usd, false),
         PrimaryMetric::Cpa => (t.conversions as f64, t.spend_usd, false),
+        PrimaryMetric::InstallRate => (t.installs as f64, t.impressions as f64, true),
+        PrimaryMetric::Cpi => (t.installs as f64, t.spend_usd, false),
     }
 }
 
@@ -206,7 +231,8 @@ pub struct Rules {
     pub alpha: f64,
     /// Minimum impressions per variant before any verdict.
     pub min_impressions: u64,
-    /// Minimum conversions per variant before any verdict (conversion metrics).
+    /// Minimum conversion events per variant before any verdict (conversion metrics count
+    /// conversions, install metrics installs).
     pub min_conversions: u64,
 }
 
@@ -239,10 +265,9 @@ pub fn decide(
         .enumerate()
         .map(|(i, t)| (i != control).then(|| msprt_p_value(metric, &variants[control], t)))
         .collect();
-    let needs_conversions = matches!(metric, PrimaryMetric::ConversionRate | PrimaryMetric::Cpa);
     let enough = variants.iter().all(|t| {
         t.impressions >= rules.min_impressions
-            && (!needs_conversions || t.conversions >= rules.min_conversions)
+            && metric.events(t).is_none_or(|n| n >= rules.min_conversions)
     });
     if !enough {
         return Decision {
@@ -509,12 +534,14 @@ mod tests {
             impressions: 100_000,
             clicks: 2_000,
             conversions: 100,
+            installs: 400,
             spend_usd: 2_000.0,
         };
         let t = Totals {
             impressions: 100_000,
             clicks: 2_600,
             conversions: 100,
+            installs: 400,
             spend_usd: 2_000.0,
         };
         let d = decide(PrimaryMetric::Ctr, &rules, 0, &[c.clone(), t.clone()]);
@@ -524,6 +551,42 @@ mod tests {
             decide(PrimaryMetric::Cpa, &rules, 0, &[c.clone(), t.clone()]).verdict,
             Verdict::NoDifference
         );
+        // Nor by installs: equal installs and spend.
+        for m in [PrimaryMetric::InstallRate, PrimaryMetric::Cpi] {
+            assert_eq!(
+                decide(m, &rules, 0, &[c.clone(), t.clone()]).verdict,
+                Verdict::NoDifference,
+                "{m:?}"
+            );
+        }
+        // Install metrics judge installs: twice the installs for the same spend and impressions
+        // wins on install rate and CPI, whatever the conversions say.
+        let more_installs = Totals {
+            installs: 800,
+            conversions: 0,
+            ..c.clone()
+        };
+        for m in [PrimaryMetric::InstallRate, PrimaryMetric::Cpi] {
+            let d = decide(m, &rules, 0, &[c.clone(), more_installs.clone()]);
+            assert_eq!((d.verdict, d.winner), (Verdict::Winner, Some(1)), "{m:?}");
+        }
+        // Their minimum counts installs: 9 installs are not enough, with any conversions.
+        let few = Totals {
+            installs: 9,
+            conversions: 1_000,
+            ..c.clone()
+        };
+        assert_eq!(
+            decide(PrimaryMetric::Cpi, &rules, 0, &[c.clone(), few.clone()]).verdict,
+            Verdict::InsufficientData
+        );
+        assert_ne!(
+            decide(PrimaryMetric::Cpa, &rules, 0, &[c.clone(), few]).verdict,
+            Verdict::InsufficientData
+        );
+        let e = estimate(PrimaryMetric::Cpi, &c);
+        assert_eq!(e.value, Some(5.0), "2 000 USD for 400 installs");
+        assert_eq!(estimate(PrimaryMetric::InstallRate, &c).value, Some(0.004));
         // Control better than the only treatment: the control wins.
         let d = decide(PrimaryMetric::Ctr, &rules, 1, &[c, t]);
         assert_eq!((d.verdict, d.winner), (Verdict::Winner, Some(1)));

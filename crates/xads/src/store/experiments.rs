@@ -382,24 +382,41 @@ pub async fn slots(
     .collect())
 }
 
-/// Per-line-item totals from the stored LINE_ITEM stats since `from`:
-/// `(line_item_id, impressions, clicks, conversions, spend_usd decimal strings)`.
+/// One line item's totals from its stored LINE_ITEM stats ([`line_item_totals`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineItemTotals {
+    /// The line item.
+    pub line_item_id: String,
+    /// Impressions.
+    pub impressions: i64,
+    /// Clicks.
+    pub clicks: i64,
+    /// Web conversions.
+    pub conversions: i64,
+    /// App installs (hours where they were not asked count 0).
+    pub installs: i64,
+    /// Each hour's USD spend, a decimal string (hours without a rate left out).
+    pub spend_usd: Vec<String>,
+}
+
+/// Per-line-item totals from the stored LINE_ITEM stats since `from`.
 pub async fn line_item_totals(
     db: &Db,
     tenant_id: &str,
     account_id: &str,
     line_item_ids: &[String],
     from: DateTime<Utc>,
-) -> Result<Vec<(String, i64, i64, i64, Vec<String>)>, DbError> {
+) -> Result<Vec<LineItemTotals>, DbError> {
     let mut out = Vec::new();
     for id in line_item_ids {
         // The metric columns by the client's table (`store::stats` indexes them).
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {}, {}, {}, spend_usd FROM stats_hourly
+            "SELECT {}, {}, {}, {}, spend_usd FROM stats_hourly
              WHERE tenant_id = $1 AND account_id = $2 AND entity = '{}' AND entity_id = $3 AND hour >= $4",
             COLUMNS[stats::IMPRESSIONS].name,
             COLUMNS[stats::CLICKS].name,
             COLUMNS[stats::CONVERSIONS].name,
+            COLUMNS[stats::INSTALLS].name,
             StatsEntityType::LineItem.as_str(),
         )))
         .bind(tenant_id)
@@ -408,16 +425,20 @@ pub async fn line_item_totals(
         .bind(millis(from))
         .fetch_all(db.pool())
         .await?;
-        let (mut imp, mut clk, mut conv, mut spend) = (0, 0, 0, Vec::new());
+        let mut t = LineItemTotals {
+            line_item_id: id.clone(),
+            ..LineItemTotals::default()
+        };
         for r in rows {
-            imp += r.get::<i64, _>(0);
-            clk += r.get::<i64, _>(1);
-            conv += r.get::<i64, _>(2);
-            if let Some(s) = r.get::<Option<String>, _>(3) {
-                spend.push(s);
+            t.impressions += r.get::<i64, _>(0);
+            t.clicks += r.get::<i64, _>(1);
+            t.conversions += r.get::<i64, _>(2);
+            t.installs += r.get::<Option<i64>, _>(3).unwrap_or(0);
+            if let Some(s) = r.get::<Option<String>, _>(4) {
+                t.spend_usd.push(s);
             }
         }
-        out.push((id.clone(), imp, clk, conv, spend));
+        out.push(t);
     }
     Ok(out)
 }

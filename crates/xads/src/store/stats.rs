@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use xads_client::vocab::{
-    COLUMNS, MetricGroup, Placement, SegmentationType, StatsEntityType, column_index,
+    COLUMNS, MetricGroup, Objective, Placement, SegmentationType, StatsEntityType, column_index,
 };
 
 use super::fx_rates::RateSeries;
@@ -18,15 +18,29 @@ use super::{from_millis, millis};
 use crate::db::{Backend, Db, DbError};
 
 /// A row's stored metrics, one per column of the client's metric table
-/// (`xads_client::vocab::COLUMNS`: counts, then money), indexed by the constants below.
-pub type Values = [i64; COLUMNS.len()];
+/// (`xads_client::vocab::COLUMNS`: counts, then money), indexed by the constants below. `None`
+/// only in a `nullable` column (its group was not asked: e.g. installs of a web campaign);
+/// the other columns are always `Some` (0 when X had no data).
+pub type Values = [Option<i64>; COLUMNS.len()];
+
+/// Values with every column known and 0 (a nullable one too).
+pub const ZERO: Values = [Some(0); COLUMNS.len()];
+
+/// Values as a sync starts a row: 0, except the nullable columns, which stay unknown until
+/// their group is asked.
+pub fn unknown() -> Values {
+    std::array::from_fn(|i| (!COLUMNS[i].nullable).then_some(0))
+}
 
 /// Where `impressions` is in [`Values`] (checked against the client's table at compile time).
 pub const IMPRESSIONS: usize = column_index("impressions");
 /// Where `clicks` is in [`Values`].
 pub const CLICKS: usize = column_index("clicks");
-/// Where `conversions` (web purchases, plus mobile installs when asked for) is in [`Values`].
+/// Where `conversions` (web purchases) is in [`Values`].
 pub const CONVERSIONS: usize = column_index("conversions");
+/// Where `installs` (app installs: post-view plus post-engagement; null when not asked) is in
+/// [`Values`].
+pub const INSTALLS: usize = column_index("installs");
 /// Where the spend in local micros is in [`Values`]; the one value converted to USD.
 pub const SPEND_LOCAL_MICRO: usize = column_index("spend_local_micro");
 
@@ -76,7 +90,7 @@ pub struct Fx {
 impl StatRow {
     /// Spend in local micros.
     pub fn spend_local_micro(&self) -> i64 {
-        self.values[SPEND_LOCAL_MICRO]
+        self.values[SPEND_LOCAL_MICRO].unwrap_or(0)
     }
 
     /// Sets the conversion from the rates of the row's currency (the latest on or before the
@@ -373,13 +387,19 @@ fn copy_text<R: Stored<N>, const N: usize>(
         push_copy_text(&mut text, Some(&r.entity_id));
         let _ = write!(text, "\t{}\t", millis(r.hour));
         push_copy_text(&mut text, Some(r.placement.as_str()));
+        let push_value = |text: &mut String, v: &Option<i64>| match v {
+            Some(v) => {
+                let _ = write!(text, "\t{v}");
+            }
+            None => text.push_str("\t\\N"),
+        };
         for v in &r.values[..COUNTS] {
-            let _ = write!(text, "\t{v}");
+            push_value(&mut text, v);
         }
         text.push('\t');
         push_copy_text(&mut text, Some(&r.currency));
         for v in &r.values[COUNTS..] {
-            let _ = write!(text, "\t{v}");
+            push_value(&mut text, v);
         }
         match &r.fx {
             Some(f) => {
@@ -463,7 +483,7 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<StatRow, DbError> {
         }),
         _ => None,
     };
-    let mut values: Values = [0; COLUMNS.len()];
+    let mut values: Values = [None; COLUMNS.len()];
     for (i, v) in values.iter_mut().enumerate() {
         // The money columns sit after `currency`.
         let at = KEY.len() + i + usize::from(i >= COUNTS);
@@ -567,7 +587,8 @@ pub struct Bucket {
     pub placement: Placement,
     /// The bucket's key (see [`Bucketing`]).
     pub key: i64,
-    /// Every stored metric, summed.
+    /// Every stored metric, summed; a nullable column is `None` when no hour of the bucket
+    /// knows it, and sums the hours that do otherwise.
     pub values: Values,
     /// The currency (the smallest code when the bucket's hours have several).
     pub currency: String,
@@ -676,7 +697,7 @@ pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
 
 fn bucket_from(r: &AnyRow, segmented: bool) -> Result<Bucket, DbError> {
     let n = COLUMNS.len();
-    let mut values: Values = [0; COLUMNS.len()];
+    let mut values: Values = [None; COLUMNS.len()];
     for (i, v) in values.iter_mut().enumerate() {
         *v = r.try_get(3 + i)?;
     }
@@ -965,8 +986,9 @@ async fn write_conversions<const N: usize>(
 pub struct Settings {
     /// Placements to pull, one call each (default `ALL_ON_TWITTER`).
     pub placements: Vec<Placement>,
-    /// Conversion metric groups to add: `WEB_CONVERSION` (default, same call) and/or
-    /// `MOBILE_CONVERSION` (X wants it in a call of its own).
+    /// Conversion metric groups to add: `WEB_CONVERSION` (default, same call). Not
+    /// `MOBILE_CONVERSION`: the sync asks it by itself about the account's app campaigns
+    /// ([`app_entities`]), and a stored `MOBILE_CONVERSION` here changes nothing.
     pub conversions: Vec<MetricGroup>,
 }
 
@@ -1120,6 +1142,42 @@ pub async fn entity_currencies(
     Ok(out)
 }
 
+/// The account's app entities in the mirror: every line item (deleted ones too: they have
+/// history) whose objective is an app one (`APP_INSTALLS`, `APP_ENGAGEMENTS`), and the
+/// campaigns holding one. Their installs come with `MOBILE_CONVERSION`; dry-run entities are
+/// not at X.
+pub async fn app_entities(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+) -> Result<std::collections::BTreeSet<String>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, parent_id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
+           AND kind = 'line_item' AND dry_run = 0",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = std::collections::BTreeSet::new();
+    for r in rows {
+        let data: serde_json::Value =
+            serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+        let app = data
+            .get("objective")
+            .and_then(|o| o.as_str())
+            .and_then(|o| o.parse::<Objective>().ok())
+            .is_some_and(Objective::is_app);
+        if app {
+            out.insert(r.get::<String, _>(0));
+            if let Some(campaign) = r.get::<Option<String>, _>(1) {
+                out.insert(campaign);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The name of each mirrored campaign and line item of the account (live and dry-run), by id.
 pub async fn entity_names(
     db: &Db,
@@ -1155,8 +1213,8 @@ mod tests {
         assert_eq!(
             column_list(),
             "account_id, entity, entity_id, hour, placement, impressions, clicks, engagements, \
-             retweets, likes, replies, follows, billed_engagements, conversions, currency, \
-             spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd"
+             retweets, likes, replies, follows, billed_engagements, conversions, installs, \
+             currency, spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd"
         );
         assert_eq!(sql_columns()[CURRENCY_AT], "currency");
         assert_eq!(sql_columns()[FX_AT], "fx_rate");

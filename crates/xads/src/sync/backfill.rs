@@ -483,7 +483,8 @@ async fn run(
             }
         }
         let settings = stats_store::settings(db, &b.tenant_id, &b.account_id).await?;
-        let calls = plan::backfill_calls(b.window, &entities_of, &settings, request.segment);
+        let apps = stats_store::app_entities(db, &b.tenant_id, &b.account_id).await?;
+        let calls = plan::backfill_calls(b.window, &entities_of, &settings, request.segment, &apps);
         let jobs = jobs_of(&calls, &request);
         if !backfills::record_plan(db, id, holder, &jobs).await? {
             // Another instance holds it now, or planned it first.
@@ -887,7 +888,7 @@ async fn ingest_unit(
     let rates = fx_rates::series_for(&state.db, &t.scope.tenant.id, &wanted).await?;
     let mut main_file = open_result(t, main).await?;
     let mut mobile_file = match parts.iter().find(|j| j.part == "mobile") {
-        Some(m) => Some((open_result(t, m).await?, m.seq)),
+        Some(m) => Some((open_result(t, m).await?, m.seq, spec(m)?)),
         None => None,
     };
     let mut waiting: HashMap<String, Vec<stats_store::StatRow>> = HashMap::new();
@@ -913,7 +914,7 @@ async fn ingest_unit(
             continue;
         }
         let mut rows: Vec<_> = ingest::entity_rows(&call, &row.entity_id, &row.metrics).collect();
-        if let Some((file, seq)) = mobile_file.as_mut() {
+        if let Some((file, seq, asked)) = mobile_file.as_mut() {
             let mut more = waiting.remove(&row.entity_id);
             while more.is_none() {
                 match file.next().await {
@@ -930,9 +931,13 @@ async fn ingest_unit(
                     }
                 }
             }
-            if let Some(more) = more {
-                ingest::merge(&mut rows, more);
-            }
+            // Also without a row of its own there: the entity's installs were asked, so known.
+            ingest::merge(
+                &mut rows,
+                more.unwrap_or_default(),
+                &asked.entity_ids,
+                &asked.metric_groups,
+            );
         }
         batch.extend(rows);
         if batch.len() >= UPSERT_BATCH {
@@ -940,7 +945,7 @@ async fn ingest_unit(
         }
     }
     // Entities only the mobile job had.
-    if let Some((mut file, seq)) = mobile_file {
+    if let Some((mut file, seq, _)) = mobile_file {
         while let Some(m) = file.next().await {
             let m = m.map_err(|e| read_err(seq, e))?;
             waiting

@@ -1,11 +1,13 @@
 //! From X's stats response to stored rows: one row per entity, hour and placement that has data,
 //! converted to USD with the rate of the row's date. Which metrics land in which column is the
-//! client's metric table (`xads_client::vocab::METRICS`), not a list of ours.
+//! client's metric table (`xads_client::vocab::METRICS`), not a list of ours. A nullable column
+//! (installs) is known only where its group was asked: X sends every metric of every group
+//! asked, so an absent key means "not asked" (null), a `null` one "asked, no data" (0).
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use xads_client::models::{JobResultRow, Metrics, StatsResponse};
+use xads_client::models::{JobResultRow, MetricGroup, Metrics, StatsResponse};
 use xads_client::vocab::{self, COLUMNS, Placement, SegmentationType, StatsEntityType};
 
 use crate::store::fx_rates::RateSeries;
@@ -53,6 +55,7 @@ pub fn entity_rows<'a>(
     metrics: &Metrics,
 ) -> impl Iterator<Item = StatRow> + 'a {
     let s = vocab::column_series(metrics);
+    let sent = vocab::columns_sent(metrics);
     let n = s
         .iter()
         .map(|x| x.as_ref().map_or(0, Vec::len))
@@ -63,11 +66,13 @@ pub fn entity_rows<'a>(
         .get(entity_id)
         .map_or(call.fallback, String::as_str);
     (0..n).filter_map(move |i| {
-        let mut values: Values = [0; COLUMNS.len()];
-        for (v, series) in values.iter_mut().zip(&s) {
-            *v = at(series, i).unwrap_or(0);
+        let mut values: Values = [None; COLUMNS.len()];
+        for (c, v) in values.iter_mut().enumerate() {
+            if sent[c] || !COLUMNS[c].nullable {
+                *v = Some(at(&s[c], i).unwrap_or(0));
+            }
         }
-        if values.iter().all(|v| *v == 0) {
+        if values.iter().all(|v| v.unwrap_or(0) == 0) {
             return None;
         }
         Some(StatRow {
@@ -106,10 +111,18 @@ pub fn segment_rows(
         .collect()
 }
 
-/// Adds the rows of another response of the same call (X wants MOBILE_CONVERSION in a call of
-/// its own) into `rows`: values of the same entity and hour — and segment, for segment rows —
-/// add up, new ones become rows.
-pub fn merge<R: Stored<N>, const N: usize>(rows: &mut Vec<R>, more: Vec<R>) {
+/// Adds the rows of a companion call of the same entity type, placement and window into `rows`
+/// (X wants MOBILE_CONVERSION in a call of its own; a MOBILE_CONVERSION job beside a segmented
+/// one): values of the same entity and hour — and segment, for segment rows — add up (known
+/// plus unknown is known), new ones become rows. The companion asked `groups` about `ids`:
+/// their nullable columns of those groups become known (0) on every row of those entities,
+/// also the hours the companion had no data for.
+pub fn merge<R: Stored<N>, const N: usize>(
+    rows: &mut Vec<R>,
+    more: Vec<R>,
+    ids: &[String],
+    groups: &[MetricGroup],
+) {
     type Key<const N: usize> = (String, DateTime<Utc>, [String; N]);
     let key = |r: &R| -> Key<N> {
         (
@@ -125,12 +138,25 @@ pub fn merge<R: Stored<N>, const N: usize>(rows: &mut Vec<R>, more: Vec<R>) {
         match index.get(&k) {
             Some(&at) => {
                 for (sum, v) in rows[at].stat_mut().values.iter_mut().zip(r.stat().values) {
-                    *sum += v;
+                    *sum = match (*sum, v) {
+                        (None, None) => None,
+                        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+                    };
                 }
             }
             None => {
                 index.insert(k, rows.len());
                 rows.push(r);
+            }
+        }
+    }
+    for r in rows
+        .iter_mut()
+        .filter(|r| ids.contains(&r.stat().entity_id))
+    {
+        for (c, v) in r.stat_mut().values.iter_mut().enumerate() {
+            if COLUMNS[c].nullable && groups.contains(&COLUMNS[c].group) {
+                v.get_or_insert(0);
             }
         }
     }
@@ -152,7 +178,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::store::stats::{CLICKS, CONVERSIONS, IMPRESSIONS, SPEND_LOCAL_MICRO};
+    use crate::store::stats::{CLICKS, CONVERSIONS, IMPRESSIONS, INSTALLS, SPEND_LOCAL_MICRO};
 
     fn resp(metrics: &str) -> StatsResponse {
         serde_json::from_str(&format!(
@@ -184,10 +210,14 @@ mod tests {
         // Hour 1 is all zeros and hour 2 all nulls, whatever url_clicks (not stored) says.
         assert_eq!(rows.len(), 1);
         let row = &rows[0];
-        assert_eq!(row.values[IMPRESSIONS], 10);
-        assert_eq!(row.values[CLICKS], 2);
-        assert_eq!(row.values[CONVERSIONS], 1);
-        assert_eq!(row.values[SPEND_LOCAL_MICRO], 3_000_000);
+        assert_eq!(row.values[IMPRESSIONS], Some(10));
+        assert_eq!(row.values[CLICKS], Some(2));
+        assert_eq!(row.values[CONVERSIONS], Some(1));
+        assert_eq!(row.values[SPEND_LOCAL_MICRO], Some(3_000_000));
+        assert_eq!(
+            row.values[INSTALLS], None,
+            "MOBILE_CONVERSION was not asked"
+        );
         assert_eq!(row.spend_local_micro(), 3_000_000);
         assert_eq!(row.currency, "JPY");
         assert_eq!(
@@ -197,25 +227,43 @@ mod tests {
     }
 
     #[test]
-    fn mobile_installs_add_to_the_rows_of_the_same_call() {
+    fn mobile_installs_merge_into_the_rows_of_the_same_call_apart_from_conversions() {
         let cur = HashMap::new();
         let c = call(&cur);
-        let mut main = rows(
-            &c,
-            &resp(r#"{"impressions":[10,0,0],"conversion_purchases":{"metric":[1,0,0]}}"#),
+        let main_resp = r#"{"data_type":"stats","time_series_length":3,"data":[
+            {"id":"c1","id_data":[{"segment":null,"metrics":{"impressions":[10,0,0],"conversion_purchases":{"metric":[1,0,0]}}}]},
+            {"id":"c2","id_data":[{"segment":null,"metrics":{"impressions":[0,5,0],"conversion_purchases":null}}]},
+            {"id":"web","id_data":[{"segment":null,"metrics":{"impressions":[7,0,0],"conversion_purchases":null}}]}]}"#;
+        let mut main = rows(&c, &serde_json::from_str(main_resp).unwrap());
+        assert!(main.iter().all(|r| r.values[INSTALLS].is_none()));
+        let mobile = r#"{"data_type":"stats","time_series_length":3,"data":[
+            {"id":"c1","id_data":[{"segment":null,"metrics":{
+                "mobile_conversion_installs":{"post_view":[2,0,null],"post_engagement":[1,0,4],"assisted":[9,9,9]},
+                "mobile_conversion_purchases":{"post_view":[5,5,5]}}}]},
+            {"id":"c2","id_data":[{"segment":null,"metrics":{"mobile_conversion_installs":null}}]}]}"#;
+        let more = rows(&c, &serde_json::from_str(mobile).unwrap());
+        let asked = ["c1".to_owned(), "c2".to_owned()];
+        merge(&mut main, more, &asked, &[MetricGroup::MobileConversion]);
+        let get = |id: &str, h: i64| {
+            main.iter()
+                .find(|r| r.entity_id == id && r.hour == c.start + Duration::hours(h))
+                .unwrap_or_else(|| panic!("{id} hour {h}"))
+        };
+        assert_eq!(
+            main.len(),
+            4,
+            "c1 hours 0 and 2 (new), c2 hour 1, web hour 0"
         );
-        let mobile = resp(
-            r#"{"mobile_conversion_installs":{"post_view":[2,0,null],"post_engagement":[1,0,4],"assisted":[9,9,9]},
-                "mobile_conversion_purchases":{"post_view":[5,5,5]}}"#,
-        );
-        merge(&mut main, rows(&c, &mobile));
-        assert_eq!(main.len(), 2, "hour 0 merged, hour 2 new, hour 1 empty");
-        assert_eq!(main[0].values[CONVERSIONS], 1 + 2 + 1);
-        assert_eq!(main[0].values[IMPRESSIONS], 10);
-        assert_eq!(main[1].hour, c.start + Duration::hours(2));
-        assert_eq!(main[1].values[CONVERSIONS], 4);
-        assert_eq!(main[1].values[IMPRESSIONS], 0);
-        assert_eq!(main[1].currency, "EUR");
+        // Installs are post-view + post-engagement; conversions stay the web purchases.
+        assert_eq!(get("c1", 0).values[INSTALLS], Some(2 + 1));
+        assert_eq!(get("c1", 0).values[CONVERSIONS], Some(1));
+        assert_eq!(get("c1", 0).values[IMPRESSIONS], Some(10));
+        assert_eq!(get("c1", 2).values[INSTALLS], Some(4));
+        assert_eq!(get("c1", 2).values[IMPRESSIONS], Some(0));
+        assert_eq!(get("c1", 2).currency, "EUR");
+        // Asked, no installs: 0, not unknown. Not asked: unknown.
+        assert_eq!(get("c2", 1).values[INSTALLS], Some(0));
+        assert_eq!(get("web", 0).values[INSTALLS], None);
     }
 
     #[test]
@@ -243,9 +291,9 @@ mod tests {
             ),
             ("iOS", "0")
         );
-        assert_eq!(rows[0].row.values[IMPRESSIONS], 3);
+        assert_eq!(rows[0].row.values[IMPRESSIONS], Some(3));
         assert_eq!(rows[1].row.hour, c.start + Duration::hours(2));
-        assert_eq!(rows[1].row.values[SPEND_LOCAL_MICRO], 2_000_000);
+        assert_eq!(rows[1].row.values[SPEND_LOCAL_MICRO], Some(2_000_000));
         assert_eq!(rows[1].row.currency, "JPY");
         // The rows are the unsegmented rows of the same metrics, with the segment beside them.
         let plain: Vec<StatRow> = entity_rows(&c, "c1", &row.metrics).collect();
@@ -311,8 +359,13 @@ mod tests {
                 r#"{"mobile_conversion_installs":{"post_view":[0,3],"post_engagement":[0,0]}}"#,
             ),
         ));
-        merge(&mut main, mobile);
-        let got: Vec<(&str, DateTime<Utc>, i64, i64)> = main
+        merge(
+            &mut main,
+            mobile,
+            &["c1".to_owned()],
+            &[MetricGroup::MobileConversion],
+        );
+        let got: Vec<_> = main
             .iter()
             .map(|s| {
                 (
@@ -320,6 +373,7 @@ mod tests {
                     s.row.hour,
                     s.row.values[IMPRESSIONS],
                     s.row.values[CONVERSIONS],
+                    s.row.values[INSTALLS],
                 )
             })
             .collect();
@@ -327,11 +381,12 @@ mod tests {
         assert_eq!(
             got,
             [
-                ("iOS", h(0), 10, 1 + 2 + 1),
-                ("Android", h(0), 5, 0),
-                ("Android", h(1), 0, 3)
+                ("iOS", h(0), Some(10), Some(1), Some(2 + 1)),
+                // Asked, none in this hour: 0, not unknown.
+                ("Android", h(0), Some(5), Some(0), Some(0)),
+                ("Android", h(1), Some(0), Some(0), Some(3))
             ],
-            "installs land in their own segment's hour, never another's"
+            "installs land in their own segment's hour, never another's, nor in conversions"
         );
     }
 }

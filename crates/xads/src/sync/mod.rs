@@ -2,8 +2,9 @@
 //!
 //! One run: refresh the entity mirror (how changes made in X Ads Manager are noticed) →
 //! `active_entities` for the window (what changed) → stats calls for only those entities, ≤ 20 ids,
-//! ≤ 7 days, whole hours, one placement each → rows converted to USD → upsert on (tenant, account,
-//! entity, entity_id, hour, placement) → run and health recorded. Every run re-pulls at least the
+//! ≤ 7 days, whole hours, one placement each (and, about the app campaigns among them, a
+//! `MOBILE_CONVERSION` call of its own: installs) → rows converted to USD → upsert on (tenant,
+//! account, entity, entity_id, hour, placement) → run and health recorded. Every run re-pulls at least the
 //! trailing 72 h, where X still revises data.
 
 pub mod backfill;
@@ -343,7 +344,12 @@ async fn pull_stats(
         if let Some(mobile) = &call.mobile {
             let m = stats_call(&t.session, account_id, mobile).await?;
             counts.x_calls += 1;
-            ingest::merge(&mut rows, ingest::rows(&ingest_call, &m));
+            ingest::merge(
+                &mut rows,
+                ingest::rows(&ingest_call, &m),
+                &mobile.entity_ids,
+                &mobile.metric_groups,
+            );
         }
         ingest::convert(&mut rows, &rates);
         counts.rows_upserted +=
@@ -381,7 +387,8 @@ async fn run_inner(
     progress.step(1, 3, "asking X which entities changed");
     let active = ask_active_entities(&t, &plan::activity_calls(window, &tracked), counts).await?;
 
-    let calls = plan::stats_calls(window, &active, &settings);
+    let apps = stats_store::app_entities(db, &target.tenant_id, &t.account.id).await?;
+    let calls = plan::stats_calls(window, &active, &settings, &apps);
     pull_stats(&t, calls, &currencies, progress, counts).await
 }
 

@@ -8,7 +8,9 @@
 //!    tracked campaigns per call);
 //! 2. [`stats_calls`]: from what X called active, the stats calls — per entity type and
 //!    placement, only the active ids, in batches of ≤ 20 (sorted by activity, so a batch's window
-//!    stays tight), each batch's window split into ≤ 7 days of whole hours, `granularity=HOUR`.
+//!    stays tight), each batch's window split into ≤ 7 days of whole hours, `granularity=HOUR`;
+//!    a batch holding app entities (campaigns and line items of an app objective, from the
+//!    mirror) also gets a `MOBILE_CONVERSION` call of its own about those alone (installs).
 //!
 //! `sync::execute` performs the plan.
 
@@ -196,14 +198,14 @@ impl Active {
     }
 }
 
-/// One planned stats pull: its query, and when mobile conversions are wanted, the same query
-/// with `MOBILE_CONVERSION` alone (X wants that group in a call of its own), whose installs are
-/// added to the first one's rows.
+/// One planned stats pull: its query, and when the batch holds app entities, the same query
+/// about those alone with `MOBILE_CONVERSION` alone (X wants that group in a call of its own),
+/// whose installs are merged into the first one's rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatsCall {
     /// Engagement, billing and (when wanted) web conversions.
     pub query: StatsQuery,
-    /// The mobile-conversion companion, if the account wants installs.
+    /// The mobile-conversion companion: the batch's app entities, when it has some.
     pub mobile: Option<StatsQuery>,
 }
 
@@ -221,12 +223,17 @@ pub fn metric_groups(settings: &Settings) -> Vec<MetricGroup> {
 /// placement of the settings, batches of ≤ 20 ids sorted by (start, end, id) of their activity,
 /// each batch from its earliest activity (which X may report before the window) or the start of
 /// `window` if later (late spend is re-read even when X is slow to flag it) to its latest
-/// activity, cut at the window's end, split into ≤ 7-day whole-hour windows.
-pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Vec<StatsCall> {
+/// activity, cut at the window's end, split into ≤ 7-day whole-hour windows. `apps` are the
+/// account's app entities (campaigns and line items of objective `APP_INSTALLS` or
+/// `APP_ENGAGEMENTS`): a call whose batch holds some gets its `MOBILE_CONVERSION` companion about
+/// them, so an account without app campaigns makes none.
+pub fn stats_calls(
+    window: Window,
+    active: &[Active],
+    settings: &Settings,
+    apps: &BTreeSet<String>,
+) -> Vec<StatsCall> {
     let groups = metric_groups(settings);
-    let mobile = settings
-        .conversions
-        .contains(&MetricGroup::MobileConversion);
     let mut calls = Vec::new();
     for set in active {
         // The settings hold X's placements only (the store skips any other stored name).
@@ -243,6 +250,11 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
                     .min(window.1);
                 let from = from.min(window.0);
                 let entity_ids: Vec<String> = batch.iter().map(|(id, _)| (*id).clone()).collect();
+                let app_ids: Vec<String> = entity_ids
+                    .iter()
+                    .filter(|id| apps.contains(*id))
+                    .cloned()
+                    .collect();
                 let span = Duration::days(MAX_STATS_SPAN_DAYS);
                 calls.extend(hourly_calls(
                     set.entity,
@@ -250,7 +262,7 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
                     (from, to),
                     pl,
                     &groups,
-                    mobile,
+                    &app_ids,
                     span,
                 ));
             }
@@ -260,15 +272,16 @@ pub fn stats_calls(window: Window, active: &[Active], settings: &Settings) -> Ve
 }
 
 /// The calls of one batch of ids over `window` in one placement: the window split into spans of
-/// at most `span`, `granularity=HOUR`, each with its MOBILE_CONVERSION companion when `mobile`.
-/// The synchronous sync uses 7-day spans, a backfill's jobs 90 (45 segmented).
+/// at most `span`, `granularity=HOUR`, each with its MOBILE_CONVERSION companion about
+/// `app_ids` (the batch's app entities) when there are some. The synchronous sync uses 7-day
+/// spans, a backfill's jobs 90 (45 segmented).
 pub fn hourly_calls(
     entity: StatsEntityType,
     entity_ids: &[String],
     window: Window,
     placement: Placement,
     groups: &[MetricGroup],
-    mobile: bool,
+    app_ids: &[String],
     span: Duration,
 ) -> Vec<StatsCall> {
     split_window(window.0, window.1, span)
@@ -283,7 +296,8 @@ pub fn hourly_calls(
                 placement,
                 metric_groups: groups.to_vec(),
             };
-            let mobile = mobile.then(|| StatsQuery {
+            let mobile = (!app_ids.is_empty()).then(|| StatsQuery {
+                entity_ids: app_ids.to_vec(),
                 metric_groups: vec![MetricGroup::MobileConversion],
                 ..query.clone()
             });
@@ -296,22 +310,20 @@ pub fn hourly_calls(
 /// account's campaigns and line items from the mirror, sorted) and placement of the settings,
 /// batches of ≤ 20 ids, each over spans of ≤ 90 days (X's cap; 45 when `segment` is given), with
 /// the metric groups the hourly sync asks ([`metric_groups`]; MOBILE_CONVERSION in a job of its
-/// own, as [`stats_calls`] does). Segmented: no MOBILE_CONVERSION companion (its rows would
-/// need merging per segment), and CONVERSION_TAGS asks WEB_CONVERSION alone (X's rule).
+/// own about the batch's app entities of `apps`, as [`stats_calls`] does). Segmented: no
+/// MOBILE_CONVERSION companion (its rows would need merging per segment), and CONVERSION_TAGS
+/// asks WEB_CONVERSION alone (X's rule).
 pub fn backfill_calls(
     window: Window,
     entities: &[(StatsEntityType, Vec<String>)],
     settings: &Settings,
     segment: Option<SegmentationType>,
+    apps: &BTreeSet<String>,
 ) -> Vec<StatsCall> {
     let groups = match segment {
         Some(SegmentationType::ConversionTags) => vec![MetricGroup::WebConversion],
         _ => metric_groups(settings),
     };
-    let mobile = segment.is_none()
-        && settings
-            .conversions
-            .contains(&MetricGroup::MobileConversion);
     let span = Duration::days(if segment.is_some() {
         MAX_SEGMENTED_JOB_SPAN_DAYS
     } else {
@@ -324,8 +336,17 @@ pub fn backfill_calls(
         ids.dedup();
         for &pl in &settings.placements {
             for batch in ids.chunks(MAX_STATS_ENTITY_IDS) {
+                let app_ids: Vec<String> = if segment.is_none() {
+                    batch
+                        .iter()
+                        .filter(|id| apps.contains(*id))
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 calls.extend(hourly_calls(
-                    *entity, batch, window, pl, &groups, mobile, span,
+                    *entity, batch, window, pl, &groups, &app_ids, span,
                 ));
             }
         }
@@ -503,7 +524,7 @@ mod tests {
                 ("c1", "2026-05-19T08:00:00Z", "2026-05-19T09:00:00Z", &[]),
             ],
         );
-        let calls = stats_calls(w, &[set], &Settings::default());
+        let calls = stats_calls(w, &[set], &Settings::default(), &BTreeSet::new());
         assert_x_rules(w, &calls);
         assert_eq!(calls.len(), 1);
         let q = &calls[0].query;
@@ -533,7 +554,7 @@ mod tests {
             StatsEntityType::Campaign,
             &[("c1", "2026-05-16T09:15:20Z", "2026-05-20T09:59:59Z", &[])],
         );
-        let calls = stats_calls(w, &[set], &Settings::default());
+        let calls = stats_calls(w, &[set], &Settings::default(), &BTreeSet::new());
         let spans: Vec<_> = calls
             .iter()
             .map(|c| (c.query.start_time, c.query.end_time))
@@ -551,7 +572,7 @@ mod tests {
             StatsEntityType::Campaign,
             &[("c1", "2026-04-01T00:00:00Z", "2026-04-20T00:00:00Z", &[])],
         );
-        let calls = stats_calls(w, &[set], &Settings::default());
+        let calls = stats_calls(w, &[set], &Settings::default(), &BTreeSet::new());
         assert_x_rules(w, &calls);
         let spans: Vec<_> = calls
             .iter()
@@ -585,6 +606,7 @@ mod tests {
             w,
             &[active(StatsEntityType::Campaign, &rows)],
             &Settings::default(),
+            &BTreeSet::new(),
         );
         assert_x_rules(w, &calls);
         let sizes: Vec<usize> = calls.iter().map(|c| c.query.entity_ids.len()).collect();
@@ -609,7 +631,12 @@ mod tests {
                 ("l2", "2026-05-20T08:00:00Z", "2026-05-20T09:00:00Z", &[]),
             ],
         );
-        let calls = stats_calls(w, &[campaigns, line_items], &Settings::default());
+        let calls = stats_calls(
+            w,
+            &[campaigns, line_items],
+            &Settings::default(),
+            &BTreeSet::new(),
+        );
         assert_x_rules(w, &calls);
         let kinds: Vec<_> = calls
             .iter()
@@ -630,12 +657,12 @@ mod tests {
     #[test]
     fn an_empty_active_set_plans_no_stats_call() {
         let w = window(now(), None, None).unwrap();
-        assert!(stats_calls(w, &[], &Settings::default()).is_empty());
+        assert!(stats_calls(w, &[], &Settings::default(), &BTreeSet::new()).is_empty());
         let none = [
             Active::new(StatsEntityType::Campaign),
             Active::new(StatsEntityType::LineItem),
         ];
-        assert!(stats_calls(w, &none, &Settings::default()).is_empty());
+        assert!(stats_calls(w, &none, &Settings::default(), &BTreeSet::new()).is_empty());
     }
 
     #[test]
@@ -661,9 +688,11 @@ mod tests {
         );
         let settings = Settings {
             placements: vec![Placement::AllOnTwitter, Placement::PublisherNetwork],
+            // A stored MOBILE_CONVERSION asks nothing: the mirror's app entities decide.
             conversions: vec![MetricGroup::MobileConversion],
         };
-        let calls = stats_calls(w, &[set], &settings);
+        let apps = BTreeSet::from(["c1".to_owned(), "elsewhere".to_owned()]);
+        let calls = stats_calls(w, &[set], &settings, &apps);
         assert_x_rules(w, &calls);
         let by_placement: Vec<_> = calls
             .iter()
@@ -676,24 +705,48 @@ mod tests {
                 (Placement::PublisherNetwork, vec!["c2".into(), "c3".into()]),
             ]
         );
-        // Installs: no web conversions in the main call, a mobile companion per call.
         for c in &calls {
             assert_eq!(
                 c.query.metric_groups,
                 vec![MetricGroup::Engagement, MetricGroup::Billing]
             );
-            let m = c.mobile.as_ref().expect("a mobile-conversion companion");
-            assert_eq!(m.metric_groups, vec![MetricGroup::MobileConversion]);
-            assert_eq!(
-                (&m.entity_ids, m.start_time, m.end_time, m.placement),
-                (
-                    &c.query.entity_ids,
-                    c.query.start_time,
-                    c.query.end_time,
-                    c.query.placement
-                )
-            );
         }
+        // Installs: a companion of its own about the batch's app campaign alone; a batch with
+        // none (the publisher network's) makes no MOBILE_CONVERSION call.
+        let m = calls[0]
+            .mobile
+            .as_ref()
+            .expect("a mobile-conversion companion");
+        assert_eq!(m.metric_groups, vec![MetricGroup::MobileConversion]);
+        assert_eq!(m.entity_ids, vec!["c1".to_owned()]);
+        assert_eq!(
+            (
+                m.entity,
+                m.start_time,
+                m.end_time,
+                m.placement,
+                m.granularity
+            ),
+            (
+                calls[0].query.entity,
+                calls[0].query.start_time,
+                calls[0].query.end_time,
+                calls[0].query.placement,
+                calls[0].query.granularity
+            )
+        );
+        assert_eq!(calls[1].mobile, None);
+        // Without app entities no call has a companion.
+        let web = stats_calls(
+            w,
+            &[active(
+                StatsEntityType::Campaign,
+                &[("c2", "2026-05-20T08:00:00Z", "2026-05-20T09:00:00Z", &[])],
+            )],
+            &settings,
+            &BTreeSet::new(),
+        );
+        assert!(web.iter().all(|c| c.mobile.is_none()));
     }
 
     #[test]
@@ -707,10 +760,12 @@ mod tests {
         ];
         let settings = Settings {
             placements: vec![Placement::AllOnTwitter],
-            conversions: vec![MetricGroup::WebConversion, MetricGroup::MobileConversion],
+            conversions: vec![MetricGroup::WebConversion],
         };
+        // Two app campaigns in the first batch, one app line item.
+        let apps = BTreeSet::from([campaigns[0].clone(), campaigns[7].clone(), "l1".to_owned()]);
         for (segment, span, spans) in [(None, 90, 2), (Some(SegmentationType::Platforms), 45, 3)] {
-            let calls = backfill_calls(w, &entities, &settings, segment);
+            let calls = backfill_calls(w, &entities, &settings, segment, &apps);
             // Campaigns in 3 batches (20 + 20 + 5), line items in 1, each over `spans` spans.
             assert_eq!(calls.len(), 4 * spans, "{span}");
             for c in &calls {
@@ -726,16 +781,23 @@ mod tests {
                         MetricGroup::WebConversion
                     ]
                 );
-                // MOBILE_CONVERSION asked in a job of its own, over the same ids and hours
-                // (unsegmented only).
+                // MOBILE_CONVERSION asked in a job of its own, over the batch's app entities
+                // and the same hours (unsegmented only).
+                let app_ids: Vec<String> = q
+                    .entity_ids
+                    .iter()
+                    .filter(|id| apps.contains(*id))
+                    .cloned()
+                    .collect();
                 let Some(m) = c.mobile.as_ref() else {
-                    assert!(segment.is_some());
+                    assert!(segment.is_some() || app_ids.is_empty(), "{q:?}");
                     continue;
                 };
+                assert!(segment.is_none());
                 assert_eq!(m.metric_groups, vec![MetricGroup::MobileConversion]);
                 assert_eq!(
                     (&m.entity_ids, m.start_time, m.end_time),
-                    (&q.entity_ids, q.start_time, q.end_time)
+                    (&app_ids, q.start_time, q.end_time)
                 );
             }
             // Every campaign covers the whole window exactly once.
@@ -751,8 +813,14 @@ mod tests {
                 assert!(spans.windows(2).all(|p| p[0].1 == p[1].0));
             }
         }
-        // Without installs wanted, no companion job.
-        let plain = backfill_calls(w, &entities, &Settings::default(), None);
+        let unsegmented = backfill_calls(w, &entities, &settings, None, &apps);
+        assert_eq!(
+            unsegmented.iter().filter(|c| c.mobile.is_some()).count(),
+            2 * 2,
+            "the first campaign batch and the line items, over two spans each"
+        );
+        // Without app entities, no companion job.
+        let plain = backfill_calls(w, &entities, &settings, None, &BTreeSet::new());
         assert!(plain.iter().all(|c| c.mobile.is_none()));
         // CONVERSION_TAGS: WEB_CONVERSION alone, as X wants.
         let tags = backfill_calls(
@@ -760,6 +828,7 @@ mod tests {
             &entities,
             &settings,
             Some(SegmentationType::ConversionTags),
+            &apps,
         );
         assert!(
             tags.iter()

@@ -148,6 +148,7 @@ impl Answer for Results {
                     (stats_store::IMPRESSIONS, t.impressions),
                     (stats_store::CLICKS, t.clicks),
                     (stats_store::CONVERSIONS, t.conversions),
+                    (stats_store::INSTALLS, t.installs),
                 ] {
                     row[COLUMNS[col].name] = json!(value);
                 }

@@ -447,12 +447,21 @@ fn stats_row_schema() -> Value {
         "segment_type": {"type": "string", "enum": SegmentationType::WIRE, "description": "with ?segment= only"},
         "segment_name": {"type": "string", "description": "with ?segment= only: what X shows for the segment, as X sent it"},
         "segment_value": {"type": "string", "description": "with ?segment= only: X's value of the segment, as X sent it"},
+        "cpi_usd": {"type": ["string", "null"], "description": "granularity=total only: spend_usd / installs, decimal, half-even to 6 places; null where installs is 0 or null or USD is unknown"},
+        "cpa_usd": {"type": ["string", "null"], "description": "granularity=total only: spend_usd / conversions, decimal, half-even to 6 places; null where conversions is 0 or USD is unknown"},
     });
     for c in &xads_client::vocab::COLUMNS {
-        props[c.name] = if c.micros {
-            json!({"type": "integer", "format": "int64", "description": "micros of currency"})
-        } else {
-            json!({"type": "integer", "format": "int64"})
+        props[c.name] = match (c.micros, c.nullable, c.name) {
+            (true, _, _) => {
+                json!({"type": "integer", "format": "int64", "description": "micros of currency"})
+            }
+            (false, true, "installs") => json!({"type": ["integer", "null"], "format": "int64",
+                "description": "app installs (post-view + post-engagement, X's MOBILE_CONVERSION); null where not asked: not an app campaign"}),
+            (false, true, _) => json!({"type": ["integer", "null"], "format": "int64",
+                "description": "null where its metric group was not asked"}),
+            (false, false, "conversions") => json!({"type": "integer", "format": "int64",
+                "description": "web conversions (purchases); app installs are installs"}),
+            (false, false, _) => json!({"type": "integer", "format": "int64"}),
         };
     }
     json!({"type": "object", "properties": props,

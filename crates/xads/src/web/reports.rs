@@ -130,7 +130,8 @@ impl Out {
         self.b.last_hour + Duration::hours(1) <= now - sync::FINAL_AFTER
     }
 
-    fn json(&self, now: DateTime<Utc>, tz: Tz) -> Value {
+    /// The row as answered; a `total` row adds the costs per install and per conversion.
+    fn json(&self, now: DateTime<Utc>, tz: Tz, total: bool) -> Value {
         let b = &self.b;
         let fx = b.fx.as_ref().filter(|_| !b.mixed_fx);
         let mut row = json!({
@@ -156,21 +157,40 @@ impl Out {
             row["segment_name"] = json!(name);
             row["segment_value"] = json!(value);
         }
+        if total {
+            // USD per install / per conversion: null without USD or without events.
+            let per = |count: Option<i64>| {
+                b.spend_usd
+                    .zip(count)
+                    .and_then(|(usd, n)| fx::usd_per(usd, n))
+                    .map(|d| d.to_string())
+            };
+            row[CPI_USD] = json!(per(b.values[stats_store::INSTALLS]));
+            row[CPA_USD] = json!(per(b.values[stats_store::CONVERSIONS]));
+        }
         row
     }
 }
 
+/// The field of a total row's USD per install (`spend_usd / installs`).
+const CPI_USD: &str = "cpi_usd";
+/// The field of a total row's USD per conversion (`spend_usd / conversions`).
+const CPA_USD: &str = "cpa_usd";
+
 /// The CSV's columns: the account's local date, the row's key with the entity's name (and of a
 /// segmented read, the segment), the counts, `currency`, the money (the metric columns from
 /// the client's table, each in micros and beside it as a decimal in the currency's minor
-/// units, named without `_micro`), the conversion and `final`.
-fn csv_columns(segmented: bool) -> &'static [&'static str] {
-    static PLAIN: LazyLock<Vec<&'static str>> = LazyLock::new(|| columns_of_csv(false));
-    static SEGMENTED: LazyLock<Vec<&'static str>> = LazyLock::new(|| columns_of_csv(true));
-    if segmented { &SEGMENTED } else { &PLAIN }
+/// units, named without `_micro`), the conversion and `final`; a total's CSV then adds
+/// `cpi_usd` and `cpa_usd`.
+fn csv_columns(segmented: bool, total: bool) -> &'static [&'static str] {
+    static ALL: LazyLock<[Vec<&'static str>; 4]> = LazyLock::new(|| {
+        [(false, false), (false, true), (true, false), (true, true)]
+            .map(|(segmented, total)| columns_of_csv(segmented, total))
+    });
+    &ALL[usize::from(segmented) * 2 + usize::from(total)]
 }
 
-fn columns_of_csv(segmented: bool) -> Vec<&'static str> {
+fn columns_of_csv(segmented: bool, total: bool) -> Vec<&'static str> {
     {
         let mut cols = vec![
             "date",
@@ -197,6 +217,9 @@ fn columns_of_csv(segmented: bool) -> Vec<&'static str> {
             "fx_stale",
             "final",
         ]);
+        if total {
+            cols.extend([CPI_USD, CPA_USD]);
+        }
         cols
     }
 }
@@ -262,7 +285,8 @@ impl Read {
     ) -> impl futures::Stream<Item = Result<Value, crate::db::DbError>> + Send + 'static {
         use futures::StreamExt as _;
         let stream = stats_store::aggregate(&state.db, self.agg.clone());
-        stream.map(move |b| b.map(|b| self.out(b).json(self.now, self.tz)))
+        let total = self.agg.bucketing == stats_store::Bucketing::Total;
+        stream.map(move |b| b.map(|b| self.out(b).json(self.now, self.tz, total)))
     }
 }
 
@@ -432,10 +456,10 @@ pub(crate) async fn stats_of(
     })
 }
 
-/// One CSV line of a reported row; `names` are the entities' names by id.
-fn csv_line(row: &Value, names: &HashMap<String, String>, segmented: bool, out: &mut String) {
+/// One CSV line of a reported row in `columns`; `names` are the entities' names by id.
+fn csv_line(row: &Value, columns: &[&str], names: &HashMap<String, String>, out: &mut String) {
     let currency = row["currency"].as_str().unwrap_or_default();
-    for (i, c) in csv_columns(segmented).iter().enumerate() {
+    for (i, c) in columns.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -460,16 +484,19 @@ fn csv_line(row: &Value, names: &HashMap<String, String>, segmented: bool, out: 
     out.push('\n');
 }
 
-/// The CSV of `GET …/stats` with `Accept: text/csv`: a header line of [`csv_columns`], then a
-/// line per row; `names` are the entities' names by id.
+/// The CSV of `GET …/stats` with `Accept: text/csv`: a header line of [`csv_columns`] (with
+/// the costs when the rows are totals, which carry them), then a line per row; `names` are the
+/// entities' names by id.
 pub(crate) fn stats_csv(data: &[Value], names: &HashMap<String, String>) -> String {
-    let segmented = data
-        .first()
-        .is_some_and(|r| r.get("segment_type").is_some());
-    let mut body = csv_columns(segmented).join(",");
+    let first = data.first();
+    let columns = csv_columns(
+        first.is_some_and(|r| r.get("segment_type").is_some()),
+        first.is_some_and(|r| r.get(CPI_USD).is_some()),
+    );
+    let mut body = columns.join(",");
     body.push('\n');
     for row in data {
-        csv_line(row, names, segmented, &mut body);
+        csv_line(row, columns, names, &mut body);
     }
     body
 }
@@ -486,15 +513,18 @@ fn stats_csv_body(
     state: &AppState,
 ) -> axum::body::Body {
     use futures::StreamExt as _;
-    let segmented = read.agg.segment.is_some();
-    let mut header = csv_columns(segmented).join(",");
+    let columns = csv_columns(
+        read.agg.segment.is_some(),
+        read.agg.bucketing == stats_store::Bucketing::Total,
+    );
+    let mut header = columns.join(",");
     header.push('\n');
     let rows = read.rows(state).ready_chunks(64);
     let lines = rows.map(move |chunk| {
         let mut out = String::with_capacity(CSV_CHUNK);
         for row in chunk {
             match row {
-                Ok(row) => csv_line(&row, &names, segmented, &mut out),
+                Ok(row) => csv_line(&row, columns, &names, &mut out),
                 Err(e) => {
                     tracing::error!(error = %e, "stats CSV export failed");
                     return Err(std::io::Error::other("stats export failed"));

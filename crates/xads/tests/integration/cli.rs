@@ -109,6 +109,8 @@ async fn fake_x_serves_the_fake_standalone() {
         "7",
         "--campaigns-per-account",
         "5",
+        "--app-campaigns",
+        "2",
     ]);
     let (child, lines) = lines_until(cmd, |l| l.contains("Ctrl-C stops")).await;
     let url = &lines[0];
@@ -140,8 +142,8 @@ async fn fake_x_serves_the_fake_standalone() {
         .unwrap();
     assert_eq!(
         campaigns["data"].as_array().unwrap().len(),
-        5,
-        "the world's size from the command line"
+        5 + 2,
+        "the world's size from the command line (the USD account's web and app campaigns)"
     );
     assert!(!export("ACCESS_TOKEN_SECRET").is_empty());
     let status = interrupt_and_wait(child).await;

@@ -424,6 +424,81 @@ async fn results_match_a_hand_calculation_and_conclude_keeps_the_winner() {
     assert_eq!(li(&control).entity_status, "PAUSED");
 }
 
+/// `cpi` and `install_rate` judge installs (stored `installs` of the variants' LINE_ITEM rows),
+/// not conversions nor clicks: the variant with half the cost per install wins although its
+/// CTR and conversions are lower, and the stop rule's `min_conversions` counts installs.
+#[tokio::test]
+async fn install_metrics_judge_installs_and_results_show_them() {
+    let c = ctx(true).await;
+    let campaign = c.campaign().await;
+    let mut body = c.body(&campaign, 2, json!({"mode": "concurrent"}));
+    body["primary_metric"] = json!("cpi");
+    body["stop"]["min_conversions"] = json!(300);
+    let (status, exp) = c.send(Method::POST, "experiments", Some(body)).await;
+    assert_eq!(status, 201, "{exp}");
+    assert_eq!(exp["primary_metric"], "cpi");
+    let id = exp["id"].as_str().unwrap().to_owned();
+    let (status, started) = c
+        .send(Method::POST, &format!("experiments/{id}/start"), None)
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let start: DateTime<Utc> = started["started_at"].as_str().unwrap().parse().unwrap();
+    let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
+        .await
+        .unwrap()
+        .unwrap();
+    // (line item, impressions, clicks, conversions, installs, USD): two hours each, one of
+    // them with installs unknown (counted 0).
+    for (i, (imp, clicks, conv, installs)) in
+        [(100_000, 2_600, 130, 400), (100_000, 2_000, 100, 800)]
+            .into_iter()
+            .enumerate()
+    {
+        let li = started["variants"][i]["line_item_id"].as_str().unwrap();
+        for (h, installs, usd) in [(1, Some(installs), "900.000000"), (2, None, "100.000000")] {
+            sqlx::query(
+                "INSERT INTO stats_hourly (tenant_id, account_id, entity, entity_id, hour, placement,
+                    impressions, clicks, engagements, retweets, likes, replies, follows,
+                    billed_engagements, conversions, installs, currency, spend_local_micro, fx_rate,
+                    fx_rate_date, fx_source, spend_usd, fetched_at)
+                 VALUES ($1, $2, 'LINE_ITEM', $3, $4, 'ALL_ON_TWITTER', $5, $6, $6, 0, 0, 0, 0, $6,
+                    $7, $8, 'USD', 0, '1', '2026-11-01', 'bundled', $9, 0)",
+            )
+            .bind(&tenant.id)
+            .bind(&c.account)
+            .bind(li)
+            .bind((start + Duration::hours(h)).timestamp_millis())
+            .bind(imp / 2)
+            .bind(clicks / 2)
+            .bind(conv / 2)
+            .bind(installs)
+            .bind(usd)
+            .execute(c.app.state.db.pool())
+            .await
+            .unwrap();
+        }
+    }
+    let (status, r) = c
+        .send(Method::GET, &format!("experiments/{id}/results"), None)
+        .await;
+    assert_eq!(status, 200, "{r}");
+    let (v0, v1) = (&r["variants"][0], &r["variants"][1]);
+    assert_eq!(
+        (v0["installs"].clone(), v1["installs"].clone()),
+        (json!(400), json!(800))
+    );
+    // CPI: 1 000 USD / 400 = 2.5, / 800 = 1.25; install rate 400 / 100 000, 800 / 100 000.
+    assert_eq!(v0["cpi"]["value"], json!(2.5));
+    assert_eq!(v1["cpi"]["value"], json!(1.25));
+    assert_eq!(v0["install_rate"]["value"], json!(0.004));
+    assert_eq!(v1["install_rate"]["value"], json!(0.008));
+    // Conversions stay conversions (fewer than the 300 asked for: installs are what count).
+    assert_eq!(v1["conversions"], json!(100));
+    assert_eq!(r["verdict"], "winner", "{r}");
+    assert_eq!(r["winner"], "V1");
+    assert!(v1["p_best"].as_f64().unwrap() > 0.99, "{v1}");
+}
+
 #[tokio::test]
 async fn dry_run_experiments_toggle_locally_and_send_nothing() {
     let c = ctx(false).await;

@@ -353,8 +353,8 @@ async fn jpy_rows(state: &xads::app::AppState, tenant: &str, n: usize) {
         .to_utc();
     let rows: Vec<StatRow> = (0..n)
         .map(|i| {
-            let mut values = [0i64; COLUMNS.len()];
-            values[SPEND_LOCAL_MICRO] = 1_000_000_000;
+            let mut values = [Some(0i64); COLUMNS.len()];
+            values[SPEND_LOCAL_MICRO] = Some(1_000_000_000);
             StatRow {
                 account_id: "jpy_acct".into(),
                 entity: StatsEntityType::Campaign,

@@ -10,6 +10,7 @@ mod faults;
 mod fx_fetch;
 mod hardening;
 mod helpers;
+mod installs;
 mod keys;
 mod leases;
 mod leases_sync;

@@ -446,7 +446,7 @@ async fn one_sync_stores_every_hour_with_usd_for_usd_jpy_and_kwd_accounts() {
         let mut lines = csv.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "date,entity,entity_id,entity_name,start,placement,impressions,clicks,engagements,retweets,likes,replies,follows,billed_engagements,conversions,currency,spend_local_micro,spend_local,fx_rate,fx_rate_date,fx_source,spend_usd,fx_stale,final"
+            "date,entity,entity_id,entity_name,start,placement,impressions,clicks,engagements,retweets,likes,replies,follows,billed_engagements,conversions,installs,currency,spend_local_micro,spend_local,fx_rate,fx_rate_date,fx_source,spend_usd,fx_stale,final"
         );
         assert_eq!(lines.count(), usd_hours.len());
 

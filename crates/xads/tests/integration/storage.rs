@@ -261,7 +261,7 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
         entity_id: id.into(),
         hour: hour + Duration::hours(h),
         placement: Placement::AllOnTwitter,
-        values: std::array::from_fn(|i| v * 10 + i as i64),
+        values: std::array::from_fn(|i| Some(v * 10 + i as i64)),
         currency: "EUR".into(),
         fx: fx.then(|| Fx {
             rate: "1.0854".parse().unwrap(),
@@ -272,13 +272,15 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
     };
     for db in all_backends().await {
         let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
-        let rows = vec![
+        let mut rows = vec![
             row("c\t1", 0, 1, true),
             row("c\n2", 0, 2, false),
             row("c\t1", 1, 3, true),
             // The same key as the first row: it replaces it.
             row("c\t1", 0, 4, false),
         ];
+        // Installs not asked: stored NULL, read back unknown (not 0).
+        rows[1].values[stats::INSTALLS] = None;
         assert_eq!(
             stats::upsert(&db, &tenant.id, &rows, Utc::now())
                 .await
@@ -307,7 +309,7 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
         );
         assert_eq!(
             stored[0].values[COLUMNS.len() - 1],
-            40 + COLUMNS.len() as i64 - 1
+            Some(40 + COLUMNS.len() as i64 - 1)
         );
         // Re-ingesting the same rows is idempotent; new values replace the old ones in place.
         stats::upsert(&db, &tenant.id, &rows, Utc::now())
@@ -384,7 +386,7 @@ async fn segment_rows_upsert_on_their_segment_idempotently_on_both_backends() {
                 entity_id: id.into(),
                 hour: hour + Duration::hours(h),
                 placement: Placement::AllOnTwitter,
-                values: std::array::from_fn(|i| v * 10 + i as i64),
+                values: std::array::from_fn(|i| Some(v * 10 + i as i64)),
                 currency: "EUR".into(),
                 fx: (v % 2 == 0).then(|| Fx {
                     rate: "1.0854".parse().unwrap(),
@@ -397,7 +399,7 @@ async fn segment_rows_upsert_on_their_segment_idempotently_on_both_backends() {
     use SegmentationType::{Age, Platforms};
     for db in all_backends().await {
         let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
-        let rows = vec![
+        let mut rows = vec![
             row(Platforms, "iOS", "0", "c1", 0, 1),
             row(Platforms, "Android", "1", "c1", 0, 2),
             // Names and values as X sends them, whatever bytes they hold.
@@ -408,6 +410,8 @@ async fn segment_rows_upsert_on_their_segment_idempotently_on_both_backends() {
             // The same key as the first row: it replaces it.
             row(Platforms, "iOS", "0", "c1", 0, 6),
         ];
+        // Installs not asked: NULL in stats_segments too, read back unknown.
+        rows[1].row.values[xads::store::stats::INSTALLS] = None;
         assert_eq!(
             segments::upsert(&db, &tenant.id, &rows, Utc::now())
                 .await
@@ -501,7 +505,7 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
         entity_id: id.into(),
         hour: t0 + Duration::hours(h),
         placement: Placement::AllOnTwitter,
-        values: std::array::from_fn(|i| 1 + i as i64),
+        values: std::array::from_fn(|i| Some(1 + i as i64)),
         currency: "EUR".into(),
         fx: rate.map(|r| Fx {
             rate: r.parse().unwrap(),
@@ -514,12 +518,15 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
         let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
         let mut rows = Vec::new();
         for h in 0..48 {
-            rows.push(row("a", h, Some("1.08")));
-            rows.push(row(
-                "b",
-                h,
-                if h == 30 { Some("1.09") } else { Some("1.08") },
-            ));
+            // a: installs never asked; b: asked but one hour.
+            let mut a = row("a", h, Some("1.08"));
+            a.values[stats::INSTALLS] = None;
+            rows.push(a);
+            let mut b = row("b", h, if h == 30 { Some("1.09") } else { Some("1.08") });
+            if h == 7 {
+                b.values[stats::INSTALLS] = None;
+            }
+            rows.push(b);
             rows.push(row("c", h, (h != 5).then_some("1.08")));
         }
         stats::upsert(&db, &tenant.id, &rows, Utc::now())
@@ -551,7 +558,7 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
                 (
                     b.entity_id.as_str(),
                     b.key - t0.timestamp_millis() / 86_400_000,
-                    b.values[0],
+                    b.values[0].unwrap(),
                 )
             })
             .collect();
@@ -578,7 +585,12 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
         assert_eq!(days[4].spend_usd, Some("2.400024".parse().unwrap()));
         let total = read(&[], Bucketing::Total).await.unwrap();
         assert_eq!(total.len(), 3);
-        assert_eq!(total[0].values[1], 2 * 48);
+        assert_eq!(total[0].values[1], Some(2 * 48));
+        // A nullable column sums the hours that know it, and stays unknown where none does.
+        assert_eq!(total[0].values[stats::INSTALLS], None, "{:?}", db.backend());
+        let installs = 1 + stats::INSTALLS as i64;
+        assert_eq!(total[1].values[stats::INSTALLS], Some(47 * installs));
+        assert_eq!(total[2].values[stats::INSTALLS], Some(48 * installs));
         assert_eq!(total[0].spend_usd, Some("4.800048".parse().unwrap()));
         assert_eq!(total[0].last_hour, t0 + Duration::hours(47));
         let hours = read(&["a"], Bucketing::Hour).await.unwrap();

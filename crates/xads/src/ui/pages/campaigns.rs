@@ -109,6 +109,9 @@ struct Metrics {
     impressions: f64,
     clicks: f64,
     conversions: f64,
+    /// `None` where installs were not asked (not an app campaign).
+    installs: Option<f64>,
+    cpi_usd: Option<f64>,
 }
 
 impl Metrics {
@@ -119,6 +122,8 @@ impl Metrics {
             impressions: r.impressions,
             clicks: r.clicks,
             conversions: r.conversions,
+            installs: r.installs,
+            cpi_usd: r.cpi_usd,
         }
     }
     fn ratio(a: Option<f64>, b: f64) -> Option<f64> {
@@ -150,6 +155,8 @@ fn campaign_key(c: &(Campaign, Metrics), key: &str) -> Key {
         "cpc" => Key::Num(m.cpc()),
         "conversions" => n(m.conversions),
         "cpa" => Key::Num(m.cpa()),
+        "installs" => Key::Num(m.installs),
+        "cpi" => Key::Num(m.cpi_usd),
         _ => Key::Text(c.name.clone()),
     }
 }
@@ -227,7 +234,7 @@ async fn campaigns_page(
             p class="note" style="margin-top:0" {
                 "Metrics from " (from) " to " (to) "; spend in USD"
                 @if !usd_account { " and in the account's currency (" (account.currency) ")" }
-                "; CPC and CPA in USD; conversions include app installs."
+                "; CPC, CPA and CPI in USD; conversions are web conversions, installs app installs (— where not an app campaign)."
             }
             (scroll("Campaigns", html! {
                 table id="campaigns" {
@@ -240,14 +247,16 @@ async fn campaigns_page(
                             @if !usd_account { th class="n" { "Spend (" (account.currency) ")" } }
                             (th("impressions", "Impressions", true)) (th("clicks", "Clicks", true))
                             (th("ctr", "CTR", true)) (th("cpc", "CPC", true))
-                            (th("conversions", "Conversions / installs", true))
-                            (th("cpa", "CPA / CPI", true))
+                            (th("conversions", "Conversions", true))
+                            (th("cpa", "CPA", true))
+                            (th("installs", "Installs", true))
+                            (th("cpi", "CPI", true))
                             th { span class="note" { "Actions" } }
                         }
                     }
                     tbody {
                         @if page.rows.is_empty() {
-                            tr { td colspan=(if usd_account { "12" } else { "13" }) class="note" {
+                            tr { td colspan=(if usd_account { "14" } else { "15" }) class="note" {
                                 @if listing.search.is_empty() && listing.status.is_empty() {
                                     "No campaigns yet."
                                 } @else {
@@ -352,6 +361,8 @@ fn campaign_row(
             td class="n" { (usd(m.cpc())) }
             td class="n" { (count(m.conversions)) }
             td class="n" { (usd(m.cpa())) }
+            td class="n" { (m.installs.map_or_else(|| "—".into(), count)) }
+            td class="n" { (usd(m.cpi_usd)) }
             td class="actions" {
                 (button_form(&format!("{href}/{action}"), csrf, label, ""))
                 " "
@@ -1406,6 +1417,8 @@ mod tests {
             impressions: 1000.0,
             clicks: 20.0,
             conversions: 0.0,
+            installs: None,
+            cpi_usd: None,
         };
         assert_eq!(m.ctr(), Some(0.02));
         assert_eq!(m.cpc(), Some(1.5));

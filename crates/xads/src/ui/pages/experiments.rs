@@ -78,6 +78,8 @@ fn metric_words(metric: Option<&str>) -> &'static str {
         Some("conversion_rate") => "Conversion rate",
         Some("cpc") => "Cost per click",
         Some("cpa") => "Cost per conversion",
+        Some("install_rate") => "Install rate",
+        Some("cpi") => "Cost per install",
         _ => "—",
     }
 }
@@ -313,7 +315,7 @@ fn create_form(
                 (select(input, ("exp-campaign", "campaign_id", "Campaign"), campaigns, ""))
                 (select(input, ("objective", "objective", "Objective (as the campaign's line items)"), &objectives, "WEBSITE_CLICKS"))
                 (select(input, ("exp-metric", "primary_metric", "Primary metric"),
-                    &opts(&["ctr", "conversion_rate", "cpc", "cpa"], metric_words), "ctr"))
+                    &opts(&["ctr", "conversion_rate", "cpc", "cpa", "install_rate", "cpi"], metric_words), "ctr"))
                 (select(input, ("exp-mode", "mode", "Schedule"),
                     &opts(&["rotate", "concurrent"], schedule_words), "rotate"))
                 // Only a rotation has slots: the stylesheet hides this when the schedule
@@ -496,6 +498,8 @@ async fn daily_series(
                         "conversion_rate" => ratio(r.conversions, r.clicks),
                         "cpc" => ratio(r.spend_usd_value, r.clicks),
                         "cpa" => ratio(r.spend_usd_value, r.conversions),
+                        "install_rate" => ratio(r.installs?, r.impressions),
+                        "cpi" => ratio(r.spend_usd_value, r.installs?),
                         _ => ratio(r.clicks, r.impressions),
                     }
                 })

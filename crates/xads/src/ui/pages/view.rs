@@ -357,6 +357,10 @@ pub(super) struct StatsRow {
     pub clicks: f64,
     pub engagements: f64,
     pub conversions: f64,
+    /// App installs; `None` where they were not asked (not an app campaign).
+    pub installs: Option<f64>,
+    /// A total row's USD per install (exact decimal from the API), when defined.
+    pub cpi_usd: Option<f64>,
     pub spend_local_micros: Option<i64>,
     pub currency: Option<String>,
     /// USD as the API's decimal string; `None` until the date's FX rate is known.
@@ -381,6 +385,8 @@ impl StatsRow {
             clicks: number(&r["clicks"]),
             engagements: number(&r["engagements"]),
             conversions: number(&r["conversions"]),
+            installs: r["installs"].as_f64(),
+            cpi_usd: r["cpi_usd"].as_str().and_then(|s| s.parse().ok()),
             spend_local_micros: r["spend_local_micro"].as_i64(),
             currency: text(&r["currency"]),
             spend_usd: text(&r["spend_usd"]),
