@@ -45,6 +45,7 @@ td.mono{white-space:nowrap;overflow-wrap:normal}
 svg.chart{width:100%;min-width:560px;height:auto;background:#fff;display:block}svg.chart text{font:13px system-ui,sans-serif;fill:#5b6476}
 .login{max-width:420px;margin:80px auto}.login input{width:100%}
 form:has(select[name=mode] option[value=concurrent]:checked) .rotation-only{display:none}
+svg.chart.share{min-width:0;height:36px}
 .charts>div{min-width:0;margin-bottom:8px}.charts h3{font-size:14px;margin:4px 0}
 .pager{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-top:10px}
 .thumb{width:48px;height:48px;object-fit:cover;border-radius:6px;background:#eef0f3;vertical-align:middle}

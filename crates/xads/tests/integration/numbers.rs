@@ -909,3 +909,74 @@ async fn the_hourly_view_shows_the_last_days_hour_by_hour_on_the_accounts_clock(
         "{chart}"
     );
 }
+
+#[tokio::test]
+async fn the_breakdown_splits_the_totals_by_segment() {
+    use xads::store::segments::{self, SegmentRow};
+    use xads::store::stats::{CLICKS, IMPRESSIONS, StatRow};
+    use xads_client::vocab::{COLUMNS, Placement, SegmentationType, StatsEntityType};
+    let (app, key, jpy, _) = synced().await;
+    let db = &app.state.db;
+    let tenant = xads::store::tenants::by_api_key(db, &key)
+        .await
+        .unwrap()
+        .unwrap();
+    let campaign = app.fake.state().campaigns(&jpy)[0].id.clone();
+    // 2 December, noon in Tokyo: iOS 700 and 300 impressions over two hours, Android 500.
+    let hour = DateTime::parse_from_rfc3339("2026-12-02T03:00:00Z")
+        .unwrap()
+        .to_utc();
+    let rows: Vec<SegmentRow> = [
+        ("iOS", "0", 700, 0),
+        ("iOS", "0", 300, 1),
+        ("Android", "1", 500, 0),
+    ]
+    .into_iter()
+    .map(|(name, value, imp, h)| {
+        let mut values = [0i64; COLUMNS.len()];
+        values[IMPRESSIONS] = imp;
+        values[CLICKS] = imp / 100;
+        SegmentRow {
+            segment_type: SegmentationType::Platforms,
+            segment_name: name.into(),
+            segment_value: value.into(),
+            row: StatRow {
+                account_id: jpy.clone(),
+                entity: StatsEntityType::Campaign,
+                entity_id: campaign.clone(),
+                hour: hour + chrono::Duration::hours(h),
+                placement: Placement::AllOnTwitter,
+                values,
+                currency: "JPY".into(),
+                fx: None,
+            },
+        }
+    })
+    .collect();
+    segments::upsert(db, &tenant.id, &rows, Utc::now())
+        .await
+        .unwrap();
+    let cookie = login(&app, &key).await;
+    let base = format!("/reports?account={jpy}&from=2026-12-01&to=2026-12-04");
+    let (_, plain) = page(&app, &cookie, &base).await;
+    assert!(plain.contains("id=\"segment\""), "the selector");
+    assert!(!plain.contains("id=\"breakdown\""));
+    let (status, html) = page(&app, &cookie, &format!("{base}&segment=PLATFORMS")).await;
+    assert_eq!(status, 200);
+    let cells = |name: &str| {
+        let at = html
+            .find(&format!("<tr data-segment=\"{name}\""))
+            .expect(name);
+        let row = &html[at..at + html[at..].find("</tr>").unwrap()];
+        row.split("<td class=\"n\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(cells("iOS"), "1,000");
+    assert_eq!(cells("Android"), "500");
+    assert!(html.contains("Share of spend by segment"), "{html}");
+}

@@ -77,6 +77,40 @@ pub(super) async fn stats(
     )
 }
 
+/// The breakdowns the Reports page offers (`GET …/stats?segment=`), with their names.
+const BREAKDOWNS: &[(&str, &str)] = &[
+    ("PLATFORMS", "Platform"),
+    ("AGE", "Age"),
+    ("GENDER", "Gender"),
+    ("METROS", "Metro"),
+    ("CONVERSION_TAGS", "Conversion tag"),
+];
+
+/// The campaigns' totals of `account` over the local dates split by the segments of
+/// `segment`, as `GET …/stats?segment=…&granularity=total` reads them.
+async fn segment_stats(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    (from, to): (NaiveDate, NaiveDate),
+    segment: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let account = web::ids::account(account)?;
+    let q = StatsQuery {
+        entity: Some("campaign".to_owned()),
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        granularity: Some("total".to_owned()),
+        segment: Some(segment.to_owned()),
+        ..StatsQuery::default()
+    };
+    Ok(
+        web::reports::stats_of(state, &user.0.tenant.id, account.as_str(), &q)
+            .await?
+            .data,
+    )
+}
+
 /// The progress of the sync runs `ids` (comma-separated, the tenant's own) while one is still
 /// running: a status region that says what is running and what it did so far (the page
 /// reloads itself to follow it). Once none runs: `Err(code)`, the flash code of the result,
@@ -318,6 +352,29 @@ async fn page(
     let rollup_total = rollup
         .iter()
         .fold(Sums::default(), |acc, (_, s)| acc.plus_in_usd(s));
+    // The breakdown chosen, by segment: every campaign's rows of a segment summed.
+    let breakdown = qs
+        .get("segment")
+        .and_then(|s| BREAKDOWNS.iter().find(|(k, _)| k == s))
+        .copied();
+    let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
+    let mut breakdown_problem = None;
+    if let Some((key, _)) = breakdown {
+        match segment_stats(&state, &user, account_id, (from, to), key).await {
+            Ok(data) => {
+                for r in data.iter().map(StatsRow::from_api) {
+                    let name = r.segment_name.clone().unwrap_or_default();
+                    segments.entry(name).or_default().push(r);
+                }
+            }
+            Err(e) => breakdown_problem = Some(e.message),
+        }
+    }
+    let segments: Vec<(String, Sums)> = segments
+        .into_iter()
+        .map(|(name, rows)| (name, Sums::of(&rows)))
+        .collect();
+    let segment_usd: Decimal = segments.iter().map(|(_, s)| s.spend_usd).sum();
     let any_stale = all.stale;
     let usd_account = currency == "USD";
     let lag = health.last_success_at.map(|t| (now - t).num_seconds());
@@ -462,6 +519,61 @@ async fn page(
                 } }))
             }
         }
+        div class="card" id="breakdown-card" {
+            h2 style="margin-top:0" { "Breakdown" }
+            form method="get" action="/reports" class="row" aria-label="Breakdown" {
+                input type="hidden" name="account" value=(account_id);
+                input type="hidden" name="from" value=(from);
+                input type="hidden" name="to" value=(to);
+                div {
+                    label for="segment" { "Split by" }
+                    select id="segment" name="segment" {
+                        option value="" selected[breakdown.is_none()] { "Nothing" }
+                        @for (k, name) in BREAKDOWNS {
+                            option value=(k) selected[breakdown.is_some_and(|b| b.0 == *k)] { (name) }
+                        }
+                    }
+                }
+                div { button type="submit" { "Show" } }
+            }
+            @if let Some(p) = &breakdown_problem {
+                div class="problem" { (p) }
+            }
+            @if let Some((_, what)) = breakdown {
+                @if segments.is_empty() {
+                    p class="note" {
+                        "No " (what.to_lowercase()) " breakdown is stored for these dates: breakdowns come from X's "
+                        "asynchronous jobs (a backfill with a segment)."
+                    }
+                } @else {
+                    // Each segment's share of the USD spend, stacked in one bar.
+                    (share_bar(&segments, segment_usd))
+                    (html::scroll("Breakdown", html! { table id="breakdown" {
+                        thead {
+                            tr {
+                                th { (what) } th class="n" { "Impressions" } th class="n" { "Clicks" }
+                                th class="n" { "CTR" } th class="n" { "Engagements" } th class="n" { "Conversions" }
+                                @if !usd_account {
+                                    th class="n" { "Spend (" (currency) ")" }
+                                }
+                                th class="n" { "Spend (USD)" }
+                                th class="n" { abbr title="cost per click" { "CPC" } }
+                                th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
+                                th class="n" { abbr title="cost per conversion" { "CPA" } }
+                            }
+                        }
+                        tbody {
+                            @for (name, sums) in &segments {
+                                tr data-segment=(name) {
+                                    td { (name) }
+                                    (sums.cells(currency, usd_account))
+                                }
+                            }
+                        }
+                    } }))
+                }
+            }
+        }
         div class="card" {
             h2 style="margin-top:0" { "By campaign" }
             (html::scroll("By campaign", html! { table id="by-campaign" {
@@ -542,6 +654,46 @@ async fn page(
         render_refreshing(&user, "Reports", Nav::Reports, refresh, body),
         flash_code.is_some(),
     )
+}
+
+/// One horizontal bar split into each segment's share of the USD spend (the breakdown's stacked
+/// chart), with a legend naming each share.
+fn share_bar(segments: &[(String, Sums)], total: Decimal) -> Markup {
+    let share = |s: &Sums| {
+        if total.is_zero() {
+            0.0
+        } else {
+            use rust_decimal::prelude::ToPrimitive;
+            (s.spend_usd / total).to_f64().unwrap_or(0.0)
+        }
+    };
+    // Each segment's (x, width) along the bar, one after the other.
+    let spans: Vec<(f64, f64)> = segments
+        .iter()
+        .scan(0.0_f64, |x, (_, s)| {
+            let w = 900.0 * share(s);
+            let at = *x;
+            *x += w;
+            Some((at, w))
+        })
+        .collect();
+    html! {
+        svg class="chart share" viewBox="0 0 900 36" role="img" aria-label="Share of spend by segment"
+            xmlns="http://www.w3.org/2000/svg" {
+            @for (i, ((name, s), (x, w))) in segments.iter().zip(&spans).enumerate() {
+                rect x=(format!("{x:.1}")) y="4" width=(format!("{w:.1}")) height="28"
+                    fill=(html::PALETTE[i % html::PALETTE.len()]) {
+                    title { (name) ": " (format!("{:.1}", share(s) * 100.0)) "% of spend" }
+                }
+            }
+        }
+        p class="note" {
+            @for (i, (name, s)) in segments.iter().enumerate() {
+                span style={ "color:" (html::PALETTE[i % html::PALETTE.len()]) } { "■ " }
+                (name) " " (format!("{:.1}", share(s) * 100.0)) "%  "
+            }
+        }
+    }
 }
 
 /// Every column of the report summed over some rows (a campaign's, the range's, the previous

@@ -353,6 +353,8 @@ pub(super) struct StatsRow {
     pub date: String,
     /// The bucket's first hour (RFC 3339, UTC).
     pub start: String,
+    /// The segment a breakdown's row is of (`iOS`, `Age 25 to 34`, …).
+    pub segment_name: Option<String>,
     pub impressions: f64,
     pub clicks: f64,
     pub engagements: f64,
@@ -381,6 +383,7 @@ impl StatsRow {
             entity_id: text(&r["entity_id"]).unwrap_or_default(),
             date: text(&r["date"]).unwrap_or_default(),
             start: text(&r["start"]).unwrap_or_default(),
+            segment_name: text(&r["segment_name"]),
             impressions: number(&r["impressions"]),
             clicks: number(&r["clicks"]),
             engagements: number(&r["engagements"]),
