@@ -933,9 +933,9 @@ async fn the_breakdown_splits_the_totals_by_segment() {
     ]
     .into_iter()
     .map(|(name, value, imp, h)| {
-        let mut values = [0i64; COLUMNS.len()];
-        values[IMPRESSIONS] = imp;
-        values[CLICKS] = imp / 100;
+        let mut values = [Some(0i64); COLUMNS.len()];
+        values[IMPRESSIONS] = Some(imp);
+        values[CLICKS] = Some(imp / 100);
         SegmentRow {
             segment_type: SegmentationType::Platforms,
             segment_name: name.into(),
