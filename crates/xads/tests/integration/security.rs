@@ -610,12 +610,22 @@ async fn a_path_id_that_cannot_be_one_answers_404_with_the_envelope_in_every_pos
             } else {
                 (t.campaign.as_str(), "campaign")
             };
-            let positions = ["{account_id}", "{id}", "{sync_id}", "{action}"];
+            let positions = [
+                "{account_id}",
+                "{id}",
+                "{sync_id}",
+                "{backfill_id}",
+                "{action}",
+            ];
             for pos in positions.iter().filter(|p| path.contains(**p)) {
+                // A run's own id is looked up with its account: a bad account is "not found"
+                // of the run, as an unknown run is.
                 let what = match *pos {
                     "{account_id}" if path.contains("{sync_id}") => "sync",
+                    "{account_id}" if path.contains("{backfill_id}") => "backfill",
                     "{account_id}" => "ad account",
                     "{sync_id}" => "sync",
+                    "{backfill_id}" => "backfill",
                     "{action}" => "route",
                     _ => what_id,
                 };
@@ -624,6 +634,7 @@ async fn a_path_id_that_cannot_be_one_answers_404_with_the_envelope_in_every_pos
                         .replace(pos, value)
                         .replace("{account_id}", &t.account)
                         .replace("{sync_id}", &t.sync_id)
+                        .replace("{backfill_id}", "bfl_00000000000000000000")
                         .replace("{action}", "stop")
                         .replace("{id}", id);
                     let url = format!("{}{filled}", t.app.base);
