@@ -9,8 +9,6 @@
 //! jobs ≤ 1/10 of the synchronous path's calls); beside them, rows stored per second and the
 //! peak heap above the baseline during each (a counting allocator in this binary).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
@@ -21,24 +19,7 @@ use xads_fake::{FakeConfig, FakeX, LedgerEntry};
 
 mod common;
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size() as isize, Ordering::Relaxed) + l.size() as isize;
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+mod heap;
 
 const DAYS: i64 = 90;
 
@@ -114,8 +95,7 @@ async fn measured(
 ) -> (Vec<LedgerEntry>, Value, StdDuration, isize) {
     let before = fake.state().ledger().last().map_or(0, |e| e.seq);
     tokio::time::sleep(StdDuration::from_millis(100)).await;
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = heap::mark();
     let started = Instant::now();
     let resp: Value = http
         .post(start)
@@ -143,7 +123,7 @@ async fn measured(
         }
     };
     let took = started.elapsed();
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak = heap::peak_above(baseline);
     let entries = fake
         .state()
         .ledger()

@@ -10,13 +10,14 @@
 //! X receiving 4 MiB segments (its ledger bounded to 16 entries), so it is an upper bound for the
 //! service alone.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
 use xads::app::Application;
 use xads::config::Config;
 use xads_fake::{FakeConfig, FakeX};
+
+mod common;
 
 /// The video size in MiB: 200, or `XADS_BENCH_MEDIA_MIB` (at most 511: X's video limit).
 fn video_bytes() -> u64 {
@@ -29,7 +30,6 @@ fn video_bytes() -> u64 {
 }
 const PIECE: usize = 64 * 1024;
 const BAR_MB: f64 = 64.0;
-const REDIRECT_URI: &str = "http://127.0.0.1:8080/oauth/x_ads/callback";
 
 /// A `/proc/self/status` field in kB.
 fn status_kb(field: &str) -> u64 {
@@ -78,67 +78,29 @@ async fn run() {
     .await
     .expect("fake X");
     let fake_base = fake.base_url().as_str().trim_end_matches('/').to_owned();
-    let vars: HashMap<String, String> = [
-        ("XADS_BIND", "127.0.0.1:0".to_owned()),
-        ("DATABASE_URL", xads::testing::sqlite_url()),
-        ("XADS_FX_URL", "off".to_owned()),
-        ("X_ADS_CLIENT_ID", "fake-client-id".to_owned()),
-        ("X_ADS_CLIENT_SECRET", "fake-client-secret".to_owned()),
-        ("X_ADS_REDIRECT_URI", REDIRECT_URI.to_owned()),
-        ("X_ADS_API_BASE_URL", fake_base.clone()),
-        ("X_API_BASE_URL", fake_base.clone()),
-        (
-            "X_OAUTH_AUTHORIZE_URL",
-            format!("{fake_base}/i/oauth2/authorize"),
-        ),
-        (
-            "XADS_ENCRYPTION_KEY",
-            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned(),
-        ),
-        ("X_ADS_LIVE_MODE", "true".to_owned()),
-        // Pacing is not what this measures: let the ~55 upload calls through at once.
-        ("X_ADS_RATE_LIMIT_PER_MINUTE", "10000".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let vars = common::vars(
+        &xads::testing::sqlite_url(),
+        &fake_base,
+        &[
+            ("X_ADS_LIVE_MODE", "true"),
+            // Pacing is not what this measures: let the ~55 upload calls through at once.
+            ("X_ADS_RATE_LIMIT_PER_MINUTE", "10000"),
+        ],
+    );
     let app = Application::build(Config::from_vars(&vars).expect("config"))
         .await
         .expect("app");
     let base = format!("http://{}", app.local_addr());
     let db = app.state().db.clone();
     tokio::spawn(app.run(std::future::pending()));
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("http client");
+    let http = common::http();
 
     // Connect a tenant, as the browser would.
     let (_, key) = xads::store::tenants::create(&db, "Bench", chrono::Utc::now())
         .await
         .expect("tenant");
     let key = key.0;
-    let started: serde_json::Value = http
-        .post(format!("{base}/api/v1/integrations/x_ads/connect"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .expect("connect")
-        .json()
-        .await
-        .expect("connect body");
-    let authorize = started["authorize_url"].as_str().expect("authorize_url");
-    let at_x = http.get(authorize).send().await.expect("authorize");
-    let location = url::Url::parse(at_x.headers()["location"].to_str().unwrap()).unwrap();
-    let callback = http
-        .get(format!(
-            "{base}/oauth/x_ads/callback?{}",
-            location.query().unwrap_or_default()
-        ))
-        .send()
-        .await
-        .expect("callback");
-    assert!(callback.status().is_redirection(), "connect failed");
+    common::connect(&http, &base, &key).await;
     let account = fake.state().seed_info().usd_account_id.clone();
 
     // Baseline: everything started and connected, before the upload.

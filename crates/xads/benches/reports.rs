@@ -10,9 +10,7 @@
 //! ≤ 2 × its time). Then the CSV export of hourly rows over 30 and over 120 days, with the peak
 //! heap above the baseline (a counting allocator in this binary): flat means streamed.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -24,30 +22,7 @@ use xads::store::{connections, sessions, tenants};
 use xads_client::Secret;
 use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(l.size() as isize, Ordering::Relaxed) + l.size() as isize;
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        let delta = new as isize - l.size() as isize;
-        let live = LIVE.fetch_add(delta, Ordering::Relaxed) + delta;
-        PEAK.fetch_max(live, Ordering::Relaxed);
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+mod heap;
 
 /// A measured target: label, URL, auth header, and the aggregates it runs (the reference).
 type Case<'a> = (&'a str, String, (&'a str, &'a str), Vec<Aggregate>);
@@ -324,8 +299,7 @@ async fn run(name: &str, db_url: String) {
             "{base}/api/v1/x_ads/accounts/{ACCOUNT}/stats?entity=campaign&from={from}&to={to_day}&granularity=hour"
         );
         tokio::time::sleep(StdDuration::from_millis(200)).await;
-        let baseline = LIVE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
+        let baseline = heap::mark();
         let started = Instant::now();
         let resp = http
             .get(&url)
@@ -342,7 +316,7 @@ async fn run(name: &str, db_url: String) {
             n += chunk.len();
             lines += chunk.iter().filter(|b| **b == b'\n').count();
         }
-        let peak = PEAK.load(Ordering::Relaxed) - baseline;
+        let peak = heap::peak_above(baseline);
         println!(
             "CSV export, hourly, {days} days: {} lines, {:.1} MB in {:.1?}; peak heap above baseline {:.2} MB",
             lines - 1,
