@@ -14,6 +14,7 @@ use super::{
     shown_once,
 };
 use crate::app::AppState;
+use crate::store::backfills::Backfill;
 use crate::store::sync_runs::Health;
 use crate::ui::html::{self, Nav, button_form, csrf_field, flash, scroll};
 use crate::ui::session::{CsrfForm, User};
@@ -97,6 +98,19 @@ async fn tile_page(
     let health = crate::store::sync_runs::all_health(&state.db, &user.0.tenant.id)
         .await
         .unwrap_or_default();
+    // Each account's latest backfill (its history through X's jobs, PRODUCT §4.10).
+    let tile = Tile::from_api(&tile);
+    let mut history = Vec::new();
+    for a in &tile.accounts {
+        let b = crate::store::backfills::latest(&state.db, &user.0.tenant.id, Some(&a.id))
+            .await
+            .ok()
+            .flatten();
+        history.push((a.id.clone(), b));
+    }
+    let loading = history
+        .iter()
+        .any(|(_, b)| b.as_ref().is_some_and(|b| b.status == "running"));
     let now = state.clock.now();
     let body = html! {
         h1 { "Integrations" }
@@ -105,10 +119,14 @@ async fn tile_page(
         @if let Some((status, _)) = &progress {
             (status)
         }
-        (tile_html(&Tile::from_api(&tile), &user.0.csrf, &health, now))
+        (tile_html(&tile, &user.0.csrf, &health, &history, now))
     };
-    // A sync still running: the page follows it.
-    let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
+    // A sync still running: the page follows it; a history still loading, more slowly.
+    let refresh = if progress.as_ref().is_some_and(|p| p.1) {
+        Some(2)
+    } else {
+        loading.then_some(5)
+    };
     render_refreshing(user, "Integrations", Nav::Integrations, refresh, body)
 }
 
@@ -141,7 +159,51 @@ fn sync_cells(h: Option<&Health>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Mark
     }
 }
 
-fn tile_html(t: &Tile, csrf: &str, health: &[(String, Health)], now: DateTime<Utc>) -> Markup {
+/// One account's history: its latest backfill's state in words.
+fn history_cell(b: Option<&Backfill>, tz: chrono_tz::Tz) -> Markup {
+    let days = |b: &Backfill| {
+        let (from, to) = b.window;
+        html::counted(((to - from).num_hours() + 23) / 24, "days")
+    };
+    html! {
+        td class="sync-history" {
+            @match b {
+                None => { "—" }
+                Some(b) => @match b.status.as_str() {
+                    "running" => {
+                        span class="badge b-warn" { "loading" } " "
+                        (days(b)) ": "
+                        @if b.planned {
+                            (b.jobs_done) " of " (html::counted(b.jobs_total, "jobs at X"))
+                        } @else {
+                            "planning"
+                        }
+                        ", " (html::counted(b.rows, "rows"))
+                    }
+                    "succeeded" => {
+                        (days(b)) " loaded"
+                        @if let Some(at) = b.finished_at {
+                            " " (html::local_instant(at, tz))
+                        }
+                    }
+                    "cancelled" => { (days(b)) ": cancelled" }
+                    _ => {
+                        span class="badge b-bad" { "failed" } " "
+                        (b.error.as_deref().unwrap_or("the history could not be loaded"))
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tile_html(
+    t: &Tile,
+    csrf: &str,
+    health: &[(String, Health)],
+    history: &[(String, Option<Backfill>)],
+    now: DateTime<Utc>,
+) -> Markup {
     let status = t.status.as_str();
     let (badge, label) = match status {
         "connected" => ("badge b-ok", "Connected"),
@@ -199,7 +261,7 @@ fn tile_html(t: &Tile, csrf: &str, health: &[(String, Health)], now: DateTime<Ut
                     thead {
                         tr {
                             th { "Name" } th { "Id" } th { "Currency" } th { "Time zone" }
-                            th { "Last sync" } th { "Lag" } th { "Last error" }
+                            th { "Last sync" } th { "Lag" } th { "Last error" } th { "History" }
                         }
                     }
                     tbody {
@@ -211,6 +273,7 @@ fn tile_html(t: &Tile, csrf: &str, health: &[(String, Health)], now: DateTime<Ut
                                 td { (a.currency.as_deref().unwrap_or("—")) }
                                 td { (a.timezone.as_deref().unwrap_or("—")) }
                                 (sync_cells(health.iter().find(|(id, _)| *id == a.id).map(|(_, h)| h), tz, now))
+                                (history_cell(history.iter().find(|(id, _)| *id == a.id).and_then(|(_, b)| b.as_ref()), tz))
                             }
                         }
                     }
