@@ -228,8 +228,11 @@ impl Db {
         let pool_options = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(10))
             .max_connections(match backend {
-                // SQLite has one writer; a small pool avoids busy waits without starving readers.
-                Backend::Sqlite => 4,
+                // SQLite has one writer: a writer waiting for the lock (busy_timeout) holds its
+                // pool connection meanwhile. With 4, concurrent backfills and syncs waiting to
+                // write left none for reads (an API read timed out acquiring one: seen as a 500
+                // under load); 8 keeps room for readers, which WAL never blocks.
+                Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             });
         let pool_options = if backend == Backend::Sqlite {
