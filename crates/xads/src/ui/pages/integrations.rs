@@ -108,9 +108,6 @@ async fn tile_page(
             .flatten();
         history.push((a.id.clone(), b));
     }
-    let loading = history
-        .iter()
-        .any(|(_, b)| b.as_ref().is_some_and(|b| b.status == "running"));
     let now = state.clock.now();
     let body = html! {
         h1 { "Integrations" }
@@ -121,12 +118,10 @@ async fn tile_page(
         }
         (tile_html(&tile, &user.0.csrf, &health, &history, now))
     };
-    // A sync still running: the page follows it; a history still loading, more slowly.
-    let refresh = if progress.as_ref().is_some_and(|p| p.1) {
-        Some(2)
-    } else {
-        loading.then_some(5)
-    };
+    // A sync still running: the page follows it (seconds). A history loads for minutes: the
+    // page says how far it got and offers a link to look again rather than reloading itself
+    // for that long (a refresh that keeps moving the page is an accessibility failure).
+    let refresh = progress.as_ref().is_some_and(|p| p.1).then_some(2);
     render_refreshing(user, "Integrations", Nav::Integrations, refresh, body)
 }
 
@@ -160,38 +155,31 @@ fn sync_cells(h: Option<&Health>, tz: chrono_tz::Tz, now: DateTime<Utc>) -> Mark
 }
 
 /// One account's history: its latest backfill's state in words.
-fn history_cell(b: Option<&Backfill>, tz: chrono_tz::Tz) -> Markup {
-    let days = |b: &Backfill| {
-        let (from, to) = b.window;
-        html::counted(((to - from).num_hours() + 23) / 24, "days")
-    };
+fn history_text(b: &Backfill, tz: chrono_tz::Tz) -> Markup {
+    let (from, to) = b.window;
+    let days = html::counted(((to - from).num_hours() + 23) / 24, "days");
     html! {
-        td class="sync-history" {
-            @match b {
-                None => { "—" }
-                Some(b) => @match b.status.as_str() {
-                    "running" => {
-                        span class="badge b-warn" { "loading" } " "
-                        (days(b)) ": "
-                        @if b.planned {
-                            (b.jobs_done) " of " (html::counted(b.jobs_total, "jobs at X"))
-                        } @else {
-                            "planning"
-                        }
-                        ", " (html::counted(b.rows, "rows"))
-                    }
-                    "succeeded" => {
-                        (days(b)) " loaded"
-                        @if let Some(at) = b.finished_at {
-                            " " (html::local_instant(at, tz))
-                        }
-                    }
-                    "cancelled" => { (days(b)) ": cancelled" }
-                    _ => {
-                        span class="badge b-bad" { "failed" } " "
-                        (b.error.as_deref().unwrap_or("the history could not be loaded"))
-                    }
+        @match b.status.as_str() {
+            "running" => {
+                span class="badge b-warn" { "loading" } " " (days) " through X's reporting jobs: "
+                @if b.planned {
+                    (b.jobs_done) " of " (html::counted(b.jobs_total, "jobs done"))
+                } @else {
+                    "planning"
                 }
+                ", " (html::counted(b.rows, "rows")) " so far. "
+                a href="/integrations" { "Check again" }
+            }
+            "succeeded" => {
+                (days) " loaded (" (html::counted(b.rows, "rows")) ")"
+                @if let Some(at) = b.finished_at {
+                    ", " (html::local_instant(at, tz))
+                }
+            }
+            "cancelled" => { (days) ": cancelled" }
+            _ => {
+                span class="badge b-bad" { "failed" } " "
+                (b.error.as_deref().unwrap_or("the history could not be loaded"))
             }
         }
     }
@@ -261,7 +249,7 @@ fn tile_html(
                     thead {
                         tr {
                             th { "Name" } th { "Id" } th { "Currency" } th { "Time zone" }
-                            th { "Last sync" } th { "Lag" } th { "Last error" } th { "History" }
+                            th { "Last sync" } th { "Lag" } th { "Last error" }
                         }
                     }
                     tbody {
@@ -273,11 +261,21 @@ fn tile_html(
                                 td { (a.currency.as_deref().unwrap_or("—")) }
                                 td { (a.timezone.as_deref().unwrap_or("—")) }
                                 (sync_cells(health.iter().find(|(id, _)| *id == a.id).map(|(_, h)| h), tz, now))
-                                (history_cell(history.iter().find(|(id, _)| *id == a.id).and_then(|(_, b)| b.as_ref()), tz))
                             }
                         }
                     }
                 } }))
+                @if history.iter().any(|(_, b)| b.is_some()) {
+                    h2 { "History" }
+                    ul id="history" {
+                        @for a in accounts {
+                            @if let Some(b) = history.iter().find(|(id, _)| *id == a.id).and_then(|(_, b)| b.as_ref()) {
+                                @let tz = a.timezone.as_deref().and_then(|z| z.parse().ok()).unwrap_or(chrono_tz::Tz::UTC);
+                                li data-account=(a.id) { strong { (a.name) } ": " (history_text(b, tz)) }
+                            }
+                        }
+                    }
+                }
             }
             @if status != "disconnected" {
                 p class="note" id="sync" {
