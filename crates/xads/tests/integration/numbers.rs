@@ -778,9 +778,11 @@ async fn the_total_row_sums_every_column_and_compares_with_the_previous_period()
         out
     };
     let money = |d: rust_decimal::Decimal| xads::money::with_currency(d, "USD");
-    // USD account: Impressions, Clicks, CTR, Engagements, Conversions, Spend, CPC, CPM, CPA.
+    // USD account: Impressions, Clicks, CTR, Engagements, Conversions, Spend, CPC, CPM, CPA,
+    // Installs, CPI (no app campaign here: installs were not asked, so "—", not 0).
     let total = row_cells(&html, "total");
-    assert_eq!(total.len(), 9, "{total:?}");
+    assert_eq!(total.len(), 11, "{total:?}");
+    assert_eq!(total[9..], ["—", "—"], "{total:?}");
     assert_eq!(total[0], group(imp));
     assert_eq!(total[1], group(clicks));
     let hundred = rust_decimal::Decimal::from(100);

@@ -491,12 +491,8 @@ async fn page(
                 (html::scroll("All accounts", html! { table id="rollup" {
                     thead {
                         tr {
-                            th { "Account" } th class="n" { "Impressions" } th class="n" { "Clicks" }
-                            th class="n" { "CTR" } th class="n" { "Engagements" } th class="n" { "Conversions" }
-                            th class="n" { "Spend (local)" } th class="n" { "Spend (USD)" }
-                            th class="n" { abbr title="cost per click" { "CPC" } }
-                            th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
-                            th class="n" { abbr title="cost per conversion" { "CPA" } }
+                            th { "Account" }
+                            (metric_headers(Some("local")))
                         }
                     }
                     tbody {
@@ -551,15 +547,8 @@ async fn page(
                     (html::scroll("Breakdown", html! { table id="breakdown" {
                         thead {
                             tr {
-                                th { (what) } th class="n" { "Impressions" } th class="n" { "Clicks" }
-                                th class="n" { "CTR" } th class="n" { "Engagements" } th class="n" { "Conversions" }
-                                @if !usd_account {
-                                    th class="n" { "Spend (" (currency) ")" }
-                                }
-                                th class="n" { "Spend (USD)" }
-                                th class="n" { abbr title="cost per click" { "CPC" } }
-                                th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
-                                th class="n" { abbr title="cost per conversion" { "CPA" } }
+                                th { (what) }
+                                (metric_headers((!usd_account).then_some(currency)))
                             }
                         }
                         tbody {
@@ -579,23 +568,15 @@ async fn page(
             (html::scroll("By campaign", html! { table id="by-campaign" {
                 thead {
                     tr {
-                        th { "Campaign" } th class="n" { "Impressions" } th class="n" { "Clicks" }
-                        th class="n" { "CTR" }
-                        th class="n" { "Engagements" } th class="n" { "Conversions" }
+                        th { "Campaign" }
                         // On a USD account the local spend is the USD spend: one column.
-                        @if !usd_account {
-                            th class="n" { "Spend (" (if currency.is_empty() { "local" } else { currency }) ")" }
-                        }
-                        th class="n" { "Spend (USD)" }
-                        th class="n" { abbr title="cost per click" { "CPC" } }
-                        th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
-                        th class="n" { abbr title="cost per conversion" { "CPA" } }
+                        (metric_headers((!usd_account).then_some(if currency.is_empty() { "local" } else { currency })))
                     }
                 }
                 tbody {
                     @if rows.is_empty() {
                         tr {
-                            td colspan=(if usd_account { "10" } else { "11" }) class="note" {
+                            td colspan=(if usd_account { "12" } else { "13" }) class="note" {
                                 @if picker.offline.is_some() {
                                     "No stats stored in this range."
                                 } @else {
@@ -706,6 +687,8 @@ struct Sums {
     clicks: u64,
     engagements: u64,
     conversions: u64,
+    /// App installs; `None` when no row has them (no app campaign: not asked of X).
+    installs: Option<u64>,
     /// Local spend in micros; `None` when no row has any.
     spend_local_micros: Option<i64>,
     /// The rows' currency (the account's).
@@ -726,6 +709,9 @@ impl Sums {
             s.clicks += n(r.clicks);
             s.engagements += n(r.engagements);
             s.conversions += n(r.conversions);
+            if let Some(i) = r.installs {
+                s.installs = Some(s.installs.unwrap_or(0) + n(i));
+            }
             if s.currency.is_none() {
                 s.currency.clone_from(&r.currency);
             }
@@ -753,6 +739,10 @@ impl Sums {
             clicks: self.clicks + o.clicks,
             engagements: self.engagements + o.engagements,
             conversions: self.conversions + o.conversions,
+            installs: match (self.installs, o.installs) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            },
             spend_local_micros: None,
             currency: None,
             spend_usd: self.spend_usd + o.spend_usd,
@@ -778,6 +768,9 @@ impl Sums {
     }
     fn cpa(&self) -> Option<Decimal> {
         self.per(self.conversions, 1)
+    }
+    fn cpi(&self) -> Option<Decimal> {
+        self.per(self.installs?, 1)
     }
 
     /// USD as money, marked as an estimate where a stale rate made it.
@@ -817,6 +810,8 @@ impl Sums {
             td class="n" { (self.usd_text(self.cpc())) }
             td class="n" { (self.usd_text(self.cpm())) }
             td class="n" { (self.usd_text(self.cpa())) }
+            td class="n" { (self.installs.map_or("—".to_owned(), html::group)) }
+            td class="n" { (self.usd_text(self.cpi())) }
         }
     }
 
@@ -850,7 +845,27 @@ impl Sums {
             td class="n" { (change(self.cpc(), before.cpc())) }
             td class="n" { (change(self.cpm(), before.cpm())) }
             td class="n" { (change(self.cpa(), before.cpa())) }
+            td class="n" { (change(self.installs.map(Decimal::from), before.installs.map(Decimal::from))) }
+            td class="n" { (change(self.cpi(), before.cpi())) }
         }
+    }
+}
+
+/// The metric columns' headers after the name column, in [`Sums::cells`]' order; `local`
+/// names the local spend column (none on a USD account, where it is the USD column).
+fn metric_headers(local: Option<&str>) -> Markup {
+    html! {
+        th class="n" { "Impressions" } th class="n" { "Clicks" }
+        th class="n" { "CTR" } th class="n" { "Engagements" } th class="n" { "Conversions" }
+        @if let Some(c) = local {
+            th class="n" { "Spend (" (c) ")" }
+        }
+        th class="n" { "Spend (USD)" }
+        th class="n" { abbr title="cost per click" { "CPC" } }
+        th class="n" { abbr title="cost per thousand impressions" { "CPM" } }
+        th class="n" { abbr title="cost per conversion" { "CPA" } }
+        th class="n" { "Installs" }
+        th class="n" { abbr title="cost per install" { "CPI" } }
     }
 }
 
@@ -948,6 +963,20 @@ mod tests {
         assert_eq!(s.cpc(), Some("0.169325".parse().unwrap()));
         assert_eq!(s.cpm(), Some("1.69325".parse().unwrap()));
         assert_eq!(s.cpa(), Some("6.773".parse().unwrap()));
+        // No app campaign: installs were not asked, so neither they nor CPI are 0.
+        assert_eq!((s.installs, s.cpi()), (None, None));
+        let app = |installs: u64, usd: &str| {
+            StatsRow::from_api(&serde_json::json!({
+                "entity_id": "a", "impressions": 100, "clicks": 1, "engagements": 1,
+                "conversions": 0, "installs": installs, "spend_local_micro": 1,
+                "currency": "USD", "spend_usd": usd,
+            }))
+        };
+        let with_app = Sums::of(&[app(3, "1.500000"), app(1, "0.500000")]);
+        assert_eq!(with_app.installs, Some(4));
+        assert_eq!(with_app.cpi(), Some("0.5".parse().unwrap()));
+        assert_eq!(with_app.plus_in_usd(&s).installs, Some(4));
+        assert_eq!(Sums::of(&[app(0, "1.000000")]).cpi(), None);
         // No USD for some spend: no cost ratios rather than ones that look cheaper.
         let gap = Sums::of(&[row(1_000, 10, 1, 300_000_000, None)]);
         assert_eq!((gap.cpc(), gap.cpm(), gap.cpa()), (None, None, None));
