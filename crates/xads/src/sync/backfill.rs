@@ -604,6 +604,25 @@ async fn resolve_unknown(
     Ok(changed)
 }
 
+/// One `stats_jobs` call for the account (a page of the list, or the jobs `q` names); X's
+/// concurrency headers are learnt on the way.
+async fn jobs_at_x(
+    t: &Target,
+    q: JobListQuery,
+    slots: &mut Slots,
+) -> Result<xads_client::XResponse<Vec<StatsJob>>, SyncError> {
+    let acct = t.account.id.as_str();
+    let resp = t
+        .session
+        .call(|x| {
+            let q = q.clone();
+            async move { x.stats_jobs(acct, &q).await }
+        })
+        .await?;
+    slots.learn(resp.job_limit);
+    Ok(resp.response)
+}
+
 /// Every job of the account at X (following cursors).
 async fn list_all_jobs(t: &Target, slots: &mut Slots) -> Result<Vec<StatsJob>, SyncError> {
     let mut out = Vec::new();
@@ -614,17 +633,9 @@ async fn list_all_jobs(t: &Target, slots: &mut Slots) -> Result<Vec<StatsJob>, S
             count: Some(1000),
             cursor: cursor.clone(),
         };
-        let acct = t.account.id.clone();
-        let resp = t
-            .session
-            .call(|x| {
-                let (q, acct) = (q.clone(), acct.clone());
-                async move { x.stats_jobs(&acct, &q).await }
-            })
-            .await?;
-        slots.learn(resp.job_limit);
-        out.extend(resp.response.data);
-        cursor = resp.response.next_cursor.filter(|c| !c.is_empty());
+        let page = jobs_at_x(t, q, slots).await?;
+        out.extend(page.data);
+        cursor = page.next_cursor.filter(|c| !c.is_empty());
         if cursor.is_none() {
             return Ok(out);
         }
@@ -640,21 +651,9 @@ async fn poll(t: &Target, id: &str, jobs: &[Job], slots: &mut Slots) -> Result<b
     let mut changed = false;
     for chunk in submitted.chunks(xads_client::models::MAX_JOB_IDS) {
         let q = JobListQuery::ids(chunk.iter().filter_map(|j| j.x_job_id.clone()));
-        let acct = t.account.id.clone();
-        let resp = t
-            .session
-            .call(|x| {
-                let (q, acct) = (q.clone(), acct.clone());
-                async move { x.stats_jobs(&acct, &q).await }
-            })
-            .await?;
-        slots.learn(resp.job_limit);
-        let by_id: HashMap<&str, &StatsJob> = resp
-            .response
-            .data
-            .iter()
-            .map(|j| (j.id.as_str(), j))
-            .collect();
+        let page = jobs_at_x(t, q, slots).await?;
+        let by_id: HashMap<&str, &StatsJob> =
+            page.data.iter().map(|j| (j.id.as_str(), j)).collect();
         for j in chunk {
             let Some(x_id) = j.x_job_id.as_deref() else {
                 continue;
