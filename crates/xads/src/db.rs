@@ -71,6 +71,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(19, "0019_installs"),
     migration!(20, "0020_backfills"),
     migration!(21, "0021_stats_segments"),
+    migration!(22, "0022_stats_daily"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod backfills;
 pub mod connections;
+pub mod daily;
 pub mod entities;
 pub mod experiments;
 pub mod fx_fetches;

@@ -13,6 +13,7 @@ use xads_client::vocab::{
     COLUMNS, MetricGroup, Objective, Placement, SegmentationType, StatsEntityType, column_index,
 };
 
+use super::daily;
 use super::fx_rates::RateSeries;
 use super::{from_millis, millis};
 use crate::db::{Backend, Db, DbError};
@@ -150,6 +151,8 @@ pub(crate) struct Table<const N: usize> {
     pub staging: &'static str,
     /// The key columns after [`sql_columns`].
     pub extra_key: [&'static str; N],
+    /// Whether `stats_daily` rolls the table up (`store::daily`): every write refreshes it.
+    pub rolled_up: bool,
 }
 
 /// `stats_hourly`: the unsegmented rows.
@@ -157,6 +160,7 @@ const HOURLY: Table<0> = Table {
     name: "stats_hourly",
     staging: "stats_in",
     extra_key: [],
+    rolled_up: true,
 };
 
 /// A row of a stats table with `N` key columns of its own (`StatRow`: none; `SegmentRow`: the
@@ -251,6 +255,20 @@ impl<const N: usize> Table<N> {
     }
 }
 
+/// What writing `rows` touches in the roll-up of `table` (nothing when it has none).
+fn touched<R: Stored<N>, const N: usize>(table: &Table<N>, rows: &[R]) -> daily::Touched {
+    let mut touched = daily::Touched::default();
+    for r in rows.iter().map(Stored::stat).filter(|_| table.rolled_up) {
+        touched.add(
+            &r.account_id,
+            r.entity.as_str(),
+            &r.entity_id,
+            millis(r.hour),
+        );
+    }
+    touched
+}
+
 /// Inserts or replaces rows on their key, in one transaction; returns how many were written.
 pub async fn upsert(
     db: &Db,
@@ -317,6 +335,7 @@ pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
         }
         q.execute(&mut *tx).await?;
     }
+    daily::refresh(&mut *tx, Backend::Sqlite, tenant_id, &touched(table, rows)).await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -462,6 +481,13 @@ async fn upsert_pg<R: Stored<N>, const N: usize>(
     sqlx::query(sqlx::AssertSqlSafe(insert))
         .execute(&mut *tx)
         .await?;
+    daily::refresh(
+        &mut *tx,
+        Backend::Postgres,
+        tenant_id,
+        &touched(table, rows),
+    )
+    .await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -608,9 +634,6 @@ pub struct Bucket {
     pub segment: Option<(String, String)>,
 }
 
-/// Milliseconds in a day: local days are `(hour + offset) / DAY_MS`.
-const DAY_MS: i64 = 86_400_000;
-
 /// The SQL of [`aggregate`]: the grouping is done by the database, filtered by the key's
 /// columns (and ids, and the segmentation) in SQL, so only the buckets cross the wire. `spend_usd` is stored with
 /// exactly six places (`fx::spend_usd` rescales), so it sums exactly as micros.
@@ -618,44 +641,19 @@ pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
     let bucket = match &q.bucketing {
         Bucketing::Hour => "hour".to_owned(),
         Bucketing::Total => "0".to_owned(),
-        Bucketing::Day(offsets) => {
-            let mut offset = match offsets.as_slice() {
-                [] => "0".to_owned(),
-                [(_, only)] => only.to_string(),
-                [(_, first), rest @ ..] => {
-                    let mut case = String::from("CASE");
-                    let mut before = *first;
-                    for (from, o) in rest {
-                        let _ = write!(case, " WHEN hour < {from} THEN {before}");
-                        before = *o;
-                    }
-                    let _ = write!(case, " ELSE {before} END");
-                    case
-                }
-            };
-            if offset.starts_with('-') {
-                offset = format!("({offset})");
-            }
-            format!("(hour + {offset}) / {DAY_MS}")
-        }
+        Bucketing::Day(offsets) => daily::day_expr(offsets),
     };
     let mut sql = format!("SELECT entity_id, placement, CAST({bucket} AS BIGINT)");
     for c in &COLUMNS {
         let _ = write!(sql, ", CAST(SUM({}) AS BIGINT)", c.name);
     }
-    // The rate's date as days since 1970-01-01, to compare with the hour's UTC day.
-    let rate_day = match backend {
-        Backend::Sqlite => "CAST(julianday(fx_rate_date) - 2440587.5 AS INTEGER)",
-        Backend::Postgres => "(CAST(fx_rate_date AS DATE) - DATE '1970-01-01')",
-    };
     let _ = write!(
         sql,
         ", MIN(currency), MAX(hour), COUNT(*), COUNT(fx_rate), MIN(fx_rate), MAX(fx_rate),
            MIN(fx_rate_date), MAX(fx_rate_date), MIN(fx_source), MAX(fx_source),
            COUNT(spend_usd), CAST(SUM(CAST(REPLACE(spend_usd, '.', '') AS BIGINT)) AS BIGINT),
-           CAST(MAX(CASE WHEN fx_rate_date IS NOT NULL AND currency <> 'USD'
-               AND hour / {DAY_MS} - {rate_day} > {stale} THEN 1 ELSE 0 END) AS BIGINT)",
-        stale = crate::fx::STALE_AFTER.num_days()
+           CAST(MAX({}) AS BIGINT)",
+        daily::stale_expr(backend)
     );
     if q.segment.is_some() {
         sql.push_str(", segment_name, segment_value");
@@ -754,21 +752,120 @@ const AGGREGATE_CHUNK: usize = 256;
 /// from a database cursor by a task of their own and handed over a few hundred at a time, so
 /// memory stays flat however many buckets there are (a CSV export of years of hours). Dropping
 /// the stream stops the read.
+///
+/// A read of whole local days (`Day` or `Total`, unsegmented) whose days match the account's
+/// roll-up sums `stats_daily` (`store::daily`) instead of `stats_hourly`: the same buckets from
+/// ~1/24 of the rows.
 pub fn aggregate(
     db: &Db,
     q: Aggregate,
+) -> impl futures::Stream<Item = Result<Bucket, DbError>> + Send + 'static {
+    aggregate_from(db, q, true)
+}
+
+/// [`aggregate`] always from `stats_hourly`: the reference the roll-up must equal (tests and
+/// benches compare the two).
+pub fn aggregate_hourly(
+    db: &Db,
+    q: Aggregate,
+) -> impl futures::Stream<Item = Result<Bucket, DbError>> + Send + 'static {
+    aggregate_from(db, q, false)
+}
+
+/// The SQL of [`aggregate`] over `stats_daily`, for the days `[$4, $5)` (days since
+/// 1970-01-01): the columns of [`aggregate_sql`], from the days' partial aggregates.
+pub fn aggregate_daily_sql(q: &Aggregate) -> String {
+    let key = if q.bucketing == Bucketing::Total {
+        "0"
+    } else {
+        "day"
+    };
+    let mut sql = format!("SELECT entity_id, placement, CAST({key} AS BIGINT)");
+    for c in &COLUMNS {
+        let _ = write!(sql, ", CAST(SUM({}) AS BIGINT)", c.name);
+    }
+    sql.push_str(
+        ", MIN(currency_min), MAX(last_hour), CAST(SUM(hours) AS BIGINT),
+           CAST(SUM(fx_hours) AS BIGINT), MIN(fx_rate_min), MAX(fx_rate_max), MIN(fx_date_min),
+           MAX(fx_date_max), MIN(fx_source_min), MAX(fx_source_max),
+           CAST(SUM(usd_hours) AS BIGINT), CAST(SUM(usd_micros) AS BIGINT),
+           CAST(MAX(fx_stale) AS BIGINT)
+         FROM stats_daily
+         WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND day >= $4 AND day < $5",
+    );
+    if !q.ids.is_empty() {
+        sql.push_str(" AND entity_id IN (");
+        for i in 0..q.ids.len() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", i + 6);
+        }
+        sql.push(')');
+    }
+    sql.push_str(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    sql
+}
+
+/// The days of `stats_daily` that answer `q` exactly, when there are such: `q` is unsegmented,
+/// by day or in total, over whole local days of the zone the account was rolled up in, and a
+/// `Day` read cuts its days at that zone's offsets.
+async fn daily_window(db: &Db, q: &Aggregate) -> Result<Option<(i64, i64)>, DbError> {
+    if q.segment.is_some() || q.bucketing == Bucketing::Hour {
+        return Ok(None);
+    }
+    let zone: Option<String> = sqlx::query_scalar(
+        "SELECT timezone FROM stats_daily_zones WHERE tenant_id = $1 AND account_id = $2",
+    )
+    .bind(q.tenant_id.as_str())
+    .bind(q.account_id.as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(tz) = zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) else {
+        return Ok(None);
+    };
+    if let Bucketing::Day(offsets) = &q.bucketing
+        && *offsets != daily::zone_offsets(tz, q.from, q.to)
+    {
+        return Ok(None);
+    }
+    Ok(daily::whole_days(tz, q.from, q.to))
+}
+
+fn aggregate_from(
+    db: &Db,
+    q: Aggregate,
+    roll_up: bool,
 ) -> impl futures::Stream<Item = Result<Bucket, DbError>> + Send + 'static {
     use futures::{StreamExt as _, TryStreamExt as _};
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bucket>, DbError>>(4);
     let db = db.clone();
     tokio::spawn(async move {
-        let sql = aggregate_sql(&q, db.backend());
+        let days = if roll_up {
+            match daily_window(&db, &q).await {
+                Ok(days) => days,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let (sql, lo, hi) = match days {
+            Some((first, end)) => (aggregate_daily_sql(&q), first, end),
+            None => (
+                aggregate_sql(&q, db.backend()),
+                millis(q.from),
+                millis(q.to),
+            ),
+        };
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(q.tenant_id.as_str())
             .bind(q.account_id.as_str())
             .bind(q.entity.as_str())
-            .bind(millis(q.from))
-            .bind(millis(q.to));
+            .bind(lo)
+            .bind(hi);
         if let Some(segment) = q.segment {
             query = query.bind(segment.as_str());
         }
@@ -906,7 +1003,20 @@ pub(crate) async fn reconvert_in<const N: usize>(
             after = (last.get(3), texts);
         }
         if !changed.is_empty() {
-            updated += write_conversions(db, table, tenant_id, &changed).await?;
+            // The new conversions and the days they change commit together.
+            let mut tx = db.pool().begin().await?;
+            updated += write_conversions(&mut tx, db.backend(), table, tenant_id, &changed).await?;
+            let mut touched = daily::Touched::default();
+            for (r, _) in changed.iter().filter(|_| table.rolled_up) {
+                touched.add(
+                    &r.account_id,
+                    r.entity.as_str(),
+                    &r.entity_id,
+                    millis(r.hour),
+                );
+            }
+            daily::refresh(&mut *tx, db.backend(), tenant_id, &touched).await?;
+            tx.commit().await?;
         }
         if page.len() < RECONVERT_CHUNK {
             return Ok(updated);
@@ -917,13 +1027,13 @@ pub(crate) async fn reconvert_in<const N: usize>(
 /// Writes the conversions of `rows` (one tenant's rows of `table`, each with the values of the
 /// table's own key columns) in one statement.
 async fn write_conversions<const N: usize>(
-    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     table: &Table<N>,
     tenant_id: &str,
     rows: &[(StatRow, [String; N])],
 ) -> Result<u64, DbError> {
     let per_row = 9 + N;
-    let backend = db.backend();
     let mut n = 0;
     let mut placeholder = |sql: &mut String| {
         n += 1;
@@ -978,7 +1088,7 @@ async fn write_conversions<const N: usize>(
             q = q.bind(k.as_str());
         }
     }
-    Ok(q.bind(tenant_id).execute(db.pool()).await?.rows_affected())
+    Ok(q.bind(tenant_id).execute(conn).await?.rows_affected())
 }
 
 /// Per-account sync settings.

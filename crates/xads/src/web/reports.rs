@@ -297,36 +297,9 @@ fn from_millis_utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// The zone's UTC offsets over `[from, to)` as `(from_ms, offset_ms)`, each from the instant it
-/// starts: stepped a day at a time, and an hour at a time through a day whose offset changed
-/// (no zone changes twice within a day).
+/// The zone's UTC offsets over `[from, to)` (`store::daily::zone_offsets`).
 fn offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i64, i64)> {
-    use chrono::{Offset as _, TimeZone as _};
-    let offset_at = |t: DateTime<Utc>| {
-        i64::from(
-            tz.offset_from_utc_datetime(&t.naive_utc())
-                .fix()
-                .local_minus_utc(),
-        ) * 1000
-    };
-    let mut t = sync::floor_hour(from);
-    let mut out = vec![(t.timestamp_millis(), offset_at(t))];
-    while t < to {
-        let next = t + Duration::days(1);
-        let current = out.last().map_or(0, |o| o.1);
-        if offset_at(next) != current {
-            let mut h = t + Duration::hours(1);
-            while h <= next {
-                let o = offset_at(h);
-                if o != out.last().map_or(0, |o| o.1) {
-                    out.push((h.timestamp_millis(), o));
-                }
-                h += Duration::hours(1);
-            }
-        }
-        t = next;
-    }
-    out
+    crate::store::daily::zone_offsets(tz, from, to)
 }
 
 /// Checks `q` for the tenant's `account_id`: the aggregate it asks for.

@@ -21,6 +21,7 @@ mod numbers;
 mod paging;
 mod props;
 mod reporting;
+mod rollup;
 mod security;
 mod segments;
 mod server;

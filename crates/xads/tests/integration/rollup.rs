@@ -1,0 +1,330 @@
+//! The daily roll-up of stats (`store::daily`, issue 17 item 5): a report over whole local days
+//! reads `stats_daily` and answers exactly what the hourly rows sum to, on both backends, through
+//! upserts that revise hours, re-conversions, a time-zone change and rows stored before the
+//! roll-up existed.
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use futures::TryStreamExt;
+use xads::db::Db;
+use xads::store::connections::{self, AdAccount};
+use xads::store::daily::zone_offsets;
+use xads::store::stats::{self, Aggregate, Bucket, Bucketing, Fx, StatRow};
+use xads::store::tenants;
+use xads::testing::all_backends;
+use xads_client::vocab::{Placement, StatsEntityType};
+
+fn account(id: &str, timezone: &str) -> AdAccount {
+    AdAccount {
+        id: id.into(),
+        name: id.into(),
+        timezone: timezone.into(),
+        currency: Some("EUR".into()),
+        approval_status: None,
+    }
+}
+
+/// An hour of campaign `id` with values that differ per id, hour and `salt`; every 7th hour
+/// has no rate, hours from 100 on another rate than before, and campaign "c" never knows
+/// installs.
+fn row(acct: &str, id: &str, hour: DateTime<Utc>, salt: i64) -> StatRow {
+    let n = hour.timestamp() / 3600;
+    let mut values: stats::Values =
+        std::array::from_fn(|i| Some((n % 97) * (i as i64 + 1) + salt + id.len() as i64));
+    if id == "c" {
+        values[stats::INSTALLS] = None;
+    }
+    let spend = values[stats::SPEND_LOCAL_MICRO].unwrap();
+    let rate = if n % 100 < 50 { "1.08" } else { "1.09" };
+    StatRow {
+        account_id: acct.into(),
+        entity: StatsEntityType::Campaign,
+        entity_id: id.into(),
+        hour,
+        placement: Placement::AllOnTwitter,
+        values,
+        currency: "EUR".into(),
+        fx: (n % 7 != 0).then(|| Fx {
+            rate: rate.parse().unwrap(),
+            date: hour.date_naive() - Duration::days(if n % 11 == 0 { 9 } else { 1 }),
+            source: "ecb".into(),
+            spend_usd: xads::fx::spend_usd(spend, rate.parse().unwrap()),
+        }),
+    }
+}
+
+/// Every hour of campaigns a, b, c in `[from, from + hours)`.
+fn hours(acct: &str, from: DateTime<Utc>, hours: i64, salt: i64) -> Vec<StatRow> {
+    (0..hours)
+        .flat_map(|h| ["a", "b", "c"].map(|id| row(acct, id, from + Duration::hours(h), salt)))
+        .collect()
+}
+
+fn local_midnight(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    d.and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(tz)
+        .earliest()
+        .unwrap()
+        .to_utc()
+}
+
+struct Reader<'a> {
+    db: &'a Db,
+    tenant: String,
+    acct: &'static str,
+}
+
+impl Reader<'_> {
+    fn query(&self, from: DateTime<Utc>, to: DateTime<Utc>, bucketing: Bucketing) -> Aggregate {
+        Aggregate {
+            tenant_id: self.tenant.clone(),
+            account_id: self.acct.into(),
+            entity: StatsEntityType::Campaign,
+            ids: Vec::new(),
+            from,
+            to,
+            bucketing,
+            segment: None,
+        }
+    }
+
+    /// The roll-up's answer and the hourly rows' answer.
+    async fn both(&self, q: Aggregate) -> (Vec<Bucket>, Vec<Bucket>) {
+        let rolled = stats::aggregate(self.db, q.clone())
+            .try_collect()
+            .await
+            .unwrap();
+        let hourly = stats::aggregate_hourly(self.db, q)
+            .try_collect()
+            .await
+            .unwrap();
+        (rolled, hourly)
+    }
+
+    /// By day in `tz` and in total over `[from, to)`: the same buckets either way.
+    async fn agrees(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>, what: &str) {
+        for bucketing in [Bucketing::Day(zone_offsets(tz, from, to)), Bucketing::Total] {
+            let (rolled, hourly) = self.both(self.query(from, to, bucketing.clone())).await;
+            assert!(!hourly.is_empty(), "{what}: the window holds rows");
+            assert_eq!(
+                rolled,
+                hourly,
+                "{what}, {bucketing:?}: {:?}",
+                self.db.backend()
+            );
+        }
+    }
+
+    /// Whether a read of `[from, to)` by day in `tz` comes from `stats_daily`: a marker added to
+    /// every stored day shows in the answer only if it does (then taken away again).
+    async fn reads_roll_up(&self, tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        let bump = |by: i64| {
+            sqlx::query("UPDATE stats_daily SET impressions = impressions + $1")
+                .bind(by)
+                .execute(self.db.pool())
+        };
+        bump(1_000_000).await.unwrap();
+        let (rolled, hourly) = self
+            .both(self.query(from, to, Bucketing::Day(zone_offsets(tz, from, to))))
+            .await;
+        bump(-1_000_000).await.unwrap();
+        rolled != hourly
+    }
+}
+
+#[tokio::test]
+async fn reports_over_whole_local_days_read_the_daily_roll_up_and_equal_the_hourly_rows() {
+    let la: Tz = "America/Los_Angeles".parse().unwrap();
+    let kolkata: Tz = "Asia/Kolkata".parse().unwrap();
+    // Across the end of daylight saving time in Los Angeles (2026-11-01).
+    let t0 = Utc.with_ymd_and_hms(2026, 10, 27, 0, 0, 0).unwrap();
+    let day = |d: u32| NaiveDate::from_ymd_opt(2026, 10, 28).unwrap() + Duration::days(d.into());
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        connections::replace_ad_accounts(
+            &db,
+            &tenant.id,
+            &[
+                account("la", "America/Los_Angeles"),
+                account("in", "Asia/Kolkata"),
+            ],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        let la_read = Reader {
+            db: &db,
+            tenant: tenant.id.clone(),
+            acct: "la",
+        };
+        let in_read = Reader {
+            db: &db,
+            tenant: tenant.id.clone(),
+            acct: "in",
+        };
+        // Ten days in one write, then a revision of 30 hours in the middle (new values, as X
+        // revises the trailing window), and a lone late hour of one campaign.
+        let mut first = hours("la", t0, 240, 0);
+        first.extend(hours("in", t0, 240, 5));
+        stats::upsert(&db, &tenant.id, &first, Utc::now())
+            .await
+            .unwrap();
+        let revised = hours("la", t0 + Duration::hours(100), 30, 7);
+        stats::upsert(&db, &tenant.id, &revised, Utc::now())
+            .await
+            .unwrap();
+        stats::upsert(
+            &db,
+            &tenant.id,
+            &[row("la", "b", t0 + Duration::hours(200), 40)],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+
+        let (from, to) = (local_midnight(day(0), la), local_midnight(day(8), la));
+        la_read.agrees(la, from, to, "eight LA days").await;
+        assert!(
+            la_read.reads_roll_up(la, from, to).await,
+            "{:?}",
+            db.backend()
+        );
+        let (from, to) = (
+            local_midnight(day(1), kolkata),
+            local_midnight(day(5), kolkata),
+        );
+        assert_eq!(from.timestamp() % 3600, 1800, "a half-hour zone");
+        // Kolkata's days start with the hour its midnight falls in: 19:00 UTC.
+        let (from, to) = (from + Duration::minutes(30), to + Duration::minutes(30));
+        in_read.agrees(kolkata, from, to, "four Kolkata days").await;
+        assert!(in_read.reads_roll_up(kolkata, from, to).await);
+
+        // A window that does not start at a local day reads the hours.
+        let (from, to) = (local_midnight(day(0), la), local_midnight(day(3), la));
+        let ragged = from + Duration::hours(5);
+        la_read.agrees(la, ragged, to, "ragged").await;
+        assert!(!la_read.reads_roll_up(la, ragged, to).await);
+        // So does a read cut in another zone than the roll-up's.
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let (bf, bt) = (
+            local_midnight(day(1), berlin),
+            local_midnight(day(4), berlin),
+        );
+        la_read.agrees(berlin, bf, bt, "another zone").await;
+        assert!(!la_read.reads_roll_up(berlin, bf, bt).await);
+
+        // A back-dated rate re-converts hours; their days follow in the same transaction.
+        let series = vec![(
+            day(0) - Duration::days(30),
+            "1.2345".parse().unwrap(),
+            "csv".to_owned(),
+        )];
+        let changed = stats::reconvert(&db, &tenant.id, "EUR", day(0), &series)
+            .await
+            .unwrap();
+        assert!(changed > 0);
+        la_read.agrees(la, from, to, "after re-conversion").await;
+        in_read
+            .agrees(
+                kolkata,
+                local_midnight(day(1), kolkata) + Duration::minutes(30),
+                local_midnight(day(3), kolkata) + Duration::minutes(30),
+                "after re-conversion",
+            )
+            .await;
+
+        // The account moves to Berlin: reads cut in Berlin use the hours until the next write
+        // rebuilds the roll-up in the new zone.
+        connections::replace_ad_accounts(
+            &db,
+            &tenant.id,
+            &[
+                account("la", "Europe/Berlin"),
+                account("in", "Asia/Kolkata"),
+            ],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        la_read
+            .agrees(berlin, bf, bt, "zone changed, not yet rebuilt")
+            .await;
+        assert!(!la_read.reads_roll_up(berlin, bf, bt).await);
+        stats::upsert(&db, &tenant.id, &[row("la", "a", t0, 3)], Utc::now())
+            .await
+            .unwrap();
+        la_read.agrees(berlin, bf, bt, "rebuilt in Berlin").await;
+        assert!(la_read.reads_roll_up(berlin, bf, bt).await);
+
+        // Rows stored before the roll-up existed: read from the hours, rolled up at the next
+        // write of the account.
+        for forget in [
+            "DELETE FROM stats_daily WHERE account_id = 'in'",
+            "DELETE FROM stats_daily_zones WHERE account_id = 'in'",
+        ] {
+            sqlx::query(forget).execute(db.pool()).await.unwrap();
+        }
+        let (kf, kt) = (
+            local_midnight(day(2), kolkata) + Duration::minutes(30),
+            local_midnight(day(6), kolkata) + Duration::minutes(30),
+        );
+        in_read.agrees(kolkata, kf, kt, "not rolled up").await;
+        stats::upsert(&db, &tenant.id, &[row("in", "z", t0, 0)], Utc::now())
+            .await
+            .unwrap();
+        in_read
+            .agrees(kolkata, kf, kt, "rolled up at the next write")
+            .await;
+        assert!(in_read.reads_roll_up(kolkata, kf, kt).await);
+    }
+}
+
+/// Two writers of the same account's days at once (PostgreSQL, where they really run
+/// concurrently): the roll-up still equals the hours once both committed.
+#[tokio::test]
+async fn concurrent_writers_of_one_account_leave_the_roll_up_exact() {
+    let Some(db) = xads::testing::postgres_db().await else {
+        return;
+    };
+    let la: Tz = "America/Los_Angeles".parse().unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 6, 1, 7, 0, 0).unwrap();
+    let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+    connections::replace_ad_accounts(
+        &db,
+        &tenant.id,
+        &[account("la", "America/Los_Angeles")],
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    stats::upsert(&db, &tenant.id, &hours("la", t0, 48, 0), Utc::now())
+        .await
+        .unwrap();
+    for round in 0..5 {
+        // Each writer revises different hours of the same two days.
+        let evens: Vec<StatRow> = hours("la", t0, 48, round)
+            .into_iter()
+            .filter(|r| r.hour.timestamp() / 3600 % 2 == 0)
+            .collect();
+        let odds: Vec<StatRow> = hours("la", t0, 48, round + 100)
+            .into_iter()
+            .filter(|r| r.hour.timestamp() / 3600 % 2 == 1)
+            .collect();
+        let (a, b) = tokio::join!(
+            stats::upsert(&db, &tenant.id, &evens, Utc::now()),
+            stats::upsert(&db, &tenant.id, &odds, Utc::now())
+        );
+        a.unwrap();
+        b.unwrap();
+        let reader = Reader {
+            db: &db,
+            tenant: tenant.id.clone(),
+            acct: "la",
+        };
+        reader
+            .agrees(la, t0, t0 + Duration::days(2), &format!("round {round}"))
+            .await;
+        assert!(reader.reads_roll_up(la, t0, t0 + Duration::days(2)).await);
+    }
+}
