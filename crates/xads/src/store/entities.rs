@@ -236,3 +236,51 @@ pub async fn x_ids(
     .fetch_all(db.pool())
     .await?)
 }
+
+/// What a report calls one mirrored entity, and its parent's id (a line item's campaign, a
+/// promoted tweet's line item).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// A campaign's or line item's name; a promoted tweet, which has none, as `Tweet <tweet id>`.
+    pub name: String,
+    /// The parent's id, when the mirror knows it.
+    pub parent_id: Option<String>,
+}
+
+/// The labels of the account's mirrored entities of `kind`, by id: deleted and dry-run ones
+/// too, since their stored history is still reported.
+pub async fn labels(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+    kind: Kind,
+) -> Result<std::collections::HashMap<String, Label>, DbError> {
+    let rows = sqlx::query(
+        "SELECT id, parent_id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
+           AND kind = $3",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .bind(kind.as_str())
+    .fetch_all(db.pool())
+    .await?;
+    let mut out = std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        let data: Value = serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+        let text = |k: &str| data.get(k).and_then(Value::as_str).map(str::to_owned);
+        let name = match kind {
+            Kind::PromotedTweet => text("tweet_id").map(|t| format!("Tweet {t}")),
+            Kind::Campaign | Kind::LineItem => text("name"),
+        };
+        if let Some(name) = name {
+            out.insert(
+                r.get::<String, _>(0),
+                Label {
+                    name,
+                    parent_id: r.get(1),
+                },
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1288,31 +1288,6 @@ pub async fn app_entities(
     Ok(out)
 }
 
-/// The name of each mirrored campaign and line item of the account (live and dry-run), by id.
-pub async fn entity_names(
-    db: &Db,
-    tenant_id: &str,
-    account_id: &str,
-) -> Result<HashMap<String, String>, DbError> {
-    let rows = sqlx::query(
-        "SELECT id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
-           AND kind IN ('campaign', 'line_item')",
-    )
-    .bind(tenant_id)
-    .bind(account_id)
-    .fetch_all(db.pool())
-    .await?;
-    let mut out = HashMap::new();
-    for r in rows {
-        let data: serde_json::Value =
-            serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
-        if let Some(n) = data.get("name").and_then(|c| c.as_str()) {
-            out.insert(r.get::<String, _>(0), n.to_owned());
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

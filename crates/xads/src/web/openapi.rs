@@ -368,7 +368,7 @@ pub fn query_params(r: &Route) -> Vec<Param> {
             (
                 "entity",
                 json!({"type": "string", "default": "campaign"}),
-                "campaign or line_item (case-insensitive)",
+                "campaign, line_item or promoted_tweet (case-insensitive); promoted_tweet answers no rows yet: neither the sync nor the backfill stores them",
             ),
             (
                 "ids",
@@ -432,7 +432,7 @@ fn operation_id(r: &Route) -> String {
 fn stats_row_schema() -> Value {
     let text_or_null = json!({"type": ["string", "null"]});
     let mut props = json!({
-        "entity": {"type": "string", "enum": ["CAMPAIGN", "LINE_ITEM"]},
+        "entity": {"type": "string", "enum": ["CAMPAIGN", "LINE_ITEM", "PROMOTED_TWEET"]},
         "entity_id": {"type": "string"},
         "start": {"type": "string", "format": "date-time", "description": "start of the hour, local day or window, UTC"},
         "date": {"type": "string", "format": "date", "description": "the ad account's local day of start"},

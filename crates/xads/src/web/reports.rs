@@ -302,6 +302,41 @@ fn offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i64, i64)> {
     crate::store::daily::zone_offsets(tz, from, to)
 }
 
+/// The levels a stats read may name (`entity=`): the ones the sync and the backfill can store.
+/// `PROMOTED_TWEET` is read like the others; nothing asks X for its rows yet, so it answers
+/// none until something stores them.
+pub(crate) const REPORTED: [StatsEntityType; 3] = [
+    StatsEntityType::Campaign,
+    StatsEntityType::LineItem,
+    StatsEntityType::PromotedTweet,
+];
+
+/// The mirror's kind of a reported level.
+pub(crate) fn kind_of(entity: StatsEntityType) -> crate::store::entities::Kind {
+    use crate::store::entities::Kind;
+    match entity {
+        StatsEntityType::LineItem => Kind::LineItem,
+        StatsEntityType::PromotedTweet => Kind::PromotedTweet,
+        _ => Kind::Campaign,
+    }
+}
+
+/// The entities' names of the level `entity` by id, for the CSV's `entity_name`.
+pub(crate) async fn names_of(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    entity: StatsEntityType,
+) -> Result<HashMap<String, String>, crate::db::DbError> {
+    Ok(
+        crate::store::entities::labels(&state.db, tenant_id, account_id, kind_of(entity))
+            .await?
+            .into_iter()
+            .map(|(id, l)| (id, l.name))
+            .collect(),
+    )
+}
+
 /// Checks `q` for the tenant's `account_id`: the aggregate it asks for.
 async fn read_of(
     state: &AppState,
@@ -311,14 +346,17 @@ async fn read_of(
 ) -> ApiResult<Read> {
     let (_, tz) = account_tz(state, tenant_id, account_id).await?;
     let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("") | Some("CAMPAIGN") => StatsEntityType::Campaign,
-        Some("LINE_ITEM") => StatsEntityType::LineItem,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "entity",
-                format!("entity must be campaign or line_item, got {other:?}"),
-            ));
-        }
+        None | Some("") => StatsEntityType::Campaign,
+        Some(raw) => REPORTED
+            .iter()
+            .copied()
+            .find(|e| e.as_str() == raw)
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "entity",
+                    format!("entity must be campaign, line_item or promoted_tweet, got {raw:?}"),
+                )
+            })?,
     };
     let segment = match q.segment.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -526,7 +564,7 @@ async fn stats(
         .is_some_and(|v| v.contains("text/csv"));
     if wants_csv {
         let read = read_of(&state, &tenant.id, &account_id, &q).await?;
-        let names = stats_store::entity_names(&state.db, &tenant.id, &account_id).await?;
+        let names = names_of(&state, &tenant.id, &account_id, read.agg.entity).await?;
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -14,6 +14,7 @@ mod installs;
 mod keys;
 mod leases;
 mod leases_sync;
+mod levels;
 mod limiter;
 mod manage;
 mod media;

@@ -1,7 +1,7 @@
 //! Reports: spend (USD) and impressions per local day of the account as an SVG chart, a table
-//! by campaign (each currency in its own units, USD estimated where the rate is stale), the
-//! account's sync state, a date range, on-demand sync and CSV download — all from
-//! `GET …/stats` and `POST …/stats/sync`. A disconnected account's stored history stays
+//! by campaign, line item or promoted tweet (`?level=`; each currency in its own units, USD
+//! estimated where the rate is stale), the account's sync state, a date range, on-demand sync
+//! and CSV download — all from `GET …/stats` and `POST …/stats/sync`. A disconnected account's stored history stays
 //! readable, under a banner saying it is no longer refreshed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde_json::Value;
+use xads_client::vocab::StatsEntityType;
 
 use super::view::StatsRow;
 use super::{
@@ -24,6 +25,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::money;
+use crate::store::entities::Kind;
 use crate::store::sync_runs;
 use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
@@ -58,12 +60,91 @@ pub(super) async fn stats(
     state: &AppState,
     user: &User,
     account: &str,
+    range: (NaiveDate, NaiveDate),
+    granularity: &str,
+) -> Result<Vec<Value>, ApiError> {
+    stats_at(state, user, account, &LEVELS[0], range, granularity).await
+}
+
+/// A level the page reports at: `?level=` (`key`), the stats rows it reads
+/// (`GET …/stats?entity=`), and its names in words.
+pub(super) struct Level {
+    key: &'static str,
+    entity: StatsEntityType,
+    /// The table's first column and the "By …" heading.
+    one: &'static str,
+    /// The level in the plural, in a sentence.
+    many: &'static str,
+}
+
+/// The levels of the Reports page, the default first.
+const LEVELS: [Level; 3] = [
+    Level {
+        key: "campaign",
+        entity: StatsEntityType::Campaign,
+        one: "Campaign",
+        many: "campaigns",
+    },
+    Level {
+        key: "line_item",
+        entity: StatsEntityType::LineItem,
+        one: "Line item",
+        many: "line items",
+    },
+    Level {
+        key: "promoted_tweet",
+        entity: StatsEntityType::PromotedTweet,
+        one: "Promoted tweet",
+        many: "promoted tweets",
+    },
+];
+
+/// The level `?level=` names (the campaigns when absent or unknown).
+fn level_of(qs: &Fields) -> &'static Level {
+    qs.get("level")
+        .and_then(|k| LEVELS.iter().find(|l| l.key == k.as_str()))
+        .unwrap_or(&LEVELS[0])
+}
+
+/// Where a level's rows come from, for a range that has none: said plainly, with what fills it.
+fn level_empty(level: &Level, offline: bool) -> Markup {
+    html! {
+        @match level.entity {
+            StatsEntityType::LineItem => {
+                "No line-item stats are stored in this range. Line-item rows come from the history "
+                "backfill (by itself at connect, or “xads sync --from --to”) and, hour by hour, "
+                "from the sync of campaigns that run an experiment."
+            }
+            StatsEntityType::PromotedTweet => {
+                "No promoted-tweet stats are stored: neither the hourly sync nor the history "
+                "backfill asks X for promoted-tweet rows yet. The same spend is reported by "
+                "campaign and by line item."
+            }
+            _ => {
+                @if offline {
+                    "No stats stored in this range."
+                } @else {
+                    "No stats in this range. Use “Sync now from X” to pull them."
+                }
+            }
+        }
+    }
+}
+
+/// The stats of `account` at `level` (`granularity`) over the local dates `from` to `to` (both
+/// included), read as `GET …/stats?entity={level}&from={from}&to={to}&granularity=…` reads
+/// them.
+async fn stats_at(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    level: &Level,
     (from, to): (NaiveDate, NaiveDate),
     granularity: &str,
 ) -> Result<Vec<Value>, ApiError> {
     let account = web::ids::account(account)?;
     let q = StatsQuery {
-        entity: Some("campaign".to_owned()),
+        entity: Some(level.entity.as_str().to_owned()),
         from: Some(from.to_string()),
         // A date `to` includes its whole local day (the API moves it to the next midnight).
         to: Some(to.to_string()),
@@ -86,18 +167,19 @@ const BREAKDOWNS: &[(&str, &str)] = &[
     ("CONVERSION_TAGS", "Conversion tag"),
 ];
 
-/// The campaigns' totals of `account` over the local dates split by the segments of
-/// `segment`, as `GET …/stats?segment=…&granularity=total` reads them.
+/// The totals of `account`'s entities at `level` over the local dates split by the segments of
+/// `segment`, as `GET …/stats?entity={level}&segment=…&granularity=total` reads them.
 async fn segment_stats(
     state: &AppState,
     user: &User,
     account: &str,
+    level: &Level,
     (from, to): (NaiveDate, NaiveDate),
     segment: &str,
 ) -> Result<Vec<Value>, ApiError> {
     let account = web::ids::account(account)?;
     let q = StatsQuery {
-        entity: Some("campaign".to_owned()),
+        entity: Some(level.entity.as_str().to_owned()),
         from: Some(from.to_string()),
         to: Some(to.to_string()),
         granularity: Some("total".to_owned()),
@@ -232,8 +314,18 @@ async fn page(
     } else {
         range(&qs, today)
     };
-    let day_view = format!("/reports?account={}&from={from}&to={to}", q(account_id));
-    let hour_view = format!("/reports?account={}&view=hour", q(account_id));
+    // The level reported (campaigns unless `?level=` names another), kept by every link.
+    let level = level_of(&qs);
+    let keep_level = if level.key == LEVELS[0].key {
+        String::new()
+    } else {
+        format!("&level={}", level.key)
+    };
+    let day_view = format!(
+        "/reports?account={}&from={from}&to={to}{keep_level}",
+        q(account_id)
+    );
+    let hour_view = format!("/reports?account={}&view=hour{keep_level}", q(account_id));
     let clean = if hourly {
         hour_view.clone()
     } else {
@@ -252,16 +344,23 @@ async fn page(
     };
     let finished = flash_code.as_deref().and_then(sync_result);
     let granularity = if hourly { "hour" } else { "day" };
-    let daily = stats(&state, &user, account_id, (from, to), granularity)
+    let daily = stats_at(&state, &user, account_id, level, (from, to), granularity)
         .await
         .map_err(|e| e.message);
-    let totals = stats(&state, &user, account_id, (from, to), "total")
+    let totals = stats_at(&state, &user, account_id, level, (from, to), "total")
         .await
         .unwrap_or_default();
-    // The campaigns' names from the mirror (kept after a disconnect).
-    let names = crate::store::stats::entity_names(&state.db, &user.0.tenant.id, account_id)
-        .await
-        .unwrap_or_default();
+    // The level's names from the mirror (kept after a disconnect), and their parents' (a line
+    // item's campaign, a promoted tweet's line item).
+    let kind = web::reports::kind_of(level.entity);
+    let labels =
+        |kind| crate::store::entities::labels(&state.db, &user.0.tenant.id, account_id, kind);
+    let names = labels(kind).await.unwrap_or_default();
+    let parents = match kind {
+        Kind::LineItem => labels(Kind::Campaign).await.unwrap_or_default(),
+        Kind::PromotedTweet => labels(Kind::LineItem).await.unwrap_or_default(),
+        Kind::Campaign => Default::default(),
+    };
     let health = crate::store::sync_runs::health(&state.db, &user.0.tenant.id, account_id)
         .await
         .unwrap_or_default();
@@ -327,16 +426,23 @@ async fn page(
         from - Duration::days(days_in_range),
         from - Duration::days(1),
     );
-    let previous_rows: Vec<StatsRow> =
-        stats(&state, &user, account_id, (prev_from, prev_to), "total")
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(StatsRow::from_api)
-            .collect();
+    let previous_rows: Vec<StatsRow> = stats_at(
+        &state,
+        &user,
+        account_id,
+        level,
+        (prev_from, prev_to),
+        "total",
+    )
+    .await
+    .unwrap_or_default()
+    .iter()
+    .map(StatsRow::from_api)
+    .collect();
     let previous = Sums::of(&previous_rows);
     // Every account over the same local dates, summed in USD (only USD adds up across
-    // currencies).
+    // currencies). An account's totals are its campaigns' rows whatever the level: every sync
+    // stores those, while line-item rows exist only where a backfill or an experiment asked.
     let mut rollup = Vec::new();
     if picker.accounts.len() > 1 {
         for a in &picker.accounts {
@@ -360,7 +466,7 @@ async fn page(
     let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     let mut breakdown_problem = None;
     if let Some((key, _)) = breakdown {
-        match segment_stats(&state, &user, account_id, (from, to), key).await {
+        match segment_stats(&state, &user, account_id, level, (from, to), key).await {
             Ok(data) => {
                 for r in data.iter().map(StatsRow::from_api) {
                     let name = r.segment_name.clone().unwrap_or_default();
@@ -375,6 +481,23 @@ async fn page(
         .map(|(name, rows)| (name, Sums::of(&rows)))
         .collect();
     let segment_usd: Decimal = segments.iter().map(|(_, s)| s.spend_usd).sum();
+    // The page at another level: the same dates (or hourly view) and breakdown.
+    let level_href = |l: &Level| {
+        let mut href = if hourly {
+            format!("/reports?account={}&view=hour", q(account_id))
+        } else {
+            format!("/reports?account={}&from={from}&to={to}", q(account_id))
+        };
+        if l.key != LEVELS[0].key {
+            href.push_str("&level=");
+            href.push_str(l.key);
+        }
+        if let Some((k, _)) = breakdown {
+            href.push_str("&segment=");
+            href.push_str(k);
+        }
+        href
+    };
     let any_stale = all.stale;
     let usd_account = currency == "USD";
     let lag = health.last_success_at.map(|t| (now - t).num_seconds());
@@ -425,8 +548,22 @@ async fn page(
             }
         }
         div class="card" {
+            nav class="tabs" id="levels" aria-label="Report level" {
+                "Report by: "
+                @for l in &LEVELS {
+                    a id={ "level-" (l.key) } href=(level_href(l))
+                        aria-current=[(l.key == level.key).then_some("page")]
+                        class=[(l.key == level.key).then_some("on")] { (l.one) "s" }
+                }
+            }
             form method="get" action="/reports" class="row" {
                 input type="hidden" name="account" value=(account_id);
+                @if level.key != LEVELS[0].key {
+                    input type="hidden" name="level" value=(level.key);
+                }
+                @if let Some((k, _)) = breakdown {
+                    input type="hidden" name="segment" value=(k);
+                }
                 div {
                     label for="from" { "From" }
                     input id="from" type="date" name="from" value=(from);
@@ -438,7 +575,7 @@ async fn page(
                 div { button type="submit" { "Show" } }
                 div {
                     a class="btn" id="csv"
-                        href={ "/reports.csv?account=" (q(account_id)) "&from=" (from) "&to=" (to) } {
+                        href={ "/reports.csv?account=" (q(account_id)) "&from=" (from) "&to=" (to) (keep_level) } {
                         "Download CSV"
                     }
                 }
@@ -449,6 +586,9 @@ async fn page(
                     input type="hidden" name="account" value=(account_id);
                     input type="hidden" name="from" value=(from);
                     input type="hidden" name="to" value=(to);
+                    @if level.key != LEVELS[0].key {
+                        input type="hidden" name="level" value=(level.key);
+                    }
                     div { button type="submit" id="sync-now" { "Sync now from X" } }
                     div class="note" {
                         "Syncs run hourly; X revises data for up to 3 days, so recent rows may still change."
@@ -485,7 +625,11 @@ async fn page(
             div class="card" id="all-accounts" {
                 h2 style="margin-top:0" { "All accounts, in USD" }
                 p class="note" {
-                    (from) " to " (to) ", each account's own days; the total adds the USD of every account "
+                    (from) " to " (to) ", each account's own days, from its campaigns' rows"
+                    @if level.key != LEVELS[0].key {
+                        " (every sync stores those; " (level.many) " have rows only where a backfill or an experiment asked)"
+                    }
+                    "; the total adds the USD of every account "
                     "(local spend does not add up across currencies)."
                 }
                 (html::scroll("All accounts", html! { table id="rollup" {
@@ -499,7 +643,7 @@ async fn page(
                         @for (a, sums) in &rollup {
                             tr data-account=(a.id) class=[(a.id == picker.current.id).then_some("on")] {
                                 td {
-                                    a href={ "/reports?account=" (q(&a.id)) "&from=" (from) "&to=" (to) } { (a.name) }
+                                    a href={ "/reports?account=" (q(&a.id)) "&from=" (from) "&to=" (to) (keep_level) } { (a.name) }
                                     " " span class="note" { "(" (a.currency) ")" }
                                 }
                                 (sums.cells(&a.currency, false))
@@ -519,6 +663,9 @@ async fn page(
             h2 style="margin-top:0" { "Breakdown" }
             form method="get" action="/reports" class="row" aria-label="Breakdown" {
                 input type="hidden" name="account" value=(account_id);
+                @if level.key != LEVELS[0].key {
+                    input type="hidden" name="level" value=(level.key);
+                }
                 input type="hidden" name="from" value=(from);
                 input type="hidden" name="to" value=(to);
                 div {
@@ -537,11 +684,12 @@ async fn page(
             }
             @if let Some((_, what)) = breakdown {
                 @if segments.is_empty() {
-                    p class="note" {
-                        "No " (what.to_lowercase()) " breakdown is stored for these dates: breakdowns come from X's "
-                        "asynchronous jobs (a backfill with a segment)."
+                    p class="note" id="breakdown-empty" {
+                        "No " (what.to_lowercase()) " breakdown of " (level.many) " is stored for these dates: breakdowns come from X's "
+                        "asynchronous jobs (a backfill with a segment, which stores campaigns and line items)."
                     }
                 } @else {
+                    p class="note" { (level.one) "s' rows of each segment, summed." }
                     // Each segment's share of the USD spend, stacked in one bar.
                     (share_bar(&segments, segment_usd))
                     (html::scroll("Breakdown", html! { table id="breakdown" {
@@ -563,12 +711,12 @@ async fn page(
                 }
             }
         }
-        div class="card" {
-            h2 style="margin-top:0" { "By campaign" }
-            (html::scroll("By campaign", html! { table id="by-campaign" {
+        div class="card" id="level-card" {
+            h2 style="margin-top:0" { "By " (level.one.to_lowercase()) }
+            (html::scroll(&format!("By {}", level.one.to_lowercase()), html! { table id={ "by-" (level.key.replace('_', "-")) } data-level=(level.entity.as_str()) {
                 thead {
                     tr {
-                        th { "Campaign" }
+                        th { (level.one) }
                         // On a USD account the local spend is the USD spend: one column.
                         (metric_headers((!usd_account).then_some(if currency.is_empty() { "local" } else { currency })))
                     }
@@ -576,12 +724,8 @@ async fn page(
                 tbody {
                     @if rows.is_empty() {
                         tr {
-                            td colspan=(if usd_account { "12" } else { "13" }) class="note" {
-                                @if picker.offline.is_some() {
-                                    "No stats stored in this range."
-                                } @else {
-                                    "No stats in this range. Use “Sync now from X” to pull them."
-                                }
+                            td colspan=(if usd_account { "12" } else { "13" }) class="note" id="level-empty" {
+                                (level_empty(level, picker.offline.is_some()))
                             }
                         }
                     }
@@ -589,7 +733,11 @@ async fn page(
                         @let id = r.entity_id.as_str();
                         tr data-id=(id) {
                             td {
-                                (names.get(id).map(String::as_str).unwrap_or(id))
+                                @let label = names.get(id);
+                                (label.map_or(id, |l| l.name.as_str()))
+                                @if let Some(parent) = label.and_then(|l| parents.get(l.parent_id.as_deref()?)) {
+                                    div class="note" { "in " (parent.name) }
+                                }
                                 div class="note mono" { (id) }
                             }
                             (Sums::of(std::slice::from_ref(r)).cells(currency, usd_account))
@@ -900,7 +1048,12 @@ async fn sync(State(state): State<AppState>, CsrfForm(user, f): CsrfForm<Fields>
         Ok(id) => web::reports::sync_start(&state, &user.0.tenant.id, id.as_str(), body).await,
         Err(e) => Err(e),
     };
-    let back = format!("/reports?account={}&from={from}&to={to}", q(&account));
+    let level = level_of(&f);
+    let mut back = format!("/reports?account={}&from={from}&to={to}", q(&account));
+    if level.key != LEVELS[0].key {
+        back.push_str("&level=");
+        back.push_str(level.key);
+    }
     match run {
         Ok(id) => see_other(&format!("{back}&sync={}", q(&id))),
         Err(e) => {
@@ -914,19 +1067,26 @@ async fn csv(State(state): State<AppState>, user: User, Query(qs): Query<Fields>
     let account = qs.get("account").cloned().unwrap_or_default();
     let tz = account_tz(&state, &user, &account).await;
     let range = range(&qs, state.clock.now().with_timezone(&tz).date_naive());
-    // What `GET …/stats` answers with `Accept: text/csv`, named for the range: one line per
-    // campaign and local day, with the campaign's name and decimal amounts beside the micros.
-    let data = match stats(&state, &user, &account, range, "day").await {
+    // What `GET …/stats?entity={level}` answers with `Accept: text/csv`, named for the range:
+    // one line per entity of the page's level and local day, with the entity's name and
+    // decimal amounts beside the micros.
+    let level = level_of(&qs);
+    let data = match stats_at(&state, &user, &account, level, range, "day").await {
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
-    let names = crate::store::stats::entity_names(&state.db, &user.0.tenant.id, &account)
+    let names = web::reports::names_of(&state, &user.0.tenant.id, &account, level.entity)
         .await
         .unwrap_or_default();
     let (from, to) = range;
     let name = format!(
-        "attachment; filename=\"x_ads_{}_{from}_{to}.csv\"",
-        account.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        "attachment; filename=\"x_ads_{}{}_{from}_{to}.csv\"",
+        account.replace(|c: char| !c.is_ascii_alphanumeric(), ""),
+        if level.key == LEVELS[0].key {
+            String::new()
+        } else {
+            format!("_{}", level.key)
+        }
     );
     (
         [
