@@ -238,13 +238,23 @@ async fn a_marketer_clicks_through_the_dashboard() {
         .expect("usd account")
         .tweet_ids
         .clone();
+    let world = World {
+        state: fake.state().clone(),
+        usd: seed.usd_account_id.clone(),
+        usd_tz: seed
+            .account(&seed.usd_account_id)
+            .expect("usd account")
+            .timezone
+            .parse()
+            .expect("a zone"),
+    };
     let server = tokio::spawn(app.run(std::future::pending()));
 
     let profile =
         std::env::temp_dir().join(format!("xads-chromium-{:016x}", rand::random::<u64>()));
     let mut driver = Driver::start(&driver_bin).await;
     let c = driver.browser(&profile).await;
-    let result = tokio::spawn(walk(c.clone(), axe, base, key, tweets)).await;
+    let result = tokio::spawn(walk(c.clone(), axe, base, key, tweets, world)).await;
     let _ = c.close().await;
     server.abort();
     fake.shutdown().await;
@@ -280,7 +290,257 @@ async fn text_of(c: &Client, css: &str) -> String {
     wait_css(c, css).await.text().await.unwrap()
 }
 
-async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<String>) {
+/// What the walk needs of the fake X to know the numbers the pages must show.
+struct World {
+    /// The fake's state (its generator's seed, entities and clock).
+    state: xads_fake::FakeState,
+    /// The USD account, and its time zone.
+    usd: String,
+    usd_tz: chrono_tz::Tz,
+}
+
+/// Starts a backfill of `account` (`POST …/stats/backfill` with `body`) and waits until it
+/// succeeded; answers the window it read.
+async fn backfill(
+    base: &str,
+    key: &str,
+    account: &str,
+    body: serde_json::Value,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let http = crate::http_client();
+    let url = format!("{base}/api/v1/x_ads/accounts/{account}/stats/backfill");
+    let resp = http
+        .post(&url)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202, "{body}");
+    let started: serde_json::Value = resp.json().await.unwrap();
+    let id = started["backfill_id"]
+        .as_str()
+        .expect("backfill_id")
+        .to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        // `?wait=true` answers when it is done, or after a bounded wait.
+        let b: serde_json::Value = http
+            .get(format!("{url}/{id}?wait=true"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match b["status"].as_str() {
+            Some("succeeded") => {
+                let t = |k: &str| {
+                    chrono::DateTime::parse_from_rfc3339(b[k].as_str().unwrap())
+                        .unwrap()
+                        .to_utc()
+                };
+                return (t("from"), t("to"));
+            }
+            Some("running") => assert!(std::time::Instant::now() < deadline, "{b}"),
+            _ => panic!("backfill {body}: {b}"),
+        }
+    }
+}
+
+/// The breakdown and the levels of the Reports page (issue 18): a PLATFORMS backfill of the USD
+/// account (X's asynchronous jobs at the fake) over the page's 14 days, chosen in "Split by":
+/// the stacked bar and the table per platform carry the fake generator's split exactly; then the
+/// level selector's line items, named, with the generator's numbers.
+async fn breakdown_and_levels(c: &Client, axe: &str, base: &str, key: &str, world: &World) {
+    use xads_fake::{HourMetrics, segments_of, split_hour};
+    let today = world.state.now().with_timezone(&world.usd_tz).date_naive();
+    let from = today - chrono::Duration::days(13);
+    let dates = json!({"from": from.to_string(), "to": today.to_string()});
+    let mut segmented = dates.clone();
+    segmented["segment"] = json!("PLATFORMS");
+    let (seg_from, seg_to) = backfill(base, key, &world.usd, segmented).await;
+    // The line items' unsegmented rows over the same days (the connect's backfill stores them
+    // too; this one is waited for).
+    let (li_from, li_to) = backfill(base, key, &world.usd, dates).await;
+
+    let seed = world.state.config().seed;
+    let names: Vec<String> = segments_of(seed, &world.usd, "PLATFORMS", None)
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let mut per_segment: std::collections::BTreeMap<String, HourMetrics> = Default::default();
+    for (_, li, h, m) in crate::reporting::served_line_item_hours_of(
+        &world.state,
+        &world.usd,
+        seg_from,
+        seg_to,
+        &Default::default(),
+    ) {
+        for (name, part) in names
+            .iter()
+            .zip(split_hour(seed, &li, h, "PLATFORMS", m, names.len()))
+        {
+            let e = per_segment.entry(name.clone()).or_default();
+            *e = *e + part;
+        }
+    }
+    per_segment.retain(|_, m| *m != HourMetrics::default());
+    assert!(per_segment.len() > 1, "{per_segment:?}");
+
+    c.goto(&format!(
+        "{base}/reports?account={}&from={from}&to={today}",
+        world.usd
+    ))
+    .await
+    .unwrap();
+    // "Split by" Platform, then Show: a plain GET form.
+    wait_css(c, "#segment option[value='PLATFORMS']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    click_to_next_page(c, "#breakdown-card button[type=submit]").await;
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap_or_default()
+            .contains("segment=PLATFORMS")
+    );
+    // The stacked bar: a slice per segment, titled with its share.
+    let slices = c
+        .find_all(Locator::Css("#breakdown-card svg.share rect"))
+        .await
+        .unwrap();
+    assert_eq!(slices.len(), per_segment.len());
+    // The table: a row per segment with the generator's numbers (USD account: spend in USD).
+    let rows = c
+        .find_all(Locator::Css("#breakdown tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), per_segment.len());
+    let group = |n: u64| {
+        let s = n.to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        out
+    };
+    for (name, m) in &per_segment {
+        let cells = c
+            .find_all(Locator::Css(&format!(
+                "#breakdown tr[data-segment='{name}'] td"
+            )))
+            .await
+            .unwrap();
+        let mut texts = Vec::new();
+        for cell in &cells {
+            texts.push(cell.text().await.unwrap());
+        }
+        assert_eq!(texts[0], *name);
+        assert_eq!(texts[1], group(m.impressions), "{name}: {texts:?}");
+        assert_eq!(texts[2], group(m.clicks), "{name}: {texts:?}");
+        assert_eq!(texts[5], group(m.conversions), "{name}: {texts:?}");
+        assert_eq!(
+            texts[6],
+            xads::money::with_currency(
+                rust_decimal::Decimal::new(m.billed_charge_local_micro, 6),
+                "USD"
+            ),
+            "{name}: {texts:?}"
+        );
+    }
+    audit(c, axe, "07e-reports-breakdown").await;
+    let card = wait_css(c, "#breakdown-card").await;
+    let png = card.screenshot().await.expect("breakdown screenshot");
+    std::fs::write(
+        screenshots_dir().join("07e-reports-breakdown-card.png"),
+        png,
+    )
+    .unwrap();
+
+    // The level selector: line items, each by its name and its campaign's, with the
+    // generator's numbers; the breakdown stays chosen.
+    click_to_next_page(c, "#level-line_item").await;
+    let query = c
+        .current_url()
+        .await
+        .unwrap()
+        .query()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        query.contains("level=line_item") && query.contains("segment=PLATFORMS"),
+        "{query}"
+    );
+    let mut per_item: std::collections::BTreeMap<String, (String, u64)> = Default::default();
+    for (campaign, li, _, m) in crate::reporting::served_line_item_hours_of(
+        &world.state,
+        &world.usd,
+        li_from,
+        li_to,
+        &Default::default(),
+    ) {
+        per_item.entry(li).or_insert((campaign, 0)).1 += m.impressions;
+    }
+    assert!(!per_item.is_empty());
+    let items = world.state.line_items(&world.usd);
+    let campaigns = world.state.campaigns(&world.usd);
+    for (li, (campaign, impressions)) in &per_item {
+        let row = format!("#by-line-item tr[data-id='{li}']");
+        let name = text_of(c, &format!("{row} td:first-child")).await;
+        let li_name = items
+            .iter()
+            .find(|l| &l.id == li)
+            .unwrap()
+            .name
+            .clone()
+            .unwrap();
+        let c_name = &campaigns.iter().find(|x| &x.id == campaign).unwrap().name;
+        assert!(
+            name.starts_with(&li_name) && name.contains(&format!("in {c_name}")),
+            "{name}"
+        );
+        assert_eq!(
+            text_of(c, &format!("{row} td:nth-child(2)")).await,
+            group(*impressions),
+            "{li}"
+        );
+    }
+    audit(c, axe, "07f-reports-line-items").await;
+    let card = wait_css(c, "#level-card").await;
+    let png = card.screenshot().await.expect("line items screenshot");
+    std::fs::write(
+        screenshots_dir().join("07f-reports-line-items-table.png"),
+        png,
+    )
+    .unwrap();
+
+    // Nothing stores promoted-tweet rows yet: the level says so, and where its rows would come from.
+    click_to_next_page(c, "#level-promoted_tweet").await;
+    let empty = text_of(c, "#level-empty").await;
+    assert!(
+        empty.contains("neither the hourly sync nor the history backfill"),
+        "{empty}"
+    );
+    audit(c, axe, "07g-reports-promoted-tweets").await;
+}
+
+async fn walk(
+    c: Client,
+    axe: String,
+    base: String,
+    key: String,
+    tweets: Vec<String>,
+    world: World,
+) {
     let axe = axe.as_str();
     // Not logged in: every page sends the browser to the login form.
     c.goto(&format!("{base}/campaigns")).await.unwrap();
@@ -567,6 +827,8 @@ async fn walk(c: Client, axe: String, base: String, key: String, tweets: Vec<Str
         hours.len()
     );
     audit(&c, axe, "07d-reports-hourly").await;
+
+    breakdown_and_levels(&c, axe, &base, &key, &world).await;
 
     // Experiments: create one (control + treatment on a seeded campaign), start it, read results.
     c.goto(&format!("{base}/experiments")).await.unwrap();

@@ -389,7 +389,7 @@ async fn the_promoted_tweet_level_says_nothing_stores_it_yet_and_names_a_stored_
         let empty = &html[html
             .find("id=\"level-empty\"")
             .expect("the empty level's note")..];
-        let empty = &empty[..empty.find("</td>").unwrap()];
+        let empty = &empty[..empty.find("</p>").unwrap()];
         assert!(
             empty.contains(
                 "neither the hourly sync nor the history backfill asks X for promoted-tweet rows"

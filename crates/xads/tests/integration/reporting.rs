@@ -113,7 +113,17 @@ pub(crate) fn served_line_item_hours(
     to: DateTime<Utc>,
     revisions: &HashMap<(String, DateTime<Utc>), u32>,
 ) -> Vec<(String, String, DateTime<Utc>, HourMetrics)> {
-    let st = fake.state();
+    served_line_item_hours_of(fake.state(), account, from, to, revisions)
+}
+
+/// [`served_line_item_hours`] from the fake's state (a clone of which outlives the server).
+pub(crate) fn served_line_item_hours_of(
+    st: &xads_fake::FakeState,
+    account: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    revisions: &HashMap<(String, DateTime<Utc>), u32>,
+) -> Vec<(String, String, DateTime<Utc>, HourMetrics)> {
     let seed = st.config().seed;
     let now = st.now();
     let campaigns = st.campaigns(account);

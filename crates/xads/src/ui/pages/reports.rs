@@ -106,28 +106,21 @@ fn level_of(qs: &Fields) -> &'static Level {
         .unwrap_or(&LEVELS[0])
 }
 
-/// Where a level's rows come from, for a range that has none: said plainly, with what fills it.
-fn level_empty(level: &Level, offline: bool) -> Markup {
-    html! {
-        @match level.entity {
-            StatsEntityType::LineItem => {
-                "No line-item stats are stored in this range. Line-item rows come from the history "
-                "backfill (by itself at connect, or “xads sync --from --to”) and, hour by hour, "
-                "from the sync of campaigns that run an experiment."
-            }
-            StatsEntityType::PromotedTweet => {
-                "No promoted-tweet stats are stored: neither the hourly sync nor the history "
-                "backfill asks X for promoted-tweet rows yet. The same spend is reported by "
-                "campaign and by line item."
-            }
-            _ => {
-                @if offline {
-                    "No stats stored in this range."
-                } @else {
-                    "No stats in this range. Use “Sync now from X” to pull them."
-                }
-            }
-        }
+/// Where the rows of a level other than the campaigns come from, for a range that has none:
+/// said plainly, with what fills it (the campaigns' own note is in their empty table).
+fn level_empty(level: &Level) -> Option<Markup> {
+    match level.entity {
+        StatsEntityType::LineItem => Some(html! {
+            "No line-item stats are stored in this range. Line-item rows come from the history "
+            "backfill (by itself at connect, or “xads sync --from --to”) and, hour by hour, "
+            "from the sync of campaigns that run an experiment."
+        }),
+        StatsEntityType::PromotedTweet => Some(html! {
+            "No promoted-tweet stats are stored: neither the hourly sync nor the history "
+            "backfill asks X for promoted-tweet rows yet. The same spend is reported by "
+            "campaign and by line item."
+        }),
+        _ => None,
     }
 }
 
@@ -626,8 +619,14 @@ async fn page(
                 h2 style="margin-top:0" { "All accounts, in USD" }
                 p class="note" {
                     (from) " to " (to) ", each account's own days, from its campaigns' rows"
-                    @if level.key != LEVELS[0].key {
-                        " (every sync stores those; " (level.many) " have rows only where a backfill or an experiment asked)"
+                    @match level.entity {
+                        StatsEntityType::LineItem => {
+                            " (every sync stores those; line items have rows only where a backfill or an experiment asked)"
+                        }
+                        StatsEntityType::PromotedTweet => {
+                            " (every sync stores those; nothing stores promoted tweets' rows yet)"
+                        }
+                        _ => {}
                     }
                     "; the total adds the USD of every account "
                     "(local spend does not add up across currencies)."
@@ -716,7 +715,8 @@ async fn page(
             (html::scroll(&format!("By {}", level.one.to_lowercase()), html! { table id={ "by-" (level.key.replace('_', "-")) } data-level=(level.entity.as_str()) {
                 thead {
                     tr {
-                        th { (level.one) }
+                        // Names of line items wrap word by word on a phone without a floor.
+                        th style="min-width:9em" { (level.one) }
                         // On a USD account the local spend is the USD spend: one column.
                         (metric_headers((!usd_account).then_some(if currency.is_empty() { "local" } else { currency })))
                     }
@@ -724,8 +724,14 @@ async fn page(
                 tbody {
                     @if rows.is_empty() {
                         tr {
-                            td colspan=(if usd_account { "12" } else { "13" }) class="note" id="level-empty" {
-                                (level_empty(level, picker.offline.is_some()))
+                            td colspan=(if usd_account { "12" } else { "13" }) class="note" {
+                                @if level.key != LEVELS[0].key {
+                                    "None stored in this range."
+                                } @else if picker.offline.is_some() {
+                                    "No stats stored in this range."
+                                } @else {
+                                    "No stats in this range. Use “Sync now from X” to pull them."
+                                }
                             }
                         }
                     }
@@ -764,6 +770,11 @@ async fn page(
                     }
                 }
             } }))
+            // Below the table, not in it: a sentence in a row as wide as the table runs out of
+            // sight on a phone.
+            @if let Some(why) = level_empty(level).filter(|_| rows.is_empty()) {
+                p class="note" id="level-empty" { (why) }
+            }
             @if any_stale || !stale.is_empty() {
                 p class="note" id="fx-stale" {
                     "≈ est.: USD estimated with a rate more than 7 days older than the data (no newer rate is stored"
