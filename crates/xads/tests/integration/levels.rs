@@ -19,7 +19,7 @@ use xads_client::vocab::{COLUMNS, Placement, SegmentationType, StatsEntityType};
 use xads_fake::HourMetrics;
 
 use crate::reporting::{connected, fake_config, served_line_item_hours};
-use crate::ui::{login, page};
+use crate::ui::{csrf_of, login, page, post_form};
 
 /// The account's (America/Los_Angeles, UTC-8 in November) local day `d` starts at 08:00 UTC.
 fn la_midnight(d: &str) -> DateTime<Utc> {
@@ -454,5 +454,34 @@ async fn the_promoted_tweet_level_says_nothing_stores_it_yet_and_names_a_stored_
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0]["entity"], "PROMOTED_TWEET");
         assert_eq!(rows[0]["impressions"], 1234);
+
+        // The hourly view and "Sync now" keep the level.
+        assert!(
+            html.contains(&format!(
+                "href=\"/reports?account={account}&amp;view=hour&amp;level=promoted_tweet\""
+            )),
+            "{html}"
+        );
+        let resp = post_form(
+            &c.app,
+            &cookie,
+            "/reports/sync",
+            &[
+                ("csrf", &csrf_of(&html)),
+                ("account", &account),
+                ("from", "2024-11-15"),
+                ("to", "2024-11-18"),
+                ("level", "promoted_tweet"),
+            ],
+        )
+        .await;
+        assert_eq!(resp.status(), 303);
+        let location = resp.headers()[reqwest::header::LOCATION].to_str().unwrap();
+        assert!(
+            location.starts_with(&format!(
+                "/reports?account={account}&from=2024-11-15&to=2024-11-18&level=promoted_tweet&sync="
+            )),
+            "{location}"
+        );
     }
 }
