@@ -4,14 +4,16 @@
 //! [`start`] checks the request and records the backfill (nobody holds it yet); an instance's
 //! [`worker`] claims it (a conditional update of its lease, as for any backfill whose holder's
 //! lease lapsed, so any instance resumes an interrupted one) and [`drive`]s it:
-//! 1. plan once: refresh the mirror, then [`plan::backfill_calls`] over the account's campaigns
-//!    and line items (≤ 20 ids, ≤ 90 days per job, ≤ 45 segmented, the hourly sync's metric
-//!    groups, MOBILE_CONVERSION in a job of its own); every job recorded `planned`;
+//! 1. plan once: refresh the mirror's campaigns and line items, then [`plan::backfill_calls`]
+//!    over them (≤ 20 ids, ≤ 2 160 UTC hours per job, ≤ 1 080 segmented, the hourly sync's
+//!    metric groups, MOBILE_CONVERSION in a job of its own, segmented alike); every job
+//!    recorded `planned`;
 //! 2. loop: jobs left `submitting` (the instance stopped between asking X and recording X's
 //!    answer, or the answer was lost) are looked for among the account's jobs at X before any is
-//!    submitted again; submitted jobs are polled (X's `X-Concurrent-Job-Limit-Remaining` read);
-//!    finished units are downloaded and streamed into `stats_hourly` by the hourly sync's own
-//!    row building, USD conversion and upsert; planned jobs are submitted while X's remaining
+//!    submitted again; submitted jobs are polled together, ≤ 200 a call (X's
+//!    `X-Concurrent-Job-Limit-Remaining` read); finished units are downloaded and streamed, an
+//!    entity at a time, into `stats_hourly` (segmented: `stats_segments`) by the hourly sync's
+//!    own row building, USD conversion and upsert; planned jobs are submitted while X's remaining
 //!    count allows, each recorded `submitting` before X is asked (the intent); a FAILED job or
 //!    an expired result is asked again as a new job, at most [`MAX_ATTEMPTS`] times; the poll
 //!    waits back off while nothing changes.
@@ -27,17 +29,18 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use xads_client::XError;
 use xads_client::models::{
-    JobListQuery, JobStatus, MetricGroup, Placement, StatsJob, StatsJobQuery, StatsQuery,
+    JobListQuery, JobResultRow, JobStatus, MetricGroup, Placement, StatsJob, StatsJobQuery,
+    StatsQuery,
 };
 use xads_client::vocab::{Granularity, SegmentationType, StatsEntityType};
 
-use super::{Progress, SyncError, Target, ingest, open_target, plan, refresh_mirror};
+use super::{Progress, SyncError, Target, ingest, open_target, plan};
 use crate::services::Services;
 use crate::store::backfills::{self, Backfill, Job, NewBackfill, NewJob, Transition};
 use crate::store::entities::{self, Kind};
 use crate::store::segments::{self as segments_store, SegmentRow};
 use crate::store::stats as stats_store;
-use crate::store::sync_runs::{Counts, SyncTarget};
+use crate::store::sync_runs::SyncTarget;
 use crate::store::{connections, fx_rates};
 
 /// Submissions of one job before the backfill fails (X failed it or its result expired).
@@ -465,8 +468,10 @@ async fn run(
     let t = open_target(state, &target).await?;
     if !b.planned {
         progress.step(0, 1, "refreshing campaigns and line items");
-        let mut counts = Counts::default();
-        refresh_mirror(&t, &mut counts).await?;
+        // The two kinds the plan is made of (promoted tweets are the hourly sync's to refresh).
+        for kind in [Kind::Campaign, Kind::LineItem] {
+            crate::manage::mirror::refresh(&t.scope, &t.session, kind).await?;
+        }
         let request = BackfillRequest {
             window: b.window,
             segment: b.segment.as_deref().and_then(|s| s.parse().ok()),
@@ -702,8 +707,9 @@ async fn retry_or_fail(db: &crate::db::Db, id: &str, j: &Job, why: &str) -> Resu
     Ok(())
 }
 
-/// Submits planned jobs while X's remaining count allows (read from the last job answer, or
-/// asked with a one-job list when none is known), each recorded `submitting` before X is asked.
+/// Submits planned jobs while X's remaining count allows (read from X's last answer about
+/// jobs; until one is known, X's documented limit — a create refused for the limit stops the
+/// round, and the job waits for a poll), each recorded `submitting` before X is asked.
 async fn submit(
     t: &Target,
     id: &str,
@@ -716,21 +722,15 @@ async fn submit(
     if planned.is_empty() {
         return Ok(false);
     }
-    if slots.remaining.is_none() {
+    if slots.remaining == Some(0) && !jobs.iter().any(|j| j.state == "submitted") {
+        // No poll of ours will tell when X frees a slot (another backfill of the account holds
+        // them): ask X how many are free.
         let q = JobListQuery {
             job_ids: vec![],
             count: Some(1),
             cursor: None,
         };
-        let acct = t.account.id.clone();
-        let resp = t
-            .session
-            .call(|x| {
-                let (q, acct) = (q.clone(), acct.clone());
-                async move { x.stats_jobs(&acct, &q).await }
-            })
-            .await?;
-        slots.learn(resp.job_limit);
+        jobs_at_x(t, q, slots).await?;
     }
     let db = &state.db;
     let mut changed = false;
@@ -747,7 +747,7 @@ async fn submit(
         if !backfills::intend_submit(db, id, holder, j.seq, state.clock.now()).await? {
             break;
         }
-        changed = true;
+        let before = std::mem::replace(&mut changed, true);
         let q = s.query();
         let acct = t.account.id.clone();
         let r = t
@@ -778,6 +778,8 @@ async fn submit(
                 // X's slots are taken (another backfill of the account): wait for a poll.
                 backfills::replan(db, id, j.seq, "X's concurrent job limit was reached").await?;
                 slots.remaining = Some(0);
+                // Nothing moved: the wait before the next round keeps growing.
+                changed = before;
                 break;
             }
             Err(e) => {
@@ -858,9 +860,146 @@ async fn open_result(t: &Target, j: &Job) -> Result<xads_client::JobResult, Unit
     }
 }
 
-/// Streams one unit: the main job's rows, each entity's merged with the same entity's rows of
-/// the mobile job (read alongside; X lists entities in the same order, others wait in a small
-/// map), converted to USD and upserted a batch at a time. Answers the rows written.
+/// A unit's MOBILE_CONVERSION job read alongside its main job: X lists entities in the order
+/// they were asked (the companion's ids are a subsequence of the main job's), so an entity's
+/// rows are found by reading on to them; the rows of entities passed on the way wait in a small
+/// map, and reading stops at the first row of the entity after.
+struct Companion {
+    file: xads_client::JobResult,
+    seq: i64,
+    asked: Spec,
+    peeked: Option<JobResultRow>,
+    waiting: HashMap<String, Vec<JobResultRow>>,
+}
+
+fn read_err(seq: i64, e: XError) -> UnitError {
+    if matches!(e.status(), Some(403 | 404 | 410)) {
+        UnitError::Expired(seq, "the job's result is gone".into())
+    } else {
+        UnitError::Other(SyncError::Session(e.into()))
+    }
+}
+
+impl Companion {
+    async fn next(&mut self) -> Result<Option<JobResultRow>, UnitError> {
+        if let Some(r) = self.peeked.take() {
+            return Ok(Some(r));
+        }
+        self.file
+            .next()
+            .await
+            .transpose()
+            .map_err(|e| read_err(self.seq, e))
+    }
+
+    /// The companion's rows about `entity` (every segment's); none when it was not asked
+    /// about it.
+    async fn take(&mut self, entity: &str) -> Result<Vec<JobResultRow>, UnitError> {
+        if !self.asked.entity_ids.iter().any(|id| id == entity) {
+            return Ok(Vec::new());
+        }
+        let mut out = self.waiting.remove(entity).unwrap_or_default();
+        while let Some(row) = self.next().await? {
+            if row.entity_id == entity {
+                out.push(row);
+            } else if !out.is_empty() {
+                self.peeked = Some(row);
+                break;
+            } else {
+                self.waiting
+                    .entry(row.entity_id.clone())
+                    .or_default()
+                    .push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every row not taken yet (entities only the companion had).
+    async fn rest(mut self) -> Result<Vec<JobResultRow>, UnitError> {
+        let mut out: Vec<JobResultRow> = self.waiting.drain().flat_map(|(_, v)| v).collect();
+        while let Some(row) = self.next().await? {
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// Where a unit's rows go while its files stream in: `stats_hourly` (unsegmented) or
+/// `stats_segments`, a batch at a time.
+struct Sink<'a> {
+    t: &'a Target,
+    rates: &'a HashMap<String, fx_rates::RateSeries>,
+    segment: Option<SegmentationType>,
+    rows: Vec<stats_store::StatRow>,
+    segments: Vec<SegmentRow>,
+    written: i64,
+}
+
+impl Sink<'_> {
+    /// One entity's rows of the main job (`main`) and of the companion (`more`), merged: the
+    /// companion's installs add to the same hour's (and segment's) row, and become known (0)
+    /// on every row of the entities it was asked about.
+    async fn entity(
+        &mut self,
+        call: &ingest::Call<'_>,
+        main: &[JobResultRow],
+        more: &[JobResultRow],
+        companion: Option<&Spec>,
+    ) -> Result<(), UnitError> {
+        let (ids, groups) = companion
+            .map(|c| (c.entity_ids.as_slice(), c.metric_groups.as_slice()))
+            .unwrap_or_default();
+        match self.segment {
+            // A segmented job's rows go to stats_segments, never into stats_hourly's totals
+            // (a row without a segment gives none).
+            Some(seg) => {
+                let of = |rows: &[JobResultRow]| -> Vec<SegmentRow> {
+                    rows.iter()
+                        .flat_map(|r| ingest::segment_rows(call, seg, r))
+                        .collect()
+                };
+                let mut rows = of(main);
+                ingest::merge(&mut rows, of(more), ids, groups);
+                self.segments.extend(rows);
+            }
+            None => {
+                let of = |rows: &[JobResultRow]| -> Vec<stats_store::StatRow> {
+                    rows.iter()
+                        .flat_map(|r| ingest::entity_rows(call, &r.entity_id, &r.metrics))
+                        .collect()
+                };
+                let mut rows = of(main);
+                ingest::merge(&mut rows, of(more), ids, groups);
+                self.rows.extend(rows);
+            }
+        }
+        if self.rows.len() >= UPSERT_BATCH || self.segments.len() >= UPSERT_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), UnitError> {
+        let state = &self.t.scope.state;
+        let (db, tenant, now) = (&state.db, &self.t.scope.tenant.id, state.clock.now());
+        if !self.rows.is_empty() {
+            ingest::convert(self.rows.iter_mut(), self.rates);
+            self.written += stats_store::upsert(db, tenant, &self.rows, now).await? as i64;
+            self.rows.clear();
+        }
+        if !self.segments.is_empty() {
+            ingest::convert(self.segments.iter_mut().map(|s| &mut s.row), self.rates);
+            self.written += segments_store::upsert(db, tenant, &self.segments, now).await? as i64;
+            self.segments.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Streams one unit: the main job's rows an entity at a time (all its segments' rows, when
+/// segmented), each merged with the same entity's rows of the MOBILE_CONVERSION job
+/// ([`Companion`]), converted to USD and upserted a batch at a time. Answers the rows written.
 async fn ingest_unit(
     t: &Target,
     parts: &[&Job],
@@ -886,101 +1025,56 @@ async fn ingest_unit(
     wanted.dedup();
     let rates = fx_rates::series_for(&state.db, &t.scope.tenant.id, &wanted).await?;
     let mut main_file = open_result(t, main).await?;
-    let mut mobile_file = match parts.iter().find(|j| j.part == "mobile") {
-        Some(m) => Some((open_result(t, m).await?, m.seq, spec(m)?)),
+    let mut companion = match parts.iter().find(|j| j.part == "mobile") {
+        Some(m) => Some(Companion {
+            file: open_result(t, m).await?,
+            seq: m.seq,
+            asked: spec(m)?,
+            peeked: None,
+            waiting: HashMap::new(),
+        }),
         None => None,
     };
-    let mut waiting: HashMap<String, Vec<stats_store::StatRow>> = HashMap::new();
-    let mut batch: Vec<stats_store::StatRow> = Vec::new();
-    let mut segments: Vec<SegmentRow> = Vec::new();
-    let mut written = 0i64;
-    let read_err = |seq: i64, e: XError| -> UnitError {
-        if matches!(e.status(), Some(403 | 404 | 410)) {
-            UnitError::Expired(seq, "the job's result is gone".into())
-        } else {
-            UnitError::Other(SyncError::Session(e.into()))
-        }
+    let mut sink = Sink {
+        t,
+        rates: &rates,
+        segment: s.segment,
+        rows: Vec::new(),
+        segments: Vec::new(),
+        written: 0,
     };
-    while let Some(row) = main_file.next().await {
-        let row = row.map_err(|e| read_err(main.seq, e))?;
-        if let Some(segmentation) = s.segment {
-            // A segmented job's rows go to stats_segments, never into stats_hourly's totals (a
-            // row without a segment gives none).
-            segments.extend(ingest::segment_rows(&call, segmentation, &row));
-            if segments.len() >= UPSERT_BATCH {
-                written += flush_segments(t, &mut segments, &rates).await?;
-            }
-            continue;
+    // The rows of the entity being read (one unsegmented, one per segment otherwise).
+    let mut group: Vec<JobResultRow> = Vec::new();
+    loop {
+        let next = main_file
+            .next()
+            .await
+            .transpose()
+            .map_err(|e| read_err(main.seq, e))?;
+        let ends_group = match (&next, group.first()) {
+            (Some(r), Some(g)) => r.entity_id != g.entity_id,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if ends_group {
+            let rows = std::mem::take(&mut group);
+            let more = match companion.as_mut() {
+                Some(c) => c.take(&rows[0].entity_id).await?,
+                None => Vec::new(),
+            };
+            let asked = companion.as_ref().map(|c| &c.asked);
+            sink.entity(&call, &rows, &more, asked).await?;
         }
-        let mut rows: Vec<_> = ingest::entity_rows(&call, &row.entity_id, &row.metrics).collect();
-        if let Some((file, seq, asked)) = mobile_file.as_mut() {
-            let mut more = waiting.remove(&row.entity_id);
-            while more.is_none() {
-                match file.next().await {
-                    None => break,
-                    Some(m) => {
-                        let m = m.map_err(|e| read_err(*seq, e))?;
-                        let r: Vec<_> =
-                            ingest::entity_rows(&call, &m.entity_id, &m.metrics).collect();
-                        if m.entity_id == row.entity_id {
-                            more = Some(r);
-                        } else {
-                            waiting.entry(m.entity_id).or_default().extend(r);
-                        }
-                    }
-                }
-            }
-            // Also without a row of its own there: the entity's installs were asked, so known.
-            ingest::merge(
-                &mut rows,
-                more.unwrap_or_default(),
-                &asked.entity_ids,
-                &asked.metric_groups,
-            );
-        }
-        batch.extend(rows);
-        if batch.len() >= UPSERT_BATCH {
-            written += flush(t, &mut batch, &rates).await?;
+        match next {
+            Some(r) => group.push(r),
+            None => break,
         }
     }
-    // Entities only the mobile job had.
-    if let Some((mut file, seq, _)) = mobile_file {
-        while let Some(m) = file.next().await {
-            let m = m.map_err(|e| read_err(seq, e))?;
-            waiting
-                .entry(m.entity_id.clone())
-                .or_default()
-                .extend(ingest::entity_rows(&call, &m.entity_id, &m.metrics));
-        }
+    if let Some(c) = companion {
+        let asked = c.asked.clone();
+        let rest = c.rest().await?;
+        sink.entity(&call, &[], &rest, Some(&asked)).await?;
     }
-    for (_, rows) in waiting {
-        batch.extend(rows);
-    }
-    written += flush(t, &mut batch, &rates).await?;
-    written += flush_segments(t, &mut segments, &rates).await?;
-    Ok(written)
-}
-
-async fn flush(
-    t: &Target,
-    batch: &mut Vec<stats_store::StatRow>,
-    rates: &HashMap<String, fx_rates::RateSeries>,
-) -> Result<i64, UnitError> {
-    let state = &t.scope.state;
-    ingest::convert(batch.iter_mut(), rates);
-    let n = stats_store::upsert(&state.db, &t.scope.tenant.id, batch, state.clock.now()).await?;
-    batch.clear();
-    Ok(n as i64)
-}
-
-async fn flush_segments(
-    t: &Target,
-    batch: &mut Vec<SegmentRow>,
-    rates: &HashMap<String, fx_rates::RateSeries>,
-) -> Result<i64, UnitError> {
-    let state = &t.scope.state;
-    ingest::convert(batch.iter_mut().map(|s| &mut s.row), rates);
-    let n = segments_store::upsert(&state.db, &t.scope.tenant.id, batch, state.clock.now()).await?;
-    batch.clear();
-    Ok(n as i64)
+    sink.flush().await?;
+    Ok(sink.written)
 }

@@ -306,13 +306,21 @@ pub fn hourly_calls(
         .collect()
 }
 
+/// X's cap on the span of one unsegmented job: 90 days of whole hours, i.e. 2 160 hours of UTC
+/// time whatever the account's timezone (a span of 90 *local* days across the end of daylight
+/// saving time holds 2 161 hours: two jobs).
+pub const MAX_JOB_SPAN: Duration = Duration::hours(24 * MAX_JOB_SPAN_DAYS);
+/// X's cap on the span of one segmented job: 45 days, 1 080 hours.
+pub const MAX_SEGMENTED_JOB_SPAN: Duration = Duration::hours(24 * MAX_SEGMENTED_JOB_SPAN_DAYS);
+
 /// The jobs of a backfill over `window` (whole hours): per entity type of `entities` (the
 /// account's campaigns and line items from the mirror, sorted) and placement of the settings,
-/// batches of ≤ 20 ids, each over spans of ≤ 90 days (X's cap; 45 when `segment` is given), with
-/// the metric groups the hourly sync asks ([`metric_groups`]; MOBILE_CONVERSION in a job of its
-/// own about the batch's app entities of `apps`, as [`stats_calls`] does). Segmented: no
-/// MOBILE_CONVERSION companion (its rows would need merging per segment), and CONVERSION_TAGS
-/// asks WEB_CONVERSION alone (X's rule).
+/// batches of ≤ 20 ids, each over consecutive spans of ≤ [`MAX_JOB_SPAN`] (≤
+/// [`MAX_SEGMENTED_JOB_SPAN`] when `segment` is given), with the metric groups the hourly sync
+/// asks ([`metric_groups`]) and MOBILE_CONVERSION in a job of its own about the batch's app
+/// entities of `apps`, as [`stats_calls`] does — segmented too (its rows are merged per
+/// segment), except for CONVERSION_TAGS, which X serves for WEB_CONVERSION alone (so that
+/// segmentation asks WEB_CONVERSION and nothing else).
 pub fn backfill_calls(
     window: Window,
     entities: &[(StatsEntityType, Vec<String>)],
@@ -324,11 +332,12 @@ pub fn backfill_calls(
         Some(SegmentationType::ConversionTags) => vec![MetricGroup::WebConversion],
         _ => metric_groups(settings),
     };
-    let span = Duration::days(if segment.is_some() {
-        MAX_SEGMENTED_JOB_SPAN_DAYS
+    let span = if segment.is_some() {
+        MAX_SEGMENTED_JOB_SPAN
     } else {
-        MAX_JOB_SPAN_DAYS
-    });
+        MAX_JOB_SPAN
+    };
+    let installs = segment != Some(SegmentationType::ConversionTags);
     let mut calls = Vec::new();
     for (entity, ids) in entities {
         let mut ids = ids.clone();
@@ -336,7 +345,7 @@ pub fn backfill_calls(
         ids.dedup();
         for &pl in &settings.placements {
             for batch in ids.chunks(MAX_STATS_ENTITY_IDS) {
-                let app_ids: Vec<String> = if segment.is_none() {
+                let app_ids: Vec<String> = if installs {
                     batch
                         .iter()
                         .filter(|id| apps.contains(*id))
@@ -782,7 +791,8 @@ mod tests {
                     ]
                 );
                 // MOBILE_CONVERSION asked in a job of its own, over the batch's app entities
-                // and the same hours (unsegmented only).
+                // and the same hours, segmented or not (the job's segmentation is the
+                // backfill's).
                 let app_ids: Vec<String> = q
                     .entity_ids
                     .iter()
@@ -790,10 +800,9 @@ mod tests {
                     .cloned()
                     .collect();
                 let Some(m) = c.mobile.as_ref() else {
-                    assert!(segment.is_some() || app_ids.is_empty(), "{q:?}");
+                    assert!(app_ids.is_empty(), "{q:?}");
                     continue;
                 };
-                assert!(segment.is_none());
                 assert_eq!(m.metric_groups, vec![MetricGroup::MobileConversion]);
                 assert_eq!(
                     (&m.entity_ids, m.start_time, m.end_time),
@@ -819,6 +828,18 @@ mod tests {
             2 * 2,
             "the first campaign batch and the line items, over two spans each"
         );
+        let platforms = backfill_calls(
+            w,
+            &entities,
+            &settings,
+            Some(SegmentationType::Platforms),
+            &apps,
+        );
+        assert_eq!(
+            platforms.iter().filter(|c| c.mobile.is_some()).count(),
+            2 * 3,
+            "segmented: the same batches, over three 45-day spans each"
+        );
         // Without app entities, no companion job.
         let plain = backfill_calls(w, &entities, &settings, None, &BTreeSet::new());
         assert!(plain.iter().all(|c| c.mobile.is_none()));
@@ -834,5 +855,117 @@ mod tests {
             tags.iter()
                 .all(|c| c.query.metric_groups == [MetricGroup::WebConversion])
         );
+        // … and no MOBILE_CONVERSION job: X segments by conversion tag for web conversions only.
+        assert!(tags.iter().all(|c| c.mobile.is_none()));
+    }
+
+    /// `days` local days of `tz` ending at the local midnight starting `last + 1 day`, as UTC
+    /// (what a `{from: date, to: date}` request covers).
+    fn local_days(tz: chrono_tz::Tz, last: &str, days: i64) -> Window {
+        use chrono::{NaiveDate, TimeZone};
+        let last = NaiveDate::parse_from_str(last, "%Y-%m-%d").unwrap();
+        let midnight = |d: NaiveDate| {
+            tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap())
+                .earliest()
+                .unwrap()
+                .to_utc()
+        };
+        (
+            midnight(last - Duration::days(days - 1)),
+            midnight(last + Duration::days(1)),
+        )
+    }
+
+    fn batches_and_spans(calls: &[StatsCall]) -> (BTreeSet<Vec<String>>, Vec<Window>) {
+        let batches = calls.iter().map(|c| c.query.entity_ids.clone()).collect();
+        let mut spans: Vec<Window> = calls
+            .iter()
+            .map(|c| (c.query.start_time, c.query.end_time))
+            .collect();
+        spans.sort();
+        spans.dedup();
+        (batches, spans)
+    }
+
+    #[test]
+    fn ninety_local_days_across_the_end_of_dst_hold_2161_hours_so_two_jobs_per_batch() {
+        // The history bench's old window: 90 local days of an America/Los_Angeles account up
+        // to 2026-12-05, across the end of daylight saving time (2026-11-01).
+        let w = local_days(chrono_tz::America::Los_Angeles, "2026-12-05", 90);
+        assert_eq!(w.1 - w.0, Duration::hours(2161));
+        let entities = vec![(StatsEntityType::Campaign, ids(100))];
+        let settings = Settings::default();
+        let calls = backfill_calls(w, &entities, &settings, None, &BTreeSet::new());
+        let (batches, spans) = batches_and_spans(&calls);
+        assert_eq!(batches.len(), 5);
+        // One hour more than X's cap: every batch needs a second job for its last hour.
+        assert_eq!(calls.len(), 10);
+        assert_eq!(
+            spans,
+            vec![
+                (w.0, w.0 + Duration::hours(2160)),
+                (w.1 - Duration::hours(1), w.1)
+            ]
+        );
+        // The same local days in a timezone without DST (or of UTC) are 2 160 hours: one job.
+        let utc = local_days(chrono_tz::UTC, "2026-12-05", 90);
+        assert_eq!(utc.1 - utc.0, MAX_JOB_SPAN);
+        assert_eq!(
+            backfill_calls(utc, &entities, &settings, None, &BTreeSet::new()).len(),
+            5
+        );
+    }
+
+    #[test]
+    fn the_connect_backfill_of_90_days_is_one_job_per_20_ids_and_entity_type_even_across_dst() {
+        // What `backfill::on_connect` asks: 90 × 24 UTC hours ending after the current hour,
+        // here across the end of daylight saving time in Los Angeles.
+        let end = at("2026-12-06T17:00:00Z");
+        let w = (end - Duration::days(90), end);
+        assert_eq!(w.1 - w.0, Duration::hours(2160));
+        let entities = vec![
+            (StatsEntityType::Campaign, ids(100)),
+            (
+                StatsEntityType::LineItem,
+                (0..45).map(|i| format!("l{i:03}")).collect(),
+            ),
+        ];
+        let apps = BTreeSet::from(["c003".to_owned()]);
+        let calls = backfill_calls(w, &entities, &Settings::default(), None, &apps);
+        // ⌈100/20⌉ + ⌈45/20⌉ jobs, each the whole window, ≤ 20 ids.
+        assert_eq!(calls.len(), 5 + 3);
+        for c in &calls {
+            assert_eq!((c.query.start_time, c.query.end_time), w);
+            assert!((1..=20).contains(&c.query.entity_ids.len()));
+        }
+        let per_entity: Vec<usize> = [StatsEntityType::Campaign, StatsEntityType::LineItem]
+            .iter()
+            .map(|e| calls.iter().filter(|c| c.query.entity == *e).count())
+            .collect();
+        assert_eq!(per_entity, vec![5, 3]);
+        // One hour longer is one hour too many for one job; segmented, 45 days a job.
+        let longer = (w.0 - Duration::hours(1), w.1);
+        assert_eq!(
+            backfill_calls(longer, &entities, &Settings::default(), None, &apps).len(),
+            2 * 8
+        );
+        let seg = backfill_calls(
+            w,
+            &entities,
+            &Settings::default(),
+            Some(SegmentationType::Age),
+            &apps,
+        );
+        let (_, spans) = batches_and_spans(&seg);
+        assert_eq!(
+            spans,
+            vec![
+                (w.0, w.0 + MAX_SEGMENTED_JOB_SPAN),
+                (w.0 + MAX_SEGMENTED_JOB_SPAN, w.1)
+            ]
+        );
+        assert_eq!(seg.len(), 2 * 8);
+        // The app campaign's batch asks installs in a job of its own, per span.
+        assert_eq!(seg.iter().filter(|c| c.mobile.is_some()).count(), 2);
     }
 }

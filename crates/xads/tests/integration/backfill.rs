@@ -14,10 +14,15 @@ use serde_json::{Value, json};
 use xads::app::Application;
 use xads::config::Config;
 use xads_fake::faults::{FaultKind, FaultRule};
-use xads_fake::{FakeConfig, FakeX, JobSettings, LedgerEntry};
+use xads_fake::{
+    FakeConfig, FakeX, HourMetrics, JobSettings, LedgerEntry, is_app_objective, split_hour,
+};
 
 use crate::helpers::{TestApp, vars_for};
-use crate::reporting::{by_key, check_rows, expected_campaigns, floor_hour, t0};
+use crate::installs::hand_per;
+use crate::reporting::{
+    by_key, check_rows, expected_campaigns, floor_hour, served_line_item_hours, t0,
+};
 
 /// 25 campaigns with one line item each: two batches of ids per entity type.
 fn fake_config(jobs: JobSettings) -> FakeConfig {
@@ -50,7 +55,11 @@ struct Ctx {
 }
 
 async fn connected(db: &str, jobs: JobSettings, backfill_days: &str) -> Ctx {
-    let fake = FakeX::start(fake_config(jobs)).await.expect("fake X");
+    connected_with(db, fake_config(jobs), backfill_days).await
+}
+
+async fn connected_with(db: &str, fake: FakeConfig, backfill_days: &str) -> Ctx {
+    let fake = FakeX::start(fake).await.expect("fake X");
     let config = config(db, &fake, backfill_days);
     let app = TestApp::spawn_config(fake, config).await;
     app.state.clock.advance(t0() - Utc::now());
@@ -222,6 +231,14 @@ async fn a_backfill_splits_jobs_at_x_limits_and_stores_the_generators_rows() {
         let creates = c.creates();
         assert_eq!(creates.len(), 8, "each job submitted once");
         assert_plan_covers(&job_keys(&creates), &c);
+        // Polls: the fake answers each job PROCESSING once, then SUCCESS; every poll asks
+        // about all 8 jobs in one call (X takes ≤ 200 ids), and no other job list is asked.
+        let lists = job_calls(&c.app.fake, "GET");
+        assert_eq!(lists.len(), 2, "two polls of all the jobs");
+        for l in &lists {
+            let ids = l.query_param("job_ids").expect("a poll names its jobs");
+            assert_eq!(ids.split(',').count(), 8, "{ids}");
+        }
         // Every result downloaded without credentials.
         let downloads: Vec<LedgerEntry> = c
             .app
@@ -906,5 +923,206 @@ async fn a_segmented_backfill_splits_at_45_days_and_stores_segments_beside_the_t
         let last = c.creates().pop().unwrap();
         assert_eq!(last.query_param("segmentation_type"), Some("METROS"));
         assert_eq!(last.query_param("country"), Some("96683cc9126741d1"));
+    }
+}
+
+/// Per (entity id, segment name): what the fake's generator says the entities of `level`
+/// (`CAMPAIGN` or `LINE_ITEM`) delivered over `[from, to)` split by `segmentation`: (spend in
+/// micros, installs of app line items).
+fn expected_segments(
+    c: &Ctx,
+    level: &str,
+    segmentation: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> HashMap<(String, String), (i64, u64)> {
+    let st = c.app.fake.state();
+    let seed = st.config().seed;
+    let names: Vec<String> = xads_fake::segments_of(seed, &c.account, segmentation, None)
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let apps: BTreeSet<String> = st
+        .line_items(&c.account)
+        .into_iter()
+        .filter(|l| is_app_objective(&l.objective))
+        .map(|l| l.id)
+        .collect();
+    let mut out: HashMap<(String, String), (i64, u64)> = HashMap::new();
+    for (campaign, li, h, m) in
+        served_line_item_hours(&c.app.fake, &c.account, from, to, &HashMap::new())
+    {
+        let m = if apps.contains(&li) {
+            m
+        } else {
+            m.without_installs()
+        };
+        let id = if level == "CAMPAIGN" {
+            campaign
+        } else {
+            li.clone()
+        };
+        for (name, part) in names
+            .iter()
+            .zip(split_hour(seed, &li, h, segmentation, m, names.len()))
+        {
+            let e = out.entry((id.clone(), name.clone())).or_default();
+            e.0 += part.billed_charge_local_micro;
+            e.1 += part.installs();
+        }
+    }
+    // X answers no row for a segment without delivery.
+    out.retain(|_, (spend, installs)| *spend != 0 || *installs != 0);
+    out
+}
+
+#[tokio::test]
+async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_platform() {
+    for db in xads::testing::all_backend_urls().await {
+        let c = connected_with(
+            &db,
+            FakeConfig {
+                app_campaigns: 1,
+                ..fake_config(JobSettings::default())
+            },
+            "0",
+        )
+        .await;
+        let st = c.app.fake.state();
+        let app_lis: Vec<_> = st
+            .line_items(&c.account)
+            .into_iter()
+            .filter(|l| is_app_objective(&l.objective))
+            .collect();
+        assert_eq!(app_lis.len(), 1, "one app line item");
+        let (app_campaign, app_li) = (app_lis[0].campaign_id.clone(), app_lis[0].id.clone());
+        let to = floor_hour(t0()) + Duration::hours(1);
+        let from = to - Duration::days(3);
+        let (status, started) = c
+            .start(json!({"from": rfc(from), "to": rfc(to), "segment": "PLATFORMS"}))
+            .await;
+        assert_eq!(status, 202, "{started}");
+        let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+
+        // 2 entity types × 2 batches, and MOBILE_CONVERSION in a job of its own, segmented
+        // alike, about the app campaign (its batch) and the app line item (its batch) alone.
+        let creates = c.creates();
+        let (mobile, main): (Vec<_>, Vec<_>) = creates
+            .iter()
+            .partition(|e| e.query_param("metric_groups") == Some("MOBILE_CONVERSION"));
+        assert_eq!(main.len(), 4);
+        let mut asked: Vec<(&str, &str)> = mobile
+            .iter()
+            .map(|e| {
+                assert_eq!(e.query_param("segmentation_type"), Some("PLATFORMS"));
+                assert_eq!(
+                    (e.query_param("start_time"), e.query_param("end_time")),
+                    (Some(rfc(from).as_str()), Some(rfc(to).as_str()))
+                );
+                (
+                    e.query_param("entity").unwrap(),
+                    e.query_param("entity_ids").unwrap(),
+                )
+            })
+            .collect();
+        asked.sort();
+        assert_eq!(
+            asked,
+            vec![
+                ("CAMPAIGN", app_campaign.as_str()),
+                ("LINE_ITEM", app_li.as_str())
+            ]
+        );
+        assert!(
+            main.iter()
+                .all(|e| !e.query_param("metric_groups").unwrap().contains("MOBILE"))
+        );
+
+        // Per platform in total: spend, installs (the generator's split of the app line
+        // item's post-view + post-engagement installs) and cost per install, exact; null
+        // installs (not asked) and no cost per install for the web campaigns.
+        for (level, entity) in [("CAMPAIGN", "campaign"), ("LINE_ITEM", "line_item")] {
+            let want = expected_segments(&c, level, "PLATFORMS", from, to);
+            let rows = c
+                .stats(&format!(
+                    "entity={entity}&segment=PLATFORMS&granularity=total&from={}&to={}",
+                    rfc(from),
+                    rfc(to)
+                ))
+                .await;
+            let app_id = if level == "CAMPAIGN" {
+                &app_campaign
+            } else {
+                &app_li
+            };
+            let mut got = HashMap::new();
+            let mut app_installs = 0;
+            for r in &rows {
+                let id = r["entity_id"].as_str().unwrap().to_owned();
+                let name = r["segment_name"].as_str().unwrap().to_owned();
+                let spend = r["spend_local_micro"].as_i64().unwrap();
+                if &id == app_id {
+                    let installs = r["installs"].as_u64().unwrap_or_else(|| panic!("{r}"));
+                    app_installs += installs;
+                    assert_eq!(r["cpi_usd"], json!(hand_per(spend, installs)), "{r}");
+                    got.insert((id, name), (spend, installs));
+                } else {
+                    assert!(r["installs"].is_null(), "not asked: {r}");
+                    assert!(r["cpi_usd"].is_null(), "{r}");
+                    got.insert((id, name), (spend, 0));
+                }
+            }
+            assert_eq!(got, want, "{db} {level}");
+            assert!(
+                app_installs > 10,
+                "the app line item installs: {app_installs}"
+            );
+            // The platforms add up to the generator's unsegmented installs.
+            let unsegmented: u64 =
+                served_line_item_hours(&c.app.fake, &c.account, from, to, &HashMap::new())
+                    .into_iter()
+                    .filter(|(_, li, _, _)| *li == app_li)
+                    .map(|(_, _, _, m)| m.installs())
+                    .sum();
+            assert_eq!(app_installs, unsegmented);
+        }
+
+        // Unsegmented, the same installs land in the hourly rows, merged into the main job's.
+        let (status, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
+        assert_eq!(status, 202, "{started}");
+        let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        let totals = c
+            .stats(&format!(
+                "entity=campaign&granularity=total&from={}&to={}",
+                rfc(from),
+                rfc(to)
+            ))
+            .await;
+        let want = expected_campaigns(&c.app.fake, &c.account, from, to, &HashMap::new());
+        for t in &totals {
+            let id = t["entity_id"].as_str().unwrap();
+            let sum = want
+                .iter()
+                .filter(|((c, _), _)| c == id)
+                .fold(HourMetrics::default(), |a, (_, m)| a + *m);
+            assert_eq!(
+                t["spend_local_micro"],
+                json!(sum.billed_charge_local_micro),
+                "{t}"
+            );
+            if id == app_campaign {
+                assert_eq!(t["installs"], json!(sum.installs()), "{t}");
+                assert_eq!(
+                    t["cpi_usd"],
+                    json!(hand_per(sum.billed_charge_local_micro, sum.installs())),
+                    "{t}"
+                );
+            } else {
+                assert!(t["installs"].is_null(), "{t}");
+            }
+        }
+        assert!(totals.iter().any(|t| t["entity_id"] == json!(app_campaign)));
     }
 }

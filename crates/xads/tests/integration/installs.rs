@@ -72,7 +72,7 @@ fn expected(
 
 /// `micros / 10^6 / n` half-even to 6 places, by integer arithmetic (independent of the
 /// service's decimal code); `None` for n = 0.
-fn hand_per(micros: i64, n: u64) -> Option<String> {
+pub(crate) fn hand_per(micros: i64, n: u64) -> Option<String> {
     let n = i128::from(n);
     if n == 0 {
         return None;
