@@ -8,7 +8,8 @@
 //! on another, so both targets get the same share of the 2 cores. Reported: requests/s of each,
 //! their ratio (bar ≥ 0.3) and the p99 latency of the dashboard route (bar < 10 ms), on SQLite and
 //! (when reachable) PostgreSQL, with `/healthz` and an authenticated one-row route beside them to
-//! show where the time goes.
+//! show where the time goes, and the floor of any read that asks the database: a bare axum route
+//! doing one `SELECT 1` per request, through the service's pool and through sqlx's native one.
 
 use std::time::{Duration, Instant};
 
@@ -121,6 +122,66 @@ fn serve_static(
     })
 }
 
+/// The floor of any read that asks the database: a bare axum route on `rt` answering after one
+/// `SELECT 1` through `pool` (the service's own `Any` pool, or a native one); returns its URL.
+fn serve_select_one<DB>(rt: &tokio::runtime::Runtime, pool: sqlx::Pool<DB>) -> String
+where
+    DB: sqlx::Database,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+{
+    rt.block_on(async {
+        let route = axum::Router::new().route(
+            "/",
+            axum::routing::get(move || {
+                let pool = pool.clone();
+                async move {
+                    let one: i64 = sqlx::query_scalar("SELECT 1")
+                        .fetch_one(&pool)
+                        .await
+                        .expect("SELECT 1");
+                    one.to_string()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, route).await });
+        url
+    })
+}
+
+/// The `SELECT 1` floors of one backend: through xads' own pool (`Db`, the `Any` driver with
+/// the service's settings) and through sqlx's native pool of the same size.
+fn select_one_floors(rt: &tokio::runtime::Runtime, url: &str) -> (String, String) {
+    let db = rt
+        .block_on(xads::db::Db::connect(url))
+        .expect("the service's pool");
+    let ours = serve_select_one(rt, db.pool().clone());
+    let native = if url.starts_with("postgres") {
+        let pool = rt
+            .block_on(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(10)
+                    .connect(url),
+            )
+            .expect("native PostgreSQL pool");
+        serve_select_one(rt, pool)
+    } else {
+        let pool = rt
+            .block_on(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .connect(url),
+            )
+            .expect("native SQLite pool");
+        serve_select_one(rt, pool)
+    };
+    (ours, native)
+}
+
 /// The campaigns page's bytes, as the service answers them.
 fn page_bytes(rt: &tokio::runtime::Runtime, list: &str, key: &str) -> bytes::Bytes {
     rt.block_on(async {
@@ -229,9 +290,16 @@ fn main() {
         .enable_all()
         .build()
         .expect("load runtime");
+    let mut floors = vec![(
+        "SQLite",
+        select_one_floors(&server_rt, &xads::testing::sqlite_url()),
+    )];
+    if let Some(url) = server_rt.block_on(xads::testing::postgres_schema_url()) {
+        floors.push(("PostgreSQL", select_one_floors(&server_rt, &url)));
+    }
     let healthz = format!("{base}/healthz");
     let tiles = format!("{base}/api/v1/integrations");
-    let (h, c, z, t, ours, ours_pg) = load_rt.block_on(async {
+    let (h, c, z, t, ours, ours_pg, floors) = load_rt.block_on(async {
         let h = load(&hello, None).await;
         let c = load(&ceiling, None).await;
         let z = load(&healthz, None).await;
@@ -241,7 +309,11 @@ fn main() {
             Some((_, list, key)) => Some(load(list, Some(key)).await),
             None => None,
         };
-        (h, c, z, t, o, p)
+        let mut f = Vec::new();
+        for (name, (ours, native)) in &floors {
+            f.push((*name, load(ours, None).await, load(native, None).await));
+        }
+        (h, c, z, t, o, p, f)
     });
     println!(
         "## Dashboard reads ({CONNECTIONS} connections, {}s each, same tokio load generator)",
@@ -254,6 +326,10 @@ fn main() {
         h.rps,
     );
     print("GET /healthz (our router)", &z, h.rps);
+    for (name, ours, native) in &floors {
+        print(&format!("axum + SELECT 1, {name}, our pool"), ours, h.rps);
+        print(&format!("axum + SELECT 1, {name}, native"), native, h.rps);
+    }
     print("GET /api/v1/integrations (auth)", &t, h.rps);
     print("GET …/campaigns 100 rows, SQLite", &ours, h.rps);
     if let Some(p) = &ours_pg {

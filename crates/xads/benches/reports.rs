@@ -264,6 +264,10 @@ async fn run(name: &str, db_url: String) {
             ],
         ),
     ];
+    // The writes above only marked their days stale; the first read settles the roll-up (here
+    // all 400 days at once: the account's first roll-up). A sync settles what it wrote itself.
+    let (settle, _) = timed_get(&http, &cases[2].1, cases[2].2).await;
+    println!("first read after seeding, settling the roll-up of {DAYS} days: {settle:.1?}");
     let url = db_url.clone();
     for (label, target, auth, refs) in &cases {
         let (mut ours, mut theirs, mut rolled) = (Vec::new(), Vec::new(), Vec::new());

@@ -72,6 +72,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(20, "0020_backfills"),
     migration!(21, "0021_stats_segments"),
     migration!(22, "0022_stats_daily"),
+    migration!(25, "0025_stats_daily_dirty"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -4,13 +4,16 @@
 //! minima and maxima). A report over whole local days then reads one row per day instead of 24.
 //!
 //! Invariant: for every account with a row in `stats_daily_zones`, `stats_daily` holds exactly
-//! the aggregate of its `stats_hourly` rows cut into the days of the zone recorded there. Every
-//! write to `stats_hourly` ([`stats::upsert`](super::stats::upsert) and
-//! [`stats::reconvert`](super::stats::reconvert)) calls [`refresh`] in its own transaction; on
-//! PostgreSQL the refresh first takes a transaction-scoped advisory lock on the account, so of two
-//! concurrent writers the later one re-reads what the earlier committed. An account whose zone
-//! changed (or that was never rolled up: rows stored before this table) is rebuilt whole at its
-//! next write; until then reads use `stats_hourly` ([`Window::of`] finds no match).
+//! the aggregate of its `stats_hourly` rows cut into the days of the zone recorded there, except
+//! on the local days that overlap a UTC date marked in `stats_daily_dirty`. Every write to
+//! `stats_hourly` ([`stats::upsert`](super::stats::upsert) and
+//! [`stats::reconvert`](super::stats::reconvert)) marks the UTC dates of its hours ([`mark`]) in
+//! its own transaction; [`settle`] re-aggregates the marked days and deletes the marks in one
+//! transaction. A read of the roll-up settles first ([`settled_zone`]); each sync settles when it
+//! is done, so a report seldom waits. On PostgreSQL settling takes a transaction-scoped advisory
+//! lock on the account, so two settles never re-insert the same days at once. An account
+//! whose zone changed (or that was never rolled up: rows stored before this table) is rebuilt
+//! whole when it settles.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -20,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use xads_client::vocab::COLUMNS;
 
-use crate::db::{Backend, DbError};
+use crate::db::{Backend, Db, DbError};
 
 /// Milliseconds in an hour and a day.
 pub(crate) const HOUR_MS: i64 = 3_600_000;
@@ -147,22 +150,10 @@ impl Stmt {
     fn int(&mut self, i: i64) -> &mut Stmt {
         self.bind(Bind::Int(i))
     }
-
-    /// ` AND entity_id IN ($n, …)`.
-    fn ids(&mut self, ids: &BTreeSet<String>) -> &mut Stmt {
-        self.push(" AND entity_id IN (");
-        for (i, id) in ids.iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
-            self.text(id);
-        }
-        self.push(")")
-    }
 }
 
-/// The connection a refresh runs on: the `Any` one of SQLite's upsert and of re-conversion, or
-/// PostgreSQL's native one of the `COPY` upsert; each inside the writer's transaction.
+/// The connection marks and settling run on: the `Any` one of SQLite's upsert, of re-conversion
+/// and of [`settle`], or PostgreSQL's native one of the `COPY` upsert; each inside a transaction.
 pub(crate) trait Conn: Send {
     /// Runs a statement.
     fn exec(&mut self, s: Stmt) -> impl Future<Output = Result<(), DbError>> + Send;
@@ -218,30 +209,31 @@ macro_rules! conn_impl {
 conn_impl!(sqlx::AnyConnection);
 conn_impl!(sqlx::PgConnection);
 
-/// What a write to `stats_hourly` touched: per account and entity type, the entity ids and the
-/// span of hours (first, last).
+/// What a write to `stats_hourly` touched: per account and entity type, the UTC dates (days
+/// since 1970-01-01) of the written hours.
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
-    spans: BTreeMap<(String, String), (BTreeSet<String>, i64, i64)>,
+    days: BTreeSet<(String, String, i64)>,
 }
 
 impl Touched {
     /// Notes a written row.
-    pub(crate) fn add(&mut self, account_id: &str, entity: &str, entity_id: &str, hour_ms: i64) {
-        let key = (account_id.to_owned(), entity.to_owned());
-        let span = self
-            .spans
-            .entry(key)
-            .or_insert_with(|| (BTreeSet::new(), hour_ms, hour_ms));
-        if !span.0.contains(entity_id) {
-            span.0.insert(entity_id.to_owned());
+    pub(crate) fn add(&mut self, account_id: &str, entity: &str, hour_ms: i64) {
+        let day = hour_ms.div_euclid(DAY_MS);
+        // Rows come grouped: most are of the day just noted.
+        if self
+            .days
+            .last()
+            .is_some_and(|(a, e, d)| a == account_id && e == entity && *d == day)
+        {
+            return;
         }
-        span.1 = span.1.min(hour_ms);
-        span.2 = span.2.max(hour_ms);
+        self.days
+            .insert((account_id.to_owned(), entity.to_owned(), day));
     }
 
     fn accounts(&self) -> BTreeSet<&str> {
-        self.spans.keys().map(|(a, _)| a.as_str()).collect()
+        self.days.iter().map(|(a, _, _)| a.as_str()).collect()
     }
 }
 
@@ -259,52 +251,150 @@ fn lock_key(tenant_id: &str, account_id: &str) -> i32 {
     (h ^ (h >> 32)) as u32 as i32
 }
 
-/// Brings `stats_daily` up to date with the rows `touched` names, inside the writer's
-/// transaction (see the module's invariant). Accounts never rolled up, or whose zone changed,
-/// are rebuilt whole.
-pub(crate) async fn refresh<C: Conn>(
+/// Takes the account's transaction-scoped advisory lock (PostgreSQL; SQLite's writer holds the
+/// whole database).
+async fn lock<C: Conn>(
     conn: &mut C,
     backend: Backend,
     tenant_id: &str,
+    account: &str,
+) -> Result<(), DbError> {
+    if backend != Backend::Postgres {
+        return Ok(());
+    }
+    let mut lock = Stmt::new();
+    lock.push("SELECT pg_advisory_xact_lock(")
+        .int(i64::from(LOCK_CLASS))
+        .push("::int4, ")
+        .int(i64::from(lock_key(tenant_id, account)))
+        .push("::int4)");
+    conn.exec(lock).await
+}
+
+/// Marks the UTC dates `touched` names as stale in `stats_daily`, inside the writer's
+/// transaction (see the module's invariant). It takes no lock: a mark committed before a
+/// settle's `DELETE … RETURNING` is settled by it from a later snapshot, which holds the mark's
+/// hours; one committed after it stays for the next settle.
+pub(crate) async fn mark<C: Conn>(
+    conn: &mut C,
+    tenant_id: &str,
     touched: &Touched,
 ) -> Result<(), DbError> {
-    // Accounts in order, so two writers of the same accounts take their locks in one order.
     for account in touched.accounts() {
-        if backend == Backend::Postgres {
-            let mut lock = Stmt::new();
-            lock.push("SELECT pg_advisory_xact_lock(")
-                .int(i64::from(LOCK_CLASS))
-                .push("::int4, ")
-                .int(i64::from(lock_key(tenant_id, account)))
-                .push("::int4)");
-            conn.exec(lock).await?;
-        }
-        let tz = account_zone(conn, tenant_id, account).await?;
-        let mut marker = Stmt::new();
-        marker
-            .push("SELECT timezone FROM stats_daily_zones WHERE tenant_id = ")
-            .text(tenant_id)
-            .push(" AND account_id = ")
-            .text(account);
-        if conn.text(marker).await?.as_deref() != Some(tz.name()) {
-            rebuild(conn, backend, tenant_id, account, tz).await?;
-            continue;
-        }
-        for ((_, entity), (ids, first, last)) in touched
-            .spans
+        let mut insert = Stmt::new();
+        insert
+            .push("INSERT INTO stats_daily_dirty (tenant_id, account_id, entity, utc_day) VALUES ");
+        for (i, (_, entity, day)) in touched
+            .days
             .iter()
-            .filter(|((a, _), _)| a.as_str() == account)
+            .filter(|(a, _, _)| a.as_str() == account)
+            .enumerate()
         {
-            let scope = Scope {
-                tenant_id,
-                account_id: account,
-                entity: Some(entity),
-                ids: Some(ids),
-            };
-            recompute(conn, backend, &scope, *first, *last + HOUR_MS, tz).await?;
+            insert.push(if i == 0 { "(" } else { ", (" });
+            insert
+                .text(tenant_id)
+                .push(", ")
+                .text(account)
+                .push(", ")
+                .text(entity)
+                .push(", ")
+                .int(*day)
+                .push(")");
         }
+        insert.push(" ON CONFLICT DO NOTHING");
+        conn.exec(insert).await?;
     }
     Ok(())
+}
+
+/// The zone the account's roll-up is cut in, after settling it when it has stale days, was
+/// never rolled up, or was rolled up in another zone than the account's.
+pub(crate) async fn settled_zone(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+) -> Result<Tz, DbError> {
+    let mut conn = db.pool().acquire().await?;
+    let zone = account_zone(&mut *conn, tenant_id, account_id).await?;
+    let mut marker = Stmt::new();
+    marker
+        .push("SELECT timezone FROM stats_daily_zones WHERE tenant_id = ")
+        .text(tenant_id)
+        .push(" AND account_id = ")
+        .text(account_id);
+    let rolled = conn.text(marker).await?;
+    let mut dirty = Stmt::new();
+    dirty
+        .push("SELECT entity FROM stats_daily_dirty WHERE tenant_id = ")
+        .text(tenant_id)
+        .push(" AND account_id = ")
+        .text(account_id)
+        .push(" LIMIT 1");
+    let stale = conn.text(dirty).await?.is_some();
+    drop(conn);
+    if stale || rolled.as_deref() != Some(zone.name()) {
+        return settle(db, tenant_id, account_id).await;
+    }
+    Ok(zone)
+}
+
+/// Re-aggregates the account's stale days (all of them when its zone changed or it was never
+/// rolled up) and deletes their marks, in one transaction; returns the zone of its days.
+pub(crate) async fn settle(db: &Db, tenant_id: &str, account_id: &str) -> Result<Tz, DbError> {
+    let backend = db.backend();
+    let mut tx = db.pool().begin().await?;
+    lock(&mut *tx, backend, tenant_id, account_id).await?;
+    // The first statement writes: SQLite's transaction holds the write lock from here on.
+    let marks: Vec<(String, i64)> = sqlx::query_as(
+        "DELETE FROM stats_daily_dirty WHERE tenant_id = $1 AND account_id = $2
+         RETURNING entity, utc_day",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let tz = account_zone(&mut *tx, tenant_id, account_id).await?;
+    let mut marker = Stmt::new();
+    marker
+        .push("SELECT timezone FROM stats_daily_zones WHERE tenant_id = ")
+        .text(tenant_id)
+        .push(" AND account_id = ")
+        .text(account_id);
+    if tx.text(marker).await?.as_deref() != Some(tz.name()) {
+        rebuild(&mut *tx, backend, tenant_id, account_id, tz).await?;
+    } else {
+        let mut by_entity: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+        for (entity, day) in marks {
+            by_entity.entry(entity).or_default().insert(day);
+        }
+        for (entity, days) in &by_entity {
+            let scope = Scope {
+                tenant_id,
+                account_id,
+                entity: Some(entity),
+            };
+            // Runs of consecutive dates, each re-aggregated as one span of hours.
+            let mut days = days.iter().copied().peekable();
+            while let Some(first) = days.next() {
+                let mut last = first;
+                while days.peek() == Some(&(last + 1)) {
+                    last += 1;
+                    days.next();
+                }
+                recompute(
+                    &mut *tx,
+                    backend,
+                    &scope,
+                    first * DAY_MS,
+                    (last + 1) * DAY_MS,
+                    tz,
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(tz)
 }
 
 /// The account's zone (UTC when it is unknown or not a zone, as reports read it).
@@ -331,12 +421,10 @@ struct Scope<'a> {
     account_id: &'a str,
     /// One entity type, or all.
     entity: Option<&'a str>,
-    /// Some entity ids, or all.
-    ids: Option<&'a BTreeSet<String>>,
 }
 
 impl Scope<'_> {
-    /// ` WHERE tenant_id = … AND account_id = … [AND entity = …] [AND entity_id IN (…)]`.
+    /// ` WHERE tenant_id = … AND account_id = … [AND entity = …]`.
     fn filter(&self, s: &mut Stmt) {
         s.push(" WHERE tenant_id = ")
             .text(self.tenant_id)
@@ -344,9 +432,6 @@ impl Scope<'_> {
             .text(self.account_id);
         if let Some(entity) = self.entity {
             s.push(" AND entity = ").text(entity);
-        }
-        if let Some(ids) = self.ids {
-            s.ids(ids);
         }
     }
 }
@@ -363,7 +448,6 @@ async fn rebuild<C: Conn>(
         tenant_id,
         account_id,
         entity: None,
-        ids: None,
     };
     let mut clear = Stmt::new();
     clear.push("DELETE FROM stats_daily");
@@ -531,16 +615,28 @@ mod tests {
     }
 
     #[test]
-    fn touched_spans_group_by_account_and_entity() {
+    fn touched_days_group_by_account_and_entity() {
         let mut t = Touched::default();
-        t.add("a", "CAMPAIGN", "c1", 10 * HOUR_MS);
-        t.add("a", "CAMPAIGN", "c2", 3 * HOUR_MS);
-        t.add("a", "LINE_ITEM", "l1", 5 * HOUR_MS);
-        t.add("b", "CAMPAIGN", "c9", 7 * HOUR_MS);
+        t.add("a", "CAMPAIGN", 10 * HOUR_MS);
+        t.add("a", "CAMPAIGN", 30 * HOUR_MS);
+        t.add("a", "CAMPAIGN", 3 * HOUR_MS);
+        t.add("a", "LINE_ITEM", 5 * HOUR_MS);
+        t.add("b", "CAMPAIGN", 7 * HOUR_MS);
         assert_eq!(t.accounts().into_iter().collect::<Vec<_>>(), ["a", "b"]);
-        let (ids, first, last) = &t.spans[&("a".to_owned(), "CAMPAIGN".to_owned())];
-        assert_eq!(ids.iter().collect::<Vec<_>>(), ["c1", "c2"]);
-        assert_eq!((*first, *last), (3 * HOUR_MS, 10 * HOUR_MS));
+        let days: Vec<_> = t
+            .days
+            .iter()
+            .map(|(a, e, d)| (a.as_str(), e.as_str(), *d))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("a", "CAMPAIGN", 0),
+                ("a", "CAMPAIGN", 1),
+                ("a", "LINE_ITEM", 0),
+                ("b", "CAMPAIGN", 0)
+            ]
+        );
         assert_ne!(lock_key("t", "a"), lock_key("t", "b"));
         assert_ne!(lock_key("ta", ""), lock_key("t", "a"));
     }

@@ -259,12 +259,7 @@ impl<const N: usize> Table<N> {
 fn touched<R: Stored<N>, const N: usize>(table: &Table<N>, rows: &[R]) -> daily::Touched {
     let mut touched = daily::Touched::default();
     for r in rows.iter().map(Stored::stat).filter(|_| table.rolled_up) {
-        touched.add(
-            &r.account_id,
-            r.entity.as_str(),
-            &r.entity_id,
-            millis(r.hour),
-        );
+        touched.add(&r.account_id, r.entity.as_str(), millis(r.hour));
     }
     touched
 }
@@ -335,7 +330,7 @@ pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
         }
         q.execute(&mut *tx).await?;
     }
-    daily::refresh(&mut *tx, Backend::Sqlite, tenant_id, &touched(table, rows)).await?;
+    daily::mark(&mut *tx, tenant_id, &touched(table, rows)).await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -481,13 +476,7 @@ async fn upsert_pg<R: Stored<N>, const N: usize>(
     sqlx::query(sqlx::AssertSqlSafe(insert))
         .execute(&mut *tx)
         .await?;
-    daily::refresh(
-        &mut *tx,
-        Backend::Postgres,
-        tenant_id,
-        &touched(table, rows),
-    )
-    .await?;
+    daily::mark(&mut *tx, tenant_id, &touched(table, rows)).await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -814,16 +803,7 @@ async fn daily_window(db: &Db, q: &Aggregate) -> Result<Option<(i64, i64)>, DbEr
     if q.segment.is_some() || q.bucketing == Bucketing::Hour {
         return Ok(None);
     }
-    let zone: Option<String> = sqlx::query_scalar(
-        "SELECT timezone FROM stats_daily_zones WHERE tenant_id = $1 AND account_id = $2",
-    )
-    .bind(q.tenant_id.as_str())
-    .bind(q.account_id.as_str())
-    .fetch_optional(db.pool())
-    .await?;
-    let Some(tz) = zone.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) else {
-        return Ok(None);
-    };
+    let tz = daily::settled_zone(db, &q.tenant_id, &q.account_id).await?;
     if let Bucketing::Day(offsets) = &q.bucketing
         && *offsets != daily::zone_offsets(tz, q.from, q.to)
     {
@@ -1008,14 +988,9 @@ pub(crate) async fn reconvert_in<const N: usize>(
             updated += write_conversions(&mut tx, db.backend(), table, tenant_id, &changed).await?;
             let mut touched = daily::Touched::default();
             for (r, _) in changed.iter().filter(|_| table.rolled_up) {
-                touched.add(
-                    &r.account_id,
-                    r.entity.as_str(),
-                    &r.entity_id,
-                    millis(r.hour),
-                );
+                touched.add(&r.account_id, r.entity.as_str(), millis(r.hour));
             }
-            daily::refresh(&mut *tx, db.backend(), tenant_id, &touched).await?;
+            daily::mark(&mut *tx, tenant_id, &touched).await?;
             tx.commit().await?;
         }
         if page.len() < RECONVERT_CHUNK {

@@ -183,6 +183,14 @@ pub async fn execute(
             "sync succeeded"
         );
     }
+    if result.is_ok() && counts.rows_upserted > 0 {
+        // The days the sync wrote are re-aggregated now rather than by the next report's read.
+        if let Err(e) =
+            crate::store::daily::settle(&state.db, &target.tenant_id, &target.account_id).await
+        {
+            tracing::warn!(tenant.id = %target.tenant_id, ad_account.id = %target.account_id, error = %e, "settling the daily roll-up failed; the next report's read settles it");
+        }
+    }
     sync_runs::finish_run(
         &state.db,
         run_id,

@@ -234,8 +234,7 @@ async fn reports_over_whole_local_days_read_the_daily_roll_up_and_equal_the_hour
             )
             .await;
 
-        // The account moves to Berlin: reads cut in Berlin use the hours until the next write
-        // rebuilds the roll-up in the new zone.
+        // The account moves to Berlin: the next read rebuilds the roll-up in the new zone.
         connections::replace_ad_accounts(
             &db,
             &tenant.id,
@@ -247,18 +246,16 @@ async fn reports_over_whole_local_days_read_the_daily_roll_up_and_equal_the_hour
         )
         .await
         .unwrap();
-        la_read
-            .agrees(berlin, bf, bt, "zone changed, not yet rebuilt")
-            .await;
-        assert!(!la_read.reads_roll_up(berlin, bf, bt).await);
-        stats::upsert(&db, &tenant.id, &[row("la", "a", t0, 3)], Utc::now())
-            .await
-            .unwrap();
-        la_read.agrees(berlin, bf, bt, "rebuilt in Berlin").await;
+        la_read.agrees(berlin, bf, bt, "zone changed").await;
         assert!(la_read.reads_roll_up(berlin, bf, bt).await);
+        let zone: String =
+            sqlx::query_scalar("SELECT timezone FROM stats_daily_zones WHERE account_id = 'la'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(zone, "Europe/Berlin");
 
-        // Rows stored before the roll-up existed: read from the hours, rolled up at the next
-        // write of the account.
+        // Rows stored before the roll-up existed: the first read rolls them up.
         for forget in [
             "DELETE FROM stats_daily WHERE account_id = 'in'",
             "DELETE FROM stats_daily_zones WHERE account_id = 'in'",
@@ -269,21 +266,49 @@ async fn reports_over_whole_local_days_read_the_daily_roll_up_and_equal_the_hour
             local_midnight(day(2), kolkata) + Duration::minutes(30),
             local_midnight(day(6), kolkata) + Duration::minutes(30),
         );
-        in_read.agrees(kolkata, kf, kt, "not rolled up").await;
-        stats::upsert(&db, &tenant.id, &[row("in", "z", t0, 0)], Utc::now())
-            .await
-            .unwrap();
         in_read
-            .agrees(kolkata, kf, kt, "rolled up at the next write")
+            .agrees(kolkata, kf, kt, "rolled up at the first read")
             .await;
         assert!(in_read.reads_roll_up(kolkata, kf, kt).await);
+
+        // A write marks its UTC dates stale and leaves stats_daily alone; the next read
+        // settles them (and only then does the roll-up hold the new hour).
+        let before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stats_daily")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        let late = t0 + Duration::hours(500);
+        stats::upsert(&db, &tenant.id, &[row("in", "a", late, 9)], Utc::now())
+            .await
+            .unwrap();
+        let marks: Vec<(String, i64)> =
+            sqlx::query_as("SELECT account_id, utc_day FROM stats_daily_dirty")
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(marks, [("in".to_owned(), late.timestamp() / 86_400)]);
+        let after: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stats_daily")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(before, after, "the write itself aggregates nothing");
+        let (lf, lt) = (
+            local_midnight(late.date_naive() - Duration::days(1), kolkata) + Duration::minutes(30),
+            local_midnight(late.date_naive() + Duration::days(2), kolkata) + Duration::minutes(30),
+        );
+        in_read.agrees(kolkata, lf, lt, "settled by the read").await;
+        let marks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stats_daily_dirty")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(marks, 0);
     }
 }
 
-/// Two writers of the same account's days at once (PostgreSQL, where they really run
-/// concurrently): the roll-up still equals the hours once both committed.
+/// Two writers of the same account's days and two readers settling the roll-up, at once
+/// (PostgreSQL, where they really run concurrently): the roll-up still equals the hours.
 #[tokio::test]
-async fn concurrent_writers_of_one_account_leave_the_roll_up_exact() {
+async fn concurrent_writers_and_settling_readers_leave_the_roll_up_exact() {
     let Some(db) = xads::testing::postgres_db().await else {
         return;
     };
@@ -311,17 +336,23 @@ async fn concurrent_writers_of_one_account_leave_the_roll_up_exact() {
             .into_iter()
             .filter(|r| r.hour.timestamp() / 3600 % 2 == 1)
             .collect();
-        let (a, b) = tokio::join!(
-            stats::upsert(&db, &tenant.id, &evens, Utc::now()),
-            stats::upsert(&db, &tenant.id, &odds, Utc::now())
-        );
-        a.unwrap();
-        b.unwrap();
         let reader = Reader {
             db: &db,
             tenant: tenant.id.clone(),
             acct: "la",
         };
+        // Two report reads meanwhile settle the roll-up while the writers mark days stale.
+        let during = reader.query(t0, t0 + Duration::days(2), Bucketing::Total);
+        let (a, b, c, d) = tokio::join!(
+            stats::upsert(&db, &tenant.id, &evens, Utc::now()),
+            stats::upsert(&db, &tenant.id, &odds, Utc::now()),
+            stats::aggregate(&db, during.clone()).try_collect::<Vec<_>>(),
+            stats::aggregate(&db, during).try_collect::<Vec<_>>()
+        );
+        a.unwrap();
+        b.unwrap();
+        c.unwrap();
+        d.unwrap();
         reader
             .agrees(la, t0, t0 + Duration::days(2), &format!("round {round}"))
             .await;
