@@ -129,7 +129,7 @@ where
     DB: sqlx::Database,
     i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
     for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
-    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
 {
     rt.block_on(async {
