@@ -470,6 +470,22 @@ pub async fn replan(db: &Db, id: &str, seq: i64, error: &str) -> Result<(), DbEr
     Ok(())
 }
 
+/// Puts a job X refused to make because the account's concurrent-job limit was reached back to
+/// `planned`, the submission not counted as an attempt (X made no job, so none failed).
+pub async fn unsubmit(db: &Db, id: &str, seq: i64, error: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE backfill_jobs SET state = 'planned', x_job_id = NULL, url = NULL, error = $1,
+                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+         WHERE backfill_id = $2 AND seq = $3",
+    )
+    .bind(error)
+    .bind(id)
+    .bind(seq)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 /// Records a unit's rows as stored: its ready jobs `done`, and the backfill's progress, in one
 /// transaction.
 pub async fn unit_done(db: &Db, id: &str, unit: i64, rows: i64) -> Result<(), DbError> {

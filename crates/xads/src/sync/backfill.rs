@@ -776,7 +776,7 @@ async fn submit(
             }
             Err(crate::x::XSessionError::X(e)) if is_too_many_jobs(&e) => {
                 // X's slots are taken (another backfill of the account): wait for a poll.
-                backfills::replan(db, id, j.seq, "X's concurrent job limit was reached").await?;
+                backfills::unsubmit(db, id, j.seq, "X's concurrent job limit was reached").await?;
                 slots.remaining = Some(0);
                 // Nothing moved: the wait before the next round keeps growing.
                 changed = before;

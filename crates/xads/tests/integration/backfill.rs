@@ -1126,3 +1126,50 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
         assert!(totals.iter().any(|t| t["entity_id"] == json!(app_campaign)));
     }
 }
+
+#[tokio::test]
+async fn a_backfill_refused_for_x_job_limit_with_none_of_its_own_in_processing_goes_on_later() {
+    for db in xads::testing::all_backend_urls().await {
+        // X takes 2 jobs of the account at a time; each needs 4 polls.
+        let jobs = JobSettings {
+            concurrency_limit: 2,
+            polls: 4,
+            ..JobSettings::default()
+        };
+        let c = connected(&db, jobs, "0").await;
+        let to = floor_hour(t0()) + Duration::hours(1);
+        let first = json!({"from": rfc(to - Duration::days(5)), "to": rfc(to)});
+        let (status, a) = c.start(first).await;
+        assert_eq!(status, 202, "{a}");
+        for _ in 0..400 {
+            if c.creates().len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(5)).await;
+        }
+        // The first holds both slots: the second's first create is refused, and no poll of its
+        // own would tell it when a slot frees.
+        let second = json!({"from": rfc(to - Duration::days(2)), "to": rfc(to)});
+        let (status, b) = c.start(second).await;
+        assert_eq!(status, 202, "{b}");
+        for started in [&a, &b] {
+            let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
+            assert_eq!(done["status"], "succeeded", "{done}");
+            assert_eq!(done["progress"]["jobs_done"], 4, "{done}");
+        }
+        let creates = c.creates();
+        let refused = creates.iter().filter(|e| e.status == Some(400)).count();
+        assert!(refused >= 1, "X's limit was met on the way");
+        assert_eq!(creates.len() - refused, 8, "each job made once at X");
+        assert_eq!(c.app.fake.state().stats_jobs(&c.account).len(), 8);
+        // A refusal is no attempt: every job was asked of X once.
+        for started in [&a, &b] {
+            let id = started["backfill_id"].as_str().unwrap();
+            let recorded = xads::store::backfills::jobs(&c.app.state.db, id)
+                .await
+                .unwrap();
+            assert_eq!(recorded.len(), 4);
+            assert!(recorded.iter().all(|j| j.attempts == 1), "{recorded:?}");
+        }
+    }
+}
