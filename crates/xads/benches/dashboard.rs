@@ -138,7 +138,7 @@ where
             axum::routing::get(move || {
                 let pool = pool.clone();
                 async move {
-                    let one: i64 = sqlx::query_scalar("SELECT 1")
+                    let one: i64 = sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
                         .fetch_one(&pool)
                         .await
                         .expect("SELECT 1");
