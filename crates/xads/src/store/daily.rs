@@ -316,13 +316,7 @@ pub(crate) async fn settled_zone(
 ) -> Result<Tz, DbError> {
     let mut conn = db.pool().acquire().await?;
     let zone = account_zone(&mut *conn, tenant_id, account_id).await?;
-    let mut marker = Stmt::new();
-    marker
-        .push("SELECT timezone FROM stats_daily_zones WHERE tenant_id = ")
-        .text(tenant_id)
-        .push(" AND account_id = ")
-        .text(account_id);
-    let rolled = conn.text(marker).await?;
+    let rolled = rolled_in(&mut *conn, tenant_id, account_id).await?;
     let mut dirty = Stmt::new();
     dirty
         .push("SELECT entity FROM stats_daily_dirty WHERE tenant_id = ")
@@ -354,13 +348,7 @@ pub(crate) async fn settle(db: &Db, tenant_id: &str, account_id: &str) -> Result
     .fetch_all(&mut *tx)
     .await?;
     let tz = account_zone(&mut *tx, tenant_id, account_id).await?;
-    let mut marker = Stmt::new();
-    marker
-        .push("SELECT timezone FROM stats_daily_zones WHERE tenant_id = ")
-        .text(tenant_id)
-        .push(" AND account_id = ")
-        .text(account_id);
-    if tx.text(marker).await?.as_deref() != Some(tz.name()) {
+    if rolled_in(&mut *tx, tenant_id, account_id).await?.as_deref() != Some(tz.name()) {
         rebuild(&mut *tx, backend, tenant_id, account_id, tz).await?;
     } else {
         let mut by_entity: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
@@ -395,6 +383,21 @@ pub(crate) async fn settle(db: &Db, tenant_id: &str, account_id: &str) -> Result
     }
     tx.commit().await?;
     Ok(tz)
+}
+
+/// The zone the account's roll-up was cut in (`None`: never rolled up).
+async fn rolled_in<C: Conn>(
+    conn: &mut C,
+    tenant_id: &str,
+    account_id: &str,
+) -> Result<Option<String>, DbError> {
+    let mut marker = Stmt::new();
+    marker
+        .push("SELECT timezone FROM stats_daily_zones WHERE tenant_id = ")
+        .text(tenant_id)
+        .push(" AND account_id = ")
+        .text(account_id);
+    conn.text(marker).await
 }
 
 /// The account's zone (UTC when it is unknown or not a zone, as reports read it).
