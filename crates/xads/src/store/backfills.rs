@@ -158,7 +158,7 @@ pub async fn latest(
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM backfills
          WHERE tenant_id = $1 AND ($2 IS NULL OR account_id = $2)
-         ORDER BY created_at DESC, id DESC LIMIT 1"
+         ORDER BY created_at DESC, CASE WHEN segment IS NULL THEN 0 ELSE 1 END, id DESC LIMIT 1"
     )))
     .bind(tenant_id)
     .bind(account_id)

@@ -253,8 +253,10 @@ pub async fn start(
         .ok_or(SyncError::NotFound("backfill"))
 }
 
-/// The backfill of `XADS_BACKFILL_DAYS` that a newly connected account gets (nothing when 0):
-/// one per account, ending after the current hour.
+/// The history a newly connected account gets by itself (nothing when `XADS_BACKFILL_DAYS` is
+/// 0): per account, `XADS_BACKFILL_DAYS` ending after the current hour, and the same days split
+/// by platform (iOS against Android is how app marketers budget). The breakdown is recorded
+/// first, so the history is the account's latest backfill, the one its tile shows.
 pub async fn on_connect(state: &Services, tenant_id: &str) -> Result<(), SyncError> {
     let days = state.config.backfill_days;
     if days == 0 {
@@ -263,13 +265,16 @@ pub async fn on_connect(state: &Services, tenant_id: &str) -> Result<(), SyncErr
     let now = state.clock.now();
     let to = plan::floor_hour(now) + Duration::hours(1);
     let from = to - Duration::days(i64::from(days));
-    let request = check(now, from, to, None, None)?;
+    let breakdown = check(now, from, to, Some(SegmentationType::Platforms), None)?;
+    let history = check(now, from, to, None, None)?;
     for account in connections::ad_accounts(&state.db, tenant_id).await? {
         let target = SyncTarget {
             tenant_id: tenant_id.to_owned(),
             account_id: account.id.clone(),
         };
-        start(state, &target, &request, "connect", None).await?;
+        for request in [&breakdown, &history] {
+            start(state, &target, request, "connect", None).await?;
+        }
     }
     Ok(())
 }

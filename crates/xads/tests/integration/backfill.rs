@@ -699,64 +699,97 @@ async fn bad_backfills_are_refused_with_nothing_recorded_and_other_tenants_see_4
 async fn a_new_connection_backfills_by_itself_and_the_tile_shows_it() {
     for db in xads::testing::all_backend_urls().await {
         let c = connected(&db, JobSettings::default(), "3").await;
-        let (status, tiles) = c.app.get(&c.key, "/api/v1/integrations").await;
-        assert_eq!(status, 200, "{tiles}");
-        let tile = &tiles["data"][0];
-        let b = &tile["sync"]["backfill"];
-        assert_eq!(b["trigger"], "connect", "{tile}");
-        assert_eq!(
-            b["from"],
-            rfc(floor_hour(t0()) + Duration::hours(1) - Duration::days(3))
-        );
+        let end = floor_hour(t0()) + Duration::hours(1);
+        let from = end - Duration::days(3);
         let tenant = xads::store::tenants::by_api_key(&c.app.state.db, &c.key)
             .await
             .unwrap()
             .unwrap()
             .id;
         let seed = c.app.fake.state().seed_info();
-        // One backfill per account of the connection, 3 days to the end of the current hour.
-        for account in [
+        let accounts = [
             &seed.usd_account_id,
             &seed.jpy_account_id,
             &seed.kwd_account_id,
-        ] {
-            let b = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(account))
+        ];
+        // Per account of the connection, two backfills of the 3 days to the end of the current
+        // hour, both the connect's: the history, and the same days split by platform.
+        let mut all = Vec::new();
+        let mut histories = BTreeSet::new();
+        for account in accounts {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM backfills WHERE tenant_id = $1 AND account_id = $2",
+            )
+            .bind(&tenant)
+            .bind(account.as_str())
+            .fetch_all(c.app.state.db.pool())
+            .await
+            .unwrap();
+            let mut segments = Vec::new();
+            for id in &ids {
+                let b = xads::store::backfills::get(&c.app.state.db, &tenant, id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(b.trigger, "connect", "{b:?}");
+                assert_eq!(b.window, (from, end), "{b:?}");
+                assert_eq!(b.country, None, "{b:?}");
+                if b.segment.is_none() {
+                    histories.insert(b.id.clone());
+                }
+                segments.push(b.segment);
+            }
+            segments.sort();
+            assert_eq!(
+                segments,
+                vec![None, Some("PLATFORMS".to_owned())],
+                "{db} {account}"
+            );
+            // The account's latest backfill is its history.
+            let latest = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(account))
                 .await
                 .unwrap()
                 .unwrap_or_else(|| panic!("no backfill for {account}"));
-            assert_eq!(b.trigger, "connect");
-            assert_eq!(b.window.1 - b.window.0, Duration::days(3));
-            assert_eq!(b.window.1, floor_hour(t0()) + Duration::hours(1));
+            assert!(histories.contains(&latest.id), "{latest:?}");
+            all.extend(ids);
         }
-        let id = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(&c.account))
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let done = c.wait(&id).await;
-        assert_eq!(done["status"], "succeeded", "{done}");
-        for account in [&seed.jpy_account_id, &seed.kwd_account_id] {
+        // The tile shows the unsegmented history the connect started.
+        let (status, tiles) = c.app.get(&c.key, "/api/v1/integrations").await;
+        assert_eq!(status, 200, "{tiles}");
+        let b = &tiles["data"][0]["sync"]["backfill"];
+        assert_eq!(b["trigger"], "connect", "{b}");
+        assert_eq!(b["segment"], Value::Null, "{b}");
+        assert_eq!(b["from"], rfc(from));
+        assert!(
+            histories.contains(b["backfill_id"].as_str().unwrap()),
+            "{b}"
+        );
+        // Every one of them succeeds.
+        for id in &all {
+            let mut last = None;
             for _ in 0..1200 {
-                let b = xads::store::backfills::latest(&c.app.state.db, &tenant, Some(account))
+                let b = xads::store::backfills::by_id(&c.app.state.db, id)
                     .await
                     .unwrap()
                     .unwrap();
                 if b.status != "running" {
-                    assert_eq!(b.status, "succeeded", "{b:?}");
+                    last = Some(b);
                     break;
                 }
                 tokio::time::sleep(StdDuration::from_millis(25)).await;
             }
+            let b = last.unwrap_or_else(|| panic!("backfill {id} still running"));
+            assert_eq!(b.status, "succeeded", "{b:?}");
         }
         // The tile shows the latest backfill with its progress.
         let (_, tiles) = c.app.get(&c.key, "/api/v1/integrations").await;
         let shown = &tiles["data"][0]["sync"]["backfill"];
+        assert_eq!(shown["segment"], Value::Null, "{shown}");
+        assert_eq!(shown["status"], "succeeded", "{shown}");
         assert!(
             shown["progress"]["jobs_total"].as_i64().unwrap() > 0,
             "{shown}"
         );
-        let end = floor_hour(t0()) + Duration::hours(1);
-        let from = end - Duration::days(3);
         let rows = c
             .stats(&format!(
                 "entity=campaign&from={}&to={}",
@@ -769,6 +802,34 @@ async fn a_new_connection_backfills_by_itself_and_the_tile_shows_it() {
             &expected_campaigns(&c.app.fake, &c.account, from, end, &HashMap::new()),
             "USD",
         );
+        // By platform, each campaign's impressions add up to its unsegmented total.
+        let window = format!("granularity=total&from={}&to={}", rfc(from), rfc(end));
+        let mut by_platform: HashMap<String, u64> = HashMap::new();
+        let mut platforms = BTreeSet::new();
+        for r in c.stats(&format!("segment=PLATFORMS&{window}")).await {
+            assert_eq!(r["segment_type"], "PLATFORMS", "{r}");
+            assert_eq!(r["entity"], "CAMPAIGN", "{r}");
+            platforms.insert(r["segment_name"].as_str().unwrap().to_owned());
+            *by_platform
+                .entry(r["entity_id"].as_str().unwrap().to_owned())
+                .or_default() += r["impressions"].as_u64().unwrap();
+        }
+        assert!(platforms.len() > 1, "{platforms:?}");
+        let totals: HashMap<String, u64> = c
+            .stats(&window)
+            .await
+            .iter()
+            .map(|r| {
+                (
+                    r["entity_id"].as_str().unwrap().to_owned(),
+                    r["impressions"].as_u64().unwrap(),
+                )
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        assert!(!totals.is_empty());
+        by_platform.retain(|_, n| *n > 0);
+        assert_eq!(by_platform, totals, "{db}");
         // The Integrations page says, per account, how much history is loaded.
         let cookie = crate::ui::login(&c.app, &c.key).await;
         let (status, html) = crate::ui::page(&c.app, &cookie, "/integrations").await;
