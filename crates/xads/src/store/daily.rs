@@ -166,40 +166,35 @@ pub(crate) trait Conn: Send {
     ) -> impl Future<Output = Result<(Option<i64>, Option<i64>), DbError>> + Send;
 }
 
+/// Binds a statement's values to `q` (any of sqlx's query kinds), in order.
+macro_rules! bind_all {
+    ($q:ident, $binds:expr) => {
+        let $q = $binds.into_iter().fold($q, |q, b| match b {
+            Bind::Text(t) => q.bind(t),
+            Bind::Int(i) => q.bind(i),
+        });
+    };
+}
+
 macro_rules! conn_impl {
     ($conn:ty) => {
         impl Conn for $conn {
             async fn exec(&mut self, s: Stmt) -> Result<(), DbError> {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(s.sql));
-                for b in s.binds {
-                    q = match b {
-                        Bind::Text(t) => q.bind(t),
-                        Bind::Int(i) => q.bind(i),
-                    };
-                }
+                let q = sqlx::query(sqlx::AssertSqlSafe(s.sql));
+                bind_all!(q, s.binds);
                 q.execute(&mut *self).await?;
                 Ok(())
             }
 
             async fn text(&mut self, s: Stmt) -> Result<Option<String>, DbError> {
-                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(s.sql));
-                for b in s.binds {
-                    q = match b {
-                        Bind::Text(t) => q.bind(t),
-                        Bind::Int(i) => q.bind(i),
-                    };
-                }
+                let q = sqlx::query_scalar(sqlx::AssertSqlSafe(s.sql));
+                bind_all!(q, s.binds);
                 Ok(q.fetch_optional(&mut *self).await?)
             }
 
             async fn pair(&mut self, s: Stmt) -> Result<(Option<i64>, Option<i64>), DbError> {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(s.sql));
-                for b in s.binds {
-                    q = match b {
-                        Bind::Text(t) => q.bind(t),
-                        Bind::Int(i) => q.bind(i),
-                    };
-                }
+                let q = sqlx::query_as(sqlx::AssertSqlSafe(s.sql));
+                bind_all!(q, s.binds);
                 Ok(q.fetch_optional(&mut *self).await?.unwrap_or((None, None)))
             }
         }
@@ -314,18 +309,20 @@ pub(crate) async fn settled_zone(
     tenant_id: &str,
     account_id: &str,
 ) -> Result<Tz, DbError> {
-    let mut conn = db.pool().acquire().await?;
-    let zone = account_zone(&mut *conn, tenant_id, account_id).await?;
-    let rolled = rolled_in(&mut *conn, tenant_id, account_id).await?;
-    let mut dirty = Stmt::new();
-    dirty
-        .push("SELECT entity FROM stats_daily_dirty WHERE tenant_id = ")
-        .text(tenant_id)
-        .push(" AND account_id = ")
-        .text(account_id)
-        .push(" LIMIT 1");
-    let stale = conn.text(dirty).await?.is_some();
-    drop(conn);
+    // The account's zone, the roll-up's zone and whether a day is stale, in one round trip:
+    // this runs before every roll-up read.
+    let (zone, rolled, stale): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT timezone FROM ad_accounts WHERE tenant_id = $1 AND id = $2),
+                (SELECT timezone FROM stats_daily_zones WHERE tenant_id = $1 AND account_id = $2),
+                (SELECT entity FROM stats_daily_dirty WHERE tenant_id = $1 AND account_id = $2
+                 LIMIT 1)",
+    )
+    .bind(tenant_id)
+    .bind(account_id)
+    .fetch_one(db.pool())
+    .await?;
+    let zone = zone_of(zone);
+    let stale = stale.is_some();
     if stale || rolled.as_deref() != Some(zone.name()) {
         return settle(db, tenant_id, account_id).await;
     }
@@ -411,11 +408,12 @@ async fn account_zone<C: Conn>(
         .text(tenant_id)
         .push(" AND id = ")
         .text(account);
-    Ok(conn
-        .text(zone)
-        .await?
-        .and_then(|z| z.parse::<Tz>().ok())
-        .unwrap_or(Tz::UTC))
+    Ok(zone_of(conn.text(zone).await?))
+}
+
+/// A stored zone name as reports read it: UTC when unknown or not a zone.
+fn zone_of(name: Option<String>) -> Tz {
+    name.and_then(|z| z.parse::<Tz>().ok()).unwrap_or(Tz::UTC)
 }
 
 /// Which rows a recompute covers.

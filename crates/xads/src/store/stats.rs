@@ -256,9 +256,12 @@ impl<const N: usize> Table<N> {
 }
 
 /// What writing `rows` touches in the roll-up of `table` (nothing when it has none).
-fn touched<R: Stored<N>, const N: usize>(table: &Table<N>, rows: &[R]) -> daily::Touched {
+fn touched<'a, const N: usize>(
+    table: &Table<N>,
+    rows: impl Iterator<Item = &'a StatRow>,
+) -> daily::Touched {
     let mut touched = daily::Touched::default();
-    for r in rows.iter().map(Stored::stat).filter(|_| table.rolled_up) {
+    for r in rows.filter(|_| table.rolled_up) {
         touched.add(&r.account_id, r.entity.as_str(), millis(r.hour));
     }
     touched
@@ -330,7 +333,12 @@ pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
         }
         q.execute(&mut *tx).await?;
     }
-    daily::mark(&mut *tx, tenant_id, &touched(table, rows)).await?;
+    daily::mark(
+        &mut *tx,
+        tenant_id,
+        &touched(table, rows.iter().map(Stored::stat)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -476,7 +484,12 @@ async fn upsert_pg<R: Stored<N>, const N: usize>(
     sqlx::query(sqlx::AssertSqlSafe(insert))
         .execute(&mut *tx)
         .await?;
-    daily::mark(&mut *tx, tenant_id, &touched(table, rows)).await?;
+    daily::mark(
+        &mut *tx,
+        tenant_id,
+        &touched(table, rows.iter().map(Stored::stat)),
+    )
+    .await?;
     tx.commit().await?;
     Ok(rows.len())
 }
@@ -986,10 +999,7 @@ pub(crate) async fn reconvert_in<const N: usize>(
             // The new conversions and the days they change commit together.
             let mut tx = db.pool().begin().await?;
             updated += write_conversions(&mut tx, db.backend(), table, tenant_id, &changed).await?;
-            let mut touched = daily::Touched::default();
-            for (r, _) in changed.iter().filter(|_| table.rolled_up) {
-                touched.add(&r.account_id, r.entity.as_str(), millis(r.hour));
-            }
+            let touched = touched(table, changed.iter().map(|(r, _)| r));
             daily::mark(&mut *tx, tenant_id, &touched).await?;
             tx.commit().await?;
         }

@@ -297,11 +297,6 @@ fn from_millis_utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// The zone's UTC offsets over `[from, to)` (`store::daily::zone_offsets`).
-fn offsets(tz: Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(i64, i64)> {
-    crate::store::daily::zone_offsets(tz, from, to)
-}
-
 /// The levels a stats read may name (`entity=`): the ones the sync and the backfill can store.
 /// `PROMOTED_TWEET` is read like the others; nothing asks X for its rows yet, so it answers
 /// none until something stores them.
@@ -424,7 +419,7 @@ async fn read_of(
     }
     let bucketing = match granularity.as_str() {
         "hour" => stats_store::Bucketing::Hour,
-        "day" => stats_store::Bucketing::Day(offsets(tz, from, to)),
+        "day" => stats_store::Bucketing::Day(crate::store::daily::zone_offsets(tz, from, to)),
         _ => stats_store::Bucketing::Total,
     };
     Ok(Read {
