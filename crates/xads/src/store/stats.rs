@@ -640,21 +640,30 @@ pub struct Bucket {
 /// columns (and ids, and the segmentation) in SQL, so only the buckets cross the wire. `spend_usd` is stored with
 /// exactly six places (`fx::spend_usd` rescales), so it sums exactly as micros.
 pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
+    hourly_sql(q, backend, true)
+}
+
+/// [`aggregate_sql`], its buckets in the answer's order or (`ordered` false: inside
+/// [`aggregate_keys`]) in none.
+fn hourly_sql(q: &Aggregate, backend: Backend, ordered: bool) -> String {
     let bucket = match &q.bucketing {
         Bucketing::Hour => "hour".to_owned(),
         Bucketing::Total => "0".to_owned(),
         Bucketing::Day(offsets) => daily::day_expr(offsets),
     };
-    let mut sql = format!("SELECT entity_id, placement, CAST({bucket} AS BIGINT)");
+    let mut sql = format!("SELECT entity_id, placement, CAST({bucket} AS BIGINT) AS b_key");
     for c in &COLUMNS {
-        let _ = write!(sql, ", CAST(SUM({}) AS BIGINT)", c.name);
+        let _ = write!(sql, ", CAST(SUM({0}) AS BIGINT) AS m_{0}", c.name);
     }
     let _ = write!(
         sql,
-        ", MIN(currency), MAX(hour), COUNT(*), COUNT(fx_rate), MIN(fx_rate), MAX(fx_rate),
-           MIN(fx_rate_date), MAX(fx_rate_date), MIN(fx_source), MAX(fx_source),
-           COUNT(spend_usd), CAST(SUM(CAST(REPLACE(spend_usd, '.', '') AS BIGINT)) AS BIGINT),
-           CAST(MAX({}) AS BIGINT)",
+        ", MIN(currency) AS b_currency, MAX(hour) AS b_last_hour, COUNT(*) AS b_hours, COUNT(fx_rate) AS b_fx_hours,
+           MIN(fx_rate) AS b_rate_lo, MAX(fx_rate) AS b_rate_hi,
+           MIN(fx_rate_date) AS b_date_lo, MAX(fx_rate_date) AS b_date_hi,
+           MIN(fx_source) AS b_source_lo, MAX(fx_source) AS b_source_hi,
+           COUNT(spend_usd) AS b_usd_hours,
+           CAST(SUM(CAST(REPLACE(spend_usd, '.', '') AS BIGINT)) AS BIGINT) AS b_usd_micros,
+           CAST(MAX({}) AS BIGINT) AS b_stale",
         daily::stale_expr(backend)
     );
     if q.segment.is_some() {
@@ -688,10 +697,17 @@ pub fn aggregate_sql(q: &Aggregate, backend: Backend) -> String {
     }
     // A segment's buckets follow each other, as an entity's do.
     sql.push_str(if q.segment.is_some() {
-        " GROUP BY 1, 2, 3, segment_name, segment_value ORDER BY 1, 2, segment_name, segment_value, 3"
+        " GROUP BY 1, 2, 3, segment_name, segment_value"
     } else {
-        " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        " GROUP BY 1, 2, 3"
     });
+    if ordered {
+        sql.push_str(if q.segment.is_some() {
+            " ORDER BY 1, 2, segment_name, segment_value, 3"
+        } else {
+            " ORDER BY 1, 2, 3"
+        });
+    }
     sql
 }
 
@@ -777,21 +793,30 @@ pub fn aggregate_hourly(
 /// The SQL of [`aggregate`] over `stats_daily`, for the days `[$4, $5)` (days since
 /// 1970-01-01): the columns of [`aggregate_sql`], from the days' partial aggregates.
 pub fn aggregate_daily_sql(q: &Aggregate) -> String {
+    daily_sql(q, true)
+}
+
+/// [`aggregate_daily_sql`], ordered or not (see [`hourly_sql`]).
+fn daily_sql(q: &Aggregate, ordered: bool) -> String {
     let key = if q.bucketing == Bucketing::Total {
         "0"
     } else {
         "day"
     };
-    let mut sql = format!("SELECT entity_id, placement, CAST({key} AS BIGINT)");
+    let mut sql = format!("SELECT entity_id, placement, CAST({key} AS BIGINT) AS b_key");
     for c in &COLUMNS {
-        let _ = write!(sql, ", CAST(SUM({}) AS BIGINT)", c.name);
+        let _ = write!(sql, ", CAST(SUM({0}) AS BIGINT) AS m_{0}", c.name);
     }
     sql.push_str(
-        ", MIN(currency_min), MAX(last_hour), CAST(SUM(hours) AS BIGINT),
-           CAST(SUM(fx_hours) AS BIGINT), MIN(fx_rate_min), MAX(fx_rate_max), MIN(fx_date_min),
-           MAX(fx_date_max), MIN(fx_source_min), MAX(fx_source_max),
-           CAST(SUM(usd_hours) AS BIGINT), CAST(SUM(usd_micros) AS BIGINT),
-           CAST(MAX(fx_stale) AS BIGINT)
+        ", MIN(currency_min) AS b_currency, MAX(last_hour) AS b_last_hour,
+           CAST(SUM(hours) AS BIGINT) AS b_hours,
+           CAST(SUM(fx_hours) AS BIGINT) AS b_fx_hours,
+           MIN(fx_rate_min) AS b_rate_lo, MAX(fx_rate_max) AS b_rate_hi,
+           MIN(fx_date_min) AS b_date_lo, MAX(fx_date_max) AS b_date_hi,
+           MIN(fx_source_min) AS b_source_lo, MAX(fx_source_max) AS b_source_hi,
+           CAST(SUM(usd_hours) AS BIGINT) AS b_usd_hours,
+           CAST(SUM(usd_micros) AS BIGINT) AS b_usd_micros,
+           CAST(MAX(fx_stale) AS BIGINT) AS b_stale
          FROM stats_daily
          WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND day >= $4 AND day < $5",
     );
@@ -805,7 +830,10 @@ pub fn aggregate_daily_sql(q: &Aggregate) -> String {
         }
         sql.push(')');
     }
-    sql.push_str(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3");
+    sql.push_str(" GROUP BY 1, 2, 3");
+    if ordered {
+        sql.push_str(" ORDER BY 1, 2, 3");
+    }
     sql
 }
 
@@ -825,6 +853,171 @@ async fn daily_window(db: &Db, q: &Aggregate) -> Result<Option<(i64, i64)>, DbEr
     Ok(daily::whole_days(tz, q.from, q.to))
 }
 
+/// The statement that answers `q` — over `stats_daily` when `roll_up` and [`daily_window`]
+/// finds whole days, else over the hourly (or segment) rows — and its bounds `$4`, `$5`.
+async fn plan(
+    db: &Db,
+    q: &Aggregate,
+    roll_up: bool,
+    ordered: bool,
+) -> Result<(String, i64, i64), DbError> {
+    let days = if roll_up {
+        daily_window(db, q).await?
+    } else {
+        None
+    };
+    Ok(match days {
+        Some((first, end)) => (daily_sql(q, ordered), first, end),
+        None => (
+            hourly_sql(q, db.backend(), ordered),
+            millis(q.from),
+            millis(q.to),
+        ),
+    })
+}
+
+/// `sql` (of [`plan`]) with `q`'s values bound in order.
+fn bound<'q>(
+    sql: &'q str,
+    q: &'q Aggregate,
+    lo: i64,
+    hi: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(q.tenant_id.as_str())
+        .bind(q.account_id.as_str())
+        .bind(q.entity.as_str())
+        .bind(lo)
+        .bind(hi);
+    if let Some(segment) = q.segment {
+        query = query.bind(segment.as_str());
+    }
+    for id in &q.ids {
+        query = query.bind(id.as_str());
+    }
+    query
+}
+
+/// The buckets of [`aggregate`] with one key, summed over every entity and placement (and
+/// segment) by the database: what a chart of the whole account plots per day or hour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyTotal {
+    /// The buckets' key (see [`Bucketing`]).
+    pub key: i64,
+    /// Every metric summed over the buckets; a nullable column is `None` when no bucket knows
+    /// it.
+    pub values: Values,
+    /// The USD of the buckets whose every hour has it (a bucket with [`Bucket::spend_usd`]),
+    /// summed exactly.
+    pub spend_usd: Decimal,
+    /// Some bucket with spend has no USD ([`Bucket::spend_usd`] `None` while its local spend
+    /// is above 0).
+    pub usd_missing: bool,
+    /// Some bucket was converted with a stale rate ([`Bucket::fx_stale`]).
+    pub fx_stale: bool,
+    /// The rates (USD per unit, its date) of the stale buckets converted with one rate
+    /// ([`Bucket::fx`] set and [`Bucket::fx_stale`]), each once, sorted.
+    pub stale_rates: Vec<(Decimal, NaiveDate)>,
+}
+
+/// The SQL of [`aggregate_keys`]: the buckets of `inner` (an unordered [`aggregate_sql`] or
+/// [`aggregate_daily_sql`]) summed per key, with the stale single rates as the last two
+/// columns (one answer row per key and stale rate).
+fn keys_sql(inner: &str) -> String {
+    let mut sql = String::from("SELECT b_key");
+    for c in &COLUMNS {
+        let _ = write!(sql, ", CAST(SUM(m_{}) AS BIGINT)", c.name);
+    }
+    // A bucket has USD when every hour has (`Bucket::spend_usd`), one rate when every hour has
+    // the same rate, date and source (`Bucket::fx`): SQL's `=` is false where either is NULL.
+    let _ = write!(
+        sql,
+        ", CAST(SUM(CASE WHEN b_usd_hours = b_hours THEN b_usd_micros ELSE 0 END) AS BIGINT),
+           CAST(MAX(CASE WHEN b_usd_hours <> b_hours AND m_{spend} > 0 THEN 1 ELSE 0 END)
+                AS BIGINT),
+           CAST(MAX(b_stale) AS BIGINT),
+           CASE WHEN b_stale <> 0 AND b_fx_hours = b_hours AND b_rate_lo = b_rate_hi
+                 AND b_date_lo = b_date_hi AND b_source_lo = b_source_hi THEN b_rate_lo END,
+           CASE WHEN b_stale <> 0 AND b_fx_hours = b_hours AND b_rate_lo = b_rate_hi
+                 AND b_date_lo = b_date_hi AND b_source_lo = b_source_hi THEN b_date_lo END
+         FROM ({inner}) AS buckets
+         GROUP BY 1, {rate}, {date} ORDER BY 1",
+        spend = COLUMNS[SPEND_LOCAL_MICRO].name,
+        rate = COLUMNS.len() + 5,
+        date = COLUMNS.len() + 6,
+    );
+    sql
+}
+
+/// The buckets of `q` ([`aggregate`]'s, from the roll-up where it answers) summed per key over
+/// every entity and placement in the database, in key order: a chart's points, without the
+/// per-entity buckets crossing the wire.
+pub async fn aggregate_keys(db: &Db, q: &Aggregate) -> Result<Vec<KeyTotal>, DbError> {
+    let (inner, lo, hi) = plan(db, q, true, false).await?;
+    let sql = keys_sql(&inner);
+    let rows = bound(&sql, q, lo, hi).fetch_all(db.pool()).await?;
+    let mut out: Vec<KeyTotal> = Vec::new();
+    let at = 1 + COLUMNS.len();
+    for r in &rows {
+        let key: i64 = r.try_get(0)?;
+        let mut values: Values = [None; COLUMNS.len()];
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = r.try_get(1 + i)?;
+        }
+        let usd: Option<i64> = r.try_get(at)?;
+        let missing: i64 = r.try_get(at + 1)?;
+        let stale: i64 = r.try_get(at + 2)?;
+        let rate: Option<String> = r.try_get(at + 3)?;
+        let date: Option<String> = r.try_get(at + 4)?;
+        let stale_rate = match (rate, date) {
+            (Some(rate), Some(date)) => Some((
+                rate.parse::<Decimal>()
+                    .map_err(|_| DbError::Corrupt("stats_hourly holds a malformed FX value"))?,
+                NaiveDate::parse_from_str(&date, "%Y-%m-%d")
+                    .map_err(|_| DbError::Corrupt("stats_hourly.fx_rate_date is not a date"))?,
+            )),
+            _ => None,
+        };
+        let part = KeyTotal {
+            key,
+            values,
+            spend_usd: Decimal::new(usd.unwrap_or(0), 6),
+            usd_missing: missing != 0,
+            fx_stale: stale != 0,
+            stale_rates: stale_rate.into_iter().collect(),
+        };
+        // One key's rows (one per stale rate) follow each other: fold them into one.
+        match out.last_mut() {
+            Some(last) if last.key == key => last.add(part),
+            _ => out.push(part),
+        }
+    }
+    for k in &mut out {
+        k.stale_rates.sort();
+    }
+    Ok(out)
+}
+
+impl KeyTotal {
+    /// Adds another part of the same key.
+    fn add(&mut self, o: KeyTotal) {
+        for (v, w) in self.values.iter_mut().zip(o.values) {
+            *v = match (*v, w) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+            };
+        }
+        self.spend_usd += o.spend_usd;
+        self.usd_missing |= o.usd_missing;
+        self.fx_stale |= o.fx_stale;
+        for r in o.stale_rates {
+            if !self.stale_rates.contains(&r) {
+                self.stale_rates.push(r);
+            }
+        }
+    }
+}
+
 fn aggregate_from(
     db: &Db,
     q: Aggregate,
@@ -834,38 +1027,14 @@ fn aggregate_from(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<Bucket>, DbError>>(4);
     let db = db.clone();
     tokio::spawn(async move {
-        let days = if roll_up {
-            match daily_window(&db, &q).await {
-                Ok(days) => days,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
+        let (sql, lo, hi) = match plan(&db, &q, roll_up, true).await {
+            Ok(plan) => plan,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
             }
-        } else {
-            None
         };
-        let (sql, lo, hi) = match days {
-            Some((first, end)) => (aggregate_daily_sql(&q), first, end),
-            None => (
-                aggregate_sql(&q, db.backend()),
-                millis(q.from),
-                millis(q.to),
-            ),
-        };
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(q.tenant_id.as_str())
-            .bind(q.account_id.as_str())
-            .bind(q.entity.as_str())
-            .bind(lo)
-            .bind(hi);
-        if let Some(segment) = q.segment {
-            query = query.bind(segment.as_str());
-        }
-        for id in &q.ids {
-            query = query.bind(id.as_str());
-        }
-        let mut rows = query.fetch(db.pool());
+        let mut rows = bound(&sql, &q, lo, hi).fetch(db.pool());
         let mut chunk = Vec::with_capacity(AGGREGATE_CHUNK);
         loop {
             let next = match rows.try_next().await {

@@ -40,7 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/fx_rates", post(add_rates).get(list_rates))
 }
 
-pub(super) fn rfc3339(t: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -259,21 +259,25 @@ struct Read {
 }
 
 impl Read {
-    /// The reported row of a bucket.
-    fn out(&self, b: stats_store::Bucket) -> Out {
-        let start = match self.agg.bucketing {
-            stats_store::Bucketing::Hour => from_millis_utc(b.key),
+    /// The instant a bucket of `key` starts.
+    fn start_of(&self, key: i64) -> DateTime<Utc> {
+        match self.agg.bucketing {
+            stats_store::Bucketing::Hour => from_millis_utc(key),
             stats_store::Bucketing::Day(_) => {
-                let day = NaiveDate::from_num_days_from_ce_opt(EPOCH_DAYS_FROM_CE + b.key as i32)
+                let day = NaiveDate::from_num_days_from_ce_opt(EPOCH_DAYS_FROM_CE + key as i32)
                     .unwrap_or_default();
                 local_midnight(day, self.tz)
             }
             stats_store::Bucketing::Total => self.agg.from,
-        };
+        }
+    }
+
+    /// The reported row of a bucket.
+    fn out(&self, b: stats_store::Bucket) -> Out {
         Out {
             entity: self.agg.entity,
             segment: self.agg.segment,
-            start,
+            start: self.start_of(b.key),
             b,
         }
     }
@@ -460,6 +464,41 @@ pub(crate) async fn stats_of(
         to,
         granularity,
     })
+}
+
+/// One point of the account's chart: every entity's rows of one hour or local day, summed.
+#[derive(Clone, Debug)]
+pub(crate) struct Point {
+    /// The hour's or the local day's first instant.
+    pub start: DateTime<Utc>,
+    /// The account's local day of `start` (what a day row's `date` is).
+    pub date: NaiveDate,
+    /// The sums, from the database.
+    pub sums: stats_store::KeyTotal,
+}
+
+/// What `GET …/stats` answers for `q`, summed per hour or local day over every entity (and
+/// placement) by the database: the rows a chart of the whole account adds up, without the
+/// per-entity rows crossing the wire.
+pub(crate) async fn points_of(
+    state: &AppState,
+    tenant_id: &str,
+    account_id: &str,
+    q: &StatsQuery,
+) -> ApiResult<Vec<Point>> {
+    let read = read_of(state, tenant_id, account_id, q).await?;
+    let sums = stats_store::aggregate_keys(&state.db, &read.agg).await?;
+    Ok(sums
+        .into_iter()
+        .map(|sums| {
+            let start = read.start_of(sums.key);
+            Point {
+                start,
+                date: start.with_timezone(&read.tz).date_naive(),
+                sums,
+            }
+        })
+        .collect())
 }
 
 /// One CSV line of a reported row in `columns`; `names` are the entities' names by id.

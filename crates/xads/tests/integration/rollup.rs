@@ -359,3 +359,150 @@ async fn concurrent_writers_and_settling_readers_leave_the_roll_up_exact() {
         assert!(reader.reads_roll_up(la, t0, t0 + Duration::days(2)).await);
     }
 }
+
+/// What the Reports page used to compute from every entity's buckets, per key: the metrics
+/// summed, the USD of the buckets that have it, whether some bucket with spend has none, and the
+/// single rates of the stale buckets.
+fn summed_per_key(buckets: &[Bucket]) -> Vec<stats::KeyTotal> {
+    let mut out: std::collections::BTreeMap<i64, stats::KeyTotal> = Default::default();
+    for b in buckets {
+        let e = out.entry(b.key).or_insert_with(|| stats::KeyTotal {
+            key: b.key,
+            values: [None; xads_client::vocab::COLUMNS.len()],
+            spend_usd: Default::default(),
+            usd_missing: false,
+            fx_stale: false,
+            stale_rates: Vec::new(),
+        });
+        for (v, w) in e.values.iter_mut().zip(b.values) {
+            if let Some(w) = w {
+                *v = Some(v.unwrap_or(0) + w);
+            }
+        }
+        e.spend_usd += b.spend_usd.unwrap_or_default();
+        e.usd_missing |=
+            b.spend_usd.is_none() && b.values[stats::SPEND_LOCAL_MICRO].is_some_and(|m| m > 0);
+        e.fx_stale |= b.fx_stale;
+        if let (true, Some((rate, date, _))) = (b.fx_stale, &b.fx)
+            && !e.stale_rates.contains(&(*rate, *date))
+        {
+            e.stale_rates.push((*rate, *date));
+        }
+    }
+    out.into_values()
+        .map(|mut k| {
+            k.stale_rates.sort();
+            k
+        })
+        .collect()
+}
+
+/// A chart's points (`stats::aggregate_keys`, what the Reports page plots) are the buckets of
+/// every entity and placement summed per key by the database, equal to those buckets summed
+/// here: by day from the roll-up and from the hours, by hour and in total, with days whose USD
+/// is partly missing, days converted with one stale rate, and days of mixed rates.
+#[tokio::test]
+async fn a_charts_points_are_every_entitys_buckets_summed_per_key() {
+    let t0 = Utc.with_ymd_and_hms(2026, 10, 27, 0, 0, 0).unwrap();
+    let la: Tz = "America/Los_Angeles".parse().unwrap();
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        connections::replace_ad_accounts(
+            &db,
+            &tenant.id,
+            &[account("utc", "UTC"), account("la", "America/Los_Angeles")],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        // UTC: one rate per UTC day, stale (dated 2026-10-01) for the first four days; campaign
+        // "c" has no USD on the third day; "a" also serves in a second placement.
+        let mut rows: Vec<StatRow> = hours("utc", t0, 24 * 8, 0)
+            .into_iter()
+            .map(|mut r| {
+                let day = (r.hour - t0).num_days();
+                let date = if day < 4 {
+                    NaiveDate::from_ymd_opt(2026, 10, 1).unwrap()
+                } else {
+                    r.hour.date_naive()
+                };
+                let spend = r.values[stats::SPEND_LOCAL_MICRO].unwrap();
+                r.fx = (day != 2 || r.entity_id != "c").then(|| Fx {
+                    rate: "1.0712".parse().unwrap(),
+                    date,
+                    source: "ecb".into(),
+                    spend_usd: xads::fx::spend_usd(spend, "1.0712".parse().unwrap()),
+                });
+                r
+            })
+            .collect();
+        let other: Vec<StatRow> = rows
+            .iter()
+            .filter(|r| r.entity_id == "a")
+            .map(|r| StatRow {
+                placement: Placement::PublisherNetwork,
+                ..r.clone()
+            })
+            .collect();
+        rows.extend(other);
+        rows.extend(hours("la", t0, 24 * 8, 3));
+        stats::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
+
+        let day = |d: i64| t0 + Duration::days(d);
+        let la_from = local_midnight(NaiveDate::from_ymd_opt(2026, 10, 28).unwrap(), la);
+        let la_to = local_midnight(NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(), la);
+        let cases = [
+            (
+                "utc",
+                Bucketing::Day(zone_offsets(Tz::UTC, day(0), day(8))),
+                day(0),
+                day(8),
+            ),
+            ("utc", Bucketing::Total, day(0), day(8)),
+            ("utc", Bucketing::Hour, day(1), day(3)),
+            // Not whole days: from the hours.
+            (
+                "utc",
+                Bucketing::Day(zone_offsets(Tz::UTC, day(0), day(8))),
+                day(0) + Duration::hours(5),
+                day(8),
+            ),
+            (
+                "la",
+                Bucketing::Day(zone_offsets(la, la_from, la_to)),
+                la_from,
+                la_to,
+            ),
+            ("la", Bucketing::Hour, la_from, la_from + Duration::days(1)),
+        ];
+        let mut seen = (false, false, false);
+        for (acct, bucketing, from, to) in cases {
+            let reader = Reader {
+                db: &db,
+                tenant: tenant.id.clone(),
+                acct,
+            };
+            let q = reader.query(from, to, bucketing.clone());
+            let buckets: Vec<Bucket> = stats::aggregate(&db, q.clone())
+                .try_collect()
+                .await
+                .unwrap();
+            let points = stats::aggregate_keys(&db, &q).await.unwrap();
+            assert!(!points.is_empty());
+            assert_eq!(
+                points,
+                summed_per_key(&buckets),
+                "{acct} {bucketing:?} {from}: {:?}",
+                db.backend()
+            );
+            seen.0 |= points.iter().any(|p| p.usd_missing);
+            seen.1 |= points.iter().any(|p| !p.stale_rates.is_empty());
+            seen.2 |= points
+                .iter()
+                .any(|p| p.fx_stale && p.stale_rates.is_empty());
+        }
+        assert_eq!(seen, (true, true, true), "every case is exercised");
+    }
+}

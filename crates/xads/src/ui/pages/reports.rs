@@ -26,6 +26,7 @@ use super::{
 use crate::app::AppState;
 use crate::money;
 use crate::store::entities::Kind;
+use crate::store::stats::IMPRESSIONS;
 use crate::store::sync_runs;
 use crate::ui::html::{self, Nav, Series, csrf_field, flash, q};
 use crate::ui::session::{CsrfForm, User};
@@ -149,6 +150,28 @@ async fn stats_at(
             .await?
             .data,
     )
+}
+
+/// The chart's points of `account` at `level` (`granularity` hour or day) over the local dates
+/// `from` to `to`: the rows of `GET …/stats?entity={level}&from={from}&to={to}&granularity=…`
+/// summed per hour or day over every entity, by the database.
+async fn points_at(
+    state: &AppState,
+    user: &User,
+    account: &str,
+    level: &Level,
+    (from, to): (NaiveDate, NaiveDate),
+    granularity: &str,
+) -> Result<Vec<web::reports::Point>, ApiError> {
+    let account = web::ids::account(account)?;
+    let q = StatsQuery {
+        entity: Some(level.entity.as_str().to_owned()),
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        granularity: Some(granularity.to_owned()),
+        ..StatsQuery::default()
+    };
+    web::reports::points_of(state, &user.0.tenant.id, account.as_str(), &q).await
 }
 
 /// The breakdowns the Reports page offers (`GET …/stats?segment=`), with their names.
@@ -337,7 +360,7 @@ async fn page(
     };
     let finished = flash_code.as_deref().and_then(sync_result);
     let granularity = if hourly { "hour" } else { "day" };
-    let daily = stats_at(&state, &user, account_id, level, (from, to), granularity)
+    let daily = points_at(&state, &user, account_id, level, (from, to), granularity)
         .await
         .map_err(|e| e.message);
     let totals = stats_at(&state, &user, account_id, level, (from, to), "total")
@@ -363,20 +386,19 @@ async fn page(
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
     // The stale rates used (rate, its date), for the estimate's footnote.
     let mut stale: BTreeSet<(String, String)> = BTreeSet::new();
-    for r in daily.iter().flatten().map(StatsRow::from_api) {
+    for p in daily.iter().flatten() {
+        use rust_decimal::prelude::ToPrimitive as _;
         let key = if hourly {
-            r.start.clone()
+            web::reports::rfc3339(p.start)
         } else {
-            r.date.clone()
+            p.date.to_string()
         };
         let e = days.entry(key).or_insert((0.0, 0.0, false));
-        e.0 += r.spend_usd_value;
-        e.1 += r.impressions;
-        e.2 |= !r.spend_usd_known && r.spend_local_micros.is_some_and(|m| m > 0);
-        if r.fx_stale
-            && let (Some(rate), Some(date)) = (&r.fx_rate, &r.fx_rate_date)
-        {
-            stale.insert((rate.clone(), date.clone()));
+        e.0 += p.sums.spend_usd.to_f64().unwrap_or(0.0);
+        e.1 += p.sums.values[IMPRESSIONS].unwrap_or(0) as f64;
+        e.2 |= p.sums.usd_missing;
+        for (rate, date) in &p.sums.stale_rates {
+            stale.insert((rate.normalize().to_string(), date.to_string()));
         }
     }
     let labels: Vec<String> = days

@@ -351,8 +351,6 @@ pub(super) struct StatsRow {
     pub entity_id: String,
     /// The account's local day of `start`.
     pub date: String,
-    /// The bucket's first hour (RFC 3339, UTC).
-    pub start: String,
     /// The segment a breakdown's row is of (`iOS`, `Age 25 to 34`, …).
     pub segment_name: Option<String>,
     pub impressions: f64,
@@ -372,9 +370,6 @@ pub(super) struct StatsRow {
     pub spend_usd_known: bool,
     /// USD converted with a rate dated more than 7 days before the data (an estimate).
     pub fx_stale: bool,
-    /// The rate (USD per unit) and its date, when the row has one rate.
-    pub fx_rate: Option<String>,
-    pub fx_rate_date: Option<String>,
 }
 
 impl StatsRow {
@@ -382,7 +377,6 @@ impl StatsRow {
         StatsRow {
             entity_id: text(&r["entity_id"]).unwrap_or_default(),
             date: text(&r["date"]).unwrap_or_default(),
-            start: text(&r["start"]).unwrap_or_default(),
             segment_name: text(&r["segment_name"]),
             impressions: number(&r["impressions"]),
             clicks: number(&r["clicks"]),
@@ -396,8 +390,6 @@ impl StatsRow {
             spend_usd_value: number(&r["spend_usd"]),
             spend_usd_known: !r["spend_usd"].is_null(),
             fx_stale: r["fx_stale"].as_bool().unwrap_or(false),
-            fx_rate: text(&r["fx_rate"]),
-            fx_rate_date: text(&r["fx_rate_date"]),
         }
     }
 }
