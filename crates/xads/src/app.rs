@@ -34,6 +34,9 @@ pub struct AppState {
     pub keys: crate::web::auth::KeyCache,
     /// Requests in progress per caller (`XADS_TENANT_CONCURRENCY`).
     pub callers: Arc<crate::web::limits::CallerSlots>,
+    /// The Reports page's figures of recent views, valid while the stats they read are
+    /// unchanged (`ui::ReportCache`).
+    pub reports: crate::ui::ReportCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -121,6 +124,7 @@ impl AppState {
             redis,
             limiter,
             keys: Default::default(),
+            reports: Default::default(),
             callers,
         })
     }

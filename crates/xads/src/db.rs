@@ -73,6 +73,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(21, "0021_stats_segments"),
     migration!(22, "0022_stats_daily"),
     migration!(25, "0025_stats_daily_dirty"),
+    migration!(26, "0026_stats_versions"),
 ];
 
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.

@@ -204,11 +204,13 @@ macro_rules! conn_impl {
 conn_impl!(sqlx::AnyConnection);
 conn_impl!(sqlx::PgConnection);
 
-/// What a write to `stats_hourly` touched: per account and entity type, the UTC dates (days
-/// since 1970-01-01) of the written hours.
+/// What a write to a stats table touched: per account and entity type, the UTC dates (days
+/// since 1970-01-01) of the written hours of `stats_hourly`, and the accounts written in a
+/// table the roll-up does not cover (`stats_segments`), whose version moves all the same.
 #[derive(Debug, Default)]
 pub(crate) struct Touched {
     days: BTreeSet<(String, String, i64)>,
+    others: BTreeSet<String>,
 }
 
 impl Touched {
@@ -227,8 +229,19 @@ impl Touched {
             .insert((account_id.to_owned(), entity.to_owned(), day));
     }
 
+    /// Notes a written row of a table that is not rolled up.
+    pub(crate) fn add_other(&mut self, account_id: &str) {
+        if !self.others.contains(account_id) {
+            self.others.insert(account_id.to_owned());
+        }
+    }
+
     fn accounts(&self) -> BTreeSet<&str> {
-        self.days.iter().map(|(a, _, _)| a.as_str()).collect()
+        self.days
+            .iter()
+            .map(|(a, _, _)| a.as_str())
+            .chain(self.others.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -267,15 +280,31 @@ async fn lock<C: Conn>(
 }
 
 /// Marks the UTC dates `touched` names as stale in `stats_daily`, inside the writer's
-/// transaction (see the module's invariant). It takes no lock: a mark committed before a
-/// settle's `DELETE … RETURNING` is settled by it from a later snapshot, which holds the mark's
-/// hours; one committed after it stays for the next settle.
+/// transaction (see the module's invariant), and moves the version of every account written
+/// ([`versions`]). Marking takes no lock: a mark committed before a settle's
+/// `DELETE … RETURNING` is settled by it from a later snapshot, which holds the mark's hours;
+/// one committed after it stays for the next settle. The version's row is locked from here to
+/// the commit (PostgreSQL): this runs last in its transaction, accounts in order, so writers of
+/// one account wait for each other only that long and never in a cycle.
 pub(crate) async fn mark<C: Conn>(
     conn: &mut C,
     tenant_id: &str,
     touched: &Touched,
 ) -> Result<(), DbError> {
     for account in touched.accounts() {
+        let mut bump = Stmt::new();
+        bump.push("INSERT INTO stats_versions (tenant_id, account_id, version) VALUES (")
+            .text(tenant_id)
+            .push(", ")
+            .text(account)
+            .push(
+                ", 1) ON CONFLICT (tenant_id, account_id)
+                 DO UPDATE SET version = stats_versions.version + 1",
+            );
+        if !touched.days.iter().any(|(a, _, _)| a.as_str() == account) {
+            conn.exec(bump).await?;
+            continue;
+        }
         let mut insert = Stmt::new();
         insert
             .push("INSERT INTO stats_daily_dirty (tenant_id, account_id, entity, utc_day) VALUES ");
@@ -298,8 +327,26 @@ pub(crate) async fn mark<C: Conn>(
         }
         insert.push(" ON CONFLICT DO NOTHING");
         conn.exec(insert).await?;
+        conn.exec(bump).await?;
     }
     Ok(())
+}
+
+/// The version of each of the tenant's accounts' stored stats, by account id (an account
+/// never written has none: version 0). Every write of an account's stats rows moves its
+/// version in the same transaction ([`mark`]), so a figure computed from rows read after its
+/// version was read is current for as long as that version stays (on every instance: the
+/// version lives in the database).
+pub async fn versions(
+    db: &Db,
+    tenant_id: &str,
+) -> Result<std::collections::HashMap<String, i64>, DbError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT account_id, version FROM stats_versions WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows.into_iter().collect())
 }
 
 /// The zone the account's roll-up is cut in, after settling it when it has stale days, was

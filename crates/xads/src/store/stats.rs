@@ -255,14 +255,19 @@ impl<const N: usize> Table<N> {
     }
 }
 
-/// What writing `rows` touches in the roll-up of `table` (nothing when it has none).
+/// What writing `rows` touches: days of the roll-up of `table`, or (a table without one) only
+/// the accounts, whose version moves either way.
 fn touched<'a, const N: usize>(
     table: &Table<N>,
     rows: impl Iterator<Item = &'a StatRow>,
 ) -> daily::Touched {
     let mut touched = daily::Touched::default();
-    for r in rows.filter(|_| table.rolled_up) {
-        touched.add(&r.account_id, r.entity.as_str(), millis(r.hour));
+    for r in rows {
+        if table.rolled_up {
+            touched.add(&r.account_id, r.entity.as_str(), millis(r.hour));
+        } else {
+            touched.add_other(&r.account_id);
+        }
     }
     touched
 }

@@ -10,7 +10,7 @@
 
 pub mod html;
 mod pages;
-pub use pages::connect_failed_page;
+pub use pages::{ReportCache, connect_failed_page};
 pub mod session;
 
 use axum::Router;

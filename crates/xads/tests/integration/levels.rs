@@ -42,7 +42,7 @@ fn group(n: u64) -> String {
 }
 
 /// The texts of the cells (`<td>`) of the first table row whose opening tag starts with `open`.
-fn cells(html: &str, open: &str) -> Vec<String> {
+pub(crate) fn cells(html: &str, open: &str) -> Vec<String> {
     let at = html
         .find(open)
         .unwrap_or_else(|| panic!("{open} in {html}"));

@@ -506,3 +506,154 @@ async fn a_charts_points_are_every_entitys_buckets_summed_per_key() {
         assert_eq!(seen, (true, true, true), "every case is exercised");
     }
 }
+
+/// The Reports page's figures of a view (`ui::ReportCache`) are answered again only while the
+/// stats versions they were read at hold: with two instances on one database, every write the
+/// other instance commits (an upsert, a re-conversion after a tenant's FX rate, breakdown rows)
+/// shows on the next view, as a fresh instance computes it; a change that moves no version (a
+/// raw update behind the store's back) does not, so the figures are indeed cached; and two
+/// tenants with the same account id never see each other's.
+#[tokio::test]
+async fn cached_report_figures_follow_every_write_of_either_instance_and_stay_per_tenant() {
+    use crate::helpers::TestApp;
+    use crate::levels::cells;
+    use crate::ui::{login, page};
+    use xads::store::segments::{self, SegmentRow};
+    use xads_client::vocab::SegmentationType;
+
+    let t0 = Utc.with_ymd_and_hms(2026, 10, 5, 0, 0, 0).unwrap();
+    let rows = |imp: i64| -> Vec<StatRow> {
+        (0..48)
+            .flat_map(|h| {
+                ["a", "b"].map(|id| {
+                    let mut r = row("acc", id, t0 + Duration::hours(h), 0);
+                    r.values[stats::IMPRESSIONS] = Some(imp);
+                    let spend = r.values[stats::SPEND_LOCAL_MICRO].unwrap();
+                    r.fx = Some(Fx {
+                        rate: "1.08".parse().unwrap(),
+                        date: r.hour.date_naive(),
+                        source: "ecb".into(),
+                        spend_usd: xads::fx::spend_usd(spend, "1.08".parse().unwrap()),
+                    });
+                    r
+                })
+            })
+            .collect()
+    };
+    let view = "/reports?account=acc&from=2026-10-05&to=2026-10-06";
+    // The TOTAL row's cells and the chart's card of a page.
+    let figures = |html: &str| {
+        let chart = html.find("id=\"chart\"").expect("the chart");
+        let end = chart + html[chart..].find("</svg></div></div>").expect("its end");
+        (cells(html, "<tr id=\"total\""), html[chart..end].to_owned())
+    };
+    for url in xads::testing::all_backend_urls().await {
+        let a = TestApp::spawn(&url, Default::default()).await;
+        let b = TestApp::spawn(&url, Default::default()).await;
+        let db = &a.state.db;
+        let (key1, key2) = (a.tenant("One").await, a.tenant("Two").await);
+        let mut ids = Vec::new();
+        for key in [&key1, &key2] {
+            let t = tenants::by_api_key(db, key).await.unwrap().unwrap();
+            connections::replace_ad_accounts(db, &t.id, &[account("acc", "UTC")], Utc::now())
+                .await
+                .unwrap();
+            ids.push(t.id);
+        }
+        stats::upsert(db, &ids[0], &rows(10), Utc::now())
+            .await
+            .unwrap();
+        stats::upsert(db, &ids[1], &rows(1), Utc::now())
+            .await
+            .unwrap();
+        let (one, two) = (login(&a, &key1).await, login(&a, &key2).await);
+        // What an instance with nothing cached shows now.
+        let fresh = |cookie: String, path: String| {
+            let url = url.clone();
+            async move {
+                let c = TestApp::spawn(&url, Default::default()).await;
+                figures(&page(&c, &cookie, &path).await.1)
+            }
+        };
+
+        let (status, html) = page(&a, &one, view).await;
+        assert_eq!(status, 200, "{html}");
+        let (total, chart) = figures(&html);
+        assert_eq!(total[0], "960", "{url}: 2 campaigns × 48 hours × 10");
+        assert_eq!(figures(&page(&a, &two, view).await.1).0[0], "96", "{url}");
+        assert_eq!(
+            figures(&page(&a, &one, view).await.1),
+            (total.clone(), chart)
+        );
+
+        // Behind the store's back (no version moves): the cached figures stay, a fresh
+        // instance sees the change. Then put back.
+        let behind = |by: i64| {
+            sqlx::query(
+                "UPDATE stats_daily SET impressions = impressions + $1 WHERE tenant_id = $2",
+            )
+            .bind(by)
+            .bind(&ids[0])
+            .execute(db.pool())
+        };
+        behind(5).await.unwrap();
+        assert_eq!(figures(&page(&a, &one, view).await.1).0[0], "960", "{url}");
+        assert_eq!(fresh(one.clone(), view.into()).await.0[0], "980", "{url}");
+        behind(-5).await.unwrap();
+
+        // An upsert on the other instance: the next view on this one shows it.
+        let mut revised = rows(10);
+        revised.truncate(1);
+        revised[0].values[stats::IMPRESSIONS] = Some(1_010);
+        stats::upsert(&b.state.db, &ids[0], &revised, Utc::now())
+            .await
+            .unwrap();
+        let now = figures(&page(&a, &one, view).await.1);
+        assert_eq!(now.0[0], "1,960", "{url}");
+        assert_eq!(now, fresh(one.clone(), view.into()).await, "{url}");
+
+        // The tenant's own FX rate, posted to the other instance, re-converts its rows.
+        let usd_before = now.0[6].clone();
+        let (status, body) = b
+            .send(
+                reqwest::Method::POST,
+                &key1,
+                "/api/v1/fx_rates",
+                Some(serde_json::json!({"rates": [
+                    {"date": "2026-10-05", "currency": "EUR", "usd_per_unit": "2.5"}
+                ]})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let now = figures(&page(&a, &one, view).await.1);
+        assert_ne!(now.0[6], usd_before, "{url}: USD re-converted");
+        assert_eq!(now, fresh(one.clone(), view.into()).await, "{url}");
+
+        // Breakdown rows written on the other instance show in the breakdown's view.
+        let split = format!("{view}&segment=PLATFORMS");
+        assert!(
+            page(&a, &one, &split)
+                .await
+                .1
+                .contains("id=\"breakdown-empty\"")
+        );
+        let segment = SegmentRow {
+            segment_type: SegmentationType::Platforms,
+            segment_name: "iOS".into(),
+            segment_value: "0".into(),
+            row: rows(10).remove(0),
+        };
+        segments::upsert(&b.state.db, &ids[0], &[segment], Utc::now())
+            .await
+            .unwrap();
+        let html = page(&a, &one, &split).await.1;
+        assert_eq!(cells(&html, "<tr data-segment=\"iOS\"")[1], "10", "{url}");
+
+        // The other tenant's figures never moved.
+        assert_eq!(figures(&page(&a, &two, view).await.1).0[0], "96", "{url}");
+        assert!(
+            xads::store::daily::versions(db, &ids[0]).await.unwrap()["acc"] >= 4,
+            "{url}: every write moved the version"
+        );
+    }
+}

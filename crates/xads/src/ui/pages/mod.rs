@@ -11,6 +11,7 @@ mod reports;
 mod view;
 
 pub use integrations::connect_failed_page;
+pub use reports::ReportCache;
 
 use std::collections::HashMap;
 

@@ -4,7 +4,8 @@
 //! and CSV download — all from `GET …/stats` and `POST …/stats/sync`. A disconnected account's stored history stays
 //! readable, under a banner saying it is no longer refreshed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -21,7 +22,7 @@ use xads_client::vocab::StatsEntityType;
 
 use super::view::StatsRow;
 use super::{
-    Fields, Picker, flash_code, render_refreshing, see_other, see_other_flash, shown_once,
+    Account, Fields, Picker, flash_code, render_refreshing, see_other, see_other_flash, shown_once,
 };
 use crate::app::AppState;
 use crate::money;
@@ -359,13 +360,29 @@ async fn page(
         None => None,
     };
     let finished = flash_code.as_deref().and_then(sync_result);
-    let granularity = if hourly { "hour" } else { "day" };
-    let daily = points_at(&state, &user, account_id, level, (from, to), granularity)
-        .await
-        .map_err(|e| e.message);
-    let totals = stats_at(&state, &user, account_id, level, (from, to), "total")
-        .await
-        .unwrap_or_default();
+    // The breakdown chosen, by segment: every campaign's rows of a segment summed.
+    let breakdown = qs
+        .get("segment")
+        .and_then(|s| BREAKDOWNS.iter().find(|(k, _)| k == s))
+        .copied();
+    let view = View {
+        level,
+        range: (from, to),
+        hourly,
+        breakdown: breakdown.map(|(k, _)| k),
+    };
+    let figures = figures_of(&state, &user, &picker, &view).await;
+    let Figures {
+        days,
+        stale,
+        daily_problem,
+        rows,
+        all,
+        previous,
+        rollup,
+        segments,
+        breakdown_problem,
+    } = &*figures;
     // The level's names from the mirror (kept after a disconnect), and their parents' (a line
     // item's campaign, a promoted tweet's line item).
     let kind = web::reports::kind_of(level.entity);
@@ -381,26 +398,6 @@ async fn page(
         .await
         .unwrap_or_default();
 
-    // Per local day (or hour): spend in USD and impressions over all campaigns, keyed by the
-    // day, or by the hour's UTC start (RFC 3339 sorts as time does).
-    let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
-    // The stale rates used (rate, its date), for the estimate's footnote.
-    let mut stale: BTreeSet<(String, String)> = BTreeSet::new();
-    for p in daily.iter().flatten() {
-        use rust_decimal::prelude::ToPrimitive as _;
-        let key = if hourly {
-            web::reports::rfc3339(p.start)
-        } else {
-            p.date.to_string()
-        };
-        let e = days.entry(key).or_insert((0.0, 0.0, false));
-        e.0 += p.sums.spend_usd.to_f64().unwrap_or(0.0);
-        e.1 += p.sums.values[IMPRESSIONS].unwrap_or(0) as f64;
-        e.2 |= p.sums.usd_missing;
-        for (rate, date) in &p.sums.stale_rates {
-            stale.insert((rate.normalize().to_string(), date.to_string()));
-        }
-    }
     let labels: Vec<String> = days
         .keys()
         .map(|k| match chrono::DateTime::parse_from_rfc3339(k) {
@@ -433,68 +430,15 @@ async fn page(
             values: days.values().map(|v| v.1).collect(),
         }],
     );
-    let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
-    // The TOTAL row sums every column; the previous period is as long and ends the day before.
-    let all = Sums::of(&rows);
+    // The previous period is as long and ends the day before.
     let days_in_range = (to - from).num_days() + 1;
     let (prev_from, prev_to) = (
         from - Duration::days(days_in_range),
         from - Duration::days(1),
     );
-    let previous_rows: Vec<StatsRow> = stats_at(
-        &state,
-        &user,
-        account_id,
-        level,
-        (prev_from, prev_to),
-        "total",
-    )
-    .await
-    .unwrap_or_default()
-    .iter()
-    .map(StatsRow::from_api)
-    .collect();
-    let previous = Sums::of(&previous_rows);
-    // Every account over the same local dates, summed in USD (only USD adds up across
-    // currencies). An account's totals are its campaigns' rows whatever the level: every sync
-    // stores those, while line-item rows exist only where a backfill or an experiment asked.
-    let mut rollup = Vec::new();
-    if picker.accounts.len() > 1 {
-        for a in &picker.accounts {
-            let rows: Vec<StatsRow> = stats(&state, &user, &a.id, (from, to), "total")
-                .await
-                .unwrap_or_default()
-                .iter()
-                .map(StatsRow::from_api)
-                .collect();
-            rollup.push((a.clone(), Sums::of(&rows)));
-        }
-    }
     let rollup_total = rollup
         .iter()
         .fold(Sums::default(), |acc, (_, s)| acc.plus_in_usd(s));
-    // The breakdown chosen, by segment: every campaign's rows of a segment summed.
-    let breakdown = qs
-        .get("segment")
-        .and_then(|s| BREAKDOWNS.iter().find(|(k, _)| k == s))
-        .copied();
-    let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
-    let mut breakdown_problem = None;
-    if let Some((key, _)) = breakdown {
-        match segment_stats(&state, &user, account_id, level, (from, to), key).await {
-            Ok(data) => {
-                for r in data.iter().map(StatsRow::from_api) {
-                    let name = r.segment_name.clone().unwrap_or_default();
-                    segments.entry(name).or_default().push(r);
-                }
-            }
-            Err(e) => breakdown_problem = Some(e.message),
-        }
-    }
-    let segments: Vec<(String, Sums)> = segments
-        .into_iter()
-        .map(|(name, rows)| (name, Sums::of(&rows)))
-        .collect();
     let segment_usd: Decimal = segments.iter().map(|(_, s)| s.spend_usd).sum();
     // The page at another level: the same dates (or hourly view) and breakdown.
     let level_href = |l: &Level| {
@@ -611,7 +555,7 @@ async fn page(
                 }
             }
         }
-        @if let Err(e) = &daily {
+        @if let Some(e) = daily_problem {
             div class="problem" { (e) }
         }
         div class="card" id="chart" {
@@ -661,7 +605,7 @@ async fn page(
                         }
                     }
                     tbody {
-                        @for (a, sums) in &rollup {
+                        @for (a, sums) in rollup {
                             tr data-account=(a.id) class=[(a.id == picker.current.id).then_some("on")] {
                                 td {
                                     a href={ "/reports?account=" (q(&a.id)) "&from=" (from) "&to=" (to) (keep_level) } { (a.name) }
@@ -721,7 +665,7 @@ async fn page(
                             }
                         }
                         tbody {
-                            @for (name, sums) in &segments {
+                            @for (name, sums) in segments {
                                 tr data-segment=(name) {
                                     td { (name) }
                                     (sums.cells(currency, usd_account))
@@ -757,7 +701,7 @@ async fn page(
                             }
                         }
                     }
-                    @for r in &rows {
+                    @for r in rows {
                         @let id = r.entity_id.as_str();
                         tr data-id=(id) {
                             td {
@@ -815,6 +759,244 @@ async fn page(
     shown_once(
         render_refreshing(&user, "Reports", Nav::Reports, refresh, body),
         flash_code.is_some(),
+    )
+}
+
+/// What a view of the page shows beside the account: the level, the local dates, by hour or
+/// by day, and the breakdown.
+struct View {
+    level: &'static Level,
+    range: (NaiveDate, NaiveDate),
+    hourly: bool,
+    breakdown: Option<&'static str>,
+}
+
+/// What the page computes from the stored stats, the costly part of a view: the chart's
+/// points, the table's rows, their TOTAL, the previous period, the all-accounts roll-up and
+/// the breakdown. A function of the stats rows of the tenant's accounts and of the view (the
+/// names, the sync state and the clock are read for every request).
+#[derive(Debug)]
+struct Figures {
+    /// Per local day (or hour): spend in USD, impressions, and whether some spend has no USD
+    /// yet, over every entity of the level; keyed by the day, or by the hour's UTC start
+    /// (RFC 3339 sorts as time does).
+    days: BTreeMap<String, (f64, f64, bool)>,
+    /// The stale rates used (rate, its date), for the estimate's footnote.
+    stale: BTreeSet<(String, String)>,
+    /// Why the chart could not be read.
+    daily_problem: Option<String>,
+    /// The level's entities' totals over the range.
+    rows: Vec<StatsRow>,
+    /// Their TOTAL: every column summed.
+    all: Sums,
+    /// The previous period's TOTAL.
+    previous: Sums,
+    /// Every account's totals over the same local dates (campaign rows), when there are several.
+    rollup: Vec<(Account, Sums)>,
+    /// The breakdown's totals per segment name.
+    segments: Vec<(String, Sums)>,
+    /// Why the breakdown could not be read.
+    breakdown_problem: Option<String>,
+}
+
+/// The Reports page's [`Figures`] of recent views, each under the versions of the accounts'
+/// stored stats it was computed from (`store::daily::versions`, kept by the database and moved
+/// in the transaction of every write of an account's stats rows). A view is answered from here
+/// only while every such version is unchanged, so no instance shows figures older than the
+/// rows any instance committed before the request. Keyed by tenant and everything the figures
+/// depend on; never shared between tenants.
+#[derive(Clone, Debug, Default)]
+pub struct ReportCache {
+    entries: Arc<Mutex<HashMap<ViewKey, Cached>>>,
+}
+
+/// Most views remembered; past this the cache starts over (it only saves reads).
+const CACHE_MAX: usize = 512;
+
+/// Everything a view's [`Figures`] depend on besides the stats rows: the tenant, the account,
+/// the view, and the accounts read (each one's id, currency and zone; every account of the
+/// tenant when the roll-up shows them).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ViewKey {
+    tenant_id: String,
+    account_id: String,
+    level: &'static str,
+    range: (NaiveDate, NaiveDate),
+    hourly: bool,
+    breakdown: Option<&'static str>,
+    accounts: Vec<(String, String, String)>,
+}
+
+/// Figures and the stats versions of the accounts they were read from.
+#[derive(Clone, Debug)]
+struct Cached {
+    versions: Vec<i64>,
+    figures: Arc<Figures>,
+}
+
+impl ReportCache {
+    fn get(&self, key: &ViewKey, versions: &[i64]) -> Option<Arc<Figures>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|c| c.versions == versions)
+            .map(|c| c.figures.clone())
+    }
+
+    fn put(&self, key: ViewKey, versions: Vec<i64>, figures: Arc<Figures>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_MAX && !entries.contains_key(&key) {
+            entries.clear();
+        }
+        entries.insert(key, Cached { versions, figures });
+    }
+}
+
+/// The figures of `view` of the picker's account: from the cache when the stats versions of
+/// the accounts it reads are those it was computed at, else read (and cached when every read
+/// succeeded). The versions are read first, so figures cached under them are at least as new.
+async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View) -> Arc<Figures> {
+    let tenant_id = &user.0.tenant.id;
+    let read = if picker.accounts.len() > 1 {
+        picker.accounts.iter().collect::<Vec<_>>()
+    } else {
+        vec![&picker.current]
+    };
+    let key = ViewKey {
+        tenant_id: tenant_id.clone(),
+        account_id: picker.current.id.clone(),
+        level: view.level.key,
+        range: view.range,
+        hourly: view.hourly,
+        breakdown: view.breakdown,
+        accounts: read
+            .iter()
+            .map(|a| (a.id.clone(), a.currency.clone(), a.timezone.clone()))
+            .collect(),
+    };
+    let versions = crate::store::daily::versions(&state.db, tenant_id)
+        .await
+        .map(|v| {
+            read.iter()
+                .map(|a| v.get(&a.id).copied().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
+        .ok();
+    if let Some(versions) = &versions
+        && let Some(hit) = state.reports.get(&key, versions)
+    {
+        return hit;
+    }
+    let (figures, complete) = read_figures(state, user, picker, view).await;
+    let figures = Arc::new(figures);
+    if let (Some(versions), true) = (versions, complete) {
+        state.reports.put(key, versions, figures.clone());
+    }
+    figures
+}
+
+/// Reads a view's [`Figures`]; `false` beside them when some read failed (what failed shows as
+/// empty or as its problem, and is not cached).
+async fn read_figures(
+    state: &AppState,
+    user: &User,
+    picker: &Picker,
+    view: &View,
+) -> (Figures, bool) {
+    let account_id = picker.current.id.as_str();
+    let (level, (from, to)) = (view.level, view.range);
+    let mut complete = true;
+    let mut ok = |r: Result<Vec<Value>, ApiError>| {
+        r.unwrap_or_else(|_| {
+            complete = false;
+            Vec::new()
+        })
+    };
+    let granularity = if view.hourly { "hour" } else { "day" };
+    let daily = points_at(state, user, account_id, level, (from, to), granularity).await;
+    let totals = ok(stats_at(state, user, account_id, level, (from, to), "total").await);
+    let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
+    let mut stale: BTreeSet<(String, String)> = BTreeSet::new();
+    for p in daily.iter().flatten() {
+        use rust_decimal::prelude::ToPrimitive as _;
+        let key = if view.hourly {
+            web::reports::rfc3339(p.start)
+        } else {
+            p.date.to_string()
+        };
+        let e = days.entry(key).or_insert((0.0, 0.0, false));
+        e.0 += p.sums.spend_usd.to_f64().unwrap_or(0.0);
+        e.1 += p.sums.values[IMPRESSIONS].unwrap_or(0) as f64;
+        e.2 |= p.sums.usd_missing;
+        for (rate, date) in &p.sums.stale_rates {
+            stale.insert((rate.normalize().to_string(), date.to_string()));
+        }
+    }
+    let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
+    // The TOTAL row sums every column; the previous period is as long and ends the day before.
+    let all = Sums::of(&rows);
+    let days_in_range = (to - from).num_days() + 1;
+    let previous = (
+        from - Duration::days(days_in_range),
+        from - Duration::days(1),
+    );
+    let previous_rows: Vec<StatsRow> =
+        ok(stats_at(state, user, account_id, level, previous, "total").await)
+            .iter()
+            .map(StatsRow::from_api)
+            .collect();
+    let previous = Sums::of(&previous_rows);
+    // Every account over the same local dates, summed in USD (only USD adds up across
+    // currencies). An account's totals are its campaigns' rows whatever the level: every sync
+    // stores those, while line-item rows exist only where a backfill or an experiment asked.
+    let mut rollup = Vec::new();
+    if picker.accounts.len() > 1 {
+        for a in &picker.accounts {
+            let rows: Vec<StatsRow> = ok(stats(state, user, &a.id, (from, to), "total").await)
+                .iter()
+                .map(StatsRow::from_api)
+                .collect();
+            rollup.push((a.clone(), Sums::of(&rows)));
+        }
+    }
+    // The breakdown chosen, by segment: every campaign's rows of a segment summed.
+    let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
+    let mut breakdown_problem = None;
+    if let Some(key) = view.breakdown {
+        match segment_stats(state, user, account_id, level, (from, to), key).await {
+            Ok(data) => {
+                for r in data.iter().map(StatsRow::from_api) {
+                    let name = r.segment_name.clone().unwrap_or_default();
+                    segments.entry(name).or_default().push(r);
+                }
+            }
+            Err(e) => {
+                complete = false;
+                breakdown_problem = Some(e.message);
+            }
+        }
+    }
+    let segments: Vec<(String, Sums)> = segments
+        .into_iter()
+        .map(|(name, rows)| (name, Sums::of(&rows)))
+        .collect();
+    let daily_problem = daily.err().map(|e| {
+        complete = false;
+        e.message
+    });
+    (
+        Figures {
+            days,
+            stale,
+            daily_problem,
+            rows,
+            all,
+            previous,
+            rollup,
+            segments,
+            breakdown_problem,
+        },
+        complete,
     )
 }
 
