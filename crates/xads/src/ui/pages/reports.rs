@@ -656,7 +656,7 @@ async fn page(
                 } @else {
                     p class="note" { (level.one) "s' rows of each segment, summed." }
                     // Each segment's share of the USD spend, stacked in one bar.
-                    (share_bar(&segments, segment_usd))
+                    (share_bar(segments, segment_usd))
                     (html::scroll("Breakdown", html! { table id="breakdown" {
                         thead {
                             tr {
@@ -731,7 +731,7 @@ async fn page(
                         }
                         tr id="change" {
                             th scope="row" { "Change" }
-                            (all.change_cells(&previous, usd_account))
+                            (all.change_cells(previous, usd_account))
                         }
                     }
                 }
