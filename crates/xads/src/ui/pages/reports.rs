@@ -810,8 +810,9 @@ pub struct ReportCache {
     entries: Arc<Mutex<HashMap<ViewKey, Cached>>>,
 }
 
-/// Most views remembered; past this the cache starts over (it only saves reads).
-const CACHE_MAX: usize = 512;
+/// Most views remembered (a view of 100 campaigns holds ~30 kB); past this the cache starts
+/// over (it only saves reads).
+const CACHE_MAX: usize = 256;
 
 /// Everything a view's [`Figures`] depend on besides the stats rows: the tenant, the account,
 /// the view, and the accounts read (each one's id, currency and zone; every account of the
