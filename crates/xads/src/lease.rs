@@ -11,6 +11,12 @@ use std::time::Duration;
 
 /// Runs `work` to completion, calling `renew` every `every` while it runs. `renew` answers
 /// whether the lease is still held; once it answers `false`, renewing stops (the work goes on).
+///
+/// The work is polled while a renewal is in flight: a renewal may wait for a lock the work holds
+/// (the work's transaction updated the leased row, or holds SQLite's writer), which only the
+/// work's next step releases. Awaiting the renewal before polling the work again would wait
+/// forever on PostgreSQL (its deadlock detector cannot see a cycle that runs through the client)
+/// and for the busy timeout on SQLite. A renewal still in flight when the work ends is dropped.
 pub async fn renewing<F, R, RF>(work: F, every: Duration, mut renew: R) -> F::Output
 where
     F: Future,
@@ -21,11 +27,16 @@ where
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut held = true;
+    let mut renewal: Option<std::pin::Pin<Box<RF>>> = None;
     loop {
         tokio::select! {
             biased;
             out = &mut work => return out,
-            _ = tick.tick(), if held => held = renew().await,
+            still = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
+                held = still;
+                renewal = None;
+            }
+            _ = tick.tick(), if held && renewal.is_none() => renewal = Some(Box::pin(renew())),
         }
     }
 }
@@ -61,6 +72,36 @@ mod tests {
             3,
             "none after the work ended"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_waiting_for_a_lock_the_work_holds_does_not_stop_the_work() {
+        // The work holds a lock across an await (a transaction that updated the leased row);
+        // the renewal needs the same lock (its UPDATE of that row).
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let renewals = Arc::new(AtomicU32::new(0));
+        let (work_lock, renew_lock, counted) = (lock.clone(), lock.clone(), renewals.clone());
+        let work = async move {
+            for _ in 0..3 {
+                let _row = work_lock.lock().await;
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            "done"
+        };
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            renewing(work, Duration::from_secs(1), move || {
+                let (lock, c) = (renew_lock.clone(), counted.clone());
+                async move {
+                    let _row = lock.lock().await;
+                    c.fetch_add(1, Ordering::SeqCst);
+                    true
+                }
+            }),
+        )
+        .await;
+        assert_eq!(out, Ok("done"), "the work went on while a renewal waited");
+        assert!(renewals.load(Ordering::SeqCst) >= 1, "renewed meanwhile");
     }
 
     #[tokio::test(start_paused = true)]

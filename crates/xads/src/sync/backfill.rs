@@ -54,10 +54,6 @@ pub const OLDEST: Duration = Duration::days(730);
 const UPSERT_BATCH: usize = 2000;
 /// Backfills one instance drives at once.
 const PER_INSTANCE: i64 = 8;
-/// The same on SQLite: one writer, so more backfills only wait for the lock, each holding a pool
-/// connection meanwhile; the connect's two per account (history and PLATFORMS) of a three-account
-/// connection left reads none within the pool's timeout.
-const PER_INSTANCE_SQLITE: i64 = 3;
 
 /// What a backfill is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -348,11 +344,7 @@ pub async fn worker(state: Services) {
                 held.remove(&id);
             }
         }
-        let per_instance = match state.db.backend() {
-            crate::db::Backend::Sqlite => PER_INSTANCE_SQLITE,
-            crate::db::Backend::Postgres => PER_INSTANCE,
-        };
-        let room = per_instance - held.len() as i64;
+        let room = PER_INSTANCE - held.len() as i64;
         if room > 0 {
             match backfills::claim_free(&state.db, &holder, state.config.leases.backfill, room)
                 .await

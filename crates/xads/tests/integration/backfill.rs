@@ -764,7 +764,7 @@ async fn a_new_connection_backfills_by_itself_and_the_tile_shows_it() {
             histories.contains(b["backfill_id"].as_str().unwrap()),
             "{b}"
         );
-        // Every one of them succeeds (six at once: SQLite drives three at a time).
+        // Every one of them succeeds (six at once).
         for id in &all {
             let mut last = None;
             for _ in 0..4800 {
