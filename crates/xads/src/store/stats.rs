@@ -1385,51 +1385,68 @@ pub async fn line_item_campaigns(
     .await?)
 }
 
-/// The currency of each mirrored campaign and line item of the account (from the mirror's
-/// `currency` field, which X copies from the funding instrument).
+/// The currency of each mirrored campaign, line item and promoted tweet of the account (from
+/// the mirror's `currency` field, which X copies from the funding instrument; a promoted tweet,
+/// which has none, spends in its line item's).
 pub async fn entity_currencies(
     db: &Db,
     tenant_id: &str,
     account_id: &str,
 ) -> Result<HashMap<String, String>, DbError> {
     let rows = sqlx::query(
-        "SELECT id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
-           AND kind IN ('campaign', 'line_item') AND dry_run = 0",
+        "SELECT id, parent_id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
+           AND kind IN ('campaign', 'line_item', 'promoted_tweet') AND dry_run = 0",
     )
     .bind(tenant_id)
     .bind(account_id)
     .fetch_all(db.pool())
     .await?;
     let mut out = HashMap::new();
+    let mut orphans = Vec::new();
     for r in rows {
         let data: serde_json::Value =
-            serde_json::from_str(&r.get::<String, _>(1)).unwrap_or_default();
-        if let Some(c) = data.get("currency").and_then(|c| c.as_str()) {
-            out.insert(r.get::<String, _>(0), c.to_owned());
+            serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+        let id = r.get::<String, _>(0);
+        match data.get("currency").and_then(|c| c.as_str()) {
+            Some(c) => {
+                out.insert(id, c.to_owned());
+            }
+            None => orphans.extend(r.get::<Option<String>, _>(1).map(|parent| (id, parent))),
+        }
+    }
+    for (id, parent) in orphans {
+        if let Some(c) = out.get(&parent).cloned() {
+            out.insert(id, c);
         }
     }
     Ok(out)
 }
 
 /// The account's app entities in the mirror: every line item (deleted ones too: they have
-/// history) whose objective is an app one (`APP_INSTALLS`, `APP_ENGAGEMENTS`), and the
-/// campaigns holding one. Their installs come with `MOBILE_CONVERSION`; dry-run entities are
-/// not at X.
+/// history) whose objective is an app one (`APP_INSTALLS`, `APP_ENGAGEMENTS`), the campaigns
+/// holding one and the promoted tweets it promotes. Their installs come with
+/// `MOBILE_CONVERSION`; dry-run entities are not at X.
 pub async fn app_entities(
     db: &Db,
     tenant_id: &str,
     account_id: &str,
 ) -> Result<std::collections::BTreeSet<String>, DbError> {
     let rows = sqlx::query(
-        "SELECT id, parent_id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
-           AND kind = 'line_item' AND dry_run = 0",
+        "SELECT id, parent_id, data, kind FROM entities WHERE tenant_id = $1 AND account_id = $2
+           AND kind IN ('line_item', 'promoted_tweet') AND dry_run = 0",
     )
     .bind(tenant_id)
     .bind(account_id)
     .fetch_all(db.pool())
     .await?;
     let mut out = std::collections::BTreeSet::new();
+    let mut tweets = Vec::new();
     for r in rows {
+        let parent = r.get::<Option<String>, _>(1);
+        if r.get::<String, _>(3) == "promoted_tweet" {
+            tweets.extend(parent.map(|line_item| (r.get::<String, _>(0), line_item)));
+            continue;
+        }
         let data: serde_json::Value =
             serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
         let app = data
@@ -1439,9 +1456,12 @@ pub async fn app_entities(
             .is_some_and(Objective::is_app);
         if app {
             out.insert(r.get::<String, _>(0));
-            if let Some(campaign) = r.get::<Option<String>, _>(1) {
-                out.insert(campaign);
-            }
+            out.extend(parent);
+        }
+    }
+    for (tweet, line_item) in tweets {
+        if out.contains(&line_item) {
+            out.insert(tweet);
         }
     }
     Ok(out)

@@ -4,10 +4,10 @@
 //! [`start`] checks the request and records the backfill (nobody holds it yet); an instance's
 //! [`worker`] claims it (a conditional update of its lease, as for any backfill whose holder's
 //! lease lapsed, so any instance resumes an interrupted one) and [`drive`]s it:
-//! 1. plan once: refresh the mirror's campaigns and line items, then [`plan::backfill_calls`]
-//!    over them (≤ 20 ids, ≤ 2 160 UTC hours per job, ≤ 1 080 segmented, the hourly sync's
-//!    metric groups, MOBILE_CONVERSION in a job of its own, segmented alike); every job
-//!    recorded `planned`;
+//! 1. plan once: refresh the mirror's campaigns, line items and promoted tweets ([`LEVELS`]),
+//!    then [`plan::backfill_calls`] over them (≤ 20 ids, ≤ 2 160 UTC hours per job, ≤ 1 080
+//!    segmented, the hourly sync's metric groups, MOBILE_CONVERSION in a job of its own,
+//!    segmented alike); every job recorded `planned`;
 //! 2. loop: jobs left `submitting` (the instance stopped between asking X and recording X's
 //!    answer, or the answer was lost) are looked for among the account's jobs at X before any is
 //!    submitted again; submitted jobs are polled together, ≤ 200 a call (X's
@@ -54,6 +54,14 @@ pub const OLDEST: Duration = Duration::days(730);
 const UPSERT_BATCH: usize = 2000;
 /// Backfills one instance drives at once.
 const PER_INSTANCE: i64 = 8;
+
+/// The levels a backfill fetches, each from the mirror's entities of that kind: the Reports
+/// page shows each of them.
+pub const LEVELS: [(Kind, StatsEntityType); 3] = [
+    (Kind::Campaign, StatsEntityType::Campaign),
+    (Kind::LineItem, StatsEntityType::LineItem),
+    (Kind::PromotedTweet, StatsEntityType::PromotedTweet),
+];
 
 /// What a backfill is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -472,9 +480,8 @@ async fn run(
     };
     let t = open_target(state, &target).await?;
     if !b.planned {
-        progress.step(0, 1, "refreshing campaigns and line items");
-        // The two kinds the plan is made of (promoted tweets are the hourly sync's to refresh).
-        for kind in [Kind::Campaign, Kind::LineItem] {
+        progress.step(0, 1, "refreshing campaigns, line items and promoted tweets");
+        for (kind, _) in LEVELS {
             crate::manage::mirror::refresh(&t.scope, &t.session, kind).await?;
         }
         let request = BackfillRequest {
@@ -483,10 +490,7 @@ async fn run(
             country: b.country.clone(),
         };
         let mut entities_of = Vec::new();
-        for (kind, entity) in [
-            (Kind::Campaign, StatsEntityType::Campaign),
-            (Kind::LineItem, StatsEntityType::LineItem),
-        ] {
+        for (kind, entity) in LEVELS {
             let ids = entities::x_ids(db, &b.tenant_id, &b.account_id, kind).await?;
             if !ids.is_empty() {
                 entities_of.push((entity, ids));

@@ -301,9 +301,8 @@ fn from_millis_utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// The levels a stats read may name (`entity=`): the ones the sync and the backfill can store.
-/// `PROMOTED_TWEET` is read like the others; nothing asks X for its rows yet, so it answers
-/// none until something stores them.
+/// The levels a stats read may name (`entity=`): the ones the sync and the backfill store
+/// (promoted tweets: the backfill alone).
 pub(crate) const REPORTED: [StatsEntityType; 3] = [
     StatsEntityType::Campaign,
     StatsEntityType::LineItem,

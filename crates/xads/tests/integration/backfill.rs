@@ -21,10 +21,12 @@ use xads_fake::{
 use crate::helpers::{TestApp, vars_for};
 use crate::installs::hand_per;
 use crate::reporting::{
-    by_key, check_rows, expected_campaigns, floor_hour, served_line_item_hours, t0,
+    by_key, check_rows, check_rows_of, expected_campaigns, expected_promoted_tweets, floor_hour,
+    served_line_item_hours, t0,
 };
 
-/// 25 campaigns with one line item each: two batches of ids per entity type.
+/// 25 campaigns with one line item and one promoted tweet each: two batches of ids per entity
+/// type.
 fn fake_config(jobs: JobSettings) -> FakeConfig {
     FakeConfig {
         start_time: Some(t0()),
@@ -37,7 +39,7 @@ fn fake_config(jobs: JobSettings) -> FakeConfig {
 }
 
 /// The configuration of a test instance: fast polls, a short backfill lease.
-fn config(db: &str, fake: &FakeX, backfill_days: &str) -> Config {
+pub(crate) fn config(db: &str, fake: &FakeX, backfill_days: &str) -> Config {
     let mut vars = vars_for(db, fake);
     vars.insert("XADS_BACKFILL_DAYS".into(), backfill_days.into());
     let mut config = Config::from_vars(&vars).expect("config");
@@ -116,6 +118,44 @@ impl Ctx {
     fn creates(&self) -> Vec<LedgerEntry> {
         job_calls(&self.app.fake, "POST")
     }
+
+    /// The seeded account's ids at each level a backfill fetches (campaigns, line items,
+    /// promoted tweets), as X's entity type.
+    fn levels(&self) -> Vec<(&'static str, BTreeSet<String>)> {
+        let st = self.app.fake.state();
+        vec![
+            (
+                "CAMPAIGN",
+                st.campaigns(&self.account)
+                    .into_iter()
+                    .map(|c| c.id)
+                    .collect(),
+            ),
+            (
+                "LINE_ITEM",
+                st.line_items(&self.account)
+                    .into_iter()
+                    .map(|l| l.id)
+                    .collect(),
+            ),
+            (
+                "PROMOTED_TWEET",
+                st.promoted_tweets(&self.account)
+                    .into_iter()
+                    .map(|p| p.id)
+                    .collect(),
+            ),
+        ]
+    }
+
+    /// The unsegmented jobs a backfill of `spans` job spans plans for the seeded account:
+    /// per level, one per ≤ 20 ids and span.
+    fn planned(&self, spans: usize) -> usize {
+        self.levels()
+            .iter()
+            .map(|(_, ids)| ids.len().div_ceil(20) * spans)
+            .sum()
+    }
 }
 
 fn job_calls(fake: &FakeX, method: &str) -> Vec<LedgerEntry> {
@@ -168,8 +208,8 @@ fn job_keys(creates: &[LedgerEntry]) -> Vec<(String, String, DateTime<Utc>, Date
     out
 }
 
-/// Every (entity, id) covers the window once, in ≤ 90-day jobs: 25 campaigns and 25 line items,
-/// each in two spans (90 + 10 days).
+/// Every (entity, id) covers the window once, in ≤ 90-day jobs: 25 campaigns, 25 line items and
+/// 25 promoted tweets, each in two spans (90 + 10 days).
 fn assert_plan_covers(keys: &[(String, String, DateTime<Utc>, DateTime<Utc>)], ctx: &Ctx) {
     let (from, to) = window();
     let mut by_entity: HashMap<(String, String), Vec<Span>> = HashMap::new();
@@ -179,26 +219,11 @@ fn assert_plan_covers(keys: &[(String, String, DateTime<Utc>, DateTime<Utc>)], c
             .or_default()
             .push((*f, *t));
     }
-    let st = ctx.app.fake.state();
-    let campaigns: BTreeSet<String> = st
-        .campaigns(&ctx.account)
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let line_items: BTreeSet<String> = st
-        .line_items(&ctx.account)
-        .into_iter()
-        .map(|l| l.id)
-        .collect();
-    assert_eq!(campaigns.len(), 25);
-    let wanted: BTreeSet<(String, String)> = campaigns
+    let levels = ctx.levels();
+    assert!(levels.iter().all(|(_, ids)| ids.len() == 25), "{levels:?}");
+    let wanted: BTreeSet<(String, String)> = levels
         .iter()
-        .map(|c| ("CAMPAIGN".to_owned(), c.clone()))
-        .chain(
-            line_items
-                .iter()
-                .map(|l| ("LINE_ITEM".to_owned(), l.clone())),
-        )
+        .flat_map(|(e, ids)| ids.iter().map(|id| (e.to_string(), id.clone())))
         .collect();
     assert_eq!(by_entity.keys().cloned().collect::<BTreeSet<_>>(), wanted);
     for (k, mut spans) in by_entity {
@@ -225,19 +250,21 @@ async fn a_backfill_splits_jobs_at_x_limits_and_stores_the_generators_rows() {
         let id = started["backfill_id"].as_str().unwrap().to_owned();
         let done = c.wait(&id).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        // 2 entity types × 2 batches (20 + 5 ids) × 2 spans (90 + 10 days).
-        assert_eq!(done["progress"]["jobs_total"], 8, "{done}");
-        assert_eq!(done["progress"]["jobs_done"], 8, "{done}");
+        // 3 entity types × 2 batches (20 + 5 ids) × 2 spans (90 + 10 days).
+        let planned = c.planned(2);
+        assert_eq!(planned, 12);
+        assert_eq!(done["progress"]["jobs_total"], planned, "{done}");
+        assert_eq!(done["progress"]["jobs_done"], planned, "{done}");
         let creates = c.creates();
-        assert_eq!(creates.len(), 8, "each job submitted once");
+        assert_eq!(creates.len(), planned, "each job submitted once");
         assert_plan_covers(&job_keys(&creates), &c);
         // Polls: the fake answers each job PROCESSING once, then SUCCESS; every poll asks
-        // about all 8 jobs in one call (X takes ≤ 200 ids), and no other job list is asked.
+        // about all 12 jobs in one call (X takes ≤ 200 ids), and no other job list is asked.
         let lists = job_calls(&c.app.fake, "GET");
         assert_eq!(lists.len(), 2, "two polls of all the jobs");
         for l in &lists {
             let ids = l.query_param("job_ids").expect("a poll names its jobs");
-            assert_eq!(ids.split(',').count(), 8, "{ids}");
+            assert_eq!(ids.split(',').count(), planned, "{ids}");
         }
         // Every result downloaded without credentials.
         let downloads: Vec<LedgerEntry> = c
@@ -248,7 +275,7 @@ async fn a_backfill_splits_jobs_at_x_limits_and_stores_the_generators_rows() {
             .into_iter()
             .filter(|e| e.path.starts_with("/ton/"))
             .collect();
-        assert_eq!(downloads.len(), 8);
+        assert_eq!(downloads.len(), planned);
         assert!(
             downloads
                 .iter()
@@ -273,8 +300,21 @@ async fn a_backfill_splits_jobs_at_x_limits_and_stores_the_generators_rows() {
             ))
             .await;
         assert!(!li.is_empty(), "line items are backfilled too");
+        let pt = c
+            .stats(&format!(
+                "entity=promoted_tweet&from={}&to={}",
+                rfc(from),
+                rfc(to)
+            ))
+            .await;
+        check_rows_of(
+            "PROMOTED_TWEET",
+            &pt,
+            &expected_promoted_tweets(c.app.fake.state(), &c.account, from, to),
+            "USD",
+        );
         let stored = done["progress"]["rows"].as_i64().unwrap();
-        assert_eq!(stored as usize, rows.len() + li.len(), "{done}");
+        assert_eq!(stored as usize, rows.len() + li.len() + pt.len(), "{done}");
 
         // A synchronous sync of the last week rewrites the same rows to the same numbers.
         let (status, run) = c
@@ -321,7 +361,7 @@ async fn x_concurrency_limit_is_obeyed_and_failed_or_unknown_jobs_are_not_double
         assert_eq!(status, 202, "{started}");
         let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        assert_eq!(done["progress"]["jobs_done"], 8, "{done}");
+        assert_eq!(done["progress"]["jobs_done"], c.planned(2), "{done}");
         let creates = c.creates();
         // X's limit was never hit: no create was refused.
         assert!(
@@ -350,8 +390,8 @@ async fn x_concurrency_limit_is_obeyed_and_failed_or_unknown_jobs_are_not_double
         let all = st.stats_jobs(&c.account);
         assert_eq!(
             all.len(),
-            9,
-            "8 jobs and one asked again after X failed it: {all:?}"
+            c.planned(2) + 1,
+            "the planned jobs and one asked again after X failed it: {all:?}"
         );
         let failed: Vec<&Value> = all.iter().filter(|j| j["status"] == "FAILED").collect();
         assert_eq!(failed.len(), 1, "{all:?}");
@@ -400,9 +440,9 @@ async fn a_job_x_keeps_failing_fails_the_backfill_with_a_clear_error() {
             error.contains("X failed a job of this backfill 3 times"),
             "{error}"
         );
-        // 4 jobs (2 batches × 2 entity types), each asked at most 3 times.
+        // 6 jobs (2 batches × 3 entity types), each asked at most 3 times.
         let creates = c.creates();
-        assert!(creates.len() <= 12, "{}", creates.len());
+        assert!(creates.len() <= 3 * c.planned(1), "{}", creates.len());
         let keys = job_keys(&creates);
         let mut per: HashMap<_, usize> = HashMap::new();
         for k in keys {
@@ -426,12 +466,12 @@ async fn delete_cancels_the_backfill_and_its_jobs_at_x() {
         let (_, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
         let id = started["backfill_id"].as_str().unwrap().to_owned();
         for _ in 0..400 {
-            if c.creates().len() == 8 {
+            if c.creates().len() == c.planned(2) {
                 break;
             }
             tokio::time::sleep(StdDuration::from_millis(25)).await;
         }
-        assert_eq!(c.creates().len(), 8);
+        assert_eq!(c.creates().len(), c.planned(2));
         let (status, b) = c
             .app
             .send(
@@ -457,10 +497,14 @@ async fn delete_cancels_the_backfill_and_its_jobs_at_x() {
             tokio::time::sleep(StdDuration::from_millis(25)).await;
         }
         let all = c.app.fake.state().stats_jobs(&c.account);
-        assert_eq!(all.len(), 8);
+        assert_eq!(all.len(), c.planned(2));
         assert!(all.iter().all(|j| j["status"] == "CANCELLED"), "{all:?}");
         tokio::time::sleep(StdDuration::from_millis(300)).await;
-        assert_eq!(c.creates().len(), 8, "nothing submitted after the cancel");
+        assert_eq!(
+            c.creates().len(),
+            c.planned(2),
+            "nothing submitted after the cancel"
+        );
         let (_, after) = c
             .app
             .get(&c.key, &c.path(&format!("backfill/{id}?wait=true")))
@@ -493,12 +537,12 @@ async fn another_instance_resumes_a_backfill_without_duplicate_jobs_or_rows() {
         let (_, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
         let id = started["backfill_id"].as_str().unwrap().to_owned();
         for _ in 0..400 {
-            if c.creates().len() == 8 {
+            if c.creates().len() == c.planned(2) {
                 break;
             }
             tokio::time::sleep(StdDuration::from_millis(10)).await;
         }
-        assert_eq!(c.creates().len(), 8);
+        assert_eq!(c.creates().len(), c.planned(2));
         c.app.crash();
         let before = xads::store::backfills::by_id(&c.app.state.db, &id)
             .await
@@ -506,7 +550,7 @@ async fn another_instance_resumes_a_backfill_without_duplicate_jobs_or_rows() {
             .unwrap();
         assert_eq!(before.status, "running");
         assert!(
-            before.jobs_done < 8,
+            (before.jobs_done as usize) < c.planned(2),
             "the crash came mid-backfill: {before:?}"
         );
 
@@ -530,10 +574,10 @@ async fn another_instance_resumes_a_backfill_without_duplicate_jobs_or_rows() {
             tokio::time::sleep(StdDuration::from_millis(25)).await;
         }
         assert_eq!(done.status, "succeeded", "{done:?}");
-        assert_eq!(done.jobs_done, 8);
+        assert_eq!(done.jobs_done as usize, c.planned(2));
         // No job submitted twice, no row written twice.
         let creates = c.creates();
-        assert_eq!(creates.len(), 8, "no job submitted twice");
+        assert_eq!(creates.len(), c.planned(2), "no job submitted twice");
         assert_plan_covers(&job_keys(&creates), &c);
         let tenant = xads::store::tenants::by_api_key(&state.db, &c.key)
             .await
@@ -870,7 +914,7 @@ async fn xads_sync_from_to_drives_the_same_backfill_with_plain_progress_lines() 
     );
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains(&format!("{account} bf_")), "{stdout}");
-    assert!(stdout.contains(": succeeded (2 jobs, "), "{stdout}");
+    assert!(stdout.contains(": succeeded (3 jobs, "), "{stdout}");
     // Not a terminal: plain progress lines, no bar drawing.
     assert!(
         stderr.contains(&format!("backfill {account}: ")),
@@ -879,7 +923,11 @@ async fn xads_sync_from_to_drives_the_same_backfill_with_plain_progress_lines() 
     assert!(!stderr.contains('\r'), "{stderr}");
     // Through X's jobs, recorded like the API's.
     let creates = job_calls(&app.fake, "POST");
-    assert_eq!(creates.len(), 2, "campaigns and line items, one job each");
+    assert_eq!(
+        creates.len(),
+        3,
+        "campaigns, line items and promoted tweets, one job each"
+    );
     let tenant = xads::store::tenants::by_api_key(&app.state.db, &key)
         .await
         .unwrap()
@@ -915,9 +963,9 @@ async fn a_segmented_backfill_splits_at_45_days_and_stores_segments_beside_the_t
         assert_eq!(started["segment"], "PLATFORMS");
         let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
         assert_eq!(done["status"], "succeeded", "{done}");
-        // 2 entity types × 2 batches × 2 spans (45 + 5 days).
+        // 3 entity types × 2 batches × 2 spans (45 + 5 days).
         let creates = c.creates();
-        assert_eq!(creates.len(), 8);
+        assert_eq!(creates.len(), c.planned(2));
         for e in &creates {
             assert_eq!(e.query_param("segmentation_type"), Some("PLATFORMS"));
             let (f, t) = (
@@ -988,7 +1036,7 @@ async fn a_segmented_backfill_splits_at_45_days_and_stores_segments_beside_the_t
 }
 
 /// Per (entity id, segment name): what the fake's generator says the entities of `level`
-/// (`CAMPAIGN` or `LINE_ITEM`) delivered over `[from, to)` split by `segmentation`: (spend in
+/// (`CAMPAIGN`, `LINE_ITEM` or `PROMOTED_TWEET`) delivered over `[from, to)` split by `segmentation`: (spend in
 /// micros, installs of app line items).
 fn expected_segments(
     c: &Ctx,
@@ -1010,9 +1058,28 @@ fn expected_segments(
         .map(|l| l.id)
         .collect();
     let mut out: HashMap<(String, String), (i64, u64)> = HashMap::new();
-    for (campaign, li, h, m) in
+    let mut add = |id: &String, key: &str, h, m| {
+        for (name, part) in names
+            .iter()
+            .zip(split_hour(seed, key, h, segmentation, m, names.len()))
+        {
+            let e = out.entry((id.clone(), name.clone())).or_default();
+            e.0 += part.billed_charge_local_micro;
+            e.1 += part.installs();
+        }
+    };
+    if level == "PROMOTED_TWEET" {
+        // Each promoted tweet delivers on its own generator key (installs already applied).
+        for ((pt, h), m) in expected_promoted_tweets(c.app.fake.state(), &c.account, from, to) {
+            add(&pt, &pt, h, m);
+        }
+    }
+    let leaves = if level == "PROMOTED_TWEET" {
+        Vec::new()
+    } else {
         served_line_item_hours(&c.app.fake, &c.account, from, to, &HashMap::new())
-    {
+    };
+    for (campaign, li, h, m) in leaves {
         let m = if apps.contains(&li) {
             m
         } else {
@@ -1023,14 +1090,7 @@ fn expected_segments(
         } else {
             li.clone()
         };
-        for (name, part) in names
-            .iter()
-            .zip(split_hour(seed, &li, h, segmentation, m, names.len()))
-        {
-            let e = out.entry((id.clone(), name.clone())).or_default();
-            e.0 += part.billed_charge_local_micro;
-            e.1 += part.installs();
-        }
+        add(&id, &li, h, m);
     }
     // X answers no row for a segment without delivery.
     out.retain(|_, (spend, installs)| *spend != 0 || *installs != 0);
@@ -1057,6 +1117,14 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
             .collect();
         assert_eq!(app_lis.len(), 1, "one app line item");
         let (app_campaign, app_li) = (app_lis[0].campaign_id.clone(), app_lis[0].id.clone());
+        let app_pts: Vec<String> = st
+            .promoted_tweets(&c.account)
+            .into_iter()
+            .filter(|p| p.line_item_id == app_li)
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(app_pts.len(), 1, "one promoted tweet of the app line item");
+        let app_pt = app_pts[0].clone();
         let to = floor_hour(t0()) + Duration::hours(1);
         let from = to - Duration::days(3);
         let (status, started) = c
@@ -1066,13 +1134,14 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
         let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
         assert_eq!(done["status"], "succeeded", "{done}");
 
-        // 2 entity types × 2 batches, and MOBILE_CONVERSION in a job of its own, segmented
-        // alike, about the app campaign (its batch) and the app line item (its batch) alone.
+        // 3 entity types × 2 batches, and MOBILE_CONVERSION in a job of its own, segmented
+        // alike, about the app campaign, the app line item and its promoted tweet (each in its
+        // batch) alone.
         let creates = c.creates();
         let (mobile, main): (Vec<_>, Vec<_>) = creates
             .iter()
             .partition(|e| e.query_param("metric_groups") == Some("MOBILE_CONVERSION"));
-        assert_eq!(main.len(), 4);
+        assert_eq!(main.len(), c.planned(1));
         let mut asked: Vec<(&str, &str)> = mobile
             .iter()
             .map(|e| {
@@ -1092,7 +1161,8 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
             asked,
             vec![
                 ("CAMPAIGN", app_campaign.as_str()),
-                ("LINE_ITEM", app_li.as_str())
+                ("LINE_ITEM", app_li.as_str()),
+                ("PROMOTED_TWEET", app_pt.as_str())
             ]
         );
         assert!(
@@ -1103,7 +1173,11 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
         // Per platform in total: spend, installs (the generator's split of the app line
         // item's post-view + post-engagement installs) and cost per install, exact; null
         // installs (not asked) and no cost per install for the web campaigns.
-        for (level, entity) in [("CAMPAIGN", "campaign"), ("LINE_ITEM", "line_item")] {
+        for (level, entity) in [
+            ("CAMPAIGN", "campaign"),
+            ("LINE_ITEM", "line_item"),
+            ("PROMOTED_TWEET", "promoted_tweet"),
+        ] {
             let want = expected_segments(&c, level, "PLATFORMS", from, to);
             let rows = c
                 .stats(&format!(
@@ -1112,10 +1186,10 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
                     rfc(to)
                 ))
                 .await;
-            let app_id = if level == "CAMPAIGN" {
-                &app_campaign
-            } else {
-                &app_li
+            let app_id = match level {
+                "CAMPAIGN" => &app_campaign,
+                "LINE_ITEM" => &app_li,
+                _ => &app_pt,
             };
             let mut got = HashMap::new();
             let mut app_installs = 0;
@@ -1140,12 +1214,19 @@ async fn a_segmented_backfill_of_an_app_account_stores_installs_and_cpi_per_plat
                 "the app line item installs: {app_installs}"
             );
             // The platforms add up to the generator's unsegmented installs.
-            let unsegmented: u64 =
+            let unsegmented: u64 = if level == "PROMOTED_TWEET" {
+                expected_promoted_tweets(c.app.fake.state(), &c.account, from, to)
+                    .into_iter()
+                    .filter(|((pt, _), _)| *pt == app_pt)
+                    .map(|(_, m)| m.installs())
+                    .sum()
+            } else {
                 served_line_item_hours(&c.app.fake, &c.account, from, to, &HashMap::new())
                     .into_iter()
                     .filter(|(_, li, _, _)| *li == app_li)
                     .map(|(_, _, _, m)| m.installs())
-                    .sum();
+                    .sum()
+            };
             assert_eq!(app_installs, unsegmented);
         }
 
@@ -1216,20 +1297,27 @@ async fn a_backfill_refused_for_x_job_limit_with_none_of_its_own_in_processing_g
         for started in [&a, &b] {
             let done = c.wait(started["backfill_id"].as_str().unwrap()).await;
             assert_eq!(done["status"], "succeeded", "{done}");
-            assert_eq!(done["progress"]["jobs_done"], 4, "{done}");
+            assert_eq!(done["progress"]["jobs_done"], c.planned(1), "{done}");
         }
         let creates = c.creates();
         let refused = creates.iter().filter(|e| e.status == Some(400)).count();
         assert!(refused >= 1, "X's limit was met on the way");
-        assert_eq!(creates.len() - refused, 8, "each job made once at X");
-        assert_eq!(c.app.fake.state().stats_jobs(&c.account).len(), 8);
+        assert_eq!(
+            creates.len() - refused,
+            2 * c.planned(1),
+            "each job made once at X"
+        );
+        assert_eq!(
+            c.app.fake.state().stats_jobs(&c.account).len(),
+            2 * c.planned(1)
+        );
         // A refusal is no attempt: every job was asked of X once.
         for started in [&a, &b] {
             let id = started["backfill_id"].as_str().unwrap();
             let recorded = xads::store::backfills::jobs(&c.app.state.db, id)
                 .await
                 .unwrap();
-            assert_eq!(recorded.len(), 4);
+            assert_eq!(recorded.len(), c.planned(1));
             assert!(recorded.iter().all(|j| j.attempts == 1), "{recorded:?}");
         }
     }

@@ -352,7 +352,7 @@ async fn backfill(
 /// The breakdown and the levels of the Reports page (issue 18): a PLATFORMS backfill of the USD
 /// account (X's asynchronous jobs at the fake) over the page's 14 days, chosen in "Split by":
 /// the stacked bar and the table per platform carry the fake generator's split exactly; then the
-/// level selector's line items, named, with the generator's numbers.
+/// level selector's line items and promoted tweets, named, with the generator's numbers.
 async fn breakdown_and_levels(c: &Client, axe: &str, base: &str, key: &str, world: &World) {
     use xads_fake::{HourMetrics, segments_of, split_hour};
     let today = world.state.now().with_timezone(&world.usd_tz).date_naive();
@@ -523,14 +523,47 @@ async fn breakdown_and_levels(c: &Client, axe: &str, base: &str, key: &str, worl
     )
     .unwrap();
 
-    // Nothing stores promoted-tweet rows yet: the level says so, and where its rows would come from.
+    // The promoted tweets the same backfill stored: each under its tweet and its line item's
+    // name, with the generator's numbers.
     click_to_next_page(c, "#level-promoted_tweet").await;
-    let empty = text_of(c, "#level-empty").await;
-    assert!(
-        empty.contains("neither the hourly sync nor the history backfill"),
-        "{empty}"
-    );
+    let mut per_tweet: std::collections::BTreeMap<String, u64> = Default::default();
+    for ((pt, _), m) in
+        crate::reporting::expected_promoted_tweets(&world.state, &world.usd, li_from, li_to)
+    {
+        *per_tweet.entry(pt).or_default() += m.impressions;
+    }
+    assert!(!per_tweet.is_empty());
+    let tweets = world.state.promoted_tweets(&world.usd);
+    for pt in tweets.iter().filter(|pt| per_tweet.contains_key(&pt.id)) {
+        let row = format!("#by-promoted-tweet tr[data-id='{}']", pt.id);
+        let name = text_of(c, &format!("{row} td:first-child")).await;
+        let li_name = items
+            .iter()
+            .find(|l| l.id == pt.line_item_id)
+            .unwrap()
+            .name
+            .clone()
+            .unwrap();
+        assert!(
+            name.starts_with(&format!("Tweet {}", pt.tweet_id))
+                && name.contains(&format!("in {li_name}")),
+            "{name}"
+        );
+        assert_eq!(
+            text_of(c, &format!("{row} td:nth-child(2)")).await,
+            group(per_tweet[&pt.id]),
+            "{}",
+            pt.id
+        );
+    }
     audit(c, axe, "07g-reports-promoted-tweets").await;
+    let card = wait_css(c, "#level-card").await;
+    let png = card.screenshot().await.expect("promoted tweets screenshot");
+    std::fs::write(
+        screenshots_dir().join("07g-reports-promoted-tweets-table.png"),
+        png,
+    )
+    .unwrap();
 }
 
 async fn walk(

@@ -3,9 +3,9 @@
 //! their `LINE_ITEM` rows; the line-item level then shows each line item by its mirrored name
 //! (and its campaign's), with the fake generator's numbers exactly, a TOTAL and the previous
 //! period at that level, and a breakdown of the line items' own segment rows. The roll-up stays on
-//! the accounts' campaign rows. Nothing stores promoted-tweet rows yet: that level says so and
-//! how it would fill, `GET …/stats?entity=PROMOTED_TWEET` answers none, and a stored row is
-//! named by its tweet.
+//! the accounts' campaign rows. Promoted-tweet rows come from the backfill alone: before one,
+//! that level says so and `GET …/stats?entity=PROMOTED_TWEET` answers none; after it, each
+//! promoted tweet shows under its tweet and its line item's name with the generator's numbers.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +13,15 @@ use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;
 use xads::store::segments::{self, SegmentRow};
-use xads::store::stats::{self, CLICKS, IMPRESSIONS, StatRow};
+use xads::store::stats::{CLICKS, IMPRESSIONS, StatRow};
 use xads::store::tenants;
 use xads_client::vocab::{COLUMNS, Placement, SegmentationType, StatsEntityType};
-use xads_fake::HourMetrics;
+use xads_fake::{FakeX, HourMetrics};
 
-use crate::reporting::{connected, fake_config, served_line_item_hours};
+use crate::helpers::TestApp;
+use crate::reporting::{
+    Ctx, connected, expected_promoted_tweets, fake_config, served_line_item_hours, t0,
+};
 use crate::ui::{csrf_of, login, page, post_form};
 
 /// The account's (America/Los_Angeles, UTC-8 in November) local day `d` starts at 08:00 UTC.
@@ -347,14 +350,23 @@ async fn the_line_item_level_shows_each_line_item_by_name_with_the_fakes_numbers
 }
 
 #[tokio::test]
-async fn the_promoted_tweet_level_says_nothing_stores_it_yet_and_names_a_stored_row_by_its_tweet() {
+async fn the_promoted_tweet_level_shows_each_backfilled_promoted_tweet_by_its_tweet_with_the_fakes_numbers()
+ {
     for db in xads::testing::all_backend_urls().await {
-        let c = connected(&db, fake_config()).await;
+        // Fast backfill polls (the backfill tests' configuration); no backfill at connect.
+        let fake = FakeX::start(fake_config()).await.expect("fake X");
+        let config = crate::backfill::config(&db, &fake, "0");
+        let app = TestApp::spawn_config(fake, config).await;
+        app.state.clock.advance(t0() - Utc::now());
+        let key = app.tenant("Growth").await;
+        app.connect(&key).await;
+        let c = Ctx { app, key };
         let account = c.seed().usd_account_id.clone();
         c.sync(&account, json!({"from": "2024-11-15", "to": "2024-11-18"}))
             .await;
         let window = "from=2024-11-15&to=2024-11-18";
-        // The API reads the level (any case) and answers what is stored: nothing.
+        // The hourly sync stores campaigns' rows only: the API reads the level (any case) and
+        // answers none, and the page says where the level's rows come from.
         for entity in ["PROMOTED_TWEET", "promoted_tweet"] {
             let rows = c
                 .stats(
@@ -380,7 +392,6 @@ async fn the_promoted_tweet_level_says_nothing_stores_it_yet_and_names_a_stored_
                 .contains("campaign, line_item or promoted_tweet"),
             "{body}"
         );
-
         let cookie = login(&c.app, &c.key).await;
         let base = format!("/reports?account={account}&{window}&level=promoted_tweet");
         let (status, html) = page(&c.app, &cookie, &base).await;
@@ -391,9 +402,7 @@ async fn the_promoted_tweet_level_says_nothing_stores_it_yet_and_names_a_stored_
             .expect("the empty level's note")..];
         let empty = &empty[..empty.find("</p>").unwrap()];
         assert!(
-            empty.contains(
-                "neither the hourly sync nor the history backfill asks X for promoted-tweet rows"
-            ),
+            empty.contains("Promoted-tweet rows come from the history backfill"),
             "{empty}"
         );
         assert!(!html.contains("id=\"total\""), "no TOTAL over no rows");
@@ -407,53 +416,110 @@ async fn the_promoted_tweet_level_says_nothing_stores_it_yet_and_names_a_stored_
         let empty = &items[items.find("id=\"level-empty\"").unwrap()..];
         assert!(empty.contains("history backfill"), "{db}: {empty}");
 
-        // A promoted-tweet row, once stored (what a backfill asking PROMOTED_TWEET would write),
-        // is reported under its tweet and its line item's name.
+        // A backfill of the page's days and the four before stores every promoted tweet's rows.
+        let rfc = |d: &str| la_midnight(d).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let (status, started) = c
+            .app
+            .send(
+                reqwest::Method::POST,
+                &c.key,
+                &format!("/api/v1/x_ads/accounts/{account}/stats/backfill"),
+                Some(json!({"from": rfc("2024-11-11"), "to": rfc("2024-11-19")})),
+            )
+            .await;
+        assert_eq!(status, 202, "{started}");
+        let id = started["backfill_id"].as_str().unwrap();
+        let mut done = started.clone();
+        for _ in 0..600 {
+            let (status, b) = c
+                .app
+                .get(
+                    &c.key,
+                    &format!("/api/v1/x_ads/accounts/{account}/stats/backfill/{id}?wait=true"),
+                )
+                .await;
+            assert_eq!(status, 200, "{b}");
+            done = b;
+            if done["status"] != "running" {
+                break;
+            }
+        }
+        assert_eq!(done["status"], "succeeded", "{db}: {done}");
+
+        // The fake's numbers per promoted tweet over the local days 15 to 18 November, and over
+        // the four days before.
         let fake = c.app.fake.state();
-        let pt = fake.promoted_tweets(&account)[0].clone();
-        let li = fake
-            .line_items(&account)
-            .into_iter()
-            .find(|l| l.id == pt.line_item_id)
-            .unwrap();
-        let tenant = tenants::by_api_key(&c.app.state.db, &c.key)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut values = [Some(0i64); COLUMNS.len()];
-        values[IMPRESSIONS] = Some(1234);
-        values[CLICKS] = Some(56);
-        let row = StatRow {
-            account_id: account.clone(),
-            entity: StatsEntityType::PromotedTweet,
-            entity_id: pt.id.clone(),
-            hour: la_midnight("2024-11-16"),
-            placement: Placement::AllOnTwitter,
-            values,
-            currency: "USD".into(),
-            fx: None,
+        let sums = |from: &str, to: &str| {
+            let mut out: BTreeMap<String, HourMetrics> = BTreeMap::new();
+            for ((pt, _), m) in
+                expected_promoted_tweets(fake, &account, la_midnight(from), la_midnight(to))
+            {
+                let e = out.entry(pt).or_default();
+                *e = *e + m;
+            }
+            out
         };
-        stats::upsert(&c.app.state.db, &tenant.id, &[row], Utc::now())
-            .await
-            .unwrap();
-        let (_, html) = page(&c.app, &cookie, &base).await;
-        assert_eq!(
-            name_cell(&html, &pt.id),
-            format!("Tweet {} in {} {}", pt.tweet_id, li.name.unwrap(), pt.id),
-            "{db}"
-        );
-        let row = cells(&html, &format!("<tr data-id=\"{}\"", pt.id));
-        assert_eq!(row[1..4], ["1,234", "56", "4.54%"], "{db}");
-        assert_eq!(cells(&html, "<tr id=\"total\"")[..2], ["1,234", "56"]);
+        let now = sums("2024-11-15", "2024-11-19");
+        let before = sums("2024-11-11", "2024-11-15");
+        let tweets = fake.promoted_tweets(&account);
+        // Those of paused line items or campaigns delivered nothing.
+        assert!(now.len() > 1 && now.len() < tweets.len(), "{db}: {now:?}");
+        let total = now.values().fold(HourMetrics::default(), |a, m| a + *m);
+        let previous = before.values().fold(HourMetrics::default(), |a, m| a + *m);
         let rows = c
             .stats(
                 &account,
                 &format!("entity=promoted_tweet&granularity=total&{window}"),
             )
             .await;
-        assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0]["entity"], "PROMOTED_TWEET");
-        assert_eq!(rows[0]["impressions"], 1234);
+        assert_eq!(rows.len(), now.len(), "{db}");
+        for r in &rows {
+            let m = &now[r["entity_id"].as_str().unwrap()];
+            assert_eq!(r["entity"], "PROMOTED_TWEET");
+            assert_eq!(r["impressions"].as_u64(), Some(m.impressions), "{r}");
+            assert_eq!(r["clicks"].as_u64(), Some(m.clicks), "{r}");
+            assert_eq!(
+                r["spend_local_micro"].as_i64(),
+                Some(m.billed_charge_local_micro)
+            );
+        }
+
+        // The page: each promoted tweet under its tweet and its line item's name, with the
+        // generator's numbers; the TOTAL and the previous period at the level.
+        let (_, html) = page(&c.app, &cookie, &base).await;
+        assert!(!html.contains("id=\"level-empty\""), "{db}");
+        let line_items = fake.line_items(&account);
+        for pt in &tweets {
+            if !now.contains_key(&pt.id) {
+                assert!(
+                    !html.contains(&format!("<tr data-id=\"{}\"", pt.id)),
+                    "{db}"
+                );
+                continue;
+            }
+            let li = line_items.iter().find(|l| l.id == pt.line_item_id).unwrap();
+            assert_eq!(
+                name_cell(&html, &pt.id),
+                format!(
+                    "Tweet {} in {} {}",
+                    pt.tweet_id,
+                    li.name.clone().unwrap(),
+                    pt.id
+                ),
+                "{db}"
+            );
+            assert_eq!(
+                cells(&html, &format!("<tr data-id=\"{}\"", pt.id))[1..],
+                expected_cells(&now[&pt.id]),
+                "{db}: {}",
+                pt.id
+            );
+        }
+        assert_eq!(cells(&html, "<tr id=\"total\""), expected_cells(&total));
+        assert_eq!(
+            cells(&html, "<tr id=\"previous\""),
+            expected_cells(&previous)
+        );
 
         // The hourly view and "Sync now" keep the level.
         assert!(

@@ -153,6 +153,44 @@ pub(crate) fn served_line_item_hours_of(
     out
 }
 
+/// What the fake says each promoted tweet of `account` delivered per hour of `[from, to)` (its
+/// line item and campaign serving as in [`served_line_item_hours`], the promoted tweet serving
+/// too): [`hourly_metrics`] keyed by the promoted tweet's id, installs only under app objectives.
+pub(crate) fn expected_promoted_tweets(
+    st: &xads_fake::FakeState,
+    account: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> BTreeMap<(String, DateTime<Utc>), HourMetrics> {
+    let (seed, now) = (st.config().seed, st.now());
+    let (campaigns, line_items) = (st.campaigns(account), st.line_items(account));
+    let hour = Duration::hours(1);
+    let mut out = BTreeMap::new();
+    for p in st.promoted_tweets(account) {
+        let l = line_items.iter().find(|l| l.id == p.line_item_id).unwrap();
+        let c = campaigns.iter().find(|c| c.id == l.campaign_id).unwrap();
+        let mut h = from;
+        while h < to {
+            let serves = h <= now
+                && p.serving.served_during(h, hour)
+                && l.serving.served_during(h, hour)
+                && c.serving.served_during(h, hour)
+                && l.start_time.is_none_or(|s| s < h + hour)
+                && l.end_time.is_none_or(|e| e > h);
+            if serves && let Some(m) = hourly_metrics(seed, &p.id, h, 0) {
+                let m = if xads_fake::is_app_objective(&l.objective) {
+                    m
+                } else {
+                    m.without_installs()
+                };
+                out.insert((p.id.clone(), h), m);
+            }
+            h += hour;
+        }
+    }
+    out
+}
+
 /// `micros / 10^6 × rate` rounded half-even to 6 places, by integer arithmetic (independent of
 /// the service's decimal code). `rate` is given as digits and a scale: 0.00641235 = (641235, 8).
 fn hand_usd(micros: i64, rate_digits: i128, rate_scale: u32) -> String {
@@ -180,8 +218,18 @@ fn metric(row: &Value, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("{name} in {row}"))
 }
 
-/// Asserts the stored hourly rows of `account` in `[from, to)` equal the fake's numbers.
+/// Asserts the stored hourly campaign rows of `account` in `[from, to)` equal the fake's numbers.
 pub(crate) fn check_rows(
+    rows: &[Value],
+    expected: &BTreeMap<(String, DateTime<Utc>), HourMetrics>,
+    currency: &str,
+) {
+    check_rows_of("CAMPAIGN", rows, expected, currency)
+}
+
+/// [`check_rows`] for the rows of X's entity type `entity`.
+pub(crate) fn check_rows_of(
+    entity: &str,
     rows: &[Value],
     expected: &BTreeMap<(String, DateTime<Utc>), HourMetrics>,
     currency: &str,
@@ -203,7 +251,7 @@ pub(crate) fn check_rows(
     );
     for (k, m) in expected {
         let r = got[k];
-        assert_eq!(r["entity"], "CAMPAIGN");
+        assert_eq!(r["entity"], entity);
         assert_eq!(r["placement"], "ALL_ON_TWITTER");
         assert_eq!(r["currency"], currency, "{r}");
         assert_eq!(metric(r, "impressions"), m.impressions, "{k:?}");

@@ -118,9 +118,9 @@ fn level_empty(level: &Level) -> Option<Markup> {
             "from the sync of campaigns that run an experiment."
         }),
         StatsEntityType::PromotedTweet => Some(html! {
-            "No promoted-tweet stats are stored: neither the hourly sync nor the history "
-            "backfill asks X for promoted-tweet rows yet. The same spend is reported by "
-            "campaign and by line item."
+            "No promoted-tweet stats are stored in this range. Promoted-tweet rows come from the "
+            "history backfill (by itself at connect, or “xads sync --from --to”); the hourly "
+            "sync keeps the campaigns' rows fresh, so the same spend is reported by campaign."
         }),
         _ => None,
     }
@@ -590,7 +590,7 @@ async fn page(
                             " (every sync stores those; line items have rows only where a backfill or an experiment asked)"
                         }
                         StatsEntityType::PromotedTweet => {
-                            " (every sync stores those; nothing stores promoted tweets' rows yet)"
+                            " (every sync stores those; promoted tweets have rows only where a backfill asked)"
                         }
                         _ => {}
                     }
