@@ -802,12 +802,15 @@ struct Figures {
 /// The Reports page's [`Figures`] of recent views, each under the versions of the accounts'
 /// stored stats it was computed from (`store::daily::versions`, kept by the database and moved
 /// in the transaction of every write of an account's stats rows). A view is answered from here
-/// only while every such version is unchanged, so no instance shows figures older than the
-/// rows any instance committed before the request. Keyed by tenant and everything the figures
+/// only when its figures were read at versions at least those the request read first, so no
+/// instance shows figures older than the rows any instance committed before the request. Keyed by tenant and everything the figures
 /// depend on; never shared between tenants.
 #[derive(Clone, Debug, Default)]
 pub struct ReportCache {
     entries: Arc<Mutex<HashMap<ViewKey, Cached>>>,
+    /// One turn per view to read its figures: requests that miss together (the users of a view
+    /// right after a write) wait for the first one's figures instead of each reading them.
+    flights: Arc<Mutex<HashMap<ViewKey, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 /// Most views remembered (a view of 100 campaigns holds ~30 kB); past this the cache starts
@@ -835,12 +838,18 @@ struct Cached {
     figures: Arc<Figures>,
 }
 
+/// Whether figures read at `cached` are at least as new as a request that read `wanted`:
+/// versions only grow, so every account's must be at least the request's.
+fn covers(cached: &[i64], wanted: &[i64]) -> bool {
+    cached.len() == wanted.len() && cached.iter().zip(wanted).all(|(c, w)| c >= w)
+}
+
 impl ReportCache {
     fn get(&self, key: &ViewKey, versions: &[i64]) -> Option<Arc<Figures>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
-            .filter(|c| c.versions == versions)
+            .filter(|c| covers(&c.versions, versions))
             .map(|c| c.figures.clone())
     }
 
@@ -849,13 +858,31 @@ impl ReportCache {
         if entries.len() >= CACHE_MAX && !entries.contains_key(&key) {
             entries.clear();
         }
+        // Never replace newer figures with older ones.
+        if entries
+            .get(&key)
+            .is_some_and(|c| covers(&c.versions, &versions))
+        {
+            return;
+        }
         entries.insert(key, Cached { versions, figures });
+    }
+
+    /// The turn of `key`'s readers.
+    fn flight(&self, key: &ViewKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if flights.len() >= CACHE_MAX && !flights.contains_key(key) {
+            // Those in flight keep their turn; a newcomer of theirs may read beside them.
+            flights.clear();
+        }
+        flights.entry(key.clone()).or_default().clone()
     }
 }
 
-/// The figures of `view` of the picker's account: from the cache when the stats versions of
-/// the accounts it reads are those it was computed at, else read (and cached when every read
-/// succeeded). The versions are read first, so figures cached under them are at least as new.
+/// The figures of `view` of the picker's account: from the cache when they were read at stats
+/// versions at least those of the accounts it reads now, else read (and cached when every read
+/// succeeded) by one request at a time per view. The versions are read first, so figures
+/// cached under them are at least as new.
 async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View) -> Arc<Figures> {
     let tenant_id = &user.0.tenant.id;
     let read = if picker.accounts.len() > 1 {
@@ -883,14 +910,22 @@ async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View)
                 .collect::<Vec<_>>()
         })
         .ok();
-    if let Some(versions) = &versions
-        && let Some(hit) = state.reports.get(&key, versions)
-    {
+    let Some(versions) = versions else {
+        return Arc::new(read_figures(state, user, picker, view).await.0);
+    };
+    if let Some(hit) = state.reports.get(&key, &versions) {
+        return hit;
+    }
+    // One reader at a time per view: who waited finds the figures its predecessor read, when
+    // they are at least as new as its own versions.
+    let flight = state.reports.flight(&key);
+    let _turn = flight.lock().await;
+    if let Some(hit) = state.reports.get(&key, &versions) {
         return hit;
     }
     let (figures, complete) = read_figures(state, user, picker, view).await;
     let figures = Arc::new(figures);
-    if let (Some(versions), true) = (versions, complete) {
+    if complete {
         state.reports.put(key, versions, figures.clone());
     }
     figures
