@@ -50,6 +50,27 @@ pub(crate) fn config(db: &str, fake: &FakeX, backfill_days: &str) -> Config {
     config
 }
 
+/// Follows backfill `id` of `account` (`GET …/stats/backfill/{id}?wait=true`) until it is no
+/// longer running; answers it as it ended.
+pub(crate) async fn backfilled(app: &TestApp, key: &str, account: &str, id: &str) -> Value {
+    let path = format!("/api/v1/x_ads/accounts/{account}/stats/backfill/{id}?wait=true");
+    for _ in 0..600 {
+        let (status, b) = app.get(key, &path).await;
+        if status != 200 {
+            let logs = crate::captured_logs();
+            let tail: Vec<&str> = logs
+                .lines()
+                .filter(|l| l.contains("internal") || l.contains("ERROR") || l.contains("WARN"))
+                .collect();
+            panic!("{b}\n{}", tail[tail.len().saturating_sub(15)..].join("\n"));
+        }
+        if b["status"] != "running" {
+            return b;
+        }
+    }
+    panic!("backfill {id} still running");
+}
+
 struct Ctx {
     app: TestApp,
     key: String,
@@ -83,24 +104,7 @@ impl Ctx {
     }
 
     async fn wait(&self, id: &str) -> Value {
-        for _ in 0..600 {
-            let (status, b) = self
-                .app
-                .get(&self.key, &self.path(&format!("backfill/{id}?wait=true")))
-                .await;
-            if status != 200 {
-                let logs = crate::captured_logs();
-                let tail: Vec<&str> = logs
-                    .lines()
-                    .filter(|l| l.contains("internal") || l.contains("ERROR") || l.contains("WARN"))
-                    .collect();
-                panic!("{b}\n{}", tail[tail.len().saturating_sub(15)..].join("\n"));
-            }
-            if b["status"] != "running" {
-                return b;
-            }
-        }
-        panic!("backfill {id} still running");
+        backfilled(&self.app, &self.key, &self.account, id).await
     }
 
     async fn stats(&self, query: &str) -> Vec<Value> {

@@ -429,21 +429,7 @@ async fn the_promoted_tweet_level_shows_each_backfilled_promoted_tweet_by_its_tw
             .await;
         assert_eq!(status, 202, "{started}");
         let id = started["backfill_id"].as_str().unwrap();
-        let mut done = started.clone();
-        for _ in 0..600 {
-            let (status, b) = c
-                .app
-                .get(
-                    &c.key,
-                    &format!("/api/v1/x_ads/accounts/{account}/stats/backfill/{id}?wait=true"),
-                )
-                .await;
-            assert_eq!(status, 200, "{b}");
-            done = b;
-            if done["status"] != "running" {
-                break;
-            }
-        }
+        let done = crate::backfill::backfilled(&c.app, &c.key, &account, id).await;
         assert_eq!(done["status"], "succeeded", "{db}: {done}");
 
         // The fake's numbers per promoted tweet over the local days 15 to 18 November, and over
