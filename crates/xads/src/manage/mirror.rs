@@ -82,9 +82,10 @@ pub async fn refresh_all(scope: &Scope) -> Result<usize, ManageError> {
 /// A page of the mirror: the entities' stored API documents, and the cursor of the next page.
 #[derive(Debug)]
 pub struct EntityPage {
-    /// Each entity's document as the mirror stores it: JSON text written by `entities::upsert`
-    /// from a `serde_json::Value`, answered without parsing (the hot path of every list).
-    pub items: Vec<String>,
+    /// The documents as the mirror stores them (JSON text written by `entities::upsert` from a
+    /// `serde_json::Value`), joined by commas in the page's order: the inside of the list's
+    /// `data` array, answered without parsing (the hot path of every list).
+    pub joined: String,
     /// The cursor of the next page, if any.
     pub next_cursor: Option<String>,
 }
@@ -92,13 +93,8 @@ pub struct EntityPage {
 impl EntityPage {
     /// The documents, parsed.
     pub fn documents(&self) -> Result<Vec<serde_json::Value>, ManageError> {
-        self.items
-            .iter()
-            .map(|i| {
-                serde_json::from_str(i)
-                    .map_err(|_| crate::db::DbError::Corrupt("mirror entity is not JSON").into())
-            })
-            .collect()
+        serde_json::from_str(&format!("[{}]", self.joined))
+            .map_err(|_| crate::db::DbError::Corrupt("mirror entity is not JSON").into())
     }
 }
 
@@ -113,7 +109,7 @@ pub async fn page(
 ) -> Result<EntityPage, ManageError> {
     let after = super::paging::position(cursor)?;
     let count = super::paging::count(count)?;
-    let (items, next) = entities::list_raw(
+    let found = entities::list_raw(
         &scope.state.db,
         &scope.tenant.id,
         &scope.account_id,
@@ -125,7 +121,7 @@ pub async fn page(
     .await?
     .ok_or(ManageError::NotFound("ad account"))?;
     Ok(EntityPage {
-        items,
-        next_cursor: next.map(super::paging::position_cursor),
+        joined: found.joined,
+        next_cursor: found.next.map(super::paging::position_cursor),
     })
 }

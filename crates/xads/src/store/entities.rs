@@ -133,12 +133,30 @@ pub async fn get(
     row.map(|r| from_row(kind, &r)).transpose()
 }
 
+/// A page of the mirror as stored: the documents' JSON text joined by commas (the inside of
+/// the JSON array a list answers, in position order), how many, and the page's last position
+/// when more follow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawPage {
+    /// The stored documents, oldest position first, joined by `,` (empty for an empty page).
+    pub joined: String,
+    /// How many documents `joined` holds.
+    pub len: usize,
+    /// This page's last position, when rows follow it.
+    pub next: Option<i64>,
+}
+
 /// A page of the account's entities of a kind, oldest first, not deleted, optionally under a
 /// parent, as their stored JSON text (no parsing). `after` is the last position of the previous
-/// page (0 for the first); the second value is this page's last position when more follow.
-/// `None` when the tenant has no such ad account (unknown, another tenant's, or no longer at X):
-/// the account check is folded into the page's one query (a LEFT JOIN from `ad_accounts`), so a
-/// list costs one round trip.
+/// page (0 for the first). `None` when the tenant has no such ad account (unknown, another
+/// tenant's, or no longer at X).
+///
+/// One round trip answering one row: the account check is the outer query, the page is joined
+/// by the database (`string_agg … ORDER BY seq`, PostgreSQL and SQLite ≥ 3.44) and whether
+/// more follow is an `EXISTS` after the page's last position, all in one statement (one
+/// snapshot). A page of n rows used to come back as n + 1 rows: on SQLite each row was a
+/// hand-off between the connection's thread and the runtime, on both backends a row conversion
+/// through `Any` — most of a list's cost (BENCHMARKS.md, 2026-12-06 evening).
 pub async fn list_raw(
     db: &Db,
     tenant_id: &str,
@@ -147,41 +165,57 @@ pub async fn list_raw(
     parent_id: Option<&str>,
     after: i64,
     count: i64,
-) -> Result<Option<(Vec<String>, Option<i64>)>, DbError> {
-    let rows = sqlx::query(
-        "SELECT e.data, e.seq FROM ad_accounts a
-         LEFT JOIN entities e ON e.tenant_id = a.tenant_id AND e.account_id = a.id
-           AND e.kind = $3 AND e.deleted = 0 AND ($4 = '' OR e.parent_id = $4) AND e.seq > $5
-         WHERE a.tenant_id = $1 AND a.id = $2 AND a.deleted = 0
-         ORDER BY e.seq LIMIT $6",
-    )
-    .bind(tenant_id)
-    .bind(account_id)
-    .bind(kind.as_str())
-    .bind(parent_id.unwrap_or(""))
-    .bind(after)
-    .bind(count + 1)
-    .fetch_all(db.pool())
-    .await?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    // The account with no entity on this page: the LEFT JOIN's one row of NULLs.
-    let mut found: Vec<(String, i64)> = rows
-        .iter()
-        .filter_map(|r| Some((r.get::<Option<String>, _>(0)?, r.get::<i64, _>(1))))
-        .collect();
-    let more = found.len() as i64 > count;
-    found.truncate(count as usize);
-    let next = if more {
-        found.last().map(|(_, seq)| *seq)
+) -> Result<Option<RawPage>, DbError> {
+    // Two texts (with and without a parent), and the page size as a literal: SQLite re-prepares
+    // a statement whenever a parameter it planned with is bound again — `LIMIT $n` and
+    // `$n = ''` are such parameters — which cost a quarter of the page's time.
+    let count = count.clamp(0, 100_000);
+    let under = if parent_id.is_some() {
+        "AND parent_id = $5"
     } else {
-        None
+        ""
     };
-    Ok(Some((
-        found.into_iter().map(|(data, _)| data).collect(),
-        next,
-    )))
+    let sql = format!(
+        "SELECT p.n, p.joined, p.last_seq,
+                CAST(CASE WHEN EXISTS (
+                    SELECT 1 FROM entities
+                    WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND deleted = 0
+                      {under} AND seq > p.last_seq
+                ) THEN 1 ELSE 0 END AS BIGINT)
+         FROM ad_accounts a
+         CROSS JOIN (
+             SELECT COUNT(*) AS n, string_agg(e.data, ',' ORDER BY e.seq) AS joined,
+                    MAX(e.seq) AS last_seq
+             FROM (SELECT data, seq FROM entities
+                   WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND deleted = 0
+                     {under} AND seq > $4
+                   ORDER BY seq LIMIT {count}) e
+         ) p
+         WHERE a.tenant_id = $1 AND a.id = $2 AND a.deleted = 0"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(kind.as_str())
+        .bind(after);
+    if let Some(parent) = parent_id {
+        query = query.bind(parent);
+    }
+    let row = query.fetch_optional(db.pool()).await?;
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let len: i64 = r.get(0);
+    let more: i64 = r.get(3);
+    Ok(Some(RawPage {
+        joined: r.get::<Option<String>, _>(1).unwrap_or_default(),
+        len: usize::try_from(len).map_err(|_| DbError::Corrupt("negative page size"))?,
+        next: if more == 1 {
+            r.get::<Option<i64>, _>(2)
+        } else {
+            None
+        },
+    }))
 }
 
 /// Marks mirrored (non-dry-run) entities of the kind in the account that X no longer listed as

@@ -40,6 +40,11 @@ async fn own_account(db: &Db, tenant: &str) {
     .unwrap();
 }
 
+/// The documents of a stored page, parsed.
+fn documents(page: &entities::RawPage) -> Vec<Value> {
+    serde_json::from_str(&format!("[{}]", page.joined)).unwrap()
+}
+
 /// Every id of the tenant's campaigns, paged `count` at a time through opaque cursors.
 async fn page_all(
     db: &Db,
@@ -53,7 +58,7 @@ async fn page_all(
         // What had been written (committed) before this page was read.
         let before = done.lock().unwrap().clone();
         let after = paging::position(cursor.as_deref()).unwrap();
-        let (items, next) = entities::list_raw(
+        let page = entities::list_raw(
             db,
             tenant,
             "18ce54d4x5t",
@@ -65,11 +70,12 @@ async fn page_all(
         .await
         .unwrap()
         .expect("the tenant's account");
-        for i in items {
-            let v: serde_json::Value = serde_json::from_str(&i).unwrap();
+        let items = documents(&page);
+        assert_eq!(items.len(), page.len);
+        for v in items {
             seen.push(v["id"].as_str().unwrap().to_owned());
         }
-        match next {
+        match page.next {
             Some(n) => cursor = Some(paging::position_cursor(n)),
             None => return (seen, before),
         }
@@ -182,9 +188,14 @@ async fn a_row_back_from_deleted_moves_to_the_end_where_a_reader_still_finds_it(
         // Not the tenant's account (yet): no page, though rows exist under that id.
         assert_eq!(list(0).await.unwrap(), None);
         own_account(&db, &t.id).await;
-        let (page, next) = list(0).await.unwrap().unwrap();
-        assert!(page[0].contains("c0-1"), "{page:?}");
-        assert!(next.is_none());
+        let page = list(0).await.unwrap().unwrap();
+        let docs = documents(&page);
+        assert_eq!(docs.len(), 1, "{page:?}");
+        assert!(
+            docs[0]["id"].as_str().unwrap().ends_with("c0-1"),
+            "{page:?}"
+        );
+        assert!(page.next.is_none());
         // A reader holding the cursor after c0-1 sees c0-0 come back after it.
         let pos: i64 = sqlx::query_scalar("SELECT seq FROM entities WHERE id = $1")
             .bind(format!("{}-c0-1", t.id))
@@ -193,11 +204,18 @@ async fn a_row_back_from_deleted_moves_to_the_end_where_a_reader_still_finds_it(
             .unwrap();
         first.deleted = false;
         entities::upsert(&db, &t.id, &first, now).await.unwrap();
-        let (page, _) = list(pos).await.unwrap().unwrap();
-        assert_eq!(page.len(), 1);
-        assert!(page[0].contains("c0-0"), "{page:?}");
+        let page = list(pos).await.unwrap().unwrap();
+        let docs = documents(&page);
+        assert_eq!((docs.len(), page.len), (1, 1));
+        assert!(
+            docs[0]["id"].as_str().unwrap().ends_with("c0-0"),
+            "{page:?}"
+        );
         // Past the last row: the account's empty page, not "no such account".
-        assert_eq!(list(i64::MAX / 2).await.unwrap(), Some((vec![], None)));
+        assert_eq!(
+            list(i64::MAX / 2).await.unwrap(),
+            Some(entities::RawPage::default())
+        );
         // An account X no longer lists answers as unknown.
         sqlx::query("UPDATE ad_accounts SET deleted = 1 WHERE tenant_id = $1")
             .bind(&t.id)
