@@ -76,6 +76,9 @@ const MIGRATIONS: &[Migration] = &[
     migration!(26, "0026_stats_versions"),
 ];
 
+/// How long a pooled connection may sit idle and still be used without a ping first.
+pub const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// Arbitrary constant that names our migration lock among Postgres advisory locks.
 const MIGRATION_LOCK_ID: i64 = 0x7861_6473; // "xads"
 
@@ -230,6 +233,21 @@ impl Db {
         }
         let pool_options = AnyPoolOptions::new()
             .acquire_timeout(Duration::from_secs(10))
+            // A connection is tested (a round trip) before use only when it sat idle for
+            // `IDLE_BEFORE_PING`: one the database dropped meanwhile (a restart, a failover, an
+            // idle cut) is still replaced before a query fails on it, while one in steady use —
+            // sqlx pings every connection as it comes back to the pool, too — is not tested a
+            // second time. sqlx's default pinged before every use: on PostgreSQL that round
+            // trip cut a one-query request's throughput to a third (BENCHMARKS.md).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .max_connections(match backend {
                 // SQLite has one writer: a writer waiting for the lock (busy_timeout) holds its
                 // pool connection meanwhile. With 4, concurrent backfills and syncs waiting to

@@ -33,6 +33,57 @@ async fn concurrent_migrations_do_not_conflict() {
     }
 }
 
+/// Connections are not pinged before every use any more (`Db::connect`), only after sitting
+/// idle for `IDLE_BEFORE_PING`: connections the database dropped while idle (a restart, a
+/// failover) are still replaced before a query runs on them.
+#[tokio::test]
+async fn connections_dropped_by_the_database_while_idle_are_replaced_before_use() {
+    let Some(url) = xads::testing::postgres_schema_url().await else {
+        return;
+    };
+    let db = xads::db::Db::connect(&url).await.unwrap();
+    let admin = xads::db::Db::connect(&url).await.unwrap();
+    // Three connections in the pool at once, then idle.
+    let mut held = Vec::new();
+    let mut pids = Vec::new();
+    for _ in 0..3 {
+        let mut conn = db.pool().acquire().await.unwrap();
+        let pid: i64 = sqlx::query_scalar("SELECT CAST(pg_backend_pid() AS BIGINT)")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        pids.push(pid);
+        held.push(conn);
+    }
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for pid in &pids {
+        sqlx::query("SELECT pg_terminate_backend(CAST($1 AS INTEGER))")
+            .bind(pid)
+            .execute(admin.pool())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(xads::db::IDLE_BEFORE_PING + std::time::Duration::from_millis(300)).await;
+    // Every query succeeds, on a fresh connection.
+    let (a, b, c) = tokio::join!(
+        sqlx::query_scalar::<_, i64>("SELECT CAST(pg_backend_pid() AS BIGINT)")
+            .fetch_one(db.pool()),
+        sqlx::query_scalar::<_, i64>("SELECT CAST(pg_backend_pid() AS BIGINT)")
+            .fetch_one(db.pool()),
+        sqlx::query_scalar::<_, i64>("SELECT CAST(pg_backend_pid() AS BIGINT)")
+            .fetch_one(db.pool()),
+    );
+    for pid in [a.unwrap(), b.unwrap(), c.unwrap()] {
+        assert!(
+            !pids.contains(&pid),
+            "a dropped connection was used: {pid} in {pids:?}"
+        );
+    }
+    db.close().await;
+    admin.close().await;
+}
+
 #[tokio::test]
 async fn tenant_keys_are_stored_hashed_and_resolve_to_their_tenant() {
     for db in all_backends().await {
