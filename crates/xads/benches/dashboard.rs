@@ -9,7 +9,9 @@
 //! their ratio (bar ≥ 0.3) and the p99 latency of the dashboard route (bar < 10 ms), on SQLite and
 //! (when reachable) PostgreSQL, with `/healthz` and an authenticated one-row route beside them to
 //! show where the time goes, and the floor of any read that asks the database: a bare axum route
-//! doing one `SELECT 1` per request, through the service's pool and through sqlx's native one.
+//! doing one `SELECT 1` per request, through the service's pool and through sqlx's native one
+//! (as sqlx configures it by default, pinging a connection before each use, and without that
+//! ping, to show what the extra round trip costs).
 
 use std::time::{Duration, Instant};
 
@@ -155,31 +157,37 @@ where
 
 /// The `SELECT 1` floors of one backend: through xads' own pool (`Db`, the `Any` driver with
 /// the service's settings) and through sqlx's native pool of the same size.
-fn select_one_floors(rt: &tokio::runtime::Runtime, url: &str) -> (String, String) {
+fn select_one_floors(rt: &tokio::runtime::Runtime, url: &str) -> (String, String, String) {
     let db = rt
         .block_on(xads::db::Db::connect(url))
         .expect("the service's pool");
     let ours = serve_select_one(rt, db.pool().clone());
-    let native = if url.starts_with("postgres") {
-        let pool = rt
-            .block_on(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(10)
-                    .connect(url),
-            )
-            .expect("native PostgreSQL pool");
-        serve_select_one(rt, pool)
-    } else {
-        let pool = rt
-            .block_on(
-                sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .connect(url),
-            )
-            .expect("native SQLite pool");
-        serve_select_one(rt, pool)
+    // The native pool twice: as configured by default (a ping before each use, as ours), and
+    // without that ping (`test_before_acquire(false)`), to show what the extra round trip costs.
+    let native = |test_before_acquire: bool| {
+        if url.starts_with("postgres") {
+            let pool = rt
+                .block_on(
+                    sqlx::postgres::PgPoolOptions::new()
+                        .max_connections(10)
+                        .test_before_acquire(test_before_acquire)
+                        .connect(url),
+                )
+                .expect("native PostgreSQL pool");
+            serve_select_one(rt, pool)
+        } else {
+            let pool = rt
+                .block_on(
+                    sqlx::sqlite::SqlitePoolOptions::new()
+                        .max_connections(8)
+                        .test_before_acquire(test_before_acquire)
+                        .connect(url),
+                )
+                .expect("native SQLite pool");
+            serve_select_one(rt, pool)
+        }
     };
-    (ours, native)
+    (ours, native(true), native(false))
 }
 
 /// The campaigns page's bytes, as the service answers them.
@@ -310,8 +318,13 @@ fn main() {
             None => None,
         };
         let mut f = Vec::new();
-        for (name, (ours, native)) in &floors {
-            f.push((*name, load(ours, None).await, load(native, None).await));
+        for (name, (ours, native, unpinged)) in &floors {
+            f.push((
+                *name,
+                load(ours, None).await,
+                load(native, None).await,
+                load(unpinged, None).await,
+            ));
         }
         (h, c, z, t, o, p, f)
     });
@@ -326,9 +339,14 @@ fn main() {
         h.rps,
     );
     print("GET /healthz (our router)", &z, h.rps);
-    for (name, ours, native) in &floors {
+    for (name, ours, native, unpinged) in &floors {
         print(&format!("axum + SELECT 1, {name}, our pool"), ours, h.rps);
         print(&format!("axum + SELECT 1, {name}, native"), native, h.rps);
+        print(
+            &format!("axum + SELECT 1, {name}, native, no ping"),
+            unpinged,
+            h.rps,
+        );
     }
     print("GET /api/v1/integrations (auth)", &t, h.rps);
     print("GET …/campaigns 100 rows, SQLite", &ours, h.rps);
