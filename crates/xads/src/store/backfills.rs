@@ -158,13 +158,41 @@ pub async fn latest(
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM backfills
          WHERE tenant_id = $1 AND ($2 IS NULL OR account_id = $2)
-         ORDER BY created_at DESC, CASE WHEN segment IS NULL THEN 0 ELSE 1 END, id DESC LIMIT 1"
+         ORDER BY {NEWEST_FIRST} LIMIT 1"
     )))
     .bind(tenant_id)
     .bind(account_id)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.as_ref().map(backfill))
+}
+
+/// The order [`latest`] picks in: the newest, and at an equal `created_at` the unsegmented one
+/// (the connect records its history and its breakdown at once; the history is what the tile
+/// shows).
+const NEWEST_FIRST: &str = "created_at DESC, CASE WHEN segment IS NULL THEN 0 ELSE 1 END, id DESC";
+
+/// [`latest`] of every account of the tenant that has a backfill, by account id, in one query
+/// (the Integrations page shows each account's).
+pub async fn latest_by_account(
+    db: &Db,
+    tenant_id: &str,
+) -> Result<std::collections::HashMap<String, Backfill>, DbError> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM backfills b
+         WHERE tenant_id = $1 AND id = (
+           SELECT id FROM backfills
+            WHERE tenant_id = $1 AND account_id = b.account_id
+            ORDER BY {NEWEST_FIRST} LIMIT 1)"
+    )))
+    .bind(tenant_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(backfill)
+        .map(|b| (b.account_id.clone(), b))
+        .collect())
 }
 
 /// Takes over running backfills nobody holds (new ones, and those whose holder's lease lapsed on

@@ -801,6 +801,17 @@ async fn a_new_connection_backfills_by_itself_and_the_tile_shows_it() {
             assert!(histories.contains(&latest.id), "{latest:?}");
             all.extend(ids);
         }
+        // The Integrations page reads every account's latest in one query: the same ones.
+        let by_account = xads::store::backfills::latest_by_account(&c.app.state.db, &tenant)
+            .await
+            .unwrap();
+        assert_eq!(by_account.len(), accounts.len(), "{by_account:?}");
+        for account in accounts {
+            assert!(
+                histories.contains(&by_account[account.as_str()].id),
+                "{db} {account}"
+            );
+        }
         // The tile shows the unsegmented history the connect started.
         let (status, tiles) = c.app.get(&c.key, "/api/v1/integrations").await;
         assert_eq!(status, 200, "{tiles}");

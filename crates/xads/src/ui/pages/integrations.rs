@@ -100,14 +100,14 @@ async fn tile_page(
         .unwrap_or_default();
     // Each account's latest backfill (its history through X's jobs, PRODUCT §4.10).
     let tile = Tile::from_api(&tile);
-    let mut history = Vec::new();
-    for a in &tile.accounts {
-        let b = crate::store::backfills::latest(&state.db, &user.0.tenant.id, Some(&a.id))
-            .await
-            .ok()
-            .flatten();
-        history.push((a.id.clone(), b));
-    }
+    let mut latest = crate::store::backfills::latest_by_account(&state.db, &user.0.tenant.id)
+        .await
+        .unwrap_or_default();
+    let history: Vec<_> = tile
+        .accounts
+        .iter()
+        .map(|a| (a.id.clone(), latest.remove(&a.id)))
+        .collect();
     let now = state.clock.now();
     let body = html! {
         h1 { "Integrations" }
