@@ -486,27 +486,31 @@ pub async fn set_state(db: &Db, id: &str, seq: i64, t: Transition<'_>) -> Result
 /// Puts a job back to `planned` (X failed it, or its result expired): the next submission is a
 /// new job at X.
 pub async fn replan(db: &Db, id: &str, seq: i64, error: &str) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE backfill_jobs SET state = 'planned', x_job_id = NULL, url = NULL, error = $1
-         WHERE backfill_id = $2 AND seq = $3",
-    )
-    .bind(error)
-    .bind(id)
-    .bind(seq)
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    back_to_planned(db, id, seq, error, false).await
 }
 
 /// Puts a job X refused to make because the account's concurrent-job limit was reached back to
 /// `planned`, the submission not counted as an attempt (X made no job, so none failed).
 pub async fn unsubmit(db: &Db, id: &str, seq: i64, error: &str) -> Result<(), DbError> {
+    back_to_planned(db, id, seq, error, true).await
+}
+
+/// [`replan`] and [`unsubmit`]: the job `planned` again, X's job and result forgotten, `error`
+/// kept; its attempt given back when `refund`.
+async fn back_to_planned(
+    db: &Db,
+    id: &str,
+    seq: i64,
+    error: &str,
+    refund: bool,
+) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE backfill_jobs SET state = 'planned', x_job_id = NULL, url = NULL, error = $1,
-                attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
-         WHERE backfill_id = $2 AND seq = $3",
+                attempts = CASE WHEN $2 = 1 AND attempts > 0 THEN attempts - 1 ELSE attempts END
+         WHERE backfill_id = $3 AND seq = $4",
     )
     .bind(error)
+    .bind(i64::from(refund))
     .bind(id)
     .bind(seq)
     .execute(db.pool())

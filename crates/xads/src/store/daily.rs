@@ -356,6 +356,19 @@ pub(crate) async fn settled_zone(
     tenant_id: &str,
     account_id: &str,
 ) -> Result<Tz, DbError> {
+    match probe(db, tenant_id, account_id).await? {
+        (zone, false) => Ok(zone),
+        (_, true) => settle(db, tenant_id, account_id).await,
+    }
+}
+
+/// The account's zone, and whether its roll-up must be settled before it is read (a day is
+/// stale, it was never rolled up, or it was rolled up in another zone), without writing.
+pub(crate) async fn probe(
+    db: &Db,
+    tenant_id: &str,
+    account_id: &str,
+) -> Result<(Tz, bool), DbError> {
     // The account's zone, the roll-up's zone and whether a day is stale, in one round trip:
     // this runs before every roll-up read.
     let (zone, rolled, stale): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
@@ -369,11 +382,8 @@ pub(crate) async fn settled_zone(
     .fetch_one(db.pool())
     .await?;
     let zone = zone_of(zone);
-    let stale = stale.is_some();
-    if stale || rolled.as_deref() != Some(zone.name()) {
-        return settle(db, tenant_id, account_id).await;
-    }
-    Ok(zone)
+    let unsettled = stale.is_some() || rolled.as_deref() != Some(zone.name());
+    Ok((zone, unsettled))
 }
 
 /// Re-aggregates the account's stale days (all of them when its zone changed or it was never

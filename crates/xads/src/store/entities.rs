@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use sqlx::Row;
+use xads_client::vocab::StatsEntityType;
 
 use super::millis;
 use crate::db::{Db, DbError};
@@ -269,6 +270,24 @@ pub async fn x_ids(
     .bind(kind.as_str())
     .fetch_all(db.pool())
     .await?)
+}
+
+/// The levels stats are reported at (`entity=` of a stats read, the Reports page's levels) and
+/// backfilled at: the sync stores campaigns (and line items for experiments), the backfill all
+/// three.
+pub const REPORTED: [StatsEntityType; 3] = [
+    StatsEntityType::Campaign,
+    StatsEntityType::LineItem,
+    StatsEntityType::PromotedTweet,
+];
+
+/// The mirror's kind of a reported level.
+pub fn kind_of(entity: StatsEntityType) -> Kind {
+    match entity {
+        StatsEntityType::LineItem => Kind::LineItem,
+        StatsEntityType::PromotedTweet => Kind::PromotedTweet,
+        _ => Kind::Campaign,
+    }
 }
 
 /// What a report calls one mirrored entity, and its parent's id (a line item's campaign, a

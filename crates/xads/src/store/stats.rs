@@ -844,18 +844,22 @@ fn daily_sql(q: &Aggregate, ordered: bool) -> String {
 
 /// The days of `stats_daily` that answer `q` exactly, when there are such: `q` is unsegmented,
 /// by day or in total, over whole local days of the zone the account was rolled up in, and a
-/// `Day` read cuts its days at that zone's offsets.
+/// `Day` read cuts its days at that zone's offsets. The roll-up is settled only for a read it
+/// answers: one that goes to the hourly rows never takes the writer's lock for it.
 async fn daily_window(db: &Db, q: &Aggregate) -> Result<Option<(i64, i64)>, DbError> {
     if q.segment.is_some() || q.bucketing == Bucketing::Hour {
         return Ok(None);
     }
-    let tz = daily::settled_zone(db, &q.tenant_id, &q.account_id).await?;
-    if let Bucketing::Day(offsets) = &q.bucketing
-        && *offsets != daily::zone_offsets(tz, q.from, q.to)
-    {
-        return Ok(None);
+    let fits = |tz| match &q.bucketing {
+        Bucketing::Day(offsets) if *offsets != daily::zone_offsets(tz, q.from, q.to) => None,
+        _ => daily::whole_days(tz, q.from, q.to),
+    };
+    let (tz, unsettled) = daily::probe(db, &q.tenant_id, &q.account_id).await?;
+    if !unsettled || fits(tz).is_none() {
+        return Ok(fits(tz));
     }
-    Ok(daily::whole_days(tz, q.from, q.to))
+    // Settling reads the zone again under its lock: the days are cut in that one.
+    Ok(fits(daily::settle(db, &q.tenant_id, &q.account_id).await?))
 }
 
 /// The statement that answers `q` — over `stats_daily` when `roll_up` and [`daily_window`]
@@ -934,17 +938,18 @@ fn keys_sql(inner: &str) -> String {
         let _ = write!(sql, ", CAST(SUM(m_{}) AS BIGINT)", c.name);
     }
     // A bucket has USD when every hour has (`Bucket::spend_usd`), one rate when every hour has
-    // the same rate, date and source (`Bucket::fx`): SQL's `=` is false where either is NULL.
+    // the same rate, date and source (`Bucket::fx`, as `bucket_from` decides it): SQL's `=` is
+    // false where either is NULL.
+    let single = "b_stale <> 0 AND b_fx_hours = b_hours AND b_rate_lo = b_rate_hi
+                 AND b_date_lo = b_date_hi AND b_source_lo = b_source_hi";
     let _ = write!(
         sql,
         ", CAST(SUM(CASE WHEN b_usd_hours = b_hours THEN b_usd_micros ELSE 0 END) AS BIGINT),
            CAST(MAX(CASE WHEN b_usd_hours <> b_hours AND m_{spend} > 0 THEN 1 ELSE 0 END)
                 AS BIGINT),
            CAST(MAX(b_stale) AS BIGINT),
-           CASE WHEN b_stale <> 0 AND b_fx_hours = b_hours AND b_rate_lo = b_rate_hi
-                 AND b_date_lo = b_date_hi AND b_source_lo = b_source_hi THEN b_rate_lo END,
-           CASE WHEN b_stale <> 0 AND b_fx_hours = b_hours AND b_rate_lo = b_rate_hi
-                 AND b_date_lo = b_date_hi AND b_source_lo = b_source_hi THEN b_date_lo END
+           CASE WHEN {single} THEN b_rate_lo END,
+           CASE WHEN {single} THEN b_date_lo END
          FROM ({inner}) AS buckets
          GROUP BY 1, {rate}, {date} ORDER BY 1",
         spend = COLUMNS[SPEND_LOCAL_MICRO].name,

@@ -4,7 +4,8 @@
 //! [`start`] checks the request and records the backfill (nobody holds it yet); an instance's
 //! [`worker`] claims it (a conditional update of its lease, as for any backfill whose holder's
 //! lease lapsed, so any instance resumes an interrupted one) and [`drive`]s it:
-//! 1. plan once: refresh the mirror's campaigns, line items and promoted tweets ([`LEVELS`]),
+//! 1. plan once: refresh the mirror's campaigns, line items and promoted tweets (the reported
+//!    levels, [`entities::REPORTED`]),
 //!    then [`plan::backfill_calls`] over them (≤ 20 ids, ≤ 2 160 UTC hours per job, ≤ 1 080
 //!    segmented, the hourly sync's metric groups, MOBILE_CONVERSION in a job of its own,
 //!    segmented alike); every job recorded `planned`;
@@ -37,7 +38,7 @@ use xads_client::vocab::{Granularity, SegmentationType, StatsEntityType};
 use super::{Progress, SyncError, Target, ingest, open_target, plan};
 use crate::services::Services;
 use crate::store::backfills::{self, Backfill, Job, NewBackfill, NewJob, Transition};
-use crate::store::entities::{self, Kind};
+use crate::store::entities;
 use crate::store::segments::{self as segments_store, SegmentRow};
 use crate::store::stats as stats_store;
 use crate::store::sync_runs::SyncTarget;
@@ -54,14 +55,6 @@ pub const OLDEST: Duration = Duration::days(730);
 const UPSERT_BATCH: usize = 2000;
 /// Backfills one instance drives at once.
 const PER_INSTANCE: i64 = 8;
-
-/// The levels a backfill fetches, each from the mirror's entities of that kind: the Reports
-/// page shows each of them.
-pub const LEVELS: [(Kind, StatsEntityType); 3] = [
-    (Kind::Campaign, StatsEntityType::Campaign),
-    (Kind::LineItem, StatsEntityType::LineItem),
-    (Kind::PromotedTweet, StatsEntityType::PromotedTweet),
-];
 
 /// What a backfill is asked to do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -481,8 +474,8 @@ async fn run(
     let t = open_target(state, &target).await?;
     if !b.planned {
         progress.step(0, 1, "refreshing campaigns, line items and promoted tweets");
-        for (kind, _) in LEVELS {
-            crate::manage::mirror::refresh(&t.scope, &t.session, kind).await?;
+        for entity in entities::REPORTED {
+            crate::manage::mirror::refresh(&t.scope, &t.session, entities::kind_of(entity)).await?;
         }
         let request = BackfillRequest {
             window: b.window,
@@ -490,8 +483,9 @@ async fn run(
             country: b.country.clone(),
         };
         let mut entities_of = Vec::new();
-        for (kind, entity) in LEVELS {
-            let ids = entities::x_ids(db, &b.tenant_id, &b.account_id, kind).await?;
+        for entity in entities::REPORTED {
+            let ids =
+                entities::x_ids(db, &b.tenant_id, &b.account_id, entities::kind_of(entity)).await?;
             if !ids.is_empty() {
                 entities_of.push((entity, ids));
             }

@@ -184,9 +184,11 @@ pub async fn execute(
         );
     }
     if result.is_ok() && counts.rows_upserted > 0 {
-        // The days the sync wrote are re-aggregated now rather than by the next report's read.
+        // The days the sync wrote are re-aggregated now rather than by the next report's read
+        // (nothing to do when a report settled them already, or the sync wrote only segments).
         if let Err(e) =
-            crate::store::daily::settle(&state.db, &target.tenant_id, &target.account_id).await
+            crate::store::daily::settled_zone(&state.db, &target.tenant_id, &target.account_id)
+                .await
         {
             tracing::warn!(tenant.id = %target.tenant_id, ad_account.id = %target.account_id, error = %e, "settling the daily roll-up failed; the next report's read settles it");
         }

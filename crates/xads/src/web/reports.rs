@@ -21,6 +21,7 @@ use super::ids::{self, PathIds};
 use crate::app::AppState;
 use crate::fx::{self, Source};
 use crate::manage::paging;
+use crate::store::entities;
 use crate::store::stats::{self as stats_store, COUNTS};
 use crate::store::sync_runs::{self, Begun, SyncRun, SyncTarget, Trigger};
 use crate::store::{connections, fx_rates};
@@ -301,24 +302,6 @@ fn from_millis_utc(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
-/// The levels a stats read may name (`entity=`): the ones the sync and the backfill store
-/// (promoted tweets: the backfill alone).
-pub(crate) const REPORTED: [StatsEntityType; 3] = [
-    StatsEntityType::Campaign,
-    StatsEntityType::LineItem,
-    StatsEntityType::PromotedTweet,
-];
-
-/// The mirror's kind of a reported level.
-pub(crate) fn kind_of(entity: StatsEntityType) -> crate::store::entities::Kind {
-    use crate::store::entities::Kind;
-    match entity {
-        StatsEntityType::LineItem => Kind::LineItem,
-        StatsEntityType::PromotedTweet => Kind::PromotedTweet,
-        _ => Kind::Campaign,
-    }
-}
-
 /// The entities' names of the level `entity` by id, for the CSV's `entity_name`.
 pub(crate) async fn names_of(
     state: &AppState,
@@ -327,7 +310,7 @@ pub(crate) async fn names_of(
     entity: StatsEntityType,
 ) -> Result<HashMap<String, String>, crate::db::DbError> {
     Ok(
-        crate::store::entities::labels(&state.db, tenant_id, account_id, kind_of(entity))
+        crate::store::entities::labels(&state.db, tenant_id, account_id, entities::kind_of(entity))
             .await?
             .into_iter()
             .map(|(id, l)| (id, l.name))
@@ -345,7 +328,7 @@ async fn read_of(
     let (_, tz) = account_tz(state, tenant_id, account_id).await?;
     let entity = match q.entity.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("") => StatsEntityType::Campaign,
-        Some(raw) => REPORTED
+        Some(raw) => entities::REPORTED
             .iter()
             .copied()
             .find(|e| e.as_str() == raw)

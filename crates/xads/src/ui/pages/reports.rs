@@ -22,7 +22,7 @@ use xads_client::vocab::StatsEntityType;
 
 use super::view::StatsRow;
 use super::{
-    Account, Fields, Picker, flash_code, render_refreshing, see_other, see_other_flash, shown_once,
+    Fields, Picker, flash_code, render_refreshing, see_other, see_other_flash, shown_once,
 };
 use crate::app::AppState;
 use crate::money;
@@ -385,7 +385,7 @@ async fn page(
     } = &*figures;
     // The level's names from the mirror (kept after a disconnect), and their parents' (a line
     // item's campaign, a promoted tweet's line item).
-    let kind = web::reports::kind_of(level.entity);
+    let kind = crate::store::entities::kind_of(level.entity);
     let labels =
         |kind| crate::store::entities::labels(&state.db, &user.0.tenant.id, account_id, kind);
     let names = labels(kind).await.unwrap_or_default();
@@ -438,7 +438,7 @@ async fn page(
     );
     let rollup_total = rollup
         .iter()
-        .fold(Sums::default(), |acc, (_, s)| acc.plus_in_usd(s));
+        .fold(Sums::default(), |acc, s| acc.plus_in_usd(s));
     let segment_usd: Decimal = segments.iter().map(|(_, s)| s.spend_usd).sum();
     // The page at another level: the same dates (or hourly view) and breakdown.
     let level_href = |l: &Level| {
@@ -605,7 +605,7 @@ async fn page(
                         }
                     }
                     tbody {
-                        @for (a, sums) in rollup {
+                        @for (a, sums) in picker.accounts.iter().zip(rollup) {
                             tr data-account=(a.id) class=[(a.id == picker.current.id).then_some("on")] {
                                 td {
                                     a href={ "/reports?account=" (q(&a.id)) "&from=" (from) "&to=" (to) (keep_level) } { (a.name) }
@@ -792,7 +792,9 @@ struct Figures {
     /// The previous period's TOTAL.
     previous: Sums,
     /// Every account's totals over the same local dates (campaign rows), when there are several.
-    rollup: Vec<(Account, Sums)>,
+    /// (The accounts are the picker's, in its order, which the cache's key holds: their names
+    /// are read per request.)
+    rollup: Vec<Sums>,
     /// The breakdown's totals per segment name.
     segments: Vec<(String, Sums)>,
     /// Why the breakdown could not be read.
@@ -816,6 +818,10 @@ pub struct ReportCache {
 /// Most views remembered (a view of 100 campaigns holds ~30 kB); past this the cache starts
 /// over (it only saves reads).
 const CACHE_MAX: usize = 256;
+/// Largest view remembered, in table rows (entities and segments): a level of thousands of line
+/// items or promoted tweets is read each time rather than held, so the cache stays within
+/// `CACHE_MAX` views of about this size.
+const CACHE_MAX_ROWS: usize = 1_000;
 
 /// Everything a view's [`Figures`] depend on besides the stats rows: the tenant, the account,
 /// the view, and the accounts read (each one's id, currency and zone; every account of the
@@ -925,7 +931,7 @@ async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View)
     }
     let (figures, complete) = read_figures(state, user, picker, view).await;
     let figures = Arc::new(figures);
-    if complete {
+    if complete && figures.rows.len() + figures.segments.len() <= CACHE_MAX_ROWS {
         state.reports.put(key, versions, figures.clone());
     }
     figures
@@ -992,7 +998,7 @@ async fn read_figures(
                 .iter()
                 .map(StatsRow::from_api)
                 .collect();
-            rollup.push((a.clone(), Sums::of(&rows)));
+            rollup.push(Sums::of(&rows));
         }
     }
     // The breakdown chosen, by segment: every campaign's rows of a segment summed.
