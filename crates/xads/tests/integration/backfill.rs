@@ -39,7 +39,7 @@ fn fake_config(jobs: JobSettings) -> FakeConfig {
 }
 
 /// The configuration of a test instance: fast polls, a short backfill lease.
-pub(crate) fn config(db: &str, fake: &FakeX, backfill_days: &str) -> Config {
+fn config(db: &str, fake: &FakeX, backfill_days: &str) -> Config {
     let mut vars = vars_for(db, fake);
     vars.insert("XADS_BACKFILL_DAYS".into(), backfill_days.into());
     let mut config = Config::from_vars(&vars).expect("config");
@@ -71,9 +71,9 @@ pub(crate) async fn backfilled(app: &TestApp, key: &str, account: &str, id: &str
     panic!("backfill {id} still running");
 }
 
-struct Ctx {
-    app: TestApp,
-    key: String,
+pub(crate) struct Ctx {
+    pub(crate) app: TestApp,
+    pub(crate) key: String,
     account: String,
 }
 
@@ -81,7 +81,7 @@ async fn connected(db: &str, jobs: JobSettings, backfill_days: &str) -> Ctx {
     connected_with(db, fake_config(jobs), backfill_days).await
 }
 
-async fn connected_with(db: &str, fake: FakeConfig, backfill_days: &str) -> Ctx {
+pub(crate) async fn connected_with(db: &str, fake: FakeConfig, backfill_days: &str) -> Ctx {
     let fake = FakeX::start(fake).await.expect("fake X");
     let config = config(db, &fake, backfill_days);
     let app = TestApp::spawn_config(fake, config).await;

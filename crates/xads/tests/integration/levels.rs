@@ -16,11 +16,10 @@ use xads::store::segments::{self, SegmentRow};
 use xads::store::stats::{CLICKS, IMPRESSIONS, StatRow};
 use xads::store::tenants;
 use xads_client::vocab::{COLUMNS, Placement, SegmentationType, StatsEntityType};
-use xads_fake::{FakeX, HourMetrics};
+use xads_fake::HourMetrics;
 
-use crate::helpers::TestApp;
 use crate::reporting::{
-    Ctx, connected, expected_promoted_tweets, fake_config, served_line_item_hours, t0,
+    Ctx, connected, expected_promoted_tweets, fake_config, served_line_item_hours,
 };
 use crate::ui::{csrf_of, login, page, post_form};
 
@@ -354,13 +353,11 @@ async fn the_promoted_tweet_level_shows_each_backfilled_promoted_tweet_by_its_tw
  {
     for db in xads::testing::all_backend_urls().await {
         // Fast backfill polls (the backfill tests' configuration); no backfill at connect.
-        let fake = FakeX::start(fake_config()).await.expect("fake X");
-        let config = crate::backfill::config(&db, &fake, "0");
-        let app = TestApp::spawn_config(fake, config).await;
-        app.state.clock.advance(t0() - Utc::now());
-        let key = app.tenant("Growth").await;
-        app.connect(&key).await;
-        let c = Ctx { app, key };
+        let b = crate::backfill::connected_with(&db, fake_config(), "0").await;
+        let c = Ctx {
+            app: b.app,
+            key: b.key,
+        };
         let account = c.seed().usd_account_id.clone();
         c.sync(&account, json!({"from": "2024-11-15", "to": "2024-11-18"}))
             .await;
