@@ -74,6 +74,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(22, "0022_stats_daily"),
     migration!(25, "0025_stats_daily_dirty"),
     migration!(26, "0026_stats_versions"),
+    migration!(27, "0027_mirror_versions"),
 ];
 
 /// How long a pooled connection may sit idle and still be used without a ping first.

@@ -1,6 +1,7 @@
 //! xads: the X (Twitter) Ads integration of a Paid UA dashboard.
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod commands;

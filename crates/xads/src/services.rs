@@ -30,6 +30,9 @@ pub struct Services {
     pub clock: Clock,
     /// Wakes this instance's backfill worker when a backfill is recorded.
     pub backfill_wake: Arc<tokio::sync::Notify>,
+    /// The mirror's list pages this instance read recently, valid while the tenant's mirror is
+    /// unchanged.
+    pub mirror_pages: crate::store::entities::PageCache,
 }
 
 impl Services {
@@ -59,6 +62,7 @@ impl Services {
             x1,
             clock,
             backfill_wake: Arc::new(tokio::sync::Notify::new()),
+            mirror_pages: Default::default(),
         })
     }
 

@@ -99,7 +99,8 @@ impl EntityPage {
 }
 
 /// A page of the mirror's entities of `kind` (under `parent_id`), after `cursor`; `NotFound` when
-/// the tenant has no such ad account (checked by the page's own query).
+/// the tenant has no such ad account (checked by the page's own query). Through the instance's
+/// page cache (`entities::list_cached`): as new as the mirror when the request came.
 pub async fn page(
     scope: &Scope,
     kind: Kind,
@@ -109,8 +110,9 @@ pub async fn page(
 ) -> Result<EntityPage, ManageError> {
     let after = super::paging::position(cursor)?;
     let count = super::paging::count(count)?;
-    let found = entities::list_raw(
+    let found = entities::list_cached(
         &scope.state.db,
+        &scope.state.mirror_pages,
         &scope.tenant.id,
         &scope.account_id,
         kind,
@@ -118,10 +120,13 @@ pub async fn page(
         after,
         count,
     )
-    .await?
-    .ok_or(ManageError::NotFound("ad account"))?;
+    .await?;
+    let found = found
+        .as_ref()
+        .as_ref()
+        .ok_or(ManageError::NotFound("ad account"))?;
     Ok(EntityPage {
-        joined: found.joined,
+        joined: found.joined.clone(),
         next_cursor: found.next.map(super::paging::position_cursor),
     })
 }

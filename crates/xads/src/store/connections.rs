@@ -941,7 +941,8 @@ pub struct AdAccount {
     pub approval_status: Option<String>,
 }
 
-/// Replaces the tenant's list of ad accounts with what X just returned (others marked deleted).
+/// Replaces the tenant's list of ad accounts with what X just returned (others marked deleted),
+/// moving the tenant's mirror version (a list answers only for the tenant's ad accounts).
 pub async fn replace_ad_accounts(
     db: &Db,
     tenant_id: &str,
@@ -971,6 +972,7 @@ pub async fn replace_ad_accounts(
         .execute(&mut *tx)
         .await?;
     }
+    super::entities::bump_mirror(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(())
 }

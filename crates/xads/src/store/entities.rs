@@ -4,7 +4,10 @@ use serde_json::Value;
 use sqlx::Row;
 use xads_client::vocab::StatsEntityType;
 
+use std::sync::Arc;
+
 use super::millis;
+use crate::cache::Versioned;
 use crate::db::{Db, DbError};
 
 /// What kind of entity a mirror row holds.
@@ -96,8 +99,38 @@ pub async fn upsert_many(
         .execute(&mut *tx)
         .await?;
     }
+    bump_mirror(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Moves the tenant's mirror version (`mirror_versions`): call it in the transaction of every
+/// write to the tenant's `entities` or `ad_accounts` rows, so a [`PageCache`] entry read before
+/// the write stops answering once it commits, on every instance.
+pub(crate) async fn bump_mirror(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    tenant_id: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO mirror_versions (tenant_id, version) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET version = mirror_versions.version + 1",
+    )
+    .bind(tenant_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The tenant's mirror version (0 before its first write): read it before a page, and the page
+/// is at least that new.
+pub async fn mirror_version(db: &Db, tenant_id: &str) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT version FROM mirror_versions WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(db.pool())
+            .await?
+            .unwrap_or(0),
+    )
 }
 
 fn from_row(kind: Kind, r: &sqlx::any::AnyRow) -> Result<Entity, DbError> {
@@ -219,8 +252,73 @@ pub async fn list_raw(
     }))
 }
 
+/// The mirror's list pages this instance read recently, each under the tenant's mirror version
+/// read before it ([`mirror_version`]; `cache::Versioned`): a page is answered from here only
+/// while no instance has written the tenant's entities or ad accounts since, so a repeated list
+/// costs one indexed lookup instead of the page's query. Cheap to clone (a handle).
+#[derive(Clone, Debug)]
+pub struct PageCache(Versioned<PageKey, Option<RawPage>>);
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache(Versioned::new(PAGES_MAX))
+    }
+}
+
+/// Most pages remembered; past this the cache starts over.
+const PAGES_MAX: usize = 512;
+/// Largest page remembered, in bytes of stored JSON (100 campaigns are ~40 kB): with
+/// [`PAGES_MAX`], the cache holds at most 64 MiB.
+const PAGE_MAX_BYTES: usize = 128 * 1024;
+
+/// What a page depends on besides the mirror's rows.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PageKey {
+    tenant_id: String,
+    account_id: String,
+    kind: Kind,
+    parent_id: Option<String>,
+    after: i64,
+    count: i64,
+}
+
+/// [`list_raw`] through `cache`: the tenant's mirror version first (one indexed lookup), then
+/// the page from the cache when it was read at that version or later, else from the database.
+#[allow(clippy::too_many_arguments)]
+pub async fn list_cached(
+    db: &Db,
+    cache: &PageCache,
+    tenant_id: &str,
+    account_id: &str,
+    kind: Kind,
+    parent_id: Option<&str>,
+    after: i64,
+    count: i64,
+) -> Result<Arc<Option<RawPage>>, DbError> {
+    let version = mirror_version(db, tenant_id).await?;
+    let key = PageKey {
+        tenant_id: tenant_id.to_owned(),
+        account_id: account_id.to_owned(),
+        kind,
+        parent_id: parent_id.map(str::to_owned),
+        after,
+        count,
+    };
+    let read = async {
+        let page = list_raw(db, tenant_id, account_id, kind, parent_id, after, count).await?;
+        // An unknown account is not kept: its answer is the cheap one.
+        let keep = page
+            .as_ref()
+            .is_some_and(|p| p.joined.len() <= PAGE_MAX_BYTES);
+        Ok((page, keep))
+    };
+    cache.0.get_or_read(key, vec![version], read).await
+}
+
 /// Marks mirrored (non-dry-run) entities of the kind in the account that X no longer listed as
-/// deleted; `seen` are the ids X returned.
+/// deleted; `seen` are the ids X returned. The marks are one transaction, which moves the
+/// mirror's version (it begins with a write: a SQLite transaction that read first could not take
+/// the writer's lock once another writer committed).
 pub async fn mark_missing_deleted(
     db: &Db,
     tenant_id: &str,
@@ -228,7 +326,7 @@ pub async fn mark_missing_deleted(
     kind: Kind,
     seen: &[String],
 ) -> Result<(), DbError> {
-    let rows = sqlx::query(
+    let listed: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM entities WHERE tenant_id = $1 AND account_id = $2 AND kind = $3
            AND dry_run = 0 AND deleted = 0",
     )
@@ -237,19 +335,23 @@ pub async fn mark_missing_deleted(
     .bind(kind.as_str())
     .fetch_all(db.pool())
     .await?;
-    for r in rows {
-        let id: String = r.get(0);
-        if !seen.contains(&id) {
-            sqlx::query(
-                "UPDATE entities SET deleted = 1 WHERE tenant_id = $1 AND kind = $2 AND id = $3",
-            )
-            .bind(tenant_id)
-            .bind(kind.as_str())
-            .bind(&id)
-            .execute(db.pool())
-            .await?;
-        }
+    let gone: Vec<String> = listed.into_iter().filter(|id| !seen.contains(id)).collect();
+    if gone.is_empty() {
+        return Ok(());
     }
+    let mut tx = db.pool().begin().await?;
+    for id in &gone {
+        sqlx::query(
+            "UPDATE entities SET deleted = 1 WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+        )
+        .bind(tenant_id)
+        .bind(kind.as_str())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    bump_mirror(&mut tx, tenant_id).await?;
+    tx.commit().await?;
     Ok(())
 }
 

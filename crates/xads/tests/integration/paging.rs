@@ -358,3 +358,138 @@ async fn lists_page(ctx: crate::helpers::AccountCtx) {
         }
     }
 }
+
+/// The mirror's list pages are cached per instance under the tenant's mirror version
+/// (`entities::PageCache`): with two instances on one database, every mirror write the other
+/// instance commits — a create through its API, marks of entities X no longer lists, a new list
+/// of ad accounts — shows on the next read of a page the reading instance had cached, as a fresh
+/// instance reads it; a change that moves no version (a raw update behind the store's back)
+/// does not, so the pages are indeed cached; two tenants with the same account id never see each
+/// other's; and pages of other sizes are their own.
+#[tokio::test]
+async fn cached_list_pages_follow_every_mirror_write_of_either_instance_and_stay_per_tenant() {
+    use crate::helpers::{AccountCtx, TestApp};
+    use xads::store::connections::{self, AdAccount};
+
+    let now = chrono::Utc::now;
+    let ids_of = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}"))
+            .iter()
+            .map(|v| v["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for url in xads::testing::all_backend_urls().await {
+        // The writer: a tenant connected (dry-run) on instance A; the reader: instance B.
+        let ctx = AccountCtx::new(&url, false).await;
+        let reader = TestApp::spawn(&url, Default::default()).await;
+        let db = &ctx.app.state.db;
+        let one = tenants::by_api_key(db, &ctx.key).await.unwrap().unwrap().id;
+        let key2 = reader.tenant("Two").await;
+        let two = tenants::by_api_key(db, &key2).await.unwrap().unwrap().id;
+        let mine = AdAccount {
+            id: ctx.account.clone(),
+            name: "Same id".into(),
+            timezone: "UTC".into(),
+            currency: Some("USD".into()),
+            approval_status: None,
+        };
+        connections::replace_ad_accounts(db, &two, std::slice::from_ref(&mine), now())
+            .await
+            .unwrap();
+        let mut theirs = campaign(&two, 0, 0);
+        theirs.account_id = ctx.account.clone();
+        entities::upsert(db, &two, &theirs, now()).await.unwrap();
+        let list = ctx.path("campaigns");
+        // What an instance with nothing cached answers now.
+        let fresh = |path: String| {
+            let (url, key) = (url.clone(), ctx.key.clone());
+            async move {
+                let c = TestApp::spawn(&url, Default::default()).await;
+                c.get(&key, &path).await
+            }
+        };
+        // A reads X's campaigns into the mirror.
+        let (status, refreshed) = ctx.app.get(&ctx.key, &format!("{list}?refresh=true")).await;
+        assert_eq!(status, 200, "{url}: {refreshed}");
+        let (status, first) = reader.get(&ctx.key, &list).await;
+        assert_eq!(status, 200, "{url}: {first}");
+        assert_eq!(first, refreshed, "{url}");
+        let seeded = ids_of(&first);
+        assert!(seeded.len() >= 3, "{url}: the fake's campaigns: {first}");
+        assert_eq!(
+            ids_of(&reader.get(&key2, &list).await.1),
+            [theirs.id.clone()],
+            "{url}"
+        );
+        let (_, two_first) = reader.get(&ctx.key, &format!("{list}?count=2")).await;
+        assert_eq!(ids_of(&two_first), seeded[..2], "{url}: its own size");
+
+        // Behind the store's back (no version moves): the cached page stays, a fresh instance
+        // sees the change.
+        sqlx::query("UPDATE entities SET data = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(json!({"id": seeded[0], "name": "Renamed behind"}).to_string())
+            .bind(&one)
+            .bind(&seeded[0])
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(reader.get(&ctx.key, &list).await.1, first, "{url}: cached");
+        assert_eq!(
+            fresh(list.clone()).await.1["data"][0]["name"],
+            "Renamed behind"
+        );
+
+        // A create through A's API: B's next read shows it, and the rename with it.
+        let (status, made) = ctx
+            .send(
+                Method::POST,
+                "campaigns",
+                Some(json!({"name": "Made on A", "funding_instrument_id": ctx.fi})),
+            )
+            .await;
+        assert_eq!(status, 201, "{url}: {made}");
+        let (_, after_create) = reader.get(&ctx.key, &list).await;
+        let mut expected = seeded.clone();
+        expected.push(made["id"].as_str().unwrap().to_owned());
+        assert_eq!(ids_of(&after_create), expected, "{url}");
+        assert_eq!(after_create["data"][0]["name"], "Renamed behind", "{url}");
+        assert_eq!(after_create, fresh(list.clone()).await.1, "{url}");
+        // The page of another size is its own entry, and it too is current.
+        let (_, two_now) = reader.get(&ctx.key, &format!("{list}?count=2")).await;
+        assert_eq!(two_now["data"][0]["name"], "Renamed behind", "{url}");
+
+        // X no longer lists all but the first seeded campaign (a mirror refresh's marks, on A).
+        entities::mark_missing_deleted(db, &one, &ctx.account, Kind::Campaign, &seeded[..1])
+            .await
+            .unwrap();
+        let (_, after_marks) = reader.get(&ctx.key, &list).await;
+        assert_eq!(
+            ids_of(&after_marks),
+            [seeded[0].clone(), expected.last().unwrap().clone()],
+            "{url}: the dry-run one stays (X never knew it)"
+        );
+
+        // The other tenant's page, of the same account id, never moved.
+        assert_eq!(
+            ids_of(&reader.get(&key2, &list).await.1),
+            [theirs.id.clone()],
+            "{url}"
+        );
+
+        // The account is no longer the tenant's (a new list of ad accounts, on A): unknown.
+        let mut other = mine.clone();
+        other.id = "other".into();
+        connections::replace_ad_accounts(db, &one, &[other], now())
+            .await
+            .unwrap();
+        let (status, gone) = reader.get(&ctx.key, &list).await;
+        assert_eq!(status, 404, "{url}: {gone}");
+        assert_eq!(
+            ids_of(&reader.get(&key2, &list).await.1),
+            [theirs.id.clone()],
+            "{url}"
+        );
+    }
+}

@@ -4,8 +4,8 @@
 //! and CSV download — all from `GET …/stats` and `POST …/stats/sync`. A disconnected account's stored history stays
 //! readable, under a banner saying it is no longer refreshed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -25,6 +25,7 @@ use super::{
     Fields, Picker, flash_code, render_refreshing, see_other, see_other_flash, shown_once,
 };
 use crate::app::AppState;
+use crate::cache::Versioned;
 use crate::money;
 use crate::store::entities::Kind;
 use crate::store::stats::IMPRESSIONS;
@@ -803,16 +804,16 @@ struct Figures {
 
 /// The Reports page's [`Figures`] of recent views, each under the versions of the accounts'
 /// stored stats it was computed from (`store::daily::versions`, kept by the database and moved
-/// in the transaction of every write of an account's stats rows). A view is answered from here
-/// only when its figures were read at versions at least those the request read first, so no
-/// instance shows figures older than the rows any instance committed before the request. Keyed by tenant and everything the figures
-/// depend on; never shared between tenants.
-#[derive(Clone, Debug, Default)]
-pub struct ReportCache {
-    entries: Arc<Mutex<HashMap<ViewKey, Cached>>>,
-    /// One turn per view to read its figures: requests that miss together (the users of a view
-    /// right after a write) wait for the first one's figures instead of each reading them.
-    flights: Arc<Mutex<HashMap<ViewKey, Arc<tokio::sync::Mutex<()>>>>>,
+/// in the transaction of every write of an account's stats rows): a `cache::Versioned`, so no
+/// instance shows figures older than the rows any instance committed before the request. Keyed
+/// by tenant and everything the figures depend on; never shared between tenants.
+#[derive(Clone, Debug)]
+pub struct ReportCache(Versioned<ViewKey, Figures>);
+
+impl Default for ReportCache {
+    fn default() -> Self {
+        ReportCache(Versioned::new(CACHE_MAX))
+    }
 }
 
 /// Most views remembered (a view of 100 campaigns holds ~30 kB); past this the cache starts
@@ -835,54 +836,6 @@ struct ViewKey {
     hourly: bool,
     breakdown: Option<&'static str>,
     accounts: Vec<(String, String, String)>,
-}
-
-/// Figures and the stats versions of the accounts they were read from.
-#[derive(Clone, Debug)]
-struct Cached {
-    versions: Vec<i64>,
-    figures: Arc<Figures>,
-}
-
-/// Whether figures read at `cached` are at least as new as a request that read `wanted`:
-/// versions only grow, so every account's must be at least the request's.
-fn covers(cached: &[i64], wanted: &[i64]) -> bool {
-    cached.len() == wanted.len() && cached.iter().zip(wanted).all(|(c, w)| c >= w)
-}
-
-impl ReportCache {
-    fn get(&self, key: &ViewKey, versions: &[i64]) -> Option<Arc<Figures>> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries
-            .get(key)
-            .filter(|c| covers(&c.versions, versions))
-            .map(|c| c.figures.clone())
-    }
-
-    fn put(&self, key: ViewKey, versions: Vec<i64>, figures: Arc<Figures>) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= CACHE_MAX && !entries.contains_key(&key) {
-            entries.clear();
-        }
-        // Never replace newer figures with older ones.
-        if entries
-            .get(&key)
-            .is_some_and(|c| covers(&c.versions, &versions))
-        {
-            return;
-        }
-        entries.insert(key, Cached { versions, figures });
-    }
-
-    /// The turn of `key`'s readers.
-    fn flight(&self, key: &ViewKey) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-        if flights.len() >= CACHE_MAX && !flights.contains_key(key) {
-            // Those in flight keep their turn; a newcomer of theirs may read beside them.
-            flights.clear();
-        }
-        flights.entry(key.clone()).or_default().clone()
-    }
 }
 
 /// The figures of `view` of the picker's account: from the cache when they were read at stats
@@ -919,22 +872,15 @@ async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View)
     let Some(versions) = versions else {
         return Arc::new(read_figures(state, user, picker, view).await.0);
     };
-    if let Some(hit) = state.reports.get(&key, &versions) {
-        return hit;
+    let reading = async {
+        let (figures, complete) = read_figures(state, user, picker, view).await;
+        let keep = complete && figures.rows.len() + figures.segments.len() <= CACHE_MAX_ROWS;
+        Ok::<_, std::convert::Infallible>((figures, keep))
+    };
+    match state.reports.0.get_or_read(key, versions, reading).await {
+        Ok(figures) => figures,
+        Err(never) => match never {},
     }
-    // One reader at a time per view: who waited finds the figures its predecessor read, when
-    // they are at least as new as its own versions.
-    let flight = state.reports.flight(&key);
-    let _turn = flight.lock().await;
-    if let Some(hit) = state.reports.get(&key, &versions) {
-        return hit;
-    }
-    let (figures, complete) = read_figures(state, user, picker, view).await;
-    let figures = Arc::new(figures);
-    if complete && figures.rows.len() + figures.segments.len() <= CACHE_MAX_ROWS {
-        state.reports.put(key, versions, figures.clone());
-    }
-    figures
 }
 
 /// Reads a view's [`Figures`]; `false` beside them when some read failed (what failed shows as
