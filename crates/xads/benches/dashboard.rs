@@ -268,6 +268,57 @@ async fn load(url: &str, key: Option<&str>) -> Load {
     }
 }
 
+/// Writes one campaign of the mirror (as a refresh does, through the store) every `every`
+/// until `stop`: each write moves the tenant's mirror version, so the next read of the page
+/// reads it from the database again.
+async fn write_mirror(
+    db_url: String,
+    key: String,
+    every: Duration,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> u64 {
+    use xads::store::entities;
+    let db = xads::db::Db::connect(&db_url).await.expect("writer's pool");
+    let tenant = xads::store::tenants::by_api_key(&db, &key)
+        .await
+        .expect("tenant")
+        .expect("the bench's tenant");
+    let accounts = xads::store::connections::ad_accounts(&db, &tenant.id)
+        .await
+        .expect("accounts");
+    let mut campaign = None;
+    for a in &accounts {
+        let first =
+            entities::list_raw(&db, &tenant.id, &a.id, entities::Kind::Campaign, None, 0, 1)
+                .await
+                .expect("page")
+                .expect("the tenant's account");
+        if let Some(doc) = serde_json::from_str::<serde_json::Value>(&format!(
+            "[{}]",
+            std::str::from_utf8(&first.joined).expect("UTF-8")
+        ))
+        .expect("JSON")
+        .get(0)
+        {
+            let id = doc["id"].as_str().expect("an id");
+            campaign = entities::get(&db, &tenant.id, &a.id, entities::Kind::Campaign, id)
+                .await
+                .expect("campaign");
+            break;
+        }
+    }
+    let campaign = campaign.expect("a campaign to write");
+    let mut writes = 0;
+    while !*stop.borrow() {
+        entities::upsert(&db, &tenant.id, &campaign, chrono::Utc::now())
+            .await
+            .expect("write");
+        writes += 1;
+        tokio::time::sleep(every).await;
+    }
+    writes
+}
+
 fn print(name: &str, l: &Load, base: f64) {
     println!(
         "{name:<34} {:>8.0} req/s  ({:.3} of hello-world)  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
@@ -286,10 +337,16 @@ fn main() {
         .build()
         .expect("server runtime");
     let hello = start_hello(&server_rt);
-    let (base, list, key) = start_service(&server_rt, xads::testing::sqlite_url());
-    let pg = server_rt
-        .block_on(xads::testing::postgres_schema_url())
-        .map(|url| start_service(&server_rt, url));
+    let sqlite_url = xads::testing::sqlite_url();
+    let (base, list, key) = start_service(&server_rt, sqlite_url.clone());
+    let pg_url = server_rt.block_on(xads::testing::postgres_schema_url());
+    let pg = pg_url
+        .clone()
+        .map(|url| (url.clone(), start_service(&server_rt, url)));
+    let mut services = vec![("SQLite", sqlite_url, list.clone(), key.clone())];
+    if let Some((url, (_, list, key))) = &pg {
+        services.push(("PostgreSQL", url.clone(), list.clone(), key.clone()));
+    }
     // The ceiling: the same page's bytes answered from memory by a bare axum route, so the
     // share of the bar that is HTTP moving the page's bytes (not the service) shows.
     let body = page_bytes(&server_rt, &list, &key);
@@ -307,14 +364,14 @@ fn main() {
     }
     let healthz = format!("{base}/healthz");
     let tiles = format!("{base}/api/v1/integrations");
-    let (h, c, z, t, ours, ours_pg, floors) = load_rt.block_on(async {
+    let (h, c, z, t, ours, ours_pg, floors, written, h2) = load_rt.block_on(async {
         let h = load(&hello, None).await;
         let c = load(&ceiling, None).await;
         let z = load(&healthz, None).await;
         let t = load(&tiles, Some(&key)).await;
         let o = load(&list, Some(&key)).await;
         let p = match &pg {
-            Some((_, list, key)) => Some(load(list, Some(key)).await),
+            Some((_, (_, list, key))) => Some(load(list, Some(key)).await),
             None => None,
         };
         let mut f = Vec::new();
@@ -326,13 +383,32 @@ fn main() {
                 load(unpinged, None).await,
             ));
         }
-        (h, c, z, t, o, p, f)
+        // The same page while the mirror is written 10 times a second (a miss after each).
+        let mut written = Vec::new();
+        for (name, db_url, list, key) in &services {
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let writer = tokio::spawn(write_mirror(
+                db_url.clone(),
+                key.clone(),
+                Duration::from_millis(100),
+                rx,
+            ));
+            let l = load(list, Some(key)).await;
+            tx.send(true).unwrap();
+            written.push((*name, l, writer.await.unwrap()));
+        }
+        // Hello-world again, last: the ratios take the higher of its two runs.
+        let h2 = load(&hello, None).await;
+        (h, c, z, t, o, p, f, written, h2)
     });
     println!(
         "## Dashboard reads ({CONNECTIONS} connections, {}s each, same tokio load generator)",
         RUN.as_secs()
     );
-    print("axum hello-world", &h, h.rps);
+    print("axum hello-world, first", &h, h.rps);
+    print("axum hello-world, last", &h2, h.rps);
+    // The higher of the two hello-world runs is the reference (the harder bar).
+    let h = if h2.rps > h.rps { h2 } else { h };
     print(
         &format!("axum, the page's {} bytes static", body.len()),
         &c,
@@ -352,6 +428,10 @@ fn main() {
     print("GET …/campaigns 100 rows, SQLite", &ours, h.rps);
     if let Some(p) = &ours_pg {
         print("GET …/campaigns 100 rows, Postgres", p, h.rps);
+    }
+    for (name, l, writes) in &written {
+        print(&format!("GET …/campaigns, {name}, 10 writes/s"), l, h.rps);
+        println!("  ({writes} mirror writes during that run)");
     }
     let mut backends = vec![("SQLite", &ours)];
     if let Some(p) = &ours_pg {

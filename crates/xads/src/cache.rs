@@ -115,6 +115,94 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
     }
 }
 
+/// Reads of a value by key, shared between the requests that wait for one together, without
+/// ever answering a request with a read that began before it did.
+///
+/// At most one read per key is in flight. The requests that arrive while it runs join the next
+/// read, which starts when the running one ends, and share its answer: each answer was read
+/// after every request it answers arrived, so it is as new as a read of each request's own (the
+/// versions a [`Versioned`] cache is checked against stay exact), while 50 concurrent requests
+/// cost a few reads instead of 50. Bounded in keys (past that it starts over: only sharing is
+/// lost). Cheap to clone (a handle).
+#[derive(Debug)]
+pub struct SharedReads<K, V> {
+    lanes: Arc<Mutex<HashMap<K, Arc<Lane<V>>>>>,
+    max: usize,
+}
+
+/// One key's reads: the lock the running read holds, and the read still open to joiners.
+#[derive(Debug)]
+struct Lane<V> {
+    running: tokio::sync::Mutex<()>,
+    open: Mutex<Option<Arc<tokio::sync::OnceCell<V>>>>,
+}
+
+impl<V> Default for Lane<V> {
+    fn default() -> Self {
+        Lane {
+            running: tokio::sync::Mutex::new(()),
+            open: Mutex::new(None),
+        }
+    }
+}
+
+impl<K, V> Clone for SharedReads<K, V> {
+    fn clone(&self) -> Self {
+        SharedReads {
+            lanes: self.lanes.clone(),
+            max: self.max,
+        }
+    }
+}
+
+impl<K: Clone + Eq + Hash, V: Clone> SharedReads<K, V> {
+    /// No reads yet; at most `max` keys remembered.
+    pub fn new(max: usize) -> Self {
+        SharedReads {
+            lanes: Arc::default(),
+            max,
+        }
+    }
+
+    /// `key`'s value as `read` reads it, by a read that starts after this call began: this
+    /// call's own `read`, or the one it joined. A failed read is tried again by a caller that
+    /// waited for it (each with its own `read`); its error goes to the caller that ran it.
+    pub async fn read<E, F, Fut>(&self, key: &K, read: F) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        let lane = {
+            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            if lanes.len() >= self.max && !lanes.contains_key(key) {
+                lanes.clear();
+            }
+            lanes.entry(key.clone()).or_default().clone()
+        };
+        let joined = lane
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(Default::default)
+            .clone();
+        let value = joined
+            .get_or_try_init(|| async {
+                // Wait for the running read; then close this one to newcomers (they arrive
+                // after it starts, so they wait for the next) and read.
+                let _running = lane.running.lock().await;
+                {
+                    let mut open = lane.open.lock().unwrap_or_else(|p| p.into_inner());
+                    if open.as_ref().is_some_and(|o| Arc::ptr_eq(o, &joined)) {
+                        *open = None;
+                    }
+                }
+                read().await
+            })
+            .await?;
+        Ok(value.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +264,54 @@ mod tests {
             .await;
         assert_eq!(*v.unwrap(), 9);
         assert!(c.get(&"n", &[1]).is_none());
+    }
+
+    /// Callers that arrive while a read runs share the next read, never the running one: each
+    /// answer is the value at a read that began after its caller arrived.
+    #[tokio::test]
+    async fn shared_reads_answer_each_caller_with_a_read_that_began_after_it_arrived() {
+        use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+        let reads: SharedReads<&str, i64> = SharedReads::new(8);
+        // The value: how many reads have begun (a write before each read).
+        let begun = Arc::new(AtomicI64::new(0));
+        let (release, gate) = tokio::sync::watch::channel(0);
+        let read = |gate: tokio::sync::watch::Receiver<i64>, begun: Arc<AtomicI64>| async move {
+            let n = begun.fetch_add(1, SeqCst) + 1;
+            let mut gate = gate;
+            gate.wait_for(|g| *g >= n).await.unwrap();
+            Ok::<_, ()>(n)
+        };
+        // The first caller's read begins and is held.
+        let first = tokio::spawn({
+            let (reads, gate, begun) = (reads.clone(), gate.clone(), begun.clone());
+            async move { reads.read(&"k", || read(gate, begun)).await }
+        });
+        while begun.load(SeqCst) < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Ten callers arrive while it runs: none may take its answer.
+        let later: Vec<_> = (0..10)
+            .map(|_| {
+                let (reads, gate, begun) = (reads.clone(), gate.clone(), begun.clone());
+                tokio::spawn(async move { reads.read(&"k", || read(gate, begun)).await })
+            })
+            .collect();
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(begun.load(SeqCst), 1, "one read at a time per key");
+        release.send(1).unwrap();
+        assert_eq!(first.await.unwrap(), Ok(1));
+        release.send(2).unwrap();
+        for l in later {
+            assert_eq!(l.await.unwrap(), Ok(2), "the read after they arrived");
+        }
+        assert_eq!(begun.load(SeqCst), 2, "the ten shared one read");
+        // Another key reads on its own; a failed read is tried again by a waiter.
+        let other = reads.read(&"other", || async { Ok::<_, ()>(7) }).await;
+        assert_eq!(other, Ok(7));
+        let failing = reads.read(&"f", || async { Err::<i64, _>("down") }).await;
+        assert_eq!(failing, Err("down"));
+        assert_eq!(reads.read(&"f", || async { Ok::<_, &str>(3) }).await, Ok(3));
     }
 }

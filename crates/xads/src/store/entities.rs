@@ -7,7 +7,7 @@ use xads_client::vocab::StatsEntityType;
 use std::sync::Arc;
 
 use super::millis;
-use crate::cache::Versioned;
+use crate::cache::{SharedReads, Versioned};
 use crate::db::{Db, DbError};
 
 /// What kind of entity a mirror row holds.
@@ -172,8 +172,9 @@ pub async fn get(
 /// when more follow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawPage {
-    /// The stored documents, oldest position first, joined by `,` (empty for an empty page).
-    pub joined: String,
+    /// The stored documents, oldest position first, joined by `,` (empty for an empty page):
+    /// UTF-8 JSON text, as bytes a response can share without copying them.
+    pub joined: bytes::Bytes,
     /// How many documents `joined` holds.
     pub len: usize,
     /// This page's last position, when rows follow it.
@@ -242,7 +243,7 @@ pub async fn list_raw(
     let len: i64 = r.get(0);
     let more: i64 = r.get(3);
     Ok(Some(RawPage {
-        joined: r.get::<Option<String>, _>(1).unwrap_or_default(),
+        joined: r.get::<Option<String>, _>(1).unwrap_or_default().into(),
         len: usize::try_from(len).map_err(|_| DbError::Corrupt("negative page size"))?,
         next: if more == 1 {
             r.get::<Option<i64>, _>(2)
@@ -255,15 +256,26 @@ pub async fn list_raw(
 /// The mirror's list pages this instance read recently, each under the tenant's mirror version
 /// read before it ([`mirror_version`]; `cache::Versioned`): a page is answered from here only
 /// while no instance has written the tenant's entities or ad accounts since, so a repeated list
-/// costs one indexed lookup instead of the page's query. Cheap to clone (a handle).
+/// costs one indexed lookup instead of the page's query, and concurrent requests of a tenant
+/// share that lookup (`cache::SharedReads`: never one that began before the request). Cheap to
+/// clone (a handle).
 #[derive(Clone, Debug)]
-pub struct PageCache(Versioned<PageKey, Option<RawPage>>);
+pub struct PageCache {
+    pages: Versioned<PageKey, Option<RawPage>>,
+    versions: SharedReads<String, i64>,
+}
 
 impl Default for PageCache {
     fn default() -> Self {
-        PageCache(Versioned::new(PAGES_MAX))
+        PageCache {
+            pages: Versioned::new(PAGES_MAX),
+            versions: SharedReads::new(TENANTS_MAX),
+        }
     }
 }
+
+/// Most tenants whose version reads are shared at once.
+const TENANTS_MAX: usize = 10_000;
 
 /// Most pages remembered; past this the cache starts over.
 const PAGES_MAX: usize = 512;
@@ -282,8 +294,9 @@ struct PageKey {
     count: i64,
 }
 
-/// [`list_raw`] through `cache`: the tenant's mirror version first (one indexed lookup), then
-/// the page from the cache when it was read at that version or later, else from the database.
+/// [`list_raw`] through `cache`: the tenant's mirror version first (one indexed lookup, shared
+/// with the tenant's requests that arrived before it began), then the page from the cache when
+/// it was read at that version or later, else from the database.
 #[allow(clippy::too_many_arguments)]
 pub async fn list_cached(
     db: &Db,
@@ -295,9 +308,13 @@ pub async fn list_cached(
     after: i64,
     count: i64,
 ) -> Result<Arc<Option<RawPage>>, DbError> {
-    let version = mirror_version(db, tenant_id).await?;
+    let tenant = tenant_id.to_owned();
+    let version = cache
+        .versions
+        .read(&tenant, || mirror_version(db, tenant_id))
+        .await?;
     let key = PageKey {
-        tenant_id: tenant_id.to_owned(),
+        tenant_id: tenant,
         account_id: account_id.to_owned(),
         kind,
         parent_id: parent_id.map(str::to_owned),
@@ -312,7 +329,7 @@ pub async fn list_cached(
             .is_some_and(|p| p.joined.len() <= PAGE_MAX_BYTES);
         Ok((page, keep))
     };
-    cache.0.get_or_read(key, vec![version], read).await
+    cache.pages.get_or_read(key, vec![version], read).await
 }
 
 /// Marks mirrored (non-dry-run) entities of the kind in the account that X no longer listed as

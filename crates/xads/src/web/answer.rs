@@ -205,19 +205,29 @@ impl Answer for MediaPage {
 /// `{"data":[…],"next_cursor":…}`, written from the stored documents without parsing them.
 impl Answer for EntityPage {
     fn body(&self) -> String {
-        let mut body = String::with_capacity(self.joined.len() + 48);
-        body.push_str("{\"data\":[");
-        body.push_str(&self.joined);
-        body.push_str("],\"next_cursor\":");
-        match &self.next_cursor {
-            Some(n) => body.push_str(&format!("\"{n}\"")),
-            None => body.push_str("null"),
-        }
-        body.push('}');
-        body
+        self.parts()
+            .iter()
+            .map(|p| String::from_utf8_lossy(p))
+            .collect()
     }
     fn json(&self) -> Value {
         serde_json::from_str(&self.body()).unwrap_or(Value::Null)
+    }
+}
+
+impl EntityPage {
+    /// [`Answer::body`] as the three buffers it is made of: the stored documents are shared, not
+    /// copied (the page of a list is tens of kilobytes, answered from the page cache).
+    pub fn parts(&self) -> [bytes::Bytes; 3] {
+        let end = match &self.next_cursor {
+            Some(n) => format!("],\"next_cursor\":\"{n}\"}}"),
+            None => "],\"next_cursor\":null}".to_owned(),
+        };
+        [
+            bytes::Bytes::from_static(b"{\"data\":["),
+            self.joined.clone(),
+            end.into(),
+        ]
     }
 }
 

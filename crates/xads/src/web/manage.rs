@@ -157,6 +157,44 @@ pub(super) fn json_response(status: u16, body: String, replayed: bool) -> Respon
     resp
 }
 
+/// A 200 JSON answer sent as the buffers it is made of ([`EntityPage::parts`]), not joined into
+/// one: its length is known, so it goes out with `Content-Length` like any other answer.
+///
+/// [`EntityPage::parts`]: crate::manage::mirror::EntityPage::parts
+fn json_parts_response(parts: [Bytes; 3]) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        axum::body::Body::new(Parts(parts.into())),
+    )
+        .into_response()
+}
+
+/// A response body of buffers sent one after another, each as it is.
+struct Parts(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Parts {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.iter().map(|b| b.len() as u64).sum())
+    }
+}
+
 /// Runs a write under the request's `Idempotency-Key`, if any (the UI's forms too, with their
 /// `idem` field: same key, same fingerprint, same stored answer).
 pub(crate) async fn idempotent<F, Fut, T, E>(
@@ -315,9 +353,8 @@ async fn list(
         Kind::PromotedTweet => q.line_item_id.as_deref(),
         Kind::Campaign => None,
     };
-    let (status, body) =
-        answer(manage::mirror::page(&scope, kind, parent, q.cursor.as_deref(), q.count).await?);
-    Ok(json_response(status, body, false))
+    let page = manage::mirror::page(&scope, kind, parent, q.cursor.as_deref(), q.count).await?;
+    Ok(json_parts_response(page.parts()))
 }
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;

@@ -42,7 +42,7 @@ async fn own_account(db: &Db, tenant: &str) {
 
 /// The documents of a stored page, parsed.
 fn documents(page: &entities::RawPage) -> Vec<Value> {
-    serde_json::from_str(&format!("[{}]", page.joined)).unwrap()
+    serde_json::from_str(&format!("[{}]", std::str::from_utf8(&page.joined).unwrap())).unwrap()
 }
 
 /// Every id of the tenant's campaigns, paged `count` at a time through opaque cursors.
@@ -416,6 +416,19 @@ async fn cached_list_pages_follow_every_mirror_write_of_either_instance_and_stay
         let (status, first) = reader.get(&ctx.key, &list).await;
         assert_eq!(status, 200, "{url}: {first}");
         assert_eq!(first, refreshed, "{url}");
+        // Sent as its parts, with its length, like every answer.
+        let raw = reader
+            .http
+            .get(format!("{}{list}", reader.base))
+            .bearer_auth(&ctx.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.headers()["content-type"], "application/json");
+        let length = raw.headers()["content-length"].to_str().unwrap().to_owned();
+        let bytes = raw.bytes().await.unwrap();
+        assert_eq!(length, bytes.len().to_string(), "{url}");
+        assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), first);
         let seeded = ids_of(&first);
         assert!(seeded.len() >= 3, "{url}: the fake's campaigns: {first}");
         assert_eq!(
