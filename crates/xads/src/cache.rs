@@ -13,16 +13,21 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
+use tokio::sync::watch;
+
 /// Values by key, each with the versions it was read at; at most `max` keys (past that it starts
 /// over: it only saves reads). Cheap to clone (a handle).
 #[derive(Debug)]
 pub struct Versioned<K, T> {
     entries: Arc<Mutex<HashMap<K, Entry<T>>>>,
     /// One turn per key to read its value: requests that miss together (the readers of a key
-    /// right after a write) wait for the first one's value instead of each reading it.
-    flights: Arc<Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>>,
+    /// right after a write) wait for the first one's value instead of each reading it. The turn
+    /// holds the last value read and not kept, for those waiting then.
+    flights: Arc<Mutex<HashMap<K, Flight<T>>>>,
     max: usize,
 }
+
+type Flight<T> = Arc<tokio::sync::Mutex<Option<Entry<T>>>>;
 
 #[derive(Debug)]
 struct Entry<T> {
@@ -57,7 +62,7 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
     }
 
     /// `key`'s value, when it was read at versions at least `wanted`.
-    pub fn get(&self, key: &K, wanted: &[i64]) -> Option<Arc<T>> {
+    fn get(&self, key: &K, wanted: &[i64]) -> Option<Arc<T>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
@@ -67,10 +72,14 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
 
     /// Keeps `value`, read at `versions` (read before it), unless a value at least as new is
     /// already kept.
-    pub fn put(&self, key: K, versions: Vec<i64>, value: Arc<T>) {
+    fn put(&self, key: K, versions: Vec<i64>, value: Arc<T>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.max && !entries.contains_key(&key) {
-            entries.clear();
+            // Dropped after the lock: a full cache can hold tens of megabytes.
+            let full = std::mem::take(&mut *entries);
+            drop(entries);
+            drop(full);
+            entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         }
         if entries
             .get(&key)
@@ -82,7 +91,7 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
     }
 
     /// The turn of `key`'s readers: hold its lock while reading, then look again before reading.
-    pub fn flight(&self, key: &K) -> Arc<tokio::sync::Mutex<()>> {
+    fn flight(&self, key: &K) -> Flight<T> {
         let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
         if flights.len() >= self.max && !flights.contains_key(key) {
             // Those in flight keep their turn; a newcomer of theirs may read beside them.
@@ -102,14 +111,30 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
             return Ok(hit);
         }
         let flight = self.flight(&key);
-        let _turn = flight.lock().await;
+        let mut last = flight.lock().await;
         if let Some(hit) = self.get(&key, &wanted) {
             return Ok(hit);
+        }
+        if let Some(e) = last.as_ref().filter(|e| covers(&e.versions, &wanted)) {
+            let value = e.value.clone();
+            if Arc::strong_count(&flight) <= 2 {
+                *last = None;
+            }
+            return Ok(value);
         }
         let (value, keep) = read.await?;
         let value = Arc::new(value);
         if keep {
             self.put(key, wanted, value.clone());
+        } else if Arc::strong_count(&flight) > 2 {
+            // Others wait for this turn (the map holds one count, this caller another): the
+            // value is theirs when it is new enough, though it is not kept.
+            *last = Some(Entry {
+                versions: wanted,
+                value: value.clone(),
+            });
+        } else {
+            *last = None;
         }
         Ok(value)
     }
@@ -122,19 +147,21 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
 /// read, which starts when the running one ends, and share its answer: each answer was read
 /// after every request it answers arrived, so it is as new as a read of each request's own (the
 /// versions a [`Versioned`] cache is checked against stay exact), while 50 concurrent requests
-/// cost a few reads instead of 50. Bounded in keys (past that it starts over: only sharing is
-/// lost). Cheap to clone (a handle).
+/// cost a few reads instead of 50. When the shared read fails (or its caller goes away), each
+/// request that joined it reads on its own, at once. Bounded in keys (past that it starts over:
+/// only sharing is lost). Cheap to clone (a handle).
 #[derive(Debug)]
 pub struct SharedReads<K, V> {
     lanes: Arc<Mutex<HashMap<K, Arc<Lane<V>>>>>,
     max: usize,
 }
 
-/// One key's reads: the lock the running read holds, and the read still open to joiners.
+/// One key's reads: the lock the running read holds, and the answer of the read still open to
+/// joiners (`None` until it is read).
 #[derive(Debug)]
 struct Lane<V> {
     running: tokio::sync::Mutex<()>,
-    open: Mutex<Option<Arc<tokio::sync::OnceCell<V>>>>,
+    open: Mutex<Option<watch::Receiver<Option<V>>>>,
 }
 
 impl<V> Default for Lane<V> {
@@ -142,6 +169,16 @@ impl<V> Default for Lane<V> {
         Lane {
             running: tokio::sync::Mutex::new(()),
             open: Mutex::new(None),
+        }
+    }
+}
+
+impl<V> Lane<V> {
+    /// Closes the open read if it is `rx`'s: who comes next starts another.
+    fn close(&self, rx: &watch::Receiver<Option<V>>) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.as_ref().is_some_and(|o| o.same_channel(rx)) {
+            *open = None;
         }
     }
 }
@@ -164,9 +201,8 @@ impl<K: Clone + Eq + Hash, V: Clone> SharedReads<K, V> {
         }
     }
 
-    /// `key`'s value as `read` reads it, by a read that starts after this call began: this
-    /// call's own `read`, or the one it joined. A failed read is tried again by a caller that
-    /// waited for it (each with its own `read`); its error goes to the caller that ran it.
+    /// `key`'s value as `read` reads it, by a read that starts after this call began: the open
+    /// read this call joined, or its own.
     pub async fn read<E, F, Fut>(&self, key: &K, read: F) -> Result<V, E>
     where
         F: FnOnce() -> Fut,
@@ -179,27 +215,35 @@ impl<K: Clone + Eq + Hash, V: Clone> SharedReads<K, V> {
             }
             lanes.entry(key.clone()).or_default().clone()
         };
-        let joined = lane
-            .open
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(Default::default)
-            .clone();
-        let value = joined
-            .get_or_try_init(|| async {
-                // Wait for the running read; then close this one to newcomers (they arrive
-                // after it starts, so they wait for the next) and read.
-                let _running = lane.running.lock().await;
-                {
-                    let mut open = lane.open.lock().unwrap_or_else(|p| p.into_inner());
-                    if open.as_ref().is_some_and(|o| Arc::ptr_eq(o, &joined)) {
-                        *open = None;
-                    }
+        // Join the open read, or open one and run it.
+        let (run, mut rx) = {
+            let mut open = lane.open.lock().unwrap_or_else(|p| p.into_inner());
+            match open.as_ref() {
+                Some(rx) => (None, rx.clone()),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    *open = Some(rx.clone());
+                    (Some(tx), rx)
                 }
-                read().await
-            })
-            .await?;
-        Ok(value.clone())
+            }
+        };
+        let Some(tx) = run else {
+            if let Ok(answer) = rx.wait_for(Option::is_some).await
+                && let Some(v) = answer.as_ref()
+            {
+                return Ok(v.clone());
+            }
+            // The shared read failed or its caller went away (its sender is gone): read alone.
+            lane.close(&rx);
+            return read().await;
+        };
+        // Wait for the running read; then close this one to newcomers (they arrived after it
+        // starts, so they wait for the next) and read.
+        let _running = lane.running.lock().await;
+        lane.close(&rx);
+        let value = read().await?;
+        tx.send_replace(Some(value.clone()));
+        Ok(value)
     }
 }
 
@@ -266,13 +310,31 @@ mod tests {
         assert!(c.get(&"n", &[1]).is_none());
     }
 
+    /// A bound on a test's waits: a wrong implementation fails instead of hanging.
+    async fn soon<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(10), f)
+            .await
+            .expect("finished in time")
+    }
+
+    /// Yields until `cond` holds (other tasks on this runtime run meanwhile).
+    async fn until(cond: impl Fn() -> bool) {
+        soon(async {
+            while !cond() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
     /// Callers that arrive while a read runs share the next read, never the running one: each
     /// answer is the value at a read that began after its caller arrived.
     #[tokio::test]
     async fn shared_reads_answer_each_caller_with_a_read_that_began_after_it_arrived() {
         use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
         let reads: SharedReads<&str, i64> = SharedReads::new(8);
-        // The value: how many reads have begun (a write before each read).
+        // The value: how many reads have begun (a write before each read). A read ends when
+        // the gate reaches its number.
         let begun = Arc::new(AtomicI64::new(0));
         let (release, gate) = tokio::sync::watch::channel(0);
         let read = |gate: tokio::sync::watch::Receiver<i64>, begun: Arc<AtomicI64>| async move {
@@ -281,37 +343,157 @@ mod tests {
             gate.wait_for(|g| *g >= n).await.unwrap();
             Ok::<_, ()>(n)
         };
-        // The first caller's read begins and is held.
-        let first = tokio::spawn({
+        let call = || {
             let (reads, gate, begun) = (reads.clone(), gate.clone(), begun.clone());
-            async move { reads.read(&"k", || read(gate, begun)).await }
-        });
-        while begun.load(SeqCst) < 1 {
-            tokio::task::yield_now().await;
-        }
+            tokio::spawn(async move { reads.read(&"k", || read(gate, begun)).await })
+        };
+        // The first caller's read begins and is held.
+        let first = call();
+        until(|| begun.load(SeqCst) == 1).await;
         // Ten callers arrive while it runs: none may take its answer.
-        let later: Vec<_> = (0..10)
-            .map(|_| {
-                let (reads, gate, begun) = (reads.clone(), gate.clone(), begun.clone());
-                tokio::spawn(async move { reads.read(&"k", || read(gate, begun)).await })
-            })
-            .collect();
-        for _ in 0..20 {
+        let later: Vec<_> = (0..10).map(|_| call()).collect();
+        for _ in 0..50 {
             tokio::task::yield_now().await;
         }
         assert_eq!(begun.load(SeqCst), 1, "one read at a time per key");
         release.send(1).unwrap();
-        assert_eq!(first.await.unwrap(), Ok(1));
+        assert_eq!(soon(first).await.unwrap(), Ok(1));
         release.send(2).unwrap();
         for l in later {
-            assert_eq!(l.await.unwrap(), Ok(2), "the read after they arrived");
+            assert_eq!(soon(l).await.unwrap(), Ok(2), "the read after they arrived");
         }
         assert_eq!(begun.load(SeqCst), 2, "the ten shared one read");
-        // Another key reads on its own; a failed read is tried again by a waiter.
+        // Another key reads on its own.
         let other = reads.read(&"other", || async { Ok::<_, ()>(7) }).await;
         assert_eq!(other, Ok(7));
-        let failing = reads.read(&"f", || async { Err::<i64, _>("down") }).await;
-        assert_eq!(failing, Err("down"));
-        assert_eq!(reads.read(&"f", || async { Ok::<_, &str>(3) }).await, Ok(3));
+    }
+
+    /// When the shared read fails, or its caller goes away mid-read, those who joined it read
+    /// on their own at once (not one after another), and later callers share reads again.
+    #[tokio::test]
+    async fn a_failed_or_abandoned_shared_read_leaves_each_joiner_to_read_alone() {
+        use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+        let reads: SharedReads<&str, i64> = SharedReads::new(8);
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let held = Arc::new(AtomicI64::new(0));
+        // A first read is held until released: the next callers wait for the next read.
+        let first = tokio::spawn({
+            let (reads, held, mut gate) = (reads.clone(), held.clone(), gate.clone());
+            async move {
+                reads
+                    .read(&"k", || async move {
+                        held.fetch_add(1, SeqCst);
+                        gate.wait_for(|g| *g).await.unwrap();
+                        Ok::<i64, &str>(1)
+                    })
+                    .await
+            }
+        });
+        until(|| held.load(SeqCst) == 1).await;
+        // The caller that opens the next read fails it.
+        let failing = tokio::spawn({
+            let reads = reads.clone();
+            async move { reads.read(&"k", || async { Err::<i64, _>("down") }).await }
+        });
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        // Two join it; after its failure each reads alone, both at once (each read waits for
+        // the other to have begun).
+        let alone = Arc::new(AtomicI64::new(0));
+        let joiners: Vec<_> = (0..2)
+            .map(|i| {
+                let (reads, alone) = (reads.clone(), alone.clone());
+                tokio::spawn(async move {
+                    reads
+                        .read(&"k", || async move {
+                            alone.fetch_add(1, SeqCst);
+                            until(|| alone.load(SeqCst) >= 2).await;
+                            Ok::<_, &str>(10 + i)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        release.send(true).unwrap();
+        assert_eq!(soon(first).await.unwrap(), Ok(1));
+        assert_eq!(soon(failing).await.unwrap(), Err("down"));
+        let mut answers = Vec::new();
+        for j in joiners {
+            answers.push(soon(j).await.unwrap());
+        }
+        assert_eq!(answers, [Ok(10), Ok(11)], "each its own read");
+
+        // A caller dropped mid-read: the one who joined it reads alone; later ones share again.
+        let (_release2, gate2) = tokio::sync::watch::channel(false);
+        let abandoned = tokio::spawn({
+            let (reads, mut gate2) = (reads.clone(), gate2.clone());
+            async move {
+                reads
+                    .read(&"a", || async move {
+                        gate2.wait_for(|g| *g).await.unwrap();
+                        Ok::<i64, ()>(0)
+                    })
+                    .await
+            }
+        });
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        let joiner = tokio::spawn({
+            let reads = reads.clone();
+            async move { reads.read(&"a", || async { Ok::<i64, ()>(5) }).await }
+        });
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        abandoned.abort();
+        assert_eq!(soon(joiner).await.unwrap(), Ok(5));
+        assert_eq!(
+            soon(reads.read(&"a", || async { Ok::<i64, ()>(6) })).await,
+            Ok(6)
+        );
+    }
+
+    /// A value read but not kept (too large, or a failed part) is still handed to the readers
+    /// that waited for that turn, when it is new enough for them; not to later ones.
+    #[tokio::test]
+    async fn a_read_not_kept_answers_those_who_waited_for_it() {
+        use std::sync::atomic::{AtomicI64, Ordering::SeqCst};
+        let c: Versioned<&str, i64> = Versioned::new(8);
+        let reads = Arc::new(AtomicI64::new(0));
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let call = |wanted: i64| {
+            let (c, reads, mut gate) = (c.clone(), reads.clone(), gate.clone());
+            tokio::spawn(async move {
+                c.get_or_read("k", vec![wanted], async move {
+                    let n = reads.fetch_add(1, SeqCst) + 1;
+                    gate.wait_for(|g| *g).await.unwrap();
+                    Ok::<_, ()>((n, false))
+                })
+                .await
+                .map(|v| *v)
+            })
+        };
+        let first = call(1);
+        until(|| reads.load(SeqCst) == 1).await;
+        let same = call(1);
+        let newer = call(2);
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        release.send(true).unwrap();
+        assert_eq!(soon(first).await.unwrap(), Ok(1));
+        assert_eq!(soon(same).await.unwrap(), Ok(1), "it waited for that read");
+        assert_eq!(soon(newer).await.unwrap(), Ok(2), "too old for it");
+        assert_eq!(reads.load(SeqCst), 2);
+        assert_eq!(
+            soon(c.get_or_read("k", vec![1], async { Ok::<_, ()>((9, false)) })).await,
+            Ok(Arc::new(9)),
+            "nothing kept for later readers"
+        );
     }
 }

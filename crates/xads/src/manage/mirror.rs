@@ -126,10 +126,9 @@ pub async fn page(
         count,
     )
     .await?;
-    let found = found
-        .as_ref()
-        .as_ref()
-        .ok_or(ManageError::NotFound("ad account"))?;
+    let Some(found) = &*found else {
+        return Err(ManageError::NotFound("ad account"));
+    };
     Ok(EntityPage {
         joined: found.joined.clone(),
         next_cursor: found.next.map(super::paging::position_cursor),

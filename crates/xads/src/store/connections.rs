@@ -950,6 +950,7 @@ pub async fn replace_ad_accounts(
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let mut tx = db.pool().begin().await?;
+    super::entities::bump_mirror(&mut tx, tenant_id).await?;
     sqlx::query("UPDATE ad_accounts SET deleted = 1 WHERE tenant_id = $1")
         .bind(tenant_id)
         .execute(&mut *tx)
@@ -972,7 +973,6 @@ pub async fn replace_ad_accounts(
         .execute(&mut *tx)
         .await?;
     }
-    super::entities::bump_mirror(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(())
 }

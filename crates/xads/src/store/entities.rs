@@ -76,6 +76,7 @@ pub async fn upsert_many(
     let now = millis(now);
     let mut tx = db.pool().begin().await?;
     let first = super::paging::reserve(&mut tx, tenant_id, "entities", es.len() as i64).await?;
+    bump_mirror(&mut tx, tenant_id).await?;
     for (e, seq) in es.iter().zip(first..) {
         sqlx::query(
             "INSERT INTO entities (tenant_id, account_id, kind, id, parent_id, dry_run, deleted, data, seq, updated_at)
@@ -99,14 +100,15 @@ pub async fn upsert_many(
         .execute(&mut *tx)
         .await?;
     }
-    bump_mirror(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Moves the tenant's mirror version (`mirror_versions`): call it in the transaction of every
 /// write to the tenant's `entities` or `ad_accounts` rows, so a [`PageCache`] entry read before
-/// the write stops answering once it commits, on every instance.
+/// the write stops answering once it commits, on every instance. Call it before the
+/// transaction's writes to those rows: the version row is then the first lock every mirror
+/// write of the tenant takes, so two of them cannot lock rows in orders that deadlock.
 pub(crate) async fn bump_mirror(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     tenant_id: &str,
@@ -334,8 +336,8 @@ pub async fn list_cached(
 
 /// Marks mirrored (non-dry-run) entities of the kind in the account that X no longer listed as
 /// deleted; `seen` are the ids X returned. The marks are one transaction, which moves the
-/// mirror's version (it begins with a write: a SQLite transaction that read first could not take
-/// the writer's lock once another writer committed).
+/// mirror's version first (it begins with a write: a SQLite transaction that read first could
+/// not take the writer's lock once another writer committed).
 pub async fn mark_missing_deleted(
     db: &Db,
     tenant_id: &str,
@@ -352,11 +354,17 @@ pub async fn mark_missing_deleted(
     .bind(kind.as_str())
     .fetch_all(db.pool())
     .await?;
-    let gone: Vec<String> = listed.into_iter().filter(|id| !seen.contains(id)).collect();
+    let seen: std::collections::HashSet<&str> = seen.iter().map(String::as_str).collect();
+    let mut gone: Vec<String> = listed
+        .into_iter()
+        .filter(|id| !seen.contains(id.as_str()))
+        .collect();
     if gone.is_empty() {
         return Ok(());
     }
+    gone.sort();
     let mut tx = db.pool().begin().await?;
+    bump_mirror(&mut tx, tenant_id).await?;
     for id in &gone {
         sqlx::query(
             "UPDATE entities SET deleted = 1 WHERE tenant_id = $1 AND kind = $2 AND id = $3",
@@ -367,7 +375,6 @@ pub async fn mark_missing_deleted(
         .execute(&mut *tx)
         .await?;
     }
-    bump_mirror(&mut tx, tenant_id).await?;
     tx.commit().await?;
     Ok(())
 }

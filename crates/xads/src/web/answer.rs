@@ -202,22 +202,10 @@ impl Answer for MediaPage {
     }
 }
 
-/// `{"data":[…],"next_cursor":…}`, written from the stored documents without parsing them.
-impl Answer for EntityPage {
-    fn body(&self) -> String {
-        self.parts()
-            .iter()
-            .map(|p| String::from_utf8_lossy(p))
-            .collect()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body()).unwrap_or(Value::Null)
-    }
-}
-
 impl EntityPage {
-    /// [`Answer::body`] as the three buffers it is made of: the stored documents are shared, not
-    /// copied (the page of a list is tens of kilobytes, answered from the page cache).
+    /// `{"data":[…],"next_cursor":…}`, written from the stored documents without parsing them,
+    /// as the three buffers it is made of: the documents are shared, not copied (the page of a
+    /// list is tens of kilobytes, answered from the page cache).
     pub fn parts(&self) -> [bytes::Bytes; 3] {
         let end = match &self.next_cursor {
             Some(n) => format!("],\"next_cursor\":\"{n}\"}}"),
@@ -297,10 +285,19 @@ mod tests {
             joined: r#"{"id":"a"},{"id":"b"}"#.into(),
             next_cursor: Some("2".into()),
         };
+        let body: Vec<u8> = page.parts().concat();
         assert_eq!(
-            page.body(),
+            std::str::from_utf8(&body).unwrap(),
             r#"{"data":[{"id":"a"},{"id":"b"}],"next_cursor":"2"}"#
         );
-        assert_eq!(page.json()["data"][1]["id"], "b");
+        assert_eq!(page.joined.as_ptr(), page.parts()[1].as_ptr(), "not copied");
+        let last = EntityPage {
+            joined: bytes::Bytes::new(),
+            next_cursor: None,
+        };
+        assert_eq!(
+            last.parts().concat(),
+            br#"{"data":[],"next_cursor":null}"#.to_vec()
+        );
     }
 }

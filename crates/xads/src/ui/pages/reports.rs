@@ -816,6 +816,23 @@ impl Default for ReportCache {
     }
 }
 
+impl ReportCache {
+    /// The figures of `key` read at versions at least `versions`: cached, or read by `reading`
+    /// (which answers them and whether to keep them).
+    async fn figures(
+        &self,
+        key: ViewKey,
+        versions: Vec<i64>,
+        reading: impl std::future::Future<Output = (Figures, bool)>,
+    ) -> Arc<Figures> {
+        let read = async { Ok::<_, std::convert::Infallible>(reading.await) };
+        match self.0.get_or_read(key, versions, read).await {
+            Ok(figures) => figures,
+            Err(never) => match never {},
+        }
+    }
+}
+
 /// Most views remembered (a view of 100 campaigns holds ~30 kB); past this the cache starts
 /// over (it only saves reads).
 const CACHE_MAX: usize = 256;
@@ -875,12 +892,9 @@ async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View)
     let reading = async {
         let (figures, complete) = read_figures(state, user, picker, view).await;
         let keep = complete && figures.rows.len() + figures.segments.len() <= CACHE_MAX_ROWS;
-        Ok::<_, std::convert::Infallible>((figures, keep))
+        (figures, keep)
     };
-    match state.reports.0.get_or_read(key, versions, reading).await {
-        Ok(figures) => figures,
-        Err(never) => match never {},
-    }
+    state.reports.figures(key, versions, reading).await
 }
 
 /// Reads a view's [`Figures`]; `false` beside them when some read failed (what failed shows as
@@ -901,8 +915,41 @@ async fn read_figures(
         })
     };
     let granularity = if view.hourly { "hour" } else { "day" };
-    let daily = points_at(state, user, account_id, level, (from, to), granularity).await;
-    let totals = ok(stats_at(state, user, account_id, level, (from, to), "total").await);
+    // The previous period is as long and ends the day before.
+    let days_in_range = (to - from).num_days() + 1;
+    let previous = (
+        from - Duration::days(days_in_range),
+        from - Duration::days(1),
+    );
+    // Every read of the view at once (each on its own pooled connection): a miss waits for the
+    // slowest, not for their sum.
+    let rollup_reads = async {
+        if picker.accounts.len() > 1 {
+            futures::future::join_all(
+                picker
+                    .accounts
+                    .iter()
+                    .map(|a| stats(state, user, &a.id, (from, to), "total")),
+            )
+            .await
+        } else {
+            Vec::new()
+        }
+    };
+    let breakdown_read = async {
+        match view.breakdown {
+            Some(key) => Some(segment_stats(state, user, account_id, level, (from, to), key).await),
+            None => None,
+        }
+    };
+    let (daily, totals, previous_totals, rollup_totals, breakdown) = tokio::join!(
+        points_at(state, user, account_id, level, (from, to), granularity),
+        stats_at(state, user, account_id, level, (from, to), "total"),
+        stats_at(state, user, account_id, level, previous, "total"),
+        rollup_reads,
+        breakdown_read,
+    );
+    let totals = ok(totals);
     let mut days: BTreeMap<String, (f64, f64, bool)> = BTreeMap::new();
     let mut stale: BTreeSet<(String, String)> = BTreeSet::new();
     for p in daily.iter().flatten() {
@@ -921,37 +968,23 @@ async fn read_figures(
         }
     }
     let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
-    // The TOTAL row sums every column; the previous period is as long and ends the day before.
+    // The TOTAL row sums every column.
     let all = Sums::of(&rows);
-    let days_in_range = (to - from).num_days() + 1;
-    let previous = (
-        from - Duration::days(days_in_range),
-        from - Duration::days(1),
-    );
-    let previous_rows: Vec<StatsRow> =
-        ok(stats_at(state, user, account_id, level, previous, "total").await)
-            .iter()
-            .map(StatsRow::from_api)
-            .collect();
+    let previous_rows: Vec<StatsRow> = ok(previous_totals).iter().map(StatsRow::from_api).collect();
     let previous = Sums::of(&previous_rows);
     // Every account over the same local dates, summed in USD (only USD adds up across
     // currencies). An account's totals are its campaigns' rows whatever the level: every sync
     // stores those, while line-item rows exist only where a backfill or an experiment asked.
     let mut rollup = Vec::new();
-    if picker.accounts.len() > 1 {
-        for a in &picker.accounts {
-            let rows: Vec<StatsRow> = ok(stats(state, user, &a.id, (from, to), "total").await)
-                .iter()
-                .map(StatsRow::from_api)
-                .collect();
-            rollup.push(Sums::of(&rows));
-        }
+    for totals in rollup_totals {
+        let rows: Vec<StatsRow> = ok(totals).iter().map(StatsRow::from_api).collect();
+        rollup.push(Sums::of(&rows));
     }
     // The breakdown chosen, by segment: every campaign's rows of a segment summed.
     let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     let mut breakdown_problem = None;
-    if let Some(key) = view.breakdown {
-        match segment_stats(state, user, account_id, level, (from, to), key).await {
+    if let Some(read) = breakdown {
+        match read {
             Ok(data) => {
                 for r in data.iter().map(StatsRow::from_api) {
                     let name = r.segment_name.clone().unwrap_or_default();
