@@ -118,12 +118,14 @@ pub async fn page(
     let found = entities::list_cached(
         &scope.state.db,
         &scope.state.mirror_pages,
-        &scope.tenant.id,
-        &scope.account_id,
-        kind,
-        parent_id,
-        after,
-        count,
+        entities::PageOf {
+            tenant_id: &scope.tenant.id,
+            account_id: &scope.account_id,
+            kind,
+            parent_id,
+            after,
+            count,
+        },
     )
     .await?;
     let Some(found) = &*found else {

@@ -296,35 +296,55 @@ struct PageKey {
     count: i64,
 }
 
+/// Which page of the mirror a list asks for: [`list_raw`]'s arguments.
+#[derive(Clone, Copy, Debug)]
+pub struct PageOf<'a> {
+    /// The tenant.
+    pub tenant_id: &'a str,
+    /// Its ad account.
+    pub account_id: &'a str,
+    /// The kind listed.
+    pub kind: Kind,
+    /// Only the children of this parent, when given.
+    pub parent_id: Option<&'a str>,
+    /// The previous page's last position (0 for the first page).
+    pub after: i64,
+    /// The page size.
+    pub count: i64,
+}
+
 /// [`list_raw`] through `cache`: the tenant's mirror version first (one indexed lookup, shared
 /// with the tenant's requests that arrived before it began), then the page from the cache when
 /// it was read at that version or later, else from the database.
-#[allow(clippy::too_many_arguments)]
 pub async fn list_cached(
     db: &Db,
     cache: &PageCache,
-    tenant_id: &str,
-    account_id: &str,
-    kind: Kind,
-    parent_id: Option<&str>,
-    after: i64,
-    count: i64,
+    q: PageOf<'_>,
 ) -> Result<Arc<Option<RawPage>>, DbError> {
-    let tenant = tenant_id.to_owned();
+    let tenant = q.tenant_id.to_owned();
     let version = cache
         .versions
-        .read(&tenant, || mirror_version(db, tenant_id))
+        .read(&tenant, || mirror_version(db, q.tenant_id))
         .await?;
     let key = PageKey {
         tenant_id: tenant,
-        account_id: account_id.to_owned(),
-        kind,
-        parent_id: parent_id.map(str::to_owned),
-        after,
-        count,
+        account_id: q.account_id.to_owned(),
+        kind: q.kind,
+        parent_id: q.parent_id.map(str::to_owned),
+        after: q.after,
+        count: q.count,
     };
     let read = async {
-        let page = list_raw(db, tenant_id, account_id, kind, parent_id, after, count).await?;
+        let page = list_raw(
+            db,
+            q.tenant_id,
+            q.account_id,
+            q.kind,
+            q.parent_id,
+            q.after,
+            q.count,
+        )
+        .await?;
         // An unknown account is not kept: its answer is the cheap one.
         let keep = page
             .as_ref()
