@@ -301,32 +301,31 @@ pub(crate) async fn mark<C: Conn>(
                 ", 1) ON CONFLICT (tenant_id, account_id)
                  DO UPDATE SET version = stats_versions.version + 1",
             );
-        if !touched.days.iter().any(|(a, _, _)| a.as_str() == account) {
-            conn.exec(bump).await?;
-            continue;
-        }
-        let mut insert = Stmt::new();
-        insert
-            .push("INSERT INTO stats_daily_dirty (tenant_id, account_id, entity, utc_day) VALUES ");
-        for (i, (_, entity, day)) in touched
+        let days: Vec<_> = touched
             .days
             .iter()
             .filter(|(a, _, _)| a.as_str() == account)
-            .enumerate()
-        {
-            insert.push(if i == 0 { "(" } else { ", (" });
-            insert
-                .text(tenant_id)
-                .push(", ")
-                .text(account)
-                .push(", ")
-                .text(entity)
-                .push(", ")
-                .int(*day)
-                .push(")");
+            .collect();
+        if !days.is_empty() {
+            let mut insert = Stmt::new();
+            insert.push(
+                "INSERT INTO stats_daily_dirty (tenant_id, account_id, entity, utc_day) VALUES ",
+            );
+            for (i, (_, entity, day)) in days.into_iter().enumerate() {
+                insert.push(if i == 0 { "(" } else { ", (" });
+                insert
+                    .text(tenant_id)
+                    .push(", ")
+                    .text(account)
+                    .push(", ")
+                    .text(entity)
+                    .push(", ")
+                    .int(*day)
+                    .push(")");
+            }
+            insert.push(" ON CONFLICT DO NOTHING");
+            conn.exec(insert).await?;
         }
-        insert.push(" ON CONFLICT DO NOTHING");
-        conn.exec(insert).await?;
         conn.exec(bump).await?;
     }
     Ok(())

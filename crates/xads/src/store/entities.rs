@@ -170,15 +170,13 @@ pub async fn get(
 }
 
 /// A page of the mirror as stored: the documents' JSON text joined by commas (the inside of
-/// the JSON array a list answers, in position order), how many, and the page's last position
+/// the JSON array a list answers, in position order) and the page's last position
 /// when more follow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawPage {
     /// The stored documents, oldest position first, joined by `,` (empty for an empty page):
     /// UTF-8 JSON text, as bytes a response can share without copying them.
     pub joined: bytes::Bytes,
-    /// How many documents `joined` holds.
-    pub len: usize,
     /// This page's last position, when rows follow it.
     pub next: Option<i64>,
 }
@@ -213,7 +211,7 @@ pub async fn list_raw(
         ""
     };
     let sql = format!(
-        "SELECT p.n, p.joined, p.last_seq,
+        "SELECT p.joined, p.last_seq,
                 CAST(CASE WHEN EXISTS (
                     SELECT 1 FROM entities
                     WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND deleted = 0
@@ -221,7 +219,7 @@ pub async fn list_raw(
                 ) THEN 1 ELSE 0 END AS BIGINT)
          FROM ad_accounts a
          CROSS JOIN (
-             SELECT COUNT(*) AS n, string_agg(e.data, ',' ORDER BY e.seq) AS joined,
+             SELECT string_agg(e.data, ',' ORDER BY e.seq) AS joined,
                     MAX(e.seq) AS last_seq
              FROM (SELECT data, seq FROM entities
                    WHERE tenant_id = $1 AND account_id = $2 AND kind = $3 AND deleted = 0
@@ -242,13 +240,11 @@ pub async fn list_raw(
     let Some(r) = row else {
         return Ok(None);
     };
-    let len: i64 = r.get(0);
-    let more: i64 = r.get(3);
+    let more: i64 = r.get(2);
     Ok(Some(RawPage {
-        joined: r.get::<Option<String>, _>(1).unwrap_or_default().into(),
-        len: usize::try_from(len).map_err(|_| DbError::Corrupt("negative page size"))?,
+        joined: r.get::<Option<String>, _>(0).unwrap_or_default().into(),
         next: if more == 1 {
-            r.get::<Option<i64>, _>(2)
+            r.get::<Option<i64>, _>(1)
         } else {
             None
         },
@@ -375,25 +371,28 @@ pub async fn mark_missing_deleted(
     .fetch_all(db.pool())
     .await?;
     let seen: std::collections::HashSet<&str> = seen.iter().map(String::as_str).collect();
-    let mut gone: Vec<String> = listed
+    let gone: Vec<String> = listed
         .into_iter()
         .filter(|id| !seen.contains(id.as_str()))
         .collect();
     if gone.is_empty() {
         return Ok(());
     }
-    gone.sort();
     let mut tx = db.pool().begin().await?;
     bump_mirror(&mut tx, tenant_id).await?;
-    for id in &gone {
-        sqlx::query(
-            "UPDATE entities SET deleted = 1 WHERE tenant_id = $1 AND kind = $2 AND id = $3",
-        )
-        .bind(tenant_id)
-        .bind(kind.as_str())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    for ids in gone.chunks(500) {
+        let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE entities SET deleted = 1 WHERE tenant_id = $1 AND kind = $2 AND id IN ({})",
+            list.join(", ")
+        );
+        let mut update = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(kind.as_str());
+        for id in ids {
+            update = update.bind(id);
+        }
+        update.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -855,8 +855,9 @@ async fn daily_window(db: &Db, q: &Aggregate) -> Result<Option<(i64, i64)>, DbEr
         _ => daily::whole_days(tz, q.from, q.to),
     };
     let (tz, unsettled) = daily::probe(db, &q.tenant_id, &q.account_id).await?;
-    if !unsettled || fits(tz).is_none() {
-        return Ok(fits(tz));
+    let fitted = fits(tz);
+    if !unsettled || fitted.is_none() {
+        return Ok(fitted);
     }
     // Settling reads the zone again under its lock: the days are cut in that one.
     Ok(fits(daily::settle(db, &q.tenant_id, &q.account_id).await?))
@@ -1409,8 +1410,11 @@ pub async fn entity_currencies(
     let mut out = HashMap::new();
     let mut orphans = Vec::new();
     for r in rows {
-        let data: serde_json::Value =
-            serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+        // Only a line item's document is read: the promoted tweets, the most numerous, bring none.
+        let data: serde_json::Value = r
+            .get::<Option<String>, _>(2)
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default();
         let id = r.get::<String, _>(0);
         match data.get("currency").and_then(|c| c.as_str()) {
             Some(c) => {
@@ -1437,8 +1441,9 @@ pub async fn app_entities(
     account_id: &str,
 ) -> Result<std::collections::BTreeSet<String>, DbError> {
     let rows = sqlx::query(
-        "SELECT id, parent_id, data, kind FROM entities WHERE tenant_id = $1 AND account_id = $2
-           AND kind IN ('line_item', 'promoted_tweet') AND dry_run = 0",
+        "SELECT id, parent_id, CASE WHEN kind = 'line_item' THEN data END, kind FROM entities
+         WHERE tenant_id = $1 AND account_id = $2 AND kind IN ('line_item', 'promoted_tweet')
+           AND dry_run = 0",
     )
     .bind(tenant_id)
     .bind(account_id)
@@ -1452,8 +1457,11 @@ pub async fn app_entities(
             tweets.extend(parent.map(|line_item| (r.get::<String, _>(0), line_item)));
             continue;
         }
-        let data: serde_json::Value =
-            serde_json::from_str(&r.get::<String, _>(2)).unwrap_or_default();
+        // Only a line item's document is read: the promoted tweets, the most numerous, bring none.
+        let data: serde_json::Value = r
+            .get::<Option<String>, _>(2)
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default();
         let app = data
             .get("objective")
             .and_then(|o| o.as_str())

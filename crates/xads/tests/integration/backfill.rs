@@ -469,13 +469,14 @@ async fn delete_cancels_the_backfill_and_its_jobs_at_x() {
         let (from, to) = window();
         let (_, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
         let id = started["backfill_id"].as_str().unwrap().to_owned();
+        let planned = c.planned(2);
         for _ in 0..400 {
-            if c.creates().len() == c.planned(2) {
+            if c.creates().len() == planned {
                 break;
             }
             tokio::time::sleep(StdDuration::from_millis(25)).await;
         }
-        assert_eq!(c.creates().len(), c.planned(2));
+        assert_eq!(c.creates().len(), planned);
         let (status, b) = c
             .app
             .send(
@@ -540,13 +541,14 @@ async fn another_instance_resumes_a_backfill_without_duplicate_jobs_or_rows() {
         let (from, to) = window();
         let (_, started) = c.start(json!({"from": rfc(from), "to": rfc(to)})).await;
         let id = started["backfill_id"].as_str().unwrap().to_owned();
+        let planned = c.planned(2);
         for _ in 0..400 {
-            if c.creates().len() == c.planned(2) {
+            if c.creates().len() == planned {
                 break;
             }
             tokio::time::sleep(StdDuration::from_millis(10)).await;
         }
-        assert_eq!(c.creates().len(), c.planned(2));
+        assert_eq!(c.creates().len(), planned);
         c.app.crash();
         let before = xads::store::backfills::by_id(&c.app.state.db, &id)
             .await

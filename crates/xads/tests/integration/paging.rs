@@ -71,7 +71,6 @@ async fn page_all(
         .unwrap()
         .expect("the tenant's account");
         let items = documents(&page);
-        assert_eq!(items.len(), page.len);
         for v in items {
             seen.push(v["id"].as_str().unwrap().to_owned());
         }
@@ -206,7 +205,7 @@ async fn a_row_back_from_deleted_moves_to_the_end_where_a_reader_still_finds_it(
         entities::upsert(&db, &t.id, &first, now).await.unwrap();
         let page = list(pos).await.unwrap().unwrap();
         let docs = documents(&page);
-        assert_eq!((docs.len(), page.len), (1, 1));
+        assert_eq!(docs.len(), 1);
         assert!(
             docs[0]["id"].as_str().unwrap().ends_with("c0-0"),
             "{page:?}"

@@ -431,12 +431,7 @@ async fn page(
             values: days.values().map(|v| v.1).collect(),
         }],
     );
-    // The previous period is as long and ends the day before.
-    let days_in_range = (to - from).num_days() + 1;
-    let (prev_from, prev_to) = (
-        from - Duration::days(days_in_range),
-        from - Duration::days(1),
-    );
+    let (days_in_range, (prev_from, prev_to)) = previous_period(from, to);
     let rollup_total = rollup
         .iter()
         .fold(Sums::default(), |acc, s| acc.plus_in_usd(s));
@@ -897,6 +892,15 @@ async fn figures_of(state: &AppState, user: &User, picker: &Picker, view: &View)
     state.reports.figures(key, versions, reading).await
 }
 
+/// The number of days in `from..=to`, and the previous period: as long, ending the day before.
+fn previous_period(from: NaiveDate, to: NaiveDate) -> (i64, (NaiveDate, NaiveDate)) {
+    let days = (to - from).num_days() + 1;
+    (
+        days,
+        (from - Duration::days(days), from - Duration::days(1)),
+    )
+}
+
 /// Reads a view's [`Figures`]; `false` beside them when some read failed (what failed shows as
 /// empty or as its problem, and is not cached).
 async fn read_figures(
@@ -915,12 +919,7 @@ async fn read_figures(
         })
     };
     let granularity = if view.hourly { "hour" } else { "day" };
-    // The previous period is as long and ends the day before.
-    let days_in_range = (to - from).num_days() + 1;
-    let previous = (
-        from - Duration::days(days_in_range),
-        from - Duration::days(1),
-    );
+    let (_, previous) = previous_period(from, to);
     // Every read of the view at once (each on its own pooled connection): a miss waits for the
     // slowest, not for their sum.
     let rollup_reads = async {
@@ -970,16 +969,12 @@ async fn read_figures(
     let rows: Vec<StatsRow> = totals.iter().map(StatsRow::from_api).collect();
     // The TOTAL row sums every column.
     let all = Sums::of(&rows);
-    let previous_rows: Vec<StatsRow> = ok(previous_totals).iter().map(StatsRow::from_api).collect();
-    let previous = Sums::of(&previous_rows);
+    let sums = |api: Vec<Value>| Sums::of(&api.iter().map(StatsRow::from_api).collect::<Vec<_>>());
+    let previous = sums(ok(previous_totals));
     // Every account over the same local dates, summed in USD (only USD adds up across
     // currencies). An account's totals are its campaigns' rows whatever the level: every sync
     // stores those, while line-item rows exist only where a backfill or an experiment asked.
-    let mut rollup = Vec::new();
-    for totals in rollup_totals {
-        let rows: Vec<StatsRow> = ok(totals).iter().map(StatsRow::from_api).collect();
-        rollup.push(Sums::of(&rows));
-    }
+    let rollup: Vec<Sums> = rollup_totals.into_iter().map(|t| sums(ok(t))).collect();
     // The breakdown chosen, by segment: every campaign's rows of a segment summed.
     let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     let mut breakdown_problem = None;
