@@ -141,6 +141,8 @@ const FX_AT: usize = KEY.len() + COLUMNS.len() + 1;
 const BINDS: usize = 2 + FX_AT + FX.len();
 /// Rows per statement: well under SQLite's 32 766 and Postgres' 65 535 bound values.
 const BATCH: usize = 1000;
+/// Bytes per `CopyData` message of [`upsert_pg`].
+const COPY_MESSAGE: usize = 64 * 1024;
 
 /// A table of stats rows: [`sql_columns`], then `N` key columns of its own (none for
 /// `stats_hourly`; the segment for `stats_segments`, `store::segments`). One upsert serves both.
@@ -209,17 +211,36 @@ impl<const N: usize> Table<N> {
         BINDS + N
     }
 
-    /// The conflict clause: a row's key stays, everything else takes the new values.
-    fn update_set(&self) -> String {
+    /// The conflict clause: a row's key stays, everything else takes the new values, but only
+    /// when one of them differs. Most of what a sync fetches again (the trailing hours of every
+    /// hourly run) comes back unrevised, and such a row is then left as it is: PostgreSQL
+    /// writes no new row version, so no index entries and no WAL for it, and SQLite rewrites
+    /// no page. `fetched_at` is therefore when the row's values were last written. (The row is
+    /// still counted as touched: its days and its account's version move as before.)
+    fn update_set(&self, backend: Backend) -> String {
         let mut sql = format!("ON CONFLICT (tenant_id, {}", KEY.join(", "));
         for c in self.extra_key {
             let _ = write!(sql, ", {c}");
         }
         sql.push_str(") DO UPDATE SET ");
-        for c in &sql_columns()[KEY.len()..] {
+        let values = &sql_columns()[KEY.len()..];
+        for c in values {
             let _ = write!(sql, "{c} = excluded.{c}, ");
         }
-        sql.push_str("fetched_at = excluded.fetched_at");
+        sql.push_str("fetched_at = excluded.fetched_at WHERE (");
+        let list = |of: &str| {
+            values
+                .iter()
+                .map(|c| format!("{of}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // NULL-safe: an FX conversion that arrives (NULL → a rate) is a change.
+        let differs = match backend {
+            Backend::Sqlite => "IS NOT",
+            Backend::Postgres => "IS DISTINCT FROM",
+        };
+        let _ = write!(sql, "{}) {differs} ({})", list(self.name), list("excluded"));
         sql
     }
 
@@ -250,7 +271,7 @@ impl<const N: usize> Table<N> {
             sql.push(')');
         }
         sql.push(' ');
-        sql.push_str(&self.update_set());
+        sql.push_str(&self.update_set(backend));
         sql
     }
 }
@@ -462,7 +483,7 @@ async fn upsert_pg<R: Stored<N>, const N: usize>(
          SELECT tenant_id, fetched_at, {columns} FROM {staging} {set}",
         name = table.name,
         staging = table.staging,
-        set = table.update_set()
+        set = table.update_set(Backend::Postgres)
     );
     let copy = format!(
         "COPY {} (tenant_id, fetched_at, {columns}) FROM STDIN",
@@ -484,7 +505,12 @@ async fn upsert_pg<R: Stored<N>, const N: usize>(
     .execute(&mut *tx)
     .await?;
     let mut copy = tx.copy_in_raw(copy.as_str()).await?;
-    copy.send(text.as_bytes()).await?;
+    // In messages of 64 KiB, as psql sends them. Sent as one message, every COPY of a sync
+    // call (about 3 000 rows) took some 40 ms longer: measured over 34 such COPYs, 1.65 s
+    // whole against 0.29 s in parts, the server otherwise idle while it waited for the data.
+    for part in text.as_bytes().chunks(COPY_MESSAGE) {
+        copy.send(part).await?;
+    }
     copy.finish().await?;
     sqlx::query(sqlx::AssertSqlSafe(insert))
         .execute(&mut *tx)
@@ -1498,16 +1524,20 @@ mod tests {
         assert_eq!(BINDS, sql_columns().len() + 2);
         for c in &COLUMNS {
             assert!(sql_columns().contains(&c.name), "{}", c.name);
-            assert!(
-                HOURLY
-                    .update_set()
-                    .contains(&format!("{0} = excluded.{0}", c.name))
-            );
+            for backend in [Backend::Sqlite, Backend::Postgres] {
+                let set = HOURLY.update_set(backend);
+                assert!(set.contains(&format!("{0} = excluded.{0}", c.name)));
+                assert!(
+                    set.contains(&format!("stats_hourly.{0}", c.name)),
+                    "compared"
+                );
+            }
         }
-        assert!(
-            !HOURLY.update_set().contains("entity_id = excluded"),
-            "the key stays"
-        );
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let set = HOURLY.update_set(backend);
+            assert!(!set.contains("entity_id = excluded"), "the key stays");
+            assert!(!set.contains("excluded.fetched_at)"), "not compared");
+        }
         // One statement's placeholders: one per column and row.
         let sql = HOURLY.upsert_sql(2, Backend::Postgres);
         assert!(

@@ -378,6 +378,93 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
     }
 }
 
+/// A row fetched again with the same values is left as it is (its `fetched_at` stays), so an
+/// hourly sync's re-fetched hours write nothing; any changed value, a conversion that arrives
+/// and a value that becomes unknown each rewrite the row.
+#[tokio::test]
+async fn stats_upsert_rewrites_a_row_only_when_a_value_changed_on_both_backends() {
+    use chrono::{Duration, TimeZone, Utc};
+    use xads::store::stats::{self, Fx, StatRow};
+    use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
+
+    let hour = Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap();
+    let row = |id: &str| StatRow {
+        account_id: "acct".into(),
+        entity: StatsEntityType::Campaign,
+        entity_id: id.into(),
+        hour,
+        placement: Placement::AllOnTwitter,
+        values: std::array::from_fn(|i| Some(i as i64 + 1)),
+        currency: "EUR".into(),
+        fx: None,
+    };
+    let at = |minute: i64| hour + Duration::hours(1) + Duration::minutes(minute);
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        let fetched = || {
+            let (db, tenant) = (db.clone(), tenant.id.clone());
+            async move {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT entity_id, fetched_at FROM stats_hourly
+                     WHERE tenant_id = $1 ORDER BY entity_id",
+                )
+                .bind(tenant)
+                .fetch_all(db.pool())
+                .await
+                .unwrap();
+                rows.into_iter()
+                    .map(|(id, ms)| (id, ms - at(0).timestamp_millis()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let mut rows = vec![row("a"), row("b"), row("c"), row("d")];
+        stats::upsert(&db, &tenant.id, &rows, at(0)).await.unwrap();
+        stats::upsert(&db, &tenant.id, &rows, at(1)).await.unwrap();
+        let minute = 60_000;
+        assert_eq!(
+            fetched().await,
+            [("a", 0), ("b", 0), ("c", 0), ("d", 0)].map(|(id, ms)| (id.to_owned(), ms)),
+            "{:?}: the same values again rewrite nothing",
+            db.backend()
+        );
+        // a: the last metric (money) revised; b: its conversion arrives; c: installs become
+        // unknown; d: unchanged.
+        rows[0].values[COLUMNS.len() - 1] = Some(99);
+        rows[1].fx = Some(Fx {
+            rate: "1.0854".parse().unwrap(),
+            date: chrono::NaiveDate::from_ymd_opt(2026, 4, 30).unwrap(),
+            source: "csv".into(),
+            spend_usd: "1.234567".parse().unwrap(),
+        });
+        rows[2].values[stats::INSTALLS] = None;
+        stats::upsert(&db, &tenant.id, &rows, at(2)).await.unwrap();
+        assert_eq!(
+            fetched().await,
+            [
+                ("a", 2 * minute),
+                ("b", 2 * minute),
+                ("c", 2 * minute),
+                ("d", 0)
+            ]
+            .map(|(id, ms)| (id.to_owned(), ms)),
+            "{:?}",
+            db.backend()
+        );
+        let stored = stats::query(
+            &db,
+            &tenant.id,
+            "acct",
+            StatsEntityType::Campaign,
+            &[],
+            hour,
+            hour + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+        assert_eq!(stored, rows, "{:?}", db.backend());
+    }
+}
+
 #[tokio::test]
 async fn stats_segments_has_the_hourly_columns_installs_and_the_segment() {
     // stats_segments is stats_hourly's columns (generated from the metric table) plus the
