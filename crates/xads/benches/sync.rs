@@ -304,12 +304,13 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-async fn ingestion_on(
-    name: &str,
-    db: &Db,
-    bodies: &[Vec<Vec<u8>>; 2],
-    start: DateTime<Utc>,
-) -> f64 {
+/// The responses of one pull, as X first answers them and with every hour revised.
+struct Bodies {
+    first: Vec<Vec<u8>>,
+    revised: Vec<Vec<u8>>,
+}
+
+async fn ingestion_on(name: &str, db: &Db, bodies: &Bodies, start: DateTime<Utc>) -> f64 {
     let (tenant, _) = tenants::create(db, "bench", chrono::Utc::now())
         .await
         .unwrap();
@@ -336,14 +337,14 @@ async fn ingestion_on(
             xads::db::Backend::Sqlite => "DELETE FROM stats_hourly",
         };
         sqlx::query(empty).execute(db.pool()).await.unwrap();
-        let (n, rate) = ingest_all(db, &tenant.id, &bodies[0], start).await;
+        let (n, rate) = ingest_all(db, &tenant.id, &bodies.first, start).await;
         fresh.push(rate);
         rows = n;
         // The hourly case: the same rows again, as X answers hours it has not revised.
-        let (_, rate) = ingest_all(db, &tenant.id, &bodies[0], start).await;
+        let (_, rate) = ingest_all(db, &tenant.id, &bodies.first, start).await;
         again.push(rate);
         // Late data: every row revised, every one a conflict that updates.
-        let (_, rate) = ingest_all(db, &tenant.id, &bodies[1], start).await;
+        let (_, rate) = ingest_all(db, &tenant.id, &bodies.revised, start).await;
         revised.push(rate);
     }
     let (fresh, again, revised) = (median(fresh), median(again), median(revised));
@@ -436,11 +437,14 @@ async fn ingestion() {
     let start = DateTime::parse_from_rfc3339("2026-05-13T00:00:00Z")
         .unwrap()
         .to_utc();
-    let bodies = [responses(start, 0), responses(start, 1)];
-    let bytes: usize = bodies[0].iter().map(Vec::len).sum();
+    let bodies = Bodies {
+        first: responses(start, 0),
+        revised: responses(start, 1),
+    };
+    let bytes: usize = bodies.first.iter().map(Vec::len).sum();
     println!(
         "## Ingestion: {IDS} campaigns × {HOURS} h in {} responses ({:.1} MB of JSON)",
-        bodies[0].len(),
+        bodies.first.len(),
         bytes as f64 / 1e6
     );
     let sqlite = xads::testing::sqlite_db().await;
@@ -453,7 +457,7 @@ async fn ingestion() {
     pg.migrate(chrono::Utc::now()).await.unwrap();
     let ours = ingestion_on("postgres", &pg, &bodies, start).await;
     pg.close().await;
-    let copy = copy_rate(&url, &bodies[0], start).await;
+    let copy = copy_rate(&url, &bodies.first, start).await;
     println!("postgres ingestion / COPY = {:.2}", ours / copy);
 }
 

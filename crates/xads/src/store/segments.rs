@@ -54,8 +54,7 @@ impl Stored<3> for SegmentRow {
 
 /// Inserts or replaces the rows of `tenant_id` on their key (the hourly row's key and the
 /// segment), in one transaction, as `stats::upsert` does for unsegmented rows (PostgreSQL:
-/// `COPY`); returns how many were written. Idempotent: the same rows again change nothing but
-/// `fetched_at`.
+/// `COPY`); returns how many were given. Idempotent: the same rows again rewrite nothing.
 pub async fn upsert(
     db: &Db,
     tenant_id: &str,

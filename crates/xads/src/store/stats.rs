@@ -213,10 +213,10 @@ impl<const N: usize> Table<N> {
 
     /// The conflict clause: a row's key stays, everything else takes the new values, but only
     /// when one of them differs. Most of what a sync fetches again (the trailing hours of every
-    /// hourly run) comes back unrevised, and such a row is then left as it is: PostgreSQL
-    /// writes no new row version, so no index entries and no WAL for it, and SQLite rewrites
-    /// no page. `fetched_at` is therefore when the row's values were last written. (The row is
-    /// still counted as touched: its days and its account's version move as before.)
+    /// hourly run) comes back unrevised, and such a row is then left as it is: PostgreSQL only
+    /// locks it (no new row version, so no index entries), SQLite writes nothing for it.
+    /// `fetched_at` is therefore when the row's values were last written. The row still counts
+    /// as touched: its days are marked and its account's version moves as before.
     fn update_set(&self, backend: Backend) -> String {
         let mut sql = format!("ON CONFLICT (tenant_id, {}", KEY.join(", "));
         for c in self.extra_key {
@@ -227,7 +227,6 @@ impl<const N: usize> Table<N> {
         for c in values {
             let _ = write!(sql, "{c} = excluded.{c}, ");
         }
-        sql.push_str("fetched_at = excluded.fetched_at WHERE (");
         let list = |of: &str| {
             values
                 .iter()
@@ -240,7 +239,12 @@ impl<const N: usize> Table<N> {
             Backend::Sqlite => "IS NOT",
             Backend::Postgres => "IS DISTINCT FROM",
         };
-        let _ = write!(sql, "{}) {differs} ({})", list(self.name), list("excluded"));
+        let _ = write!(
+            sql,
+            "fetched_at = excluded.fetched_at WHERE ({}) {differs} ({})",
+            list(self.name),
+            list("excluded")
+        );
         sql
     }
 
@@ -293,7 +297,7 @@ fn touched<'a, const N: usize>(
     touched
 }
 
-/// Inserts or replaces rows on their key, in one transaction; returns how many were written.
+/// Inserts or replaces rows on their key, in one transaction; returns how many were given.
 pub async fn upsert(
     db: &Db,
     tenant_id: &str,
@@ -304,7 +308,7 @@ pub async fn upsert(
 }
 
 /// Inserts or replaces rows of `table` on their key, in one transaction; returns how many were
-/// written. SQLite: multi-row `INSERT … ON CONFLICT` statements of [`BATCH`] rows; PostgreSQL:
+/// given (a row whose values are already stored is given but not rewritten). SQLite: multi-row `INSERT … ON CONFLICT` statements of [`BATCH`] rows; PostgreSQL:
 /// `COPY` ([`upsert_pg`]).
 pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
     db: &Db,
@@ -1536,7 +1540,8 @@ mod tests {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             let set = HOURLY.update_set(backend);
             assert!(!set.contains("entity_id = excluded"), "the key stays");
-            assert!(!set.contains("excluded.fetched_at)"), "not compared");
+            assert!(!set.contains("stats_hourly.fetched_at"), "not compared");
+            assert!(set.contains("stats_hourly.currency") && set.contains("stats_hourly.fx_rate"));
         }
         // One statement's placeholders: one per column and row.
         let sql = HOURLY.upsert_sql(2, Backend::Postgres);

@@ -598,6 +598,21 @@ async fn segment_rows_upsert_on_their_segment_idempotently_on_both_backends() {
             .unwrap();
         assert_eq!(read(db.clone(), tenant.id.clone(), Platforms).await, stored);
         assert_eq!(segments::count(&db, &tenant.id, "acct").await.unwrap(), 5);
+        // A stored row revised by a later call (a conflict with a changed value, on each
+        // backend's path), its conversion gone: replaced in place.
+        let mut revised = rows[5].clone();
+        revised.row.values[0] = Some(999);
+        revised.row.fx = None;
+        segments::upsert(&db, &tenant.id, std::slice::from_ref(&revised), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(
+            read(db.clone(), tenant.id.clone(), Platforms).await,
+            vec![rows[1].clone(), rows[2].clone(), revised, rows[4].clone()],
+            "{:?}",
+            db.backend()
+        );
+        assert_eq!(segments::count(&db, &tenant.id, "acct").await.unwrap(), 5);
         // More rows than one statement takes (1000), with a repeated key across batches.
         let many: Vec<SegmentRow> = (0..2_500)
             .map(|i| {
