@@ -417,8 +417,8 @@ async fn copy_rate(url: &str, bodies: &[Vec<u8>], start: DateTime<Utc>) -> f64 {
             ))
             .await
             .unwrap();
-        // In messages of 64 KiB, as `store::stats` sends them.
-        for part in text.as_bytes().chunks(64 * 1024) {
+        // In messages of the size `store::stats` sends.
+        for part in text.as_bytes().chunks(xads::store::stats::COPY_MESSAGE) {
             copy.send(part).await.unwrap();
         }
         let n = copy.finish().await.unwrap();

@@ -73,13 +73,11 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
     /// Keeps `value`, read at `versions` (read before it), unless a value at least as new is
     /// already kept.
     fn put(&self, key: K, versions: Vec<i64>, value: Arc<T>) {
+        // Declared first, so dropped after the lock: a full cache can hold tens of megabytes.
+        let mut _full = HashMap::new();
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.max && !entries.contains_key(&key) {
-            // Dropped after the lock: a full cache can hold tens of megabytes.
-            let full = std::mem::take(&mut *entries);
-            drop(entries);
-            drop(full);
-            entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            _full = std::mem::take(&mut *entries);
         }
         if entries
             .get(&key)
@@ -124,17 +122,14 @@ impl<K: Clone + Eq + Hash, T> Versioned<K, T> {
         }
         let (value, keep) = read.await?;
         let value = Arc::new(value);
+        // A value not kept is handed to those who wait for this turn (the map holds one count,
+        // this caller another) when it is new enough; any other path lets the last one go.
+        *last = (!keep && Arc::strong_count(&flight) > 2).then(|| Entry {
+            versions: wanted.clone(),
+            value: value.clone(),
+        });
         if keep {
             self.put(key, wanted, value.clone());
-        } else if Arc::strong_count(&flight) > 2 {
-            // Others wait for this turn (the map holds one count, this caller another): the
-            // value is theirs when it is new enough, though it is not kept.
-            *last = Some(Entry {
-                versions: wanted,
-                value: value.clone(),
-            });
-        } else {
-            *last = None;
         }
         Ok(value)
     }

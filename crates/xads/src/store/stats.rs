@@ -141,8 +141,9 @@ const FX_AT: usize = KEY.len() + COLUMNS.len() + 1;
 const BINDS: usize = 2 + FX_AT + FX.len();
 /// Rows per statement: well under SQLite's 32 766 and Postgres' 65 535 bound values.
 const BATCH: usize = 1000;
-/// Bytes per `CopyData` message of [`upsert_pg`].
-const COPY_MESSAGE: usize = 64 * 1024;
+/// Bytes per `CopyData` message of [`upsert_pg`] (the sync bench's `COPY` reference sends the
+/// same).
+pub const COPY_MESSAGE: usize = 64 * 1024;
 
 /// A table of stats rows: [`sql_columns`], then `N` key columns of its own (none for
 /// `stats_hourly`; the segment for `stats_segments`, `store::segments`). One upsert serves both.
@@ -308,8 +309,8 @@ pub async fn upsert(
 }
 
 /// Inserts or replaces rows of `table` on their key, in one transaction; returns how many were
-/// given (a row whose values are already stored is given but not rewritten). SQLite: multi-row `INSERT … ON CONFLICT` statements of [`BATCH`] rows; PostgreSQL:
-/// `COPY` ([`upsert_pg`]).
+/// given (a row whose values are already stored is given but not rewritten). SQLite: multi-row
+/// `INSERT … ON CONFLICT` statements of [`BATCH`] rows; PostgreSQL: `COPY` ([`upsert_pg`]).
 pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1421,6 +1422,14 @@ pub async fn line_item_campaigns(
     .await?)
 }
 
+/// The mirrored document in column `at`, or `Null` where the query left it out (`CASE … END`:
+/// a promoted tweet's, the most numerous, holds neither a currency nor an objective).
+fn document(r: &AnyRow, at: usize) -> serde_json::Value {
+    r.get::<Option<String>, _>(at)
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or_default()
+}
+
 /// The currency of each mirrored campaign, line item and promoted tweet of the account (from
 /// the mirror's `currency` field, which X copies from the funding instrument; a promoted tweet,
 /// which has none, spends in its line item's).
@@ -1430,7 +1439,8 @@ pub async fn entity_currencies(
     account_id: &str,
 ) -> Result<HashMap<String, String>, DbError> {
     let rows = sqlx::query(
-        "SELECT id, parent_id, data FROM entities WHERE tenant_id = $1 AND account_id = $2
+        "SELECT id, parent_id, CASE WHEN kind <> 'promoted_tweet' THEN data END FROM entities
+         WHERE tenant_id = $1 AND account_id = $2
            AND kind IN ('campaign', 'line_item', 'promoted_tweet') AND dry_run = 0",
     )
     .bind(tenant_id)
@@ -1440,11 +1450,7 @@ pub async fn entity_currencies(
     let mut out = HashMap::new();
     let mut orphans = Vec::new();
     for r in rows {
-        // Only a line item's document is read: the promoted tweets, the most numerous, bring none.
-        let data: serde_json::Value = r
-            .get::<Option<String>, _>(2)
-            .and_then(|d| serde_json::from_str(&d).ok())
-            .unwrap_or_default();
+        let data = document(&r, 2);
         let id = r.get::<String, _>(0);
         match data.get("currency").and_then(|c| c.as_str()) {
             Some(c) => {
@@ -1487,11 +1493,7 @@ pub async fn app_entities(
             tweets.extend(parent.map(|line_item| (r.get::<String, _>(0), line_item)));
             continue;
         }
-        // Only a line item's document is read: the promoted tweets, the most numerous, bring none.
-        let data: serde_json::Value = r
-            .get::<Option<String>, _>(2)
-            .and_then(|d| serde_json::from_str(&d).ok())
-            .unwrap_or_default();
+        let data = document(&r, 2);
         let app = data
             .get("objective")
             .and_then(|o| o.as_str())

@@ -935,12 +935,10 @@ async fn read_figures(
             Vec::new()
         }
     };
-    let breakdown_read = async {
-        match view.breakdown {
-            Some(key) => Some(segment_stats(state, user, account_id, level, (from, to), key).await),
-            None => None,
-        }
-    };
+    let breakdown_read = futures::future::OptionFuture::from(
+        view.breakdown
+            .map(|key| segment_stats(state, user, account_id, level, (from, to), key)),
+    );
     let (daily, totals, previous_totals, rollup_totals, breakdown) = tokio::join!(
         points_at(state, user, account_id, level, (from, to), granularity),
         stats_at(state, user, account_id, level, (from, to), "total"),
@@ -978,19 +976,18 @@ async fn read_figures(
     // The breakdown chosen, by segment: every campaign's rows of a segment summed.
     let mut segments: BTreeMap<String, Vec<StatsRow>> = BTreeMap::new();
     let mut breakdown_problem = None;
-    if let Some(read) = breakdown {
-        match read {
-            Ok(data) => {
-                for r in data.iter().map(StatsRow::from_api) {
-                    let name = r.segment_name.clone().unwrap_or_default();
-                    segments.entry(name).or_default().push(r);
-                }
-            }
-            Err(e) => {
-                complete = false;
-                breakdown_problem = Some(e.message);
+    match breakdown {
+        Some(Ok(data)) => {
+            for r in data.iter().map(StatsRow::from_api) {
+                let name = r.segment_name.clone().unwrap_or_default();
+                segments.entry(name).or_default().push(r);
             }
         }
+        Some(Err(e)) => {
+            complete = false;
+            breakdown_problem = Some(e.message);
+        }
+        None => {}
     }
     let segments: Vec<(String, Sums)> = segments
         .into_iter()
