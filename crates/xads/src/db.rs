@@ -75,6 +75,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(25, "0025_stats_daily_dirty"),
     migration!(26, "0026_stats_versions"),
     migration!(27, "0027_mirror_versions"),
+    migration!(28, "0028_stats_fx_indexes"),
 ];
 
 /// How long a pooled connection may sit idle and still be used without a ping first.

@@ -4,7 +4,7 @@
 //! imports by operators), and `fx_rate_overrides`, the rates a tenant put in through the API,
 //! which apply to that tenant alone and win over a global rate of the same date.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -167,23 +167,28 @@ pub async fn tenant_series(
     Ok(merged.into_iter().map(|(d, (v, s))| (d, v, s)).collect())
 }
 
-/// The tenants with stored rows (unsegmented or segment rows) in `currency` from `since` on
-/// (whose USD a global rate change may alter).
-pub async fn tenants_with_rows(
-    db: &Db,
-    currency: &str,
-    since: NaiveDate,
-) -> Result<Vec<String>, DbError> {
-    let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    let rows = sqlx::query(
-        "SELECT tenant_id FROM stats_hourly WHERE currency = $1 AND hour >= $2
-         UNION SELECT tenant_id FROM stats_segments WHERE currency = $1 AND hour >= $2",
-    )
-    .bind(currency)
-    .bind(since_ms)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+/// The tenants with stored rows (unsegmented or segment rows) in `currency`: those a global
+/// rate change may concern. One seek per tenant in each table's `(currency, tenant_id)` index;
+/// the re-conversion of each then reads only the hours the change reaches.
+pub async fn tenants_with_rows(db: &Db, currency: &str) -> Result<Vec<String>, DbError> {
+    let mut tenants = BTreeSet::new();
+    for table in ["stats_hourly", "stats_segments"] {
+        let next = format!(
+            "SELECT tenant_id FROM {table} WHERE currency = $1 AND tenant_id > $2
+             ORDER BY tenant_id LIMIT 1"
+        );
+        let mut after = String::new();
+        while let Some(tenant) = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(next.as_str()))
+            .bind(currency)
+            .bind(&after)
+            .fetch_optional(db.pool())
+            .await?
+        {
+            tenants.insert(tenant.clone());
+            after = tenant;
+        }
+    }
+    Ok(tenants.into_iter().collect())
 }
 
 /// Rates as the API lists them to `tenant_id`: the global ones and the tenant's own (source

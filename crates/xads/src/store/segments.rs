@@ -31,6 +31,7 @@ pub(crate) const SEGMENTS: Table<3> = Table {
     name: "stats_segments",
     staging: "segments_in",
     extra_key: ["segment_type", "segment_name", "segment_value"],
+    window: &["account_id", "entity", "segment_type"],
     rolled_up: false,
 };
 

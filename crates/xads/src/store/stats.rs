@@ -154,6 +154,9 @@ pub(crate) struct Table<const N: usize> {
     pub staging: &'static str,
     /// The key columns after [`sql_columns`].
     pub extra_key: [&'static str; N],
+    /// The columns of the table's window index between `tenant_id` and `hour`: one report
+    /// series (and one step of [`reconvert`]) reads one such window over a span of hours.
+    pub window: &'static [&'static str],
     /// Whether `stats_daily` rolls the table up (`store::daily`): every write refreshes it.
     pub rolled_up: bool,
 }
@@ -163,6 +166,7 @@ const HOURLY: Table<0> = Table {
     name: "stats_hourly",
     staging: "stats_in",
     extra_key: [],
+    window: &["account_id", "entity"],
     rolled_up: true,
 };
 
@@ -205,6 +209,25 @@ impl<const N: usize> Table<N> {
     /// Where the table's own key columns start in a row read with [`Table::column_list`].
     pub(crate) fn extra_key_at(&self) -> usize {
         sql_columns().len()
+    }
+
+    /// The key columns in neither the window nor the hour, in key order: what orders the
+    /// rows of one window and hour. Each with its place in a row read with
+    /// [`Table::column_list`].
+    fn window_rest(&self) -> Vec<(&'static str, usize)> {
+        let extra_at = self.extra_key_at();
+        KEY.iter()
+            .enumerate()
+            .filter(|(_, c)| **c != "hour")
+            .map(|(i, c)| (*c, i))
+            .chain(
+                self.extra_key
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (*c, extra_at + i)),
+            )
+            .filter(|(c, _)| !self.window.contains(c))
+            .collect()
     }
 
     /// Bound values per row.
@@ -1129,7 +1152,7 @@ pub async fn count(db: &Db, tenant_id: &str, account_id: &str) -> Result<i64, Db
 pub const RECONVERT_CHUNK: usize = 1000;
 
 /// Re-converts `tenant_id`'s unsegmented rows of `currency` from `since` on with `rates` (that
-/// tenant's series): pages through them in key order, `RECONVERT_CHUNK` rows at a time, and
+/// tenant's series): pages through them window by window, `RECONVERT_CHUNK` rows at a time, and
 /// writes the rows whose conversion changed with one `UPDATE … FROM (VALUES …)` per page.
 /// Returns how many rows changed. (`segments::reconvert` does the same for segment rows.)
 pub async fn reconvert(
@@ -1142,8 +1165,12 @@ pub async fn reconvert(
     reconvert_in(db, &HOURLY, tenant_id, currency, since, rates).await
 }
 
-/// [`reconvert`] of the rows of `table`, paged by their whole key (the table's own key columns
-/// last).
+/// [`reconvert`] of the rows of `table`: window by window (an account's rows of one entity type,
+/// and of one segment type in `stats_segments`: the table's [`Table::window`]), each paged in
+/// its window index's order, the hour first. The reads walk the index that reports read
+/// already, so re-conversion needs none of its own: one led by the currency and the hour slowed
+/// every sync's writes (without it SQLite writes new rows 1.8 x as fast; issue 17,
+/// BENCHMARKS.md).
 pub(crate) async fn reconvert_in<const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1153,40 +1180,103 @@ pub(crate) async fn reconvert_in<const N: usize>(
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    let mut order = vec!["hour", "account_id", "entity", "entity_id", "placement"];
-    order.extend(table.extra_key);
-    let mut select = format!(
-        "SELECT {} FROM {}
-         WHERE tenant_id = $1 AND currency = $2 AND hour >= $3
-           AND ({}) > (",
-        table.column_list(),
-        table.name,
-        order.join(", ")
-    );
-    for i in 0..order.len() {
-        if i > 0 {
-            select.push_str(", ");
-        }
-        let _ = write!(select, "${}", i + 4);
+    let mut updated = 0;
+    let mut window = None;
+    while let Some(next) = next_window(db, table, tenant_id, window.as_deref()).await? {
+        updated += reconvert_window(db, table, tenant_id, &next, currency, since_ms, rates).await?;
+        window = Some(next);
     }
+    Ok(updated)
+}
+
+/// The first of `tenant_id`'s windows in `table` after `after` (the first of all without it):
+/// the next one that shares all but the last column with `after`, else all but the last two,
+/// and so on; each a seek in the window index. (One row comparison over all the columns would
+/// be one query, but SQLite then steps over every row of `after`'s window.)
+async fn next_window<const N: usize>(
+    db: &Db,
+    table: &Table<N>,
+    tenant_id: &str,
+    after: Option<&[String]>,
+) -> Result<Option<Vec<String>>, DbError> {
+    let columns = table.window.join(", ");
+    let levels = match after {
+        Some(after) => (0..after.len()).rev().map(|l| &after[..=l]).collect(),
+        None => vec![&[][..]],
+    };
+    for prefix in levels {
+        let mut sql = format!("SELECT {columns} FROM {} WHERE tenant_id = $1", table.name);
+        for (i, c) in table.window.iter().enumerate().take(prefix.len()) {
+            let op = if i + 1 == prefix.len() { ">" } else { "=" };
+            let _ = write!(sql, " AND {c} {op} ${}", i + 2);
+        }
+        let _ = write!(sql, " ORDER BY {columns} LIMIT 1");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        for v in prefix {
+            q = q.bind(v.as_str());
+        }
+        if let Some(row) = q.fetch_optional(db.pool()).await? {
+            return Ok(Some(
+                (0..table.window.len())
+                    .map(|i| row.get::<String, _>(i))
+                    .collect(),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// Re-converts the rows of `currency` from `since_ms` on in one window, [`RECONVERT_CHUNK`]
+/// rows per read, each changed page written in its own transaction.
+async fn reconvert_window<const N: usize>(
+    db: &Db,
+    table: &Table<N>,
+    tenant_id: &str,
+    window: &[String],
+    currency: &str,
+    since_ms: i64,
+    rates: &RateSeries,
+) -> Result<u64, DbError> {
+    // In the window, rows go by hour, then by the rest of their key.
+    let rest = table.window_rest();
+    let mut order = vec!["hour"];
+    order.extend(rest.iter().map(|(c, _)| c));
+    let mut select = format!(
+        "SELECT {} FROM {} WHERE tenant_id = $1",
+        table.column_list(),
+        table.name
+    );
+    let mut n = 1;
+    for c in table.window {
+        n += 1;
+        let _ = write!(select, " AND {c} = ${n}");
+    }
+    // The hour bound stands alone too: the index is ordered by the hour only, so that is what
+    // a seek can use; the row comparison then skips what the last page already read.
     let _ = write!(
         select,
-        ")
-         ORDER BY {} LIMIT ${}",
-        order.join(", "),
-        order.len() + 4
+        " AND currency = ${} AND hour >= ${} AND ({}) > (",
+        n + 1,
+        n + 2,
+        order.join(", ")
     );
-    // The page cursor: the key of the last row read (a first "row" just before `since`): the
-    // hour, then the text columns in `order`.
-    let mut after: (i64, Vec<String>) = (since_ms - 1, vec![String::new(); order.len() - 1]);
+    n += 2;
+    for i in 0..order.len() {
+        n += 1;
+        let _ = write!(select, "{}${n}", if i > 0 { ", " } else { "" });
+    }
+    let _ = write!(select, ") ORDER BY {} LIMIT ${}", order.join(", "), n + 1);
+    // The page cursor: the hour and the rest of the key of the last row read (first, a "row"
+    // just before `since_ms`).
+    let mut after: (i64, Vec<String>) = (since_ms - 1, vec![String::new(); rest.len()]);
     let extra_at = table.extra_key_at();
     let mut updated = 0;
     loop {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.as_str()))
-            .bind(tenant_id)
-            .bind(currency)
-            .bind(since_ms)
-            .bind(after.0);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.as_str())).bind(tenant_id);
+        for v in window {
+            q = q.bind(v.as_str());
+        }
+        q = q.bind(currency).bind(after.0.max(since_ms)).bind(after.0);
         for k in &after.1 {
             q = q.bind(k.as_str());
         }
@@ -1202,9 +1292,10 @@ pub(crate) async fn reconvert_in<const N: usize>(
             }
         }
         if let Some(last) = page.last() {
-            let mut texts: Vec<String> = vec![last.get(0), last.get(1), last.get(2), last.get(4)];
-            texts.extend((0..N).map(|i| last.get::<String, _>(extra_at + i)));
-            after = (last.get(3), texts);
+            after = (
+                last.get(3),
+                rest.iter().map(|&(_, i)| last.get(i)).collect(),
+            );
         }
         if !changed.is_empty() {
             // The new conversions and the days they change commit together.

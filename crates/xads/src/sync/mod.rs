@@ -437,7 +437,7 @@ pub async fn import_global_rates(
     let changed = fx_rates::upsert(db, rates, now).await?;
     let mut rows = 0;
     for (currency, since) in &changed {
-        for tenant in fx_rates::tenants_with_rows(db, currency, *since).await? {
+        for tenant in fx_rates::tenants_with_rows(db, currency).await? {
             let series = fx_rates::tenant_series(db, &tenant, currency).await?;
             rows += stats_store::reconvert(db, &tenant, currency, *since, &series).await?;
             rows += segments::reconvert(db, &tenant, currency, *since, &series).await?;

@@ -465,6 +465,117 @@ async fn stats_upsert_rewrites_a_row_only_when_a_value_changed_on_both_backends(
     }
 }
 
+/// Re-conversion walks a tenant's rows window by window (account, entity type), each in pages
+/// of `RECONVERT_CHUNK` rows that end inside an hour: every row of the currency from the date
+/// on is converted exactly once, and nothing else is.
+#[tokio::test]
+async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_only_on_both_backends()
+ {
+    use chrono::{Duration, NaiveDate, TimeZone, Utc};
+    use xads::store::stats::{self, RECONVERT_CHUNK, StatRow};
+    use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
+
+    let since = NaiveDate::from_ymd_opt(2026, 5, 2).unwrap();
+    let since_hour = Utc.from_utc_datetime(&since.and_hms_opt(0, 0, 0).unwrap());
+    // (account, entity type, ids, currency): 23 ids in two placements are 46 rows an hour, so
+    // the first window's pages of 1 000 end inside an hour.
+    let windows = [
+        ("a1", StatsEntityType::Campaign, 23, "JPY"),
+        ("a1", StatsEntityType::LineItem, 3, "JPY"),
+        ("a2", StatsEntityType::Campaign, 2, "JPY"),
+        ("a3", StatsEntityType::Campaign, 2, "EUR"),
+    ];
+    let rows = |hours_after: i64| {
+        let mut rows = Vec::new();
+        for (account, entity, ids, currency) in windows {
+            for h in -10..hours_after {
+                for id in 0..ids {
+                    for placement in [Placement::AllOnTwitter, Placement::PublisherNetwork] {
+                        rows.push(StatRow {
+                            account_id: account.into(),
+                            entity,
+                            entity_id: format!("{}{id}", entity.as_str()),
+                            hour: since_hour + Duration::hours(h),
+                            placement,
+                            values: [Some(1_000_000); COLUMNS.len()],
+                            currency: currency.into(),
+                            fx: None,
+                        });
+                    }
+                }
+            }
+        }
+        rows
+    };
+    let series = vec![(since, "0.0125".parse().unwrap(), "csv".to_owned())];
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        let (other, _) = tenants::create(&db, "O", Utc::now()).await.unwrap();
+        let hours_after = 24;
+        stats::upsert(&db, &tenant.id, &rows(hours_after), Utc::now())
+            .await
+            .unwrap();
+        stats::upsert(&db, &other.id, &rows(3), Utc::now())
+            .await
+            .unwrap();
+        let due = 46 * hours_after as usize;
+        assert!(due > RECONVERT_CHUNK && !RECONVERT_CHUNK.is_multiple_of(46));
+
+        let changed = stats::reconvert(&db, &tenant.id, "JPY", since, &series)
+            .await
+            .unwrap();
+        // Per (tenant, currency, on or after `since`, source): how many rows.
+        let counts: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
+            "SELECT tenant_id, currency,
+                    CAST(CASE WHEN hour >= $1 THEN 1 ELSE 0 END AS BIGINT) AS after,
+                    fx_source, COUNT(*)
+             FROM stats_hourly GROUP BY tenant_id, currency, after, fx_source
+             ORDER BY CASE WHEN tenant_id = $2 THEN 0 ELSE 1 END, currency, after",
+        )
+        .bind(since_hour.timestamp_millis())
+        .bind(&tenant.id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        let jpy_after = (due + 2 * 24 * (3 + 2)) as i64;
+        let expected = [
+            ("EUR", 0, None, 2 * 2 * 10),
+            ("EUR", 1, None, 2 * 2 * 24),
+            ("JPY", 0, None, 2 * 10 * (23 + 3 + 2)),
+            ("JPY", 1, Some("csv"), jpy_after),
+        ];
+        let mut want: Vec<_> = expected
+            .iter()
+            .map(|&(c, after, src, n)| {
+                let src = src.map(str::to_owned);
+                (tenant.id.clone(), c.to_owned(), after, src, n)
+            })
+            .collect();
+        // The other tenant's rows of the same accounts stay as they were.
+        want.extend([
+            (other.id.clone(), "EUR".to_owned(), 0, None, 2 * 2 * 10),
+            (other.id.clone(), "EUR".to_owned(), 1, None, 2 * 2 * 3),
+            (other.id.clone(), "JPY".to_owned(), 0, None, 2 * 10 * 28),
+            (other.id.clone(), "JPY".to_owned(), 1, None, 2 * 3 * 28),
+        ]);
+        assert_eq!(counts, want, "{:?}", db.backend());
+        assert_eq!(changed, jpy_after as u64, "{:?}", db.backend());
+        let usd: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT spend_usd FROM stats_hourly WHERE tenant_id = $1 AND fx_source = 'csv'",
+        )
+        .bind(&tenant.id)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(usd, [("0.012500".to_owned(),)], "{:?}", db.backend());
+        // The same rates again change nothing.
+        let again = stats::reconvert(&db, &tenant.id, "JPY", since, &series)
+            .await
+            .unwrap();
+        assert_eq!(again, 0, "{:?}", db.backend());
+    }
+}
+
 #[tokio::test]
 async fn stats_segments_has_the_hourly_columns_installs_and_the_segment() {
     // stats_segments is stats_hourly's columns (generated from the metric table) plus the
