@@ -167,9 +167,10 @@ pub async fn tenant_series(
     Ok(merged.into_iter().map(|(d, (v, s))| (d, v, s)).collect())
 }
 
-/// The tenants with stored rows (unsegmented or segment rows) in `currency`: those a global
-/// rate change may concern. One seek per tenant in each table's `(currency, tenant_id)` index;
-/// the re-conversion of each then reads only the hours the change reaches.
+/// The tenants with stored rows (unsegmented or segment rows) in `currency`, of any date: those
+/// a global rate change may concern. One seek per tenant in each table's `(currency, tenant_id,
+/// account_id)` index; the re-conversion of each then reads only its accounts in that currency,
+/// from the first hour the change reaches.
 pub async fn tenants_with_rows(db: &Db, currency: &str) -> Result<Vec<String>, DbError> {
     let mut tenants = BTreeSet::new();
     for table in ["stats_hourly", "stats_segments"] {

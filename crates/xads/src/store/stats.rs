@@ -133,6 +133,8 @@ pub fn column_list() -> &'static str {
     &LIST
 }
 
+/// Position of `hour` in [`sql_columns`].
+const HOUR_AT: usize = 3; // KEY[3]
 /// Position of `currency` in [`sql_columns`], and of the first conversion column.
 const CURRENCY_AT: usize = KEY.len() + COUNTS;
 const FX_AT: usize = KEY.len() + COLUMNS.len() + 1;
@@ -209,25 +211,6 @@ impl<const N: usize> Table<N> {
     /// Where the table's own key columns start in a row read with [`Table::column_list`].
     pub(crate) fn extra_key_at(&self) -> usize {
         sql_columns().len()
-    }
-
-    /// The key columns in neither the window nor the hour, in key order: what orders the
-    /// rows of one window and hour. Each with its place in a row read with
-    /// [`Table::column_list`].
-    fn window_rest(&self) -> Vec<(&'static str, usize)> {
-        let extra_at = self.extra_key_at();
-        KEY.iter()
-            .enumerate()
-            .filter(|(_, c)| **c != "hour")
-            .map(|(i, c)| (*c, i))
-            .chain(
-                self.extra_key
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (*c, extra_at + i)),
-            )
-            .filter(|(c, _)| !self.window.contains(c))
-            .collect()
     }
 
     /// Bound values per row.
@@ -1165,12 +1148,12 @@ pub async fn reconvert(
     reconvert_in(db, &HOURLY, tenant_id, currency, since, rates).await
 }
 
-/// [`reconvert`] of the rows of `table`: window by window (an account's rows of one entity type,
-/// and of one segment type in `stats_segments`: the table's [`Table::window`]), each paged in
-/// its window index's order, the hour first. The reads walk the index that reports read
-/// already, so re-conversion needs none of its own: one led by the currency and the hour slowed
-/// every sync's writes (without it SQLite writes new rows 1.8 x as fast; issue 17,
-/// BENCHMARKS.md).
+/// [`reconvert`] of the rows of `table`: account by account of those holding the currency (the
+/// `(currency, tenant_id, account_id)` index), then window by window under each (its entity
+/// types, and segment types in `stats_segments`: the rest of [`Table::window`]), each read
+/// hour by hour through the window index that reports read. Re-conversion has no index of its
+/// own: one led by the currency and the hour slowed every sync's writes (without it SQLite
+/// writes new rows 1.8 x as fast; issue 17, BENCHMARKS.md).
 pub(crate) async fn reconvert_in<const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1180,133 +1163,192 @@ pub(crate) async fn reconvert_in<const N: usize>(
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    let next_account = format!(
+        "SELECT account_id FROM {} WHERE currency = $1 AND tenant_id = $2 AND account_id > $3
+         ORDER BY account_id LIMIT 1",
+        table.name
+    );
     let mut updated = 0;
-    let mut window = None;
-    while let Some(next) = next_window(db, table, tenant_id, window.as_deref()).await? {
-        updated += reconvert_window(db, table, tenant_id, &next, currency, since_ms, rates).await?;
-        window = Some(next);
+    let mut account = String::new();
+    while let Some(next) =
+        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(next_account.as_str()))
+            .bind(currency)
+            .bind(tenant_id)
+            .bind(&account)
+            .fetch_optional(db.pool())
+            .await?
+    {
+        account = next;
+        let mut window = None;
+        while let Some(next) =
+            next_window(db, table, tenant_id, &account, window.as_deref()).await?
+        {
+            let at = Window {
+                tenant_id,
+                account_id: &account,
+                rest: &next,
+            };
+            updated += reconvert_window(db, table, &at, currency, since_ms, rates).await?;
+            window = Some(next);
+        }
     }
     Ok(updated)
 }
 
-/// The first of `tenant_id`'s windows in `table` after `after` (the first of all without it):
-/// the next one that shares all but the last column with `after`, else all but the last two,
-/// and so on; each a seek in the window index. (One row comparison over all the columns would
-/// be one query, but SQLite then steps over every row of `after`'s window.)
+/// One window of a tenant's rows: an account and the values of the rest of [`Table::window`].
+struct Window<'a> {
+    tenant_id: &'a str,
+    account_id: &'a str,
+    rest: &'a [String],
+}
+
+impl Window<'_> {
+    /// `WHERE` terms selecting the window, its values bound from `$1`.
+    fn terms<const N: usize>(table: &Table<N>) -> String {
+        let mut sql = String::from("tenant_id = $1");
+        for (i, c) in table.window.iter().enumerate() {
+            let _ = write!(sql, " AND {c} = ${}", i + 2);
+        }
+        sql
+    }
+
+    fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        q = q.bind(self.tenant_id).bind(self.account_id);
+        for v in self.rest {
+            q = q.bind(v.as_str());
+        }
+        q
+    }
+}
+
+/// The first window of `tenant_id`'s `account_id` in `table` after `after` (the first of all
+/// without it), given by the values of the window's columns after the account: the next one
+/// that shares all but the last of them with `after`, else all but the last two, and so on;
+/// each a seek in the window index. (One row comparison over all the columns would be one
+/// query, but SQLite then steps over every row of `after`'s window.)
 async fn next_window<const N: usize>(
     db: &Db,
     table: &Table<N>,
     tenant_id: &str,
+    account_id: &str,
     after: Option<&[String]>,
 ) -> Result<Option<Vec<String>>, DbError> {
-    let columns = table.window.join(", ");
+    let rest = &table.window[1..];
+    let columns = rest.join(", ");
     let levels = match after {
         Some(after) => (0..after.len()).rev().map(|l| &after[..=l]).collect(),
         None => vec![&[][..]],
     };
     for prefix in levels {
-        let mut sql = format!("SELECT {columns} FROM {} WHERE tenant_id = $1", table.name);
-        for (i, c) in table.window.iter().enumerate().take(prefix.len()) {
+        let mut sql = format!(
+            "SELECT {columns} FROM {} WHERE tenant_id = $1 AND account_id = $2",
+            table.name
+        );
+        for (i, c) in rest.iter().enumerate().take(prefix.len()) {
             let op = if i + 1 == prefix.len() { ">" } else { "=" };
-            let _ = write!(sql, " AND {c} {op} ${}", i + 2);
+            let _ = write!(sql, " AND {c} {op} ${}", i + 3);
         }
         let _ = write!(sql, " ORDER BY {columns} LIMIT 1");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant_id);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(account_id);
         for v in prefix {
             q = q.bind(v.as_str());
         }
         if let Some(row) = q.fetch_optional(db.pool()).await? {
             return Ok(Some(
-                (0..table.window.len())
-                    .map(|i| row.get::<String, _>(i))
-                    .collect(),
+                (0..rest.len()).map(|i| row.get::<String, _>(i)).collect(),
             ));
         }
     }
     Ok(None)
 }
 
-/// Re-converts the rows of `currency` from `since_ms` on in one window, [`RECONVERT_CHUNK`]
-/// rows per read, each changed page written in its own transaction.
+/// Re-converts one window's rows of `currency` from `since_ms` on, reading whole hours in the
+/// window index's order (no sort, and no row read more than twice): a read of up to
+/// [`RECONVERT_CHUNK`] rows keeps the hours it holds whole and leaves its last hour to the
+/// next read, unless that hour is all it holds, which is then read alone, however many rows it
+/// has. Each [`RECONVERT_CHUNK`] changed rows are written in a transaction of their own.
 async fn reconvert_window<const N: usize>(
     db: &Db,
     table: &Table<N>,
-    tenant_id: &str,
-    window: &[String],
+    window: &Window<'_>,
     currency: &str,
     since_ms: i64,
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
-    // In the window, rows go by hour, then by the rest of their key.
-    let rest = table.window_rest();
-    let mut order = vec!["hour"];
-    order.extend(rest.iter().map(|(c, _)| c));
-    let mut select = format!(
-        "SELECT {} FROM {} WHERE tenant_id = $1",
-        table.column_list(),
-        table.name
-    );
-    let mut n = 1;
-    for c in table.window {
-        n += 1;
-        let _ = write!(select, " AND {c} = ${n}");
-    }
-    // The hour bound stands alone too: the index is ordered by the hour only, so that is what
-    // a seek can use; the row comparison then skips what the last page already read.
-    let _ = write!(
-        select,
-        " AND currency = ${} AND hour >= ${} AND ({}) > (",
-        n + 1,
-        n + 2,
-        order.join(", ")
-    );
-    n += 2;
-    for i in 0..order.len() {
-        n += 1;
-        let _ = write!(select, "{}${n}", if i > 0 { ", " } else { "" });
-    }
-    let _ = write!(select, ") ORDER BY {} LIMIT ${}", order.join(", "), n + 1);
-    // The page cursor: the hour and the rest of the key of the last row read (first, a "row"
-    // just before `since_ms`).
-    let mut after: (i64, Vec<String>) = (since_ms - 1, vec![String::new(); rest.len()]);
-    let extra_at = table.extra_key_at();
+    let n = table.window.len() + 1;
+    let select = |hours: &str, limit: &str| {
+        format!(
+            "SELECT {} FROM {} WHERE {} AND currency = ${} AND hour {hours} ${} ORDER BY hour{limit}",
+            table.column_list(),
+            table.name,
+            Window::terms(table),
+            n + 1,
+            n + 2,
+        )
+    };
+    let from_hour = select(">=", &format!(" LIMIT {RECONVERT_CHUNK}"));
+    let one_hour = select("=", "");
     let mut updated = 0;
+    let mut from = since_ms;
     loop {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(select.as_str())).bind(tenant_id);
-        for v in window {
-            q = q.bind(v.as_str());
-        }
-        q = q.bind(currency).bind(after.0.max(since_ms)).bind(after.0);
-        for k in &after.1 {
-            q = q.bind(k.as_str());
-        }
-        let page = q.bind(RECONVERT_CHUNK as i64).fetch_all(db.pool()).await?;
+        let page = window
+            .bind(sqlx::query(sqlx::AssertSqlSafe(from_hour.as_str())))
+            .bind(currency)
+            .bind(from)
+            .fetch_all(db.pool())
+            .await?;
+        let full = page.len() == RECONVERT_CHUNK;
+        let last: i64 = match page.last() {
+            Some(r) => r.get(HOUR_AT),
+            None => return Ok(updated),
+        };
+        // The rows to convert now, and where the next read starts (none: this was the last).
+        let (rows, next) = if !full {
+            (page, None)
+        } else if page.first().map(|r| r.get::<i64, _>(HOUR_AT)) == Some(last) {
+            // One hour fills the read: that hour alone, whole.
+            let hour = window
+                .bind(sqlx::query(sqlx::AssertSqlSafe(one_hour.as_str())))
+                .bind(currency)
+                .bind(last)
+                .fetch_all(db.pool())
+                .await?;
+            (hour, Some(last + 1))
+        } else {
+            // The last hour may go on past the read: the next read starts with it.
+            let earlier = page
+                .into_iter()
+                .filter(|r| r.get::<i64, _>(HOUR_AT) < last)
+                .collect();
+            (earlier, Some(last))
+        };
         let mut changed = Vec::new();
-        for r in &page {
+        for r in &rows {
             let mut row = from_row(r)?;
             let before = row.fx.clone();
             row.convert(Some(rates));
             if row.fx != before {
-                let extra: [String; N] = std::array::from_fn(|i| r.get(extra_at + i));
+                let extra: [String; N] = std::array::from_fn(|i| r.get(table.extra_key_at() + i));
                 changed.push((row, extra));
             }
         }
-        if let Some(last) = page.last() {
-            after = (
-                last.get(3),
-                rest.iter().map(|&(_, i)| last.get(i)).collect(),
-            );
-        }
-        if !changed.is_empty() {
+        for part in changed.chunks(RECONVERT_CHUNK) {
             // The new conversions and the days they change commit together.
             let mut tx = db.pool().begin().await?;
-            updated += write_conversions(&mut tx, db.backend(), table, tenant_id, &changed).await?;
-            let touched = touched(table, changed.iter().map(|(r, _)| r));
-            daily::mark(&mut *tx, tenant_id, &touched).await?;
+            updated +=
+                write_conversions(&mut tx, db.backend(), table, window.tenant_id, part).await?;
+            let touched = touched(table, part.iter().map(|(r, _)| r));
+            daily::mark(&mut *tx, window.tenant_id, &touched).await?;
             tx.commit().await?;
         }
-        if page.len() < RECONVERT_CHUNK {
-            return Ok(updated);
+        match next {
+            Some(hour) => from = hour,
+            None => return Ok(updated),
         }
     }
 }

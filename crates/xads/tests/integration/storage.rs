@@ -465,30 +465,46 @@ async fn stats_upsert_rewrites_a_row_only_when_a_value_changed_on_both_backends(
     }
 }
 
-/// Re-conversion walks a tenant's rows window by window (account, entity type), each in pages
-/// of `RECONVERT_CHUNK` rows that end inside an hour: every row of the currency from the date
-/// on is converted exactly once, and nothing else is.
+/// Re-conversion walks a tenant's accounts in the currency and their windows (account, entity
+/// type), reading whole hours: reads of 1 000 rows end inside an hour, an hour holds more than
+/// a read, a window in another currency sits between two in the currency, one holds only hours
+/// before the date. Every row of the currency from the date on is converted, and nothing else.
 #[tokio::test]
 async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_only_on_both_backends()
  {
+    use std::collections::BTreeMap;
+
     use chrono::{Duration, NaiveDate, TimeZone, Utc};
     use xads::store::stats::{self, RECONVERT_CHUNK, StatRow};
     use xads_client::vocab::{COLUMNS, Placement, StatsEntityType};
 
     let since = NaiveDate::from_ymd_opt(2026, 5, 2).unwrap();
     let since_hour = Utc.from_utc_datetime(&since.and_hms_opt(0, 0, 0).unwrap());
-    // (account, entity type, ids, currency): 23 ids in two placements are 46 rows an hour, so
-    // the first window's pages of 1 000 end inside an hour.
-    let windows = [
-        ("a1", StatsEntityType::Campaign, 23, "JPY"),
-        ("a1", StatsEntityType::LineItem, 3, "JPY"),
-        ("a2", StatsEntityType::Campaign, 2, "JPY"),
-        ("a3", StatsEntityType::Campaign, 2, "EUR"),
+    let (campaign, line_item) = (StatsEntityType::Campaign, StatsEntityType::LineItem);
+    // (account, entity type, ids, currency, hours from `since`): two placements per id.
+    type Window = (
+        &'static str,
+        StatsEntityType,
+        usize,
+        &'static str,
+        std::ops::Range<i64>,
+    );
+    let windows: [Window; 6] = [
+        // 46 rows an hour: reads of 1 000 end inside an hour.
+        ("a1", campaign, 23, "JPY", -10..24),
+        ("a1", line_item, 3, "JPY", -10..24),
+        ("a2", campaign, 2, "EUR", -10..24),
+        ("a3", campaign, 2, "JPY", -10..24),
+        ("a4", campaign, 2, "JPY", -10..0),
+        // 1 200 rows an hour: an hour holds more than a read.
+        ("a5", line_item, 600, "JPY", -1..2),
     ];
-    let rows = |hours_after: i64| {
+    assert!(46 * 34 > RECONVERT_CHUNK && !RECONVERT_CHUNK.is_multiple_of(46));
+    assert!(600 * 2 > RECONVERT_CHUNK);
+    let rows = |windows: &[Window]| {
         let mut rows = Vec::new();
-        for (account, entity, ids, currency) in windows {
-            for h in -10..hours_after {
+        for (account, entity, ids, currency, hours) in windows.iter().cloned() {
+            for h in hours {
                 for id in 0..ids {
                     for placement in [Placement::AllOnTwitter, Placement::PublisherNetwork] {
                         rows.push(StatRow {
@@ -507,59 +523,63 @@ async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_
         }
         rows
     };
+    // Rows per (tenant, currency, from `since` on, conversion source).
+    let expect = |tenant: &str, windows: &[Window], converted: bool| {
+        let mut counts: BTreeMap<(String, String, i64, Option<String>), i64> = BTreeMap::new();
+        for (_, _, ids, currency, hours) in windows.iter().cloned() {
+            for h in hours {
+                let after = h >= 0;
+                let source = (converted && after && currency == "JPY").then(|| "csv".to_owned());
+                let key = (
+                    tenant.to_owned(),
+                    currency.to_owned(),
+                    i64::from(after),
+                    source,
+                );
+                *counts.entry(key).or_default() += 2 * ids as i64;
+            }
+        }
+        counts
+    };
+    let others = [windows[0].clone(), windows[2].clone()];
     let series = vec![(since, "0.0125".parse().unwrap(), "csv".to_owned())];
     for db in all_backends().await {
         let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
         let (other, _) = tenants::create(&db, "O", Utc::now()).await.unwrap();
-        let hours_after = 24;
-        stats::upsert(&db, &tenant.id, &rows(hours_after), Utc::now())
+        stats::upsert(&db, &tenant.id, &rows(&windows), Utc::now())
             .await
             .unwrap();
-        stats::upsert(&db, &other.id, &rows(3), Utc::now())
+        stats::upsert(&db, &other.id, &rows(&others), Utc::now())
             .await
             .unwrap();
-        let due = 46 * hours_after as usize;
-        assert!(due > RECONVERT_CHUNK && !RECONVERT_CHUNK.is_multiple_of(46));
 
         let changed = stats::reconvert(&db, &tenant.id, "JPY", since, &series)
             .await
             .unwrap();
-        // Per (tenant, currency, on or after `since`, source): how many rows.
         let counts: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
             "SELECT tenant_id, currency,
                     CAST(CASE WHEN hour >= $1 THEN 1 ELSE 0 END AS BIGINT) AS after,
                     fx_source, COUNT(*)
-             FROM stats_hourly GROUP BY tenant_id, currency, after, fx_source
-             ORDER BY CASE WHEN tenant_id = $2 THEN 0 ELSE 1 END, currency, after",
+             FROM stats_hourly GROUP BY tenant_id, currency, after, fx_source",
         )
         .bind(since_hour.timestamp_millis())
-        .bind(&tenant.id)
         .fetch_all(db.pool())
         .await
         .unwrap();
-        let jpy_after = (due + 2 * 24 * (3 + 2)) as i64;
-        let expected = [
-            ("EUR", 0, None, 2 * 2 * 10),
-            ("EUR", 1, None, 2 * 2 * 24),
-            ("JPY", 0, None, 2 * 10 * (23 + 3 + 2)),
-            ("JPY", 1, Some("csv"), jpy_after),
-        ];
-        let mut want: Vec<_> = expected
-            .iter()
-            .map(|&(c, after, src, n)| {
-                let src = src.map(str::to_owned);
-                (tenant.id.clone(), c.to_owned(), after, src, n)
-            })
+        let counts: BTreeMap<_, _> = counts
+            .into_iter()
+            .map(|(t, c, a, s, n)| ((t, c, a, s), n))
             .collect();
+        let mut want = expect(&tenant.id, &windows, true);
         // The other tenant's rows of the same accounts stay as they were.
-        want.extend([
-            (other.id.clone(), "EUR".to_owned(), 0, None, 2 * 2 * 10),
-            (other.id.clone(), "EUR".to_owned(), 1, None, 2 * 2 * 3),
-            (other.id.clone(), "JPY".to_owned(), 0, None, 2 * 10 * 28),
-            (other.id.clone(), "JPY".to_owned(), 1, None, 2 * 3 * 28),
-        ]);
+        want.extend(expect(&other.id, &others, false));
         assert_eq!(counts, want, "{:?}", db.backend());
-        assert_eq!(changed, jpy_after as u64, "{:?}", db.backend());
+        let due: i64 = want
+            .iter()
+            .filter(|((_, _, _, source), _)| source.is_some())
+            .map(|(_, n)| n)
+            .sum();
+        assert_eq!(changed, due as u64, "{:?}", db.backend());
         let usd: Vec<(String,)> = sqlx::query_as(
             "SELECT DISTINCT spend_usd FROM stats_hourly WHERE tenant_id = $1 AND fx_source = 'csv'",
         )
@@ -573,6 +593,78 @@ async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_
             .await
             .unwrap();
         assert_eq!(again, 0, "{:?}", db.backend());
+    }
+}
+
+/// Segment rows' windows have a third level, the segment type: two under one account and
+/// entity type, one under another entity type, each converted from the date on.
+#[tokio::test]
+async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_backends() {
+    use chrono::{Duration, NaiveDate, TimeZone, Utc};
+    use xads::store::segments::{self, SegmentRow};
+    use xads::store::stats::StatRow;
+    use xads_client::vocab::{COLUMNS, Placement, SegmentationType, StatsEntityType};
+
+    let since = NaiveDate::from_ymd_opt(2026, 5, 2).unwrap();
+    let since_hour = Utc.from_utc_datetime(&since.and_hms_opt(0, 0, 0).unwrap());
+    let windows = [
+        (StatsEntityType::Campaign, SegmentationType::Age, 400),
+        (StatsEntityType::Campaign, SegmentationType::Platforms, 3),
+        (StatsEntityType::LineItem, SegmentationType::Gender, 2),
+    ];
+    let mut rows = Vec::new();
+    for (entity, segment_type, segments) in windows {
+        for h in -2..3 {
+            for id in 0..2 {
+                for s in 0..segments {
+                    rows.push(SegmentRow {
+                        segment_type,
+                        segment_name: format!("s{s}"),
+                        segment_value: s.to_string(),
+                        row: StatRow {
+                            account_id: "a1".into(),
+                            entity,
+                            entity_id: format!("e{id}"),
+                            hour: since_hour + Duration::hours(h),
+                            placement: Placement::AllOnTwitter,
+                            values: [Some(1_000_000); COLUMNS.len()],
+                            currency: "JPY".into(),
+                            fx: None,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    // 800 rows an hour in the first window: reads of 1 000 end inside its hours.
+    let due = rows.iter().filter(|r| r.row.hour >= since_hour).count() as u64;
+    let series = vec![(since, "0.0125".parse().unwrap(), "csv".to_owned())];
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        segments::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
+        let changed = segments::reconvert(&db, &tenant.id, "JPY", since, &series)
+            .await
+            .unwrap();
+        assert_eq!(changed, due, "{:?}", db.backend());
+        let (converted, unconverted_after): (i64, i64) = sqlx::query_as(
+            "SELECT
+                COALESCE(SUM(CASE WHEN fx_source = 'csv' AND hour >= $2 THEN 1 ELSE 0 END), 0),
+                COALESCE(SUM(CASE WHEN fx_source IS NULL AND hour >= $2 THEN 1 ELSE 0 END), 0)
+             FROM stats_segments WHERE tenant_id = $1",
+        )
+        .bind(&tenant.id)
+        .bind(since_hour.timestamp_millis())
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            (converted, unconverted_after),
+            (due as i64, 0),
+            "{:?}",
+            db.backend()
+        );
     }
 }
 
