@@ -170,7 +170,8 @@ pub async fn tenant_series(
 /// The tenants with stored rows (unsegmented or segment rows) in `currency`, of any date: those
 /// a global rate change may concern. One seek per tenant in each table's `(currency, tenant_id,
 /// account_id)` index; the re-conversion of each then reads only its accounts in that currency,
-/// from the first hour the change reaches.
+/// from the first hour the change reaches (a seek per account and window, and one empty read
+/// per window, for a tenant whose rows all predate the change).
 pub async fn tenants_with_rows(db: &Db, currency: &str) -> Result<Vec<String>, DbError> {
     let mut tenants = BTreeSet::new();
     for table in ["stats_hourly", "stats_segments"] {
@@ -185,8 +186,8 @@ pub async fn tenants_with_rows(db: &Db, currency: &str) -> Result<Vec<String>, D
             .fetch_optional(db.pool())
             .await?
         {
-            tenants.insert(tenant.clone());
             after = tenant;
+            tenants.insert(after.clone());
         }
     }
     Ok(tenants.into_iter().collect())

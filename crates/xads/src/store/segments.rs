@@ -31,7 +31,7 @@ pub(crate) const SEGMENTS: Table<3> = Table {
     name: "stats_segments",
     staging: "segments_in",
     extra_key: ["segment_type", "segment_name", "segment_value"],
-    window: &["account_id", "entity", "segment_type"],
+    window: &["entity", "segment_type"],
     rolled_up: false,
 };
 
@@ -108,8 +108,8 @@ pub async fn query(
 }
 
 /// Re-converts `tenant_id`'s segment rows of `currency` from `since` on with `rates`, as
-/// `stats::reconvert` does the unsegmented ones (1 000 rows per read and per `UPDATE`); returns
-/// how many rows changed.
+/// `stats::reconvert` does the unsegmented ones (window by window of account, entity and
+/// segment type, in whole hours); returns how many rows changed.
 pub async fn reconvert(
     db: &Db,
     tenant_id: &str,

@@ -134,7 +134,7 @@ pub fn column_list() -> &'static str {
 }
 
 /// Position of `hour` in [`sql_columns`].
-const HOUR_AT: usize = 3; // KEY[3]
+const HOUR_AT: usize = 3;
 /// Position of `currency` in [`sql_columns`], and of the first conversion column.
 const CURRENCY_AT: usize = KEY.len() + COUNTS;
 const FX_AT: usize = KEY.len() + COLUMNS.len() + 1;
@@ -156,8 +156,9 @@ pub(crate) struct Table<const N: usize> {
     pub staging: &'static str,
     /// The key columns after [`sql_columns`].
     pub extra_key: [&'static str; N],
-    /// The columns of the table's window index between `tenant_id` and `hour`: one report
-    /// series (and one step of [`reconvert`]) reads one such window over a span of hours.
+    /// The columns of the table's window index between `tenant_id, account_id` and `hour`:
+    /// one report series (and one step of [`reconvert`]) reads one such window of an account
+    /// over a span of hours.
     pub window: &'static [&'static str],
     /// Whether `stats_daily` rolls the table up (`store::daily`): every write refreshes it.
     pub rolled_up: bool,
@@ -168,7 +169,7 @@ const HOURLY: Table<0> = Table {
     name: "stats_hourly",
     staging: "stats_in",
     extra_key: [],
-    window: &["account_id", "entity"],
+    window: &["entity"],
     rolled_up: true,
 };
 
@@ -1130,14 +1131,15 @@ pub async fn count(db: &Db, tenant_id: &str, account_id: &str) -> Result<i64, Db
     .await?)
 }
 
-/// Rows read and re-converted per step of [`reconvert`]: each step is one read, one UPDATE and
-/// its own transaction, so a back-dated rate never rewrites years of rows in one transaction.
+/// Rows per read of [`reconvert`] (an hour with more rows in one window is read alone, whole),
+/// and changed rows per `UPDATE` and transaction, so a back-dated rate never rewrites years of
+/// rows in one transaction.
 pub const RECONVERT_CHUNK: usize = 1000;
 
 /// Re-converts `tenant_id`'s unsegmented rows of `currency` from `since` on with `rates` (that
-/// tenant's series): pages through them window by window, `RECONVERT_CHUNK` rows at a time, and
-/// writes the rows whose conversion changed with one `UPDATE … FROM (VALUES …)` per page.
-/// Returns how many rows changed. (`segments::reconvert` does the same for segment rows.)
+/// tenant's series): reads them window by window in whole hours, about `RECONVERT_CHUNK` rows
+/// at a time, and writes the rows whose conversion changed with one `UPDATE … FROM (VALUES …)`
+/// per `RECONVERT_CHUNK` of them. Returns how many rows changed. (`segments::reconvert` does the same for segment rows.)
 pub async fn reconvert(
     db: &Db,
     tenant_id: &str,
@@ -1150,10 +1152,10 @@ pub async fn reconvert(
 
 /// [`reconvert`] of the rows of `table`: account by account of those holding the currency (the
 /// `(currency, tenant_id, account_id)` index), then window by window under each (its entity
-/// types, and segment types in `stats_segments`: the rest of [`Table::window`]), each read
-/// hour by hour through the window index that reports read. Re-conversion has no index of its
-/// own: one led by the currency and the hour slowed every sync's writes (without it SQLite
-/// writes new rows 1.8 x as fast; issue 17, BENCHMARKS.md).
+/// types, and segment types in `stats_segments`: the rest of [`Table::window`]), each read in
+/// whole hours through the window index that reports read. The index it paged by before,
+/// `stats_hourly_fx` (tenant, currency, hour, …), slowed every sync's writes and was dropped
+/// (migration 0028: SQLite writes new rows about 2 x as fast; issue 17, BENCHMARKS.md).
 pub(crate) async fn reconvert_in<const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1170,7 +1172,7 @@ pub(crate) async fn reconvert_in<const N: usize>(
     );
     let mut updated = 0;
     let mut account = String::new();
-    while let Some(next) =
+    while let Some(next_account) =
         sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(next_account.as_str()))
             .bind(currency)
             .bind(tenant_id)
@@ -1178,24 +1180,24 @@ pub(crate) async fn reconvert_in<const N: usize>(
             .fetch_optional(db.pool())
             .await?
     {
-        account = next;
-        let mut window = None;
-        while let Some(next) =
-            next_window(db, table, tenant_id, &account, window.as_deref()).await?
+        account = next_account;
+        let mut after_window = None;
+        while let Some(rest) =
+            next_window(db, table, tenant_id, &account, after_window.as_deref()).await?
         {
-            let at = Window {
+            let window = Window {
                 tenant_id,
                 account_id: &account,
-                rest: &next,
+                rest: &rest,
             };
-            updated += reconvert_window(db, table, &at, currency, since_ms, rates).await?;
-            window = Some(next);
+            updated += reconvert_window(db, table, &window, currency, since_ms, rates).await?;
+            after_window = Some(rest);
         }
     }
     Ok(updated)
 }
 
-/// One window of a tenant's rows: an account and the values of the rest of [`Table::window`].
+/// One window of a tenant's rows: an account and the values of [`Table::window`].
 struct Window<'a> {
     tenant_id: &'a str,
     account_id: &'a str,
@@ -1203,29 +1205,48 @@ struct Window<'a> {
 }
 
 impl Window<'_> {
-    /// `WHERE` terms selecting the window, its values bound from `$1`.
-    fn terms<const N: usize>(table: &Table<N>) -> String {
-        let mut sql = String::from("tenant_id = $1");
-        for (i, c) in table.window.iter().enumerate() {
-            let _ = write!(sql, " AND {c} = ${}", i + 2);
+    /// A select of a window's rows of a currency by `hour {hour_op}` an hour, then `tail`: the
+    /// values in the order [`Window::read`] binds them.
+    fn select<const N: usize>(table: &Table<N>, hour_op: &str, tail: &str) -> String {
+        let mut sql = format!(
+            "SELECT {} FROM {} WHERE tenant_id = $1 AND account_id = $2",
+            table.column_list(),
+            table.name
+        );
+        let mut n = 2;
+        for c in table.window {
+            n += 1;
+            let _ = write!(sql, " AND {c} = ${n}");
         }
+        let _ = write!(
+            sql,
+            " AND currency = ${} AND hour {hour_op} ${}{tail}",
+            n + 1,
+            n + 2
+        );
         sql
     }
 
-    fn bind<'q>(
-        &'q self,
-        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-        q = q.bind(self.tenant_id).bind(self.account_id);
+    /// Runs a [`Window::select`] for this window, `currency` and `hour`.
+    async fn read(
+        &self,
+        db: &Db,
+        sql: &str,
+        currency: &str,
+        hour: i64,
+    ) -> Result<Vec<AnyRow>, DbError> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(self.tenant_id)
+            .bind(self.account_id);
         for v in self.rest {
             q = q.bind(v.as_str());
         }
-        q
+        Ok(q.bind(currency).bind(hour).fetch_all(db.pool()).await?)
     }
 }
 
 /// The first window of `tenant_id`'s `account_id` in `table` after `after` (the first of all
-/// without it), given by the values of the window's columns after the account: the next one
+/// without it), given by the values of [`Table::window`]: the next one
 /// that shares all but the last of them with `after`, else all but the last two, and so on;
 /// each a seek in the window index. (One row comparison over all the columns would be one
 /// query, but SQLite then steps over every row of `after`'s window.)
@@ -1236,7 +1257,7 @@ async fn next_window<const N: usize>(
     account_id: &str,
     after: Option<&[String]>,
 ) -> Result<Option<Vec<String>>, DbError> {
-    let rest = &table.window[1..];
+    let rest = table.window;
     let columns = rest.join(", ");
     let levels = match after {
         Some(after) => (0..after.len()).rev().map(|l| &after[..=l]).collect(),
@@ -1268,10 +1289,12 @@ async fn next_window<const N: usize>(
 }
 
 /// Re-converts one window's rows of `currency` from `since_ms` on, reading whole hours in the
-/// window index's order (no sort, and no row read more than twice): a read of up to
-/// [`RECONVERT_CHUNK`] rows keeps the hours it holds whole and leaves its last hour to the
-/// next read, unless that hour is all it holds, which is then read alone, however many rows it
-/// has. Each [`RECONVERT_CHUNK`] changed rows are written in a transaction of their own.
+/// window index's order (no sort): a read of up to [`RECONVERT_CHUNK`] rows keeps the hours it
+/// holds whole and leaves its last hour to the next read, unless that hour is all it holds,
+/// which is then read alone, however many rows it has (the window's entities × placements ×
+/// segments of one hour, all in memory). A row is read at most three times: the end of one
+/// read, a next read that its hour fills, and that hour alone. Each [`RECONVERT_CHUNK`]
+/// changed rows are written in a transaction of their own.
 async fn reconvert_window<const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1280,45 +1303,30 @@ async fn reconvert_window<const N: usize>(
     since_ms: i64,
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
-    let n = table.window.len() + 1;
-    let select = |hours: &str, limit: &str| {
-        format!(
-            "SELECT {} FROM {} WHERE {} AND currency = ${} AND hour {hours} ${} ORDER BY hour{limit}",
-            table.column_list(),
-            table.name,
-            Window::terms(table),
-            n + 1,
-            n + 2,
-        )
-    };
-    let from_hour = select(">=", &format!(" LIMIT {RECONVERT_CHUNK}"));
-    let one_hour = select("=", "");
+    let from_hour = Window::select(
+        table,
+        ">=",
+        &format!(" ORDER BY hour LIMIT {RECONVERT_CHUNK}"),
+    );
+    let one_hour = Window::select(table, "=", "");
     let mut updated = 0;
     let mut from = since_ms;
     loop {
-        let page = window
-            .bind(sqlx::query(sqlx::AssertSqlSafe(from_hour.as_str())))
-            .bind(currency)
-            .bind(from)
-            .fetch_all(db.pool())
-            .await?;
+        let page = window.read(db, &from_hour, currency, from).await?;
         let full = page.len() == RECONVERT_CHUNK;
         let last: i64 = match page.last() {
             Some(r) => r.get(HOUR_AT),
             None => return Ok(updated),
         };
         // The rows to convert now, and where the next read starts (none: this was the last).
-        let (rows, next) = if !full {
+        let (rows, resume_at) = if !full {
             (page, None)
         } else if page.first().map(|r| r.get::<i64, _>(HOUR_AT)) == Some(last) {
             // One hour fills the read: that hour alone, whole.
-            let hour = window
-                .bind(sqlx::query(sqlx::AssertSqlSafe(one_hour.as_str())))
-                .bind(currency)
-                .bind(last)
-                .fetch_all(db.pool())
-                .await?;
-            (hour, Some(last + 1))
+            (
+                window.read(db, &one_hour, currency, last).await?,
+                Some(last + 1),
+            )
         } else {
             // The last hour may go on past the read: the next read starts with it.
             let earlier = page
@@ -1346,7 +1354,7 @@ async fn reconvert_window<const N: usize>(
             daily::mark(&mut *tx, window.tenant_id, &touched).await?;
             tx.commit().await?;
         }
-        match next {
+        match resume_at {
             Some(hour) => from = hour,
             None => return Ok(updated),
         }
@@ -1658,6 +1666,7 @@ mod tests {
              retweets, likes, replies, follows, billed_engagements, conversions, installs, \
              currency, spend_local_micro, fx_rate, fx_rate_date, fx_source, spend_usd"
         );
+        assert_eq!(sql_columns()[HOUR_AT], "hour");
         assert_eq!(sql_columns()[CURRENCY_AT], "currency");
         assert_eq!(sql_columns()[FX_AT], "fx_rate");
         assert_eq!(BINDS, sql_columns().len() + 2);

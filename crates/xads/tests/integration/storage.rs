@@ -467,8 +467,10 @@ async fn stats_upsert_rewrites_a_row_only_when_a_value_changed_on_both_backends(
 
 /// Re-conversion walks a tenant's accounts in the currency and their windows (account, entity
 /// type), reading whole hours: reads of 1 000 rows end inside an hour, an hour holds more than
-/// a read, a window in another currency sits between two in the currency, one holds only hours
-/// before the date. Every row of the currency from the date on is converted, and nothing else.
+/// a read (alone, and reached at the end of a read), a window holds exactly one read, an
+/// account in another currency sits between two in the currency, an account in the currency
+/// has a window in another, one window holds only hours before the date. Every row of the
+/// currency from the date on is converted, and nothing else.
 #[tokio::test]
 async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_only_on_both_backends()
  {
@@ -489,18 +491,27 @@ async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_
         &'static str,
         std::ops::Range<i64>,
     );
-    let windows: [Window; 6] = [
+    let windows: [Window; 10] = [
         // 46 rows an hour: reads of 1 000 end inside an hour.
         ("a1", campaign, 23, "JPY", -10..24),
         ("a1", line_item, 3, "JPY", -10..24),
         ("a2", campaign, 2, "EUR", -10..24),
         ("a3", campaign, 2, "JPY", -10..24),
+        ("a3", line_item, 2, "EUR", -10..24),
         ("a4", campaign, 2, "JPY", -10..0),
         // 1 200 rows an hour: an hour holds more than a read.
         ("a5", line_item, 600, "JPY", -1..2),
+        // 21 hours of 46 rows, then an hour of 1 200: reached at the end of a read.
+        ("a6", campaign, 23, "JPY", 0..21),
+        ("a6", campaign, 600, "JPY", 21..22),
+        // 50 hours of 20 rows: exactly one read.
+        ("a7", campaign, 10, "JPY", 0..50),
     ];
-    const { assert!(46 * 34 > RECONVERT_CHUNK && !RECONVERT_CHUNK.is_multiple_of(46)) };
-    const { assert!(600 * 2 > RECONVERT_CHUNK) };
+    const {
+        assert!(46 * 24 > RECONVERT_CHUNK && !RECONVERT_CHUNK.is_multiple_of(46));
+        assert!(600 * 2 > RECONVERT_CHUNK && 46 * 21 < RECONVERT_CHUNK);
+        assert!(20 * 50 == RECONVERT_CHUNK);
+    };
     let rows = |windows: &[Window]| {
         let mut rows = Vec::new();
         for (account, entity, ids, currency, hours) in windows.iter().cloned() {
