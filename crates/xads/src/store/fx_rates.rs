@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
-use super::millis;
+use super::{millis, segments, stats};
 use crate::db::{Db, DbError};
 use crate::fx::{Rate, Source};
 
@@ -174,18 +174,13 @@ pub async fn tenant_series(
 /// per window, for a tenant whose rows all predate the change).
 pub async fn tenants_with_rows(db: &Db, currency: &str) -> Result<Vec<String>, DbError> {
     let mut tenants = BTreeSet::new();
-    for table in ["stats_hourly", "stats_segments"] {
+    for table in [stats::HOURLY.name, segments::SEGMENTS.name] {
         let next = format!(
             "SELECT tenant_id FROM {table} WHERE currency = $1 AND tenant_id > $2
              ORDER BY tenant_id LIMIT 1"
         );
         let mut after = String::new();
-        while let Some(tenant) = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(next.as_str()))
-            .bind(currency)
-            .bind(&after)
-            .fetch_optional(db.pool())
-            .await?
-        {
+        while let Some(tenant) = stats::next_key(db, &next, &[currency], &after).await? {
             after = tenant;
             tenants.insert(after.clone());
         }

@@ -165,7 +165,7 @@ pub(crate) struct Table<const N: usize> {
 }
 
 /// `stats_hourly`: the unsegmented rows.
-const HOURLY: Table<0> = Table {
+pub(crate) const HOURLY: Table<0> = Table {
     name: "stats_hourly",
     staging: "stats_in",
     extra_key: [],
@@ -331,15 +331,17 @@ pub(crate) async fn upsert_into<R: Stored<N>, const N: usize>(
     if db.backend() == Backend::Postgres {
         return upsert_pg(db, table, tenant_id, rows, now).await;
     }
-    let full_sql = table.upsert_sql(BATCH, db.backend());
+    // A statement per chunk size: the full batch's is written once, and only when there is one.
+    let full_sql = (rows.len() >= BATCH).then(|| table.upsert_sql(BATCH, db.backend()));
     let mut tx = db.pool().begin().await?;
     for chunk in rows.chunks(BATCH) {
         let tail_sql;
-        let sql = if chunk.len() == BATCH {
-            &full_sql
-        } else {
-            tail_sql = table.upsert_sql(chunk.len(), db.backend());
-            &tail_sql
+        let sql = match &full_sql {
+            Some(full) if chunk.len() == BATCH => full,
+            _ => {
+                tail_sql = table.upsert_sql(chunk.len(), db.backend());
+                &tail_sql
+            }
         };
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
         for stored in chunk {
@@ -1139,7 +1141,8 @@ pub const RECONVERT_CHUNK: usize = 1000;
 /// Re-converts `tenant_id`'s unsegmented rows of `currency` from `since` on with `rates` (that
 /// tenant's series): reads them window by window in whole hours, about `RECONVERT_CHUNK` rows
 /// at a time, and writes the rows whose conversion changed with one `UPDATE … FROM (VALUES …)`
-/// per `RECONVERT_CHUNK` of them. Returns how many rows changed. (`segments::reconvert` does the same for segment rows.)
+/// per `RECONVERT_CHUNK` of them. Returns how many rows changed. (`segments::reconvert` does
+/// the same for segment rows.)
 pub async fn reconvert(
     db: &Db,
     tenant_id: &str,
@@ -1152,10 +1155,9 @@ pub async fn reconvert(
 
 /// [`reconvert`] of the rows of `table`: account by account of those holding the currency (the
 /// `(currency, tenant_id, account_id)` index), then window by window under each (its entity
-/// types, and segment types in `stats_segments`: the rest of [`Table::window`]), each read in
-/// whole hours through the window index that reports read. The index it paged by before,
-/// `stats_hourly_fx` (tenant, currency, hour, …), slowed every sync's writes and was dropped
-/// (migration 0028: SQLite writes new rows about 2 x as fast; issue 17, BENCHMARKS.md).
+/// types, and segment types in `stats_segments`: [`Table::window`]), each read in
+/// whole hours through the window index that reports read (it has no index of its own: why is
+/// in migration 0028).
 pub(crate) async fn reconvert_in<const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1165,49 +1167,96 @@ pub(crate) async fn reconvert_in<const N: usize>(
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
     let since_ms = millis(since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    let next_account = format!(
-        "SELECT account_id FROM {} WHERE currency = $1 AND tenant_id = $2 AND account_id > $3
-         ORDER BY account_id LIMIT 1",
-        table.name
-    );
+    let sql = ReconvertSql::new(table);
     let mut updated = 0;
     let mut account = String::new();
     while let Some(next_account) =
-        sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(next_account.as_str()))
-            .bind(currency)
-            .bind(tenant_id)
-            .bind(&account)
-            .fetch_optional(db.pool())
-            .await?
+        next_key(db, &sql.next_account, &[currency, tenant_id], &account).await?
     {
         account = next_account;
         let mut after_window = None;
         while let Some(rest) =
-            next_window(db, table, tenant_id, &account, after_window.as_deref()).await?
+            next_window(db, &sql, tenant_id, &account, after_window.as_deref()).await?
         {
             let window = Window {
                 tenant_id,
                 account_id: &account,
                 rest: &rest,
             };
-            updated += reconvert_window(db, table, &window, currency, since_ms, rates).await?;
+            updated +=
+                reconvert_window(db, table, &sql, &window, currency, since_ms, rates).await?;
             after_window = Some(rest);
         }
     }
     Ok(updated)
 }
 
-/// One window of a tenant's rows: an account and the values of [`Table::window`].
-struct Window<'a> {
-    tenant_id: &'a str,
-    account_id: &'a str,
-    rest: &'a [String],
+/// The next value of an ordered key: `sql` selects one text column, binding `binds` and then
+/// the value to follow (`> $n`). A loop of these walks the distinct values of an index's
+/// column, one seek each, where `SELECT DISTINCT` would read every entry.
+pub(crate) async fn next_key(
+    db: &Db,
+    sql: &str,
+    binds: &[&str],
+    after: &str,
+) -> Result<Option<String>, DbError> {
+    let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.bind(after).fetch_optional(db.pool()).await?)
 }
 
-impl Window<'_> {
+/// The statements of [`reconvert_in`] over one table, written once per call.
+struct ReconvertSql {
+    /// The tenant's next account (after `$3`) holding rows of the currency.
+    next_account: String,
+    /// `next_window[k]`: the account's first window whose first `k` values ([`Table::window`])
+    /// are the ones bound, the last of them compared with `>`, the rest with `=`.
+    next_window: Vec<String>,
+    /// A window's rows from an hour on, in the window index's order, one read's worth.
+    from_hour: String,
+    /// A window's rows of one hour.
+    one_hour: String,
+}
+
+impl ReconvertSql {
+    fn new<const N: usize>(table: &Table<N>) -> Self {
+        let columns = table.window.join(", ");
+        let next_window = (0..=table.window.len())
+            .map(|k| {
+                let mut sql = format!(
+                    "SELECT {columns} FROM {} WHERE tenant_id = $1 AND account_id = $2",
+                    table.name
+                );
+                for (i, c) in table.window.iter().enumerate().take(k) {
+                    let op = if i + 1 == k { ">" } else { "=" };
+                    let _ = write!(sql, " AND {c} {op} ${}", i + 3);
+                }
+                let _ = write!(sql, " ORDER BY {columns} LIMIT 1");
+                sql
+            })
+            .collect();
+        Self {
+            next_account: format!(
+                "SELECT account_id FROM {} WHERE currency = $1 AND tenant_id = $2
+                   AND account_id > $3
+                 ORDER BY account_id LIMIT 1",
+                table.name
+            ),
+            next_window,
+            from_hour: Self::window_read(
+                table,
+                ">=",
+                &format!(" ORDER BY hour LIMIT {RECONVERT_CHUNK}"),
+            ),
+            one_hour: Self::window_read(table, "=", ""),
+        }
+    }
+
     /// A select of a window's rows of a currency by `hour {hour_op}` an hour, then `tail`: the
     /// values in the order [`Window::read`] binds them.
-    fn select<const N: usize>(table: &Table<N>, hour_op: &str, tail: &str) -> String {
+    fn window_read<const N: usize>(table: &Table<N>, hour_op: &str, tail: &str) -> String {
         let mut sql = format!(
             "SELECT {} FROM {} WHERE tenant_id = $1 AND account_id = $2",
             table.column_list(),
@@ -1226,8 +1275,17 @@ impl Window<'_> {
         );
         sql
     }
+}
 
-    /// Runs a [`Window::select`] for this window, `currency` and `hour`.
+/// One window of a tenant's rows: an account and the values of [`Table::window`].
+struct Window<'a> {
+    tenant_id: &'a str,
+    account_id: &'a str,
+    rest: &'a [String],
+}
+
+impl Window<'_> {
+    /// Runs one of [`ReconvertSql`]'s window reads for this window, `currency` and `hour`.
     async fn read(
         &self,
         db: &Db,
@@ -1245,44 +1303,31 @@ impl Window<'_> {
     }
 }
 
-/// The first window of `tenant_id`'s `account_id` in `table` after `after` (the first of all
-/// without it), given by the values of [`Table::window`]: the next one
-/// that shares all but the last of them with `after`, else all but the last two, and so on;
-/// each a seek in the window index. (One row comparison over all the columns would be one
+/// The first window of `tenant_id`'s `account_id` after `after` (the first of all without it),
+/// given by the values of [`Table::window`]: the next one that shares all but the last of them
+/// with `after`, else all but the last two, and so on; each a seek in the window index. (One row comparison over all the columns would be one
 /// query, but SQLite then steps over every row of `after`'s window.)
-async fn next_window<const N: usize>(
+async fn next_window(
     db: &Db,
-    table: &Table<N>,
+    sql: &ReconvertSql,
     tenant_id: &str,
     account_id: &str,
     after: Option<&[String]>,
 ) -> Result<Option<Vec<String>>, DbError> {
-    let rest = table.window;
-    let columns = rest.join(", ");
     let levels = match after {
         Some(after) => (0..after.len()).rev().map(|l| &after[..=l]).collect(),
         None => vec![&[][..]],
     };
     for prefix in levels {
-        let mut sql = format!(
-            "SELECT {columns} FROM {} WHERE tenant_id = $1 AND account_id = $2",
-            table.name
-        );
-        for (i, c) in rest.iter().enumerate().take(prefix.len()) {
-            let op = if i + 1 == prefix.len() { ">" } else { "=" };
-            let _ = write!(sql, " AND {c} {op} ${}", i + 3);
-        }
-        let _ = write!(sql, " ORDER BY {columns} LIMIT 1");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.next_window[prefix.len()].as_str()))
             .bind(tenant_id)
             .bind(account_id);
         for v in prefix {
             q = q.bind(v.as_str());
         }
         if let Some(row) = q.fetch_optional(db.pool()).await? {
-            return Ok(Some(
-                (0..rest.len()).map(|i| row.get::<String, _>(i)).collect(),
-            ));
+            let width = sql.next_window.len() - 1;
+            return Ok(Some((0..width).map(|i| row.get::<String, _>(i)).collect()));
         }
     }
     Ok(None)
@@ -1298,21 +1343,17 @@ async fn next_window<const N: usize>(
 async fn reconvert_window<const N: usize>(
     db: &Db,
     table: &Table<N>,
+    sql: &ReconvertSql,
     window: &Window<'_>,
     currency: &str,
     since_ms: i64,
     rates: &RateSeries,
 ) -> Result<u64, DbError> {
-    let from_hour = Window::select(
-        table,
-        ">=",
-        &format!(" ORDER BY hour LIMIT {RECONVERT_CHUNK}"),
-    );
-    let one_hour = Window::select(table, "=", "");
+    let extra_at = table.extra_key_at();
     let mut updated = 0;
     let mut from = since_ms;
     loop {
-        let page = window.read(db, &from_hour, currency, from).await?;
+        let page = window.read(db, &sql.from_hour, currency, from).await?;
         let full = page.len() == RECONVERT_CHUNK;
         let last: i64 = match page.last() {
             Some(r) => r.get(HOUR_AT),
@@ -1324,7 +1365,7 @@ async fn reconvert_window<const N: usize>(
         } else if page.first().map(|r| r.get::<i64, _>(HOUR_AT)) == Some(last) {
             // One hour fills the read: that hour alone, whole.
             (
-                window.read(db, &one_hour, currency, last).await?,
+                window.read(db, &sql.one_hour, currency, last).await?,
                 Some(last + 1),
             )
         } else {
@@ -1341,7 +1382,7 @@ async fn reconvert_window<const N: usize>(
             let before = row.fx.clone();
             row.convert(Some(rates));
             if row.fx != before {
-                let extra: [String; N] = std::array::from_fn(|i| r.get(table.extra_key_at() + i));
+                let extra: [String; N] = std::array::from_fn(|i| r.get(extra_at + i));
                 changed.push((row, extra));
             }
         }

@@ -659,8 +659,10 @@ async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_back
             .await
             .unwrap();
         assert_eq!(changed, due, "{:?}", db.backend());
-        let (converted, unconverted_after): (i64, i64) = sqlx::query_as(
+        // Per hour before / from the date: rows converted, rows not.
+        let (before_converted, converted, unconverted_after): (i64, i64, i64) = sqlx::query_as(
             "SELECT
+                COALESCE(SUM(CASE WHEN fx_source IS NOT NULL AND hour < $2 THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN fx_source = 'csv' AND hour >= $2 THEN 1 ELSE 0 END), 0),
                 COALESCE(SUM(CASE WHEN fx_source IS NULL AND hour >= $2 THEN 1 ELSE 0 END), 0)
              FROM stats_segments WHERE tenant_id = $1",
@@ -671,11 +673,16 @@ async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_back
         .await
         .unwrap();
         assert_eq!(
-            (converted, unconverted_after),
-            (due as i64, 0),
+            (before_converted, converted, unconverted_after),
+            (0, due as i64, 0),
             "{:?}",
             db.backend()
         );
+        // The same rates again change nothing.
+        let again = segments::reconvert(&db, &tenant.id, "JPY", since, &series)
+            .await
+            .unwrap();
+        assert_eq!(again, 0, "{:?}", db.backend());
     }
 }
 
