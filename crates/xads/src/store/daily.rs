@@ -481,15 +481,19 @@ struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// ` WHERE tenant_id = … AND account_id = … [AND entity = …]`.
-    fn filter(&self, s: &mut Stmt) {
-        s.push(" WHERE tenant_id = ")
+    /// ` WHERE tenant_id = … AND account_id = … [AND entity = …]`; returns the conditions it
+    /// wrote, after ` WHERE `.
+    fn filter(&self, s: &mut Stmt) -> String {
+        s.push(" WHERE ");
+        let start = s.sql.len();
+        s.push("tenant_id = ")
             .text(self.tenant_id)
             .push(" AND account_id = ")
             .text(self.account_id);
         if let Some(entity) = self.entity {
             s.push(" AND entity = ").text(entity);
         }
+        s.sql[start..].to_owned()
     }
 }
 
@@ -585,7 +589,12 @@ async fn recompute<C: Conn>(
          FROM stats_hourly",
         stale_expr(backend)
     ));
-    scope.filter(&mut fill);
+    let key = scope.filter(&mut fill);
+    if scope.entity.is_some() {
+        // Each entity's days, sought in the primary key (stats_hourly has no index by hour);
+        // a whole account (a rebuild) reads all of its rows anyway.
+        fill.push(&super::stats::stored_ids_in(&key));
+    }
     fill.push(" AND hour >= ")
         .int(lo)
         .push(" AND hour < ")

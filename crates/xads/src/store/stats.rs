@@ -156,9 +156,10 @@ pub(crate) struct Table<const N: usize> {
     pub staging: &'static str,
     /// The key columns after [`sql_columns`].
     pub extra_key: [&'static str; N],
-    /// The columns of the table's window index between `tenant_id, account_id` and `hour`:
-    /// one report series (and one step of [`reconvert`]) reads one such window of an account
-    /// over a span of hours.
+    /// The columns between `tenant_id, account_id` and `hour` of the index that holds a
+    /// window's rows in hour order (`stats_hourly`: its primary key, so a window is one entity;
+    /// `stats_segments`: its window index, a window being an entity type and a segment type):
+    /// one step of [`reconvert`] reads one such window of an account over a span of hours.
     pub window: &'static [&'static str],
     /// Whether `stats_daily` rolls the table up (`store::daily`): every write refreshes it.
     pub rolled_up: bool,
@@ -169,7 +170,7 @@ pub(crate) const HOURLY: Table<0> = Table {
     name: "stats_hourly",
     staging: "stats_in",
     extra_key: [],
-    window: &["entity"],
+    window: &["entity", "entity_id"],
     rolled_up: true,
 };
 
@@ -591,27 +592,60 @@ pub async fn query(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<StatRow>, DbError> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let mut sql = format!(
         "SELECT {} FROM stats_hourly
-         WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5
-         ORDER BY entity_id, placement, hour",
+         WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5",
         column_list()
-    )))
-    .bind(tenant_id)
-    .bind(account_id)
-    .bind(entity.as_str())
-    .bind(millis(from))
-    .bind(millis(to))
-    .fetch_all(db.pool())
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let row = from_row(r)?;
-        if ids.is_empty() || ids.contains(&row.entity_id) {
-            out.push(row);
-        }
+    );
+    sql.push_str(&ids_in(ids, 6));
+    sql.push_str(" ORDER BY entity_id, placement, hour");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(entity.as_str())
+        .bind(millis(from))
+        .bind(millis(to));
+    for id in ids {
+        q = q.bind(id.as_str());
     }
-    Ok(out)
+    q.fetch_all(db.pool()).await?.iter().map(from_row).collect()
+}
+
+/// The filter on `entity_id` of a read of `stats_hourly` whose `$1`, `$2` and `$3` are the
+/// tenant, account and entity type: `ids`, bound from `$first` on, or (none given) every entity
+/// of the type with stored rows ([`stored_ids_in`]). Either way the read seeks each entity's
+/// hours in the primary key.
+fn ids_in(ids: &[String], first: usize) -> String {
+    if ids.is_empty() {
+        return stored_ids_in("tenant_id = $1 AND account_id = $2 AND entity = $3");
+    }
+    let mut sql = String::from(" AND entity_id IN (");
+    for i in 0..ids.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "${}", i + first);
+    }
+    sql.push(')');
+    sql
+}
+
+/// ` AND entity_id IN (…)`: the entities with rows in `stats_hourly` of the one account and
+/// entity type that `key` selects (SQL on `tenant_id`, `account_id` and `entity`; written
+/// twice, so its placeholders are bound once and read twice), found by a recursive walk of the
+/// primary key, one seek per entity. `stats_hourly` has no index by hour (migration 0029): a
+/// read of a span of hours over all of an account's entities seeks each entity's span in the
+/// primary key through this list, where the bare condition would scan every stored hour of the
+/// account.
+pub(crate) fn stored_ids_in(key: &str) -> String {
+    format!(
+        " AND entity_id IN (WITH RECURSIVE ids (id) AS (
+             SELECT MIN(entity_id) FROM stats_hourly WHERE {key}
+             UNION ALL
+             SELECT (SELECT MIN(entity_id) FROM stats_hourly WHERE {key} AND entity_id > ids.id)
+             FROM ids WHERE ids.id IS NOT NULL)
+           SELECT id FROM ids)"
+    )
 }
 
 /// How [`aggregate`] buckets the hours of a series.
@@ -725,20 +759,15 @@ fn hourly_sql(q: &Aggregate, backend: Backend, ordered: bool) -> String {
             "stats_hourly"
         }
     );
-    let mut next = 6;
     if q.segment.is_some() {
+        // The segment table's window index leads with the account, entity and segment types,
+        // then the hour: no walk of its entities needed.
         sql.push_str(" AND segment_type = $6");
-        next += 1;
-    }
-    if !q.ids.is_empty() {
-        sql.push_str(" AND entity_id IN (");
-        for i in 0..q.ids.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            let _ = write!(sql, "${}", i + next);
+        if !q.ids.is_empty() {
+            sql.push_str(&ids_in(&q.ids, 7));
         }
-        sql.push(')');
+    } else {
+        sql.push_str(&ids_in(&q.ids, 6));
     }
     // A segment's buckets follow each other, as an entity's do.
     sql.push_str(if q.segment.is_some() {
@@ -1154,10 +1183,10 @@ pub async fn reconvert(
 }
 
 /// [`reconvert`] of the rows of `table`: account by account of those holding the currency (the
-/// `(currency, tenant_id, account_id)` index), then window by window under each (its entity
-/// types, and segment types in `stats_segments`: [`Table::window`]), each read in
-/// whole hours through the window index that reports read (it has no index of its own: why is
-/// in migration 0028).
+/// `(currency, tenant_id, account_id)` index), then window by window under each
+/// ([`Table::window`]: each entity in `stats_hourly`, each entity type and segment type in
+/// `stats_segments`), each read in whole hours through the index that holds the window in hour
+/// order (it has no index of its own: why is in migration 0028).
 pub(crate) async fn reconvert_in<const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -1214,7 +1243,7 @@ struct ReconvertSql {
     /// `next_window[k]`: the account's first window whose first `k` values ([`Table::window`])
     /// are the ones bound, the last of them compared with `>`, the rest with `=`.
     next_window: Vec<String>,
-    /// A window's rows from an hour on, in the window index's order, one read's worth.
+    /// A window's rows from an hour on, in hour order, one read's worth.
     from_hour: String,
     /// A window's rows of one hour.
     one_hour: String,
@@ -1305,7 +1334,7 @@ impl Window<'_> {
 
 /// The first window of `tenant_id`'s `account_id` after `after` (the first of all without it),
 /// given by the values of [`Table::window`]: the next one that shares all but the last of them
-/// with `after`, else all but the last two, and so on; each a seek in the window index. (One row comparison over all the columns would be one
+/// with `after`, else all but the last two, and so on; each a seek in the window's index. (One row comparison over all the columns would be one
 /// query, but SQLite then steps over every row of `after`'s window.)
 async fn next_window(
     db: &Db,
@@ -1333,8 +1362,8 @@ async fn next_window(
     Ok(None)
 }
 
-/// Re-converts one window's rows of `currency` from `since_ms` on, reading whole hours in the
-/// window index's order (no sort): a read of up to [`RECONVERT_CHUNK`] rows keeps the hours it
+/// Re-converts one window's rows of `currency` from `since_ms` on, reading whole hours in its
+/// index's order (no sort): a read of up to [`RECONVERT_CHUNK`] rows keeps the hours it
 /// holds whole and leaves its last hour to the next read, unless that hour is all it holds,
 /// which is then read alone, however many rows it has (the window's entities × placements ×
 /// segments of one hour, all in memory). A row is read at most three times: the end of one

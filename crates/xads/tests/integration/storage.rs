@@ -491,26 +491,27 @@ async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_
         &'static str,
         std::ops::Range<i64>,
     );
-    let windows: [Window; 10] = [
-        // 46 rows an hour: reads of 1 000 end inside an hour.
+    // A window of stats_hourly is one entity (its primary key holds an entity's rows in hour
+    // order): two rows an hour here. Hours of a window that a read ends inside are the segment
+    // test's (below).
+    let windows: [Window; 11] = [
         ("a1", campaign, 23, "JPY", -10..24),
         ("a1", line_item, 3, "JPY", -10..24),
         ("a2", campaign, 2, "EUR", -10..24),
         ("a3", campaign, 2, "JPY", -10..24),
         ("a3", line_item, 2, "EUR", -10..24),
         ("a4", campaign, 2, "JPY", -10..0),
-        // 1 200 rows an hour: an hour holds more than a read.
         ("a5", line_item, 600, "JPY", -1..2),
-        // 21 hours of 46 rows, then an hour of 1 200: reached at the end of a read.
         ("a6", campaign, 23, "JPY", 0..21),
         ("a6", campaign, 600, "JPY", 21..22),
-        // 50 hours of 20 rows: exactly one read.
-        ("a7", campaign, 10, "JPY", 0..50),
+        // 500 hours from the date: exactly one read of the entity.
+        ("a7", campaign, 1, "JPY", -3..500),
+        // 700 hours: the first read's last hour is read again by the next.
+        ("a8", line_item, 1, "JPY", 0..700),
     ];
     const {
-        assert!(46 * 24 > RECONVERT_CHUNK && !RECONVERT_CHUNK.is_multiple_of(46));
-        assert!(600 * 2 > RECONVERT_CHUNK && 46 * 21 < RECONVERT_CHUNK);
-        assert!(20 * 50 == RECONVERT_CHUNK);
+        assert!(2 * 500 == RECONVERT_CHUNK);
+        assert!(2 * 700 > RECONVERT_CHUNK);
     };
     let rows = |windows: &[Window]| {
         let mut rows = Vec::new();
@@ -607,8 +608,9 @@ async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_
     }
 }
 
-/// Segment rows' windows have a third level, the segment type: two under one account and
-/// entity type, one under another entity type, each converted from the date on.
+/// Segment rows' windows are an entity type and a segment type, with every entity's rows of an
+/// hour together: two under one account and entity type, two under another entity type, each
+/// converted from the date on, with reads that end inside an hour and hours larger than a read.
 #[tokio::test]
 async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_backends() {
     use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -622,6 +624,8 @@ async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_back
         (StatsEntityType::Campaign, SegmentationType::Age, 400),
         (StatsEntityType::Campaign, SegmentationType::Platforms, 3),
         (StatsEntityType::LineItem, SegmentationType::Gender, 2),
+        // 1 200 rows an hour: an hour holds more than a read, and is read alone.
+        (StatsEntityType::LineItem, SegmentationType::Age, 600),
     ];
     let mut rows = Vec::new();
     for (entity, segment_type, segments) in windows {
@@ -970,5 +974,104 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
         let hours = read(&["a"], Bucketing::Hour).await.unwrap();
         assert_eq!(hours.len(), 48);
         assert_eq!(hours[47].key, (t0 + Duration::hours(47)).timestamp_millis());
+    }
+}
+
+#[tokio::test]
+async fn reads_over_all_of_an_accounts_entities_find_each_one_and_no_other_on_both_backends() {
+    use chrono::{Duration, TimeZone, Utc};
+    use futures::TryStreamExt;
+    use xads::store::stats::{self, Aggregate, Bucketing, StatRow};
+    use xads_client::vocab::{Placement, StatsEntityType};
+
+    // stats_hourly has no index by hour: a read of all of an account's entities walks their
+    // ids in the primary key (stats::stored_ids_in), and the daily roll-up re-aggregates a
+    // stale day the same way. Ids that prefix each other, an entity with hours only before
+    // the window, another entity type and accounts that sort on either side must not confuse
+    // the walk.
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 10, 0, 0, 0).unwrap();
+    let row = |account: &str, entity, id: &str, h: i64, impressions: i64| {
+        let mut r = StatRow {
+            account_id: account.into(),
+            entity,
+            entity_id: id.into(),
+            hour: t0 + Duration::hours(h),
+            placement: Placement::AllOnTwitter,
+            values: std::array::from_fn(|_| Some(0)),
+            currency: "USD".into(),
+            fx: None,
+        };
+        r.values[0] = Some(impressions);
+        r
+    };
+    let campaign = StatsEntityType::Campaign;
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        let (other, _) = tenants::create(&db, "U", Utc::now()).await.unwrap();
+        let mut rows = Vec::new();
+        for h in 0..72 {
+            for (n, id) in ["a", "a0", "a00", "b", "z"].iter().enumerate() {
+                rows.push(row("acct", campaign, id, h, 1 + n as i64));
+            }
+            rows.push(row("acct", StatsEntityType::LineItem, "a1", h, 100));
+            rows.push(row("acc", campaign, "a01", h, 1000));
+            rows.push(row("acctz", campaign, "a01", h, 1000));
+        }
+        // "m": hours only before the window.
+        rows.extend((-48..0).map(|h| row("acct", campaign, "m", h, 7)));
+        stats::upsert(&db, &tenant.id, &rows, Utc::now())
+            .await
+            .unwrap();
+        stats::upsert(&db, &other.id, &[row("acct", campaign, "a01", 5, 1000)], Utc::now())
+            .await
+            .unwrap();
+        let totals = |from: i64, to: i64, hourly: bool| {
+            let q = Aggregate {
+                tenant_id: tenant.id.clone(),
+                account_id: "acct".into(),
+                entity: campaign,
+                ids: Vec::new(),
+                from: t0 + Duration::hours(from),
+                to: t0 + Duration::hours(to),
+                bucketing: Bucketing::Total,
+                segment: None,
+            };
+            let db = db.clone();
+            async move {
+                let buckets: Vec<_> = if hourly {
+                    stats::aggregate_hourly(&db, q).try_collect().await.unwrap()
+                } else {
+                    stats::aggregate(&db, q).try_collect().await.unwrap()
+                };
+                buckets
+                    .into_iter()
+                    .map(|b| (b.entity_id, b.values[0].unwrap()))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let expect = |days: i64, bump: i64| {
+            ["a", "a0", "a00", "b", "z"]
+                .iter()
+                .enumerate()
+                .map(|(n, id)| (id.to_string(), 24 * days * (1 + n as i64) + bump))
+                .collect::<Vec<_>>()
+        };
+        let backend = db.backend();
+        // Hours within a day (hourly rows), then whole days (the roll-up, built on first read).
+        assert_eq!(totals(3, 27, true).await, expect(1, 0), "{backend:?}");
+        assert_eq!(totals(0, 72, false).await, expect(3, 0), "{backend:?}");
+        assert_eq!(totals(-48, 72, true).await.len(), 6, "{backend:?}: m before the window");
+        // A revised hour marks its day stale; the roll-up re-aggregates that day, every entity.
+        let revised: Vec<_> = ["a", "a0", "a00", "b", "z"]
+            .iter()
+            .enumerate()
+            .map(|(n, id)| row("acct", campaign, id, 30, 1 + n as i64 + 10))
+            .collect();
+        stats::upsert(&db, &tenant.id, &revised, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(totals(0, 72, false).await, expect(3, 10), "{backend:?}");
+        assert_eq!(totals(24, 48, false).await, expect(1, 10), "{backend:?}");
+        assert_eq!(totals(0, 72, true).await, expect(3, 10), "{backend:?}");
     }
 }
