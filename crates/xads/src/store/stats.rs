@@ -597,7 +597,7 @@ pub async fn query(
          WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5",
         column_list()
     );
-    sql.push_str(&ids_in(ids, 6));
+    sql.push_str(&hourly_ids_in(ids, 6));
     sql.push_str(" ORDER BY entity_id, placement, hour");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant_id)
@@ -611,16 +611,22 @@ pub async fn query(
     q.fetch_all(db.pool()).await?.iter().map(from_row).collect()
 }
 
-/// The filter on `entity_id` of a read of `stats_hourly` whose `$1`, `$2` and `$3` are the
-/// tenant, account and entity type: `ids`, bound from `$first` on, or (none given) every entity
-/// of the type with stored rows ([`stored_ids_in`]). Either way the read seeks each entity's
-/// hours in the primary key.
-fn ids_in(ids: &[String], first: usize) -> String {
+/// The filter on `entity_id` of a read of `stats_hourly` (not `stats_segments`, whose
+/// entities it does not walk) whose `$1`, `$2` and `$3` are the tenant, account and entity
+/// type: `ids`, bound from `$first` on, or (none given) every entity of the type with stored
+/// rows ([`stored_ids_in`]). Either way the read seeks each entity's hours in the primary key.
+fn hourly_ids_in(ids: &[String], first: usize) -> String {
     if ids.is_empty() {
-        return stored_ids_in("tenant_id = $1 AND account_id = $2 AND entity = $3");
+        stored_ids_in("tenant_id = $1 AND account_id = $2 AND entity = $3")
+    } else {
+        listed_ids_in(ids.len(), first)
     }
+}
+
+/// ` AND entity_id IN ($first, …)`: `n` ids bound from `$first` on.
+fn listed_ids_in(n: usize, first: usize) -> String {
     let mut sql = String::from(" AND entity_id IN (");
-    for i in 0..ids.len() {
+    for i in 0..n {
         if i > 0 {
             sql.push_str(", ");
         }
@@ -636,7 +642,8 @@ fn ids_in(ids: &[String], first: usize) -> String {
 /// primary key, one seek per entity. `stats_hourly` has no index by hour (migration 0029): a
 /// read of a span of hours over all of an account's entities seeks each entity's span in the
 /// primary key through this list, where the bare condition would scan every stored hour of the
-/// account.
+/// account. The walk visits every entity ever stored for the account and type, with hours in
+/// the span or not: one seek each, however short the span.
 pub(crate) fn stored_ids_in(key: &str) -> String {
     format!(
         " AND entity_id IN (WITH RECURSIVE ids (id) AS (
@@ -764,10 +771,10 @@ fn hourly_sql(q: &Aggregate, backend: Backend, ordered: bool) -> String {
         // then the hour: no walk of its entities needed.
         sql.push_str(" AND segment_type = $6");
         if !q.ids.is_empty() {
-            sql.push_str(&ids_in(&q.ids, 7));
+            sql.push_str(&listed_ids_in(q.ids.len(), 7));
         }
     } else {
-        sql.push_str(&ids_in(&q.ids, 6));
+        sql.push_str(&hourly_ids_in(&q.ids, 6));
     }
     // A segment's buckets follow each other, as an entity's do.
     sql.push_str(if q.segment.is_some() {

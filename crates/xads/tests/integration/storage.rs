@@ -465,12 +465,13 @@ async fn stats_upsert_rewrites_a_row_only_when_a_value_changed_on_both_backends(
     }
 }
 
-/// Re-conversion walks a tenant's accounts in the currency and their windows (account, entity
-/// type), reading whole hours: reads of 1 000 rows end inside an hour, an hour holds more than
-/// a read (alone, and reached at the end of a read), a window holds exactly one read, an
-/// account in another currency sits between two in the currency, an account in the currency
-/// has a window in another, one window holds only hours before the date. Every row of the
-/// currency from the date on is converted, and nothing else.
+/// Re-conversion walks a tenant's accounts in the currency and their windows (in
+/// `stats_hourly`, one entity each), reading whole hours: accounts of hundreds of small windows,
+/// a window that holds exactly one read, one whose first read's last hour is read again by the
+/// next, an account in another currency between two in the currency, an account in the
+/// currency with entity types in another, windows with only hours before the date. Every row of
+/// the currency from the date on is converted, and nothing else. (Hours larger than a read, and
+/// reads that end inside an hour: the segment test below.)
 #[tokio::test]
 async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_only_on_both_backends()
  {
@@ -501,6 +502,7 @@ async fn stats_reconvert_converts_every_window_of_its_tenant_currency_and_dates_
         ("a3", campaign, 2, "JPY", -10..24),
         ("a3", line_item, 2, "EUR", -10..24),
         ("a4", campaign, 2, "JPY", -10..0),
+        // 600 windows of one account.
         ("a5", line_item, 600, "JPY", -1..2),
         ("a6", campaign, 23, "JPY", 0..21),
         ("a6", campaign, 600, "JPY", 21..22),
@@ -624,12 +626,18 @@ async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_back
         (StatsEntityType::Campaign, SegmentationType::Age, 400),
         (StatsEntityType::Campaign, SegmentationType::Platforms, 3),
         (StatsEntityType::LineItem, SegmentationType::Gender, 2),
-        // 1 200 rows an hour: an hour holds more than a read, and is read alone.
+        // 400 rows at the date's first hour, then 1 200 an hour: the first read ends inside
+        // the second hour, which, larger than a read, is then read alone, as is the third.
         (StatsEntityType::LineItem, SegmentationType::Age, 600),
     ];
     let mut rows = Vec::new();
     for (entity, segment_type, segments) in windows {
         for h in -2..3 {
+            let segments = if segments == 600 && h == 0 {
+                200
+            } else {
+                segments
+            };
             for id in 0..2 {
                 for s in 0..segments {
                     rows.push(SegmentRow {
@@ -978,7 +986,7 @@ async fn stats_aggregate_buckets_by_offset_filters_ids_and_sums_exactly_on_both_
 }
 
 #[tokio::test]
-async fn reads_over_all_of_an_accounts_entities_find_each_one_and_no_other_on_both_backends() {
+async fn reads_over_all_of_an_accounts_entities_seek_each_one_and_miss_none_on_both_backends() {
     use chrono::{Duration, TimeZone, Utc};
     use futures::TryStreamExt;
     use xads::store::stats::{self, Aggregate, Bucketing, StatRow};
@@ -1022,9 +1030,14 @@ async fn reads_over_all_of_an_accounts_entities_find_each_one_and_no_other_on_bo
         stats::upsert(&db, &tenant.id, &rows, Utc::now())
             .await
             .unwrap();
-        stats::upsert(&db, &other.id, &[row("acct", campaign, "a01", 5, 1000)], Utc::now())
-            .await
-            .unwrap();
+        stats::upsert(
+            &db,
+            &other.id,
+            &[row("acct", campaign, "a01", 5, 1000)],
+            Utc::now(),
+        )
+        .await
+        .unwrap();
         let totals = |from: i64, to: i64, hourly: bool| {
             let q = Aggregate {
                 tenant_id: tenant.id.clone(),
@@ -1060,7 +1073,11 @@ async fn reads_over_all_of_an_accounts_entities_find_each_one_and_no_other_on_bo
         // Hours within a day (hourly rows), then whole days (the roll-up, built on first read).
         assert_eq!(totals(3, 27, true).await, expect(1, 0), "{backend:?}");
         assert_eq!(totals(0, 72, false).await, expect(3, 0), "{backend:?}");
-        assert_eq!(totals(-48, 72, true).await.len(), 6, "{backend:?}: m before the window");
+        assert_eq!(
+            totals(-48, 72, true).await.len(),
+            6,
+            "{backend:?}: m before the window"
+        );
         // A revised hour marks its day stale; the roll-up re-aggregates that day, every entity.
         let revised: Vec<_> = ["a", "a0", "a00", "b", "z"]
             .iter()
@@ -1073,5 +1090,59 @@ async fn reads_over_all_of_an_accounts_entities_find_each_one_and_no_other_on_bo
         assert_eq!(totals(0, 72, false).await, expect(3, 10), "{backend:?}");
         assert_eq!(totals(24, 48, false).await, expect(1, 10), "{backend:?}");
         assert_eq!(totals(0, 72, true).await, expect(3, 10), "{backend:?}");
+
+        // And the read seeks each entity: its plan looks rows up by entity id, not by the
+        // account's whole key prefix.
+        let q = Aggregate {
+            tenant_id: tenant.id.clone(),
+            account_id: "acct".into(),
+            entity: campaign,
+            ids: Vec::new(),
+            from: t0,
+            to: t0 + Duration::hours(72),
+            bucketing: Bucketing::Total,
+            segment: None,
+        };
+        let (explain, detail) = match backend {
+            xads::db::Backend::Sqlite => ("EXPLAIN QUERY PLAN ", 3),
+            xads::db::Backend::Postgres => ("EXPLAIN ", 0),
+        };
+        let mut tx = db.pool().begin().await.unwrap();
+        if backend == xads::db::Backend::Postgres {
+            // This table is a few hundred rows, which PostgreSQL would rather scan whole; what
+            // is checked is that the statement lets it seek each entity, as it does at scale
+            // (BENCHMARKS.md, 2026-12-07).
+            sqlx::query("ANALYZE stats_hourly")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            for off in ["seqscan", "bitmapscan", "hashjoin", "mergejoin"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL enable_{off} = off")))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+            }
+        }
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{explain}{}",
+            stats::aggregate_sql(&q, backend)
+        )))
+        .bind(&tenant.id)
+        .bind("acct")
+        .bind(campaign.as_str())
+        .bind(t0.timestamp_millis())
+        .bind((t0 + Duration::hours(72)).timestamp_millis())
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| sqlx::Row::get::<String, _>(r, detail))
+        .collect();
+        let plan = plan.join("\n");
+        let seek = match backend {
+            xads::db::Backend::Sqlite => "AND entity_id=? AND hour>? AND hour<?",
+            xads::db::Backend::Postgres => "(entity_id = ids.id)",
+        };
+        assert!(plan.contains(seek), "{backend:?}: {plan}");
     }
 }
