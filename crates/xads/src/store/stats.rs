@@ -594,7 +594,7 @@ pub async fn query(
 ) -> Result<Vec<StatRow>, DbError> {
     let mut sql = format!(
         "SELECT {} FROM stats_hourly
-         WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5",
+         WHERE {SERIES} AND hour >= $4 AND hour < $5",
         column_list()
     );
     sql.push_str(&hourly_ids_in(ids, 6));
@@ -611,13 +611,17 @@ pub async fn query(
     q.fetch_all(db.pool()).await?.iter().map(from_row).collect()
 }
 
+/// The conditions that select one account's series of one entity type in a read of stats rows:
+/// the tenant, account and entity type bound as `$1`, `$2` and `$3`.
+const SERIES: &str = "tenant_id = $1 AND account_id = $2 AND entity = $3";
+
 /// The filter on `entity_id` of a read of `stats_hourly` (not `stats_segments`, whose
 /// entities it does not walk) whose `$1`, `$2` and `$3` are the tenant, account and entity
 /// type: `ids`, bound from `$first` on, or (none given) every entity of the type with stored
 /// rows ([`stored_ids_in`]). Either way the read seeks each entity's hours in the primary key.
 fn hourly_ids_in(ids: &[String], first: usize) -> String {
     if ids.is_empty() {
-        stored_ids_in("tenant_id = $1 AND account_id = $2 AND entity = $3")
+        stored_ids_in(SERIES)
     } else {
         listed_ids_in(ids.len(), first)
     }
@@ -759,7 +763,7 @@ fn hourly_sql(q: &Aggregate, backend: Backend, ordered: bool) -> String {
         sql,
         "
          FROM {}
-         WHERE tenant_id = $1 AND account_id = $2 AND entity = $3 AND hour >= $4 AND hour < $5",
+         WHERE {SERIES} AND hour >= $4 AND hour < $5",
         if q.segment.is_some() {
             "stats_segments"
         } else {
@@ -1341,8 +1345,9 @@ impl Window<'_> {
 
 /// The first window of `tenant_id`'s `account_id` after `after` (the first of all without it),
 /// given by the values of [`Table::window`]: the next one that shares all but the last of them
-/// with `after`, else all but the last two, and so on; each a seek in the window's index. (One row comparison over all the columns would be one
-/// query, but SQLite then steps over every row of `after`'s window.)
+/// with `after`, else all but the last two, and so on; each a seek in the window's index. (One
+/// row comparison over all the columns would be one query, but SQLite then steps over every row
+/// of `after`'s window.)
 async fn next_window(
     db: &Db,
     sql: &ReconvertSql,

@@ -622,22 +622,20 @@ async fn segment_reconvert_walks_every_segment_type_of_every_window_on_both_back
 
     let since = NaiveDate::from_ymd_opt(2026, 5, 2).unwrap();
     let since_hour = Utc.from_utc_datetime(&since.and_hms_opt(0, 0, 0).unwrap());
+    // (entity type, segment type, segments at the date's first hour, segments at the others),
+    // two entities each.
     let windows = [
-        (StatsEntityType::Campaign, SegmentationType::Age, 400),
-        (StatsEntityType::Campaign, SegmentationType::Platforms, 3),
-        (StatsEntityType::LineItem, SegmentationType::Gender, 2),
+        (StatsEntityType::Campaign, SegmentationType::Age, 400, 400),
+        (StatsEntityType::Campaign, SegmentationType::Platforms, 3, 3),
+        (StatsEntityType::LineItem, SegmentationType::Gender, 2, 2),
         // 400 rows at the date's first hour, then 1 200 an hour: the first read ends inside
         // the second hour, which, larger than a read, is then read alone, as is the third.
-        (StatsEntityType::LineItem, SegmentationType::Age, 600),
+        (StatsEntityType::LineItem, SegmentationType::Age, 200, 600),
     ];
     let mut rows = Vec::new();
-    for (entity, segment_type, segments) in windows {
+    for (entity, segment_type, at_since, elsewhere) in windows {
         for h in -2..3 {
-            let segments = if segments == 600 && h == 0 {
-                200
-            } else {
-                segments
-            };
+            let segments = if h == 0 { at_since } else { elsewhere };
             for id in 0..2 {
                 for s in 0..segments {
                     rows.push(SegmentRow {
