@@ -77,6 +77,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(27, "0027_mirror_versions"),
     migration!(28, "0028_stats_fx_indexes"),
     migration!(29, "0029_stats_hourly_window_drop"),
+    migration!(30, "0030_stats_rows_tenant_check"),
 ];
 
 /// How long a pooled connection may sit idle and still be used without a ping first.

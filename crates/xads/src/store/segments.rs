@@ -33,6 +33,8 @@ pub(crate) const SEGMENTS: Table<3> = Table {
     extra_key: ["segment_type", "segment_name", "segment_value"],
     window: &["entity", "segment_type"],
     rolled_up: false,
+    // Its key puts the segment type before the entity id: a check by entity would scan.
+    copy_new: false,
 };
 
 impl Stored<3> for SegmentRow {

@@ -378,6 +378,173 @@ async fn stats_upsert_keeps_one_row_per_key_the_last_winning_on_both_backends() 
     }
 }
 
+/// PostgreSQL copies rows none of whose keys is stored straight into `stats_hourly`. When
+/// another writer commits one of those keys after the check, the copy fails on it, and the
+/// write still lands whole, as an upsert (the last writer wins, as always).
+#[tokio::test]
+async fn new_rows_copied_in_still_land_when_another_writer_stores_one_of_their_keys_first() {
+    use chrono::{Duration, TimeZone, Utc};
+    use xads::store::stats::{self, StatRow, column_list};
+    use xads_client::vocab::{Placement, StatsEntityType};
+
+    let Some(db) = xads::testing::postgres_db().await else {
+        return;
+    };
+    let pool = db.pg_pool().unwrap().clone();
+    let hour = Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap();
+    let row = |h: i64, v: i64| StatRow {
+        account_id: "acct".into(),
+        entity: StatsEntityType::Campaign,
+        entity_id: "c1".into(),
+        hour: hour + Duration::hours(h),
+        placement: Placement::AllOnTwitter,
+        values: std::array::from_fn(|i| Some(v * 100 + i as i64)),
+        currency: "EUR".into(),
+        fx: None,
+    };
+    let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+    let (other, _) = tenants::create(&db, "O", Utc::now()).await.unwrap();
+    // The other writer's row for hour 1, first stored under another tenant to copy from.
+    stats::upsert(&db, &other.id, &[row(1, 9)], Utc::now())
+        .await
+        .unwrap();
+    let mut writer = pool.begin().await.unwrap();
+    let xid: String = sqlx::query_scalar("SELECT txid_current()::text")
+        .fetch_one(&mut *writer)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO stats_hourly (tenant_id, fetched_at, {cols})
+         SELECT $1, fetched_at, {cols} FROM stats_hourly WHERE tenant_id = $2",
+        cols = column_list()
+    )))
+    .bind(&tenant.id)
+    .bind(&other.id)
+    .execute(&mut *writer)
+    .await
+    .unwrap();
+    // Ours: hours 0 to 2. The check cannot see the uncommitted row, so the copy starts and
+    // waits on its key.
+    let ours: Vec<StatRow> = (0..3).map(|h| row(h, h + 1)).collect();
+    let write = tokio::spawn({
+        let (db, tenant, ours) = (db.clone(), tenant.id.clone(), ours.clone());
+        async move { stats::upsert(&db, &tenant, &ours, Utc::now()).await }
+    });
+    let waiting = "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                    WHERE l.locktype = 'transactionid' AND l.transactionid::text = $1
+                      AND NOT l.granted AND a.query LIKE 'COPY stats_hourly %')";
+    let mut copying = false;
+    for _ in 0..200 {
+        copying = sqlx::query_scalar(waiting)
+            .bind(&xid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if copying {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(copying, "the write never copied the rows in");
+    writer.commit().await.unwrap();
+    assert_eq!(write.await.unwrap().unwrap(), 3);
+    let stored = stats::query(
+        &db,
+        &tenant.id,
+        "acct",
+        StatsEntityType::Campaign,
+        &[],
+        hour,
+        hour + Duration::hours(3),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored, ours);
+}
+
+/// The check that lets new rows be copied in seeks each entity in the primary key, also in
+/// the generic plan PostgreSQL keeps for a prepared statement after a few runs.
+#[tokio::test]
+async fn the_check_for_stored_keys_seeks_each_entity_in_the_generic_plan() {
+    let Some(db) = xads::testing::postgres_db().await else {
+        return;
+    };
+    let mut tx = db.pg_pool().unwrap().begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL plan_cache_mode = force_generic_plan;
+         SET LOCAL enable_seqscan = off;
+         SET LOCAL enable_bitmapscan = off;
+         PREPARE stored_probe (text, text[], text[], text[], bigint, bigint) AS {}",
+        xads::store::stats::stored_probe_sql("stats_hourly")
+    )))
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN EXECUTE stored_probe ('t', '{a,a}', '{CAMPAIGN,CAMPAIGN}', '{c1,c2}', 0, 1)",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::raw_sql("DEALLOCATE stored_probe")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("(entity_id = (e.id)::text) AND (hour >= $5)"),
+        "{plan}"
+    );
+}
+
+/// Rows for a tenant that does not exist are refused whole, new hourly rows (which PostgreSQL
+/// copies in) and segment rows (always upserted), on both backends: PostgreSQL checks the
+/// tenant once per write, not per row.
+#[tokio::test]
+async fn stats_rows_of_a_tenant_that_does_not_exist_are_refused_whole_on_both_backends() {
+    use chrono::{TimeZone, Utc};
+    use xads::store::segments::{self, SegmentRow};
+    use xads::store::stats::{self, StatRow};
+    use xads_client::vocab::{Placement, SegmentationType, StatsEntityType};
+
+    let row = |id: &str| StatRow {
+        account_id: "acct".into(),
+        entity: StatsEntityType::Campaign,
+        entity_id: id.into(),
+        hour: Utc.with_ymd_and_hms(2026, 5, 1, 10, 0, 0).unwrap(),
+        placement: Placement::AllOnTwitter,
+        values: stats::ZERO,
+        currency: "EUR".into(),
+        fx: None,
+    };
+    for db in all_backends().await {
+        let (tenant, _) = tenants::create(&db, "T", Utc::now()).await.unwrap();
+        stats::upsert(&db, &tenant.id, &[row("c1")], Utc::now())
+            .await
+            .unwrap();
+        let refused = stats::upsert(&db, "ten_missing", &[row("c1"), row("c2")], Utc::now()).await;
+        assert!(refused.is_err(), "{:?}: {refused:?}", db.backend());
+        // Segment rows always go the upsert's way.
+        let segment = SegmentRow {
+            segment_type: SegmentationType::Age,
+            segment_name: "Age 25 to 34".into(),
+            segment_value: "AGE_25_TO_34".into(),
+            row: row("c1"),
+        };
+        let refused = segments::upsert(&db, "ten_missing", &[segment], Utc::now()).await;
+        assert!(refused.is_err(), "{:?}: {refused:?}", db.backend());
+        for table in ["stats_hourly", "stats_segments"] {
+            let held: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT tenant_id FROM {table}"
+            )))
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+            assert!(held.iter().all(|t| *t == tenant.id), "{table}: {held:?}");
+        }
+    }
+}
+
 /// A row fetched again with the same values is left as it is (its `fetched_at` stays), so an
 /// hourly sync's re-fetched hours write nothing; any changed value, a conversion that arrives
 /// and a value that becomes unknown each rewrite the row.
