@@ -489,7 +489,10 @@ fn copy_text<R: Stored<N>, const N: usize>(
 /// PostgreSQL: the rows go by `COPY` into a session-temporary staging table, then into the
 /// table with one `INSERT … SELECT … ON CONFLICT`, in one transaction on the native pool (`Any`
 /// has no `COPY`). Binding values row by row cost more than the upsert itself (measured 39 k
-/// rows/s; `COPY` alone runs at ~300 k rows/s on the same machine).
+/// rows/s; `COPY` alone runs at ~300 k rows/s on the same machine). Rows of a table with
+/// [`Table::copy_new`] none of whose keys can be stored yet ([`none_stored`]) go by `COPY`
+/// straight into the table; should another writer commit one of their keys meanwhile, that
+/// `COPY` fails on it and the write starts again the staging table's way.
 async fn upsert_pg<R: Stored<N>, const N: usize>(
     db: &Db,
     table: &Table<N>,
@@ -571,7 +574,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// Whether no row of the table is stored for any of `rows`' entities within the span of their
 /// hours: then none of their keys can conflict, and they may be copied in as they are (a
-/// backfill, the first sync of an account, each new hour's calls past the ones fetched again).
+/// backfill, the first sync of an account or of a new entity).
 /// One seek of the primary key per entity; a stored row of another placement in the span
 /// counts too, which only sends the rows the usual way.
 async fn none_stored<R: Stored<N>, const N: usize>(
@@ -616,8 +619,9 @@ async fn none_stored<R: Stored<N>, const N: usize>(
 /// [`none_stored`]'s statement on `table`: whether a row is stored for tenant `$1` and any of the
 /// entities (`$2` accounts, `$3` entity types, `$4` ids, element by element) in hours `$5` to
 /// `$6`. A seek of the primary key per entity, also in the generic plan of the prepared
-/// statement (a join would let that plan scan the tenant's whole span of hours); the arrays'
-/// elements take the key columns' collation, so that the seek uses the key.
+/// statement (a join would let that plan scan the tenant's whole span of hours). The key
+/// columns' collation (`"C"`) would win over the arrays' anyway; it is written out so that no
+/// change of the arrays' types can turn the seek into a filter.
 pub fn stored_probe_sql(table: &str) -> String {
     format!(
         "SELECT EXISTS (
