@@ -161,18 +161,25 @@ async fn run() {
         .unwrap();
     }
     tx.commit().await.unwrap();
+    // Every account listed, page by page (the list is paged), five times over.
     let mut listed = 0;
     for _ in 0..5 {
-        let body: serde_json::Value = http
-            .get(format!("{base}/api/v1/x_ads/accounts"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        listed = body["data"].as_array().map_or(0, Vec::len);
+        listed = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut req = http
+                .get(format!("{base}/api/v1/x_ads/accounts"))
+                .bearer_auth(&key);
+            if let Some(c) = &cursor {
+                req = req.query(&[("cursor", c)]);
+            }
+            let body: serde_json::Value = req.send().await.unwrap().json().await.unwrap();
+            listed += body["data"].as_array().map_or(0, Vec::len);
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
     }
     assert!(listed >= ACCOUNTS, "listed {listed} accounts");
     let _ = http
